@@ -1,0 +1,32 @@
+"""llmspec: declarative specs, linting, estimates and eval gates for LLM training runs.
+
+Python API::
+
+    import llmspec
+    spec = llmspec.load_spec("specs/bot.toml", overrides=["training.epochs=2"])
+    numbers = llmspec.estimate(spec)
+
+Importing this package is cheap: it imports neither torch, transformers nor lm_eval.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "load_spec", "estimate", "Spec", "SpecError"]
+
+
+def __getattr__(name: str):  # lazy, so that `import llmspec` stays fast
+    if name in ("load_spec", "SpecError"):
+        from llmspec.spec import loader
+
+        return getattr(loader, name)
+    if name == "Spec":
+        from llmspec.spec.models import Spec
+
+        return Spec
+    if name == "estimate":
+        from llmspec.estimate import estimate
+
+        return estimate
+    raise AttributeError(f"module 'llmspec' has no attribute {name!r}")

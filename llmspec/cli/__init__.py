@@ -1,0 +1,45 @@
+"""The `llmspec` command. This layer only parses arguments and hands off; each command lives in its own
+module and is imported only when it runs, so `llmspec lint` never pays for what `llmspec eval` imports."""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+from llmspec import __version__
+
+# command name -> "module:attribute"; modules are imported lazily
+COMMANDS: dict[str, str] = {
+    "accelerators": "llmspec.cli.accelerators:accelerators",
+    "check": "llmspec.cli.check:check",
+    "schema": "llmspec.cli.schema:schema",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str):
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        module, attr = target.split(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="llmspec")
+def cli() -> None:
+    """Specs, linting, estimates and eval gates for LLM training runs.
+
+    A spec is one TOML file that describes a model and a run. Start with `llmspec check SPEC`
+    and `llmspec lint SPEC`; see https://github.com/llmspec/llmspec#readme.
+    """
+
+
+def main() -> None:
+    from llmspec.cli._errors import run
+
+    run(cli)

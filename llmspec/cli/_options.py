@@ -1,0 +1,26 @@
+"""Options shared by every command that reads a spec."""
+
+from __future__ import annotations
+
+import click
+
+set_option = click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a spec key, e.g. --set training.epochs=2 or --set 'training.lora.targets=[\"q_proj\"]'. "
+    "The value is read as TOML; a bare word is a string. Repeatable.",
+)
+
+
+def load_or_exit(path: str, overrides: tuple[str, ...] = ()):
+    """Load a spec; on problems print each one line to stderr and exit 2."""
+    from llmspec.spec.loader import SpecError, load_spec
+
+    try:
+        return load_spec(path, overrides)
+    except SpecError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        raise SystemExit(2) from None

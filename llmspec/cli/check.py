@@ -1,0 +1,34 @@
+"""`llmspec check`: validate specs."""
+
+from __future__ import annotations
+
+import click
+
+from llmspec.cli._options import set_option
+
+
+@click.command()
+@click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
+@set_option
+@click.option("-q", "--quiet", is_flag=True, help="Print only problems.")
+def check(specs: tuple[str, ...], overrides: tuple[str, ...], quiet: bool) -> int:
+    """Validate spec files: TOML syntax, keys, types, ranges, extends and hf_config.
+
+    Prints every problem as one `file:line:col: message` line. Exit status: 0 when every spec is
+    valid, 2 when any is not. For advice on valid specs (memory, overfitting, sampling...) use
+    `llmspec lint`.
+    """
+    from llmspec.spec.loader import SpecError, load_spec
+
+    failed = 0
+    for path in specs:
+        try:
+            load_spec(path, overrides)
+        except SpecError as exc:
+            failed += 1
+            for problem in exc.problems:
+                click.echo(str(problem))
+            continue
+        if not quiet:
+            click.echo(f"{path}: ok")
+    return 2 if failed else 0

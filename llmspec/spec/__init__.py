@@ -1,0 +1,1 @@
+"""The spec: models (source of truth), loader, positions and JSON Schema."""

@@ -1,0 +1,255 @@
+"""Import a Hugging Face ``config.json`` as an llmspec architecture.
+
+``architecture_from_hf(config) -> (family, architecture dict)``. The dict uses the field names of
+:class:`llmspec.spec.models.Architecture` and is validated against it. Per-family facts (defaults that
+transformers fills in when a key is missing, key aliases, biases and norms that the modelling code fixes) are
+data, in ``llmspec/data/hf_families.toml``; the quirks that need code are the functions below. Every fact is
+taken from transformers 5.23 ``models/<family>/{configuration,modeling}_<family>.py``.
+
+This module does not import transformers: the lint path reads specs with ``hf_config`` too.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable
+
+from llmspec.spec.models import Architecture
+
+_TABLE = Path(__file__).resolve().parent.parent / "data" / "hf_families.toml"
+
+# hidden_act -> Architecture.activation, for gated MLPs (gate, up, down) and plain ones (fc1, fc2).
+_GATED_ACT = {"silu": "swiglu", "swish": "swiglu", "gelu": "geglu", "gelu_new": "geglu",
+              "gelu_pytorch_tanh": "geglu", "gelu_fast": "geglu", "relu": "reglu"}
+_PLAIN_ACT = {"gelu": "gelu", "gelu_new": "gelu_new", "gelu_pytorch_tanh": "gelu_tanh", "gelu_fast": "gelu_tanh",
+              "relu": "relu", "silu": "silu", "swish": "silu"}
+
+
+class HFConfigError(ValueError):
+    """A config.json that cannot be imported: unknown model_type, a missing key, or a value the spec cannot express."""
+
+
+@lru_cache(maxsize=1)
+def families() -> dict[str, dict[str, Any]]:
+    """The per-family table (model_type -> {gated, defaults, aliases, arch})."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    with open(_TABLE, "rb") as fh:
+        return tomllib.load(fh)
+
+
+def supported_model_types() -> list[str]:
+    return sorted(families())
+
+
+class _Reader:
+    """Reads config keys the way transformers does: the key, else its family alias, else the class default."""
+
+    def __init__(self, family: str, config: dict[str, Any]):
+        self.family = family
+        self.config = config
+        entry = families()[family]
+        self.defaults: dict[str, Any] = entry.get("defaults", {})
+        self.aliases: dict[str, str] = entry.get("aliases", {})
+
+    def get(self, key: str, *, required: bool = True) -> Any:
+        alias = self.aliases.get(key)
+        for name in (key, alias):
+            if name is not None and name in self.config and self.config[name] is not None:
+                return self.config[name]
+        for name in (key, alias):
+            if name is not None and name in self.defaults:
+                value = self.defaults[name]
+                return None if value == "" else value
+        if required:
+            raise HFConfigError(f"config.json has no {key!r}, and model_type {self.family!r} has no default for it")
+        return None
+
+    def int(self, key: str, *, required: bool = True) -> int | None:
+        value = self.get(key, required=required)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise HFConfigError(f"config.json {key!r} must be an integer, got {value!r}")
+        return value
+
+    def bool(self, key: str) -> bool:
+        value = self.get(key)
+        if not isinstance(value, bool):
+            raise HFConfigError(f"config.json {key!r} must be true or false, got {value!r}")
+        return value
+
+
+def architecture_from_hf(config: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(family, architecture dict) for a parsed Hugging Face config.json.
+
+    Raises HFConfigError for an unknown model_type or a config the spec cannot express.
+    """
+    if not isinstance(config, dict):
+        raise HFConfigError("config.json must hold a JSON object")
+    family = config.get("model_type")
+    table = families()
+    if family not in table:
+        raise HFConfigError(
+            f"unsupported model_type {family!r}; supported: {', '.join(supported_model_types())}"
+        )
+    r = _Reader(family, config)
+    entry = table[family]
+
+    n_heads = r.int("num_attention_heads")
+    d_model = r.int("hidden_size")
+    arch: dict[str, Any] = {
+        "n_layers": r.int("num_hidden_layers"),
+        "d_model": d_model,
+        "n_heads": n_heads,
+        "n_kv_heads": r.int("num_key_value_heads", required=False) or n_heads,
+        "ffn_dim": r.int("intermediate_size", required=False) or 4 * d_model,
+        "activation": _activation(r, entry["gated"]),
+        "vocab_size": r.int("vocab_size"),
+        "context_length": r.int("max_position_embeddings"),
+        "tie_embeddings": r.bool("tie_word_embeddings"),
+        "norm": "layernorm",
+        "norms_per_layer": 2,
+        "final_norm": True,
+        "qk_norm": False,
+        "qkv_bias": False,
+        "attn_out_bias": False,
+        "mlp_bias": False,
+        "position": "rope",
+        "parallel_attention": False,
+    }
+    head_dim = r.int("head_dim", required=False)
+    if head_dim is not None and head_dim * n_heads != d_model:
+        arch["head_dim"] = head_dim
+    for field, value in entry.get("arch", {}).items():
+        if isinstance(value, str) and value.startswith("$"):
+            value = r.bool(value[1:])
+        arch[field] = value
+    quirk = _QUIRKS.get(family)
+    if quirk is not None:
+        quirk(r, arch)
+    return family, _validated(arch)
+
+
+def architecture_from_file(path: str | Path) -> tuple[str, dict[str, Any]]:
+    """architecture_from_hf on a config.json file; HFConfigError (with the path) when it cannot be read."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise HFConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise HFConfigError(f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}") from None
+    return architecture_from_hf(config)
+
+
+def _activation(r: _Reader, gated: bool) -> str:
+    act = r.get("hidden_act")
+    mapping = _GATED_ACT if gated else _PLAIN_ACT
+    if act not in mapping:
+        raise HFConfigError(
+            f"hidden_act {act!r} of model_type {r.family!r} has no llmspec activation; known: {', '.join(mapping)}"
+        )
+    return mapping[act]
+
+
+def _validated(arch: dict[str, Any]) -> dict[str, Any]:
+    from pydantic import ValidationError
+
+    try:
+        Architecture(**arch)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise HFConfigError(f"imported architecture is invalid: {where}: {first['msg']}") from None
+    return arch
+
+
+# --- quirks that need code -------------------------------------------------------------------------------------
+
+
+def _gpt2(r: _Reader, arch: dict[str, Any]) -> None:
+    # GPT2Model.wpe = nn.Embedding(n_positions, n_embd); GPT2MLP inner size n_inner or 4 * n_embd.
+    if r.bool("add_cross_attention"):
+        raise HFConfigError("GPT-2 with add_cross_attention = true (an encoder-decoder) cannot be expressed in a spec")
+    arch["learned_positions"] = arch["context_length"]
+
+
+def _falcon(r: _Reader, arch: dict[str, Any]) -> None:
+    # FalconAttention: new_decoder_architecture -> (2 * num_kv_heads + num_heads) * head_dim for fused qkv;
+    # multi_query -> one k/v head; else 3 * hidden. FalconDecoderLayer norms: parallel_attn with
+    # num_ln_in_parallel_attn == 2 (the new-architecture default) -> ln_attn + ln_mlp; parallel_attn otherwise ->
+    # input_layernorm only; sequential -> input + post_attention layernorm.
+    new_arch = r.bool("new_decoder_architecture")
+    if new_arch:
+        arch["n_kv_heads"] = r.int("num_key_value_heads", required=False) or arch["n_heads"]
+    elif r.bool("multi_query"):
+        arch["n_kv_heads"] = 1
+    else:
+        arch["n_kv_heads"] = arch["n_heads"]
+    n_ln = r.int("num_ln_in_parallel_attn", required=False)
+    if n_ln is None and new_arch:
+        n_ln = 2
+    if not arch["parallel_attention"]:
+        arch["norms_per_layer"] = 2
+    else:
+        arch["norms_per_layer"] = 2 if n_ln == 2 else 1
+    arch["position"] = "alibi" if r.bool("alibi") else "rope"
+    arch.pop("head_dim", None)  # FalconConfig.head_dim is always hidden_size // num_attention_heads
+
+
+def _opt(r: _Reader, arch: dict[str, Any]) -> None:
+    proj = r.int("word_embed_proj_dim", required=False)
+    if proj is not None and proj != arch["d_model"]:
+        raise HFConfigError(
+            f"OPT word_embed_proj_dim ({proj}) differs from hidden_size ({arch['d_model']}): the project_in/"
+            "project_out layers of such checkpoints (e.g. opt-350m) cannot be expressed in a spec"
+        )
+    arch["learned_positions"] = arch["context_length"] + 2  # OPTLearnedPositionalEmbedding offset = 2
+    arch["norm"] = "layernorm" if r.bool("layer_norm_elementwise_affine") else "nonparametric"
+    arch["final_norm"] = r.bool("do_layer_norm_before") and not r.bool("_remove_final_layer_norm")
+
+
+def _moe_layers_all_sparse(r: _Reader) -> None:
+    # Qwen2/3-MoE: layer i is sparse iff i not in mlp_only_layers and (i + 1) % decoder_sparse_step == 0.
+    step = r.int("decoder_sparse_step")
+    dense = r.get("mlp_only_layers") or []
+    if step != 1 or dense:
+        raise HFConfigError(
+            "a mix of dense and MoE layers (decoder_sparse_step != 1 or mlp_only_layers) cannot be expressed in a spec"
+        )
+
+
+def _mixtral(r: _Reader, arch: dict[str, Any]) -> None:
+    arch["moe"] = {"n_experts": r.int("num_local_experts"), "experts_per_token": r.int("num_experts_per_tok")}
+
+
+def _qwen3_moe(r: _Reader, arch: dict[str, Any]) -> None:
+    _moe_layers_all_sparse(r)
+    arch["moe"] = {
+        "n_experts": r.int("num_experts"),
+        "experts_per_token": r.int("num_experts_per_tok"),
+        "expert_ffn_dim": r.int("moe_intermediate_size"),
+    }
+
+
+def _qwen2_moe(r: _Reader, arch: dict[str, Any]) -> None:
+    _qwen3_moe(r, arch)
+    shared = r.int("shared_expert_intermediate_size")
+    if shared:
+        arch["moe"].update(shared_experts=1, shared_expert_ffn_dim=shared, shared_expert_gate=True)
+
+
+_QUIRKS: dict[str, Callable[[_Reader, dict[str, Any]], None]] = {
+    "gpt2": _gpt2,
+    "falcon": _falcon,
+    "opt": _opt,
+    "mixtral": _mixtral,
+    "qwen3_moe": _qwen3_moe,
+    "qwen2_moe": _qwen2_moe,
+}

@@ -1,0 +1,132 @@
+"""Turn pydantic validation errors into one-line problems that say what is wrong and how to fix it."""
+
+from __future__ import annotations
+
+import types
+import typing
+from typing import Any, Iterable
+
+from pydantic import BaseModel
+from pydantic_core import ErrorDetails
+
+from llmspec.spec.problems import did_you_mean, dotted
+
+_TYPE_WORDS = {
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "string_type": "a string",
+    "list_type": "an array",
+    "model_type": "a table",
+    "model_attributes_type": "a table",
+    "dict_type": "a table",
+}
+_BOUNDS = {
+    "greater_than": ("gt", ">"),
+    "greater_than_equal": ("ge", ">="),
+    "less_than": ("lt", "<"),
+    "less_than_equal": ("le", "<="),
+}
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array" if len(value) > 3 else repr(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _unwrap(annotation: Any) -> list[Any]:
+    """The concrete types inside Optional[...], list[...], Annotated[...]."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType, list, tuple, dict):
+        out: list[Any] = []
+        for arg in typing.get_args(annotation):
+            out.extend(_unwrap(arg))
+        return out
+    return [annotation]
+
+
+def model_at(root: type[BaseModel], loc: Iterable[Any]) -> type[BaseModel] | None:
+    """The pydantic model class that the table at ``loc`` is validated by."""
+    model: type[BaseModel] | None = root
+    for part in loc:
+        if isinstance(part, int) or model is None:
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return None
+        nested = [t for t in _unwrap(field.annotation) if isinstance(t, type) and issubclass(t, BaseModel)]
+        model = nested[0] if nested else None
+    return model
+
+
+def _literal_choices(root: type[BaseModel], loc: tuple) -> list[str]:
+    parent = model_at(root, loc[:-1])
+    if parent is None or not isinstance(loc[-1], str) or loc[-1] not in parent.model_fields:
+        return []
+    choices: list[str] = []
+    for t in _unwrap(parent.model_fields[loc[-1]].annotation):
+        if typing.get_origin(t) is typing.Literal:
+            choices.extend(str(a) for a in typing.get_args(t))
+    return choices
+
+
+def _table_name(loc: tuple) -> str:
+    return f"[{dotted(loc)}]" if loc else "the top level"
+
+
+def message_for(root: type[BaseModel], error: ErrorDetails) -> str:
+    """One line for one pydantic error, naming the key, what was found, and the fix."""
+    loc = tuple(error["loc"])
+    kind = error["type"]
+    value = error.get("input")
+    key = dotted(loc)
+    ctx = error.get("ctx") or {}
+
+    if kind == "extra_forbidden":
+        parent = model_at(root, loc[:-1])
+        fields = list(parent.model_fields) if parent else []
+        hint = did_you_mean(loc[-1], fields)
+        if not hint and fields:
+            hint = f"; allowed keys: {', '.join(fields)}"
+        return f"unknown key {loc[-1]!r} in {_table_name(loc[:-1])}{hint}"
+    if kind == "missing":
+        if model_at(root, loc) is not None and model_at(root, loc) is not root:
+            return f"missing required table [{key}]"
+        return f"missing required key {loc[-1]!r} in {_table_name(loc[:-1])}"
+    if kind in ("literal_error", "enum"):
+        choices = _literal_choices(root, loc)
+        hint = did_you_mean(value, choices) if isinstance(value, str) else ""
+        listed = ", ".join(repr(c) for c in choices) if choices else ctx.get("expected", "")
+        return f"{key}: {_show(value)} is not one of {listed}{hint}"
+    if kind in ("finite_number",):
+        return f"{key}: {_show(value)} is not allowed; write a finite number"
+    if kind in _BOUNDS:
+        name, op = _BOUNDS[kind]
+        return f"{key}: {_show(value)} is out of range; it must be {op} {ctx.get(name)}"
+    if kind in ("too_long", "too_short"):
+        return f"{key}: {error['msg'][0].lower()}{error['msg'][1:]}"
+    if kind in ("string_too_long", "string_too_short", "string_pattern_mismatch"):
+        if kind == "string_pattern_mismatch" and loc[-1:] == ("metric",):
+            return f"{key}: {_show(value)} should be \"task/metric\", e.g. \"support_qa/f1\""
+        return f"{key}: {_show(value)}: {error['msg'][0].lower()}{error['msg'][1:]}"
+    if kind in _TYPE_WORDS:
+        return f"{key}: expected {_TYPE_WORDS[kind]}, got {_show(value)}"
+    if kind == "value_error":
+        text = str(ctx.get("error", error["msg"]))
+        return f"{key}: {text}" if key else text
+    if kind == "assertion_error":
+        return f"{key}: {error['msg']}"
+    msg = error["msg"]
+    return f"{key}: {msg[0].lower()}{msg[1:]} (got {_show(value)})" if key else msg

@@ -1,0 +1,433 @@
+"""The spec: pydantic models for every table of an llmspec TOML file.
+
+These models are the source of truth. The JSON Schema in ``schemas/`` is generated from them
+(``llmspec schema``), and each attribute docstring becomes the key's documentation there.
+Cross-field checks that are *advice* (e.g. n_heads not divisible by n_kv_heads) belong to lint rules,
+not here: a spec is invalid only when it cannot be read as a model and a run at all.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from pydantic import Field, PrivateAttr, model_validator
+
+from llmspec.spec.types import Bytes, Count, Strict
+
+Activation = Literal["gelu", "gelu_new", "gelu_tanh", "relu", "silu", "swiglu", "geglu", "reglu"]
+Norm = Literal["rmsnorm", "layernorm", "layernorm_nobias", "nonparametric"]
+Position = Literal["rope", "learned", "alibi", "none"]
+Method = Literal["pretrain", "full", "lora", "qlora"]
+TrainPrecision = Literal["fp32", "bf16-mixed", "fp16-mixed", "bf16", "fp16", "fp8-mixed"]
+Optimizer = Literal["adamw", "adam", "adamw_8bit", "sgd", "adafactor", "lion"]
+InferencePrecision = Literal["fp32", "bf16", "fp16", "fp8", "int8", "int4"]
+HalfOrFull = Literal["fp32", "bf16", "fp16"]
+Task = Literal["chat", "classification", "extraction", "creative", "code", "summarization", "qa"]
+Sharding = Literal["none", "zero1", "zero2", "zero3", "fsdp"]
+Offload = Literal["none", "optimizer", "optimizer+params"]
+
+GATED_ACTIVATIONS = frozenset({"swiglu", "geglu", "reglu"})
+
+
+class MoE(Strict):
+    """Mixture-of-experts feed-forward layers (Mixtral, Qwen-MoE style): every block's MLP is a routed set."""
+
+    n_experts: int = Field(ge=1, le=4096)
+    """Routed experts per MoE layer."""
+    experts_per_token: int = Field(ge=1, le=4096)
+    """Experts each token is routed to (top-k)."""
+    expert_ffn_dim: Optional[int] = Field(default=None, ge=1, le=1_000_000)
+    """Hidden size of one expert's MLP; defaults to architecture.ffn_dim (Mixtral). Qwen3-MoE sets it apart."""
+    shared_experts: int = Field(default=0, ge=0, le=64)
+    """Always-active shared experts per layer (Qwen2-MoE, DeepSeek-MoE style)."""
+    shared_expert_ffn_dim: Optional[int] = Field(default=None, ge=1, le=1_000_000)
+    """Hidden size of the shared expert(s), in total; defaults to expert_ffn_dim."""
+    shared_expert_gate: bool = False
+    """A learned sigmoid gate (d_model -> 1) on the shared expert output (Qwen2-MoE)."""
+    router_bias: bool = False
+    """Whether the router (d_model -> n_experts) has a bias."""
+
+    @model_validator(mode="after")
+    def _top_k_within_experts(self) -> "MoE":
+        if self.experts_per_token > self.n_experts:
+            raise ValueError(
+                f"experts_per_token ({self.experts_per_token}) cannot exceed n_experts ({self.n_experts})"
+            )
+        return self
+
+
+class Architecture(Strict):
+    """The network itself: a decoder-only transformer, described precisely enough to count its parameters."""
+
+    n_layers: int = Field(ge=1, le=10_000)
+    """Transformer blocks."""
+    d_model: int = Field(ge=1, le=1_000_000)
+    """Hidden size (residual stream width)."""
+    n_heads: int = Field(ge=1, le=10_000)
+    """Query heads per attention layer."""
+    n_kv_heads: Optional[int] = Field(default=None, ge=1, le=10_000)
+    """Key/value heads (GQA when fewer than n_heads, MQA when 1); defaults to n_heads."""
+    head_dim: Optional[int] = Field(default=None, ge=1, le=100_000)
+    """Per-head dimension; defaults to d_model / n_heads (Gemma and Qwen3 set it independently)."""
+    ffn_dim: int = Field(ge=1, le=10_000_000)
+    """Hidden size of the feed-forward layer (intermediate_size)."""
+    activation: Activation = "swiglu"
+    """Feed-forward type: gated (swiglu, geglu, reglu: three matrices) or plain (gelu, relu, silu: two)."""
+    vocab_size: int = Field(ge=1, le=10_000_000)
+    """Rows of the embedding matrix."""
+    context_length: int = Field(ge=1, le=100_000_000)
+    """Maximum sequence length the model supports (max_position_embeddings)."""
+    tie_embeddings: bool = False
+    """Whether the output head shares the input embedding matrix."""
+    norm: Norm = "rmsnorm"
+    """Normalisation: rmsnorm (weight), layernorm (weight and bias), layernorm_nobias, nonparametric (OLMo)."""
+    norms_per_layer: int = Field(default=2, ge=0, le=16)
+    """Norm layers per block: 2 in most models, 1 for Falcon-7B's parallel block, 4 in Gemma 2."""
+    final_norm: bool = True
+    """A norm after the last block, before the head."""
+    qk_norm: bool = False
+    """Per-head RMSNorm on queries and keys (Qwen3, OLMo 2)."""
+    qkv_bias: bool = False
+    """Bias on the query, key and value projections (GPT-2, Qwen2, GPT-NeoX, OPT)."""
+    attn_out_bias: bool = False
+    """Bias on the attention output projection (GPT-2, GPT-NeoX, OPT)."""
+    mlp_bias: bool = False
+    """Biases on the feed-forward projections (GPT-2, GPT-NeoX, OPT)."""
+    position: Position = "rope"
+    """Position encoding: rope, learned (absolute embedding table), alibi or none."""
+    learned_positions: Optional[int] = Field(default=None, ge=1, le=100_000_000)
+    """Rows of a learned position table; defaults to context_length (OPT adds an offset of 2)."""
+    parallel_attention: bool = False
+    """Attention and MLP read the same input in parallel (GPT-J, GPT-NeoX, Falcon)."""
+    moe: Optional[MoE] = None
+    """Mixture-of-experts MLPs; absent for dense models."""
+
+    @property
+    def kv_heads(self) -> int:
+        return self.n_kv_heads if self.n_kv_heads is not None else self.n_heads
+
+    @property
+    def head_size(self) -> int:
+        """head_dim, or d_model // n_heads when it is not set."""
+        return self.head_dim if self.head_dim is not None else self.d_model // self.n_heads
+
+    @property
+    def gated(self) -> bool:
+        return self.activation in GATED_ACTIVATIONS
+
+
+class Model(Strict):
+    """What is being trained or evaluated."""
+
+    name: str = Field(min_length=1, max_length=200)
+    """A name for people and reports."""
+    family: Optional[str] = Field(default=None, max_length=64)
+    """Model family (llama, mistral, qwen2, gpt2, ...); informational, and set by `llmspec init --from-hf`."""
+    parameters: Optional[Count] = Field(default=None, le=10**15)
+    """Declared parameter count, e.g. "6.74B"; lint checks it against the architecture."""
+    hf_config: Optional[str] = Field(default=None, max_length=4096)
+    """Path to a Hugging Face config.json to import the architecture from (relative to this file)."""
+    weights: Optional[str] = Field(default=None, max_length=4096)
+    """Checkpoint directory or file that eval loads (relative to this file), or a hub id."""
+    tokenizer: Optional[str] = Field(default=None, max_length=4096)
+    """Tokenizer path or hub id, when it is not beside the weights."""
+    trust_remote_code: bool = False
+    """Run the checkpoint's own Python code when loading it. Eval also needs --trust-remote-code."""
+    architecture: Optional[Architecture] = None
+    """The architecture; required unless hf_config is given."""
+
+    @model_validator(mode="after")
+    def _architecture_or_config(self) -> "Model":
+        if self.architecture is None and self.hf_config is None:
+            raise ValueError(
+                "[model] needs either a [model.architecture] table or hf_config = \"path/to/config.json\""
+            )
+        return self
+
+
+class Lora(Strict):
+    """Low-rank adapters (LoRA / QLoRA)."""
+
+    rank: int = Field(default=16, ge=1, le=65_536)
+    """Adapter rank r."""
+    alpha: float = Field(default=32, gt=0, le=1e6)
+    """Scaling numerator: the update is scaled by alpha / rank."""
+    dropout: float = Field(default=0.0, ge=0, lt=1)
+    """Dropout on the adapter input."""
+    targets: list[str] = Field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"], max_length=64
+    )
+    """Modules that get adapters, by Hugging Face name (q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj,
+    down_proj), or ["all-linear"]."""
+
+
+class Data(Strict):
+    """Dataset files (relative to this file). Read only by opt-in checks such as `llmspec lint --data`."""
+
+    train: Optional[str] = Field(default=None, max_length=4096)
+    """Training data file."""
+    eval: Optional[str] = Field(default=None, max_length=4096)
+    """Held-out evaluation data file."""
+
+
+class Training(Strict):
+    """The training run: method, precision, optimizer, schedule, batch and data."""
+
+    method: Method = "full"
+    """pretrain (from scratch), full (fine-tune all weights), lora, or qlora (4-bit NF4 base + LoRA)."""
+    precision: TrainPrecision = "bf16-mixed"
+    """fp32; bf16-mixed / fp16-mixed (AMP: fp32 weights, grads and optimizer states, 16-bit compute);
+    bf16 / fp16 (everything in half precision); fp8-mixed (Transformer Engine style)."""
+    master_weights_fp32: bool = False
+    """With pure bf16/fp16: keep an fp32 master copy of trainable weights (DeepSpeed style)."""
+    base_dtype: Optional[HalfOrFull] = None
+    """LoRA only: dtype of the frozen base weights; defaults to bf16 (fp16 under fp16-mixed)."""
+    optimizer: Optimizer = "adamw"
+    """adamw, adam, adamw_8bit (bitsandbytes), sgd, adafactor or lion."""
+    momentum: float = Field(default=0.0, ge=0, lt=1)
+    """SGD momentum; 0 means plain SGD with no state."""
+    learning_rate: float = Field(default=1e-4, gt=0, le=10)
+    """Peak learning rate."""
+    lr_schedule: Literal["cosine", "linear", "constant", "wsd", "inverse_sqrt"] = "cosine"
+    """Learning-rate schedule after warmup."""
+    warmup_ratio: Optional[float] = Field(default=None, ge=0, le=1)
+    """Warmup as a share of all optimizer steps."""
+    warmup_steps: Optional[int] = Field(default=None, ge=0, le=10**9)
+    """Warmup in optimizer steps (alternative to warmup_ratio)."""
+    weight_decay: float = Field(default=0.0, ge=0, le=10)
+    """Decoupled weight decay."""
+    dropout: float = Field(default=0.0, ge=0, lt=1)
+    """Dropout probability in the model."""
+    max_grad_norm: Optional[float] = Field(default=1.0, gt=0, le=1e6)
+    """Gradient clipping norm; omit to disable."""
+    epochs: float = Field(default=1, gt=0, le=100_000)
+    """Passes over the training data (may be fractional)."""
+    max_steps: Optional[int] = Field(default=None, ge=1, le=10**10)
+    """Stop after this many optimizer steps, whatever epochs says."""
+    micro_batch_size: int = Field(default=1, ge=1, le=1_000_000)
+    """Sequences per GPU per forward/backward pass."""
+    gradient_accumulation: int = Field(default=1, ge=1, le=1_000_000)
+    """Micro-batches accumulated per optimizer step."""
+    seq_len: int = Field(default=2048, ge=1, le=100_000_000)
+    """Training sequence length in tokens."""
+    dataset_tokens: Optional[Count] = Field(default=None, le=10**16)
+    """Unique training tokens in one epoch, e.g. "40M"."""
+    dataset_examples: Optional[Count] = Field(default=None, le=10**13)
+    """Training examples in one epoch (with mean_example_tokens, an alternative to dataset_tokens)."""
+    mean_example_tokens: Optional[float] = Field(default=None, gt=0, le=100_000_000)
+    """Mean tokens per training example."""
+    packing: bool = True
+    """Whether examples are packed into full seq_len sequences."""
+    activation_checkpointing: bool = False
+    """Recompute activations in backward instead of storing them (full recomputation per block)."""
+    attention: Literal["flash", "sdpa", "eager"] = "flash"
+    """Attention kernel: flash / sdpa (memory-efficient, no s*s scores stored) or eager (materialises them)."""
+    validation_split: Optional[float] = Field(default=None, ge=0, lt=1)
+    """Share of the data held out for validation."""
+    early_stopping: bool = False
+    """Stop when the validation loss stops improving."""
+    seed: Optional[int] = Field(default=None, ge=0, le=2**63 - 1)
+    """Random seed."""
+    lora: Optional[Lora] = None
+    """Adapter settings; required for method = "lora" / "qlora"."""
+    data: Optional[Data] = None
+    """Dataset file paths."""
+
+    @model_validator(mode="after")
+    def _adapter_for_adapter_methods(self) -> "Training":
+        if self.method in ("lora", "qlora") and self.lora is None:
+            self.lora = Lora()
+        return self
+
+    @property
+    def tokens_per_epoch(self) -> Optional[int]:
+        """dataset_tokens, else dataset_examples x mean_example_tokens, else None."""
+        if self.dataset_tokens is not None:
+            return self.dataset_tokens
+        if self.dataset_examples is not None and self.mean_example_tokens is not None:
+            return int(self.dataset_examples * self.mean_example_tokens)
+        return None
+
+
+class Sampling(Strict):
+    """Decoding parameters the model is served and evaluated with."""
+
+    task: Optional[Task] = None
+    """What the output is used for; rules such as "high temperature for extraction" depend on it."""
+    temperature: float = Field(default=1.0, ge=0, le=1000)
+    """Softmax temperature; 0 means greedy decoding."""
+    top_p: Optional[float] = Field(default=None, ge=0, le=1000)
+    """Nucleus sampling mass, in (0, 1]."""
+    top_k: Optional[int] = Field(default=None, ge=0, le=100_000_000)
+    """Sample from the k most likely tokens; 0 disables."""
+    min_p: Optional[float] = Field(default=None, ge=0, le=1)
+    """Drop tokens below min_p x the top probability."""
+    repetition_penalty: Optional[float] = Field(default=None, gt=0, le=100)
+    """Penalty on repeated tokens (1.0 = none)."""
+    max_new_tokens: int = Field(default=256, ge=1, le=100_000_000)
+    """Generation budget per request."""
+    max_prompt_tokens: Optional[int] = Field(default=None, ge=1, le=100_000_000)
+    """Longest prompt the application sends."""
+    stop: list[str] = Field(default_factory=list, max_length=64)
+    """Stop sequences."""
+
+
+class Inference(Strict):
+    """How the model is served: precision, batch and context."""
+
+    precision: InferencePrecision = "bf16"
+    """Weight precision: fp32, bf16, fp16, fp8, int8 or int4 (weight-only quantisation for int8/int4)."""
+    kv_cache_precision: Optional[Literal["fp32", "bf16", "fp16", "fp8", "int8"]] = None
+    """KV-cache dtype; defaults to the activation dtype (fp16/bf16, or fp32 for fp32)."""
+    batch_size: int = Field(default=1, ge=1, le=1_000_000)
+    """Concurrent sequences."""
+    seq_len: Optional[int] = Field(default=None, ge=1, le=100_000_000)
+    """Tokens per sequence held in the KV cache (prompt + output); defaults to context_length."""
+    backend: Literal["hf", "vllm", "tgi", "trtllm", "llama.cpp"] = "hf"
+    """Serving engine."""
+    tensor_parallel: Optional[int] = Field(default=None, ge=1, le=4096)
+    """GPUs the model is sharded over when served; defaults to hardware.tensor_parallel, else hardware.count."""
+
+
+class Hardware(Strict):
+    """Where it runs, and what it may cost."""
+
+    accelerator: str = Field(default="A100-80GB", min_length=1, max_length=64)
+    """Accelerator name from the catalog (A100-80GB, H100-SXM, L4, RTX-4090, MI300X, ...); `llmspec
+    accelerators` lists them. Extend the catalog in llmspec.toml."""
+    count: int = Field(default=1, ge=1, le=100_000)
+    """GPUs per node."""
+    nodes: int = Field(default=1, ge=1, le=100_000)
+    """Nodes."""
+    memory: Optional[Bytes] = Field(default=None, le=2**50)
+    """Override the accelerator's memory, e.g. "40GiB" for a MIG slice or a shared card."""
+    sharding: Sharding = "none"
+    """Data-parallel state sharding: none (DDP), zero1 (optimizer), zero2 (+ gradients), zero3 / fsdp (+ weights)."""
+    offload: Offload = "none"
+    """CPU offload: none, optimizer (ZeRO-Offload), optimizer+params (ZeRO-Infinity style)."""
+    tensor_parallel: int = Field(default=1, ge=1, le=4096)
+    """Tensor-parallel degree."""
+    pipeline_parallel: int = Field(default=1, ge=1, le=4096)
+    """Pipeline-parallel degree."""
+    mfu: float = Field(default=0.4, gt=0, le=1)
+    """Assumed model FLOP utilisation for time estimates (0.3-0.5 is typical for dense training)."""
+    budget_gpu_hours: Optional[float] = Field(default=None, gt=0, le=1e12)
+    """GPU-hour budget for the run."""
+    budget_hours: Optional[float] = Field(default=None, gt=0, le=1e9)
+    """Wall-clock budget in hours."""
+    price_per_gpu_hour: Optional[float] = Field(default=None, ge=0, le=1e6)
+    """Price of one GPU-hour, in the budget's currency."""
+    budget_usd: Optional[float] = Field(default=None, gt=0, le=1e15)
+    """Money budget."""
+
+    @property
+    def world_size(self) -> int:
+        return self.count * self.nodes
+
+
+class Gate(Strict):
+    """One pass/fail condition on an eval metric."""
+
+    metric: str = Field(pattern=r"^[^/\s]+/[^/\s]+$", max_length=256)
+    """"task/metric", e.g. "support_qa/f1"; the metric's direction (higher or lower is better) comes from it."""
+    min: Optional[float] = None
+    """Fail when the metric is below this (for higher-is-better metrics)."""
+    max: Optional[float] = None
+    """Fail when the metric is above this (for lower-is-better metrics such as perplexity)."""
+    max_drop: Optional[float] = Field(default=None, ge=0)
+    """Allowed regression against the baseline results, in drop_unit."""
+    drop_unit: Literal["points", "percent"] = "points"
+    """points: absolute metric units (0.02 = 2 accuracy points); percent: relative to the baseline value."""
+    mode: Literal["regression", "non_inferiority"] = "regression"
+    """regression: fail only on a proven drop beyond max_drop; non_inferiority: pass only when a drop beyond
+    max_drop is ruled out."""
+
+    @model_validator(mode="after")
+    def _some_condition(self) -> "Gate":
+        if self.min is None and self.max is None and self.max_drop is None:
+            raise ValueError(f"gate {self.metric!r} sets none of min, max or max_drop")
+        return self
+
+
+class Eval(Strict):
+    """The evaluations that gate the checkpoint (`llmspec eval`)."""
+
+    suites: list[str] = Field(default_factory=lambda: ["smoke"], max_length=256)
+    """Suite names (suites/NAME.toml, built in or beside the spec) or paths to suite files."""
+    model: Optional[str] = Field(default=None, max_length=4096)
+    """Checkpoint to evaluate; defaults to [model].weights."""
+    adapter: Optional[str] = Field(default=None, max_length=4096)
+    """A PEFT adapter applied on top of the model."""
+    backend: Literal["hf", "vllm"] = "hf"
+    """lm-eval model backend."""
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    """auto: cuda if present, else mps, else cpu."""
+    batch_size: Optional[int | Literal["auto"]] = None
+    """Per-device batch size; default "auto" on a GPU and 1 on the CPU."""
+    data_parallel: Optional[int] = Field(default=None, ge=1, le=100_000)
+    """Data-parallel replicas; defaults from [hardware]."""
+    tensor_parallel: Optional[int] = Field(default=None, ge=1, le=4096)
+    """Tensor-parallel degree (vLLM); defaults to [hardware].tensor_parallel."""
+    limit: Optional[int] = Field(default=None, ge=1)
+    """Evaluate only the first N documents of each task."""
+    num_fewshot: Optional[int] = Field(default=None, ge=0, le=1000)
+    """Override the few-shot count of every task."""
+    chat_template: bool = False
+    """Apply the tokenizer's chat template to prompts."""
+    seed: int = Field(default=1234, ge=0)
+    """Seed for sampling and few-shot selection."""
+    allow_pickle: bool = False
+    """Allow pickle-format weights (.bin/.pt); safetensors is required otherwise."""
+    alpha: float = Field(default=0.05, gt=0, lt=0.5)
+    """Family-wise error rate for baseline comparisons (one-sided, Holm-corrected across gates)."""
+    gates: list[Gate] = Field(default_factory=list, max_length=1024)
+    """Pass/fail conditions."""
+
+
+class Meta(Strict):
+    """Who owns the spec and what it is for."""
+
+    owner: Optional[str] = Field(default=None, max_length=256)
+    """Team or person responsible."""
+    description: Optional[str] = Field(default=None, max_length=10_000)
+    """What the run is for."""
+    tags: list[str] = Field(default_factory=list, max_length=64)
+    """Free-form labels."""
+    links: list[str] = Field(default_factory=list, max_length=64)
+    """Related documents: tickets, dashboards, model cards."""
+
+
+class Spec(Strict):
+    """One model and one run."""
+
+    version: Literal[1] = 1
+    """Spec format version."""
+    extends: Optional[str] = Field(default=None, max_length=4096)
+    """A base spec (relative path) whose keys this file overrides, deep-merged."""
+    meta: Optional[Meta] = None
+    """Ownership and description."""
+    model: Model
+    """The model."""
+    training: Optional[Training] = None
+    """The training run, if any."""
+    sampling: Optional[Sampling] = None
+    """Decoding parameters."""
+    inference: Optional[Inference] = None
+    """Serving setup."""
+    hardware: Optional[Hardware] = None
+    """Accelerators and budgets."""
+    eval: Optional[Eval] = None
+    """Evaluation gates."""
+
+    _source: object = PrivateAttr(default=None)
+
+    @property
+    def source(self):
+        """The :class:`llmspec.spec.source.SourceMap` this spec was loaded from (positions of every key)."""
+        return self._source
+
+    @property
+    def arch(self) -> Architecture:
+        """The architecture (resolved from hf_config by the loader when needed)."""
+        assert self.model.architecture is not None, "load specs with llmspec.load_spec"
+        return self.model.architecture
