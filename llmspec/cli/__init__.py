@@ -13,6 +13,7 @@ from llmspec import __version__
 COMMANDS: dict[str, str] = {
     "accelerators": "llmspec.cli.accelerators:accelerators",
     "check": "llmspec.cli.check:check",
+    "init": "llmspec.cli.init:init",
     "schema": "llmspec.cli.schema:schema",
 }
 

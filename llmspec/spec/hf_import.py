@@ -136,15 +136,16 @@ def architecture_from_hf(config: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 
 
 def architecture_from_file(path: str | Path) -> tuple[str, dict[str, Any]]:
-    """architecture_from_hf on a config.json file; HFConfigError (with the path) when it cannot be read."""
+    """architecture_from_hf on a config.json file; HFConfigError when it cannot be read (the message does not
+    repeat the path)."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
-        raise HFConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise HFConfigError(f"cannot read: {exc.strerror or exc}") from None
     try:
         config = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise HFConfigError(f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}") from None
+        raise HFConfigError(f"not valid JSON: {exc.msg} at line {exc.lineno}") from None
     return architecture_from_hf(config)
 
 
@@ -215,14 +216,19 @@ def _opt(r: _Reader, arch: dict[str, Any]) -> None:
     arch["final_norm"] = r.bool("do_layer_norm_before") and not r.bool("_remove_final_layer_norm")
 
 
-def _moe_layers_all_sparse(r: _Reader) -> None:
-    # Qwen2/3-MoE: layer i is sparse iff i not in mlp_only_layers and (i + 1) % decoder_sparse_step == 0.
+def _dense_layer_count(r: _Reader, n_layers: int) -> int:
+    # Qwen2MoeDecoderLayer / Qwen3MoeDecoderLayer: layer i gets the sparse block iff i not in mlp_only_layers and
+    # num_experts > 0 and (i + 1) % decoder_sparse_step == 0; otherwise a dense MLP of intermediate_size.
     step = r.int("decoder_sparse_step")
+    if step < 1:
+        raise HFConfigError(f"config.json 'decoder_sparse_step' must be at least 1, got {step}")
     dense = r.get("mlp_only_layers") or []
-    if step != 1 or dense:
-        raise HFConfigError(
-            "a mix of dense and MoE layers (decoder_sparse_step != 1 or mlp_only_layers) cannot be expressed in a spec"
-        )
+    if not isinstance(dense, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in dense):
+        raise HFConfigError(f"config.json 'mlp_only_layers' must be a list of layer indices, got {dense!r}")
+    if r.int("num_experts") == 0:
+        return n_layers
+    only = set(dense)
+    return sum(1 for i in range(n_layers) if i in only or (i + 1) % step != 0)
 
 
 def _mixtral(r: _Reader, arch: dict[str, Any]) -> None:
@@ -230,19 +236,27 @@ def _mixtral(r: _Reader, arch: dict[str, Any]) -> None:
 
 
 def _qwen3_moe(r: _Reader, arch: dict[str, Any]) -> None:
-    _moe_layers_all_sparse(r)
+    dense = _dense_layer_count(r, arch["n_layers"])
+    if dense == arch["n_layers"]:  # no sparse block at all: a dense model with MLPs of intermediate_size
+        return
     arch["moe"] = {
         "n_experts": r.int("num_experts"),
         "experts_per_token": r.int("num_experts_per_tok"),
         "expert_ffn_dim": r.int("moe_intermediate_size"),
     }
+    if dense:
+        arch["moe"]["dense_layers"] = dense
 
 
 def _qwen2_moe(r: _Reader, arch: dict[str, Any]) -> None:
     _qwen3_moe(r, arch)
+    if "moe" not in arch:  # the shared expert lives in the sparse block only
+        return
     shared = r.int("shared_expert_intermediate_size")
-    if shared:
-        arch["moe"].update(shared_experts=1, shared_expert_ffn_dim=shared, shared_expert_gate=True)
+    if not shared:  # Qwen2MoeSparseMoeBlock still builds shared_expert_gate (hidden -> 1) around an empty MLP
+        raise HFConfigError("shared_expert_intermediate_size = 0 (a shared-expert gate without a shared expert) "
+                            "cannot be expressed in a spec")
+    arch["moe"].update(shared_experts=1, shared_expert_ffn_dim=shared, shared_expert_gate=True)
 
 
 _QUIRKS: dict[str, Callable[[_Reader, dict[str, Any]], None]] = {

@@ -46,6 +46,9 @@ class MoE(Strict):
     """A learned sigmoid gate (d_model -> 1) on the shared expert output (Qwen2-MoE)."""
     router_bias: bool = False
     """Whether the router (d_model -> n_experts) has a bias."""
+    dense_layers: int = Field(default=0, ge=0, le=10_000)
+    """Blocks whose MLP is dense (width architecture.ffn_dim) instead of MoE, e.g. DeepSeek's first_k_dense_replace
+    or Qwen-MoE's mlp_only_layers; the rest are MoE."""
 
     @model_validator(mode="after")
     def _top_k_within_experts(self) -> "MoE":

@@ -25,7 +25,7 @@ def _generators() -> dict[str, Callable[[], dict]]:
     """File name -> generator, for every schema in schemas/. Other modules add theirs here."""
     out: dict[str, Callable[[], dict]] = {"llmspec.schema.json": spec_schema}
     try:
-        from llmspec.eval.suite import suite_schema  # the suite file format (no torch import)
+        from llmspec.eval.suite import json_schema as suite_schema  # the suite file format (no torch import)
 
         out["suite.schema.json"] = suite_schema
     except ImportError:

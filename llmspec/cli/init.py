@@ -1,0 +1,78 @@
+"""`llmspec init`: write a starter spec from a Hugging Face config.json."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import click
+
+
+def _fail(message: str) -> None:
+    """A user-fixable problem: one line on stderr, exit status 2."""
+    click.echo(message, err=True)
+    raise SystemExit(2)
+
+
+def _default_name(config: dict, path: Path) -> str:
+    name_or_path = config.get("_name_or_path")
+    if isinstance(name_or_path, str) and name_or_path.strip("/"):
+        return name_or_path.rstrip("/").rsplit("/", 1)[-1]
+    if path.name == "config.json" and path.resolve().parent.name:
+        return path.resolve().parent.name
+    return path.stem
+
+
+@click.command()
+@click.option("--from-hf", "config_path", required=True, metavar="CONFIG.json",
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="A Hugging Face config.json to take the architecture from.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Spec file to write; stdout when omitted.")
+@click.option("--name", default=None, help="[model] name; defaults to the checkpoint's directory or file name.")
+@click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
+def init(config_path: Path, output: Optional[Path], name: Optional[str], force: bool) -> int:
+    """Write a starter spec whose [model.architecture] comes from a Hugging Face config.json.
+
+    The spec gets a `#:schema` line for editor completion, [model] with the exact parameter count, and
+    commented [training] and [hardware] templates. Supported model_type values: llama, mistral, mixtral,
+    qwen2, qwen2_moe, qwen3, qwen3_moe, gemma, gemma2, phi3, gpt2, gpt_neox, falcon, opt, olmo.
+    Exit status: 0 written, 2 on an unreadable or unsupported config or an existing OUTPUT without --force.
+    """
+    import json
+
+    from llmspec.estimate.params import attention_targets, count_params
+    from llmspec.spec.hf_import import HFConfigError, architecture_from_file
+    from llmspec.spec.models import Architecture
+    from llmspec.spec.scaffold import render_spec, schema_reference
+
+    if output is not None and output.exists() and not force:
+        _fail(f"{output}: already exists; pass --force to overwrite it")
+    try:
+        family, arch = architecture_from_file(config_path)
+    except HFConfigError as exc:
+        _fail(f"{config_path}: {exc}")
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    model = Architecture(**arch)
+    text = render_spec(
+        name=name or _default_name(config, config_path),
+        family=family,
+        architecture=arch,
+        parameters=count_params(model).total,
+        schema=schema_reference(output),
+        source=config_path.as_posix(),
+        lora_targets=attention_targets(model, family),
+    )
+    if output is None:
+        click.echo(text, nl=False)
+        return 0
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        tmp = output.with_name(output.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(output)
+    except OSError as exc:
+        _fail(f"{output}: cannot write: {exc.strerror or exc}")
+    click.echo(f"wrote {output} ({family}, {model.n_layers} layers, {count_params(model).total:,} parameters)",
+               err=True)
+    return 0

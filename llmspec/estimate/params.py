@@ -1,0 +1,226 @@
+"""Exact parameter counts: total, active per token (MoE) and trainable (full fine-tuning or LoRA adapters).
+
+Pure Python on the spec's Architecture. The formulas follow the module shapes of the Hugging Face
+implementations (transformers 5.23, ``models/<family>/modeling_<family>.py``): an ``nn.Linear(i, o)`` holds
+``i*o`` weights (+ ``o`` with a bias), an RMSNorm ``d`` weights, a LayerNorm ``2d`` (weight and bias), OLMo's
+non-parametric LayerNorm none; a tied head shares the embedding matrix. Tests check every supported family
+against ``sum(p.numel())`` of the transformers model built on the meta device, and against published totals
+(GPT-2 124,439,808; Llama-2-7B 6,738,415,616; Mistral-7B 7,241,732,096).
+
+LoRA adds ``r * (d_in + d_out)`` parameters to each adapted ``d_in x d_out`` matrix (Hu et al. 2021,
+"LoRA: Low-Rank Adaptation of Large Language Models", section 4.1: W0 + BA with B in R^{d x r}, A in R^{r x k});
+each MoE expert gets its own adapter, as in PEFT. QLoRA trains the same adapters (Dettmers et al. 2023).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Optional
+
+from llmspec.spec.models import Architecture, Training
+
+# Norm parameters per normalised width (see module docstring).
+NORM_WIDTH = {"rmsnorm": 1, "layernorm": 2, "layernorm_nobias": 1, "nonparametric": 0}
+
+
+@dataclass(frozen=True)
+class LoraShape:
+    """One family of adapted matrices: ``copies`` matrices of ``d_in x d_out`` (n_layers, or x n_experts)."""
+
+    target: str  # the target name as written (q_proj, experts' down_proj is "down_proj", ...)
+    role: str  # q, k, v, o, qkv, gate, up, gate_up, down, router, shared_gate (with "expert."/"shared." prefix)
+    d_in: int
+    d_out: int
+    copies: int
+
+    def params(self, rank: int) -> int:
+        return rank * (self.d_in + self.d_out) * self.copies
+
+
+@dataclass
+class ParamCount:
+    total: int
+    """All distinct parameters (a tied head counted once)."""
+    active: int
+    """Parameters used per token: total minus the routed experts a token does not visit (MoE)."""
+    trainable: int
+    """Parameters updated by the run: total for pretrain/full, the adapters for lora/qlora."""
+    breakdown: dict[str, int] = field(default_factory=dict)
+    """Ordered parts of total: embeddings, position_embeddings, attention, mlp (dense blocks), experts / router /
+    shared_experts (MoE blocks), norms, head."""
+    lora: int = 0
+    """Adapter parameters (0 unless method is lora/qlora)."""
+    unmatched_targets: tuple[str, ...] = ()
+    """LoRA targets that name no module of this architecture (PEFT ignores them unless none matches)."""
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["unmatched_targets"] = list(self.unmatched_targets)
+        return out
+
+
+# --- module layouts: which LoRA target names exist, and which roles they cover ---------------------------------
+# Most families (Llama, Mistral, Mixtral, Qwen, Gemma, OLMo) use separate q/k/v/o and gate/up/down projections;
+# the others fuse some of them, which changes the adapter shapes. Mixtral's transformers-4 expert names (w1, w2,
+# w3) map as PEFT's transformers-5 conversion maps them (peft/utils/transformers_weight_conversion.py).
+_GENERIC = {
+    "q_proj": ("q",), "k_proj": ("k",), "v_proj": ("v",), "o_proj": ("o",),
+    "gate_proj": ("gate",), "up_proj": ("up",), "down_proj": ("down",),
+    "w1": ("gate",), "w3": ("up",), "w2": ("down",),
+    "gate": ("router",), "shared_expert_gate": ("shared_gate",),
+}
+LAYOUTS: dict[str, dict[str, tuple[str, ...]]] = {
+    # Phi3Attention.qkv_proj, Phi3MLP.gate_up_proj
+    "phi3": {"qkv_proj": ("qkv",), "o_proj": ("o",), "gate_up_proj": ("gate_up",), "down_proj": ("down",)},
+    # GPT2Attention.c_attn / c_proj, GPT2MLP.c_fc / c_proj (Conv1D; PEFT adapts them like linears)
+    "gpt2": {"c_attn": ("qkv",), "c_proj": ("o", "down"), "c_fc": ("up",)},
+    # GPTNeoXAttention / FalconAttention: query_key_value, dense; MLP: dense_h_to_4h, dense_4h_to_h
+    "gpt_neox": {"query_key_value": ("qkv",), "dense": ("o",), "dense_h_to_4h": ("up",), "dense_4h_to_h": ("down",)},
+    "falcon": {"query_key_value": ("qkv",), "dense": ("o",), "dense_h_to_4h": ("up",), "dense_4h_to_h": ("down",)},
+    # OPTAttention q/k/v/out_proj, OPTDecoderLayer fc1 / fc2
+    "opt": {"q_proj": ("q",), "k_proj": ("k",), "v_proj": ("v",), "out_proj": ("o",), "fc1": ("up",),
+            "fc2": ("down",)},
+}
+
+
+def layout_for(family: Optional[str]) -> dict[str, tuple[str, ...]]:
+    """target name -> roles, for a family (HF model_type); the separate-projection layout when unknown."""
+    return LAYOUTS.get(family or "", _GENERIC)
+
+
+def layer_split(arch: Architecture) -> tuple[int, int]:
+    """(blocks with a dense MLP, blocks with an MoE MLP): MoE.dense_layers of the blocks are dense (DeepSeek's
+    first_k_dense_replace, Qwen-MoE's mlp_only_layers / decoder_sparse_step), the rest MoE; all dense without MoE."""
+    if arch.moe is None:
+        return arch.n_layers, 0
+    dense = min(arch.moe.dense_layers, arch.n_layers)
+    return dense, arch.n_layers - dense
+
+
+def _role_shapes(arch: Architecture, role: str) -> list[tuple[str, int, int, int]]:
+    """(role label, d_in, d_out, copies) of every matrix a role covers; [] when the architecture has none."""
+    d, L, hd = arch.d_model, arch.n_layers, arch.head_size
+    q_out, kv_out = arch.n_heads * hd, arch.kv_heads * hd
+    attn = {"q": (d, q_out), "k": (d, kv_out), "v": (d, kv_out), "o": (q_out, d), "qkv": (d, q_out + 2 * kv_out)}
+    if role in attn:
+        return [(role, *attn[role], L)]
+    moe = arch.moe
+    dense_layers, moe_layers = layer_split(arch)
+    if role == "router":
+        return [("router", d, moe.n_experts, moe_layers)] if moe and moe_layers else []
+    if role == "shared_gate":
+        has_gate = moe and moe_layers and moe.shared_experts and moe.shared_expert_gate
+        return [("shared_gate", d, 1, moe_layers)] if has_gate else []
+    if role in ("gate", "gate_up") and not arch.gated:
+        return []
+    mlps: list[tuple[str, int, int]] = [("", arch.ffn_dim, dense_layers)]  # (prefix, ffn width, copies)
+    if moe is not None:
+        f_e = moe.expert_ffn_dim or arch.ffn_dim
+        mlps.append(("expert.", f_e, moe_layers * moe.n_experts))
+        if moe.shared_experts:
+            mlps.append(("shared.", moe.shared_expert_ffn_dim or f_e, moe_layers))
+    shapes = []
+    for prefix, f, copies in mlps:
+        if not copies:
+            continue
+        d_in, d_out = {"gate": (d, f), "up": (d, f), "gate_up": (d, 2 * f), "down": (f, d)}[role]
+        shapes.append((prefix + role, d_in, d_out, copies))
+    return shapes
+
+
+def all_linear_targets(arch: Architecture, family: Optional[str] = None) -> list[str]:
+    """The targets PEFT's "all-linear" selects: every block linear, not the output head (QLoRA repo convention,
+    peft.tuners.tuners_utils._maybe_include_all_linear_layers); routers included, as they are linears."""
+    return [name for name, roles in layout_for(family).items()
+            if name not in ("w1", "w2", "w3") and any(_role_shapes(arch, role) for role in roles)]
+
+
+def attention_targets(arch: Architecture, family: Optional[str] = None) -> list[str]:
+    """The attention projections' target names (the usual LoRA default: q, k, v, o or the family's fused names)."""
+    attn = {"q", "k", "v", "o", "qkv"}
+    return [name for name in all_linear_targets(arch, family) if attn & set(layout_for(family)[name])]
+
+
+def lora_shapes(arch: Architecture, targets: list[str] | tuple[str, ...],
+                family: Optional[str] = None) -> list[LoraShape]:
+    """Adapted matrices for LoRA ``targets`` (HF module names, or "all-linear"), with GQA k/v widths and one
+    adapter per MoE expert. Names that match nothing in this architecture are left out (see unmatched_targets)."""
+    names = all_linear_targets(arch, family) if "all-linear" in targets else list(dict.fromkeys(targets))
+    layout = layout_for(family)
+    seen: set[str] = set()
+    out = []
+    for name in names:
+        for role in layout.get(name, ()):
+            for label, d_in, d_out, copies in _role_shapes(arch, role):
+                if label not in seen:  # w1 and gate_proj name the same matrices
+                    seen.add(label)
+                    out.append(LoraShape(name, label, d_in, d_out, copies))
+    return out
+
+
+def unmatched_targets(arch: Architecture, targets, family: Optional[str] = None) -> tuple[str, ...]:
+    if "all-linear" in targets:
+        return ()
+    layout = layout_for(family)
+    return tuple(t for t in targets if not any(_role_shapes(arch, role) for role in layout.get(t, ())))
+
+
+def count_params(arch: Architecture, training: Optional[Training] = None, *,
+                 family: Optional[str] = None) -> ParamCount:
+    """Exact parameter count of ``arch``; ``training`` decides what is trainable; ``family`` (HF model_type,
+    spec.model.family) only matters for LoRA target names of families with fused projections."""
+    d, L, hd, V = arch.d_model, arch.n_layers, arch.head_size, arch.vocab_size
+    q_out, kv_out = arch.n_heads * hd, arch.kv_heads * hd
+    norm_w = NORM_WIDTH[arch.norm]
+
+    # Attention: q, k, v (GQA: kv_heads * head_dim wide), o; optional biases; Qwen3's per-head q/k RMSNorm.
+    attn = d * q_out + 2 * d * kv_out + q_out * d
+    if arch.qkv_bias:
+        attn += q_out + 2 * kv_out
+    if arch.attn_out_bias:
+        attn += d
+    if arch.qk_norm:
+        attn += 2 * hd  # Qwen3Attention q_norm / k_norm = RMSNorm(head_dim)
+
+    breakdown: dict[str, int] = {"embeddings": V * d}
+    if arch.position == "learned":
+        breakdown["position_embeddings"] = (arch.learned_positions or arch.context_length) * d
+    breakdown["attention"] = L * attn
+
+    inactive = 0
+    moe = arch.moe
+    dense_layers, moe_layers = layer_split(arch)
+    if dense_layers:  # dense blocks' MLPs are ffn_dim wide (Qwen2MoeMLP(config.intermediate_size))
+        breakdown["mlp"] = dense_layers * _mlp(d, arch.ffn_dim, arch.gated, arch.mlp_bias)
+    if moe is not None and moe_layers:
+        f_e = moe.expert_ffn_dim or arch.ffn_dim
+        expert = _mlp(d, f_e, arch.gated, arch.mlp_bias)
+        breakdown["experts"] = moe_layers * moe.n_experts * expert
+        breakdown["router"] = moe_layers * (d * moe.n_experts + (moe.n_experts if moe.router_bias else 0))
+        if moe.shared_experts:
+            f_s = moe.shared_expert_ffn_dim or f_e  # MoE.shared_expert_ffn_dim: "in total"
+            shared = _mlp(d, f_s, arch.gated, arch.mlp_bias) + (d if moe.shared_expert_gate else 0)
+            breakdown["shared_experts"] = moe_layers * shared
+        inactive = moe_layers * (moe.n_experts - moe.experts_per_token) * expert
+
+    breakdown["norms"] = L * arch.norms_per_layer * norm_w * d + (norm_w * d if arch.final_norm else 0)
+    breakdown["head"] = 0 if arch.tie_embeddings else V * d
+    total = sum(breakdown.values())
+
+    lora = 0
+    unmatched: tuple[str, ...] = ()
+    trainable = total
+    if training is not None and training.method in ("lora", "qlora") and training.lora is not None:
+        targets = training.lora.targets
+        lora = sum(s.params(training.lora.rank) for s in lora_shapes(arch, targets, family))
+        unmatched = unmatched_targets(arch, targets, family)
+        trainable = lora
+    return ParamCount(total=total, active=total - inactive, trainable=trainable, breakdown=breakdown,
+                      lora=lora, unmatched_targets=unmatched)
+
+
+def _mlp(d: int, f: int, gated: bool, bias: bool) -> int:
+    """Gated (gate, up: d->f; down: f->d) or plain (up: d->f, down: f->d) MLP, with optional biases."""
+    if gated:
+        return 3 * d * f + ((2 * f + d) if bias else 0)
+    return 2 * d * f + ((f + d) if bias else 0)

@@ -1,0 +1,108 @@
+"""Write a starter spec (``llmspec init``): TOML text with the model and architecture filled in and commented
+templates for the rest. A small emitter: the values are ints, floats, bools, strings, lists and tables."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Optional
+
+SCHEMA_URL = "https://raw.githubusercontent.com/llmspec/llmspec/main/schemas/llmspec.schema.json"
+SCHEMA_RELPATH = Path("schemas") / "llmspec.schema.json"
+
+
+def schema_reference(output: Optional[Path]) -> str:
+    """A relative path to schemas/llmspec.schema.json when ``output`` lies inside a checkout that has it,
+    else the published URL (Taplo / Even Better TOML read either from a ``#:schema`` directive)."""
+    if output is None:
+        return SCHEMA_URL
+    directory = output.resolve().parent
+    for parent in (directory, *directory.parents):
+        candidate = parent / SCHEMA_RELPATH
+        if candidate.is_file():
+            return Path(os.path.relpath(candidate, directory)).as_posix()
+    return SCHEMA_URL
+
+
+def toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return f"{value:_}" if abs(value) >= 1_000_000 else str(value)
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # a JSON string is a valid TOML basic string
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} as a TOML value")
+
+
+def _table(name: str, values: dict[str, Any], comments: dict[str, str] | None = None) -> list[str]:
+    lines = [f"[{name}]"]
+    nested = []
+    for key, value in values.items():
+        if value is None:
+            continue
+        if isinstance(value, dict):
+            nested.append((key, value))
+            continue
+        line = f"{key} = {toml_value(value)}"
+        if comments and key in comments:
+            line += f"  # {comments[key]}"
+        lines.append(line)
+    for key, value in nested:
+        lines += ["", *_table(f"{name}.{key}", value)]
+    return lines
+
+
+def render_spec(
+    *,
+    name: str,
+    family: str,
+    architecture: dict[str, Any],
+    parameters: Optional[int],
+    schema: str,
+    source: str,
+    lora_targets: list[str],
+) -> str:
+    """The text of a starter spec whose [model.architecture] is ``architecture``."""
+    model: dict[str, Any] = {"name": name, "family": family, "parameters": parameters}
+    lines = [
+        f"#:schema {schema}",
+        f"# Written by `llmspec init --from-hf {source}` (model_type {family!r}).",
+        "# `llmspec check` validates this file, `llmspec lint` reviews the run it describes.",
+        "version = 1",
+        "",
+        *_table("model", model, {"parameters": "exact count for this architecture"}),
+        '# weights = "path/to/checkpoint"  # what `llmspec eval` loads',
+        "",
+        *_table("model.architecture", architecture),
+        "",
+        *_TEMPLATE.format(targets=toml_value(lora_targets)).splitlines(),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+_TEMPLATE = """\
+# [training]
+# method = "lora"  # pretrain | full | lora | qlora
+# dataset_tokens = "40M"  # unique tokens in one epoch
+# epochs = 2
+# learning_rate = 2e-4
+# precision = "bf16-mixed"
+# micro_batch_size = 4
+# gradient_accumulation = 8
+# seq_len = 2048
+# activation_checkpointing = true
+#
+# [training.lora]
+# rank = 16
+# alpha = 32
+# targets = {targets}  # or ["all-linear"]
+#
+# [hardware]
+# accelerator = "A100-80GB"  # a name from the accelerator catalog
+# count = 1  # GPUs per node
+# nodes = 1"""
