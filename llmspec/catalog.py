@@ -87,13 +87,22 @@ def catalog(extra: Mapping[str, Mapping] | None = None) -> dict[str, Accelerator
     return table
 
 
-def resolve(name: str, extra: Mapping[str, Mapping] | None = None) -> Accelerator:
-    """Look an accelerator up by name or alias, case-insensitively; a clear error with suggestions otherwise."""
-    table = catalog(extra)
+def _index(table: Mapping[str, Accelerator]) -> dict[str, tuple[str, Accelerator]]:
     by_key: dict[str, tuple[str, Accelerator]] = {}
     for acc in table.values():
         for key in (acc.name, *acc.aliases):
             by_key[key.lower()] = (key, acc)
+    return by_key
+
+
+@lru_cache(maxsize=1)
+def _builtin_index() -> dict[str, tuple[str, Accelerator]]:
+    return _index(builtin())
+
+
+def resolve(name: str, extra: Mapping[str, Mapping] | None = None) -> Accelerator:
+    """Look an accelerator up by name or alias, case-insensitively; a clear error with suggestions otherwise."""
+    by_key = _index(catalog(extra)) if extra else _builtin_index()
     found = by_key.get(name.lower())
     if found is not None:
         return found[1]

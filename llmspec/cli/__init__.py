@@ -13,12 +13,26 @@ from llmspec import __version__
 COMMANDS: dict[str, str] = {
     "accelerators": "llmspec.cli.accelerators:accelerators",
     "check": "llmspec.cli.check:check",
+    "diff": "llmspec.cli.report:diff",
+    "report": "llmspec.cli.report:report",
+    "eval": "llmspec.cli.eval:eval_cmd",
+    "estimate": "llmspec.cli.estimate:estimate_cmd",
     "init": "llmspec.cli.init:init",
+    "lint": "llmspec.cli.lint:lint",
+    "rule": "llmspec.cli.lint:rule",
+    "rules": "llmspec.cli.lint:rules",
     "schema": "llmspec.cli.schema:schema",
 }
 
 
 class LazyGroup(click.Group):
+    def invoke(self, ctx: click.Context):
+        # commands return their exit status; make it the process's (and CliRunner's) exit code
+        result = super().invoke(ctx)
+        if isinstance(result, int) and not isinstance(result, bool) and result:
+            ctx.exit(result)
+        return result
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
 

@@ -7,7 +7,7 @@ import json
 import click
 
 
-@click.command()
+@click.command(short_help="List the GPU catalog: memory, TFLOP/s, bf16/fp8.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def accelerators(fmt: str) -> int:
     """List the accelerator catalog: memory, bandwidth, peak dense TFLOP/s and capabilities.
@@ -34,15 +34,13 @@ def accelerators(fmt: str) -> int:
     from llmspec.units import format_bytes
 
     out = Table(title="Accelerator catalog (peak dense TFLOP/s)")
-    for col in ("name", "memory", "GB/s", "bf16", "fp16", "fp8", "fp32", "bf16?", "fp8?", "arch"):
-        out.add_column(col, justify="left" if col in ("name", "arch") else "right")
+    for col in ("name", "memory", "GB/s", "fp32", "bf16/fp16", "fp8", "supports"):
+        out.add_column(col, justify="left" if col in ("name", "supports") else "right", no_wrap=True)
     for name, acc in table.items():
         rate = lambda p: f"{acc.tflops[p]:g}" if p in acc.tflops else "-"  # noqa: E731
-        out.add_row(
-            name + (f" ({', '.join(acc.aliases)})" if acc.aliases else ""),
-            format_bytes(acc.memory_bytes), f"{acc.bandwidth_gbs:g}",
-            rate("bf16"), rate("fp16"), rate("fp8"), rate("fp32"),
-            "yes" if acc.bf16 else "no", "yes" if acc.fp8 else "no", acc.architecture,
-        )
+        half = rate("bf16") if "bf16" in acc.tflops else rate("fp16")
+        supports = " ".join(p for p, ok in (("bf16", acc.bf16), ("fp8", acc.fp8)) if ok) or "-"
+        out.add_row(name, format_bytes(acc.memory_bytes), f"{acc.bandwidth_gbs:g}", rate("fp32"), half,
+                    rate("fp8"), supports)
     Console().print(out)
     return 0

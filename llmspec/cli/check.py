@@ -7,7 +7,7 @@ import click
 from llmspec.cli._options import set_option
 
 
-@click.command()
+@click.command(short_help="Validate spec files; exit 2 on any problem.")
 @click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
 @set_option
 @click.option("-q", "--quiet", is_flag=True, help="Print only problems.")

@@ -23,10 +23,10 @@ def _default_name(config: dict, path: Path) -> str:
     return path.stem
 
 
-@click.command()
+@click.command(short_help="Write a starter spec from a HF config.json.")
 @click.option("--from-hf", "config_path", required=True, metavar="CONFIG.json",
-              type=click.Path(dir_okay=False, path_type=Path),
-              help="A Hugging Face config.json to take the architecture from.")
+              type=click.Path(path_type=Path),
+              help="A Hugging Face config.json to take the architecture from, or a checkpoint folder holding one.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Spec file to write; stdout when omitted.")
 @click.option("--name", default=None, help="[model] name; defaults to the checkpoint's directory or file name.")
@@ -35,9 +35,14 @@ def init(config_path: Path, output: Optional[Path], name: Optional[str], force: 
     """Write a starter spec whose [model.architecture] comes from a Hugging Face config.json.
 
     The spec gets a `#:schema` line for editor completion, [model] with the exact parameter count, and
-    commented [training] and [hardware] templates. Supported model_type values: llama, mistral, mixtral,
-    qwen2, qwen2_moe, qwen3, qwen3_moe, gemma, gemma2, phi3, gpt2, gpt_neox, falcon, opt, olmo.
+    commented [training], [hardware] and [meta] templates. Supported model_type values: llama, mistral,
+    mixtral, qwen2, qwen2_moe, qwen3, qwen3_moe, gemma, gemma2, phi3, gpt2, gpt_neox, falcon, opt, olmo.
     Exit status: 0 written, 2 on an unreadable or unsupported config or an existing OUTPUT without --force.
+
+    \b
+    Examples:
+      llmspec init --from-hf ckpt/config.json -o specs/bot.toml
+      llmspec init --from-hf ckpt --name support-bot   # ckpt/config.json
     """
     import json
 
@@ -46,6 +51,10 @@ def init(config_path: Path, output: Optional[Path], name: Optional[str], force: 
     from llmspec.spec.models import Architecture
     from llmspec.spec.scaffold import render_spec, schema_reference
 
+    if config_path.is_dir():
+        if not (config_path / "config.json").is_file():
+            _fail(f"{config_path}: a folder without a config.json; name the config file")
+        config_path = config_path / "config.json"
     if output is not None and output.exists() and not force:
         _fail(f"{output}: already exists; pass --force to overwrite it")
     try:

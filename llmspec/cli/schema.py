@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 
-@click.command()
+@click.command(short_help="Print or write the JSON Schemas (editors, CI).")
 @click.option(
     "-o",
     "--output",

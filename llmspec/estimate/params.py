@@ -14,8 +14,8 @@ each MoE expert gets its own adapter, as in PEFT. QLoRA trains the same adapters
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Optional
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Callable, Optional
 
 from llmspec.spec.models import Architecture, Training
 
@@ -83,6 +83,63 @@ LAYOUTS: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 
+# --- memoisation -------------------------------------------------------------------------------------------------
+# The shapes and counts below are pure functions of an Architecture's field values (plus the LoRA targets, rank
+# and family where given). "What would fit" re-estimates one architecture dozens of times, and a bulk lint sees
+# the same base models again and again, so they are memoised on a key made of every field value (with its type,
+# the MoE table's included). An Architecture with an unhashable value is simply not memoised.
+
+
+def _values(obj) -> tuple:
+    fields = obj.__dict__
+    values = tuple(fields.values())
+    return (type(obj), tuple(fields), values, tuple(map(type, values)))
+
+
+def arch_key(arch: Architecture) -> Optional[tuple]:
+    """A hashable key of everything an Architecture's derived shapes depend on (class, field names, values and
+    their types, the MoE table's included), or None when a value is not hashable. Built from the current field
+    values on each call (~2 us), so a mutated architecture gets a new key."""
+    key = _values(arch)
+    moe = arch.__dict__.get("moe")
+    if moe is not None:
+        key = key[:2] + (tuple(_values(v) if v is moe else v for v in key[2]),) + key[3:]
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
+class Memo:
+    """A bounded dict cache with hit / miss counters (benchmarks/lint_speed.py reports them)."""
+
+    def __init__(self, name: str, size: int = 1024):
+        self.name, self.size, self.data = name, size, {}
+        self.hits = self.misses = 0
+
+    def get(self, key: Optional[tuple], compute: Callable[[], Any]) -> Any:
+        if key is None:
+            return compute()
+        try:
+            found = self.data[key]
+        except KeyError:
+            self.misses += 1
+            if len(self.data) >= self.size:
+                self.data.clear()
+            found = self.data[key] = compute()
+            return found
+        self.hits += 1
+        return found
+
+
+MEMOS: dict[str, Memo] = {}
+
+
+def memo(name: str) -> Memo:
+    return MEMOS.setdefault(name, Memo(name))
+
+
 def layout_for(family: Optional[str]) -> dict[str, tuple[str, ...]]:
     """target name -> roles, for a family (HF model_type); the separate-projection layout when unknown."""
     return LAYOUTS.get(family or "", _GENERIC)
@@ -131,8 +188,10 @@ def _role_shapes(arch: Architecture, role: str) -> list[tuple[str, int, int, int
 def all_linear_targets(arch: Architecture, family: Optional[str] = None) -> list[str]:
     """The targets PEFT's "all-linear" selects: every block linear, not the output head (QLoRA repo convention,
     peft.tuners.tuners_utils._maybe_include_all_linear_layers); routers included, as they are linears."""
-    return [name for name, roles in layout_for(family).items()
-            if name not in ("w1", "w2", "w3") and any(_role_shapes(arch, role) for role in roles)]
+    key = arch_key(arch)
+    return list(memo("all_linear_targets").get(key and (key, family), lambda: tuple(
+        name for name, roles in layout_for(family).items()
+        if name not in ("w1", "w2", "w3") and any(_role_shapes(arch, role) for role in roles))))
 
 
 def attention_targets(arch: Architecture, family: Optional[str] = None) -> list[str]:
@@ -145,6 +204,12 @@ def lora_shapes(arch: Architecture, targets: list[str] | tuple[str, ...],
                 family: Optional[str] = None) -> list[LoraShape]:
     """Adapted matrices for LoRA ``targets`` (HF module names, or "all-linear"), with GQA k/v widths and one
     adapter per MoE expert. Names that match nothing in this architecture are left out (see unmatched_targets)."""
+    key = arch_key(arch)
+    key = key and (key, tuple(targets), family)
+    return list(memo("lora_shapes").get(key, lambda: tuple(_lora_shapes(arch, targets, family))))
+
+
+def _lora_shapes(arch: Architecture, targets, family: Optional[str]) -> list[LoraShape]:
     names = all_linear_targets(arch, family) if "all-linear" in targets else list(dict.fromkeys(targets))
     layout = layout_for(family)
     seen: set[str] = set()
@@ -169,6 +234,15 @@ def count_params(arch: Architecture, training: Optional[Training] = None, *,
                  family: Optional[str] = None) -> ParamCount:
     """Exact parameter count of ``arch``; ``training`` decides what is trainable; ``family`` (HF model_type,
     spec.model.family) only matters for LoRA target names of families with fused projections."""
+    if training is None or training.method not in ("lora", "qlora") or training.lora is None:
+        return _count_params(arch, None, family)  # ~5 us: cheaper than a memo look-up and a copy
+    key = arch_key(arch)
+    key = key and (key, family, training.method, tuple(training.lora.targets), training.lora.rank)
+    pc = memo("count_params").get(key, lambda: _count_params(arch, training, family))
+    return replace(pc, breakdown=dict(pc.breakdown))  # ParamCount is mutable: each caller gets its own
+
+
+def _count_params(arch: Architecture, training: Optional[Training], family: Optional[str]) -> ParamCount:
     d, L, hd, V = arch.d_model, arch.n_layers, arch.head_size, arch.vocab_size
     q_out, kv_out = arch.n_heads * hd, arch.kv_heads * hd
     norm_w = NORM_WIDTH[arch.norm]

@@ -13,7 +13,7 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -22,7 +22,7 @@ else:  # pragma: no cover
 
 from pydantic import ValidationError
 
-from llmspec.spec.messages import message_for
+from llmspec.spec.messages import message_for, show_value
 from llmspec.spec.models import Spec
 from llmspec.spec.problems import Problem, SpecError, dotted
 from llmspec.spec.source import Location, SourceMap, first_duplicate
@@ -48,20 +48,24 @@ class _Loader:
     def problem(self, loc: Location, key: str, message: str, kind: str = "schema") -> None:
         self.problems.append(Problem(loc.file, loc.line, loc.col, key, message, kind))  # type: ignore[arg-type]
 
-    def read_text(self, path: Path, display: str, referrer: Location | None) -> str:
-        where = referrer or Location(display, 1, 1)
+    def read_text(self, path: Path, display: str, referrer: Callable[[], Location] | None) -> str:
+        """``referrer`` locates the extends key that named this file (computed only when there is a problem)."""
+
+        def where() -> Location:
+            return referrer() if referrer else Location(display, 1, 1)
+
         kind = "extends" if referrer else "io"
         try:
             if path.is_dir():
-                self.problem(where, "", f"{display} is a directory, not a spec file; name a .toml file", kind)
+                self.problem(where(), "", f"{display} is a directory, not a spec file; name a .toml file", kind)
                 raise _Failed
             data = path.read_bytes()[: MAX_BYTES + 1]
         except FileNotFoundError:
             what = f"extends: base spec {display!r} not found" if referrer else f"{display}: no such file"
-            self.problem(where, "", what, kind)
+            self.problem(where(), "", what, kind)
             raise _Failed from None
         except OSError as exc:
-            self.problem(where, "", f"{display}: cannot read file ({exc.strerror or exc})", kind)
+            self.problem(where(), "", f"{display}: cannot read file ({exc.strerror or exc})", kind)
             raise _Failed from None
         if len(data) > MAX_BYTES:
             self.problem(Location(display, 1, 1), "", f"file is larger than {MAX_BYTES // 2**20} MiB; a spec is a small TOML file", "io")
@@ -89,16 +93,22 @@ class _Loader:
             return tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             match = _TOML_POS.match(str(exc))
-            dup = first_duplicate(text) if "overwrite" in str(exc) else None
+            dup = first_duplicate(text) if ("overwrite" in str(exc) or "declare" in str(exc)) else None
             if dup is not None:
-                loc, msg = Location(display, dup[1], dup[2]), f"key {dotted(dup[0])!r} is defined twice"
+                loc = Location(display, dup[1], dup[2])
+                if dup[3] != dup[0]:
+                    msg = f"{dotted(dup[0])!r} extends {dotted(dup[3])!r}, which is already set to a value"
+                elif "declare" in str(exc):
+                    msg = f"table [{dotted(dup[0])}] is declared twice"
+                else:
+                    msg = f"key {dotted(dup[0])!r} is defined twice"
             elif match:
                 loc = Location(display, int(match["line"]), int(match["col"]))
                 msg = match["msg"]
             else:
                 msg = re.sub(r"\s*\(at end of document\)\s*$", "", str(exc))
-                lines = text.splitlines() or [""]
-                loc = Location(display, len(lines), len(lines[-1]) + 1)
+                lines = text.rstrip("\n").split("\n")  # TOML lines end at LF only (a lone CR is no line break)
+                loc = Location(display, len(lines), len(lines[-1].rstrip("\r")) + 1)
             self.problem(loc, "", f"invalid TOML: {msg[0].lower()}{msg[1:]}", "toml")
             raise _Failed from None
         except (RecursionError, MemoryError):
@@ -106,25 +116,29 @@ class _Loader:
             raise _Failed from None
 
     # -- extends ---------------------------------------------------------------------------------------
-    def load_document(self, path: Path, display: str, chain: list[Path], referrer: Location | None) -> dict:
+    def load_document(
+        self, path: Path, display: str, chain: list[Path], referrer: Callable[[], Location] | None
+    ) -> dict:
         text = self.read_text(path, display, referrer)
         data = self.parse(text, display)
         base_ref = data.get("extends")
         merged: dict = {}
         if base_ref is not None:
-            here = _find(self.source_for(display, text), ("extends",), display)
+            def here() -> Location:
+                return _find(self.source_for(display, text), ("extends",), display)
+
             if not isinstance(base_ref, str) or not base_ref.strip():
-                self.problem(here, "extends", 'extends: expected a path to a base spec, e.g. extends = "base.toml"', "extends")
+                self.problem(here(), "extends", 'extends: expected a path to a base spec, e.g. extends = "base.toml"', "extends")
                 raise _Failed
             base_path = (path.parent / base_ref).resolve()
             base_display = os.path.normpath(os.path.join(os.path.dirname(display), base_ref))
             if base_path in chain or base_path == path.resolve():
                 cycle = " -> ".join([*(str(p.name) for p in chain), path.name, Path(base_ref).name])
-                self.problem(here, "extends", f"extends cycle: {cycle}; remove one of the extends keys", "extends")
+                self.problem(here(), "extends", f"extends cycle: {cycle}; remove one of the extends keys", "extends")
                 raise _Failed
             merged = self.load_document(base_path, base_display, [*chain, path.resolve()], here)
             if "model" not in merged and not (set(merged) & set(Spec.model_fields)):
-                self.problem(here, "extends", f"extends: {base_ref!r} is not an llmspec spec (no spec tables such as [model])", "extends")
+                self.problem(here(), "extends", f"extends: {base_ref!r} is not an llmspec spec (no spec tables such as [model])", "extends")
                 raise _Failed
             merged.pop("extends", None)
         self.source.add(display, text)  # type: ignore[union-attr]
@@ -153,7 +167,7 @@ class _Loader:
                 node = child
             else:
                 node[parts[-1]] = value
-                self.source.origins[tuple(parts)] = where  # type: ignore[union-attr]
+                self.source.set_origin(tuple(parts), where)  # type: ignore[union-attr]
 
     def import_hf_config(self, data: dict) -> None:
         model = data.get("model")
@@ -182,7 +196,7 @@ class _Loader:
         written = model.get("architecture") if isinstance(model.get("architecture"), dict) else {}
         model["architecture"] = deep_merge(arch, written)
         model.setdefault("family", family)
-        self.source.origins.setdefault(("model", "architecture"), where)  # type: ignore[union-attr]
+        self.source.default_origin(("model", "architecture"), where)  # type: ignore[union-attr]
 
     # -- validation ------------------------------------------------------------------------------------
     def validate(self, data: dict) -> Spec | None:
@@ -195,8 +209,8 @@ class _Loader:
                 message = message_for(Spec, error)
                 if loc == ("version",):
                     message = (
-                        f"version: spec format version {error.get('input')!r} is not supported; this llmspec reads "
-                        "version 1 (upgrade llmspec, or set version = 1)"
+                        f"version: spec format version {show_value(error.get('input'))} is not supported; "
+                        "this llmspec reads version 1 (upgrade llmspec, or set version = 1)"
                     )
                 self.problem(self.source.locate(loc), dotted(loc), message)  # type: ignore[union-attr]
             return None
@@ -217,7 +231,7 @@ class _Loader:
 
     def load(self, path: str | os.PathLike, overrides: Iterable[str]) -> Spec:
         display = os.fspath(path)
-        self.source = SourceMap(path=display)
+        self.source = SourceMap(path=display, accelerators=self.accelerators)
         try:
             data = self.load_document(Path(display), display, [], None)
         except _Failed:
@@ -266,6 +280,8 @@ def parse_override(item: str) -> tuple[str, Any, str | None]:
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
     except (tomllib.TOMLDecodeError, RecursionError):
+        if raw[:1] in ('[', '{', '"', "'"):  # meant as a TOML array, table or string, but malformed
+            return key, None, f"--set {item!r}: {raw!r} is not a valid TOML value (check brackets and quotes)"
         value = raw
     return key, value, None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import types
 import typing
 from typing import Any, Iterable
@@ -34,14 +35,25 @@ _BOUNDS = {
 
 
 def _show(value: Any) -> str:
+    """A short TOML-ish rendering of a value the user wrote, for messages (never longer than ~60 characters)."""
     if isinstance(value, dict):
         return "a table"
     if isinstance(value, list):
-        return "an array" if len(value) > 3 else repr(value)
+        if value and all(isinstance(v, dict) for v in value):
+            return "an array of tables"
+        if len(value) > 3 or any(isinstance(v, (dict, list)) for v in value):
+            return "an array"
+        text = "[" + ", ".join(_show(v) for v in value) + "]"
+        return text if len(text) <= 60 else "an array"
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, (datetime.date, datetime.time)):  # TOML dates and times (datetime is a date subclass)
+        return f"the date/time {value.isoformat()}"
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+show_value = _show
 
 
 def _unwrap(annotation: Any) -> list[Any]:
@@ -121,6 +133,14 @@ def message_for(root: type[BaseModel], error: ErrorDetails) -> str:
         if kind == "string_pattern_mismatch" and loc[-1:] == ("metric",):
             return f"{key}: {_show(value)} should be \"task/metric\", e.g. \"support_qa/f1\""
         return f"{key}: {_show(value)}: {error['msg'][0].lower()}{error['msg'][1:]}"
+    if kind == "int_parsing_size":  # e.g. 1e30 for an integer key: absurd, and too big to be read as one
+        return f"{key}: {_show(value)} is far too large; write a realistic whole number"
+    if kind == "int_type" and isinstance(value, float):  # strict mode: no silent float -> int
+        if abs(value) >= 2**63:
+            return f"{key}: {_show(value)} is far too large; write a realistic whole number"
+        if not value.is_integer():
+            return f"{key}: expected a whole number, got {_show(value)}"
+        return f"{key}: expected an integer, got {_show(value)}; write {int(value)}"
     if kind in _TYPE_WORDS:
         return f"{key}: expected {_TYPE_WORDS[kind]}, got {_show(value)}"
     if kind == "value_error":

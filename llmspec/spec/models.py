@@ -105,6 +105,15 @@ class Architecture(Strict):
     moe: Optional[MoE] = None
     """Mixture-of-experts MLPs; absent for dense models."""
 
+    @model_validator(mode="after")
+    def _some_moe_layers(self) -> "Architecture":
+        if self.moe is not None and self.moe.dense_layers >= self.n_layers:
+            raise ValueError(
+                f"moe.dense_layers ({self.moe.dense_layers}) must be below n_layers ({self.n_layers}); "
+                "drop the [model.architecture.moe] table for a dense model"
+            )
+        return self
+
     @property
     def kv_heads(self) -> int:
         return self.n_kv_heads if self.n_kv_heads is not None else self.n_heads
@@ -131,7 +140,8 @@ class Model(Strict):
     hf_config: Optional[str] = Field(default=None, max_length=4096)
     """Path to a Hugging Face config.json to import the architecture from (relative to this file)."""
     weights: Optional[str] = Field(default=None, max_length=4096)
-    """Checkpoint directory or file that eval loads (relative to this file), or a hub id."""
+    """Checkpoint directory or file that eval loads (relative to this file), a hub id, or `llmspec:tiny-base` /
+    `llmspec:tiny-finetuned`, the project's built-in demo models (built offline on first use)."""
     tokenizer: Optional[str] = Field(default=None, max_length=4096)
     """Tokenizer path or hub id, when it is not beside the weights."""
     trust_remote_code: bool = False
@@ -157,6 +167,9 @@ class Lora(Strict):
     """Scaling numerator: the update is scaled by alpha / rank."""
     dropout: float = Field(default=0.0, ge=0, lt=1)
     """Dropout on the adapter input."""
+    double_quant: bool = True
+    """QLoRA: double-quantise the NF4 block scales (bitsandbytes bnb_4bit_use_double_quant): about 4.127
+    bits/param when true, 4.5 when false."""
     targets: list[str] = Field(
         default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"], max_length=64
     )

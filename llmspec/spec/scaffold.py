@@ -80,9 +80,16 @@ def render_spec(
         "",
         *_table("model.architecture", architecture),
         "",
-        *_TEMPLATE.format(targets=toml_value(lora_targets)).splitlines(),
+        *_TEMPLATE.format(targets=toml_value(lora_targets), seq_len=template_seq_len(architecture)).splitlines(),
     ]
     return "\n".join(lines) + "\n"
+
+
+def template_seq_len(architecture: dict[str, Any]) -> int:
+    """The template's training.seq_len: 2048, or the model's context when shorter (GPT-2 has 1024), so that
+    the uncommented template does not trip lint's CTX001."""
+    context = architecture.get("context_length")
+    return min(2048, context) if isinstance(context, int) and context > 0 else 2048
 
 
 _TEMPLATE = """\
@@ -94,8 +101,10 @@ _TEMPLATE = """\
 # precision = "bf16-mixed"
 # micro_batch_size = 4
 # gradient_accumulation = 8
-# seq_len = 2048
+# seq_len = {seq_len}
 # activation_checkpointing = true
+# validation_split = 0.05  # held out to watch for overfitting
+# seed = 42
 #
 # [training.lora]
 # rank = 16
@@ -105,4 +114,7 @@ _TEMPLATE = """\
 # [hardware]
 # accelerator = "A100-80GB"  # a name from the accelerator catalog
 # count = 1  # GPUs per node
-# nodes = 1"""
+# nodes = 1
+#
+# [meta]
+# owner = "team@example.com"  # who answers for this run"""

@@ -8,8 +8,9 @@ records where every key, table header and array element starts. Paths are tuples
 from __future__ import annotations
 
 import bisect
+from functools import lru_cache
 from dataclasses import dataclass, field
-from typing import Iterable, Union
+from typing import Iterable, Mapping, Optional, Union
 
 PathKey = Union[str, int]
 Path_ = tuple[PathKey, ...]
@@ -38,7 +39,9 @@ class _Scanner:
         self.found: dict[Path_, int] = {}
         self._line_starts = [0] + [k + 1 for k, ch in enumerate(text) if ch == "\n"]
         self._array_tables: dict[Path_, int] = {}
-        self.duplicates: list[tuple[Path_, int]] = []
+        self.duplicates: list[tuple[Path_, int, Path_]] = []  # (path, index, the earlier definition's path)
+        self._values: set[Path_] = set()  # keys assigned a value (key = value), which no later key may extend
+        self._headers: set[Path_] = set()  # explicit [table] headers, which may appear only once
 
     # -- helpers -------------------------------------------------------------------------------------
     def position(self, index: int) -> tuple[int, int]:
@@ -179,8 +182,11 @@ class _Scanner:
     def _key_value(self, table: Path_, depth: int) -> None:
         start = self.i
         parts = self._dotted_key()
-        if table + tuple(parts) in self.found:
-            self.duplicates.append((table + tuple(parts), start))
+        full = table + tuple(parts)
+        earlier = [full[:k] for k in range(len(table) + 1, len(full)) if full[:k] in self._values]
+        if full in self.found or earlier:
+            self.duplicates.append((full, start, earlier[0] if earlier else full))
+        self._values.add(full)
         for k in range(1, len(parts) + 1):
             self._record(table + tuple(parts[:k]), start)
         self._skip_ws()
@@ -213,6 +219,10 @@ class _Scanner:
                 else:
                     # a sub-table of the latest array-of-tables element nests under that element
                     table = self._nest(parts)
+                    earlier = [table[:k] for k in range(1, len(table) + 1) if table[:k] in self._values]
+                    if table in self._headers or earlier:
+                        self.duplicates.append((table, start, earlier[0] if earlier else table))
+                    self._headers.add(table)
                     for k in range(1, len(table) + 1):
                         self._record(table[:k], start)
                 self._record(table, start)
@@ -231,8 +241,9 @@ class _Scanner:
         return best
 
 
+@lru_cache(maxsize=256)  # pure function of the text; a base spec shared by many specs is scanned once
 def scan(text: str) -> dict[Path_, tuple[int, int]]:
-    """Map each key path in a valid TOML document to its (line, column), both 1-based."""
+    """Map each key path in a valid TOML document to its (line, column), both 1-based. Do not mutate the result."""
     scanner = _Scanner(text)
     try:
         found = scanner.scan()
@@ -241,8 +252,10 @@ def scan(text: str) -> dict[Path_, tuple[int, int]]:
     return {path: scanner.position(index) for path, index in found.items()}
 
 
-def first_duplicate(text: str) -> tuple[Path_, int, int] | None:
-    """The first key defined twice, as (path, line, col); tomllib reports these without a position."""
+def first_duplicate(text: str) -> tuple[Path_, int, int, Path_] | None:
+    """The first key or table defined twice, as (path, line, col, earlier): ``earlier`` is ``path`` itself, or the
+    shorter path of a value that this key tries to extend (``a = 1`` then ``a.b = 2``). tomllib reports these
+    without a useful position."""
     scanner = _Scanner(text)
     try:
         scanner.scan()
@@ -250,27 +263,57 @@ def first_duplicate(text: str) -> tuple[Path_, int, int] | None:
         pass
     if not scanner.duplicates:
         return None
-    path, index = scanner.duplicates[0]
-    return (path, *scanner.position(index))
+    path, index, earlier = scanner.duplicates[0]
+    return (path, *scanner.position(index), earlier)
 
 
 @dataclass
 class SourceMap:
-    """Where each key of a (possibly merged) spec came from."""
+    """Where each key of a (possibly merged) spec came from.
+
+    Positions are computed lazily, on the first :meth:`locate`: most specs that lint clean never need them, and
+    scanning is a large share of a bulk lint's time."""
 
     path: str
     """The spec file that was loaded (the top of any extends chain)."""
     texts: dict[str, str] = field(default_factory=dict)
     """Source text of every file that contributed, by display path."""
-    origins: dict[Path_, Location] = field(default_factory=dict)
-    """Position of each key path in the merged document."""
     raw: dict = field(default_factory=dict)
     """The merged document as plain data, before validation and defaults: what the user actually wrote."""
+    accelerators: Optional[Mapping[str, Mapping]] = None
+    """User catalog entries (llmspec.toml / [tool.llmspec]) that the spec was resolved against."""
+    _layers: list = field(default_factory=list, repr=False)
+    _explicit: dict = field(default_factory=dict, repr=False)
+    _fallback: dict = field(default_factory=dict, repr=False)
+    _origins: Optional[dict] = field(default=None, repr=False)
 
     def add(self, file: str, text: str, prefix: Path_ = ()) -> None:
+        """A file's keys, in merge order: later files override the positions of earlier ones."""
         self.texts[file] = text
-        for key_path, (line, col) in scan(text).items():
-            self.origins[prefix + key_path] = Location(file, line, col)
+        self._layers.append((file, text, prefix))
+        self._origins = None
+
+    def set_origin(self, path: Path_, location: Location) -> None:
+        """A key that came from elsewhere than a file (e.g. ``--set``); wins over every file."""
+        self._explicit[tuple(path)] = location
+        self._origins = None
+
+    def default_origin(self, path: Path_, location: Location) -> None:
+        """Where to point for a key no file wrote (e.g. keys imported from hf_config)."""
+        self._fallback[tuple(path)] = location
+        self._origins = None
+
+    @property
+    def origins(self) -> dict[Path_, Location]:
+        """Position of each key path in the merged document."""
+        if self._origins is None:
+            out: dict[Path_, Location] = dict(self._fallback)
+            for file, text, prefix in self._layers:
+                for key_path, (line, col) in scan(text).items():
+                    out[prefix + key_path] = Location(file, line, col)
+            out.update(self._explicit)
+            self._origins = out
+        return self._origins
 
     def locate(self, path: Iterable[PathKey]) -> Location:
         """The key itself if it was written, else the nearest enclosing table that was, else the file start."""

@@ -49,6 +49,7 @@ class Strict(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,  # no silent coercion: "yes" is not a boolean and "3" is not a number (as in the JSON Schema)
         allow_inf_nan=False,
         validate_assignment=False,
         use_attribute_docstrings=True,

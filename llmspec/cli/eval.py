@@ -1,0 +1,93 @@
+"""`llmspec eval`: run the spec's eval suites against a checkpoint and gate on the results."""
+
+from __future__ import annotations
+
+import click
+
+from llmspec.cli._options import set_option
+
+
+@click.command("eval", short_help="Run the spec's lm-eval suites and judge its gates.")
+@click.argument("spec", metavar="SPEC")
+@set_option
+@click.option("--model", "model", metavar="PATH", help="Checkpoint to evaluate (default: [eval].model, "
+              "else [model].weights). llmspec:tiny-base / llmspec:tiny-finetuned are the built-in demo models.")
+@click.option("--suite", "suites", multiple=True, metavar="NAME", help="Suite name or file (repeatable; default: "
+              "[eval].suites).")
+@click.option("--limit", type=click.IntRange(min=1), help="Evaluate only the first N documents of each task.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto", show_default=True,
+              help="auto: cuda if present, else mps, else cpu.")
+@click.option("--baseline", metavar="RESULTS.json", type=click.Path(dir_okay=False),
+              help="results.json of an earlier run, for the max_drop gates.")
+@click.option("--output", "output", metavar="DIR", default="llmspec-results", show_default=True,
+              help="Where results.json, junit.xml, summary.md and samples/ go.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SEC",
+              help="Stop after SEC seconds; the tasks finished so far are reported (exit 3).")
+@click.option("--dry-run", is_flag=True, help="Print the plan (engine, devices, exact call or command); run nothing.")
+@click.option("--trust-remote-code", is_flag=True, help="Allow the checkpoint's own code, when the spec also sets "
+              "[model].trust_remote_code.")
+@click.option("--allow-pickle", is_flag=True, help="Allow pickle-format weights (.bin/.pt), which can run code.")
+@click.option("--strict", is_flag=True, help="Baseline gates pass only on proven non-inferiority within max_drop.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress display; print only the verdict line.")
+def eval_cmd(spec: str, overrides: tuple[str, ...], model, suites, limit, device, baseline, output, timeout,
+             dry_run, trust_remote_code, allow_pickle, strict, quiet) -> int:
+    """Evaluate a checkpoint with the spec's lm-eval suites and judge its [[eval.gates]].
+
+    Writes results.json, junit.xml, summary.md and per-sample logs to --output.
+    Exit status: 0 every gate passed, 1 a gate failed, 2 usage or config error,
+    3 infrastructure error (model missing, out of memory, task error, timeout).
+    """
+    from llmspec.cli._options import load_or_exit
+    from llmspec.eval.modelref import EvalError
+    from llmspec.eval.runner import EvalOptions, run
+
+    loaded = load_or_exit(spec, overrides)
+
+    def log(message: str) -> None:
+        if not quiet or message.startswith("warning"):
+            click.echo(message, err=True)
+
+    opts = EvalOptions(model=model, suites=suites, limit=limit, device=device, baseline=baseline, output=output,
+                       timeout=timeout, dry_run=dry_run, trust_remote_code=trust_remote_code,
+                       allow_pickle=allow_pickle, strict=strict, log=log, progress=not quiet)
+    try:
+        outcome = run(loaded, opts)
+    except EvalError as e:
+        click.echo(f"llmspec eval: {e}", err=True)
+        return e.exit_code
+    except KeyboardInterrupt:
+        click.echo("llmspec eval: interrupted", err=True)
+        return 3
+    if dry_run:
+        click.echo(outcome.results["plan"])
+        return 0
+    if not quiet:
+        _print_table(outcome.results)
+        for name, path in outcome.paths.items():
+            click.echo(f"wrote {path}", err=True)
+    status = {0: "PASSED", 1: "FAILED", 2: "ERROR", 3: "INCOMPLETE"}[outcome.exit_code]
+    click.echo(f"llmspec eval: {status}: {outcome.reason}")
+    return outcome.exit_code
+
+
+def _print_table(results: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="metrics", show_lines=False)
+    for col in ("task", "metric", "value", "95% CI", "n"):
+        table.add_column(col, justify="right" if col in ("value", "n") else "left")
+    for task, tr in results.get("tasks", {}).items():
+        for name, m in tr.get("metrics", {}).items():
+            ci = f"[{m['ci_low']:.4g}, {m['ci_high']:.4g}]" if m.get("ci_low") is not None else "n/a"
+            table.add_row(task, name, f"{m['value']:.4g}", ci, str(m["n"]))
+    gates = Table(title="gates")
+    for col in ("gate", "check", "status", "reason"):
+        gates.add_column(col)
+    style = {"pass": "green", "fail": "red", "error": "yellow", "skipped": "dim"}
+    for g in results.get("gates", []):
+        gates.add_row(g["metric"], g["kind"], f"[{style.get(g['status'], '')}]{g['status']}[/]", g["reason"])
+    console = Console()
+    console.print(table)
+    if results.get("gates"):
+        console.print(gates)

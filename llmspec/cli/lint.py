@@ -1,0 +1,146 @@
+"""`llmspec lint`, `llmspec rule CODE` and `llmspec rules`: parse the command line, hand off to llmspec.lint."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from llmspec.cli._options import set_option
+
+FORMAT_NAMES = ("full", "concise", "json", "github", "sarif", "junit")
+
+
+def _codes(values: tuple[str, ...]) -> list[str]:
+    return [c.strip().upper() for v in values for c in v.split(",") if c.strip()]
+
+
+@click.command(short_help="Find what will go wrong in a run, before it starts.")
+@click.argument("paths", nargs=-1, type=click.Path(), metavar="[PATH]...")
+@click.option("-f", "--format", "output_format", type=click.Choice(FORMAT_NAMES), default="full", show_default=True,
+              help="Output format. full shows the source line; github prints workflow annotations; sarif is for "
+                   "GitHub code scanning; junit for CI test reports.")
+@click.option("-o", "--output", "output_file", type=click.Path(dir_okay=False, writable=True),
+              help="Write the report to this file instead of standard output.")
+@click.option("--select", multiple=True, metavar="CODES",
+              help="Only these codes or prefixes (comma-separated, e.g. MEM,OVF001); replaces the config's select.")
+@click.option("--ignore", multiple=True, metavar="CODES", help="Skip these codes or prefixes (added to the config's).")
+@set_option
+@click.option("--strict", is_flag=True, help="Warnings fail the run too (exit 1).")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
+@click.option("--statistics", is_flag=True, help="Print a count per code instead of each finding.")
+@click.option("--data", is_flag=True, help="Also run the opt-in checks that read dataset files (train/eval overlap).")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False),
+              help="Use this llmspec.toml / pyproject.toml instead of the nearest one.")
+@click.option("--color/--no-color", default=None, help="Colour the full and concise formats (default: on a terminal).")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+              help="Worker processes (default: one per CPU for 64 specs or more).")
+def lint(paths, output_format, output_file, select, ignore, overrides, strict, exit_zero, statistics, data,
+         config_path, color, jobs) -> int:
+    """Lint spec files: memory, overfitting, sampling, context, budget, hardware, security and eval rules.
+
+    PATH is a spec file or a folder searched for specs (default: the current folder). TOML files that are
+    not specs (pyproject.toml, ...) are skipped. Every finding points at file:line:col, says what was found,
+    the limit and the fix; `llmspec rule CODE` explains a rule.
+
+    Exit status: 0 no error-level findings, 1 error-level findings (or warnings with --strict),
+    2 usage or configuration error.
+    """
+    from pathlib import Path
+
+    from llmspec.config import ConfigError
+    from llmspec.lint.engine import LintUsageError, Options, lint_paths
+    from llmspec.lint.formats import renderer
+
+    options = Options(
+        select=_codes(select) or None, ignore=_codes(ignore), overrides=overrides, data=data,
+        config=Path(config_path) if config_path else None, jobs=jobs,
+    )
+    try:
+        result = lint_paths(paths or (".",), options)
+    except (ConfigError, LintUsageError) as exc:
+        click.echo(f"llmspec lint: {exc}", err=True)
+        click.get_current_context().exit(2)
+    if color is None:
+        color = output_file is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    if statistics and output_format in ("full", "concise"):
+        from llmspec.lint.formats.text import statistics_text
+
+        text = statistics_text(result, color=color)
+    elif statistics and output_format == "json":
+        import json
+
+        from llmspec.lint.formats import statistics as stats
+
+        text = json.dumps([{"code": c, "name": n, "severity": s, "count": k} for c, n, s, k in stats(result)],
+                          indent=2) + "\n"
+    else:
+        text = renderer(output_format)(result, color=color)
+    if output_file:
+        with open(output_file, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    else:
+        click.echo(text, nl=False)
+    if not result.files and paths:
+        click.echo("llmspec lint: no spec files found in " + ", ".join(paths), err=True)
+    failing = result.count("error") + (result.count("warning") if strict else 0)
+    # exit through click so that the code survives both `llmspec` (main) and click's test runner
+    click.get_current_context().exit(0 if exit_zero or not failing else 1)
+
+
+@click.command(short_help="Explain a lint rule, with its evidence and examples.")
+@click.argument("code")
+def rule(code: str) -> int:
+    """Explain a rule: what it checks, why (with sources), a bad and a good example, its thresholds."""
+    from llmspec.lint.docs import rule_text
+    from llmspec.lint.registry import ENGINE_CODES, all_rules
+    from llmspec.spec.problems import did_you_mean
+
+    rules = all_rules()
+    code = code.upper()
+    if code in ENGINE_CODES:
+        name, severity, text = ENGINE_CODES[code]
+        click.echo(f"{code} ({name}) [{severity}]\n\n{text}")
+        return 0
+    cls = rules.get(code) or next((r for r in rules.values() if r.name == code.lower()), None)
+    if cls is None:
+        raise click.ClickException(f"unknown rule {code!r}{did_you_mean(code, list(rules) + list(ENGINE_CODES))}; "
+                                   "`llmspec rules` lists them")
+    click.echo(rule_text(cls), nl=False)
+    return 0
+
+
+@click.command(short_help="List every lint rule (plugins included).")
+@click.option("--format", "output_format", type=click.Choice(("table", "markdown", "json")), default="table",
+              show_default=True, help="markdown writes the docs/rules.md reference.")
+def rules(output_format: str) -> int:
+    """List every rule: code, name, default severity and summary (plugins included)."""
+    from llmspec.lint.registry import all_rules
+
+    found = all_rules()
+    if output_format == "markdown":
+        from llmspec.lint.docs import reference_markdown
+        from llmspec.lint.registry import builtin_rules
+
+        click.echo(reference_markdown(builtin_rules()), nl=False)
+        return 0
+    if output_format == "json":
+        import json
+
+        click.echo(json.dumps([{"code": c, "name": r.name, "severity": r.severity, "summary": r.summary(),
+                                "thresholds": dict(r.thresholds)} for c, r in found.items()], indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{len(found)} rules", title_justify="left")
+    for column in ("code", "name", "severity", "summary"):
+        table.add_column(column, no_wrap=column != "summary")
+    for code, cls in found.items():
+        table.add_row(code, cls.name, cls.severity, cls.summary())
+    console = Console()
+    if not console.is_terminal:  # piped: do not squeeze the summaries into 80 columns
+        console = Console(width=160)
+    console.print(table)
+    return 0

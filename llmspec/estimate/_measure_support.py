@@ -1,0 +1,111 @@
+"""Helpers of measure.py: fake-tensor workarounds, model building, optimizers, emulated sharding.
+
+torch, transformers and peft are imported inside the functions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from llmspec.estimate import precision as P
+from llmspec.estimate.shapes import layout
+from llmspec.spec.models import Spec
+
+
+@contextlib.contextmanager
+def fake_friendly_transformers():
+    """transformers reads tensor values to detect packed sequences; fake tensors have none. Answer
+    "not packed", as a real run on unpadded, unpacked batches would (NOTES.md, traps)."""
+    import torch.utils
+    from transformers import masking_utils
+
+    saved = masking_utils.find_packed_sequence_indices
+    saved_swap = torch.utils.swap_tensors
+
+    def swap(t1, t2):
+        # Module.to(dtype) swaps fake parameters, which fails while FakeTensorMode holds a weakref to them;
+        # assigning .data is what a real dtype change does to a parameter (NOTES.md, traps)
+        try:
+            saved_swap(t1, t2)
+        except RuntimeError:
+            t1.data = t2.data
+
+    masking_utils.find_packed_sequence_indices = lambda position_ids: None
+    torch.utils.swap_tensors = swap
+    try:
+        yield
+    finally:
+        masking_utils.find_packed_sequence_indices = saved
+        torch.utils.swap_tensors = saved_swap
+
+
+def dtype_of(name: str):
+    import torch
+
+    return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[name]
+
+
+def build(spec: Spec, dtype, attn: str):
+    from transformers import AutoModelForCausalLM
+
+    from llmspec.estimate.hfmap import hf_config
+
+    cfg = hf_config(spec, attn_implementation=attn)
+    model = AutoModelForCausalLM.from_config(cfg, dtype=dtype, attn_implementation=attn)
+    return model
+
+
+def phase_sharding(parts: dict[str, int], spec: Spec) -> tuple[dict[str, int], list[str]]:
+    """Apply data-parallel sharding analytically to measured categories (one rank's share)."""
+    hw = spec.hardware
+    if hw is None or hw.sharding == "none":
+        return parts, []
+    dp = max(1, hw.world_size // (hw.tensor_parallel * hw.pipeline_parallel))
+    out = dict(parts)
+    grads = "backward_grads_and_buffers"  # gradients are reduce-scattered as backward produces them
+    shard = {"zero1": ("optimizer_states", "optimizer_step"),
+             "zero2": ("optimizer_states", "optimizer_step", grads),
+             "zero3": ("optimizer_states", "optimizer_step", grads, "weights", "autocast_copies"),
+             "fsdp": ("optimizer_states", "optimizer_step", grads, "weights", "autocast_copies")}[hw.sharding]
+    for key in shard:
+        if key in out:
+            out[key] = out[key] // dp
+    notes = [f"{hw.sharding} over {dp} ranks: measured {', '.join(shard)} divided by {dp} (analytic)"]
+    if hw.sharding in ("zero3", "fsdp"):
+        lay = layout(spec.arch)
+        out["gathered_layers"] = 2 * lay.layer_params * P.DTYPE_BYTES[P.compute_dtype(spec.training.precision)]
+        notes.append("zero3/fsdp: + two all-gathered layers in the compute dtype (analytic)")
+    return out, notes
+
+
+def rename(parts: dict[str, int]) -> dict[str, int]:
+    names = {"forward": "activations", "backward": "backward_grads_and_buffers", "optimizer": "optimizer_step",
+             "setup": "other"}
+    out: dict[str, int] = {}
+    for k, v in parts.items():
+        key = names.get(k, k)
+        out[key] = out.get(key, 0) + v
+    return out
+
+
+def optimizer_for(tr, params, emulated):
+    import torch
+
+    lr = tr.learning_rate
+    if tr.optimizer in ("adamw", "adam"):
+        cls = torch.optim.AdamW if tr.optimizer == "adamw" else torch.optim.Adam
+        return cls(params, lr=lr, weight_decay=tr.weight_decay, foreach=True)
+    if tr.optimizer == "adamw_8bit":
+        emulated.append("adamw_8bit: torch AdamW with states re-counted at 1 B/element + fp32 absmax per 2048, "
+                        "and its step buffers dropped (bitsandbytes' fused update; it cannot run here)")
+        return torch.optim.AdamW(params, lr=lr, weight_decay=tr.weight_decay, foreach=False)
+    if tr.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=tr.momentum, foreach=True)
+    if tr.optimizer == "lion":
+        emulated.append("lion: SGD with momentum (one fp32 state, per-tensor update) stands in")
+        return torch.optim.SGD(params, lr=lr, momentum=0.9, foreach=False)
+    if tr.optimizer == "adafactor":
+        from transformers.optimization import Adafactor
+
+        return Adafactor(params, lr=lr, scale_parameter=False, relative_step=False, warmup_init=False)
+    raise ValueError(tr.optimizer)

@@ -1,0 +1,148 @@
+"""Activation memory: bytes saved for backward per token, per layer, and the logits/loss spike.
+
+Base: Korthikanti et al. 2022, "Reducing Activation Recomputation in Large Transformer Models", section 4.1:
+``s*b*h*(34 + 5*a*s/h)`` bytes per layer with 16-bit activations, dropout and eager attention; with full
+recomputation only the layer input ``2*s*b*h`` is kept. That formula describes a GPT block in Megatron. A
+Hugging Face Llama-style block under autocast differs (no dropout, SwiGLU, RMSNorm upcasts to fp32, an fp32
+residual stream when the weights are fp32), so the coefficients below were fitted to measurements of
+transformers 5.23 models under FakeTensorMode (llmspec.estimate.measure; 4 shapes x 8 set-ups, every
+coefficient an integer and exact on all of them; benchmarks/memory_accuracy.md). Per token and layer, bytes:
+
+=====================  ======  =========  ======  ============================================
+set-up                 x h     x kv_width x ffn   notes
+=====================  ======  =========  ======  ============================================
+bf16/fp16-mixed (AMP)  30      4          8       fp32 residual stream and norm inputs
+pure bf16 / fp16       20      4          8
+fp32                   32      8          16
+LoRA (16-bit base)     12+4k   4          6(+2)   k = adapted input groups among {q/k/v}, {o},
+                                                  {gate/up}; +2 x ffn when down_proj is adapted;
+                                                  + 2*r per adapted module; lora dropout > 0:
+                                                  + 3 x input width per adapted module
+=====================  ======  =========  ======  ============================================
+
+plus ``4 * n_heads + 8`` (flash/sdpa logsumexp and norm statistics). Eager attention adds the scores and
+softmax: ``6 * n_heads * s`` bytes per token (16-bit compute; 8 for fp32). The non-layer part (embedding
+output, final norm, head input) is about ``15 * h`` (``11 * h`` once backward starts; ~0 under LoRA). With activation checkpointing each layer keeps only its
+input (``residual_bytes * h``) and one layer is live at a time (recomputation in backward).
+
+Logits and loss (transformers ForCausalLMLoss upcasts logits to fp32, then log_softmax and nll_loss):
+10 bytes per token x vocab at the end of forward (16-bit logits + fp32 copy + fp32 log-probs), 12 at the
+start of backward (their gradients), measured. Korthikanti's formula has no term for it; for small models
+with large vocabularies it is the largest single part.
+"""
+
+from __future__ import annotations
+
+from llmspec.spec.models import Architecture, Training
+
+LOGITS_FORWARD = 10  # bytes per token per vocab entry at the end of forward (8 under fp32)
+LOGITS_BACKWARD = 12  # at the start of backward
+NON_LAYER_H = 15  # embedding output, final norm and head input, x h bytes per token (end of forward)
+NON_LAYER_H_BACKWARD = 11  # the same at the start of backward, after the loss frees its inputs
+
+_LORA_INPUTS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+_FULL = {  # precision family -> (x h, x kv_width, x ffn)
+    "amp": (30, 4, 8),
+    "half": (20, 4, 8),
+    "fp32": (32, 8, 16),
+}
+
+
+def _family(precision: str) -> str:
+    if precision == "fp32":
+        return "fp32"
+    if precision in ("bf16", "fp16"):
+        return "half"
+    return "amp"
+
+
+def residual_bytes(training: Training) -> int:
+    """dtype of the residual stream = dtype of the embedding weights: fp32 under fp32 and AMP full
+    fine-tuning, 16-bit for pure half precision and for LoRA/QLoRA on a 16-bit base."""
+    if training.precision == "fp32":
+        return 4 if training.method not in ("lora", "qlora") or training.base_dtype in (None, "fp32") else 2
+    if training.method in ("lora", "qlora"):
+        return 4 if training.base_dtype == "fp32" else 2
+    return 4 if training.precision not in ("bf16", "fp16") else 2
+
+
+def ffn_width(arch: Architecture) -> int:
+    """Width of the MLP activations per token in an MoE block (the only kind without MoE): ffn_dim, or
+    experts_per_token x expert width (+ shared) for MoE (each token's activations are saved in the experts it
+    visits)."""
+    if arch.moe is None:
+        return arch.ffn_dim
+    m = arch.moe
+    f = (m.expert_ffn_dim or arch.ffn_dim) * m.experts_per_token
+    if m.shared_experts:
+        f += m.shared_expert_ffn_dim or (m.expert_ffn_dim or arch.ffn_dim)
+    return f
+
+
+def block_kinds(arch: Architecture) -> list[tuple[int, int]]:
+    """(number of blocks, MLP activation width) per kind of block: MoE.dense_layers blocks have a dense MLP of
+    ffn_dim (DeepSeek first_k_dense_replace, Qwen-MoE mlp_only_layers), the others the MoE width."""
+    from llmspec.estimate.params import layer_split
+
+    dense, moe = layer_split(arch)
+    if arch.moe is None:
+        return [(dense, arch.ffn_dim)]
+    return [(n, f) for n, f in ((dense, arch.ffn_dim), (moe, ffn_width(arch))) if n]
+
+
+def blocks_bytes_per_token(arch: Architecture, training: Training, seq_len: int) -> tuple[float, float]:
+    """(all blocks together, the largest single block): bytes saved for backward per token."""
+    per = [(n, layer_bytes_per_token(arch, training, seq_len, f)) for n, f in block_kinds(arch)]
+    return sum(n * b for n, b in per), max(b for _, b in per)
+
+
+def layer_bytes_per_token(arch: Architecture, training: Training, seq_len: int, ffn: int | None = None) -> float:
+    """Bytes one block saves for backward per token (no recomputation); ``ffn`` is its MLP activation width
+    (default: the MoE width, see block_kinds)."""
+    h, kvw, H = arch.d_model, arch.kv_heads * arch.head_size, arch.n_heads
+    h_attn = arch.n_heads * arch.head_size
+    f = ffn_width(arch) if ffn is None else ffn
+    lora = training.method in ("lora", "qlora") and training.lora is not None
+    if lora:
+        from llmspec.estimate.shapes import lora_targets
+
+        t = lora_targets(training)
+        groups = sum(bool(t & g) for g in ({"q_proj", "k_proj", "v_proj"}, {"o_proj"}, {"gate_proj", "up_proj"}))
+        scale = 2 if residual_bytes(training) == 4 else 1
+        n_adapted = len(t & {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"})
+        per = scale * ((12 + 4 * groups) * h + 4 * kvw + (6 + 2 * ("down_proj" in t)) * f
+                       + 2 * training.lora.rank * n_adapted)
+        if training.lora.dropout > 0:
+            # peft applies dropout to each adapted module's input: a 16-bit copy + a 1-byte mask, both saved
+            widths = {"o_proj": arch.n_heads * arch.head_size, "down_proj": f}
+            per += sum((2 * scale + 1) * widths.get(name, h) for name in t if name in _LORA_INPUTS)
+    else:
+        ch, ck, cf = _FULL[_family(training.precision)]
+        per = ch * h + ck * kvw + cf * f
+    # q and attention output scale with n_heads*head_dim when it differs from d_model (Gemma, Qwen3)
+    per += 4 * (h_attn - h) if h_attn != h else 0
+    per += 4 * H + 8
+    if training.attention == "eager":
+        per += (8 if training.precision == "fp32" else 6) * H * seq_len
+    return per
+
+
+def checkpoint_bytes_per_token(arch: Architecture, training: Training) -> float:
+    """With full recomputation a block keeps only its input (Korthikanti et al. 2022, section 4.1: 2sbh)."""
+    return residual_bytes(training) * arch.d_model
+
+
+def non_layer_bytes_per_token(arch: Architecture, training: Training, phase: str) -> float:
+    """Embedding output, final norm and head input: measured ~15 h at the end of forward and ~11 h at the
+    peak of backward when they are trained; ~2 h and ~0 for LoRA (frozen norm and head save nothing)."""
+    lora = training.method in ("lora", "qlora")
+    if phase == "forward":
+        return (2 if lora else NON_LAYER_H) * arch.d_model
+    return (0 if lora else NON_LAYER_H_BACKWARD) * arch.d_model
+
+
+def logits_bytes_per_token(arch: Architecture, phase: str, precision: str) -> float:
+    if phase == "forward":
+        return (8 if precision == "fp32" else LOGITS_FORWARD) * arch.vocab_size
+    return LOGITS_BACKWARD * arch.vocab_size

@@ -1,0 +1,234 @@
+"""Measured mode: run the spec's real transformers model under FakeTensorMode and track live bytes.
+
+No GPU and no real memory is needed: parameters, activations, gradients and optimizer states are fake
+tensors (shape, dtype, no data). A TorchDispatchMode (``_tracker.StorageTracker``) records each storage's
+size rounded up to 512 B and drops it when Python frees it; the peak matches CUDA's max_memory_allocated
+(checked against real CPU runs and torch.profiler, NOTES.md). Training measures the SECOND optimizer step,
+when optimizer states are live through forward and backward.
+
+What runs for real: the transformers model (sdpa attention, i.e. no s x s buffer, or eager), autocast,
+loss, backward, activation checkpointing (non-reentrant), peft LoRA, gradient accumulation, grad clipping,
+torch.optim AdamW/Adam/SGD with foreach=True (the CUDA default) and transformers' Adafactor.
+What is emulated (and listed in ``Measurement.emulated``): NF4 storage of QLoRA block linears (bitsandbytes
+cannot run here: counted at 4.127 bits, 4.5 without lora.double_quant, + a dequantisation buffer of the
+largest linear in forward and backward), 8-bit optimizer states (AdamW states re-counted at 1 B + block
+scales), Lion (SGD with momentum: same single fp32 state), int8/int4 inference weights, pure-16-bit master
+weights, and data-parallel sharding (ZeRO / FSDP: measured weights, gradients and optimizer states divided per
+phase, plus two gathered layers for ZeRO-3/FSDP). Not visible to any CPU measurement: the CUDA context,
+cuBLAS workspaces, NCCL buffers and allocator fragmentation; the analytic ``overhead_bytes`` covers them.
+
+torch, transformers and peft are imported inside the functions: importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+
+from llmspec.estimate import precision as P
+from llmspec.estimate._measure_support import (build, dtype_of, fake_friendly_transformers, optimizer_for,
+                                               phase_sharding, rename)
+from llmspec.spec.models import Spec
+
+
+@dataclass
+class Measurement:
+    mode: str  # "training" | "inference"
+    peak_bytes: int
+    peak_phase: str
+    breakdown: dict[str, int]
+    phases: dict[str, int] = field(default_factory=dict)
+    phase_parts: dict[str, dict[str, int]] = field(default_factory=dict)
+    category_peaks: dict[str, int] = field(default_factory=dict)
+    emulated: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {"mode": self.mode, "peak_bytes": self.peak_bytes, "peak_phase": self.peak_phase,
+                "breakdown": dict(self.breakdown), "phases": dict(self.phases), "emulated": list(self.emulated),
+                "seconds": round(self.seconds, 2)}
+
+
+def measure_training(spec: Spec, *, fake: bool = True) -> Measurement:
+    """Peak bytes of one steady-state training step (the second) of the spec's model, on one GPU.
+
+    ``fake=False`` runs the same step on real CPU tensors (tiny models only): the tests use it to check
+    that fake-mode accounting equals a real run."""
+    import time
+
+    import torch
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    from llmspec.estimate._tracker import StorageTracker
+
+    tr = spec.training
+    if tr is None:
+        raise ValueError("the spec has no [training] table")
+    start = time.perf_counter()
+    emulated: list[str] = []
+    lora = tr.method in ("lora", "qlora")
+    amp = P.is_amp(tr.precision)
+    cdt = P.compute_dtype(tr.precision)
+    if cdt == "fp8":
+        cdt = "bf16"
+        emulated.append("fp8-mixed measured as bf16-mixed (no Transformer Engine here)")
+    if lora:
+        base = tr.base_dtype or ("fp32" if tr.precision == "fp32" else ("fp16" if "fp16" in tr.precision else "bf16"))
+        model_dtype = dtype_of(base)
+    else:
+        model_dtype = torch.float32 if (amp or tr.precision == "fp32") else dtype_of(cdt)
+    attn = "eager" if tr.attention == "eager" else "sdpa"
+    if spec.arch.moe is not None and model_dtype == torch.float32:
+        from llmspec.estimate.hfmap import UnsupportedArchitecture
+
+        # transformers' grouped expert matmul accepts only 16-bit operands on CPU, and its eager per-expert loop
+        # routes with data-dependent shapes (nonzero) that fake tensors cannot run
+        raise UnsupportedArchitecture("MoE training with fp32 weights (fp32 or AMP) cannot be measured here; "
+                                      "measure with precision = \"bf16\" or LoRA on a 16-bit base")
+    V = spec.arch.vocab_size
+    tracker = StorageTracker(vocab_size=V)
+    mode = FakeTensorMode(allow_non_fake_inputs=False) if fake else contextlib.nullcontext()
+    with fake_friendly_transformers(), mode:
+        torch.manual_seed(0)
+        model = build(spec, model_dtype, attn)
+        if lora:
+            from peft import LoraConfig, get_peft_model
+
+            targets = tr.lora.targets
+            cfg = LoraConfig(r=tr.lora.rank, lora_alpha=tr.lora.alpha, lora_dropout=tr.lora.dropout,
+                             target_modules="all-linear" if "all-linear" in targets else list(targets),
+                             task_type="CAUSAL_LM")
+            model = get_peft_model(model, cfg)  # adapters in fp32 (autocast_adapter_dtype=True)
+        if tr.activation_checkpointing:
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+            if lora:
+                model.enable_input_require_grads()
+        model.train()
+        params = [p for p in model.parameters() if p.requires_grad]
+        # ---- register weights (with NF4 emulation for QLoRA block linears)
+        big_linear = 0
+        for name, p in model.named_parameters():
+            size = None
+            if tr.method == "qlora" and not p.requires_grad and p.dim() == 2 and "embed" not in name \
+                    and "lm_head" not in name:
+                size = p.numel() * P.nf4_bytes(tr.lora.double_quant)
+                big_linear = max(big_linear, p.numel())
+            tracker.register(p, "weights", size)
+            tracker.params.add(id(p.untyped_storage()))
+        for b in model.buffers():
+            tracker.register(b, "weights")
+        if tr.method == "qlora":
+            bits = "4.127" if tr.lora.double_quant else "4.5"
+            emulated.append(f"QLoRA: block linears counted as NF4 ({bits} bits/param); + one dequantised weight of "
+                            "the largest linear in forward/backward (bitsandbytes cannot run here)")
+        opt = optimizer_for(tr, params, emulated)
+        b, s = tr.micro_batch_size, tr.seq_len
+        ids = torch.randint(0, V, (b, s))
+        autocast = torch.autocast("cpu", dtype=dtype_of(cdt)) if amp else contextlib.nullcontext()
+
+        def step():
+            for _ in range(tr.gradient_accumulation):
+                tracker.phase = "forward"
+                with autocast:
+                    out = model(input_ids=ids, labels=ids)
+                loss = out.loss / tr.gradient_accumulation
+                del out
+                tracker.phase = "backward"
+                loss.backward()
+                del loss
+            tracker.phase = "optimizer"
+            if tr.max_grad_norm:
+                torch.nn.utils.clip_grad_norm_(params, tr.max_grad_norm, foreach=True)
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+
+        with tracker:
+            step()
+            # steady state: re-label what survives step 1 (optimizer states) and emulate 8-bit states
+            for state in opt.state.values():
+                for t in state.values():
+                    if isinstance(t, torch.Tensor) and t.dim() > 0:
+                        size = None
+                        if tr.optimizer == "adamw_8bit" and t.numel() >= P.BNB_MIN_8BIT_SIZE:
+                            size = t.numel() * (1 + 4 / P.BNB_BLOCK)
+                        tracker.recategorize(t, "optimizer_states", size)
+            tracker.reset_peaks()
+            step()
+    phases: dict[str, int] = {}
+    phase_parts: dict[str, dict[str, int]] = {}
+    best = ("forward", 0, {})
+    for phase, (total, sums) in tracker.peaks.items():
+        parts = {k: v for k, v in sums.items() if v}
+        parts = rename(parts)
+        if tr.optimizer == "adamw_8bit" and phase == "optimizer":
+            parts.pop("optimizer_step", None)  # bitsandbytes' fused 8-bit update needs no full-size buffers
+        if big_linear and phase != "optimizer":
+            parts["dequant_buffer"] = big_linear * model_dtype.itemsize
+        parts, notes = phase_sharding(parts, spec)
+        if tr.precision in ("bf16", "fp16") and tr.master_weights_fp32:
+            parts["master_weights"] = sum(p.numel() for p in params) * 4
+        phases[phase] = sum(parts.values())
+        phase_parts[phase] = parts
+        if phases[phase] > best[1]:
+            best = (phase, phases[phase], parts)
+        for n in notes if phase == "optimizer" else ():
+            emulated.append(n)
+    if tr.precision in ("bf16", "fp16") and tr.master_weights_fp32:
+        emulated.append("master_weights_fp32: fp32 master copy added analytically (states measured in 16-bit)")
+    return Measurement("training", best[1], best[0], best[2], phases, phase_parts,
+                       rename(tracker.category_peaks), emulated, time.perf_counter() - start)
+
+
+def measure_inference(spec: Spec) -> Measurement:
+    """Peak bytes of a prefill of inference.batch_size x seq_len tokens with a KV cache, full logits."""
+    import time
+
+    import torch
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    from llmspec.estimate._tracker import StorageTracker
+
+    inf = spec.inference
+    if inf is None:
+        from llmspec.spec.models import Inference
+
+        inf = Inference()
+    start = time.perf_counter()
+    emulated: list[str] = []
+    wdt = inf.precision if inf.precision in ("fp32", "bf16", "fp16") else "bf16"
+    if wdt != inf.precision:
+        emulated.append(f"{inf.precision}: block linears counted at {P.INFERENCE_WEIGHT_BYTES[inf.precision]} B"
+                        " + scales; compute in bf16")
+    s = inf.seq_len or spec.arch.context_length
+    V = spec.arch.vocab_size
+    tracker = StorageTracker(vocab_size=V)
+    with fake_friendly_transformers(), FakeTensorMode():
+        model = build(spec, dtype_of(wdt), "sdpa")
+        model.eval()
+        for name, p in model.named_parameters():
+            size = None
+            if wdt != inf.precision and p.dim() == 2 and "embed" not in name and "lm_head" not in name:
+                size = p.numel() * (P.INFERENCE_WEIGHT_BYTES[inf.precision] + P.INFERENCE_SCALE_BYTES.get(inf.precision, 0))
+            tracker.register(p, "weights", size)
+        for b in model.buffers():
+            tracker.register(b, "weights")
+        ids = torch.randint(0, V, (inf.batch_size, s))
+        from transformers import DynamicCache
+
+        with tracker, torch.no_grad():
+            tracker.phase = "forward"
+            cache = DynamicCache(config=model.config)
+            out = model(input_ids=ids, past_key_values=cache, use_cache=True)
+            kv = 0
+            for layer in getattr(cache, "layers", []):
+                for t in (getattr(layer, "keys", None), getattr(layer, "values", None)):
+                    if isinstance(t, torch.Tensor):
+                        kv += t.untyped_storage().nbytes()
+            del out
+    total, sums = tracker.peaks["forward"]
+    parts = {("activations" if k == "forward" else k): v for k, v in sums.items() if v}
+    if kv:
+        parts["kv_cache"] = kv
+        parts["activations"] = parts.get("activations", 0) - kv
+    return Measurement("inference", total, "forward", parts, {"forward": total}, {"forward": parts}, {}, emulated,
+                       time.perf_counter() - start)

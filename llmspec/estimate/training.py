@@ -1,0 +1,176 @@
+"""Training memory per GPU: weights, casts, gradients, optimizer states, activations, logits; peak over phases.
+
+Phases of one steady-state optimizer step (the second: optimizer states exist), as measured (NOTES.md):
+
+* forward  — end of forward: weights + optimizer states + autocast copies + saved activations + logits
+  (+ gradients when gradient_accumulation > 1: they stay live from the second micro-step on);
+* backward — its start (logits gradients, 12 B x vocab per token, all activations still live) or its end
+  (all gradients; with checkpointing plus one recomputed layer);
+* optimizer — weights + states + gradients + the optimizer's transient buffers (torch's foreach Adam, the
+  CUDA default, materialises one state-sized buffer).
+
+The peak is the maximum over phases, not their sum. Sharding (Rajbhandari et al. 2020, "ZeRO", section
+5: P_os, P_os+g, P_os+g+p; Zhao et al. 2023, "PyTorch FSDP") divides states, then gradients, then weights by
+the data-parallel degree; ZeRO-3/FSDP add two all-gathered layers (the one computing and the one
+prefetched). Offload (Ren et al. 2021, "ZeRO-Offload") keeps only 16-bit weights and gradient buckets on
+the GPU. Tensor parallelism with sequence parallelism divides weights and activations by its degree
+(Korthikanti et al. 2022, section 4.2.2); pipeline stages divide weights, while the first stage still holds
+about n_layers layers of activations under 1F1B (same paper, section 4.2.3).
+"""
+
+from __future__ import annotations
+
+from llmspec.estimate import activations as A
+from llmspec.estimate import precision as P
+from llmspec.estimate.params import count_params, lora_shapes
+from llmspec.estimate.result import OVERHEAD_NOTE, MemoryEstimate, capacity, overhead
+from llmspec.estimate.shapes import layout
+from llmspec.spec.models import Hardware, Spec, Training
+
+
+def _base_bytes(tr: Training) -> int:
+    if tr.base_dtype:
+        return P.DTYPE_BYTES[tr.base_dtype]
+    return 4 if tr.precision == "fp32" else 2
+
+
+def training_memory(spec: Spec) -> MemoryEstimate:
+    tr = spec.training or Training()
+    hw = spec.hardware or Hardware()
+    arch = spec.arch
+    lay = layout(arch)
+    pc = count_params(arch, tr, family=spec.model.family)
+    N, Nt = pc.total, pc.trainable
+    lora = tr.method in ("lora", "qlora")
+    prec = tr.precision
+    notes: list[str] = []
+    dequant = 0.0
+
+    # --- model state -------------------------------------------------------------------------------
+    if lora:
+        base = _base_bytes(tr)
+        if tr.method == "qlora":
+            dq = tr.lora.double_quant if tr.lora else True
+            frozen = lay.block_linear_numel * P.nf4_bytes(dq) + (N - lay.block_linear_numel) * base
+            notes.append(f"QLoRA: block linears NF4 ({'4.127 bits, double quantisation' if dq else '4.5 bits'}); "
+                         f"embeddings, head and norms {8 * base}-bit; + one dequantised weight in forward/backward")
+            # bitsandbytes MatMul4Bit dequantises each 4-bit weight to the compute dtype for its matmul, in forward
+            # and again in backward (bitsandbytes/autograd/_functions.py, F.dequantize_4bit): one weight-sized
+            # transient, the largest block linear at the peak. Added after the published comparison (see
+            # benchmarks/memory_accuracy.md); measure.py counts the same buffer.
+            dequant = max((m.rows * m.cols for m in lay.block_linears), default=0) * base
+        else:
+            frozen = N * base
+        weights = frozen + Nt * P.trainable_weight_bytes(prec)
+        copies = Nt * P.cast_copy_bytes(prec)
+        shapes = lora_shapes(arch, tr.lora.targets, spec.model.family) if tr.lora else []
+        mats = [(s.d_in, tr.lora.rank, s.copies) for s in shapes] + [(tr.lora.rank, s.d_out, s.copies)
+                                                                     for s in shapes]
+        vectors = 0
+    else:
+        weights = N * P.trainable_weight_bytes(prec)
+        copies = lay.linear_numel * P.cast_copy_bytes(prec)
+        mats = [(m.rows, m.cols, m.copies) for m in lay.matrices
+                if not (m.kind == "head" and arch.tie_embeddings)]
+        vectors = lay.vectors
+    if P.is_amp(prec):
+        notes.append(f"{prec}: fp32 trainable weights, gradients and optimizer states; autocast keeps a "
+                     f"{P.cast_copy_bytes(prec)}-byte copy of each trainable matmul weight")
+    sbytes = P.state_bytes(prec, tr.master_weights_fp32)
+    master = Nt * P.master_bytes(prec, tr.master_weights_fp32)
+    grads = Nt * P.grad_bytes(prec)
+    states = P.optimizer_state_bytes(tr.optimizer, tr.momentum, sbytes, mats, vectors)
+    largest = max((r * c for r, c, _ in mats), default=0)
+    temp = P.optimizer_temp_bytes(tr.optimizer, sbytes, Nt, largest)
+
+    # --- parallelism -------------------------------------------------------------------------------
+    mp = hw.tensor_parallel * hw.pipeline_parallel
+    dp = max(1, hw.world_size // mp)
+    sharding = hw.sharding if dp > 1 else "none"
+    gathered = 0.0
+    if sharding in ("zero1", "zero2", "zero3", "fsdp"):
+        states, master, temp = states / dp, master / dp, temp / dp
+    if sharding in ("zero2", "zero3", "fsdp"):
+        grads /= dp
+    if sharding in ("zero3", "fsdp"):
+        weights, copies = weights / dp, copies / dp
+        cbytes = P.DTYPE_BYTES[P.compute_dtype(prec)] if not lora else _base_bytes(tr)
+        gathered = 2 * lay.layer_params * cbytes
+        notes.append(f"{sharding} over {dp} ranks: two all-gathered layers live (compute + prefetch)")
+    if hw.sharding != "none" and dp == 1:
+        notes.append(f"sharding {hw.sharding} has no effect with one data-parallel rank")
+    if hw.offload != "none":
+        states, master, temp = 0, 0, 0
+        if not lora:
+            weights = N * 2 / (dp if sharding in ("zero3", "fsdp") else 1)
+            copies = 0
+            grads = Nt * 2 / dp
+        if hw.offload == "optimizer+params":
+            weights = 0 if not lora else weights
+            gathered = gathered or 2 * lay.layer_params * 2
+        notes.append(f"offload {hw.offload}: optimizer states (and fp32 master weights) in CPU memory")
+    weights, copies, grads, states, master, temp = (x / mp for x in (weights, copies, grads, states, master, temp))
+
+    # --- activations -------------------------------------------------------------------------------
+    T = tr.micro_batch_size * tr.seq_len
+    tp = hw.tensor_parallel
+    blocks, largest_block = (x * T / tp for x in A.blocks_bytes_per_token(arch, tr, tr.seq_len))
+    L = arch.n_layers
+    non_layer_f = A.non_layer_bytes_per_token(arch, tr, "forward") * T / tp
+    non_layer_b = A.non_layer_bytes_per_token(arch, tr, "backward") * T / tp
+    kept = L * A.checkpoint_bytes_per_token(arch, tr) * T / tp if tr.activation_checkpointing else blocks
+    recompute = largest_block if tr.activation_checkpointing else 0.0
+    logits_f = A.logits_bytes_per_token(arch, "forward", prec) * T / tp
+    logits_b = A.logits_bytes_per_token(arch, "backward", prec) * T / tp
+    live_grads = grads if tr.gradient_accumulation > 1 else 0.0
+    copies_bwd = 0.0 if tr.activation_checkpointing else copies
+
+    # --- phases --------------------------------------------------------------------------------------
+    state = weights + master + states + gathered
+    bwd_start_total = state + dequant + copies_bwd + live_grads + kept + non_layer_b + logits_b
+    phases = {
+        "forward": state + dequant + copies + live_grads + kept + non_layer_f + logits_f,
+        "backward": max(bwd_start_total, state + dequant + grads + recompute),
+        "optimizer": state + grads + temp,
+    }
+    peak_phase = max(phases, key=phases.get)
+    breakdown = {"weights": weights}
+    if master:
+        breakdown["master_weights"] = master
+    if copies:
+        breakdown["autocast_copies"] = copies if peak_phase == "forward" else (copies_bwd if peak_phase == "backward" else 0)
+    breakdown["gradients"] = {"forward": live_grads, "optimizer": grads}.get(peak_phase, 0)
+    breakdown["optimizer_states"] = states
+    if gathered:
+        breakdown["gathered_layers"] = gathered
+    if dequant and peak_phase != "optimizer":
+        breakdown["dequant_buffer"] = dequant
+    if peak_phase == "optimizer":
+        breakdown["optimizer_buffers"] = temp
+    else:
+        bwd_start = phases["backward"] == bwd_start_total
+        if peak_phase == "backward" and not bwd_start:
+            breakdown["gradients"] = grads
+            breakdown["activations"] = recompute
+        else:
+            if peak_phase == "backward":
+                breakdown["gradients"] = live_grads
+            breakdown["activations"] = kept + (non_layer_f if peak_phase == "forward" else non_layer_b)
+            breakdown["logits_and_loss"] = logits_f if peak_phase == "forward" else logits_b
+    breakdown = {k: int(round(v)) for k, v in breakdown.items() if v}
+    per_gpu = sum(breakdown.values())
+    if tr.dropout and tr.attention == "eager":
+        notes.append("dropout masks are not counted")
+    notes.append(OVERHEAD_NOTE)
+    cap, acc, cap_notes = capacity(spec)
+    return MemoryEstimate(
+        mode="training",
+        per_gpu_bytes=per_gpu,
+        overhead_bytes=overhead(per_gpu, hw.world_size),
+        capacity_bytes=cap,
+        breakdown=breakdown,
+        peak_phase=peak_phase,
+        phases={k: (per_gpu if k == peak_phase else min(int(round(v)), per_gpu)) for k, v in phases.items()},
+        assumptions=notes + cap_notes,
+        accelerator=acc,
+    )

@@ -1,0 +1,1 @@
+"""llmspec eval: run lm-eval suites, score them through metric plugins, and gate on the results."""

@@ -1,0 +1,193 @@
+"""``llmspec eval``: resolve the model and suites, plan, run lm-eval with one model load, score, gate, report.
+
+Exit codes: 0 every gate passed, 1 a gate failed, 2 usage or config error, 3 infrastructure error (model
+missing, out of memory, task error, timeout or interrupt - partial results are still written).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+from llmspec.eval import modelref, plan as planning
+from llmspec.eval.modelref import EvalError
+from llmspec.eval.suite import Suite, SuiteError, find_suite, load_suite
+
+
+@dataclass
+class EvalOptions:
+    model: Optional[str] = None
+    suites: tuple[str, ...] = ()
+    limit: Optional[int] = None
+    device: str = "auto"
+    baseline: Optional[str] = None
+    output: str = "llmspec-results"
+    timeout: Optional[float] = None
+    dry_run: bool = False
+    trust_remote_code: bool = False
+    allow_pickle: bool = False
+    strict: bool = False
+    log: Callable[[str], None] = print
+    progress: bool = True
+
+
+@dataclass
+class EvalOutcome:
+    exit_code: int
+    reason: str
+    results: dict = field(default_factory=dict)
+    paths: dict = field(default_factory=dict)
+
+
+class _Timeout(Exception):
+    pass
+
+
+@contextmanager
+def _deadline(seconds: Optional[float]):
+    """SIGALRM-based timeout on the main thread (POSIX); a no-op elsewhere."""
+    if not seconds or not hasattr(signal, "SIGALRM"):
+        yield
+        return
+
+    def fire(signum, frame):
+        raise _Timeout()
+
+    old = signal.signal(signal.SIGALRM, fire)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def load_suites(spec, names: tuple[str, ...]) -> list[Suite]:
+    spec_dir = Path(spec.source.path).parent if spec.source is not None else Path.cwd()
+    wanted = list(names) or (spec.eval.suites if spec.eval else ["smoke"])
+    try:
+        return [load_suite(find_suite(n, spec_dir)) for n in wanted]
+    except SuiteError as e:
+        raise EvalError(str(e), 2) from None
+
+
+def check_gates(spec, suites: list[Suite], metrics: dict) -> None:
+    """Config errors before any work: gates naming a task no suite runs, or an unknown metric."""
+    tasks = {t.task for s in suites for t in s.tasks}
+    for s in suites:
+        for t in s.tasks:
+            for m in t.metrics:
+                if m not in metrics:
+                    raise EvalError(f"{s.file}: task {t.task!r} names metric {m!r}, which no installed metric "
+                                    f"plugin provides (known: {', '.join(sorted(metrics))})", 2)
+    for gate in (spec.eval.gates if spec.eval else []):
+        task = gate.metric.split("/", 1)[0]
+        if task not in tasks:
+            loc = spec.source.locate(("eval", "gates")) if spec.source is not None else None
+            where = f"{loc.file}:{loc.line}:{loc.col}: " if loc else ""
+            raise EvalError(f"{where}gate {gate.metric!r} names task {task!r}, which none of the suites "
+                            f"({', '.join(s.name for s in suites)}) runs", 2)
+
+
+def _spec_hash(spec) -> str:
+    from llmspec.spec.hashing import spec_hash
+
+    return spec_hash(spec)
+
+
+def _versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+    import platform
+
+    out = {"python": platform.python_version()}
+    for dist, key in (("llmspec", "llmspec"), ("lm_eval", "lm_eval"), ("torch", "torch"),
+                      ("transformers", "transformers")):
+        try:
+            out[key] = version(dist)
+        except PackageNotFoundError:
+            out[key] = None
+    return out
+
+
+def _load_baseline(path: Optional[str]) -> Optional[dict]:
+    if not path:
+        return None
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as e:
+        raise EvalError(f"{path}: cannot read the baseline: {e.strerror or e}", 2) from None
+    except json.JSONDecodeError as e:
+        raise EvalError(f"{path}:{e.lineno}:{e.colno}: baseline is not valid JSON: {e.msg}", 2) from None
+    if not isinstance(data, dict) or "tasks" not in data:
+        raise EvalError(f"{path}: not an llmspec results.json (no 'tasks')", 2)
+    return data
+
+
+def run(spec, opts: EvalOptions) -> EvalOutcome:
+    from llmspec.eval import tinymodel
+    from llmspec.eval.metrics import load_metrics
+
+    from llmspec.eval import lmeval
+
+    log = opts.log
+    lmeval.prepare_environment(tinymodel.cache_root())  # before anything imports tqdm/transformers
+    suites = load_suites(spec, opts.suites)
+    metrics = load_metrics(warn=lambda m: log(f"warning: {m}"))
+    check_gates(spec, suites, metrics)
+    baseline = _load_baseline(opts.baseline)
+    ev = spec.eval
+    trust = bool(spec.model.trust_remote_code and opts.trust_remote_code)
+    if spec.model.trust_remote_code and not opts.trust_remote_code:
+        log("note: the spec sets trust_remote_code, but it stays off without --trust-remote-code")
+    ref, _base = modelref.choose(spec, opts.model)
+    if opts.dry_run and tinymodel.is_builtin(ref):
+        model = modelref.ModelRef(ref, str(tinymodel.model_dir(ref[len(tinymodel.PREFIX):])), True, True)
+    else:
+        model = modelref.resolve(spec, opts.model, log=log)
+        modelref.check_format(model, opts.allow_pickle or bool(ev and ev.allow_pickle))
+    adapter = ev.adapter if ev and ev.adapter else None
+    if adapter:
+        spec_dir = Path(spec.source.path).parent if spec.source is not None else Path.cwd()
+        a = Path(adapter).expanduser()
+        adapter = str((a if a.is_absolute() else spec_dir / a).resolve()) if (spec_dir / a).exists() or a.exists() \
+            else adapter
+    gpu_mem = _gpu_memory(spec)
+    include = sorted({str(s.task_path(t).parent) for s in suites for t in s.tasks if t.path})
+    task_names = [t.task for s in suites for t in s.tasks]
+    needs_builtin = any(t.path is None for s in suites for t in s.tasks)
+    if opts.dry_run:
+        p = planning.make_plan(spec, model.location, device=opts.device, probe=lambda: "cpu", adapter=adapter,
+                               trust_remote_code=trust, gpu_memory=gpu_mem)
+        tm = lmeval.task_manager(include, needs_builtin)
+        missing = lmeval.unknown_tasks(tm, task_names)
+        if missing:
+            raise EvalError(f"unknown lm-eval task(s): {', '.join(missing)} (not in lm-eval "
+                            f"{_versions()['lm_eval']} nor in the suites' task YAMLs)", 2)
+        limit = opts.limit or (ev.limit if ev else None)
+        text = planning.describe(p, task_names, include, str(Path(opts.output) / "lm-eval"), limit=limit,
+                                 builtins=needs_builtin,
+                                 num_fewshot=ev.num_fewshot if ev else None, seed=ev.seed if ev else 1234,
+                                 chat_template=bool(ev and ev.chat_template))
+        return EvalOutcome(0, "dry run: plan printed", {"plan": text})
+    from llmspec.eval import execute
+
+    return execute.execute(spec, opts, suites, metrics, model, adapter, trust, gpu_mem, include, needs_builtin,
+                           baseline, _spec_hash(spec), _versions(), _deadline, _Timeout)
+
+
+def _gpu_memory(spec) -> Optional[int]:
+    hw = spec.hardware
+    if hw is None:
+        return None
+    if hw.memory:
+        return hw.memory
+    try:
+        from llmspec.catalog import resolve
+
+        return resolve(hw.accelerator).memory_bytes
+    except Exception:  # noqa: BLE001 - an unknown accelerator is lint's business, not a reason to stop eval
+        return None

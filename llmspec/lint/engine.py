@@ -1,0 +1,273 @@
+"""Run the rules over spec files: load, check, suppress, configure, collect.
+
+``lint_paths(paths)`` is the library entry point behind ``llmspec lint``; it never imports torch,
+transformers or lm_eval (estimates are imported only when a rule asks for one).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Mapping, Optional, Sequence
+
+from llmspec.config import Config, ConfigError, config_file, load_config
+from llmspec.lint import noqa
+from llmspec.lint.discover import discover, glob_match
+from llmspec.lint.registry import ENGINE_CODES, all_rules, check_selectors, matches
+from llmspec.lint.rule import Context, Finding, Rule
+
+_SPC = {"toml": "SPC001", "schema": "SPC002", "io": "SPC003", "extends": "SPC003"}
+
+
+class LintUsageError(Exception):
+    """A usage error on the command line (unknown code, bad path): exit 2."""
+
+
+@dataclass
+class LintResult:
+    findings: list[Finding] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    """Every spec file linted, in order."""
+    skipped: list[str] = field(default_factory=list)
+    """Files named on the command line that are not specs (see discover.is_spec)."""
+    rules: dict[str, type[Rule]] = field(default_factory=dict)
+    """Every rule known in this run (built-in and plugin), by code."""
+
+    def count(self, severity: str) -> int:
+        return sum(1 for f in self.findings if f.severity == severity)
+
+
+@dataclass
+class Options:
+    select: Optional[Sequence[str]] = None
+    """Replaces the config's select when given."""
+    ignore: Sequence[str] = ()
+    """Added to the config's ignore."""
+    overrides: Sequence[str] = ()
+    """--set KEY=VALUE."""
+    data: bool = False
+    """Run the opt-in data checks (they read dataset files)."""
+    config: Optional[Path] = None
+    """An explicit config file instead of discovery."""
+    jobs: Optional[int] = None
+    """Worker processes for large batches; None: one per CPU when there are at least PARALLEL_MIN specs."""
+
+
+PARALLEL_MIN = 64
+"""Below this many specs, one process is faster than starting workers."""
+
+
+class _Plan:
+    """Rule instances and selectors of one configuration."""
+
+    def __init__(self, config: Config, options: Options, rules: Mapping[str, type[Rule]]):
+        self.config = config
+        self.select = list(options.select) if options.select is not None else list(config.select)
+        self.ignore = [*config.ignore, *options.ignore]
+        self._validate(rules, options)
+        self.instances: list[Rule] = []
+        for code, cls in rules.items():
+            if not self.enabled(code):
+                continue
+            if cls.opt_in and not getattr(options, cls.opt_in, False):
+                continue
+            self.instances.append(cls(config.thresholds.get(code), config.severity.get(code)))
+        self.codes = {r.code for r in self.instances} | {c for c in ENGINE_CODES if self.enabled(c)}
+        self.known = set(rules) | set(ENGINE_CODES)
+
+    def enabled(self, code: str) -> bool:
+        return matches(code, self.select) and not matches(code, self.ignore)
+
+    def _validate(self, rules: Mapping[str, type[Rule]], options: Options) -> None:
+        from llmspec.spec.problems import did_you_mean
+
+        known = set(rules) | set(ENGINE_CODES)
+        for where, selectors in (("select", self.config.select), ("ignore", self.config.ignore)):
+            for bad in check_selectors(selectors):
+                raise self.config.error((where,), f"{where}: {bad!r} matches no rule code{did_you_mean(bad, known)}")
+        for pattern, selectors in self.config.per_file_ignores.items():
+            for bad in check_selectors(selectors):
+                raise self.config.error(("per_file_ignores", pattern), f"per_file_ignores: {bad!r} matches no rule code")
+        for code, level in self.config.severity.items():
+            if code not in known:
+                raise self.config.error(("severity", code), f"severity: unknown rule code {code!r}{did_you_mean(code, known)}")
+        for code, values in self.config.thresholds.items():
+            cls = rules.get(code)
+            if cls is None:
+                raise self.config.error(("thresholds", code), f"thresholds: unknown rule code {code!r}{did_you_mean(code, known)}")
+            for key, value in values.items():
+                if key not in cls.thresholds:
+                    names = ", ".join(sorted(cls.thresholds)) or "none"
+                    raise self.config.error(("thresholds", code, key), f"thresholds.{code}: {code} has no threshold {key!r}{did_you_mean(key, cls.thresholds)} (it has: {names})")
+                default = cls.thresholds[key]
+                if isinstance(default, (int, float)) and not isinstance(default, bool):
+                    if isinstance(value, bool) or not isinstance(value, (int, float)):
+                        raise self.config.error(("thresholds", code, key), f"thresholds.{code}.{key}: expected a number, got {value!r}")
+                elif type(value) is not type(default):
+                    raise self.config.error(("thresholds", code, key), f"thresholds.{code}.{key}: expected {type(default).__name__}, got {value!r}")
+        for label, selectors in (("--select", options.select or ()), ("--ignore", options.ignore)):
+            for bad in check_selectors(selectors):
+                raise LintUsageError(f"{label} {bad}: matches no rule code{did_you_mean(bad, known)}")
+
+
+class Linter:
+    def __init__(self, options: Options | None = None):
+        self.options = options or Options()
+        self.rules = all_rules()
+        self._plans: dict[Optional[Path], _Plan] = {}
+        self._files: dict[str, Optional[Path]] = {}
+        self._configs: dict[Optional[Path], Config] = {}
+        self._explicit = load_config(self.options.config) if self.options.config else None
+
+    def config_for(self, path: str | os.PathLike) -> Config:
+        """The configuration governing ``path`` (cached per folder and per config file for this run)."""
+        if self._explicit is not None:
+            return self._explicit
+        folder = os.path.abspath(path)
+        folder = folder if os.path.isdir(folder) else os.path.dirname(folder)
+        if folder not in self._files:
+            self._files[folder] = config_file(Path(folder))
+        found = self._files[folder]
+        if found not in self._configs:
+            self._configs[found] = load_config(found) if found is not None else Config()
+        return self._configs[found]
+
+    def plan_for(self, spec_path: Path) -> _Plan:
+        config = self.config_for(spec_path)
+        key = config.path
+        if key not in self._plans:
+            self._plans[key] = _Plan(config, self.options, self.rules)
+        return self._plans[key]
+
+    def lint_file(self, path: str) -> list[Finding]:
+        plan = self.plan_for(Path(path))
+        findings, texts = self._check(path, plan)
+        ignored = self._per_file_ignores(path, plan)
+        findings = [f for f in findings if plan.enabled(f.code) and not matches(f.code, ignored)]
+        suppressions = [s for file, text in texts.items() for s in noqa.parse(file, text)]
+        findings = noqa.apply(findings, suppressions)
+        findings += self._unused(suppressions, plan, ignored)
+        for f in findings:
+            f.severity = plan.config.severity.get(f.code, f.severity)
+        return findings
+
+    def _check(self, path: str, plan: _Plan) -> tuple[list[Finding], dict[str, str]]:
+        from llmspec.spec.loader import load_spec
+        from llmspec.spec.problems import SpecError
+
+        try:
+            spec = load_spec(path, self.options.overrides, accelerators=plan.config.accelerators)
+        except SpecError as exc:
+            out = []
+            for p in exc.problems:
+                code = _SPC.get(p.kind, "SPC002")
+                name, severity, _ = ENGINE_CODES[code]
+                out.append(Finding(code, severity, p.message, p.file, p.line, p.col, p.key, None, name))
+            texts = {}
+            try:
+                texts[path] = Path(path).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                pass
+            return out, texts
+        ctx = Context(spec, plan.config.accelerators, {"data": self.options.data})
+        out = []
+        for rule in plan.instances:
+            try:
+                out.extend(rule.check(ctx) or ())
+            except Exception as exc:  # noqa: BLE001 - one broken rule must not hide the others' findings
+                name, severity, _ = ENGINE_CODES["LNT003"]
+                out.append(Finding("LNT003", severity, f"rule {rule.code} crashed on this spec ({type(exc).__name__}: "
+                                   f"{exc}); this is a bug in the rule, please report it", path, 1, 1, "", None, name))
+        return out, dict(spec.source.texts)
+
+    def _per_file_ignores(self, path: str, plan: _Plan) -> list[str]:
+        out: list[str] = []
+        for pattern, codes in plan.config.per_file_ignores.items():
+            if glob_match(pattern, Path(path), plan.config.root):
+                out.extend(codes)
+        return out
+
+    def _unused(self, suppressions, plan: _Plan, ignored: list[str]) -> list[Finding]:
+        out = []
+        if not suppressions:
+            return out
+        enabled = {c for c in plan.codes if not matches(c, ignored)} if ignored else plan.codes
+        for s, code, problem in noqa.unused(suppressions, plan.known, enabled):
+            form = "noqa-file" if s.whole_file else "noqa"
+            if problem == "unknown" and code is None:
+                finding_code, text = "LNT002", (f"`# llmspec: {form}:` is followed by no rule code (codes look like "
+                                                "SMP001), so it suppresses nothing; fix or remove it")
+            elif problem == "unknown":
+                finding_code, text = "LNT002", f"`# llmspec: {form}` names {code!r}, which is no rule's code; fix or remove it"
+            elif code is None:
+                finding_code, text = "LNT001", f"unused `# llmspec: {form}`: nothing to suppress here; remove it"
+            else:
+                finding_code, text = "LNT001", f"unused suppression of {code}: {code} reports nothing here; remove it from the comment"
+            if finding_code in enabled and not matches(finding_code, ignored):
+                name, severity, _ = ENGINE_CODES[finding_code]
+                out.append(Finding(finding_code, severity, text, s.file, s.line, s.col, "", None, name))
+        return out
+
+
+def lint_paths(paths: Iterable[str | os.PathLike], options: Options | None = None) -> LintResult:
+    """Lint every spec among ``paths`` (files, or folders searched for specs). Raises :class:`ConfigError`
+    (invalid config) or :class:`LintUsageError` (bad selectors, missing paths); both mean exit 2."""
+    linter = Linter(options)
+    result = LintResult(rules=dict(linter.rules))
+    seen: set[tuple] = set()
+    files, skipped, missing = discover([os.fspath(p) for p in paths], linter.config_for)
+    if missing:
+        raise LintUsageError(f"{missing[0]}: no such file or directory")
+    result.skipped = skipped
+    result.files = list(files)
+    for findings in _run(linter, files):
+        for f in findings:
+            key = (f.file, f.line, f.col, f.code, f.message)
+            if key not in seen:  # a base spec shared by several specs reports its findings once
+                seen.add(key)
+                result.findings.append(f)
+    result.findings.sort(key=Finding.sort_key)
+    return result
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask: a container or `taskset` limit), not the host's count."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1
+
+
+_WORKER: Optional[Linter] = None
+
+
+def _lint_chunk(paths: list[str]) -> list[list[Finding]]:
+    assert _WORKER is not None
+    return [_WORKER.lint_file(p) for p in paths]
+
+
+def _run(linter: Linter, files: list[str]):
+    """Findings per file, in file order: in this process, or in forked workers for large batches (the specs are
+    independent; each worker inherits the loaded rules and configuration)."""
+    import multiprocessing
+
+    jobs = linter.options.jobs or usable_cpus()
+    auto = linter.options.jobs is None
+    if jobs <= 1 or len(files) < (PARALLEL_MIN if auto else 2) or "fork" not in multiprocessing.get_all_start_methods():
+        for path in files:
+            yield linter.lint_file(path)
+        return
+    global _WORKER
+    _WORKER = linter
+    size = max(1, -(-len(files) // (jobs * 4)))
+    chunks = [files[i : i + size] for i in range(0, len(files), size)]
+    try:
+        with multiprocessing.get_context("fork").Pool(min(jobs, len(chunks))) as pool:
+            for chunk in pool.imap(_lint_chunk, chunks):
+                yield from chunk
+    finally:
+        _WORKER = None
+
+
+__all__ = ["lint_paths", "Linter", "LintResult", "Options", "LintUsageError", "ConfigError"]

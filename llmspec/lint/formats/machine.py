@@ -1,0 +1,66 @@
+"""Machine formats: ``json`` (a list of findings), ``github`` (workflow annotations) and ``junit`` (XML)."""
+
+from __future__ import annotations
+
+import json
+
+_GITHUB_LEVEL = {"error": "error", "warning": "warning", "info": "notice"}
+
+
+def with_fix(f) -> str:
+    """The message and, when there is one, the fix: "found ...; fix: ..."."""
+    return f.message + (f"; fix: {f.fix}" if f.fix else "")
+
+
+def json_format(result, *, color: bool = False) -> str:
+    """A JSON list of findings: code, name, severity, message, fix, filename, line, column, key."""
+    return json.dumps([f.to_dict() for f in result.findings], indent=2, ensure_ascii=False) + "\n"
+
+
+def _escape_data(text: str) -> str:
+    # https://github.com/actions/toolkit/blob/main/packages/core/src/command.ts (escapeData / escapeProperty)
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def github(result, *, color: bool = False) -> str:
+    """One ``::error file=...,line=...,col=...,title=...::message`` workflow command per finding."""
+    lines = []
+    for f in result.findings:
+        title = _escape_property(f"{f.code} {f.name}".strip())
+        message = with_fix(f)
+        lines.append(
+            f"::{_GITHUB_LEVEL.get(f.severity, 'warning')} file={_escape_property(f.file)},line={f.line},"
+            f"col={f.col},title={title}::{_escape_data(message)}"
+        )
+    return "".join(line + "\n" for line in lines)
+
+
+def junit(result, *, color: bool = False) -> str:
+    """JUnit XML: one test suite per spec, one failed test case per finding, one passing case for a clean spec."""
+    import xml.etree.ElementTree as ET
+
+    by_file: dict[str, list] = {path: [] for path in result.files}
+    for f in result.findings:
+        by_file.setdefault(f.file, []).append(f)
+    root = ET.Element("testsuites", name="llmspec lint", tests="0", failures="0", errors="0")
+    total = failures = 0
+    for path, findings in by_file.items():
+        suite = ET.SubElement(root, "testsuite", name=path, tests=str(max(1, len(findings))),
+                              failures=str(len(findings)), errors="0", skipped="0")
+        if not findings:
+            ET.SubElement(suite, "testcase", classname=path, name="llmspec lint", file=path)
+        for f in findings:
+            case = ET.SubElement(suite, "testcase", classname=path, name=f"{f.code} {f.name} at {f.line}:{f.col}",
+                                 file=f.file, line=str(f.line))
+            failure = ET.SubElement(case, "failure", message=f.message, type=f.severity)
+            failure.text = f"{f.file}:{f.line}:{f.col}: {f.code} [{f.severity}] {f.message}" + (
+                f"\nfix: {f.fix}" if f.fix else "")
+        total += max(1, len(findings))
+        failures += len(findings)
+    root.set("tests", str(total))
+    root.set("failures", str(failures))
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

@@ -1,0 +1,92 @@
+"""Suppression comments.
+
+- ``# llmspec: noqa: MEM001, OVF004`` at the end of a line suppresses those codes on that line;
+- ``# llmspec: noqa`` (no codes) suppresses every finding on that line;
+- ``# llmspec: noqa-file: SEC002`` anywhere in a file (usually at the top, on a line of its own) suppresses
+  that code in the whole file; ``# llmspec: noqa-file`` alone suppresses everything in the file.
+
+Codes are full codes (a family prefix and three digits); text after them is a free-form reason:
+``# llmspec: noqa: SEC001 revision pinned and reviewed``.
+
+A suppression that suppresses nothing is reported as LNT001 (so stale ones get cleaned up), and a code that is
+no rule's code as LNT002. Both can be switched off like any rule (``ignore = ["LNT001"]``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Iterable, Optional
+
+_NOQA = re.compile(
+    r"#\s*llmspec\s*:\s*(?P<kind>noqa-file|noqa)(?![-\w])"
+    r"(?:\s*(?P<colon>:)\s*(?P<codes>[A-Za-z]{2,6}[0-9]{3}\b(?:[\s,]+[A-Za-z]{2,6}[0-9]{3}\b)*)?)?",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class Suppression:
+    file: str
+    line: int
+    col: int
+    codes: Optional[frozenset[str]]
+    """Codes suppressed; None: all."""
+    whole_file: bool
+    used: set[str] = field(default_factory=set)
+
+    def covers(self, code: str) -> bool:
+        return self.codes is None or code in self.codes
+
+
+def parse(file: str, text: str) -> list[Suppression]:
+    """Every suppression comment in one file's text."""
+    found = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if "llmspec" not in line:
+            continue
+        for match in _NOQA.finditer(line):
+            codes = match.group("codes")
+            if codes:
+                parsed: Optional[frozenset[str]] = frozenset(c.upper() for c in re.split(r"[\s,]+", codes) if c)
+            else:  # "noqa:" followed by no valid code suppresses nothing (never everything, by accident)
+                parsed = frozenset() if match.group("colon") else None
+            found.append(Suppression(file, number, match.start() + 1, parsed,
+                                     match.group("kind").lower() == "noqa-file"))
+    return found
+
+
+def apply(findings: Iterable, suppressions: list[Suppression]) -> list:
+    """The findings no suppression covers; marks each suppression with the codes it was used for."""
+    by_line: dict[tuple[str, int], list[Suppression]] = {}
+    whole: dict[str, list[Suppression]] = {}
+    for s in suppressions:
+        (whole.setdefault(s.file, []) if s.whole_file else by_line.setdefault((s.file, s.line), [])).append(s)
+    kept = []
+    for f in findings:
+        hit = False
+        for s in by_line.get((f.file, f.line), []) + whole.get(f.file, []):
+            if s.covers(f.code):
+                s.used.add(f.code)
+                hit = True
+        if not hit:
+            kept.append(f)
+    return kept
+
+
+def unused(suppressions: list[Suppression], known: set[str], enabled: set[str]):
+    """(suppression, code or None, problem) for each code that suppressed nothing: problem is "unused" or
+    "unknown". Codes of rules that did not run (not selected, or ignored) are left alone."""
+    for s in suppressions:
+        if s.codes is not None and not s.codes:
+            yield s, None, "unknown"
+            continue
+        if s.codes is None:
+            if not s.used:
+                yield s, None, "unused"
+            continue
+        for code in sorted(s.codes):
+            if code not in known:
+                yield s, code, "unknown"
+            elif code in enabled and code not in s.used:
+                yield s, code, "unused"

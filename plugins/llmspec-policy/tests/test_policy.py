@@ -1,0 +1,42 @@
+"""The plugin's own tests: its rules fire on their Bad examples, pass their Good ones, and are found through
+the entry point by `llmspec lint` once the package is installed (pip install -e plugins/llmspec-policy)."""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+
+import pytest
+from click.testing import CliRunner
+
+from llmspec.cli import cli
+from llmspec.lint.docs import examples, wrap_example
+from llmspec_policy import OwnerRule, SeedRule
+
+
+@pytest.mark.parametrize("rule", [OwnerRule, SeedRule], ids=lambda r: r.code)
+@pytest.mark.parametrize("kind", ["Bad", "Good"])
+def test_examples(rule, kind, tmp_path):
+    for i, toml in enumerate(examples(rule.doc(), kind)):
+        path = tmp_path / f"{kind}{i}.toml"
+        path.write_text(wrap_example(toml))
+        outcome = CliRunner().invoke(cli, ["lint", str(path), "--select", rule.code, "-f", "concise"])
+        assert (rule.code in outcome.output) == (kind == "Bad"), outcome.output
+
+
+def test_registered_through_the_entry_point():
+    names = {ep.value for ep in entry_points(group="llmspec.rules")}
+    assert {"llmspec_policy.owner:OwnerRule", "llmspec_policy.seed:SeedRule"} <= names
+
+
+def test_listed_and_explained():
+    listing = CliRunner().invoke(cli, ["rules", "--format", "json"]).output
+    assert '"ORG001"' in listing and '"ORG002"' in listing
+    explained = CliRunner().invoke(cli, ["rule", "ORG002"]).output
+    assert explained.startswith("ORG002 (training-sets-seed) [warning]")
+
+
+def test_position(tmp_path):
+    path = tmp_path / "spec.toml"
+    path.write_text(wrap_example('[meta]\ndescription = "x"\n\n[training]\nmethod = "full"\n'))
+    out = CliRunner().invoke(cli, ["lint", str(path), "--select", "ORG", "-f", "concise"]).output
+    assert f"{path}:1:2: ORG001" in out and f"{path}:4:2: ORG002" in out

@@ -1,0 +1,75 @@
+"""Specs for the estimator tests: written as real TOML files and loaded through the real loader."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from llmspec.spec.loader import load_spec
+
+LLAMA2_7B = """
+[model]
+name = "llama-2-7b"
+family = "llama"
+
+[model.architecture]
+n_layers = 32
+d_model = 4096
+n_heads = 32
+ffn_dim = 11008
+vocab_size = 32000
+context_length = 4096
+
+[training]
+micro_batch_size = 1
+seq_len = 4096
+dataset_tokens = "100M"
+
+[hardware]
+accelerator = "A100-80GB"
+price_per_gpu_hour = 2.0
+"""
+
+TINY = """
+[model]
+name = "tiny-llama"
+family = "llama"
+
+[model.architecture]
+n_layers = 2
+d_model = 256
+n_heads = 4
+n_kv_heads = 2
+ffn_dim = 688
+vocab_size = 2048
+context_length = 512
+
+[training]
+micro_batch_size = 2
+seq_len = 256
+
+[inference]
+seq_len = 512
+
+[hardware]
+accelerator = "A100-80GB"
+"""
+
+
+@pytest.fixture
+def write_spec(tmp_path: Path):
+    def write(text: str, name: str = "spec.toml") -> Path:
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def load(write_spec):
+    def _load(text: str = LLAMA2_7B, *overrides: str):
+        return load_spec(write_spec(text), overrides)
+
+    return _load

