@@ -56,7 +56,7 @@ def weight_bytes(spec: Spec) -> tuple[float, float]:
 
 def inference_memory(spec: Spec) -> MemoryEstimate:
     inf = spec.inference or Inference()
-    hw = spec.hardware or Hardware()
+    spec.hardware or Hardware()
     arch = spec.arch
     tp = inference_tp(spec)
     s = inf.seq_len or arch.context_length

@@ -70,7 +70,7 @@ def render() -> str:
     tables: list[tuple[str, type[BaseModel]]] = []
     _tables(Spec, "", tables)
     for name, model in tables:
-        title = "Top level" if not name else (f"[{name}]" if not name.startswith("[") else f"[{name}]")
+        title = f"[{name}]" if name else "Top level"  # array tables arrive as "[eval.gates]" -> "[[eval.gates]]"
         lines += [f"## {title}", "", (model.__doc__ or "").strip().splitlines()[0], ""]
         lines += ["| key | type | default | meaning |", "|---|---|---|---|"]
         for key, field in model.model_fields.items():

@@ -3,11 +3,6 @@ $LLMSPEC_CACHE; the root conftest points it at .llmspec-cache) and one run of ea
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest

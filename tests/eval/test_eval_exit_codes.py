@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from eval_helpers import ROOT, run_llmspec
+from eval_helpers import run_llmspec
 
 pytestmark = pytest.mark.eval
 

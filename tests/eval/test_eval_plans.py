@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from eval_helpers import ROOT, run_llmspec
+from eval_helpers import run_llmspec
 
 pytestmark = pytest.mark.eval
 

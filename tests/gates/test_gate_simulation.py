@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gate_synth import PROVENANCE, bernoulli_pair, binom_upper, results, rolling_pair, shifted_pair
+from gate_synth import bernoulli_pair, binom_upper, results, rolling_pair, shifted_pair
 from llmspec.eval.gates import evaluate_gates
 from llmspec.eval.metrics import load_metrics
 

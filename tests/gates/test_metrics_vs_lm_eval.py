@@ -19,7 +19,7 @@ WORDS = "warranty filter valve pump seal gasket hose nozzle motor panel".split()
 
 @pytest.fixture(scope="module")
 def lm_eval_run(tmp_path_factory):
-    lm_eval = pytest.importorskip("lm_eval")
+    pytest.importorskip("lm_eval")
     from lm_eval import simple_evaluate
     from lm_eval.tasks import TaskManager
 
