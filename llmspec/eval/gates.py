@@ -179,7 +179,7 @@ def _baseline_test(
                 est = sign * (c_val - b_val) / abs(b_val) if b_val else math.nan
             else:
                 draws, est = sign * (c_stats - b_stats), sign * (c_val - b_val)
-        test = paired.paired_bootstrap(draws, est, res.margin, mode)
+        test = paired.paired_bootstrap(draws, est, res.margin, mode, n=len(cand))
     res.diff, res.p_value, res.method = test.estimate, test.p_value, test.method
     return _Pending(res, test)
 

@@ -61,7 +61,7 @@ def test_regression_verdict_reason_and_fields():
     cand, base = shifted_pair(rng, 2000, 0.7, 0.08)
     rep = evaluate_gates([{"metric": "t/acc", "max_drop": 0.02}], _acc(cand), _acc(base), 0.05, metrics=REG)
     (r,) = rep.results
-    assert r.status == "fail" and r.method == "tango-score" and r.mode == "regression"
+    assert r.status == "fail" and r.method == "tango-score-cc" and r.mode == "regression"
     assert r.bound < -0.02 and r.diff == pytest.approx(float(np.mean(cand) - np.mean(base)))
     assert r.reason.startswith("proven drop beyond 0.02: change -0.0") and "Holm over 1" in r.reason
     assert r.adjusted_alpha == 0.05 and r.p_value < 0.05 and r.n == 2000

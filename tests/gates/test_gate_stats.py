@@ -44,8 +44,7 @@ def test_tango_z_decreases_in_delta_and_bound_inverts_the_test():
     for mode in ("regression", "non_inferiority"):
         bound = r.bound(0.05, mode)
         # at the bound itself the one-sided p-value equals alpha
-        z = paired.tango_z(r.b, r.c, r.n, bound)
-        p = paired._N.cdf(z) if mode == "regression" else 1 - paired._N.cdf(z)
+        p = paired.tango_p(r.b, r.c, r.n, -bound, mode)
         assert p == pytest.approx(0.05, abs=1e-6)
     assert r.bound(0.05, "non_inferiority") < r.estimate < r.bound(0.05, "regression")
 
@@ -73,3 +72,33 @@ def test_mde_formula():
     # z_.95 + z_.80 = 1.6449 + 0.8416
     assert paired.mde(0.01, 0.05) == pytest.approx(0.024865, abs=1e-5)
     assert paired.mde(math.inf, 0.05) == math.inf
+
+
+def test_continuity_correction_moves_one_count_towards_the_null():
+    # at margin 0 the corrected statistic is McNemar's with Edwards' correction: (|b - c| - 1) / sqrt(b + c)
+    b, c, n = 4, 15, 300
+    z = (abs(b - c) - 1) / math.sqrt(b + c)
+    assert paired.tango_p(b, c, n, 0.0, "regression") == pytest.approx(paired._N.cdf(-z))
+    assert paired.tango_p(c, b, n, 0.0, "non_inferiority") == pytest.approx(1 - paired._N.cdf(z))
+
+
+def test_student_t_against_table_values():
+    # Student t quantiles t_{df, 0.95} (Abramowitz & Stegun table 26.10)
+    for df, q in [(1, 6.3138), (4, 2.1318), (19, 1.7291), (99, 1.6604)]:
+        assert paired.t_ppf(0.95, df) == pytest.approx(q, abs=1e-4)
+    assert paired.t_cdf(0.0, 7) == pytest.approx(0.5)
+    assert paired.t_cdf(-1.7291, 19) == pytest.approx(0.05, abs=1e-5)
+
+
+def test_expanded_bootstrap_p_agrees_with_its_bound():
+    rng = np.random.default_rng(0)
+    draws = rng.normal(0.01, 0.02, 4000)
+    for n, mode in [(20, "regression"), (400, "regression"), (30, "non_inferiority")]:
+        for margin in (0.0, 0.02, 0.04):
+            r = paired.paired_bootstrap(draws, 0.01, margin, mode, n=n)
+            bound = r.bound(0.05, mode)
+            rejected = bound < -margin if mode == "regression" else bound > -margin
+            assert (r.p_value <= 0.05) == rejected
+            plain = paired.paired_bootstrap(draws, 0.01, margin, mode).p_value
+            if plain < 0.5:  # in the rejection tail the expanded test is the more cautious one
+                assert r.p_value >= plain
