@@ -75,7 +75,7 @@ def render(result, spec) -> None:
         ("total FLOPs", "-" if c.total_flops is None else f"{c.total_flops:.3g}"),
         ("wall-clock hours", _num(c.wall_hours)),
         ("GPU-hours", _num(c.gpu_hours)),
-        ("cost", _num(c.cost)),
+        ("cost (USD)", _num(c.cost)),
         ("decode tokens/s (upper bound)", _num(c.decode_tokens_per_s)),
         ("prefill tokens/s (upper bound)", _num(c.prefill_tokens_per_s)),
     ]

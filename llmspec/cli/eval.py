@@ -42,6 +42,11 @@ def eval_cmd(spec: str, overrides: tuple[str, ...], model, suites, limit, device
     from llmspec.eval.runner import EvalOptions, run
 
     loaded = load_or_exit(spec, overrides)
+    if loaded.eval is None and not suites:
+        click.echo(f"llmspec eval: {spec} has no [eval] section, so there is nothing to run; add one, e.g. "
+                   '[eval] suites = ["smoke"] with [[eval.gates]] (see suites/ and docs/eval.md), or pass --suite NAME',
+                   err=True)
+        return 2
 
     def log(message: str) -> None:
         if not quiet or message.startswith("warning"):

@@ -132,13 +132,14 @@ def rules(output_format: str) -> int:
                                 "thresholds": dict(r.thresholds)} for c, r in found.items()], indent=2))
         return 0
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=f"{len(found)} rules", title_justify="left")
     for column in ("code", "name", "severity", "summary"):
         table.add_column(column, no_wrap=column != "summary")
     for code, cls in found.items():
-        table.add_row(code, cls.name, cls.severity, cls.summary())
+        table.add_row(code, cls.name, cls.severity, escape(cls.summary()))
     console = Console()
     if not console.is_terminal:  # piped: do not squeeze the summaries into 80 columns
         console = Console(width=160)

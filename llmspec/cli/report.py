@@ -21,8 +21,12 @@ def spec_error_exit(exc, rename=None) -> None:
 def _format(fmt: Optional[str], output: Optional[str]) -> str:
     if fmt:
         return fmt
-    if output and Path(output).suffix.lower() in (".html", ".htm"):
+    suffix = Path(output).suffix.lower() if output else ""
+    if suffix in (".html", ".htm"):
         return "html"
+    if output and suffix not in (".md", ".markdown"):
+        raise click.BadParameter(f"cannot tell the format from {output!r}; name a .md or .html file, or pass --format",
+                                 param_hint="-o")
     return "md"
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 from llmspec.units import format_bytes
 
 
@@ -52,6 +54,6 @@ def fixes_text(ctx, mode: str, limit: int = 3) -> str:
         est = ctx.estimate(f"{mode}_memory")
         return ("no single change, nor a pair of changes, that the estimator tries makes it fit; shrink the largest "
                 f"parts: {levers(est)}; then re-run `llmspec lint`")
-    items = [f"{f.description} -> {format_bytes(f.total_bytes)} ({' '.join('--set ' + a for a in f.set_args)})"
+    items = [f"{f.description} -> {format_bytes(f.total_bytes)} ({' '.join('--set ' + shlex.quote(a) for a in f.set_args)})"
              for f in fixes]
     return "cheapest fixes: " + "; ".join(f"{i + 1}) {text}" for i, text in enumerate(items))
