@@ -134,7 +134,7 @@ def load_config(path: Path) -> Config:
     if path.name == "pyproject.toml":
         prefix = ("tool", "llmspec")
         data = data.get("tool", {}).get("llmspec", {})
-    positions = scan(text)
+    positions = dict(scan(text))  # scan's result is shared and read-only
     # pydantic reports normalised (snake_case) keys: map them back to what the file says
     for key_path, pos in list(positions.items()):
         if key_path[: len(prefix)] == prefix and len(key_path) > len(prefix):

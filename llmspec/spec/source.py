@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 from functools import lru_cache
+from types import MappingProxyType
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Optional, Union
 
@@ -242,14 +243,16 @@ class _Scanner:
 
 
 @lru_cache(maxsize=256)  # pure function of the text; a base spec shared by many specs is scanned once
-def scan(text: str) -> dict[Path_, tuple[int, int]]:
-    """Map each key path in a valid TOML document to its (line, column), both 1-based. Do not mutate the result."""
+def scan(text: str) -> Mapping[Path_, tuple[int, int]]:
+    """Map each key path in a valid TOML document to its (line, column), both 1-based.
+
+    The result is shared between callers (memoised), so it is read-only; copy it with ``dict(...)`` to extend it."""
     scanner = _Scanner(text)
     try:
         found = scanner.scan()
     except RecursionError:
         found = scanner.found
-    return {path: scanner.position(index) for path, index in found.items()}
+    return MappingProxyType({path: scanner.position(index) for path, index in found.items()})
 
 
 def first_duplicate(text: str) -> tuple[Path_, int, int, Path_] | None:
