@@ -94,7 +94,8 @@ def sup_rate(n, margin, mode, corrected, alpha=ALPHA) -> float:
 def _docs(rng, n, r):
     words = rng.integers(5, 60, (n, r)).astype(float)
     per_word = -rng.gamma(4.0, 0.8, (n, r))
-    noise = lambda: rng.normal(0.0, 0.3 * np.sqrt(words))
+    def noise():
+        return rng.normal(0.0, 0.3 * np.sqrt(words))
     return words, words * per_word + noise(), words * per_word + noise()
 
 

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import difflib
-import sys
+import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from typing import Mapping
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 from llmspec.units import parse_bytes
 

@@ -30,16 +30,11 @@ Example::
 from __future__ import annotations
 
 import re
-import sys
+import tomllib
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 Severity = Literal["error", "warning", "info"]
 Threshold = Any
@@ -78,12 +73,12 @@ class Config(BaseModel):
     exclude: list[str] = Field(default_factory=list)
     """Globs of files and folders never linted."""
 
-    _path: Optional[Path] = PrivateAttr(default=None)
+    _path: Path | None = PrivateAttr(default=None)
     _positions: dict = PrivateAttr(default_factory=dict)
     _prefix: tuple = PrivateAttr(default=())
 
     @property
-    def path(self) -> Optional[Path]:
+    def path(self) -> Path | None:
         """The file this configuration came from (None: the defaults)."""
         return self._path
 
@@ -181,7 +176,7 @@ def _has_table(pyproject: Path) -> bool:
         return "[tool.llmspec" in text  # a broken pyproject that is ours: load_config reports where
 
 
-def _find(directory: Path) -> Optional[Path]:
+def _find(directory: Path) -> Path | None:
     for folder in (directory, *directory.parents):
         candidate = folder / "llmspec.toml"
         if candidate.is_file():
@@ -192,7 +187,7 @@ def _find(directory: Path) -> Optional[Path]:
     return None
 
 
-def config_file(start: Path) -> Optional[Path]:
+def config_file(start: Path) -> Path | None:
     """The config file that governs ``start`` (a file or folder), None when there is none."""
     start = Path(start).resolve()
     return _find(start if start.is_dir() else start.parent)

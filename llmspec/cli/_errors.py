@@ -34,7 +34,7 @@ def run(group: click.Group) -> None:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)
-    except Exception:  # noqa: BLE001 - the one place that catches everything, to report it well
+    except Exception:
         internal_error()
     sys.exit(code if isinstance(code, int) else EXIT_OK)
 

@@ -37,7 +37,7 @@ def accelerators(fmt: str) -> int:
     for col in ("name", "memory", "GB/s", "fp32", "bf16/fp16", "fp8", "supports"):
         out.add_column(col, justify="left" if col in ("name", "supports") else "right", no_wrap=True)
     for name, acc in table.items():
-        rate = lambda p: f"{acc.tflops[p]:g}" if p in acc.tflops else "-"  # noqa: E731
+        rate = lambda p, acc=acc: f"{acc.tflops[p]:g}" if p in acc.tflops else "-"  # noqa: E731
         half = rate("bf16") if "bf16" in acc.tflops else rate("fp16")
         supports = " ".join(p for p, ok in (("bf16", acc.bf16), ("fp8", acc.fp8)) if ok) or "-"
         out.add_row(name, format_bytes(acc.memory_bytes), f"{acc.bandwidth_gbs:g}", rate("fp32"), half,

@@ -42,11 +42,11 @@ def estimate_cmd(spec_path: str, overrides: tuple[str, ...], fmt: str, measure: 
 
 def _measure(spec) -> dict:
     try:
-        from llmspec.estimate import measure
-        from llmspec.estimate.hfmap import UnsupportedArchitecture
-
         import torch  # noqa: F401  (checked here so the message is about the extra, not a traceback)
         import transformers  # noqa: F401
+
+        from llmspec.estimate import measure
+        from llmspec.estimate.hfmap import UnsupportedArchitecture
 
         if spec.training is not None and spec.training.method in ("lora", "qlora"):
             import peft  # noqa: F401

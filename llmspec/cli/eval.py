@@ -68,7 +68,7 @@ def eval_cmd(spec: str, overrides: tuple[str, ...], model, suites, limit, device
         return 0
     if not quiet:
         _print_table(outcome.results)
-        for name, path in outcome.paths.items():
+        for _name, path in outcome.paths.items():
             click.echo(f"wrote {path}", err=True)
     status = {0: "PASSED", 1: "FAILED", 2: "ERROR", 3: "INCOMPLETE"}[outcome.exit_code]
     click.echo(f"llmspec eval: {status}: {outcome.reason}")

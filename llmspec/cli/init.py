@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import click
 
@@ -31,7 +30,7 @@ def _default_name(config: dict, path: Path) -> str:
               help="Spec file to write; stdout when omitted.")
 @click.option("--name", default=None, help="[model] name; defaults to the checkpoint's directory or file name.")
 @click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
-def init(config_path: Path, output: Optional[Path], name: Optional[str], force: bool) -> int:
+def init(config_path: Path, output: Path | None, name: str | None, force: bool) -> int:
     """Write a starter spec whose [model.architecture] comes from a Hugging Face config.json.
 
     The spec gets a `#:schema` line for editor completion, [model] with the exact parameter count, and

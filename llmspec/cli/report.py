@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import click
 
@@ -18,7 +17,7 @@ def spec_error_exit(exc, rename=None) -> None:
     raise SystemExit(2)
 
 
-def _format(fmt: Optional[str], output: Optional[str]) -> str:
+def _format(fmt: str | None, output: str | None) -> str:
     if fmt:
         return fmt
     suffix = Path(output).suffix.lower() if output else ""
@@ -30,7 +29,7 @@ def _format(fmt: Optional[str], output: Optional[str]) -> str:
     return "md"
 
 
-def _write(text: str, output: Optional[str]) -> None:
+def _write(text: str, output: str | None) -> None:
     if output is None:
         click.echo(text, nl=False)
         return
@@ -48,7 +47,7 @@ def _write(text: str, output: Optional[str]) -> None:
 @click.option("--results", "results", metavar="RESULTS.json", help="Eval results (from `llmspec eval`) to include.")
 @click.option("-o", "--output", metavar="FILE", help="Write here (.md or .html) instead of Markdown on stdout.")
 @click.option("--format", "fmt", type=click.Choice(["md", "html"]), help="Output format; default from -o's suffix, else md.")
-def report(spec: str, overrides: tuple[str, ...], results: Optional[str], output: Optional[str], fmt: Optional[str]) -> int:
+def report(spec: str, overrides: tuple[str, ...], results: str | None, output: str | None, fmt: str | None) -> int:
     """Write a design review of SPEC: summary and verdict, architecture, parameters, memory per GPU (table and
     chart), compute and cost against the budget, lint findings, what would fit, and eval gates (--results).
 
@@ -89,8 +88,8 @@ def report(spec: str, overrides: tuple[str, ...], results: Optional[str], output
 @click.option("--new-results", metavar="RESULTS.json", help="Eval results of the new side.")
 @click.option("-o", "--output", metavar="FILE", help="Write here instead of stdout.")
 @click.option("--format", "fmt", type=click.Choice(["md", "json"]), default="md", show_default=True)
-def diff(old: str, new: str, overrides: tuple[str, ...], old_results: Optional[str], new_results: Optional[str],
-         output: Optional[str], fmt: str) -> int:
+def diff(old: str, new: str, overrides: tuple[str, ...], old_results: str | None, new_results: str | None,
+         output: str | None, fmt: str) -> int:
     """Show what changing a spec from OLD to NEW does: changed keys, and the deltas in parameters, memory per
     GPU, GPU-hours and cost, lint findings introduced and fixed, and gate results when both sides have results.
 

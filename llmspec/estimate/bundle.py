@@ -22,7 +22,6 @@ Bytes are integers; keys are only ever added within a schema_version.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
 from llmspec.estimate.compute import Compute, compute
 from llmspec.estimate.fit import Fix, what_would_fit
@@ -38,11 +37,11 @@ SCHEMA_VERSION = 1
 @dataclass
 class Estimate:
     params: ParamCount
-    training: Optional[MemoryEstimate]
-    inference: Optional[MemoryEstimate]
+    training: MemoryEstimate | None
+    inference: MemoryEstimate | None
     compute: Compute
     fits: list[Fix]
-    spec_path: Optional[str] = None
+    spec_path: str | None = None
     measured: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:

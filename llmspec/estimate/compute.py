@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Optional
 
 from llmspec.estimate.params import count_params
 from llmspec.estimate.result import accelerator
@@ -37,21 +36,21 @@ class Compute:
     """Training FLOPs per token executed (matmuls + attention, including recomputation)."""
     model_flops_per_token: float
     """6N + attention (or 4N for LoRA): what MFU counts, without recomputation."""
-    tokens: Optional[int]
+    tokens: int | None
     """Training tokens processed: dataset tokens x epochs, capped by max_steps."""
     tokens_per_step: int
     """micro_batch x seq_len x gradient_accumulation x data-parallel ranks."""
-    steps: Optional[int]
-    total_flops: Optional[float]
-    peak_tflops: Optional[float]
+    steps: int | None
+    total_flops: float | None
+    peak_tflops: float | None
     """Peak dense TFLOP/s of one accelerator at the training precision (catalog)."""
-    wall_hours: Optional[float]
-    gpu_hours: Optional[float]
-    cost: Optional[float]
+    wall_hours: float | None
+    gpu_hours: float | None
+    cost: float | None
     """gpu_hours x hardware.price_per_gpu_hour, when the price is set."""
-    decode_tokens_per_s: Optional[float]
+    decode_tokens_per_s: float | None
     """Upper bound on decode throughput (all sequences of the batch), memory-bandwidth bound."""
-    prefill_tokens_per_s: Optional[float]
+    prefill_tokens_per_s: float | None
     """Upper bound on prefill throughput at hardware.mfu, compute bound."""
     assumptions: list[str] = field(default_factory=list)
 
@@ -92,7 +91,7 @@ def compute(spec: Spec) -> Compute:
     executed = model_flops + ((2 * N + attn_fwd) if tr.activation_checkpointing else 0)
     dp = max(1, hw.world_size // (hw.tensor_parallel * hw.pipeline_parallel))
     tokens_per_step = tr.micro_batch_size * tr.seq_len * tr.gradient_accumulation * dp
-    tokens: Optional[int] = None
+    tokens: int | None = None
     epoch_tokens = tr.tokens_per_epoch
     if epoch_tokens is not None:
         tokens = int(epoch_tokens * tr.epochs)

@@ -21,8 +21,9 @@ from __future__ import annotations
 import itertools
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any
 
 from llmspec.spec.models import Hardware, Inference, Lora, Spec, Training
 
@@ -38,7 +39,7 @@ class Fix:
     impact: str
     per_gpu_bytes: int = 0
     total_bytes: int = 0
-    capacity_bytes: Optional[int] = None
+    capacity_bytes: int | None = None
     group: str = ""
 
     @property

@@ -26,8 +26,14 @@ import contextlib
 from dataclasses import dataclass, field
 
 from llmspec.estimate import precision as P
-from llmspec.estimate._measure_support import (build, dtype_of, fake_friendly_transformers, optimizer_for,
-                                               phase_sharding, rename)
+from llmspec.estimate._measure_support import (
+    build,
+    dtype_of,
+    fake_friendly_transformers,
+    optimizer_for,
+    phase_sharding,
+    rename,
+)
 from llmspec.spec.models import Spec
 
 
@@ -157,7 +163,7 @@ def measure_training(spec: Spec, *, fake: bool = True) -> Measurement:
     phases: dict[str, int] = {}
     phase_parts: dict[str, dict[str, int]] = {}
     best = ("forward", 0, {})
-    for phase, (total, sums) in tracker.peaks.items():
+    for phase, (_total, sums) in tracker.peaks.items():
         parts = {k: v for k, v in sums.items() if v}
         parts = rename(parts)
         if tr.optimizer == "adamw_8bit" and phase == "optimizer":

@@ -14,8 +14,9 @@ each MoE expert gets its own adapter, as in PEFT. QLoRA trains the same adapters
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Callable, Optional
+from typing import Any
 
 from llmspec.spec.models import Architecture, Training
 
@@ -96,7 +97,7 @@ def _values(obj) -> tuple:
     return (type(obj), tuple(fields), values, tuple(map(type, values)))
 
 
-def arch_key(arch: Architecture) -> Optional[tuple]:
+def arch_key(arch: Architecture) -> tuple | None:
     """A hashable key of everything an Architecture's derived shapes depend on (class, field names, values and
     their types, the MoE table's included), or None when a value is not hashable. Built from the current field
     values on each call (~2 us), so a mutated architecture gets a new key."""
@@ -118,7 +119,7 @@ class Memo:
         self.name, self.size, self.data = name, size, {}
         self.hits = self.misses = 0
 
-    def get(self, key: Optional[tuple], compute: Callable[[], Any]) -> Any:
+    def get(self, key: tuple | None, compute: Callable[[], Any]) -> Any:
         if key is None:
             return compute()
         try:
@@ -140,7 +141,7 @@ def memo(name: str) -> Memo:
     return MEMOS.setdefault(name, Memo(name))
 
 
-def layout_for(family: Optional[str]) -> dict[str, tuple[str, ...]]:
+def layout_for(family: str | None) -> dict[str, tuple[str, ...]]:
     """target name -> roles, for a family (HF model_type); the separate-projection layout when unknown."""
     return LAYOUTS.get(family or "", _GENERIC)
 
@@ -185,7 +186,7 @@ def _role_shapes(arch: Architecture, role: str) -> list[tuple[str, int, int, int
     return shapes
 
 
-def all_linear_targets(arch: Architecture, family: Optional[str] = None) -> list[str]:
+def all_linear_targets(arch: Architecture, family: str | None = None) -> list[str]:
     """The targets PEFT's "all-linear" selects: every block linear, not the output head (QLoRA repo convention,
     peft.tuners.tuners_utils._maybe_include_all_linear_layers); routers included, as they are linears."""
     key = arch_key(arch)
@@ -194,14 +195,14 @@ def all_linear_targets(arch: Architecture, family: Optional[str] = None) -> list
         if name not in ("w1", "w2", "w3") and any(_role_shapes(arch, role) for role in roles))))
 
 
-def attention_targets(arch: Architecture, family: Optional[str] = None) -> list[str]:
+def attention_targets(arch: Architecture, family: str | None = None) -> list[str]:
     """The attention projections' target names (the usual LoRA default: q, k, v, o or the family's fused names)."""
     attn = {"q", "k", "v", "o", "qkv"}
     return [name for name in all_linear_targets(arch, family) if attn & set(layout_for(family)[name])]
 
 
 def lora_shapes(arch: Architecture, targets: list[str] | tuple[str, ...],
-                family: Optional[str] = None) -> list[LoraShape]:
+                family: str | None = None) -> list[LoraShape]:
     """Adapted matrices for LoRA ``targets`` (HF module names, or "all-linear"), with GQA k/v widths and one
     adapter per MoE expert. Names that match nothing in this architecture are left out (see unmatched_targets)."""
     key = arch_key(arch)
@@ -209,7 +210,7 @@ def lora_shapes(arch: Architecture, targets: list[str] | tuple[str, ...],
     return list(memo("lora_shapes").get(key, lambda: tuple(_lora_shapes(arch, targets, family))))
 
 
-def _lora_shapes(arch: Architecture, targets, family: Optional[str]) -> list[LoraShape]:
+def _lora_shapes(arch: Architecture, targets, family: str | None) -> list[LoraShape]:
     names = all_linear_targets(arch, family) if "all-linear" in targets else list(dict.fromkeys(targets))
     layout = layout_for(family)
     seen: set[str] = set()
@@ -223,15 +224,15 @@ def _lora_shapes(arch: Architecture, targets, family: Optional[str]) -> list[Lor
     return out
 
 
-def unmatched_targets(arch: Architecture, targets, family: Optional[str] = None) -> tuple[str, ...]:
+def unmatched_targets(arch: Architecture, targets, family: str | None = None) -> tuple[str, ...]:
     if "all-linear" in targets:
         return ()
     layout = layout_for(family)
     return tuple(t for t in targets if not any(_role_shapes(arch, role) for role in layout.get(t, ())))
 
 
-def count_params(arch: Architecture, training: Optional[Training] = None, *,
-                 family: Optional[str] = None) -> ParamCount:
+def count_params(arch: Architecture, training: Training | None = None, *,
+                 family: str | None = None) -> ParamCount:
     """Exact parameter count of ``arch``; ``training`` decides what is trainable; ``family`` (HF model_type,
     spec.model.family) only matters for LoRA target names of families with fused projections."""
     if training is None or training.method not in ("lora", "qlora") or training.lora is None:
@@ -242,7 +243,7 @@ def count_params(arch: Architecture, training: Optional[Training] = None, *,
     return replace(pc, breakdown=dict(pc.breakdown))  # ParamCount is mutable: each caller gets its own
 
 
-def _count_params(arch: Architecture, training: Optional[Training], family: Optional[str]) -> ParamCount:
+def _count_params(arch: Architecture, training: Training | None, family: str | None) -> ParamCount:
     d, L, hd, V = arch.d_model, arch.n_layers, arch.head_size, arch.vocab_size
     q_out, kv_out = arch.n_heads * hd, arch.kv_heads * hd
     norm_w = NORM_WIDTH[arch.norm]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Optional
 
 from llmspec.spec.models import Hardware, Spec
 
@@ -26,7 +25,7 @@ class MemoryEstimate:
     """Peak allocated bytes on one GPU (what torch.cuda.max_memory_allocated reports), excluding overhead."""
     overhead_bytes: int
     """CUDA context, workspaces, NCCL buffers and allocator fragmentation: outside torch's counters."""
-    capacity_bytes: Optional[int]
+    capacity_bytes: int | None
     """Memory of one GPU: hardware.memory, else the catalog's, else None (unknown accelerator)."""
     breakdown: dict[str, int]
     """Parts of per_gpu_bytes at the peak."""
@@ -35,18 +34,18 @@ class MemoryEstimate:
     phases: dict[str, int] = field(default_factory=dict)
     """Peak per phase; per_gpu_bytes is their maximum (phases do not add up)."""
     assumptions: list[str] = field(default_factory=list)
-    accelerator: Optional[str] = None
+    accelerator: str | None = None
 
     @property
     def total_bytes(self) -> int:
         return self.per_gpu_bytes + self.overhead_bytes
 
     @property
-    def fits(self) -> Optional[bool]:
+    def fits(self) -> bool | None:
         return None if self.capacity_bytes is None else self.total_bytes <= self.capacity_bytes
 
     @property
-    def headroom_bytes(self) -> Optional[int]:
+    def headroom_bytes(self) -> int | None:
         return None if self.capacity_bytes is None else self.capacity_bytes - self.total_bytes
 
     def to_dict(self) -> dict:
@@ -92,7 +91,7 @@ def _builtin_accelerator(name: str):
         return None
 
 
-def capacity(spec: Spec) -> tuple[Optional[int], Optional[str], list[str]]:
+def capacity(spec: Spec) -> tuple[int | None, str | None, list[str]]:
     """(bytes, accelerator name, notes): hardware.memory overrides the catalog."""
     hw = spec.hardware or Hardware()
     notes: list[str] = []

@@ -10,7 +10,8 @@ import hashlib
 import time
 from pathlib import Path
 
-from llmspec.eval import modelref, plan as planning
+from llmspec.eval import modelref
+from llmspec.eval import plan as planning
 from llmspec.eval.modelref import EvalError
 from llmspec.eval.results_schema import SCHEMA_VERSION
 

@@ -15,7 +15,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from llmspec.eval.modelref import EvalError
 
@@ -60,7 +60,7 @@ def quiet_git_hash() -> None:
     ev.get_git_commit_hash = lambda: None
 
 
-def make_lm(plan, *, threads: Optional[int] = None):
+def make_lm(plan, *, threads: int | None = None):
     """Instantiate lm-eval's model once; every suite of the run reuses it."""
     import torch
 
@@ -97,7 +97,7 @@ def unknown_tasks(tm, names: list[str]) -> list[str]:
     return [n for n in names if n not in known]
 
 
-def yaml_generation_kwargs(path: Optional[Path]) -> Optional[dict]:
+def yaml_generation_kwargs(path: Path | None) -> dict | None:
     """The task YAML's own generation_kwargs (None when it sets none): they win over [sampling]."""
     if path is None:
         return None
@@ -128,7 +128,7 @@ def sampling_gen_kwargs(sampling) -> dict[str, Any]:
 
 
 def run_task(lm, tm, task: str, *, limit, num_fewshot, gen_kwargs, chat_template: bool, seed: int,
-             cache: Optional[str], offline: bool) -> dict:
+             cache: str | None, offline: bool) -> dict:
     """One task through simple_evaluate; turns a dataset download failure into a one-line error."""
     import lm_eval
 
@@ -141,7 +141,7 @@ def run_task(lm, tm, task: str, *, limit, num_fewshot, gen_kwargs, chat_template
         )
     except (KeyboardInterrupt, EvalError):
         raise
-    except Exception as e:  # noqa: BLE001 - lm-eval raises many kinds; classify and keep it one line
+    except Exception as e:
         text = f"{type(e).__name__}: {e}"
         if not offline and any(m in text.lower() for m in OFFLINE_MARKERS):
             raise EvalError(
@@ -164,7 +164,7 @@ def token_count(lm, text: str) -> int:
     return len(lm.tok_encode(text))
 
 
-def config_hash(config: dict, yaml_path: Optional[Path]) -> str:
+def config_hash(config: dict, yaml_path: Path | None) -> str:
     """Hash of the task config that shapes prompts and scoring; the config's own file path is replaced by
     the content hash of the YAML's directory data files (so the same suite on another machine matches)."""
     cfg = json.loads(json.dumps(config, default=str, sort_keys=True))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 SAFE_SUFFIXES = (".safetensors", ".gguf")
@@ -36,7 +35,7 @@ class ModelRef:
         return self.ref
 
 
-def choose(spec, cli_model: Optional[str]) -> tuple[str, Path]:
+def choose(spec, cli_model: str | None) -> tuple[str, Path]:
     """The model reference and the directory it is relative to."""
     spec_dir = Path(spec.source.path).parent if spec.source is not None else Path.cwd()
     if cli_model:
@@ -48,7 +47,7 @@ def choose(spec, cli_model: Optional[str]) -> tuple[str, Path]:
     raise EvalError("no model to evaluate: set [model].weights or [eval].model in the spec, or pass --model PATH", 2)
 
 
-def resolve(spec, cli_model: Optional[str] = None, *, log=None) -> ModelRef:
+def resolve(spec, cli_model: str | None = None, *, log=None) -> ModelRef:
     from llmspec.eval import tinymodel
 
     ref, base = choose(spec, cli_model)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 # [inference].precision -> torch dtype name accepted by HFLM/vLLM. fp8/int8/int4 are serving quantisations
 # that lm-eval's hf backend does not apply from a dtype; they evaluate in bf16 (recorded in the plan notes).
@@ -49,8 +49,8 @@ class Plan:
         ``--device`` instead: lm-eval passes both to the constructor, and a duplicate is a TypeError."""
         return ",".join(f"{k}={_arg(v)}" for k, v in self.model_args.items() if k != "device")
 
-    def command(self, tasks: list[str], include_paths: list[str], output: str, *, limit: Optional[int] = None,
-                num_fewshot: Optional[int] = None, seed: int = 1234, chat_template: bool = False) -> list[str]:
+    def command(self, tasks: list[str], include_paths: list[str], output: str, *, limit: int | None = None,
+                num_fewshot: int | None = None, seed: int = 1234, chat_template: bool = False) -> list[str]:
         """The equivalent lm-eval command line (what ``--dry-run`` prints for launcher plans)."""
         model = "vllm" if self.kind == "vllm" else "hf"
         cmd = ["lm_eval", "run"] if self.kind != "accelerate" else [
@@ -80,7 +80,7 @@ def _arg(v: Any) -> str:
     return ("True" if v else "False") if isinstance(v, bool) else str(v)
 
 
-def weights_bytes(spec, dtype: str) -> Optional[int]:
+def weights_bytes(spec, dtype: str) -> int | None:
     """Bytes of the weights at ``dtype``: exact parameter count from the architecture (llmspec.estimate)."""
     if spec.model.architecture is None:
         return None
@@ -89,8 +89,8 @@ def weights_bytes(spec, dtype: str) -> Optional[int]:
     return count_params(spec.model.architecture).total * BYTES.get(dtype, 2)
 
 
-def make_plan(spec, model: str, *, device: str = "auto", probe=None, adapter: Optional[str] = None,
-              trust_remote_code: bool = False, gpu_memory: Optional[int] = None) -> Plan:
+def make_plan(spec, model: str, *, device: str = "auto", probe=None, adapter: str | None = None,
+              trust_remote_code: bool = False, gpu_memory: int | None = None) -> Plan:
     """Choose the engine for ``spec``. ``probe()`` returns the local device ("cuda" | "mps" | "cpu") for
     device="auto"; ``gpu_memory`` is one GPU's bytes (from the catalog, or [hardware].memory)."""
     ev, hw, inf = spec.eval, spec.hardware, spec.inference

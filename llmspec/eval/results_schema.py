@@ -38,7 +38,7 @@ Per-sample record extensions the runner may add to lm-eval's records before scor
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -56,9 +56,9 @@ class MetricResult(_Open):
 
     value: float
     """Corpus-level value (the metric's ``aggregate`` over all samples)."""
-    ci_low: Optional[float] = None
+    ci_low: float | None = None
     """Lower end of the two-sided interval at ``confidence`` (None when n < 2)."""
-    ci_high: Optional[float] = None
+    ci_high: float | None = None
     """Upper end of the two-sided interval at ``confidence``."""
     n: int
     """Number of scored documents."""
@@ -66,7 +66,7 @@ class MetricResult(_Open):
     ci_method: str = "bootstrap-percentile"
     """How the interval was computed."""
     confidence: float = 0.95
-    stderr: Optional[float] = None
+    stderr: float | None = None
     """lm-eval's own stderr when it gives a number (it gives "N/A" for perplexities), else None."""
     per_sample: dict[str, Any] = Field(default_factory=dict)
     """doc_hash -> per-sample value; what the baseline comparison pairs on."""
@@ -75,16 +75,16 @@ class MetricResult(_Open):
 class TaskProvenance(_Open):
     """What must match for two runs of a task to be comparable (the baseline check refuses a mismatch)."""
 
-    task_version: Optional[str] = None
+    task_version: str | None = None
     """lm-eval's task version (``results["versions"][task]``), as a string."""
-    config_hash: Optional[str] = None
+    config_hash: str | None = None
     """Hash of the task config that shapes prompts and scoring (lm-eval's ``configs[task]`` as canonical JSON,
     with data file paths reduced to the content hash of the files)."""
-    num_fewshot: Optional[int] = None
-    limit: Optional[float] = None
+    num_fewshot: int | None = None
+    limit: float | None = None
     """lm-eval's limit (int count or fraction), None when the whole split ran."""
-    lm_eval_version: Optional[str] = None
-    output_type: Optional[str] = None
+    lm_eval_version: str | None = None
+    output_type: str | None = None
     filter: str = "none"
     """The lm-eval filter whose responses were scored."""
 
@@ -98,17 +98,17 @@ class TaskResult(_Open):
 class RunProvenance(_Open):
     """Run-level provenance; the runner owns these fields and may add more."""
 
-    spec_hash: Optional[str] = None
-    model_hash: Optional[str] = None
-    model: Optional[str] = None
-    adapter: Optional[str] = None
-    versions: dict[str, Optional[str]] = Field(default_factory=dict)
+    spec_hash: str | None = None
+    model_hash: str | None = None
+    model: str | None = None
+    adapter: str | None = None
+    versions: dict[str, str | None] = Field(default_factory=dict)
     """llmspec, lm_eval, torch, transformers (and python) versions."""
-    device: Optional[str] = None
-    dtype: Optional[str] = None
-    seed: Optional[int] = None
-    batch_size: Optional[Any] = None
-    chat_template: Optional[bool] = None
+    device: str | None = None
+    dtype: str | None = None
+    seed: int | None = None
+    batch_size: Any | None = None
+    chat_template: bool | None = None
     timings: dict[str, float] = Field(default_factory=dict)
 
 
@@ -120,20 +120,20 @@ class GateResultModel(_Open):
     status: Literal["pass", "fail", "skipped", "error"]
     passed: bool
     reason: str
-    value: Optional[float] = None
-    baseline_value: Optional[float] = None
-    diff: Optional[float] = None
-    bound: Optional[float] = None
-    margin: Optional[float] = None
-    p_value: Optional[float] = None
-    p_adjusted: Optional[float] = None
-    drop_unit: Optional[str] = None
+    value: float | None = None
+    baseline_value: float | None = None
+    diff: float | None = None
+    bound: float | None = None
+    margin: float | None = None
+    p_value: float | None = None
+    p_adjusted: float | None = None
+    drop_unit: str | None = None
     gate_index: int = 0
-    adjusted_alpha: Optional[float] = None
-    method: Optional[str] = None
-    mode: Optional[str] = None
-    n: Optional[int] = None
-    mde: Optional[float] = None
+    adjusted_alpha: float | None = None
+    method: str | None = None
+    mode: str | None = None
+    n: int | None = None
+    mde: float | None = None
     warnings: list[str] = Field(default_factory=list)
 
 

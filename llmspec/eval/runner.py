@@ -8,25 +8,26 @@ from __future__ import annotations
 
 import json
 import signal
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
 
-from llmspec.eval import modelref, plan as planning
+from llmspec.eval import modelref
+from llmspec.eval import plan as planning
 from llmspec.eval.modelref import EvalError
 from llmspec.eval.suite import Suite, SuiteError, find_suite, load_suite
 
 
 @dataclass
 class EvalOptions:
-    model: Optional[str] = None
+    model: str | None = None
     suites: tuple[str, ...] = ()
-    limit: Optional[int] = None
+    limit: int | None = None
     device: str = "auto"
-    baseline: Optional[str] = None
+    baseline: str | None = None
     output: str = "llmspec-results"
-    timeout: Optional[float] = None
+    timeout: float | None = None
     dry_run: bool = False
     trust_remote_code: bool = False
     allow_pickle: bool = False
@@ -48,7 +49,7 @@ class _Timeout(Exception):
 
 
 @contextmanager
-def _deadline(seconds: Optional[float]):
+def _deadline(seconds: float | None):
     """SIGALRM-based timeout on the main thread (POSIX); a no-op elsewhere."""
     if not seconds or not hasattr(signal, "SIGALRM"):
         yield
@@ -100,8 +101,8 @@ def _spec_hash(spec) -> str:
 
 
 def _versions() -> dict:
-    from importlib.metadata import PackageNotFoundError, version
     import platform
+    from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": platform.python_version()}
     for dist, key in (("llmspec", "llmspec"), ("lm_eval", "lm_eval"), ("torch", "torch"),
@@ -113,7 +114,7 @@ def _versions() -> dict:
     return out
 
 
-def _load_baseline(path: Optional[str]) -> Optional[dict]:
+def _load_baseline(path: str | None) -> dict | None:
     if not path:
         return None
     try:
@@ -128,10 +129,8 @@ def _load_baseline(path: Optional[str]) -> Optional[dict]:
 
 
 def run(spec, opts: EvalOptions) -> EvalOutcome:
-    from llmspec.eval import tinymodel
+    from llmspec.eval import lmeval, tinymodel
     from llmspec.eval.metrics import load_metrics
-
-    from llmspec.eval import lmeval
 
     log = opts.log
     lmeval.prepare_environment(tinymodel.cache_root())  # before anything imports tqdm/transformers
@@ -179,7 +178,7 @@ def run(spec, opts: EvalOptions) -> EvalOutcome:
                            baseline, _spec_hash(spec), _versions(), _deadline, _Timeout)
 
 
-def _gpu_memory(spec) -> Optional[int]:
+def _gpu_memory(spec) -> int | None:
     hw = spec.hardware
     if hw is None:
         return None
@@ -189,5 +188,5 @@ def _gpu_memory(spec) -> Optional[int]:
         from llmspec.catalog import resolve
 
         return resolve(hw.accelerator).memory_bytes
-    except Exception:  # noqa: BLE001 - an unknown accelerator is lint's business, not a reason to stop eval
+    except Exception:
         return None

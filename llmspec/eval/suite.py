@@ -9,15 +9,11 @@ from __future__ import annotations
 
 import json
 import sys
+import tomllib
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 SCHEMA_ID = "https://llmspec.dev/schemas/suite.schema.json"
 
@@ -31,19 +27,19 @@ class SuiteTask(_Strict):
 
     task: str = Field(min_length=1, max_length=256, pattern=r"^[A-Za-z0-9_.\-]+$")
     """lm-eval task name: a built-in task (e.g. "hellaswag") or the `task:` of the YAML named by path."""
-    path: Optional[str] = Field(default=None, max_length=4096)
+    path: str | None = Field(default=None, max_length=4096)
     """Task YAML file (relative to the suite file) for a local task; omit for lm-eval's built-in tasks."""
-    num_fewshot: Optional[int] = Field(default=None, ge=0, le=1000)
+    num_fewshot: int | None = Field(default=None, ge=0, le=1000)
     """Few-shot examples; defaults to the task's own setting ([eval].num_fewshot overrides both)."""
-    limit: Optional[int] = Field(default=None, ge=1)
+    limit: int | None = Field(default=None, ge=1)
     """Evaluate only the first N documents ([eval].limit and --limit override it)."""
     metrics: list[str] = Field(default_factory=list, max_length=64)
     """llmspec metric plugins to score from the per-sample outputs (e.g. "acc", "macro_f1",
     "word_perplexity"); lm-eval's own figures are always recorded too."""
-    generation_kwargs: Optional[dict[str, Any]] = None
+    generation_kwargs: dict[str, Any] | None = None
     """Generation arguments for this task; when absent, [sampling] of the spec applies to generation tasks
     unless the task YAML sets its own."""
-    offline: Optional[bool] = None
+    offline: bool | None = None
     """Whether the task runs without network access; default: true for local YAMLs, false for built-ins."""
 
 
@@ -52,18 +48,18 @@ class Suite(_Strict):
 
     name: str = Field(min_length=1, max_length=128)
     """Suite name (what [eval].suites and --suite refer to)."""
-    description: Optional[str] = Field(default=None, max_length=10_000)
+    description: str | None = Field(default=None, max_length=10_000)
     """What the suite measures."""
     tasks: list[SuiteTask] = Field(min_length=1, max_length=1024)
     """The tasks, run in this order."""
 
-    _file: Optional[Path] = None
+    _file: Path | None = None
 
     @property
-    def file(self) -> Optional[Path]:
+    def file(self) -> Path | None:
         return self._file
 
-    def task_path(self, task: SuiteTask) -> Optional[Path]:
+    def task_path(self, task: SuiteTask) -> Path | None:
         """Absolute path of a local task's YAML (relative paths resolve against the suite file)."""
         if task.path is None:
             return None
@@ -78,7 +74,7 @@ class SuiteError(Exception):
     """A suite that cannot be found or read; str() is one line ``file: message``."""
 
 
-def find_suite(ref: str, spec_dir: Optional[Path] = None) -> Path:
+def find_suite(ref: str, spec_dir: Path | None = None) -> Path:
     """A suite file from a name or a path: a path as given (relative to the spec), then ``NAME.toml`` beside
     the spec and in ``suites/`` beside it, then the built-in suites shipped with llmspec."""
     from llmspec.resources import data_dir

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import os
 import re
-import sys
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
 
 _SPEC_HINT = re.compile(
     r"^[ \t]*(?:\[[ \t]*model[ \t]*[\].]|model[ \t]*[.=]|extends[ \t]*=|#:schema[^\n]*llmspec)", re.MULTILINE
@@ -36,10 +35,7 @@ def is_spec(path: Path) -> bool:
         return False
     if "'''" in text or '"""' in text:
         # the hint may sit inside a multi-line string (a TOML file that embeds specs): ask the parser
-        if sys.version_info >= (3, 11):
-            import tomllib
-        else:  # pragma: no cover
-            import tomli as tomllib
+        import tomllib
 
         try:
             data = tomllib.loads(text)
@@ -50,7 +46,7 @@ def is_spec(path: Path) -> bool:
 
 
 @lru_cache(maxsize=256)
-def _glob_regex(pattern: str) -> "re.Pattern[str]":
+def _glob_regex(pattern: str) -> re.Pattern[str]:
     out, i = "", 0
     while i < len(pattern):
         if pattern.startswith("**/", i):

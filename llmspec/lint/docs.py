@@ -11,10 +11,10 @@ Regenerate the reference with ``llmspec rules --format markdown > docs/rules.md`
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 SECTIONS = ("Why", "Thresholds", "Bad", "Good", "Fix")
-_SECTION = re.compile(r"^(%s):\s*$" % "|".join(SECTIONS))
+_SECTION = re.compile(r"^({}):\s*$".format("|".join(SECTIONS)))
 _FENCE = re.compile(r"```toml\n(.*?)```", re.S)
 
 # The minimal spec fragments are wrapped into: Llama-2-7B's architecture (meta-llama/Llama-2-7b-hf config.json).

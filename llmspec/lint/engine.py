@@ -7,9 +7,9 @@ transformers or lm_eval (estimates are imported only when a rule asks for one).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping, Optional, Sequence
 
 from llmspec.config import Config, ConfigError, config_file, load_config
 from llmspec.lint import noqa
@@ -40,7 +40,7 @@ class LintResult:
 
 @dataclass
 class Options:
-    select: Optional[Sequence[str]] = None
+    select: Sequence[str] | None = None
     """Replaces the config's select when given."""
     ignore: Sequence[str] = ()
     """Added to the config's ignore."""
@@ -48,9 +48,9 @@ class Options:
     """--set KEY=VALUE."""
     data: bool = False
     """Run the opt-in data checks (they read dataset files)."""
-    config: Optional[Path] = None
+    config: Path | None = None
     """An explicit config file instead of discovery."""
-    jobs: Optional[int] = None
+    jobs: int | None = None
     """Worker processes for large batches; None: one per CPU when there are at least PARALLEL_MIN specs."""
 
 
@@ -89,7 +89,7 @@ class _Plan:
         for pattern, selectors in self.config.per_file_ignores.items():
             for bad in check_selectors(selectors):
                 raise self.config.error(("per_file_ignores", pattern), f"per_file_ignores: {bad!r} matches no rule code")
-        for code, level in self.config.severity.items():
+        for code, _level in self.config.severity.items():
             if code not in known:
                 raise self.config.error(("severity", code), f"severity: unknown rule code {code!r}{did_you_mean(code, known)}")
         for code, values in self.config.thresholds.items():
@@ -115,9 +115,9 @@ class Linter:
     def __init__(self, options: Options | None = None):
         self.options = options or Options()
         self.rules = all_rules()
-        self._plans: dict[Optional[Path], _Plan] = {}
-        self._files: dict[str, Optional[Path]] = {}
-        self._configs: dict[Optional[Path], Config] = {}
+        self._plans: dict[Path | None, _Plan] = {}
+        self._files: dict[str, Path | None] = {}
+        self._configs: dict[Path | None, Config] = {}
         self._explicit = load_config(self.options.config) if self.options.config else None
 
     def config_for(self, path: str | os.PathLike) -> Config:
@@ -175,7 +175,7 @@ class Linter:
         for rule in plan.instances:
             try:
                 out.extend(rule.check(ctx) or ())
-            except Exception as exc:  # noqa: BLE001 - one broken rule must not hide the others' findings
+            except Exception as exc:
                 name, severity, _ = ENGINE_CODES["LNT003"]
                 out.append(Finding("LNT003", severity, f"rule {rule.code} crashed on this spec ({type(exc).__name__}: "
                                    f"{exc}); this is a bug in the rule, please report it", path, 1, 1, "", None, name))
@@ -239,7 +239,7 @@ def usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
-_WORKER: Optional[Linter] = None
+_WORKER: Linter | None = None
 
 
 def _lint_chunk(paths: list[str]) -> list[list[Finding]]:

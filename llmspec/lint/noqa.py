@@ -15,8 +15,8 @@ no rule's code as LNT002. Both can be switched off like any rule (``ignore = ["L
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable, Optional
 
 _NOQA = re.compile(
     r"#\s*llmspec\s*:\s*(?P<kind>noqa-file|noqa)(?![-\w])"
@@ -30,7 +30,7 @@ class Suppression:
     file: str
     line: int
     col: int
-    codes: Optional[frozenset[str]]
+    codes: frozenset[str] | None
     """Codes suppressed; None: all."""
     whole_file: bool
     used: set[str] = field(default_factory=set)
@@ -48,7 +48,7 @@ def parse(file: str, text: str) -> list[Suppression]:
         for match in _NOQA.finditer(line):
             codes = match.group("codes")
             if codes:
-                parsed: Optional[frozenset[str]] = frozenset(c.upper() for c in re.split(r"[\s,]+", codes) if c)
+                parsed: frozenset[str] | None = frozenset(c.upper() for c in re.split(r"[\s,]+", codes) if c)
             else:  # "noqa:" followed by no valid code suppresses nothing (never everything, by accident)
                 parsed = frozenset() if match.group("colon") else None
             found.append(Suppression(file, number, match.start() + 1, parsed,

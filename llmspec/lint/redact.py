@@ -8,12 +8,13 @@ token it was, and nothing of the secret part.
 from __future__ import annotations
 
 import re
-from typing import Iterator, NamedTuple
+from collections.abc import Iterator
+from typing import NamedTuple
 
 
 class Pattern(NamedTuple):
     name: str
-    regex: "re.Pattern[str]"
+    regex: re.Pattern[str]
     keep: int
     source: str
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 import importlib
 import re
 import sys
+from collections.abc import Iterable
 from functools import lru_cache
-from typing import Iterable
 
 from llmspec.lint.rule import SEVERITIES, Rule
 
@@ -138,7 +138,7 @@ def _plugin_rules(taken: set[str], warn) -> list[type[Rule]]:
                     raise RegistryError(f"{origin}: code {cls.code} is already taken")
                 taken.add(cls.code)
                 found.append(cls)
-        except Exception as exc:  # noqa: BLE001 - any broken plugin is skipped, never fatal
+        except Exception as exc:
             warn(f"llmspec: warning: skipping rule {origin}: {type(exc).__name__}: {exc}")
     return found
 

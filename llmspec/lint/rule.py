@@ -20,8 +20,9 @@ sections ``Why:``, ``Bad:`` and ``Good:`` (see :mod:`llmspec.lint.docs`). Plugin
 from __future__ import annotations
 
 import inspect
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Iterator, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from llmspec.lint.redact import redact
 
@@ -44,7 +45,7 @@ class Finding:
     col: int
     key: str = ""
     """Dotted key path ("training.epochs"), "" when the finding is about the whole file."""
-    fix: Optional[str] = None
+    fix: str | None = None
     """What would fix it, in words (and numbers)."""
     name: str = ""
     """The rule's name ("temperature-out-of-range")."""
@@ -72,7 +73,7 @@ class Finding:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "Finding":
+    def from_dict(cls, data: Mapping[str, Any]) -> Finding:
         return cls(
             code=data["code"], severity=data["severity"], message=data["message"], file=data["filename"],
             line=data["line"], col=data["column"], key=data.get("key", ""), fix=data.get("fix"),
@@ -90,7 +91,7 @@ def dotted(path: Sequence[object]) -> str:
 class Context:
     """What a rule sees: the validated spec, where its keys are, resolved thresholds and shared lazy values."""
 
-    def __init__(self, spec: "Spec", accelerators: Mapping[str, Mapping] | None = None,
+    def __init__(self, spec: Spec, accelerators: Mapping[str, Mapping] | None = None,
                  options: Mapping[str, Any] | None = None):
         self.spec = spec
         self.source = spec.source
@@ -105,7 +106,7 @@ class Context:
         if key not in self._cache:
             try:
                 self._cache[key] = (compute(), None)
-            except Exception as exc:  # noqa: BLE001 - a failing estimator must not kill the lint run
+            except Exception as exc:
                 self._cache[key] = (None, exc)
         value, error = self._cache[key]
         if error is not None:
@@ -113,7 +114,7 @@ class Context:
         return value
 
     @property
-    def accelerator(self) -> Optional["Accelerator"]:
+    def accelerator(self) -> Accelerator | None:
         """The resolved accelerator (catalog + config extras), None when there is no [hardware] or it is unknown."""
         def compute():
             from llmspec.catalog import CatalogError, resolve
@@ -157,10 +158,10 @@ class Rule:
     severity: ClassVar[str] = "warning"
     thresholds: ClassVar[Mapping[str, Any]] = {}
     """Default thresholds; each one's source is given in the docstring. Config overrides them per rule."""
-    opt_in: ClassVar[Optional[str]] = None
+    opt_in: ClassVar[str | None] = None
     """Run only when this run option is set (e.g. "data" for `llmspec lint --data`)."""
 
-    def __init__(self, thresholds: Mapping[str, Any] | None = None, severity: Optional[str] = None):
+    def __init__(self, thresholds: Mapping[str, Any] | None = None, severity: str | None = None):
         merged = dict(type(self).thresholds)
         merged.update(thresholds or {})
         self.t = merged
@@ -172,14 +173,14 @@ class Rule:
         raise NotImplementedError
 
     # -- helpers --------------------------------------------------------------------------------------
-    def finding(self, ctx: Context, key: Sequence[object], message: str, fix: Optional[str] = None,
-                severity: Optional[str] = None) -> Finding:
+    def finding(self, ctx: Context, key: Sequence[object], message: str, fix: str | None = None,
+                severity: str | None = None) -> Finding:
         loc = ctx.source.locate(tuple(key))
         return Finding(code=self.code, severity=severity or self.level, message=message, file=loc.file,
                        line=loc.line, col=loc.col, key=dotted(key), fix=fix, name=self.name)
 
-    def at(self, file: str, line: int, col: int, message: str, fix: Optional[str] = None,
-           severity: Optional[str] = None, key: str = "") -> Finding:
+    def at(self, file: str, line: int, col: int, message: str, fix: str | None = None,
+           severity: str | None = None, key: str = "") -> Finding:
         return Finding(code=self.code, severity=severity or self.level, message=message, file=file, line=line,
                        col=col, key=key, fix=fix, name=self.name)
 

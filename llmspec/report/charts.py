@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import re
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 INSTALL_HINT = "install the report extra for charts: pip install 'llmspec[report]'"
 
@@ -29,8 +29,8 @@ def matplotlib_available() -> bool:
     return True
 
 
-def memory_chart(bars: Sequence[tuple[str, dict[str, float]]], capacity: Optional[float],
-                 capacity_label: str) -> Optional[str]:
+def memory_chart(bars: Sequence[tuple[str, dict[str, float]]], capacity: float | None,
+                 capacity_label: str) -> str | None:
     """``bars`` = [(label, {part: bytes, ...}), ...] with an optional "overhead" part; returns SVG or None when
     matplotlib is missing. Values are plotted in GiB."""
     if not matplotlib_available():

@@ -10,8 +10,9 @@ message does not make a finding "new".
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Optional, Sequence
+from typing import Any
 
 from llmspec.report.model import ReportData, gather
 
@@ -29,13 +30,13 @@ class Change:
 @dataclass
 class Delta:
     name: str
-    old: Optional[float]
-    new: Optional[float]
+    old: float | None
+    new: float | None
     unit: str
     """"params", "bytes", "hours", "usd", "flops"."""
 
     @property
-    def delta(self) -> Optional[float]:
+    def delta(self) -> float | None:
         return None if self.old is None or self.new is None else self.new - self.old
 
 
@@ -54,7 +55,7 @@ class DiffResult:
     """[{"metric", "old_status", "new_status", "old_value", "new_value"}] when both sides have results."""
     summary: str = ""
 
-    def delta(self, name: str) -> Optional[Delta]:
+    def delta(self, name: str) -> Delta | None:
         return next((d for d in self.deltas if d.name == name), None)
 
     def to_dict(self) -> dict:
@@ -67,9 +68,9 @@ class DiffResult:
         return out
 
 
-def compare(old_path: str, new_path: str, overrides: Sequence[str] = (), old_name: Optional[str] = None,
-            new_name: Optional[str] = None, old_results: Optional[str] = None,
-            new_results: Optional[str] = None) -> DiffResult:
+def compare(old_path: str, new_path: str, overrides: Sequence[str] = (), old_name: str | None = None,
+            new_name: str | None = None, old_results: str | None = None,
+            new_results: str | None = None) -> DiffResult:
     """Gather both sides (``overrides`` apply to both) and compare them. Raises SpecError / ReportInputError."""
     a = gather(old_path, overrides, old_results, display=old_name)
     b = gather(new_path, overrides, new_results, display=new_name)
@@ -151,7 +152,7 @@ def changed_keys(a: ReportData, b: ReportData) -> list[Change]:
 def _deltas(a: ReportData, b: ReportData) -> list[Delta]:
     from llmspec.report.sections_run import compute_value
 
-    def params(d: ReportData, key: str) -> Optional[float]:
+    def params(d: ReportData, key: str) -> float | None:
         return (d.estimate.get("params") or {}).get(key)
 
     rows = [

@@ -4,7 +4,7 @@ comment (short: impact table first, details folded), and JSON for tools."""
 from __future__ import annotations
 
 import json
-from typing import Any, Optional
+from typing import Any
 
 from llmspec.report import fmt
 from llmspec.report.diff import DiffResult
@@ -20,14 +20,14 @@ _LABELS = {
 MAX_KEYS_OPEN = 12  # more changed keys than this are folded into <details> to keep the comment short
 
 
-def show(value: Optional[float], unit: str) -> str:
+def show(value: float | None, unit: str) -> str:
     if value is None:
         return "n/a"
     return {"params": fmt.count, "bytes": fmt.gib, "hours": fmt.hours, "usd": fmt.money,
             "flops": fmt.flop}.get(unit, str)(value)
 
 
-def _memory_sentence(result: DiffResult, phase: str) -> Optional[str]:
+def _memory_sentence(result: DiffResult, phase: str) -> str | None:
     d = result.delta(f"{phase}_memory_per_gpu")
     if d is None or d.old is None or d.new is None or d.old == d.new:
         return None
@@ -131,7 +131,7 @@ def diff_markdown(result: DiffResult) -> str:
     return "\n".join(out) + "\n"
 
 
-def _status(status: Optional[str], value: Optional[float]) -> str:
+def _status(status: str | None, value: float | None) -> str:
     if status is None:
         return "-"
     word = status if status == "pass" else f"**{status}**"

@@ -7,7 +7,6 @@ literal (the HTML renderer escapes it, the Markdown renderer escapes table pipes
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional, Union
 
 
 @dataclass
@@ -32,7 +31,7 @@ class Callout:
 class Table:
     headers: list[str]
     rows: list[list[str]]
-    align: Optional[list[str]] = None
+    align: list[str] | None = None
     """Per column "l" or "r"; numbers are right-aligned."""
 
     def __post_init__(self) -> None:
@@ -51,11 +50,11 @@ class Chart:
     name: str
     """Short file-safe name; Markdown writes it beside the report as ``<stem>.<name>.svg``."""
     alt: str
-    svg: Optional[str] = None
+    svg: str | None = None
     note: str = ""
 
 
-Block = Union[Para, Bullets, Callout, Table, Chart]
+Block = Para | Bullets | Callout | Table | Chart
 
 
 @dataclass
@@ -64,7 +63,7 @@ class Section:
     blocks: list[Block] = field(default_factory=list)
     anchor: str = ""
 
-    def add(self, *blocks: Block) -> "Section":
+    def add(self, *blocks: Block) -> Section:
         self.blocks.extend(blocks)
         return self
 
@@ -76,5 +75,5 @@ class Document:
     sections: list[Section] = field(default_factory=list)
     footer: str = ""
 
-    def section(self, anchor: str) -> Optional[Section]:
+    def section(self, anchor: str) -> Section | None:
         return next((s for s in self.sections if s.anchor == anchor), None)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 from llmspec.units import format_count
 
 GIB = 2**30
 
 
-def gib(n: Optional[float], digits: int = 1) -> str:
+def gib(n: float | None, digits: int = 1) -> str:
     """Bytes as GiB with one decimal ("61.2 GiB"); MiB below 1 GiB so that tiny models do not read 0.0."""
     if n is None:
         return "n/a"
@@ -18,12 +16,12 @@ def gib(n: Optional[float], digits: int = 1) -> str:
     return f"{n / GIB:,.{digits}f} GiB"
 
 
-def count(n: Optional[float]) -> str:
+def count(n: float | None) -> str:
     """6_738_415_616 -> "6.74B"; None -> "n/a"."""
     return "n/a" if n is None else format_count(n)
 
 
-def exact(n: Optional[int]) -> str:
+def exact(n: int | None) -> str:
     return "n/a" if n is None else f"{int(n):,}"
 
 
@@ -34,13 +32,13 @@ def pct(part: float, whole: float) -> str:
     return "<0.1%" if 0 < share < 0.05 else f"{share:.1f}%"
 
 
-def money(x: Optional[float]) -> str:
+def money(x: float | None) -> str:
     if x is None:
         return "n/a"
     return f"${x:,.0f}" if abs(x) >= 100 else f"${x:,.2f}"
 
 
-def hours(x: Optional[float]) -> str:
+def hours(x: float | None) -> str:
     if x is None:
         return "n/a"
     if x >= 100:
@@ -48,14 +46,14 @@ def hours(x: Optional[float]) -> str:
     return f"{x:,.1f}" if x >= 1 else f"{x:.2g}"
 
 
-def flops(x: Optional[float]) -> str:
+def flops(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.3g}"
 
 
 _SI = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
 
 
-def flop(x: Optional[float]) -> str:
+def flop(x: float | None) -> str:
     """Floating-point operations with an SI prefix up to tera ("449 GFLOP"), and in scientific notation from
     1e15 on, as scaling-law papers write training budgets ("5.01e18 FLOP", "1.80e21 FLOP")."""
     if x is None:
@@ -69,7 +67,7 @@ def flop(x: Optional[float]) -> str:
     return f"{x:.3g} FLOP"
 
 
-def signed_pct(old: Optional[float], new: Optional[float]) -> str:
+def signed_pct(old: float | None, new: float | None) -> str:
     """Relative change "+53%" / "-12%" / "±0%"; "new" when old is 0 or missing."""
     if old is None or new is None:
         return ""
@@ -88,7 +86,7 @@ def label(key: str) -> str:
     return key.replace("_", " ").replace("+", " + ")
 
 
-def metric(x: Optional[float]) -> str:
+def metric(x: float | None) -> str:
     """Eval metric values: 4 significant digits, thousands separators instead of exponents (48,210 not 4.821e+04)."""
     if x is None:
         return "n/a"

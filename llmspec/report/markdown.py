@@ -8,7 +8,7 @@ there is no "beside", and the chart is replaced by a note that says how to get i
 from __future__ import annotations
 
 import re
-from typing import Callable, Optional
+from collections.abc import Callable
 
 from llmspec.report.doc import Bullets, Callout, Chart, Document, Para, Table
 
@@ -40,7 +40,7 @@ def table(t: Table) -> str:
     return "\n".join([row(t.headers), rule, *(row(r) for r in t.rows)])
 
 
-def render_markdown(doc: Document, assets: Optional[Assets] = None) -> str:
+def render_markdown(doc: Document, assets: Assets | None = None) -> str:
     out = [f"# {inline(doc.title)}", ""]
     if doc.subtitle:
         out += [inline(doc.subtitle), ""]
@@ -55,7 +55,7 @@ def render_markdown(doc: Document, assets: Optional[Assets] = None) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-def _block(block, assets: Optional[Assets]) -> str:
+def _block(block, assets: Assets | None) -> str:
     if isinstance(block, Para):
         return inline(block.text)
     if isinstance(block, Bullets):

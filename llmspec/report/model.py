@@ -9,9 +9,10 @@ that fails does not stop the report: its section says what went wrong.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any
 
 from llmspec.spec.models import Spec
 
@@ -30,23 +31,23 @@ class ReportData:
     overrides: tuple[str, ...] = ()
     accelerator: Any = None
     """llmspec.catalog.Accelerator, or None (no [hardware] or an unknown name)."""
-    capacity_bytes: Optional[int] = None
+    capacity_bytes: int | None = None
     """Memory per GPU: hardware.memory, else the catalog's."""
     estimate: dict = field(default_factory=dict)
     """``Estimate.to_dict()``; possibly only {"params": ...} when the full estimator is unavailable."""
-    estimate_error: Optional[str] = None
-    lint: Optional[list[dict]] = None
+    estimate_error: str | None = None
+    lint: list[dict] | None = None
     """Finding.to_dict() of every finding, or None when lint could not run (see lint_error)."""
-    lint_error: Optional[str] = None
-    results: Optional[dict] = None
-    results_path: Optional[str] = None
+    lint_error: str | None = None
+    results: dict | None = None
+    results_path: str | None = None
 
     # -- derived values the sections and the diff share ------------------------------------------------
     def memory(self, phase: str) -> dict:
         """``estimate["memory"][phase]`` ("training" / "inference"), {} when absent."""
         return dict((self.estimate.get("memory") or {}).get(phase) or {})
 
-    def total_bytes(self, phase: str) -> Optional[int]:
+    def total_bytes(self, phase: str) -> int | None:
         """Peak allocated plus overhead per GPU: what must fit in the GPU's memory."""
         mem = self.memory(phase)
         if mem.get("total_bytes") is not None:
@@ -55,10 +56,10 @@ class ReportData:
             return int(mem["per_gpu_bytes"]) + int(mem.get("overhead_bytes") or 0)
         return None
 
-    def capacity(self, phase: str) -> Optional[int]:
+    def capacity(self, phase: str) -> int | None:
         return self.memory(phase).get("capacity_bytes") or self.capacity_bytes
 
-    def fits(self, phase: str) -> Optional[bool]:
+    def fits(self, phase: str) -> bool | None:
         """Whether the phase fits on one GPU; None when there is nothing to judge (no estimate or no GPU)."""
         mem = self.memory(phase)
         if isinstance(mem.get("fits"), bool):
@@ -78,8 +79,8 @@ class ReportData:
         return list((self.results or {}).get("gates") or [])
 
 
-def gather(path: str, overrides: Sequence[str] = (), results: Optional[str] = None,
-           display: Optional[str] = None, lint: bool = True) -> ReportData:
+def gather(path: str, overrides: Sequence[str] = (), results: str | None = None,
+           display: str | None = None, lint: bool = True) -> ReportData:
     """Load the spec (raises ``llmspec.spec.loader.SpecError``) and collect everything else around it."""
     from llmspec.spec.loader import load_spec
 
@@ -127,7 +128,7 @@ def _estimate(data: ReportData) -> None:
         try:
             data.estimate = estimate(data.spec).to_dict()
             return
-        except Exception as exc:  # noqa: BLE001 - the report still shows the rest, and says this failed
+        except Exception as exc:
             data.estimate_error = f"the estimator failed on this spec ({type(exc).__name__}: {exc}); please report it"
     else:
         data.estimate_error = "memory and compute estimates are not available in this version of llmspec"
@@ -135,7 +136,7 @@ def _estimate(data: ReportData) -> None:
         from llmspec.estimate import count_params
 
         data.estimate = {"params": count_params(data.spec.arch, data.spec.training).to_dict()}
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         data.estimate_error = (data.estimate_error or "") + f"; parameter count failed ({type(exc).__name__}: {exc})"
 
 
@@ -147,7 +148,7 @@ def _lint(data: ReportData) -> None:
         return
     try:
         result = lint_paths([data.path], Options(overrides=data.overrides))
-    except Exception as exc:  # noqa: BLE001 - a config error belongs in the report, not a crash
+    except Exception as exc:
         data.lint_error = f"lint could not run: {exc}"
         return
     data.lint = [f.to_dict() for f in result.findings]

@@ -12,17 +12,12 @@ from __future__ import annotations
 import os
 import posixpath
 import subprocess
-import sys
 import tempfile
+import tomllib
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 CONFIG_FILES = ("llmspec.toml", "pyproject.toml")
 MAX_FILES = 64  # an extends chain is a handful of files; this bounds a pathological one
@@ -38,9 +33,9 @@ class Side:
     """The file to load."""
     display: str
     """How to name it: the path as given, or ``REV:path``."""
-    root: Optional[str] = None
+    root: str | None = None
     """The temporary checkout root (None for a plain path)."""
-    rev: Optional[str] = None
+    rev: str | None = None
 
     def rename(self, text: str) -> str:
         """Replace the temporary root in a message with ``REV:`` so errors name what the user wrote."""
@@ -67,7 +62,7 @@ def _git(args: list[str], cwd: str) -> subprocess.CompletedProcess:
 
 
 @contextmanager
-def materialise(arg: str, cwd: Optional[str] = None) -> Iterator[Side]:
+def materialise(arg: str, cwd: str | None = None) -> Iterator[Side]:
     if not is_revision(arg):
         yield Side(arg, arg)
         return

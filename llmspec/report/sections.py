@@ -7,12 +7,11 @@ The order follows what a reviewer asks first: does it fit and what does it cost 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 from llmspec.report import fmt
+from llmspec.report import sections_run as run
 from llmspec.report.doc import Bullets, Callout, Document, Para, Section, Table
 from llmspec.report.model import ReportData
-from llmspec.report import sections_run as run
 
 
 def report_document(data: ReportData) -> Document:
@@ -133,7 +132,7 @@ def summary(data: ReportData) -> Section:
     return section
 
 
-def inherited_from(data: ReportData) -> Optional[str]:
+def inherited_from(data: ReportData) -> str | None:
     """The base spec that wrote [model.architecture] (relative to the spec, as its ``extends`` names it), or
     None when the spec wrote it itself (or imports it with hf_config)."""
     import os

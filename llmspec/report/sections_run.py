@@ -3,7 +3,8 @@ would fit, eval results and gates. Values come from the estimate contract (``Est
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Optional
+from collections.abc import Iterator
+from typing import Any
 
 from llmspec.report import charts, fmt
 from llmspec.report.doc import Bullets, Callout, Chart, Para, Section, Table
@@ -26,7 +27,7 @@ def _bars(data: ReportData) -> list[tuple[str, dict[str, int]]]:
     return bars
 
 
-def memory_chart(data: ReportData) -> Optional[Chart]:
+def memory_chart(data: ReportData) -> Chart | None:
     """The stacked bar chart of memory per GPU against capacity; None when there is no memory estimate."""
     bars = _bars(data)
     if not bars:
@@ -86,7 +87,7 @@ def _flat(node: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
         yield prefix, node
 
 
-def compute_value(data: ReportData, *names: str) -> Optional[float]:
+def compute_value(data: ReportData, *names: str) -> float | None:
     """The first numeric compute value whose dotted key ends with one of ``names``."""
     flat = dict(_flat(data.estimate.get("compute") or {}))
     for name in names:
@@ -152,7 +153,7 @@ def _detail_rows(comp: dict, skip: set[str]) -> list[list[str]]:
     return rows
 
 
-def _budget_rows(data: ReportData) -> list[tuple[str, Optional[float], Optional[float], Any]]:
+def _budget_rows(data: ReportData) -> list[tuple[str, float | None, float | None, Any]]:
     hw = data.spec.hardware
     return [
         ("GPU-hours", compute_value(data, "gpu_hours"), hw.budget_gpu_hours if hw else None, fmt.hours),
@@ -223,7 +224,7 @@ def lint(data: ReportData) -> Section:
 
 
 # -- what would fit ------------------------------------------------------------------------------------------------
-def what_would_fit(data: ReportData) -> Optional[Section]:
+def what_would_fit(data: ReportData) -> Section | None:
     failing = [p for p in PHASES if data.fits(p) is False]
     if not failing:
         return None

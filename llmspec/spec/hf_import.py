@@ -12,9 +12,10 @@ This module does not import transformers: the lint path reads specs with ``hf_co
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from llmspec.spec.models import Architecture
 

@@ -11,14 +11,10 @@ import copy
 import json
 import os
 import re
-import sys
+import tomllib
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -151,7 +147,7 @@ class _Loader:
 
     # -- overrides and hf_config -----------------------------------------------------------------------
     def apply_overrides(self, data: dict, overrides: Iterable[str]) -> None:
-        for n, item in enumerate(overrides, start=1):
+        for _n, item in enumerate(overrides, start=1):
             key, value, error = parse_override(item)
             where = Location(f"<--set {key or item}>", 1, 1)
             if error:

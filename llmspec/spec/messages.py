@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime
 import types
 import typing
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from pydantic import BaseModel
 from pydantic_core import ErrorDetails

@@ -8,7 +8,7 @@ not here: a spec is invalid only when it cannot be read as a model and a run at 
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal
 
 from pydantic import Field, PrivateAttr, model_validator
 
@@ -36,11 +36,11 @@ class MoE(Strict):
     """Routed experts per MoE layer."""
     experts_per_token: int = Field(ge=1, le=4096)
     """Experts each token is routed to (top-k)."""
-    expert_ffn_dim: Optional[int] = Field(default=None, ge=1, le=1_000_000)
+    expert_ffn_dim: int | None = Field(default=None, ge=1, le=1_000_000)
     """Hidden size of one expert's MLP; defaults to architecture.ffn_dim (Mixtral). Qwen3-MoE sets it apart."""
     shared_experts: int = Field(default=0, ge=0, le=64)
     """Always-active shared experts per layer (Qwen2-MoE, DeepSeek-MoE style)."""
-    shared_expert_ffn_dim: Optional[int] = Field(default=None, ge=1, le=1_000_000)
+    shared_expert_ffn_dim: int | None = Field(default=None, ge=1, le=1_000_000)
     """Hidden size of the shared expert(s), in total; defaults to expert_ffn_dim."""
     shared_expert_gate: bool = False
     """A learned sigmoid gate (d_model -> 1) on the shared expert output (Qwen2-MoE)."""
@@ -51,7 +51,7 @@ class MoE(Strict):
     or Qwen-MoE's mlp_only_layers; the rest are MoE."""
 
     @model_validator(mode="after")
-    def _top_k_within_experts(self) -> "MoE":
+    def _top_k_within_experts(self) -> MoE:
         if self.experts_per_token > self.n_experts:
             raise ValueError(
                 f"experts_per_token ({self.experts_per_token}) cannot exceed n_experts ({self.n_experts})"
@@ -68,9 +68,9 @@ class Architecture(Strict):
     """Hidden size (residual stream width)."""
     n_heads: int = Field(ge=1, le=10_000)
     """Query heads per attention layer."""
-    n_kv_heads: Optional[int] = Field(default=None, ge=1, le=10_000)
+    n_kv_heads: int | None = Field(default=None, ge=1, le=10_000)
     """Key/value heads (GQA when fewer than n_heads, MQA when 1); defaults to n_heads."""
-    head_dim: Optional[int] = Field(default=None, ge=1, le=100_000)
+    head_dim: int | None = Field(default=None, ge=1, le=100_000)
     """Per-head dimension; defaults to d_model / n_heads (Gemma and Qwen3 set it independently)."""
     ffn_dim: int = Field(ge=1, le=10_000_000)
     """Hidden size of the feed-forward layer (intermediate_size)."""
@@ -98,15 +98,15 @@ class Architecture(Strict):
     """Biases on the feed-forward projections (GPT-2, GPT-NeoX, OPT)."""
     position: Position = "rope"
     """Position encoding: rope, learned (absolute embedding table), alibi or none."""
-    learned_positions: Optional[int] = Field(default=None, ge=1, le=100_000_000)
+    learned_positions: int | None = Field(default=None, ge=1, le=100_000_000)
     """Rows of a learned position table; defaults to context_length (OPT adds an offset of 2)."""
     parallel_attention: bool = False
     """Attention and MLP read the same input in parallel (GPT-J, GPT-NeoX, Falcon)."""
-    moe: Optional[MoE] = None
+    moe: MoE | None = None
     """Mixture-of-experts MLPs; absent for dense models."""
 
     @model_validator(mode="after")
-    def _some_moe_layers(self) -> "Architecture":
+    def _some_moe_layers(self) -> Architecture:
         if self.moe is not None and self.moe.dense_layers >= self.n_layers:
             raise ValueError(
                 f"moe.dense_layers ({self.moe.dense_layers}) must be below n_layers ({self.n_layers}); "
@@ -133,24 +133,24 @@ class Model(Strict):
 
     name: str = Field(min_length=1, max_length=200)
     """A name for people and reports."""
-    family: Optional[str] = Field(default=None, max_length=64)
+    family: str | None = Field(default=None, max_length=64)
     """Model family (llama, mistral, qwen2, gpt2, ...); informational, and set by `llmspec init --from-hf`."""
-    parameters: Optional[Count] = Field(default=None, le=10**15)
+    parameters: Count | None = Field(default=None, le=10**15)
     """Declared parameter count, e.g. "6.74B"; lint checks it against the architecture."""
-    hf_config: Optional[str] = Field(default=None, max_length=4096)
+    hf_config: str | None = Field(default=None, max_length=4096)
     """Path to a Hugging Face config.json to import the architecture from (relative to this file)."""
-    weights: Optional[str] = Field(default=None, max_length=4096)
+    weights: str | None = Field(default=None, max_length=4096)
     """Checkpoint directory or file that eval loads (relative to this file), a hub id, or `llmspec:tiny-base` /
     `llmspec:tiny-finetuned`, the project's built-in demo models (built offline on first use)."""
-    tokenizer: Optional[str] = Field(default=None, max_length=4096)
+    tokenizer: str | None = Field(default=None, max_length=4096)
     """Tokenizer path or hub id, when it is not beside the weights."""
     trust_remote_code: bool = False
     """Run the checkpoint's own Python code when loading it. Eval also needs --trust-remote-code."""
-    architecture: Optional[Architecture] = None
+    architecture: Architecture | None = None
     """The architecture; required unless hf_config is given."""
 
     @model_validator(mode="after")
-    def _architecture_or_config(self) -> "Model":
+    def _architecture_or_config(self) -> Model:
         if self.architecture is None and self.hf_config is None:
             raise ValueError(
                 "[model] needs either a [model.architecture] table or hf_config = \"path/to/config.json\""
@@ -180,9 +180,9 @@ class Lora(Strict):
 class Data(Strict):
     """Dataset files (relative to this file). Read only by opt-in checks such as `llmspec lint --data`."""
 
-    train: Optional[str] = Field(default=None, max_length=4096)
+    train: str | None = Field(default=None, max_length=4096)
     """Training data file."""
-    eval: Optional[str] = Field(default=None, max_length=4096)
+    eval: str | None = Field(default=None, max_length=4096)
     """Held-out evaluation data file."""
 
 
@@ -196,7 +196,7 @@ class Training(Strict):
     bf16 / fp16 (everything in half precision); fp8-mixed (Transformer Engine style)."""
     master_weights_fp32: bool = False
     """With pure bf16/fp16: keep an fp32 master copy of trainable weights (DeepSpeed style)."""
-    base_dtype: Optional[HalfOrFull] = None
+    base_dtype: HalfOrFull | None = None
     """LoRA only: dtype of the frozen base weights; defaults to bf16 (fp16 under fp16-mixed)."""
     optimizer: Optimizer = "adamw"
     """adamw, adam, adamw_8bit (bitsandbytes), sgd, adafactor or lion."""
@@ -206,19 +206,19 @@ class Training(Strict):
     """Peak learning rate."""
     lr_schedule: Literal["cosine", "linear", "constant", "wsd", "inverse_sqrt"] = "cosine"
     """Learning-rate schedule after warmup."""
-    warmup_ratio: Optional[float] = Field(default=None, ge=0, le=1)
+    warmup_ratio: float | None = Field(default=None, ge=0, le=1)
     """Warmup as a share of all optimizer steps."""
-    warmup_steps: Optional[int] = Field(default=None, ge=0, le=10**9)
+    warmup_steps: int | None = Field(default=None, ge=0, le=10**9)
     """Warmup in optimizer steps (alternative to warmup_ratio)."""
     weight_decay: float = Field(default=0.0, ge=0, le=10)
     """Decoupled weight decay."""
     dropout: float = Field(default=0.0, ge=0, lt=1)
     """Dropout probability in the model."""
-    max_grad_norm: Optional[float] = Field(default=1.0, gt=0, le=1e6)
+    max_grad_norm: float | None = Field(default=1.0, gt=0, le=1e6)
     """Gradient clipping norm; omit to disable."""
     epochs: float = Field(default=1, gt=0, le=100_000)
     """Passes over the training data (may be fractional)."""
-    max_steps: Optional[int] = Field(default=None, ge=1, le=10**10)
+    max_steps: int | None = Field(default=None, ge=1, le=10**10)
     """Stop after this many optimizer steps, whatever epochs says."""
     micro_batch_size: int = Field(default=1, ge=1, le=1_000_000)
     """Sequences per GPU per forward/backward pass."""
@@ -226,11 +226,11 @@ class Training(Strict):
     """Micro-batches accumulated per optimizer step."""
     seq_len: int = Field(default=2048, ge=1, le=100_000_000)
     """Training sequence length in tokens."""
-    dataset_tokens: Optional[Count] = Field(default=None, le=10**16)
+    dataset_tokens: Count | None = Field(default=None, le=10**16)
     """Unique training tokens in one epoch, e.g. "40M"."""
-    dataset_examples: Optional[Count] = Field(default=None, le=10**13)
+    dataset_examples: Count | None = Field(default=None, le=10**13)
     """Training examples in one epoch (with mean_example_tokens, an alternative to dataset_tokens)."""
-    mean_example_tokens: Optional[float] = Field(default=None, gt=0, le=100_000_000)
+    mean_example_tokens: float | None = Field(default=None, gt=0, le=100_000_000)
     """Mean tokens per training example."""
     packing: bool = True
     """Whether examples are packed into full seq_len sequences."""
@@ -238,25 +238,25 @@ class Training(Strict):
     """Recompute activations in backward instead of storing them (full recomputation per block)."""
     attention: Literal["flash", "sdpa", "eager"] = "flash"
     """Attention kernel: flash / sdpa (memory-efficient, no s*s scores stored) or eager (materialises them)."""
-    validation_split: Optional[float] = Field(default=None, ge=0, lt=1)
+    validation_split: float | None = Field(default=None, ge=0, lt=1)
     """Share of the data held out for validation."""
     early_stopping: bool = False
     """Stop when the validation loss stops improving."""
-    seed: Optional[int] = Field(default=None, ge=0, le=2**63 - 1)
+    seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
     """Random seed."""
-    lora: Optional[Lora] = None
+    lora: Lora | None = None
     """Adapter settings; required for method = "lora" / "qlora"."""
-    data: Optional[Data] = None
+    data: Data | None = None
     """Dataset file paths."""
 
     @model_validator(mode="after")
-    def _adapter_for_adapter_methods(self) -> "Training":
+    def _adapter_for_adapter_methods(self) -> Training:
         if self.method in ("lora", "qlora") and self.lora is None:
             self.lora = Lora()
         return self
 
     @property
-    def tokens_per_epoch(self) -> Optional[int]:
+    def tokens_per_epoch(self) -> int | None:
         """dataset_tokens, else dataset_examples x mean_example_tokens, else None."""
         if self.dataset_tokens is not None:
             return self.dataset_tokens
@@ -268,21 +268,21 @@ class Training(Strict):
 class Sampling(Strict):
     """Decoding parameters the model is served and evaluated with."""
 
-    task: Optional[Task] = None
+    task: Task | None = None
     """What the output is used for; rules such as "high temperature for extraction" depend on it."""
     temperature: float = Field(default=1.0, ge=0, le=1000)
     """Softmax temperature; 0 means greedy decoding."""
-    top_p: Optional[float] = Field(default=None, ge=0, le=1000)
+    top_p: float | None = Field(default=None, ge=0, le=1000)
     """Nucleus sampling mass, in (0, 1]."""
-    top_k: Optional[int] = Field(default=None, ge=0, le=100_000_000)
+    top_k: int | None = Field(default=None, ge=0, le=100_000_000)
     """Sample from the k most likely tokens; 0 disables."""
-    min_p: Optional[float] = Field(default=None, ge=0, le=1)
+    min_p: float | None = Field(default=None, ge=0, le=1)
     """Drop tokens below min_p x the top probability."""
-    repetition_penalty: Optional[float] = Field(default=None, gt=0, le=100)
+    repetition_penalty: float | None = Field(default=None, gt=0, le=100)
     """Penalty on repeated tokens (1.0 = none)."""
     max_new_tokens: int = Field(default=256, ge=1, le=100_000_000)
     """Generation budget per request."""
-    max_prompt_tokens: Optional[int] = Field(default=None, ge=1, le=100_000_000)
+    max_prompt_tokens: int | None = Field(default=None, ge=1, le=100_000_000)
     """Longest prompt the application sends."""
     stop: list[str] = Field(default_factory=list, max_length=64)
     """Stop sequences."""
@@ -293,15 +293,15 @@ class Inference(Strict):
 
     precision: InferencePrecision = "bf16"
     """Weight precision: fp32, bf16, fp16, fp8, int8 or int4 (weight-only quantisation for int8/int4)."""
-    kv_cache_precision: Optional[Literal["fp32", "bf16", "fp16", "fp8", "int8"]] = None
+    kv_cache_precision: Literal["fp32", "bf16", "fp16", "fp8", "int8"] | None = None
     """KV-cache dtype; defaults to the activation dtype (fp16/bf16, or fp32 for fp32)."""
     batch_size: int = Field(default=1, ge=1, le=1_000_000)
     """Concurrent sequences."""
-    seq_len: Optional[int] = Field(default=None, ge=1, le=100_000_000)
+    seq_len: int | None = Field(default=None, ge=1, le=100_000_000)
     """Tokens per sequence held in the KV cache (prompt + output); defaults to context_length."""
     backend: Literal["hf", "vllm", "tgi", "trtllm", "llama.cpp"] = "hf"
     """Serving engine."""
-    tensor_parallel: Optional[int] = Field(default=None, ge=1, le=4096)
+    tensor_parallel: int | None = Field(default=None, ge=1, le=4096)
     """GPUs the model is sharded over when served; defaults to hardware.tensor_parallel, else hardware.count."""
 
 
@@ -315,7 +315,7 @@ class Hardware(Strict):
     """GPUs per node."""
     nodes: int = Field(default=1, ge=1, le=100_000)
     """Nodes."""
-    memory: Optional[Bytes] = Field(default=None, le=2**50)
+    memory: Bytes | None = Field(default=None, le=2**50)
     """Override the accelerator's memory, e.g. "40GiB" for a MIG slice or a shared card."""
     sharding: Sharding = "none"
     """Data-parallel state sharding: none (DDP), zero1 (optimizer), zero2 (+ gradients), zero3 / fsdp (+ weights)."""
@@ -327,13 +327,13 @@ class Hardware(Strict):
     """Pipeline-parallel degree."""
     mfu: float = Field(default=0.4, gt=0, le=1)
     """Assumed model FLOP utilisation for time estimates (0.3-0.5 is typical for dense training)."""
-    budget_gpu_hours: Optional[float] = Field(default=None, gt=0, le=1e12)
+    budget_gpu_hours: float | None = Field(default=None, gt=0, le=1e12)
     """GPU-hour budget for the run."""
-    budget_hours: Optional[float] = Field(default=None, gt=0, le=1e9)
+    budget_hours: float | None = Field(default=None, gt=0, le=1e9)
     """Wall-clock budget in hours."""
-    price_per_gpu_hour: Optional[float] = Field(default=None, ge=0, le=1e6)
+    price_per_gpu_hour: float | None = Field(default=None, ge=0, le=1e6)
     """Price of one GPU-hour, in the budget's currency."""
-    budget_usd: Optional[float] = Field(default=None, gt=0, le=1e15)
+    budget_usd: float | None = Field(default=None, gt=0, le=1e15)
     """Money budget."""
 
     @property
@@ -346,11 +346,11 @@ class Gate(Strict):
 
     metric: str = Field(pattern=r"^[^/\s]+/[^/\s]+$", max_length=256)
     """"task/metric", e.g. "support_qa/f1"; the metric's direction (higher or lower is better) comes from it."""
-    min: Optional[float] = None
+    min: float | None = None
     """Fail when the metric is below this (for higher-is-better metrics)."""
-    max: Optional[float] = None
+    max: float | None = None
     """Fail when the metric is above this (for lower-is-better metrics such as perplexity)."""
-    max_drop: Optional[float] = Field(default=None, ge=0)
+    max_drop: float | None = Field(default=None, ge=0)
     """Allowed regression against the baseline results, in drop_unit."""
     drop_unit: Literal["points", "percent"] = "points"
     """points: absolute metric units (0.02 = 2 accuracy points); percent: relative to the baseline value."""
@@ -359,7 +359,7 @@ class Gate(Strict):
     max_drop is ruled out."""
 
     @model_validator(mode="after")
-    def _some_condition(self) -> "Gate":
+    def _some_condition(self) -> Gate:
         if self.min is None and self.max is None and self.max_drop is None:
             raise ValueError(f"gate {self.metric!r} sets none of min, max or max_drop")
         return self
@@ -370,23 +370,23 @@ class Eval(Strict):
 
     suites: list[str] = Field(default_factory=lambda: ["smoke"], max_length=256)
     """Suite names (suites/NAME.toml, built in or beside the spec) or paths to suite files."""
-    model: Optional[str] = Field(default=None, max_length=4096)
+    model: str | None = Field(default=None, max_length=4096)
     """Checkpoint to evaluate; defaults to [model].weights."""
-    adapter: Optional[str] = Field(default=None, max_length=4096)
+    adapter: str | None = Field(default=None, max_length=4096)
     """A PEFT adapter applied on top of the model."""
     backend: Literal["hf", "vllm"] = "hf"
     """lm-eval model backend."""
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     """auto: cuda if present, else mps, else cpu."""
-    batch_size: Optional[int | Literal["auto"]] = None
+    batch_size: int | Literal["auto"] | None = None
     """Per-device batch size; default "auto" on a GPU and 1 on the CPU."""
-    data_parallel: Optional[int] = Field(default=None, ge=1, le=100_000)
+    data_parallel: int | None = Field(default=None, ge=1, le=100_000)
     """Data-parallel replicas; defaults from [hardware]."""
-    tensor_parallel: Optional[int] = Field(default=None, ge=1, le=4096)
+    tensor_parallel: int | None = Field(default=None, ge=1, le=4096)
     """Tensor-parallel degree (vLLM); defaults to [hardware].tensor_parallel."""
-    limit: Optional[int] = Field(default=None, ge=1)
+    limit: int | None = Field(default=None, ge=1)
     """Evaluate only the first N documents of each task."""
-    num_fewshot: Optional[int] = Field(default=None, ge=0, le=1000)
+    num_fewshot: int | None = Field(default=None, ge=0, le=1000)
     """Override the few-shot count of every task."""
     chat_template: bool = False
     """Apply the tokenizer's chat template to prompts."""
@@ -403,9 +403,9 @@ class Eval(Strict):
 class Meta(Strict):
     """Who owns the spec and what it is for."""
 
-    owner: Optional[str] = Field(default=None, max_length=256)
+    owner: str | None = Field(default=None, max_length=256)
     """Team or person responsible."""
-    description: Optional[str] = Field(default=None, max_length=10_000)
+    description: str | None = Field(default=None, max_length=10_000)
     """What the run is for."""
     tags: list[str] = Field(default_factory=list, max_length=64)
     """Free-form labels."""
@@ -418,21 +418,21 @@ class Spec(Strict):
 
     version: Literal[1] = 1
     """Spec format version."""
-    extends: Optional[str] = Field(default=None, max_length=4096)
+    extends: str | None = Field(default=None, max_length=4096)
     """A base spec (relative path) whose keys this file overrides, deep-merged."""
-    meta: Optional[Meta] = None
+    meta: Meta | None = None
     """Ownership and description."""
     model: Model
     """The model."""
-    training: Optional[Training] = None
+    training: Training | None = None
     """The training run, if any."""
-    sampling: Optional[Sampling] = None
+    sampling: Sampling | None = None
     """Decoding parameters."""
-    inference: Optional[Inference] = None
+    inference: Inference | None = None
     """Serving setup."""
-    hardware: Optional[Hardware] = None
+    hardware: Hardware | None = None
     """Accelerators and budgets."""
-    eval: Optional[Eval] = None
+    eval: Eval | None = None
     """Evaluation gates."""
 
     _source: object = PrivateAttr(default=None)

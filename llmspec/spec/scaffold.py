@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 SCHEMA_URL = "https://raw.githubusercontent.com/llmspec/llmspec/main/schemas/llmspec.schema.json"
 SCHEMA_RELPATH = Path("schemas") / "llmspec.schema.json"
 
 
-def schema_reference(output: Optional[Path]) -> str:
+def schema_reference(output: Path | None) -> str:
     """A relative path to schemas/llmspec.schema.json when ``output`` lies inside a checkout that has it,
     else the published URL (Taplo / Even Better TOML read either from a ``#:schema`` directive)."""
     if output is None:
@@ -62,7 +62,7 @@ def render_spec(
     name: str,
     family: str,
     architecture: dict[str, Any],
-    parameters: Optional[int],
+    parameters: int | None,
     schema: str,
     source: str,
     lora_targets: list[str],

@@ -8,12 +8,12 @@ records where every key, table header and array element starts. Paths are tuples
 from __future__ import annotations
 
 import bisect
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from functools import lru_cache
 from types import MappingProxyType
-from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Optional, Union
 
-PathKey = Union[str, int]
+PathKey = str | int
 Path_ = tuple[PathKey, ...]
 
 _BARE = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
@@ -283,12 +283,12 @@ class SourceMap:
     """Source text of every file that contributed, by display path."""
     raw: dict = field(default_factory=dict)
     """The merged document as plain data, before validation and defaults: what the user actually wrote."""
-    accelerators: Optional[Mapping[str, Mapping]] = None
+    accelerators: Mapping[str, Mapping] | None = None
     """User catalog entries (llmspec.toml / [tool.llmspec]) that the spec was resolved against."""
     _layers: list = field(default_factory=list, repr=False)
     _explicit: dict = field(default_factory=dict, repr=False)
     _fallback: dict = field(default_factory=dict, repr=False)
-    _origins: Optional[dict] = field(default=None, repr=False)
+    _origins: dict | None = field(default=None, repr=False)
 
     def add(self, file: str, text: str, prefix: Path_ = ()) -> None:
         """A file's keys, in merge order: later files override the positions of earlier ones."""

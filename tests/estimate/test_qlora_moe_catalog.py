@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from llmspec.estimate import inference_memory, training_memory
 from llmspec.estimate import activations as A
+from llmspec.estimate import inference_memory, training_memory
 from llmspec.estimate.hfmap import UnsupportedArchitecture, config_dict
 from llmspec.estimate.params import count_params
 from llmspec.estimate.shapes import layout
-
 from tests.estimate.conftest import LLAMA2_7B, TINY
 
 BLOCK_LINEARS_7B = 32 * (4 * 4096 * 4096 + 3 * 4096 * 11008)

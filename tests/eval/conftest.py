@@ -6,8 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from eval_helpers import ROOT, CliRun, run_llmspec  # noqa: F401,E402
+from eval_helpers import ROOT, CliRun, run_llmspec  # noqa: F401
 
 
 @pytest.fixture(scope="session")

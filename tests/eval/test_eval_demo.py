@@ -49,7 +49,7 @@ def test_results_json_has_provenance_metrics_and_samples(demo_runs, name):
     assert set(prov["versions"]) >= {"llmspec", "lm_eval", "torch", "transformers"}
     assert prov["timings"]["total_s"] > 0
     assert set(res["tasks"]) == {"kb_perplexity", "kb_mc", "kb_qa", "kb_tickets"}
-    for task, entry in res["tasks"].items():
+    for _task, entry in res["tasks"].items():
         p = entry["provenance"]
         assert p["task_version"] == "1.0" and p["config_hash"].startswith("sha256:") and p["num_fewshot"] == 0
         for metric in entry["metrics"].values():

@@ -7,7 +7,6 @@ import json
 import shutil
 
 import pytest
-
 from eval_helpers import run_llmspec
 
 pytestmark = pytest.mark.eval

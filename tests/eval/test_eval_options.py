@@ -6,7 +6,6 @@ from __future__ import annotations
 import shutil
 
 import pytest
-
 from eval_helpers import ROOT, run_llmspec
 from test_eval_exit_codes import write_spec
 

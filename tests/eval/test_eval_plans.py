@@ -9,7 +9,6 @@ import shlex
 from pathlib import Path
 
 import pytest
-
 from eval_helpers import run_llmspec
 
 pytestmark = pytest.mark.eval
@@ -85,6 +84,7 @@ def _model_args_dict(s) -> dict:
 
 def test_big_model_is_split_with_parallelize(tmp_path):
     from lm_eval.models.huggingface import HFLM
+
     from llmspec.eval.plan import make_plan
 
     _, spec = _spec(tmp_path, BIG)
@@ -98,6 +98,7 @@ def test_big_model_is_split_with_parallelize(tmp_path):
 
 def test_data_parallel_plan_is_an_accelerate_launch(tmp_path):
     from lm_eval.models.huggingface import HFLM
+
     from llmspec.eval.plan import make_plan
 
     _, spec = _spec(tmp_path, SMALL)
@@ -125,6 +126,7 @@ def test_vllm_plan_uses_tensor_and_data_parallel(tmp_path):
 
 def test_cpu_plan_matches_hflm_signature(tmp_path):
     from lm_eval.models.huggingface import HFLM
+
     from llmspec.eval.plan import make_plan
 
     _, spec = _spec(tmp_path, SMALL)
@@ -136,6 +138,7 @@ def test_cpu_plan_matches_hflm_signature(tmp_path):
 
 def test_trust_remote_code_and_adapter_reach_the_constructor(tmp_path):
     from lm_eval.models.huggingface import HFLM
+
     from llmspec.eval.plan import make_plan
 
     _, spec = _spec(tmp_path, SMALL)
@@ -162,6 +165,7 @@ def test_dry_run_prints_the_plans_and_resolves_standard_task_names(tmp_path):
 
 def test_standard_suite_names_are_lm_eval_tasks():
     from lm_eval.tasks import TaskManager
+
     from llmspec.eval.suite import find_suite, load_suite
 
     suite = load_suite(find_suite("standard"))

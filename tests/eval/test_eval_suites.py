@@ -9,7 +9,6 @@ import sys
 
 import jsonschema
 import pytest
-
 from eval_helpers import ROOT
 
 SUITES = sorted((ROOT / "suites").glob("*.toml"))

@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import pytest
-
 from eval_helpers import ROOT
 
 pytestmark = [pytest.mark.eval, pytest.mark.slow]

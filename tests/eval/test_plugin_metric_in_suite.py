@@ -17,7 +17,6 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-
 from eval_helpers import ROOT, CliRun, run_llmspec
 
 pytestmark = [pytest.mark.eval, pytest.mark.slow]

@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 import pytest
-
 from gate_synth import PROVENANCE, results, shifted_pair
+
 from llmspec.eval.gates import evaluate_gates
 from llmspec.eval.metrics import load_metrics
 from llmspec.eval.results_schema import GateResultModel, Results

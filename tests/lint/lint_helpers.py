@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from llmspec.lint.docs import wrap_example
 from llmspec.lint.engine import Options, lint_paths

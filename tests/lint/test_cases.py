@@ -9,16 +9,10 @@ that rule. Optional: `set` (--set overrides), `config` (an llmspec.toml text, e.
 
 from __future__ import annotations
 
-import sys
+import tomllib
 from pathlib import Path
 
 import pytest
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 from lint_helpers import lint_spec, positions
 
 CASES = Path(__file__).parent / "cases"

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
+from lint_helpers import lint_spec, positions, write_spec
 
 from llmspec.cli import cli
 from llmspec.config import Config, ConfigError, find_config, load_config
-
-from lint_helpers import lint_spec, positions, write_spec
 
 HOT = '[sampling]\ntemperature = 3\ntop_p = 1.5\n'
 

@@ -4,11 +4,10 @@ shared base specs report once; a crashing rule is one finding, not a traceback."
 from __future__ import annotations
 
 import pytest
+from lint_helpers import BUILTIN, write_spec
 
 from llmspec.config import ConfigError
 from llmspec.lint.engine import Options, lint_paths
-
-from lint_helpers import BUILTIN, write_spec
 
 
 def _specs(folder, n):

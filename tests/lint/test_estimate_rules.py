@@ -8,11 +8,10 @@ from __future__ import annotations
 import math
 
 import pytest
+from lint_helpers import lint_spec, positions, write_spec
 
 from llmspec.estimate import compute, training_memory
 from llmspec.spec.loader import load_spec
-
-from lint_helpers import lint_spec, positions, write_spec
 
 LORA = '''[training]
 method = "lora"

@@ -9,12 +9,11 @@ from importlib import resources
 
 import jsonschema
 import pytest
+from lint_helpers import BUILTIN
 
 from llmspec.lint.engine import Options, lint_paths
 from llmspec.lint.formats import FORMATS, renderer
 from llmspec.lint.rule import Finding
-
-from lint_helpers import BUILTIN
 
 TOKEN = "hf_" + "Zx81kq" * 6  # a fake token in the Hugging Face format
 SPEC = f'''[model]

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from lint_helpers import write_spec
 
 from llmspec.cli import cli
-
-from lint_helpers import write_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 WARN_ONLY = '[sampling]\nmax_new_tokens = 2000\n'          # SMP006, a warning

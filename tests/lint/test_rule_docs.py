@@ -7,11 +7,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from lint_helpers import lint_spec
 
 from llmspec.lint.docs import examples, reference_markdown, sections
 from llmspec.lint.registry import BUILTIN_MODULES, builtin_rules
-
-from lint_helpers import lint_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = builtin_rules()

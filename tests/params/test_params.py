@@ -165,8 +165,8 @@ def test_importing_params_does_not_import_torch():
 
 
 def meta_model(stem: str, change: dict | None = None):
-    from transformers import AutoConfig, AutoModelForCausalLM
     import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
 
     config = {**load(stem), **(change or {})}
     model_type = config.pop("model_type")

@@ -11,7 +11,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from report_helpers import ROOT, parse_html, run_cli
 
 SPEC = ROOT / "examples" / "llama2-7b-lora-a100.toml"  # training and inference on one GPU: two bars

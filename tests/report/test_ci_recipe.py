@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from report_helpers import ROOT, markdown_tables
 
 WORKFLOW = ROOT / "examples" / "github-actions" / "llmspec.yml"

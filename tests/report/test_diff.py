@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from report_helpers import DATA, ROOT, markdown_tables, run_cli
 
 LORA = "examples/llama2-7b-lora-a100.toml"

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from report_helpers import DATA, ROOT, markdown_tables, parse_html, run_cli
 
 from llmspec.spec.loader import load_spec
-from report_helpers import DATA, ROOT, markdown_tables, parse_html, run_cli
 
 
 def _gates_table(text: str) -> dict[str, list[str]]:

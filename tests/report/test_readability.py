@@ -8,9 +8,9 @@ import stat
 from pathlib import Path
 
 import pytest
+from report_helpers import EXAMPLES, ROOT, markdown_tables, run_cli
 
 from llmspec.report import fmt
-from report_helpers import EXAMPLES, ROOT, markdown_tables, run_cli
 
 FSDP = ROOT / "examples" / "llama3-70b-full-fsdp-8xh100.toml"  # extends base/llama-3-70b.toml
 LORA = ROOT / "examples" / "llama2-7b-lora-a100.toml"

@@ -11,7 +11,6 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-
 from report_helpers import EXAMPLES, ROOT, markdown_headings, markdown_tables, parse_html, run_cli
 
 SECTIONS = ["## Summary", "## Architecture", "## Parameters", "## Memory per GPU", "## Compute, time and cost",

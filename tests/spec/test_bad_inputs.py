@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from bad_cases import CASES, Case
 from spec_helpers import run_cli, run_subprocess
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from spec_helpers import MINIMAL, run_cli
 
 from llmspec.catalog import Accelerator, CatalogError, builtin, catalog, resolve
-from spec_helpers import MINIMAL, run_cli
 
 ENTRIES = sorted(builtin().items())
 # issue 2: "At least: A100-40GB/80GB, H100 SXM/PCIe, H200, B200, L4, L40S, A10G, T4, V100, RTX 4090/3090 and MI300X"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from spec_helpers import run_cli, run_subprocess
 
 from llmspec import __version__
 from llmspec.cli import COMMANDS, cli
-from spec_helpers import run_cli, run_subprocess
 
 
 def test_top_level_help_describes_and_lists_every_command() -> None:

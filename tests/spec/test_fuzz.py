@@ -19,10 +19,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
+from spec_helpers import EXAMPLES, run_cli
 
 from llmspec.spec.loader import SpecError, load_spec
 from llmspec.spec.models import Spec
-from spec_helpers import EXAMPLES, run_cli
 
 FUZZ = settings(max_examples=120, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck),
                 database=None)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from spec_helpers import EXAMPLES, MINIMAL, run_cli
 
 import llmspec
 from llmspec.spec.loader import SpecError, deep_merge, load_spec, parse_override
 from llmspec.spec.source import Location
-from spec_helpers import EXAMPLES, MINIMAL, run_cli
 
 BASE = MINIMAL + """
 [training]

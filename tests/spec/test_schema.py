@@ -13,19 +13,15 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import jsonschema
 import pytest
+from spec_helpers import EXAMPLES, FIXTURES, ROOT, SCHEMAS, run_cli
 
 from llmspec.spec.loader import load_spec
 from llmspec.spec.schema import all_schemas, render, spec_schema
-from spec_helpers import EXAMPLES, FIXTURES, ROOT, SCHEMAS, run_cli
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 SPEC_SCHEMA = SCHEMAS / "llmspec.schema.json"
 EXAMPLE_FILES = sorted(EXAMPLES.rglob("*.toml"))

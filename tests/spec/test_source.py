@@ -35,9 +35,9 @@ lora.targets = ["q", "v"]
 
 
 def test_scan_positions_in_tricky_toml() -> None:
-    from llmspec.spec.source import scan
-
     import tomllib
+
+    from llmspec.spec.source import scan
 
     tomllib.loads(TRICKY)  # the document is valid TOML
     found = scan(TRICKY)

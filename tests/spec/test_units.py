@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 
 import pytest
+from spec_helpers import MINIMAL
 
 from llmspec.spec.loader import load_spec
 from llmspec.units import format_bytes, format_count, parse_bytes, parse_count
-from spec_helpers import MINIMAL
 
 
 # -- sizes --------------------------------------------------------------------------------------------------

@@ -17,9 +17,10 @@ from __future__ import annotations
 import hashlib
 import json
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from llmspec.eval.metrics.bootstrap import percentile_interval, resampled_stats
 

@@ -11,7 +11,8 @@ compute all B resampled aggregates at once; otherwise ``aggregate`` is called on
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

@@ -8,7 +8,8 @@ Each reproduces lm-eval 0.4.13's own per-sample computation and corpus aggregati
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

@@ -4,7 +4,7 @@ import hashlib
 import json
 import os
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 from llmspec.lint.rule import Rule
 

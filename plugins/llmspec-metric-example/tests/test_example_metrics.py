@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from llmspec_metric_example import AnswerLength, ExactMatch
 
 from llmspec.eval.metrics import load_metrics, score
-from llmspec_metric_example import AnswerLength, ExactMatch
 
 
 def rec(i: int, pred: str, target) -> dict:

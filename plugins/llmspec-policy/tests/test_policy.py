@@ -7,10 +7,10 @@ from importlib.metadata import entry_points
 
 import pytest
 from click.testing import CliRunner
+from llmspec_policy import OwnerRule, SeedRule
 
 from llmspec.cli import cli
 from llmspec.lint.docs import examples, wrap_example
-from llmspec_policy import OwnerRule, SeedRule
 
 
 @pytest.mark.parametrize("rule", [OwnerRule, SeedRule], ids=lambda r: r.code)
