@@ -45,12 +45,13 @@ def dtype_of(name: str):
     return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[name]
 
 
-def build(spec: Spec, dtype, attn: str):
+def build(spec: Spec, dtype, attn: str, dropout: float = 0.0):
+    """The family's real transformers class (AutoModelForCausalLM picks it from the config's model_type)."""
     from transformers import AutoModelForCausalLM
 
     from llmspec.estimate.hfmap import hf_config
 
-    cfg = hf_config(spec, attn_implementation=attn)
+    cfg = hf_config(spec, attn_implementation=attn, dropout=dropout)
     model = AutoModelForCausalLM.from_config(cfg, dtype=dtype, attn_implementation=attn)
     return model
 

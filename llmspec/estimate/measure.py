@@ -48,11 +48,15 @@ class Measurement:
     category_peaks: dict[str, int] = field(default_factory=dict)
     emulated: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    model_class: str = ""
+    """The transformers class that was built and run (the family's real class, e.g. OPTForCausalLM)."""
+    micro_batches: int = 0
+    """Micro-batches run per measured optimizer step (accumulation stops where the peak is set)."""
 
     def to_dict(self) -> dict:
-        return {"mode": self.mode, "peak_bytes": self.peak_bytes, "peak_phase": self.peak_phase,
-                "breakdown": dict(self.breakdown), "phases": dict(self.phases), "emulated": list(self.emulated),
-                "seconds": round(self.seconds, 2)}
+        return {"mode": self.mode, "model_class": self.model_class, "peak_bytes": self.peak_bytes,
+                "peak_phase": self.peak_phase, "breakdown": dict(self.breakdown), "phases": dict(self.phases),
+                "emulated": list(self.emulated), "seconds": round(self.seconds, 2)}
 
 
 def measure_training(spec: Spec, *, fake: bool = True) -> Measurement:
@@ -96,7 +100,8 @@ def measure_training(spec: Spec, *, fake: bool = True) -> Measurement:
     mode = FakeTensorMode(allow_non_fake_inputs=False) if fake else contextlib.nullcontext()
     with fake_friendly_transformers(), mode:
         torch.manual_seed(0)
-        model = build(spec, model_dtype, attn)
+        model = build(spec, model_dtype, attn, dropout=tr.dropout)
+        model_class = type(model).__name__
         if lora:
             from peft import LoraConfig, get_peft_model
 
@@ -104,7 +109,15 @@ def measure_training(spec: Spec, *, fake: bool = True) -> Measurement:
             cfg = LoraConfig(r=tr.lora.rank, lora_alpha=tr.lora.alpha, lora_dropout=tr.lora.dropout,
                              target_modules="all-linear" if "all-linear" in targets else list(targets),
                              task_type="CAUSAL_LM")
-            model = get_peft_model(model, cfg)  # adapters in fp32 (autocast_adapter_dtype=True)
+            # the adapter dtype is the trainable-weight dtype of the precision (precision.trainable_weight_bytes):
+            # fp32 under fp32 and AMP (peft's autocast_adapter_dtype=True upcasts them), the 16-bit dtype under
+            # pure bf16 / fp16, where the adapters stay in the base model's dtype
+            fp32_adapters = P.trainable_weight_bytes(tr.precision) == 4
+            model = get_peft_model(model, cfg, autocast_adapter_dtype=fp32_adapters)
+            if not fp32_adapters:
+                for p in model.parameters():
+                    if p.requires_grad and p.dtype != dtype_of(cdt):
+                        p.data = p.data.to(dtype_of(cdt))
         if tr.activation_checkpointing:
             model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
             if lora:
@@ -132,8 +145,16 @@ def measure_training(spec: Spec, *, fake: bool = True) -> Measurement:
         ids = torch.randint(0, V, (b, s))
         autocast = torch.autocast("cpu", dtype=dtype_of(cdt)) if amp else contextlib.nullcontext()
 
+        # With accumulation, gradients are live from the second micro-batch on and every later micro-batch repeats
+        # the same live set, so two micro-batches set the peak of any number of them (NOTES.md, "what dominates"):
+        # running 64 took minutes and measured nothing new.
+        micro = min(tr.gradient_accumulation, 2)
+        if micro < tr.gradient_accumulation:
+            emulated.append(f"gradient accumulation {tr.gradient_accumulation}: {micro} micro-batches run per step "
+                            "(from the second on, each has the same live tensors; the peak is set by then)")
+
         def step():
-            for _ in range(tr.gradient_accumulation):
+            for _ in range(micro):
                 tracker.phase = "forward"
                 with autocast:
                     out = model(input_ids=ids, labels=ids)
@@ -182,7 +203,7 @@ def measure_training(spec: Spec, *, fake: bool = True) -> Measurement:
     if tr.precision in ("bf16", "fp16") and tr.master_weights_fp32:
         emulated.append("master_weights_fp32: fp32 master copy added analytically (states measured in 16-bit)")
     return Measurement("training", best[1], best[0], best[2], phases, phase_parts,
-                       rename(tracker.category_peaks), emulated, time.perf_counter() - start)
+                       rename(tracker.category_peaks), emulated, time.perf_counter() - start, model_class, micro)
 
 
 def measure_inference(spec: Spec) -> Measurement:

@@ -126,6 +126,16 @@ class _Loader:
             if not isinstance(base_ref, str) or not base_ref.strip():
                 self.problem(here(), "extends", 'extends: expected a path to a base spec, e.g. extends = "base.toml"', "extends")
                 raise _Failed
+            if base_ref.startswith("preset:"):  # a named checkpoint of the family registry (llmspec.spec.families)
+                from llmspec.spec.families import UnknownPreset, preset_spec
+
+                try:
+                    merged = preset_spec(base_ref.removeprefix("preset:"))
+                except UnknownPreset as exc:
+                    self.problem(here(), "extends", f"extends: {exc}", "extends")
+                    raise _Failed from None
+                self.source.add(display, text)  # type: ignore[union-attr]
+                return deep_merge(merged, {k: v for k, v in data.items() if k != "extends"})
             base_path = (path.parent / base_ref).resolve()
             base_display = os.path.normpath(os.path.join(os.path.dirname(display), base_ref))
             if base_path in chain or base_path == path.resolve():

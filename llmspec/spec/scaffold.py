@@ -71,7 +71,7 @@ def render_spec(
     model: dict[str, Any] = {"name": name, "family": family, "parameters": parameters}
     lines = [
         f"#:schema {schema}",
-        f"# Written by `llmspec init --from-hf {source}` (model_type {family!r}).",
+        f"# Written by {source} (model_type {family!r}).",
         "# `llmspec check` validates this file, `llmspec lint` reviews the run it describes.",
         "version = 1",
         "",
