@@ -52,8 +52,18 @@ def build(spec: Spec, dtype, attn: str, dropout: float = 0.0):
     from llmspec.estimate.hfmap import hf_config
 
     cfg = hf_config(spec, attn_implementation=attn, dropout=dropout)
+    if attn == "sdpa" and not sdpa_supported(cfg.model_type):
+        attn = "eager"
+        cfg._attn_implementation = attn
     model = AutoModelForCausalLM.from_config(cfg, dtype=dtype, attn_implementation=attn)
     return model
+
+
+def sdpa_supported(model_type: str) -> bool:
+    from llmspec.spec.families import family
+
+    fam = family(model_type)
+    return fam is None or fam.sdpa
 
 
 def phase_sharding(parts: dict[str, int], spec: Spec) -> tuple[dict[str, int], list[str]]:

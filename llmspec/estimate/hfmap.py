@@ -30,7 +30,7 @@ def family_config(fam: Family, a: Architecture) -> dict[str, Any]:
         return fam.aliases.get(canonical, canonical)
 
     acts = _GATED_ACT if fam.gated else _PLAIN_ACT
-    default_act = fam.defaults.get(key("hidden_act"))
+    default_act = str(fam.defaults.get(key("hidden_act"), ""))
     act = default_act if acts.get(default_act) == a.activation else next(
         (name for name, ours in acts.items() if ours == a.activation), a.activation)
     cfg: dict[str, Any] = {
@@ -39,6 +39,7 @@ def family_config(fam: Family, a: Architecture) -> dict[str, Any]:
         key("intermediate_size"): a.ffn_dim, "vocab_size": a.vocab_size,
         key("max_position_embeddings"): a.context_length, "tie_word_embeddings": a.tie_embeddings,
         key("hidden_act"): act, "use_cache": False,
+        "pad_token_id": None,  # Phi-3's default 32000 is outside a smaller vocabulary; no memory depends on it
     }
     if a.head_dim is not None or fam.defaults.get("head_dim") not in ("", None):
         cfg["head_dim"] = a.head_size
@@ -65,6 +66,10 @@ def _opt(a: Architecture, cfg: dict) -> None:
 def _falcon(a: Architecture, cfg: dict) -> None:
     # FalconAttention: multi_query -> one k/v head; new_decoder_architecture -> num_kv_heads, and
     # num_ln_in_parallel_attn norms (ln_attn + ln_mlp); otherwise n_head k/v heads
+    # FalconConfig.__init__ takes hidden_size / num_hidden_layers / num_attention_heads (the RefinedWeb spellings
+    # n_embed / n_layer / n_head are read from old config.json files only)
+    for old, new_key in (("n_embed", "hidden_size"), ("n_layer", "num_hidden_layers"), ("n_head", "num_attention_heads")):
+        cfg[new_key] = cfg.pop(old)
     two_norms = a.parallel_attention and a.norms_per_layer == 2
     new = two_norms or a.kv_heads not in (1, a.n_heads)
     cfg.update(new_decoder_architecture=new, multi_query=a.kv_heads == 1 and not new,

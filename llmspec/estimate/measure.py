@@ -207,13 +207,17 @@ def measure_training(spec: Spec, *, fake: bool = True) -> Measurement:
 
 
 def measure_inference(spec: Spec) -> Measurement:
-    """Peak bytes of a prefill of inference.batch_size x seq_len tokens with a KV cache, full logits."""
+    """Peak bytes of a generation prefill: inference.batch_size x the prompt (inference.lengths) through the real
+    class with a KV cache and ``logits_to_keep=1`` (what HF generate does), on one GPU. The KV cache of the tokens
+    generated after the prompt and tensor parallelism are applied to the measured parts analytically (listed in
+    ``emulated``): no process group exists here."""
     import time
 
     import torch
     from torch._subclasses.fake_tensor import FakeTensorMode
 
     from llmspec.estimate._tracker import StorageTracker
+    from llmspec.estimate.inference import inference_tp, lengths
 
     inf = spec.inference
     if inf is None:
@@ -226,11 +230,12 @@ def measure_inference(spec: Spec) -> Measurement:
     if wdt != inf.precision:
         emulated.append(f"{inf.precision}: block linears counted at {P.INFERENCE_WEIGHT_BYTES[inf.precision]} B"
                         " + scales; compute in bf16")
-    s = inf.seq_len or spec.arch.context_length
+    prompt, kv_len = lengths(spec)
     V = spec.arch.vocab_size
     tracker = StorageTracker(vocab_size=V)
     with fake_friendly_transformers(), FakeTensorMode():
         model = build(spec, dtype_of(wdt), "sdpa")
+        model_class = type(model).__name__
         model.eval()
         for name, p in model.named_parameters():
             size = None
@@ -239,23 +244,35 @@ def measure_inference(spec: Spec) -> Measurement:
             tracker.register(p, "weights", size)
         for b in model.buffers():
             tracker.register(b, "weights")
-        ids = torch.randint(0, V, (inf.batch_size, s))
+        ids = torch.randint(0, V, (inf.batch_size, prompt))
         from transformers import DynamicCache
 
         with tracker, torch.no_grad():
             tracker.phase = "forward"
             cache = DynamicCache(config=model.config)
-            out = model(input_ids=ids, past_key_values=cache, use_cache=True)
+            out = model(input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
             kv = 0
             for layer in getattr(cache, "layers", []):
                 for t in (getattr(layer, "keys", None), getattr(layer, "values", None)):
                     if isinstance(t, torch.Tensor):
                         kv += t.untyped_storage().nbytes()
             del out
-    total, sums = tracker.peaks["forward"]
+    _total, sums = tracker.peaks["forward"]
     parts = {("activations" if k == "forward" else k): v for k, v in sums.items() if v}
     if kv:
-        parts["kv_cache"] = kv
         parts["activations"] = parts.get("activations", 0) - kv
-    return Measurement("inference", total, "forward", parts, {"forward": total}, {"forward": parts}, {}, emulated,
-                       time.perf_counter() - start)
+        if kv_len > prompt:
+            per_token = kv / (inf.batch_size * prompt)
+            emulated.append(f"KV cache of the {kv_len - prompt} generated tokens: the prompt's measured KV bytes per "
+                            f"token x {kv_len} tokens")
+            kv = int(per_token * inf.batch_size * kv_len)
+        parts["kv_cache"] = kv
+    tp = inference_tp(spec)
+    if tp > 1:
+        kv_split = min(tp, spec.arch.kv_heads)
+        parts = {k: (v // kv_split if k == "kv_cache" else v // tp) for k, v in parts.items()}
+        emulated.append(f"tensor parallel {tp}: measured weights and activations divided by {tp}, the KV cache by "
+                        f"{kv_split} (its KV heads); one process measured, no collectives")
+    peak = sum(parts.values())
+    return Measurement("inference", peak, "forward", parts, {"forward": peak}, {"forward": parts}, {}, emulated,
+                       time.perf_counter() - start, model_class, 1)

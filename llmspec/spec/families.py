@@ -65,6 +65,8 @@ class Family:
     """config keys that set dropout probabilities in the real class (training.dropout is applied to them)."""
     quirks: str = ""
     """What the importer's code does for this family (llmspec.spec.hf_import._QUIRKS), for people."""
+    sdpa: bool = True
+    """The class runs torch's scaled_dot_product_attention; False: eager attention only (s x s scores)."""
 
     @property
     def linear_names(self) -> tuple[str, ...]:
@@ -136,7 +138,9 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
         vocab_size=256000, hidden_size=2304, intermediate_size=9216, num_hidden_layers=26, num_attention_heads=8,
         num_key_value_heads=4, head_dim=256, hidden_activation="gelu_pytorch_tanh", max_position_embeddings=8192,
         tie_word_embeddings=True, attention_bias=False), {**_ROPE, "norms_per_layer": 4, **_ATTN_BIAS},
-        aliases={"hidden_act": "hidden_activation"}),
+        aliases={"hidden_act": "hidden_activation"}, quirks="eager attention (logit soft-capping)",
+        # Gemma2PreTrainedModel._supports_sdpa = False (attention logit soft-capping): eager attention
+        sdpa=False),
     # Phi3Attention: fused qkv_proj and o_proj without bias; Phi3MLP: fused gate_up_proj and down_proj.
     Family("phi3", "Phi3ForCausalLM", True, dict(
         vocab_size=32064, hidden_size=3072, intermediate_size=8192, num_hidden_layers=32, num_attention_heads=32,
