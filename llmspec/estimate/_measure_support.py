@@ -69,8 +69,12 @@ def sdpa_supported(model_type: str) -> bool:
 def phase_sharding(parts: dict[str, int], spec: Spec) -> tuple[dict[str, int], list[str]]:
     """Apply data-parallel sharding analytically to measured categories (one rank's share)."""
     hw = spec.hardware
+    said = []
+    if hw is not None and hw.offload != "none":
+        said.append(f"offload {hw.offload}: not applied to the measurement (one GPU's tensors, nothing moved to "
+                    "CPU); compare with the estimate without offload")
     if hw is None or hw.sharding == "none":
-        return parts, []
+        return parts, said
     dp = max(1, hw.world_size // (hw.tensor_parallel * hw.pipeline_parallel))
     out = dict(parts)
     grads = "backward_grads_and_buffers"  # gradients are reduce-scattered as backward produces them
@@ -81,11 +85,14 @@ def phase_sharding(parts: dict[str, int], spec: Spec) -> tuple[dict[str, int], l
     for key in shard:
         if key in out:
             out[key] = out[key] // dp
-    notes = [f"{hw.sharding} over {dp} ranks: measured {', '.join(shard)} divided by {dp} (analytic)"]
+    notes = [*said, f"{hw.sharding} over {dp} ranks: measured {', '.join(shard)} divided by {dp} (analytic)"]
     if hw.sharding in ("zero3", "fsdp"):
         lay = layout(spec.arch)
-        out["gathered_layers"] = 2 * lay.layer_params * P.DTYPE_BYTES[P.compute_dtype(spec.training.precision)]
-        notes.append("zero3/fsdp: + two all-gathered layers in the compute dtype (analytic)")
+        tr = spec.training
+        per = P.gathered_bytes(tr.method, tr.precision, tr.base_dtype, tr.lora.double_quant if tr.lora else True)
+        out["gathered_layers"] = int(2 * lay.layer_params * per)
+        notes.append(f"zero3/fsdp: + two all-gathered layers at {8 * per:g} bits per parameter, their stored dtype "
+                     "(analytic)")
     return out, notes
 
 

@@ -158,8 +158,11 @@ config_dict = config_for  # the name before the family registry
 
 def hf_config(spec: Spec, attn_implementation: str = "sdpa", dropout: float | None = None):
     """A transformers PretrainedConfig of the spec's real family class. ``dropout`` (training.dropout) is written
-    to every dropout key the family has (the registry's ``dropout_keys``); the real class's defaults (GPT-2 and
-    OPT: 0.1) do not leak into a spec that says otherwise."""
+    to the family's hidden-state dropout keys (the registry's ``dropout_keys``); the real class's defaults (GPT-2
+    and OPT: 0.1) do not leak into a spec that says otherwise. Attention-probability dropout is set to 0: on CUDA
+    the fused attention kernels (flash, memory-efficient) apply it inside the kernel and save no probabilities,
+    while CPU sdpa with dropout_p > 0 falls back to the math kernel and materialises them (measured: ~25 B per
+    head x key per token), which a GPU run does not."""
     from transformers import AutoConfig
 
     raw = dict(config_for(spec))
@@ -170,6 +173,7 @@ def hf_config(spec: Spec, attn_implementation: str = "sdpa", dropout: float | No
     fam = FAMILIES.get(model_type)
     if dropout is not None and fam is not None:
         raw.update({k: dropout for k in fam.dropout_keys})
+        raw.update({k: 0.0 for k in fam.attention_dropout_keys})
     cfg = AutoConfig.for_model(model_type, **raw)
     cfg._attn_implementation = attn_implementation
     return cfg

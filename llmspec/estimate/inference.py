@@ -96,7 +96,7 @@ def inference_memory(spec: Spec) -> MemoryEstimate:
     if s > arch.context_length:
         notes.append(f"seq_len {s} exceeds the context length {arch.context_length}")
     new = s - p
-    notes.append(f"prefill of {b} x {p} prompt tokens, KV cache for {s} tokens per sequence"
+    notes.append(f"prefill of {b} x {p} prompt tokens, KV cache of {s} tokens for each sequence"
                  + (f" ({new} generated)" if new > 0 else "") + "; logits for the last position only (generation)")
     all_logits = b * c * arch.vocab_size * (p - 1) / tp
     notes.append(f"loglikelihood scoring (lm-eval, every position's logits) would add {all_logits / 2**30:.2f} GiB")

@@ -61,10 +61,16 @@ class Family:
     """canonical config key -> this family's spelling (tried first)."""
     arch: Mapping[str, Any] = field(default_factory=dict)
     """Architecture fields the family fixes: a literal, or "$key" to read a boolean config key."""
-    dropout_keys: tuple[str, ...] = ("attention_dropout",)
-    """config keys that set dropout probabilities in the real class (training.dropout is applied to them)."""
+    dropout_keys: tuple[str, ...] = ()
+    """config keys of the hidden-state dropouts of the real class (residual, embedding, MLP): training.dropout."""
+    attention_dropout_keys: tuple[str, ...] = ("attention_dropout",)
+    """config keys of the dropout on attention probabilities (applied inside the fused attention kernel on CUDA)."""
     quirks: str = ""
     """What the importer's code does for this family (llmspec.spec.hf_import._QUIRKS), for people."""
+    dropout_h: int = 0
+    """Bytes per token per block, in units of d_model, that training.dropout > 0 adds (the masks the hidden-state
+    dropouts keep for backward), measured on the real class under FakeTensorMode (bf16-mixed, exact integers at
+    seq 256 and 512; benchmarks/memory_accuracy.md)."""
     sdpa: bool = True
     """The class runs torch's scaled_dot_product_attention; False: eager attention only (s x s scores)."""
 
@@ -148,7 +154,7 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
         tie_word_embeddings=False),
         {"qkv_proj": ("qkv",), "o_proj": ("o",), "gate_up_proj": ("gate_up",), "down_proj": ("down",),
          "embed_tokens": ("embed",), "lm_head": ("head",)}, None, arch=_ROPE,
-        dropout_keys=("attention_dropout", "resid_pdrop", "embd_pdrop")),
+        dropout_keys=("resid_pdrop", "embd_pdrop"), dropout_h=4),
     # GPT2Attention / GPT2MLP: Conv1D layers (c_attn, c_proj, c_fc, c_proj) with biases; wpe has n_positions rows.
     Family("gpt2", "GPT2LMHeadModel", False, dict(
         vocab_size=50257, n_positions=1024, n_embd=768, n_layer=12, n_head=12, n_inner="", num_key_value_heads="",
@@ -159,7 +165,8 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
                  "max_position_embeddings": "n_positions", "intermediate_size": "n_inner",
                  "hidden_act": "activation_function"},
         arch={"norm": "layernorm", "qkv_bias": True, "attn_out_bias": True, "mlp_bias": True, "position": "learned"},
-        dropout_keys=("resid_pdrop", "embd_pdrop", "attn_pdrop"), quirks="learned positions = n_positions"),
+        dropout_keys=("resid_pdrop", "embd_pdrop"), attention_dropout_keys=("attn_pdrop",), dropout_h=6,
+        quirks="learned positions = n_positions"),
     # GPTNeoXAttention: query_key_value and dense with bias=config.attention_bias; GPTNeoXMLP: nn.Linear with bias.
     Family("gpt_neox", "GPTNeoXForCausalLM", False, dict(
         vocab_size=50432, hidden_size=6144, num_hidden_layers=44, num_attention_heads=64, num_key_value_heads="",
@@ -167,7 +174,7 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
         tie_word_embeddings=False, use_parallel_residual=True, attention_bias=True),
         {**_NEOX, "embed_in": ("embed",)}, ("query_key_value",),
         arch={"norm": "layernorm", **_ATTN_BIAS, "mlp_bias": True, "parallel_attention": "$use_parallel_residual"},
-        dropout_keys=("attention_dropout", "hidden_dropout")),
+        dropout_keys=("hidden_dropout",), dropout_h=6),
     # FalconLinear layers take bias=config.bias; LayerNorm has weight and bias. n_embed, n_head and n_layer are the
     # names of the original RefinedWeb configs.
     Family("falcon", "FalconForCausalLM", False, dict(
@@ -181,7 +188,7 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
                  "hidden_act": "activation"},
         arch={"norm": "layernorm", "qkv_bias": "$bias", "attn_out_bias": "$bias", "mlp_bias": "$bias",
               "parallel_attention": "$parallel_attn"},
-        dropout_keys=("attention_dropout", "hidden_dropout"),
+        dropout_keys=("hidden_dropout",), dropout_h=1,
         quirks="kv heads from new_decoder_architecture / multi_query; norms from num_ln_in_parallel_attn; alibi"),
     # OPTAttention: q/k/v/out_proj bias=enable_bias; fc1/fc2 bias=enable_bias; OPTLearnedPositionalEmbedding has
     # max_position_embeddings + 2 rows (offset 2, from fairseq).
@@ -196,7 +203,7 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
         aliases={"intermediate_size": "ffn_dim", "hidden_act": "activation_function"},
         arch={"qkv_bias": "$enable_bias", "attn_out_bias": "$enable_bias", "mlp_bias": "$enable_bias",
               "position": "learned"},
-        dropout_keys=("dropout", "attention_dropout"),
+        dropout_keys=("dropout",), dropout_h=4,
         quirks="learned positions = max_position_embeddings + 2; word_embed_proj_dim must equal hidden_size"),
     # OlmoLayerNorm: F.layer_norm without weight or bias (no parameters).
     _llama_like("olmo", "OlmoForCausalLM", dict(

@@ -14,17 +14,17 @@ from tests.estimate.conftest import TINY
 pytestmark = [pytest.mark.eval, pytest.mark.slow]
 
 
-def reduced_spec(preset: str, h: int = 64, extra: str = "") -> str:
+def reduced_spec(preset: str, h: int = 64, extra: str = "", context: int = 128) -> str:
     """The preset's architecture at a small shape (2 layers, d_model h, 4 heads), everything else kept: biases,
     norms, positions, kv-head sharing, qk_norm, MoE routing and dense blocks."""
     family, a = architecture_from_hf(PRESETS[preset].config())
     heads = 4
     kv = 1 if a["n_kv_heads"] == 1 else (heads if a["n_kv_heads"] == a["n_heads"] else 2)
-    a.update(n_layers=2, d_model=h, n_heads=heads, n_kv_heads=kv, ffn_dim=2 * h, vocab_size=256, context_length=128)
+    a.update(n_layers=2, d_model=h, n_heads=heads, n_kv_heads=kv, ffn_dim=2 * h, vocab_size=256, context_length=context)
     if "head_dim" in a:
         a["head_dim"] = 2 * h // heads
     if "learned_positions" in a:
-        a["learned_positions"] = 128 + (2 if family == "opt" else 0)
+        a["learned_positions"] = context + (2 if family == "opt" else 0)
     moe = a.pop("moe", None)
     lines = ["[model]", f'name = "{preset}"', f'family = "{family}"', "", "[model.architecture]"]
     lines += [f"{k} = {toml_value(v)}" for k, v in a.items()]
