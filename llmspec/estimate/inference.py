@@ -24,7 +24,7 @@ from __future__ import annotations
 from llmspec.estimate import activations as A
 from llmspec.estimate import precision as P
 from llmspec.estimate.params import count_params
-from llmspec.estimate.result import OVERHEAD_NOTE, MemoryEstimate, capacity, overhead
+from llmspec.estimate.result import OVERHEAD_NOTE, MemoryEstimate, accelerator_note, capacity, overhead
 from llmspec.estimate.shapes import layout
 from llmspec.spec.models import Hardware, Inference, Spec
 
@@ -115,4 +115,5 @@ def inference_memory(spec: Spec) -> MemoryEstimate:
         phases={"prefill": per_gpu},
         assumptions=notes + cap_notes,
         accelerator=acc,
+        accelerator_note=accelerator_note(spec),
     )

@@ -204,3 +204,42 @@ def test_every_suggestion_once_applied_passes_mem001_and_mem002():
             assert result.exit_code == 0 and "MEM0" not in result.output, (name, sets, fix.set_args, result.output)
             applied += 1
     assert applied >= 5
+
+
+# --- output honesty ---------------------------------------------------------------------------------------------
+
+NO_INFERENCE = TINY.replace("[inference]\nseq_len = 512\n", "")
+
+
+def test_inference_appears_only_with_an_inference_table(write_spec):
+    import json
+
+    path = write_spec(NO_INFERENCE)
+    table = CliRunner().invoke(cli, ["estimate", str(path)], terminal_width=200)
+    assert table.exit_code == 0 and "training memory per GPU" in table.output
+    assert "inference memory" not in table.output
+    data = json.loads(CliRunner().invoke(cli, ["estimate", str(path), "--format", "json"]).output)
+    assert data["memory"]["inference"]["assumed"] is True
+    assert "no [inference] table" in data["memory"]["inference"]["assumptions"][0]
+    with_table = json.loads(CliRunner().invoke(cli, ["estimate", str(write_spec(TINY, "t.toml")), "--format",
+                                                     "json"]).output)
+    assert with_table["memory"]["inference"]["assumed"] is False
+
+
+@pytest.mark.parametrize("hardware, said", [
+    ('[hardware]\naccelerator = "A100"\n', "accelerator 'A100' is the catalog's A100-80GB (an alias)"),
+    ("", "no [hardware] table: assumed A100-80GB, the default accelerator"),
+    ("[hardware]\ncount = 1\n", "hardware.accelerator not set: assumed A100-80GB, the default"),
+    ('[hardware]\naccelerator = "A100-80GB"\n', None),
+])
+def test_an_alias_or_default_accelerator_names_the_one_picked(write_spec, hardware, said):
+    import json
+
+    path = write_spec(TINY.replace('[hardware]\naccelerator = "A100-80GB"\n', hardware))
+    table = CliRunner().invoke(cli, ["estimate", str(path)], terminal_width=250)
+    data = json.loads(CliRunner().invoke(cli, ["estimate", str(path), "--format", "json"]).output)
+    note = data["memory"]["training"]["accelerator_note"]
+    if said is None:
+        assert note == "" and "an alias" not in table.output and "assumed A100" not in table.output
+    else:
+        assert note == said and said in " ".join(table.output.split())
