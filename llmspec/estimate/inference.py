@@ -88,7 +88,8 @@ def inference_memory(spec: Spec) -> MemoryEstimate:
     h, f = arch.d_model, max(width for _, width in A.block_kinds(arch))  # widest MLP (dense layers of MoE)
     layer_peak = max(6 * f + 8.5 * h, 16.25 * h) * c / 2 / tp
     end_peak = (c * arch.vocab_size + c * h * p) / tp  # last-token logits + the final hidden states
-    acts = b * max(layer_peak * p, end_peak)
+    fa, fb = A.family_fit(spec.model.family, "prefill")  # the real class's own buffers (family registry)
+    acts = b * (max(layer_peak * p, end_peak) + (fa * h + fb * f) * c / 2 * p / tp)
     if inf.precision in ("int8", "int4"):
         notes.append(f"{inf.precision}: weight-only quantisation of block linears; embeddings and head 16-bit")
     if tp > 1:
