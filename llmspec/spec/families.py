@@ -76,6 +76,9 @@ class Family:
     "full" and "lora" per block saved for backward (bf16-mixed, LoRA on all linear layers), "prefill" at the peak
     of a prefill. Fitted on the real class at three small shapes by benchmarks/fit_families.py (calibration),
     then checked on the held-out real widths of benchmarks/memory_accuracy.py. Empty: the Llama coefficients hold."""
+    config_overrides: Mapping[str, Any] = field(default_factory=dict)
+    """config keys a spec's architecture cannot express, set when --measure writes the config from a spec (not from
+    model.hf_config): what the estimate assumes."""
     sdpa: bool = True
     """The class runs torch's scaled_dot_product_attention; False: eager attention only (s x s scores)."""
 
@@ -105,7 +108,11 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
     _llama_like("mistral", "MistralForCausalLM", dict(
         vocab_size=32000, hidden_size=4096, intermediate_size=14336, num_hidden_layers=32, num_attention_heads=32,
         num_key_value_heads=8, head_dim="", hidden_act="silu", max_position_embeddings=131072,
-        tie_word_embeddings=False), _ROPE),
+        tie_word_embeddings=False), _ROPE,
+        # MistralConfig defaults to a 4096-token sliding window (Mistral-7B-v0.1; later versions set null); a spec
+        # has no window, so --measure builds full causal attention, as the estimate assumes. With the window, sdpa
+        # gets an explicit 4-D mask: +~5 x d_model bytes per token per block at 4096 tokens (measured)
+        config_overrides={"sliding_window": None}),
     # MixtralSparseMoeBlock: router MixtralTopKRouter "gate" (experts x hidden, no bias), MixtralExperts (fused
     # gate_up_proj / down_proj parameters of intermediate_size).
     _llama_like("mixtral", "MixtralForCausalLM", dict(
