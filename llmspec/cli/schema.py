@@ -6,12 +6,14 @@ from pathlib import Path
 
 import click
 
+from llmspec.cli._options import PathParam
+
 
 @click.command(short_help="Print or write the JSON Schemas (editors, CI).")
 @click.option(
     "-o",
     "--output",
-    type=click.Path(path_type=Path),
+    type=PathParam(path_type=Path),
     help="Write the schemas into this directory (created if missing) instead of printing the spec schema.",
 )
 @click.option("--name", default="llmspec.schema.json", show_default=True, help="Which schema to print.")

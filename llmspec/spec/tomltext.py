@@ -69,6 +69,8 @@ def read_bytes(path: str | os.PathLike, limit: int = MAX_BYTES) -> bytes:
         raise ReadError(f"cannot read file ({exc.strerror or exc})") from None
     try:
         info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise ReadError("is a directory, not a file; name a .toml file")
         if not stat.S_ISREG(info.st_mode):
             raise ReadError(f"is {_kind(info.st_mode)}, not a regular file; name a file")
         if info.st_size > limit:
@@ -158,3 +160,24 @@ def in_comment(text: str, index: int, parsed: dict | None = None) -> bool:
     except (tomllib.TOMLDecodeError, RecursionError):
         return False
     return cut == whole
+
+
+MAX_NESTING = 64
+"""Deepest nesting of tables and arrays llmspec accepts in a TOML or JSON document. A spec nests about five
+levels (``eval.gates[0].min``); the cap keeps pathological documents (a table header 500 keys deep) from
+exhausting Python's recursion limit in the code that merges, copies and validates them."""
+
+
+def too_deep(data: object, limit: int = MAX_NESTING) -> tuple | None:
+    """The path of the first value nested deeper than ``limit`` tables/arrays, None when there is none.
+    Iterative, so it cannot itself run out of recursion."""
+    stack: list[tuple[object, tuple]] = [(data, ())]
+    while stack:
+        node, path = stack.pop()
+        if len(path) > limit:
+            return path
+        if isinstance(node, dict):
+            stack.extend((v, (*path, k)) for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((v, (*path, i)) for i, v in enumerate(node))
+    return None
