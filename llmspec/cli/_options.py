@@ -30,7 +30,8 @@ set_option = click.option(
 
 def load_or_exit(path: str, overrides: tuple[str, ...] = ()):
     """Load a spec; on problems print each one line to stderr and exit 2."""
-    from llmspec.spec.loader import SpecError, load_spec
+    from llmspec.project import load_spec
+    from llmspec.spec.problems import SpecError
 
     try:
         return load_spec(path, overrides)

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
 from llmspec.cli._options import PathParam
+
+
+def _generators() -> dict[str, Callable[[], dict]]:
+    """File name -> generator, for every schema in schemas/. The registry lives here, above the packages it
+    draws from, so that the spec package imports neither eval nor config."""
+    from llmspec.eval.suite import json_schema as suite_schema  # the suite file format (no torch import)
+    from llmspec.spec.schema import spec_schema
+
+    return {"llmspec.schema.json": spec_schema, "suite.schema.json": suite_schema}
+
+
+def all_schemas() -> dict[str, dict]:
+    return {name: make() for name, make in _generators().items()}
 
 
 @click.command(short_help="Print or write the JSON Schemas (editors, CI).")
@@ -23,7 +37,7 @@ def schema(output: Path | None, name: str) -> int:
     Point editors at it with a first line `#:schema ./llmspec.schema.json` (Taplo / Even Better TOML),
     or use it with any JSON Schema validator, e.g. check-jsonschema.
     """
-    from llmspec.spec.schema import all_schemas, render
+    from llmspec.spec.schema import render
 
     schemas = all_schemas()
     if output is None:

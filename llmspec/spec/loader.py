@@ -293,21 +293,9 @@ def load_spec(
     """Load and validate a spec file. ``overrides`` are ``"key.path=value"`` strings (as ``--set``);
     ``accelerators`` adds catalog entries (as ``[accelerators]`` in llmspec.toml).
 
+    This function reads no project configuration: :func:`llmspec.project.load_spec` (which is
+    ``llmspec.load_spec``) resolves llmspec.toml / [tool.llmspec] and passes its accelerators here.
+
     Raises :class:`SpecError` listing every problem, each with its file:line:col.
     """
-    if accelerators is None:
-        accelerators = _configured_accelerators(Path(os.fspath(path)).parent)
     return _Loader(accelerators).load(path, overrides)
-
-
-def _configured_accelerators(start: Path) -> Mapping[str, Mapping] | None:
-    """Extra catalog entries from llmspec.toml / [tool.llmspec] when a config module is available."""
-    try:
-        from llmspec.config import find_config
-    except ImportError:
-        return None
-    try:
-        config = find_config(start)
-    except Exception:  # a broken config is reported by the commands that read it, not while loading a spec
-        return None
-    return getattr(config, "accelerators", None) or None
