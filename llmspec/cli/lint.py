@@ -78,8 +78,12 @@ def lint(paths, output_format, output_file, select, ignore, overrides, strict, e
     else:
         text = renderer(output_format)(result, color=color)
     if output_file:
-        with open(output_file, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        try:
+            with open(output_file, "w", encoding="utf-8") as handle:
+                handle.write(text)
+        except OSError as exc:
+            click.echo(f"llmspec lint: {output_file}: cannot write the report ({exc.strerror or exc})", err=True)
+            click.get_current_context().exit(2)
     else:
         click.echo(text, nl=False)
     if not result.files and paths:

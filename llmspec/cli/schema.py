@@ -47,8 +47,12 @@ def schema(output: Path | None, name: str) -> int:
         return 0
     if output.exists() and not output.is_dir():
         raise click.BadParameter(f"{output} exists and is not a directory", param_hint="-o")
-    output.mkdir(parents=True, exist_ok=True)
-    for file_name, body in schemas.items():
-        (output / file_name).write_text(render(body), encoding="utf-8")
-        click.echo(f"wrote {output / file_name}")
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+        for file_name, body in schemas.items():
+            (output / file_name).write_text(render(body), encoding="utf-8")
+            click.echo(f"wrote {output / file_name}")
+    except OSError as exc:
+        click.echo(f"llmspec schema: {exc.filename or output}: cannot write ({exc.strerror or exc})", err=True)
+        return 2
     return 0

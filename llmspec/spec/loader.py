@@ -39,6 +39,7 @@ class _Loader:
         self.problems: list[Problem] = []
         self.accelerators = accelerators
         self.source: SourceMap | None = None
+        self.real: dict[str, Path] = {}  # display path -> the real file (symlinks resolved)
 
     # -- reading one file ------------------------------------------------------------------------------
     def problem(self, loc: Location, key: str, message: str, kind: str = "schema") -> None:
@@ -100,6 +101,7 @@ class _Loader:
         self, path: Path, display: str, chain: list[Path], referrer: Callable[[], Location] | None
     ) -> dict:
         text = self.read_text(path, display, referrer)
+        self.real[display] = _resolve(path)
         data = self.parse(text, display)
         base_ref = data.get("extends")
         merged: dict = {}
@@ -113,13 +115,18 @@ class _Loader:
             if "\x00" in base_ref:
                 self.problem(here(), "extends", "extends: the path contains a NUL character; check how it was written", "extends")
                 raise _Failed
-            base_path = _resolve(path.parent / base_ref)
+            real = _resolve(path)
+            # relative to the folder of the real file (symlinks resolved), for the top spec and every base alike:
+            # a spec means the neighbours of the file it really is, wherever a link to it lives
+            base_path = _resolve(real.parent / base_ref)
             base_display = os.path.normpath(os.path.join(os.path.dirname(display), base_ref))
-            if base_path in chain or base_path == _resolve(path):
+            if _resolve(Path(base_display)) != base_path:  # the spec is reached through a link: show the real path
+                base_display = _shown(base_path)
+            if base_path in chain or base_path == real:
                 cycle = " -> ".join([*(str(p.name) for p in chain), path.name, Path(base_ref).name])
                 self.problem(here(), "extends", f"extends cycle: {cycle}; remove one of the extends keys", "extends")
                 raise _Failed
-            merged = self.load_document(base_path, base_display, [*chain, _resolve(path)], here)
+            merged = self.load_document(base_path, base_display, [*chain, real], here)
             if "model" not in merged and not (set(merged) & set(Spec.model_fields)):
                 self.problem(here(), "extends", f"extends: {base_ref!r} is not an llmspec spec (no spec tables such as [model])", "extends")
                 raise _Failed
@@ -136,7 +143,10 @@ class _Loader:
     def apply_overrides(self, data: dict, overrides: Iterable[str]) -> None:
         for _n, item in enumerate(overrides, start=1):
             key, value, error = parse_override(item)
-            where = Location(f"<--set {key or item}>", 1, 1)
+            shown = key or item
+            if not shown.isprintable():  # never a line break or control character in a position
+                shown = repr(item)
+            where = Location(f"<--set {shown}>", 1, 1)
             if error:
                 self.problem(where, key, error, "schema")
                 continue
@@ -158,7 +168,11 @@ class _Loader:
             return
         where = self.source.locate(("model", "hf_config"))  # type: ignore[union-attr]
         ref = model["hf_config"]
-        path = Path(os.path.dirname(where.file) or ".") / ref
+        if "\x00" in ref:
+            self.problem(where, "model.hf_config", "model.hf_config: the path contains a NUL character", "io")
+            return
+        holder = self.real.get(where.file)  # the real file that names it, as for extends; "." for --set
+        path = (holder.parent if holder else Path(".")) / ref
         try:
             config = json.loads(tomltext.read_text(path))
             if not isinstance(config, dict):
@@ -245,6 +259,12 @@ def _resolve(path: Path) -> Path:
         return Path(os.path.abspath(path))
 
 
+def _shown(path: Path) -> str:
+    """A path for messages: relative to the working directory when it lies below it, else absolute."""
+    rel = os.path.relpath(path)
+    return str(path) if rel.startswith("..") else rel
+
+
 def _deepest_position(text: str, path: tuple) -> tuple[int, int]:
     """Where the over-deep value ``path`` (or its nearest written ancestor) is written, else 1:1."""
     positions = scan(text)
@@ -266,22 +286,32 @@ def deep_merge(base: dict, override: Mapping) -> dict:
 
 
 def parse_override(item: str) -> tuple[str, Any, str | None]:
-    """``"training.epochs=2"`` -> ("training.epochs", 2, None). The value is read as a TOML value; a bare word is
-    a string. Returns an error message as the third element when the override is malformed."""
+    """``"training.epochs=2"`` -> ("training.epochs", 2, None). The value is read as one TOML value; a bare word
+    is a string. Returns an error message as the third element when the override is malformed: anything but
+    exactly one key and one value (trailing TOML such as ``2\\n[hardware]``), or the ``extends`` key (a base
+    spec is part of the file, not an override)."""
     key, sep, raw = item.partition("=")
     key = key.strip()
     if not sep or not key:
         return key, None, f"--set {item!r}: expected KEY=VALUE, e.g. --set training.epochs=2"
     if not _OVERRIDE_KEY.match(key):
         return key, None, f"--set {item!r}: {key!r} is not a key path; write dotted keys such as training.lora.rank"
+    if key.split(".")[0] == "extends":
+        return key, None, f"--set {item!r}: extends cannot be overridden; edit the spec's extends key instead"
     raw = raw.strip()
     try:
-        value = tomllib.loads(f"v = {raw}")["v"]
+        parsed = tomllib.loads(f"v = {raw}")
     except (tomllib.TOMLDecodeError, RecursionError):
-        if raw[:1] in ('[', '{', '"', "'"):  # meant as a TOML array, table or string, but malformed
-            return key, None, f"--set {item!r}: {raw!r} is not a valid TOML value (check brackets and quotes)"
-        value = raw
-    return key, value, None
+        parsed = None
+    if parsed is not None and list(parsed) == ["v"] and tomltext.too_deep(parsed) is None:
+        return key, parsed["v"], None
+    if parsed is not None:  # "2\n[hardware]": more than the one value
+        return key, None, f"--set {item!r}: {raw!r} is more than one TOML value; one --set takes one KEY=VALUE"
+    if raw[:1] in ("[", "{", '"', "'"):  # meant as a TOML array, table or string, but malformed
+        return key, None, f"--set {item!r}: {raw!r} is not a valid TOML value (check brackets and quotes)"
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in raw):
+        return key, None, f"--set {item!r}: the value holds a line break or control character; quote it as a TOML string"
+    return key, raw, None
 
 
 def load_spec(
