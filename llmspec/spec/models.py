@@ -25,6 +25,8 @@ HalfOrFull = Literal["fp32", "bf16", "fp16"]
 Task = Literal["chat", "classification", "extraction", "creative", "code", "summarization", "qa"]
 Sharding = Literal["none", "zero1", "zero2", "zero3", "fsdp"]
 Offload = Literal["none", "optimizer", "optimizer+params"]
+StackName = Literal["hf-trainer", "trl", "axolotl", "llamafactory", "torchtune", "litgpt", "lightning", "pytorch",
+                   "accelerate"]
 
 GATED_ACTIVATIONS = frozenset({"swiglu", "geglu", "reglu"})
 
@@ -176,6 +178,22 @@ class Lora(Strict):
     """Modules that get adapters, by Hugging Face name (q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj,
     down_proj), or ["all-linear"]."""
 
+    # --- adapter and QLoRA knobs (issue 12); dtype and quantize default to the training stack's ---
+    dtype: HalfOrFull | None = None
+    """Adapter weight dtype (and so their gradients and optimizer states). Unset: the stack's (HF Trainer +
+    PEFT: fp32 via autocast_adapter_dtype; torchtune and LitGPT: the model dtype)."""
+    dora: bool = False
+    """DoRA (weight-decomposed LoRA, peft use_dora): a magnitude vector per adapted module, and each adapted
+    module keeps its base and LoRA outputs for backward."""
+    quantize: Literal["all-linear", "adapted"] | None = None
+    """QLoRA: which block linears are 4-bit: every one (bitsandbytes via transformers, LitGPT) or only those that
+    carry an adapter (torchtune). Unset: the stack's."""
+    quant_format: Literal["nf4", "fp4"] = "nf4"
+    """QLoRA 4-bit format (bitsandbytes bnb_4bit_quant_type; torchtune and torchao: nf4). Both are 4 bits plus
+    block scales."""
+    quant_block: int = Field(default=64, ge=16, le=4096)
+    """QLoRA quantisation block size (bitsandbytes blocksize 64; torchao NF4 block_size 64)."""
+
 
 class Data(Strict):
     """Dataset files (relative to this file). Read only by opt-in checks such as `llmspec lint --data`."""
@@ -246,6 +264,35 @@ class Training(Strict):
     """Random seed."""
     lora: Lora | None = None
     """Adapter settings; required for method = "lora" / "qlora"."""
+
+    # --- training stack and its memory knobs (issue 12): unset knobs take the stack's default ---
+    stack: StackName = "hf-trainer"
+    """What runs the training loop: hf-trainer (default; trl, axolotl and llamafactory run on it), torchtune,
+    litgpt, lightning, pytorch or accelerate. Its defaults are in llmspec/data/stacks.toml, each with its source;
+    DeepSpeed and FSDP are sharding backends (hardware.sharding), not stacks."""
+    optimizer_impl: Literal["fused", "foreach", "for-loop"] | None = None
+    """torch optimizer implementation: fused (no temporary), foreach (a state-sized temporary at the step) or
+    for-loop (one tensor's temporary at a time). Unset: the stack's (HF Trainer: fused)."""
+    paged_optimizer: bool | None = None
+    """bitsandbytes paged optimizer: states live in CUDA unified memory, outside torch's allocated/reserved
+    counters (nvidia-smi shows them until the driver pages them out)."""
+    optimizer_in_backward: bool | None = None
+    """Step each parameter's optimizer inside backward and free its gradient (torchtune optimizer_in_bwd);
+    needs gradient_accumulation = 1."""
+    loss: Literal["full", "chunked", "fused-linear"] | None = None
+    """Cross-entropy: full (every position's logits upcast to fp32, HF), chunked (logits kept 16-bit, upcast one
+    chunk at a time: torchtune, LitGPT) or fused-linear (head and loss fused per chunk, no full logits: Liger,
+    Cut Cross-Entropy)."""
+    loss_chunks: int | None = Field(default=None, ge=1, le=1_000_000)
+    """Chunks of the sequence for loss = "chunked" (torchtune num_output_chunks: 8)."""
+    loss_chunk_tokens: int | None = Field(default=None, ge=1, le=100_000_000)
+    """Alternatively, tokens per loss chunk (LitGPT lm_head_chunk_size: 128)."""
+    compile: bool | None = None
+    """torch.compile on the model (and loss). Its memory effect cannot be measured on a CPU: the estimate applies
+    an assumed factor and labels it so."""
+    activation_offload: bool | None = None
+    """Move saved activations to CPU memory during forward and back in backward (torchtune
+    enable_activation_offloading, TRL activation_offloading)."""
     data: Data | None = None
     """Dataset file paths."""
 
@@ -254,6 +301,31 @@ class Training(Strict):
         if self.method in ("lora", "qlora") and self.lora is None:
             self.lora = Lora()
         return self
+
+    @model_validator(mode="after")
+    def _stack_defaults(self) -> Training:
+        # Fill every knob the spec leaves unset from the stack preset, without marking it as set by the user
+        # (stack_sources reads model_fields_set to tell the two apart).
+        from llmspec.spec.stacks import KNOBS, stack
+
+        for knob, default in stack(self.stack).defaults.items():
+            table, name = KNOBS[knob]
+            target = self if table == "training" else self.lora
+            if target is not None and name not in target.model_fields_set:
+                target.__dict__[name] = default.value
+        return self
+
+    def stack_sources(self) -> dict[str, str]:
+        """Knob -> source, for each knob whose value came from the stack preset rather than the spec."""
+        from llmspec.spec.stacks import KNOBS, stack
+
+        out = {}
+        for knob, default in stack(self.stack).defaults.items():
+            table, name = KNOBS[knob]
+            target = self if table == "training" else self.lora
+            if target is not None and name not in target.model_fields_set:
+                out[knob] = default.source
+        return out
 
     @property
     def tokens_per_epoch(self) -> int | None:

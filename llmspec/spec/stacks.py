@@ -1,0 +1,69 @@
+"""Training-stack presets (llmspec/data/stacks.toml): which default each stack runs with, and its source.
+
+A spec names its stack (`training.stack`); every knob it leaves unset takes that stack's value. The spec keeps
+a record of which values came from the stack (`Training.stack_provenance`), so `estimate` can say so and lint
+can tell a user's setting from a default.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+# Knob name -> (table, field): where each stack default lands in the spec.
+KNOBS: dict[str, tuple[str, str]] = {
+    "precision": ("training", "precision"),
+    "optimizer_impl": ("training", "optimizer_impl"),
+    "paged_optimizer": ("training", "paged_optimizer"),
+    "optimizer_in_backward": ("training", "optimizer_in_backward"),
+    "loss": ("training", "loss"),
+    "loss_chunks": ("training", "loss_chunks"),
+    "loss_chunk_tokens": ("training", "loss_chunk_tokens"),
+    "compile": ("training", "compile"),
+    "activation_offload": ("training", "activation_offload"),
+    "activation_checkpointing": ("training", "activation_checkpointing"),
+    "lora_dtype": ("lora", "dtype"),
+    "qlora_quantize": ("lora", "quantize"),
+}
+
+
+@dataclass(frozen=True)
+class Default:
+    value: Any
+    source: str
+
+
+@dataclass(frozen=True)
+class Stack:
+    name: str
+    description: str
+    defaults: dict[str, Default]
+    supports: dict[str, list]
+
+
+@cache
+def _raw() -> dict:
+    text = resources.files("llmspec").joinpath("data/stacks.toml").read_text(encoding="utf-8")
+    return tomllib.loads(text)["stack"]
+
+
+def names() -> tuple[str, ...]:
+    return tuple(_raw())
+
+
+@cache
+def stack(name: str) -> Stack:
+    """The preset, with its `base` stack's defaults and supports filled in under its own."""
+    raw = _raw()[name]
+    defaults: dict[str, Default] = {}
+    supports: dict[str, list] = {}
+    if "base" in raw:
+        base = stack(raw["base"])
+        defaults.update(base.defaults)
+        supports.update(base.supports)
+    defaults.update({k: Default(v["value"], v["source"]) for k, v in raw.get("defaults", {}).items()})
+    supports.update(raw.get("supports", {}))
+    return Stack(name, raw["description"], defaults, supports)
