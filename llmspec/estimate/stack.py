@@ -62,7 +62,7 @@ def apply(spec: Spec, tr: Training, parts: dict, *, n_trainable: int, sbytes: in
     knob_values = {k: _knob_value(tr, k) for k in KNOBS}
     notes = [f"stack {tr.stack}: " + ", ".join(f"{k}={knob_values[k]}" for k in from_stack)
              + " from its preset (llmspec/data/stacks.toml)" if from_stack else f"stack {tr.stack}"]
-    own = [k for k in KNOBS if k not in from_stack and knob_values[k] is not None]
+    own = [k for k in KNOBS if _knob_set(tr, k)]
     if own:
         notes.append("set by the spec: " + ", ".join(f"{k}={knob_values[k]}" for k in own))
     lora = tr.method in ("lora", "qlora") and tr.lora is not None
@@ -125,6 +125,22 @@ def apply(spec: Spec, tr: Training, parts: dict, *, n_trainable: int, sbytes: in
         notes.append("paged optimizer: states in CUDA unified memory, outside torch's allocated/reserved counters "
                      "(nvidia-smi shows them)")
 
+    # --- DeepSpeed (a sharding backend, not a stack) ------------------------------------------------------------
+    hw = spec.hardware
+    ds = hw.deepspeed if hw is not None else None
+    if ds is not None and hw.sharding in ("zero1", "zero2", "zero3"):
+        if ds.optimizer == "fused-adam":
+            parts["temp"] = 0.0  # deepspeed/ops/adam/fused_adam.py: multi_tensor_applier, in place
+        elif ds.optimizer == "cpu-adam":
+            parts["states"] = parts["temp"] = 0.0  # deepspeed/ops/adam/cpu_adam.py: states and step on the CPU
+        h2 = arch.d_model * arch.d_model
+        reduce = h2 if ds.reduce_bucket_size == "auto" else ds.reduce_bucket_size
+        prefetch = int(0.9 * h2) if ds.prefetch_bucket_size == "auto" else ds.prefetch_bucket_size
+        buckets = 2 * reduce + (2 * prefetch if hw.sharding == "zero3" else 0)  # 16-bit elements
+        parts["buckets"] = buckets
+        notes.append(f"DeepSpeed buckets: reduce {reduce:,} + prefetch {prefetch if hw.sharding == 'zero3' else 0:,} "
+                     "16-bit elements")
+
     # --- loss -------------------------------------------------------------------------------------------------
     V, h = arch.vocab_size, arch.d_model
     if tr.loss == "chunked":
@@ -159,3 +175,9 @@ def _knob_value(tr: Training, knob: str):
     target = tr if table == "training" else tr.lora
     value = getattr(target, name, None) if target is not None else None
     return str(value).lower() if isinstance(value, bool) else value
+
+
+def _knob_set(tr: Training, knob: str) -> bool:
+    table, name = KNOBS[knob]
+    target = tr if table == "training" else tr.lora
+    return target is not None and name in target.model_fields_set

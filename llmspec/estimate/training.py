@@ -134,6 +134,7 @@ def training_memory(spec: Spec) -> MemoryEstimate:
                      frozen_quantised=lay.block_linear_numel, tokens=T / tp)
     weights, grads, states, temp, kept, logits_f, logits_b, live_grads = (
         parts[k] for k in ("weights", "grads", "states", "temp", "kept", "logits_f", "logits_b", "live_grads"))
+    gathered += parts.get("buckets", 0.0)  # DeepSpeed communication buckets (issue 12)
 
     # --- phases --------------------------------------------------------------------------------------
     state = weights + master + states + gathered

@@ -377,6 +377,20 @@ class Inference(Strict):
     """GPUs the model is sharded over when served; defaults to hardware.tensor_parallel, else hardware.count."""
 
 
+class DeepSpeed(Strict):
+    """DeepSpeed's own settings when hardware.sharding is zero1/zero2/zero3 (issue 12)."""
+
+    optimizer: Literal["fused-adam", "cpu-adam"] | None = None
+    """DeepSpeed's Adam: fused-adam (GPU, multi-tensor, no state-sized temporary) or cpu-adam (the step runs on
+    the CPU; needs offload = "optimizer"). Unset: the torch optimizer of the stack."""
+    reduce_bucket_size: int | Literal["auto"] = "auto"
+    """Gradient reduction bucket, in elements. "auto" is what the HF integration fills in: hidden_size^2
+    (transformers integrations/deepspeed.py, trainer_config_finalize); DeepSpeed's own default is 5e8."""
+    prefetch_bucket_size: int | Literal["auto"] = "auto"
+    """ZeRO-3 parameter prefetch bucket, in elements; "auto" = 0.9 x hidden_size^2 (same source); DeepSpeed's own
+    default is 5e7."""
+
+
 class Hardware(Strict):
     """Where it runs, and what it may cost."""
 
@@ -407,6 +421,10 @@ class Hardware(Strict):
     """Price of one GPU-hour, in the budget's currency."""
     budget_usd: float | None = Field(default=None, gt=0, le=1e15)
     """Money budget."""
+
+    # --- sharding backend settings (issue 12) ---
+    deepspeed: DeepSpeed | None = None
+    """DeepSpeed settings (optimizer, bucket sizes) for sharding = "zero1"/"zero2"/"zero3"."""
 
     @property
     def world_size(self) -> int:
