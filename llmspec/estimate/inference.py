@@ -15,6 +15,7 @@ compute them for the last token only.
 from __future__ import annotations
 
 from llmspec.estimate import activations as A
+from llmspec.estimate import engine as E
 from llmspec.estimate import precision as P
 from llmspec.estimate.params import count_params
 from llmspec.estimate.result import OVERHEAD_NOTE, MemoryEstimate, capacity, overhead
@@ -68,21 +69,28 @@ def inference_memory(spec: Spec) -> MemoryEstimate:
     c = 4 if inf.precision == "fp32" else 2
     h, f = arch.d_model, max(width for _, width in A.block_kinds(arch))  # widest MLP (dense layers of MoE)
     layer_peak = max(6 * f + 8.5 * h, 16.25 * h) * c / 2 / tp
-    logits_tokens = s if inf.backend == "hf" else 1
-    end_peak = (c * arch.vocab_size * logits_tokens + c * h * s) / tp
-    acts = b * max(layer_peak * s, end_peak)
+    p = min(inf.prompt_tokens or s, s)  # prefill length (issue 12: prompt separate from the KV length)
+    logits_tokens = p if inf.logits == "all" else 1  # the engine's preset (hf: every position; others: the last)
+    end_peak = (c * arch.vocab_size * logits_tokens + c * h * p) / tp
+    acts = b * max(layer_peak * p, end_peak)
     if inf.precision in ("int8", "int4"):
         notes.append(f"{inf.precision}: weight-only quantisation of block linears; embeddings and head 16-bit")
     if tp > 1:
         notes.append(f"tensor parallel {tp}: weights and activations split {tp} ways, KV heads {kv_split} ways")
     if s > arch.context_length:
         notes.append(f"seq_len {s} exceeds the context length {arch.context_length}")
-    notes.append(f"prefill of {b} x {s} tokens; logits for {'every' if logits_tokens == s else 'the last'} token")
+    notes.append(f"prefill of {b} x {p} tokens; logits for {'every' if logits_tokens == p > 1 else 'the last'} token")
     breakdown = {"weights": weights / tp, "quant_scales": scales / tp, "kv_cache": kv, "prefill_activations": acts}
+    cap, acc, cap_notes = capacity(spec)
+    # serving engine (llmspec.estimate.engine; issue 12): int4 groups, eager scores, paged pools and their share
+    engine_notes, cap = E.apply(spec, inf, breakdown, capacity=cap, layer_peak=layer_peak,
+                                kv_per_token=kv_bytes_per_token(spec) / kv_split, tp=tp)
+    concurrent = breakdown.pop("concurrent_sequences", None)
+    notes += engine_notes
     breakdown = {k: int(round(v)) for k, v in breakdown.items() if v}
     per_gpu = sum(breakdown.values())
     notes.append(OVERHEAD_NOTE)
-    cap, acc, cap_notes = capacity(spec)
+    del concurrent  # reported in the notes; MemoryEstimate has no field for it yet
     return MemoryEstimate(
         mode="inference",
         per_gpu_bytes=per_gpu,

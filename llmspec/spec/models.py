@@ -376,6 +376,46 @@ class Inference(Strict):
     tensor_parallel: int | None = Field(default=None, ge=1, le=4096)
     """GPUs the model is sharded over when served; defaults to hardware.tensor_parallel, else hardware.count."""
 
+    # --- engine knobs (issue 12): unset ones take the backend's default (llmspec/data/engines.toml) ---
+    prompt_tokens: int | None = Field(default=None, ge=1, le=100_000_000)
+    """Prompt length per sequence (the prefill); the KV cache holds seq_len. Defaults to seq_len."""
+    kv_allocation: Literal["dynamic", "static", "paged"] | None = None
+    """dynamic (grows with the tokens held, HF), static (seq_len preallocated per sequence: llama.cpp, HF
+    StaticCache) or paged (a block pool filling the memory fraction: vLLM, TGI, TensorRT-LLM)."""
+    logits: Literal["all", "last"] | None = None
+    """Prefill logits for every prompt position (a plain forward, lm-eval loglikelihood) or the last only."""
+    attention: Literal["flash", "sdpa", "eager"] | None = None
+    """Prefill attention kernel; eager materialises n_heads x prompt^2 scores per sequence."""
+    weight_group_size: int | None = Field(default=None, ge=16, le=65_536)
+    """int4 weight quantisation group (one fp16 scale and a 4-bit zero point per group): GPTQ/AWQ 128, torchao
+    int4 weight-only 64. Defaults to 128."""
+    gpu_memory_utilization: float | None = Field(default=None, gt=0, le=1)
+    """Paged engines: the share of GPU memory the engine may use (vLLM 0.9; TGI cuda_memory_fraction 1.0;
+    TensorRT-LLM: 0.9 of what is free after loading)."""
+    max_num_seqs: int | None = Field(default=None, ge=1, le=1_000_000)
+    """Paged engines: most sequences scheduled at once (vLLM 256)."""
+    max_num_batched_tokens: int | None = Field(default=None, ge=1, le=100_000_000)
+    """Paged engines: tokens per forward step, which sizes the profiled activation peak (vLLM 8192)."""
+    block_size: int | None = Field(default=None, ge=1, le=65_536)
+    """Paged engines: tokens per KV block (vLLM 16, TensorRT-LLM 64); a sequence takes whole blocks."""
+    cuda_graph_memory: Bytes | None = Field(default=None, le=2**45)
+    """Memory held by captured CUDA graphs; ASSUMED 0.5 GiB for vLLM and TGI (not measurable here)."""
+
+    @model_validator(mode="after")
+    def _engine_defaults(self) -> Inference:
+        from llmspec.spec.stacks import engine
+
+        for name, default in engine(self.backend).items():
+            if name not in self.model_fields_set:
+                self.__dict__[name] = default.value
+        return self
+
+    def engine_sources(self) -> dict[str, str]:
+        """Knob -> source for each engine knob whose value came from the backend's preset."""
+        from llmspec.spec.stacks import engine
+
+        return {k: d.source for k, d in engine(self.backend).items() if k not in self.model_fields_set}
+
 
 class DeepSpeed(Strict):
     """DeepSpeed's own settings when hardware.sharding is zero1/zero2/zero3 (issue 12)."""

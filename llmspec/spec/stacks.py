@@ -67,3 +67,15 @@ def stack(name: str) -> Stack:
     defaults.update({k: Default(v["value"], v["source"]) for k, v in raw.get("defaults", {}).items()})
     supports.update(raw.get("supports", {}))
     return Stack(name, raw["description"], defaults, supports)
+
+
+# --- serving engines (llmspec/data/engines.toml): inference.backend's defaults -------------------------------
+ENGINE_KNOBS = ("kv_allocation", "logits", "attention", "gpu_memory_utilization", "max_num_seqs",
+                "max_num_batched_tokens", "block_size", "cuda_graph_memory")
+
+
+@cache
+def engine(name: str) -> dict[str, Default]:
+    text = resources.files("llmspec").joinpath("data/engines.toml").read_text(encoding="utf-8")
+    raw = tomllib.loads(text)["engine"][name]
+    return {k: Default(v["value"], v["source"]) for k, v in raw.items() if k in ENGINE_KNOBS}

@@ -13,7 +13,9 @@ class KnobDoesNotApply(Rule):
     does not have. Checked: adapter knobs without LoRA, QLoRA knobs without QLoRA, loss chunks without a
     chunked loss, an optimizer implementation or paging for an optimizer that has none, an optimizer step in
     backward with gradient accumulation (torchtune requires gradient_accumulation_steps = 1), and DeepSpeed
-    settings without a ZeRO sharding or CPU Adam without optimizer offload.
+    settings without a ZeRO sharding or CPU Adam without optimizer offload; paged-KV settings (vLLM's
+    gpu_memory_utilization, max_num_seqs, ...) for an engine without a paged pool, and an int4 group size for
+    weights that are not int4.
 
     Why:
     A knob that does nothing is usually a sign the author meant something else (e.g. loss_chunks with the
@@ -50,6 +52,18 @@ class KnobDoesNotApply(Rule):
         tr = ctx.spec.training
         if tr is not None:
             yield from self._training(ctx, tr)
+        inf = ctx.spec.inference
+        if inf is not None and inf.kv_allocation != "paged":
+            for name in ("gpu_memory_utilization", "max_num_seqs", "max_num_batched_tokens", "block_size",
+                         "cuda_graph_memory"):
+                if name in inf.model_fields_set:
+                    yield self.finding(ctx, ("inference", name),
+                                       f"{name} sizes a paged KV pool, but backend = {inf.backend!r} allocates its cache "
+                                       f"{inf.kv_allocation}ally", fix=f'remove {name}, or use backend = "vllm"')
+        if inf is not None and "weight_group_size" in inf.model_fields_set and inf.precision != "int4":
+            yield self.finding(ctx, ("inference", "weight_group_size"),
+                               f"weight_group_size applies to int4 weights, not precision = {inf.precision!r}",
+                               fix='remove weight_group_size, or set precision = "int4"')
         hw = ctx.spec.hardware
         if hw is not None and hw.deepspeed is not None:
             if hw.sharding not in ("zero1", "zero2", "zero3"):
