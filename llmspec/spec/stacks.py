@@ -79,3 +79,36 @@ def engine(name: str) -> dict[str, Default]:
     text = resources.files("llmspec").joinpath("data/engines.toml").read_text(encoding="utf-8")
     raw = tomllib.loads(text)["engine"][name]
     return {k: Default(v["value"], v["source"]) for k, v in raw.items() if k in ENGINE_KNOBS}
+
+
+def markdown() -> str:
+    """The stack and engine defaults as Markdown tables with their sources (docs/estimate.md embeds this; a test
+    checks it is current). Regenerate with ``python -m llmspec.spec.stacks``."""
+    out = ["| stack | knob | default | source |", "|---|---|---|---|"]
+    for name in names():
+        preset = stack(name)
+        base = _raw()[name].get("base")
+        own = _raw()[name].get("defaults", {})
+        if base and not own:
+            out.append(f"| `{name}` | (all) | as `{base}` | {preset.description} |")
+            continue
+        for knob, default in preset.defaults.items():
+            if base and knob not in own:
+                continue
+            value = str(default.value).lower() if isinstance(default.value, bool) else default.value
+            out.append(f"| `{name}` | `{knob}` | `{value}` | {default.source.replace('|', '/')} |")
+        if base:
+            out.append(f"| `{name}` | (others) | as `{base}` | |")
+        for knob, allowed in _raw()[name].get("supports", {}).items():
+            shown = ", ".join(f"`{str(v).lower() if isinstance(v, bool) else v}`" for v in allowed)
+            out.append(f"| `{name}` | `{knob}` supports | {shown} | MEM004 flags other values |")
+    text = resources.files("llmspec").joinpath("data/engines.toml").read_text(encoding="utf-8")
+    out += ["", "| backend | knob | default | source |", "|---|---|---|---|"]
+    for name in tomllib.loads(text)["engine"]:
+        for knob, default in engine(name).items():
+            out.append(f"| `{name}` | `{knob}` | `{default.value}` | {default.source.replace('|', '/')} |")
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    print(markdown(), end="")

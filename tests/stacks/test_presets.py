@@ -144,3 +144,11 @@ def test_litgpt_preset_is_its_finetune_script():
     chunk = ast.literal_eval(fn.args.defaults[names[len(names) - len(fn.args.defaults):].index("chunk_size")])
     assert chunk == preset["loss_chunk_tokens"].value == 128
     assert 'return "bf16-mixed" if training else "bf16-true"' in utils and preset["precision"].value == "bf16-mixed"
+
+
+def test_docs_carry_the_current_preset_tables():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "estimate.md").read_text(encoding="utf-8")
+    current = doc.split("<!-- stacks:begin -->\n", 1)[1].split("<!-- stacks:end -->", 1)[0]
+    assert current == stacks.markdown(), "regenerate the block in docs/estimate.md with: python -m llmspec.spec.stacks"
