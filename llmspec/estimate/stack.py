@@ -65,14 +65,14 @@ def apply(spec: Spec, tr: Training, parts: dict, *, n_trainable: int, sbytes: in
     own = [k for k in KNOBS if _knob_set(tr, k)]
     if own:
         notes.append("set by the spec: " + ", ".join(f"{k}={knob_values[k]}" for k in own))
-    lora = tr.method in ("lora", "qlora") and tr.lora is not None
+    lo = tr.lora if tr.method in ("lora", "qlora") else None
     half = tr.precision in ("bf16", "fp16")
-    fp32_adapters = lora and half and tr.lora.dtype == "fp32"
+    fp32_adapters = lo is not None and half and lo.dtype == "fp32"
     sb = 4 if fp32_adapters else sbytes  # bytes per optimizer-state element of the trainable tensors
 
     # --- adapters -------------------------------------------------------------------------------------------
-    if lora:
-        shapes = lora_shapes(arch, tr.lora.targets, spec.model.family)
+    if lo is not None:
+        shapes = lora_shapes(arch, lo.targets, spec.model.family)
         if fp32_adapters:
             # trainable parts were counted at 2 bytes: adapters in fp32 double weights, grads, states, temp
             extra = n_trainable * 2
@@ -82,15 +82,15 @@ def apply(spec: Spec, tr: Training, parts: dict, *, n_trainable: int, sbytes: in
             parts["states"] *= 2
             parts["temp"] *= 2
             notes.append("LoRA adapters in fp32 on a 16-bit base (weights, gradients and optimizer states 4 bytes)")
-        abytes = 4 if tr.lora.dtype == "fp32" or not half else 2
-        if "lm_head" in tr.lora.targets:
-            head = tr.lora.rank * (arch.d_model + arch.vocab_size)
+        abytes = 4 if lo.dtype == "fp32" or not half else 2
+        if "lm_head" in lo.targets:
+            head = lo.rank * (arch.d_model + arch.vocab_size)
             parts["weights"] += head * abytes
             parts["grads"] += head * abytes
             parts["states"] += 2 * head * abytes if tr.optimizer in ADAM else 0
             parts["kept"] += 2 * arch.d_model * tokens
             notes.append("LoRA on lm_head: an adapter of rank x (hidden + vocab); the head input is kept")
-        if tr.lora.dora:
+        if lo.dora:
             mags = sum(s.d_out * s.copies for s in shapes)
             parts["weights"] += mags * abytes
             parts["grads"] += mags * abytes
@@ -99,12 +99,12 @@ def apply(spec: Spec, tr: Training, parts: dict, *, n_trainable: int, sbytes: in
             notes.append("DoRA: magnitude vectors, and each adapted module keeps its base and LoRA outputs")
         if tr.method == "qlora":
             adapted = sum(s.d_in * s.d_out * s.copies for s in shapes)
-            q_numel = adapted if tr.lora.quantize == "adapted" else frozen_quantised
+            q_numel = adapted if lo.quantize == "adapted" else frozen_quantised
             q_numel = min(q_numel, frozen_quantised)
-            old = frozen_quantised * P.nf4_bytes(tr.lora.double_quant)
-            new = q_numel * nf4_bytes(tr.lora.double_quant, tr.lora.quant_block) + (frozen_quantised - q_numel) * base_bytes
+            old = frozen_quantised * P.nf4_bytes(lo.double_quant)
+            new = q_numel * nf4_bytes(lo.double_quant, lo.quant_block) + (frozen_quantised - q_numel) * base_bytes
             parts["weights"] += new - old
-            if tr.lora.quantize == "adapted":
+            if lo.quantize == "adapted":
                 notes.append(f"QLoRA quantises only the adapted linears ({q_numel / max(1, frozen_quantised):.0%} "
                              f"of block-linear weights); the rest stay {8 * base_bytes}-bit")
 
@@ -128,7 +128,7 @@ def apply(spec: Spec, tr: Training, parts: dict, *, n_trainable: int, sbytes: in
     # --- DeepSpeed (a sharding backend, not a stack) ------------------------------------------------------------
     hw = spec.hardware
     ds = hw.deepspeed if hw is not None else None
-    if ds is not None and hw.sharding in ("zero1", "zero2", "zero3"):
+    if hw is not None and ds is not None and hw.sharding in ("zero1", "zero2", "zero3"):
         if ds.optimizer == "fused-adam":
             parts["temp"] = 0.0  # deepspeed/ops/adam/fused_adam.py: multi_tensor_applier, in place
         elif ds.optimizer == "cpu-adam":
