@@ -105,7 +105,7 @@ def execute(ctx: RunContext) -> EvalOutcome:
     }
     lmeval.quiet_git_hash()
     threads = 1 if model.builtin and plan.device == "cpu" else None  # one thread: 10-50x faster (NOTES.md)
-    lm = lmeval.make_lm(plan, threads=threads)
+    lm = lmeval.make_lm(plan, threads=threads, allow_pickle=opts.allow_pickle or bool(ev and ev.allow_pickle))
     results["run"]["timings"]["load_s"] = round(time.time() - t0, 3)
     tm = lmeval.task_manager(ctx.include, ctx.needs_builtin)
     results["run"]["timings"]["tasks_index_s"] = round(time.time() - t0 - results["run"]["timings"]["load_s"], 3)

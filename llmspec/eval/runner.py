@@ -152,6 +152,7 @@ def run(spec, opts: EvalOptions) -> EvalOutcome:
         a = Path(adapter).expanduser()
         adapter = str((a if a.is_absolute() else spec_dir / a).resolve()) if (spec_dir / a).exists() or a.exists() \
             else adapter
+    modelref.check_adapter(adapter, opts.allow_pickle or bool(ev and ev.allow_pickle))
     gpu_mem = _gpu_memory(spec)
     include = sorted({str(s.task_path(t).parent) for s in suites for t in s.tasks if t.path})
     task_names = [t.task for s in suites for t in s.tasks]
