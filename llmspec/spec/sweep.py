@@ -92,10 +92,9 @@ class Parameter(Strict):
             return [(("low",), f"log_uniform needs low > 0 (got {low:g}): a log scale has no zero or negative "
                                "values; use uniform, or a positive low such as 1e-6", low)]
         if self.kind == "int":
-            bad = [(("low" if k == "low" else k,), f"{k} of an int distribution must be a whole number, got {v!r}", v)
-                   for k, v in (("low", low), ("high", high), ("step", self.step))
-                   if v is not None and not (isinstance(v, int) or float(v).is_integer())]
-            return bad
+            return [((k,), f"{k} of an int distribution must be a whole number, got {v!r}", v)
+                    for k, v in (("low", low), ("high", high), ("step", self.step))
+                    if v is not None and not (isinstance(v, int) or float(v).is_integer())]
         return []
 
     def grid_size(self) -> int | None:

@@ -21,8 +21,8 @@ BAD = [
     ("log-uniform over negatives", "low = 5e-5\nhigh = 1e-3", "low = -1.0\nhigh = 1e-3", ("low = -1.0", 1), ["low > 0"]),
     ("condition on unknown key", '"training.method" = ["lora"', '"training.methd" = ["lora"', ('training.methd', 10),
      ["condition on 'training.methd'", "did you mean 'method'"]),
-    ("grid above the maximum", "grid_points = 4", "grid_points = 5000", ('method = "grid"', 1), ["120,000 points", "max_grid_points"]),
-    ("configured maximum", "seed = 7", "seed = 7\nmax_grid_points = 20", ('method = "grid"', 1), ["96 points", "max_grid_points = 20"]),
+    ("grid above the maximum", "grid_points = 4", "grid_points = 5000", ('method = "grid"', 1), ["240,000 points", "max_grid_points"]),
+    ("configured maximum", "seed = 7", "seed = 7\nmax_grid_points = 20", ('method = "grid"', 1), ["192 points", "max_grid_points = 20"]),
     ("empty choice", "values = [8, 16, 64]", "values = []", ("values = []", 1), ["space is empty"]),
     ("empty interval", "low = 5e-5\nhigh = 1e-3", "low = 1e-3\nhigh = 1e-3", ("high = 1e-3", 1), ["space is empty"]),
     ("bad key in [sweep]", "seed = 7", "seed = 7\nsamples = 3", ("samples = 3", 1), ["unknown key 'samples'"]),
@@ -43,7 +43,8 @@ def test_example_sweep_is_valid() -> None:
     spec = load_spec(EXAMPLE)
     assert spec.sweep is not None and spec.sweep.method == "grid"
     assert set(spec.sweep.parameters) == {"training.learning_rate", "training.lora.rank",
-                                          "training.micro_batch_size", "training.seq_len"}
+                                          "training.micro_batch_size", "training.seq_len",
+                                          "training.activation_checkpointing"}
     assert spec.sweep.parameters["training.lora.rank"].when == {"training.method": ["lora", "qlora"]}
 
 

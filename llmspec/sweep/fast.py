@@ -1,0 +1,173 @@
+"""The fast path: each point validated, estimated and judged by the memory and budget rules, in one process.
+
+A point is the spec's merged document (``spec.source.raw``, after extends and hf_config, without [sweep]) with
+the swept keys replaced. Only the dicts on the path to a replaced key are copied; the rest is shared. The copy is
+validated by pydantic (``Spec.model_validate``: every constraint and model validator, exactly as `check` does;
+``model_copy(update=...)`` would skip them) and its estimates are memoised on the keys that change them, so a
+learning-rate axis costs one estimate for all its values.
+
+The verdict codes mirror the rules' conditions: MEM001 (training does not fit), MEM003 (serving does not fit),
+BUD001 / BUD002 / BUD003 (GPU-hours, cost, wall clock over the run's budget, error level) and SPC002 (invalid
+spec). tests/sweep/test_equivalence.py checks them against full `check` + `lint` of the same points written
+out as spec files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from llmspec.spec.messages import message_for
+from llmspec.spec.models import Spec
+
+# Keys no estimator reads (llmspec/estimate/{params,training,inference,compute,activations}.py): points that
+# differ only in these share one estimate. tests/sweep/test_fast_path.py checks that changing each leaves the
+# estimates unchanged. Prefixes end with a dot.
+ESTIMATE_FREE = frozenset({
+    "training.learning_rate", "training.lr_schedule", "training.warmup_ratio", "training.warmup_steps",
+    "training.seed", "training.early_stopping", "training.validation_split", "training.lora.alpha",
+    "training.max_grad_norm", "training.weight_decay", "training.data.", "sampling.", "eval.", "meta.",
+    "model.name", "model.weights", "model.tokenizer",
+})
+FAST_CODES = ("SPC002", "MEM001", "MEM003", "BUD001", "BUD002", "BUD003")
+"""Error-level codes the fast path decides; a point with none of them is feasible."""
+
+
+def _estimate_free(key: str) -> bool:
+    return key in ESTIMATE_FREE or any(key.startswith(p) for p in ESTIMATE_FREE if p.endswith("."))
+
+
+def with_overrides(doc: Mapping, point: Mapping[str, Any]) -> dict:
+    """A copy of ``doc`` with each dotted key of ``point`` set; only the tables on the way are copied."""
+    out = dict(doc)
+    for key, value in point.items():
+        parts = key.split(".")
+        node = out
+        for part in parts[:-1]:
+            child = node.get(part)
+            child = dict(child) if isinstance(child, dict) else {}
+            node[part] = child
+            node = child
+        node[parts[-1]] = value
+    return out
+
+
+@dataclass
+class Verdict:
+    """One point's outcome."""
+
+    index: int
+    overrides: dict[str, Any]
+    codes: list[str] = field(default_factory=list)
+    """Error-level codes that make the point infeasible (FAST_CODES, LNT003 when an estimate failed)."""
+    messages: list[str] = field(default_factory=list)
+    train_bytes: int | None = None
+    """Training memory per GPU, overhead included."""
+    serve_bytes: int | None = None
+    capacity_bytes: int | None = None
+    gpu_hours: float | None = None
+    cost: float | None = None
+    wall_hours: float | None = None
+    spec: Spec | None = None
+    status: str = ""
+    """feasible, invalid, does-not-fit, over-budget, over-sweep-budget or error (set by :func:`judge`)."""
+
+    @property
+    def feasible(self) -> bool:
+        return self.status == "feasible"
+
+    def to_dict(self) -> dict:
+        return {
+            "index": self.index, "overrides": self.overrides, "verdict": self.status, "codes": self.codes,
+            "messages": self.messages,
+            "estimate": {"training_bytes_per_gpu": self.train_bytes, "serving_bytes_per_gpu": self.serve_bytes,
+                         "capacity_bytes": self.capacity_bytes, "gpu_hours": self.gpu_hours, "cost": self.cost,
+                         "wall_hours": self.wall_hours},
+        }
+
+
+class FastPath:
+    """Evaluates points of one base spec; keeps the estimate memo between points."""
+
+    def __init__(self, spec: Spec):
+        self.base = spec
+        self.doc = {k: v for k, v in spec.source.raw.items() if k != "sweep"}
+        self.accelerators = spec.source.accelerators
+        self._memo: dict[tuple, tuple] = {}
+
+    def validate(self, overrides: Mapping[str, Any]) -> tuple[Spec | None, list[str]]:
+        data = with_overrides(self.doc, overrides)
+        problems = []
+        if "hardware.accelerator" in overrides:
+            from llmspec.catalog import CatalogError, resolve
+
+            try:
+                resolve(str(overrides["hardware.accelerator"]), self.accelerators)
+            except CatalogError as exc:
+                problems.append(f"hardware.accelerator: {exc}")
+        try:
+            spec = Spec.model_validate(data)
+        except ValidationError as exc:
+            return None, problems + [message_for(Spec, e) for e in exc.errors(include_url=False)]
+        if problems:
+            return None, problems
+        spec._source = self.base.source
+        return spec, []
+
+    def estimates(self, spec: Spec, overrides: Mapping[str, Any]) -> tuple:
+        key = tuple((k, repr(v)) for k, v in overrides.items() if not _estimate_free(k))
+        if key not in self._memo:
+            from llmspec.estimate import compute, inference_memory, training_memory
+
+            train = training_memory(spec) if spec.training is not None and spec.hardware is not None else None
+            serve = inference_memory(spec) if spec.inference is not None and spec.hardware is not None else None
+            work = compute(spec) if spec.training is not None else None
+            self._memo[key] = (train, serve, work)
+        return self._memo[key]
+
+    def evaluate(self, index: int, overrides: Mapping[str, Any], keep_spec: bool = False) -> Verdict:
+        v = Verdict(index, dict(overrides))
+        spec, problems = self.validate(overrides)
+        if spec is None:
+            v.codes, v.messages, v.status = ["SPC002"], problems, "invalid"
+            return v
+        try:
+            train, serve, work = self.estimates(spec, overrides)
+        except Exception as exc:  # an estimator bug: the verdict cannot be computed, so it is not "feasible"
+            v.codes, v.messages, v.status = ["LNT003"], [f"estimate failed ({type(exc).__name__}: {exc})"], "error"
+            return v
+        hw = spec.hardware
+        if train is not None:
+            v.train_bytes, v.capacity_bytes = train.total_bytes, train.capacity_bytes
+            if train.fits is False:
+                v.codes.append("MEM001")
+        if serve is not None:
+            v.serve_bytes = serve.total_bytes
+            v.capacity_bytes = v.capacity_bytes or serve.capacity_bytes
+            if serve.fits is False:
+                v.codes.append("MEM003")
+        if work is not None:
+            v.gpu_hours, v.cost, v.wall_hours = work.gpu_hours, work.cost, work.wall_hours
+            if hw is not None:
+                v.codes += _budget_codes(work, hw)
+        v.status = ("does-not-fit" if {"MEM001", "MEM003"} & set(v.codes)
+                    else "over-budget" if v.codes else "feasible")
+        if keep_spec:
+            v.spec = spec
+        return v
+
+
+def _budget_codes(work, hw) -> list[str]:
+    """The error conditions of BUD001-BUD003 (llmspec/lint/rules/_budget.py: estimate > budget)."""
+    out = []
+    if work.gpu_hours is not None and hw.budget_gpu_hours is not None and work.gpu_hours > hw.budget_gpu_hours:
+        out.append("BUD001")
+    if (work.cost is not None and hw.budget_usd is not None and hw.price_per_gpu_hour is not None
+            and work.cost > hw.budget_usd):
+        out.append("BUD002")
+    if work.wall_hours is not None and hw.budget_hours is not None and work.wall_hours > hw.budget_hours:
+        out.append("BUD003")
+    return out
