@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from llmspec.spec.messages import message_for
 from llmspec.spec.models import Spec
@@ -36,8 +37,19 @@ FAST_CODES = ("SPC002", "MEM001", "MEM003", "BUD001", "BUD002", "BUD003")
 """Error-level codes the fast path decides; a point with none of them is feasible."""
 
 
+_PREFIXES = tuple(p for p in ESTIMATE_FREE if p.endswith("."))
+
+
+@lru_cache(maxsize=4096)
 def _estimate_free(key: str) -> bool:
-    return key in ESTIMATE_FREE or any(key.startswith(p) for p in ESTIMATE_FREE if p.endswith("."))
+    return key in ESTIMATE_FREE or key.startswith(_PREFIXES)
+
+
+def _sections_validate_alone() -> bool:
+    """True while Spec has no validator across its tables: then validating only the tables a point changes (each
+    with all of its own validators) and reusing the base's other tables is the same as validating the whole."""
+    decorators = Spec.__pydantic_decorators__
+    return not (decorators.model_validators or decorators.field_validators)
 
 
 def with_overrides(doc: Mapping, point: Mapping[str, Any]) -> dict:
@@ -97,10 +109,30 @@ class FastPath:
         self.doc = {k: v for k, v in spec.source.raw.items() if k != "sweep"}
         self.accelerators = spec.source.accelerators
         self._memo: dict[tuple, tuple] = {}
+        self.by_table = _sections_validate_alone()
+        self._table_models = {name: _table_model(name) for name in Spec.model_fields}
+
+    def _validate_tables(self, data: dict, overrides: Mapping[str, Any]) -> Spec:
+        """Validate each top-level table the point changes with its own model; keep the base's other tables.
+
+        Errors keep their full location (the table name is prepended), as Spec.model_validate reports them."""
+        update = {}
+        for name in {key.split(".", 1)[0] for key in overrides}:
+            model = self._table_models.get(name)
+            if model is None or not isinstance(data.get(name), dict):
+                return Spec.model_validate(data)  # a top-level key or an unusual shape: the general path
+            try:
+                update[name] = model.model_validate(data[name])
+            except ValidationError as exc:
+                raise ValidationError.from_exception_data("Spec", [
+                    {"type": e["type"], "loc": (name, *e["loc"]), "input": e["input"], "ctx": e.get("ctx", {})}
+                    if "ctx" in e else {"type": e["type"], "loc": (name, *e["loc"]), "input": e["input"]}
+                    for e in exc.errors(include_url=False)]) from None
+        return self.base.model_copy(update=update)
 
     def validate(self, overrides: Mapping[str, Any]) -> tuple[Spec | None, list[str]]:
         data = with_overrides(self.doc, overrides)
-        problems = []
+        problems: list[str] = []
         if "hardware.accelerator" in overrides:
             from llmspec.catalog import CatalogError, resolve
 
@@ -109,7 +141,7 @@ class FastPath:
             except CatalogError as exc:
                 problems.append(f"hardware.accelerator: {exc}")
         try:
-            spec = Spec.model_validate(data)
+            spec = self._validate_tables(data, overrides) if self.by_table else Spec.model_validate(data)
         except ValidationError as exc:
             return None, problems + [message_for(Spec, e) for e in exc.errors(include_url=False)]
         if problems:
@@ -118,7 +150,7 @@ class FastPath:
         return spec, []
 
     def estimates(self, spec: Spec, overrides: Mapping[str, Any]) -> tuple:
-        key = tuple((k, repr(v)) for k, v in overrides.items() if not _estimate_free(k))
+        key = tuple([(k, repr(v)) for k, v in overrides.items() if not _estimate_free(k)])
         if key not in self._memo:
             from llmspec.estimate import compute, inference_memory, training_memory
 
@@ -158,6 +190,14 @@ class FastPath:
         if keep_spec:
             v.spec = spec
         return v
+
+
+def _table_model(name: str) -> type[BaseModel] | None:
+    """The model class of a top-level table (Training for "training"), None for plain keys."""
+    from llmspec.spec.messages import model_at
+
+    model = model_at(Spec, (name,))
+    return model if model is not Spec else None
 
 
 def _budget_codes(work, hw) -> list[str]:

@@ -75,12 +75,15 @@ def active(param: Parameter, point: Mapping[str, Any], base: Mapping) -> bool:
 
 
 def _resolve(sweep: Sweep, values: Mapping[str, Any], base: Mapping) -> Point:
+    params = sweep.parameters
+    if not any(p.when for p in params.values()):
+        return dict(values)
     point: Point = {}
-    for key, param in sweep.parameters.items():
-        if active(param, {**values, **point} if param.when else point, base):
+    for key, param in params.items():
+        if not param.when or active(param, {**values, **point}, base):
             point[key] = values[key]
     # a later parameter may switch off the condition of an earlier one: evaluate once more on the result
-    return {k: v for k, v in point.items() if active(sweep.parameters[k], point, base)}
+    return {k: v for k, v in point.items() if not params[k].when or active(params[k], point, base)}
 
 
 def grid(sweep: Sweep, base: Mapping) -> Iterator[Point]:
