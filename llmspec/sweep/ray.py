@@ -15,6 +15,7 @@ Local Ray by default (``ray.init(num_cpus=...)``); ``address="auto"`` or ``"ray:
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -50,7 +51,10 @@ class FeasibleSearcher(Searcher):
                 config = self.inner.suggest(f"{trial_id}-{self.number}")
                 if config is None or config == Searcher.FINISHED:
                     return config
-                overrides = dict(config)
+                params = self.sweeper.sweep.parameters
+                overrides = {k: json.loads(v) if isinstance(v, str) and any(isinstance(c, list) for c in
+                                                                            params[k].values or []) else v
+                             for k, v in config.items()}
             else:
                 assert self.source is not None
                 if self.number >= len(self.source):
@@ -82,10 +86,11 @@ def _inner_tpe(sweeper: Sweeper, metric: str, mode: str) -> Searcher:
     except ImportError:
         raise SweepError("method = \"tpe\" on Ray uses Ray's OptunaSearch: pip install 'llmspec-cli[sweep-optuna]' "
                          "as well") from None
-    space = {}
+    space: dict[str, optuna.distributions.BaseDistribution] = {}
     for key, p in sweeper.sweep.parameters.items():
         if p.kind == "choice":
-            space[key] = optuna.distributions.CategoricalDistribution(list(p.values or []))
+            space[key] = optuna.distributions.CategoricalDistribution(
+                [json.dumps(v) if isinstance(v, list) else v for v in p.values or []])
         elif p.kind == "int":
             space[key] = optuna.distributions.IntDistribution(int(p.low or 0), int(p.high or 0), step=int(p.step or 1))
         else:
@@ -161,7 +166,7 @@ def run(spec: Spec, train: Callable[[TrialRun], Any], out: Path, n_trials: int |
             run_config=tune.RunConfig(name="llmspec", storage_path=str(sweeper.out / "ray"), verbose=0),
         )
         grid = tuner.fit()
-        for result in grid:  # trials that ASHA stopped never reached their final report
+        for result in [grid[i] for i in range(len(grid))]:  # trials that ASHA stopped never reached their final report
             metrics, config = result.metrics or {}, result.config or {}
             if not metrics.get("final") and metrics.get("step") is not None:
                 sweeper.recorder.record(number=config.get("number"), state="stopped-early",
