@@ -86,7 +86,7 @@ def require_engine(engine: str) -> None:
 @click.option("--storage", default=None, metavar="journal|sqlite|URL",
               help="Optuna storage: a local journal file (default), sqlite (one worker), or a database URL.")
 @click.option("--workers", type=click.IntRange(1, 4096), default=1, show_default=True,
-              help="Trials at once (Optuna threads, or Ray's concurrent trials).")
+              help="Trials at once (Optuna threads, or Ray's concurrent trials; a local Ray gets max(2, workers) CPUs).")
 @click.option("--ray-address", default=None, metavar="ADDRESS",
               help="Ray: an existing cluster (e.g. ray://head:10001 or auto); default starts a local Ray.")
 def run_cmd(spec_path: str, overrides: tuple[str, ...], engine: str, target: str, n: int | None, out: str | None,
@@ -113,8 +113,8 @@ def run_cmd(spec_path: str, overrides: tuple[str, ...], engine: str, target: str
         else:
             from llmspec.sweep.ray import run as run_ray
 
-            result = run_ray(spec, train, out_dir, n_trials=n, workers=max(workers, 2) if ray_address is None
-                                 else workers, address=ray_address, overrides=overrides)
+            result = run_ray(spec, train, out_dir, n_trials=n, workers=workers, address=ray_address,
+                                 overrides=overrides)
     except SweepError as exc:
         click.echo(f"llmspec sweep run: {exc}", err=True)
         return 2

@@ -130,7 +130,7 @@ def make_trainable(spec_path: str, overrides: tuple[str, ...], out: Path, train:
     return trainable
 
 
-def run(spec: Spec, train: Callable[[TrialRun], Any], out: Path, n_trials: int | None = None, workers: int = 2,
+def run(spec: Spec, train: Callable[[TrialRun], Any], out: Path, n_trials: int | None = None, workers: int = 1,
         address: str | None = None, overrides: tuple[str, ...] = ()) -> dict[str, Any]:
     sweeper = Sweeper(spec, out, "ray")
     sweep, objective = sweeper.sweep, sweeper.objective
@@ -152,7 +152,7 @@ def run(spec: Spec, train: Callable[[TrialRun], Any], out: Path, n_trials: int |
         if address:
             ray.init(address=address, runtime_env=env, log_to_driver=False)
         else:
-            ray.init(num_cpus=max(1, workers), runtime_env=env, include_dashboard=False, log_to_driver=False)
+            ray.init(num_cpus=max(2, workers), runtime_env=env, include_dashboard=False, log_to_driver=False)
     try:
         path = spec.source.path if spec.source is not None else None
         if path is None:
