@@ -120,6 +120,12 @@ class Objective(Strict):
     """The validation suite trials are scored on (a suite name or file)."""
     holdout_suite: str | None = Field(default=None, max_length=4096)
     """A held-out suite, never tuned on, that confirms the winner; the report shows the gap."""
+    validation_examples: int | None = Field(default=None, ge=1, le=10**9)
+    """Examples in the validation suite: sets the noise of the objective (sigma = 0.5 / sqrt(n) for a metric in
+    [0, 1]) that lint's best-of-N optimism check (SWP002) uses."""
+    metric_sd: float | None = Field(default=None, gt=0, le=1e9)
+    """Standard deviation of the objective between repeated evaluations, when known (overrides the estimate
+    from validation_examples)."""
 
 
 class Asha(Strict):

@@ -106,6 +106,8 @@ class FastPath:
 
     def __init__(self, spec: Spec):
         self.base = spec
+        self.point_base = spec.model_copy(update={"sweep": None})
+        """The base of every point: a point is a concrete spec, without [sweep]."""
         self.doc = {k: v for k, v in spec.source.raw.items() if k != "sweep"}
         self.accelerators = spec.source.accelerators
         self._memo: dict[tuple, tuple] = {}
@@ -128,7 +130,7 @@ class FastPath:
                     {"type": e["type"], "loc": (name, *e["loc"]), "input": e["input"], "ctx": e.get("ctx", {})}
                     if "ctx" in e else {"type": e["type"], "loc": (name, *e["loc"]), "input": e["input"]}
                     for e in exc.errors(include_url=False)]) from None
-        return self.base.model_copy(update=update)
+        return self.point_base.model_copy(update=update)
 
     def validate(self, overrides: Mapping[str, Any]) -> tuple[Spec | None, list[str]]:
         data = with_overrides(self.doc, overrides)

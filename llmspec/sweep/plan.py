@@ -36,6 +36,8 @@ class Plan:
     lint_seconds: float = 0.0
     linted: int = 0
     notes: list[str] = field(default_factory=list)
+    sweep_findings: list = field(default_factory=list)
+    """Findings of the SWP rules on the sweep itself (llmspec.lint.rule.Finding)."""
 
     @property
     def feasible(self) -> list[Verdict]:
@@ -80,6 +82,7 @@ class Plan:
             "counts": {"points": len(self.verdicts), **self.counts()},
             "codes": self.code_counts(),
             "feasible_region": self.region(),
+            "sweep_findings": [f.to_dict() for f in self.sweep_findings],
             "findings": [{"code": t.code, "name": t.name, "severity": t.severity, "summary": t.summary,
                           "points": t.points, "of": self.linted, "example": t.example}
                          for t in self.findings.values()],
@@ -147,6 +150,8 @@ def _lint_points(plan: Plan) -> None:
 
     rules = [cls() for cls in all_rules().values() if not cls.opt_in]
     accelerators = plan.spec.source.accelerators if plan.spec.source is not None else None
+    ctx = Context(plan.spec, accelerators)
+    plan.sweep_findings = [f for rule in rules if rule.code.startswith("SWP") for f in rule.check(ctx) or ()]
     start = time.perf_counter()
     for v in plan.verdicts:
         if v.spec is None:

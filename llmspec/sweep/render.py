@@ -56,6 +56,8 @@ def plan_text(plan: Plan) -> str:
     hours = f"{totals['gpu_hours']:,.1f} GPU-hours" if totals["gpu_hours"] is not None else "GPU-hours unknown"
     cost = f", cost {totals['cost']:,.2f}" if totals["cost"] is not None else ""
     lines.append(f"feasible part: {len(feasible)} trials, {hours}{cost}")
+    for f in plan.sweep_findings:
+        lines.append(f"{f.file}:{f.line}:{f.col}: {f.code} [{f.severity}] {f.message}")
     if plan.linted:
         lines.append(f"findings of the full lint ({plan.linted} valid points):")
         if not plan.findings:

@@ -59,3 +59,12 @@ def test_unknown_accelerator_is_invalid() -> None:
     fast = FastPath(load_spec(SPECS[0]))
     spec, problems = fast.validate({"hardware.accelerator": "Z9000"})
     assert spec is None and "Z9000" in problems[0]
+
+
+def test_points_have_no_sweep_table() -> None:
+    from sweep_helpers import EXAMPLE
+
+    fast = FastPath(load_spec(EXAMPLE))
+    spec, _ = fast.validate({"training.learning_rate": 3e-4})
+    assert spec is not None and spec.sweep is None
+    assert fast.base.sweep is not None  # the base is not changed
