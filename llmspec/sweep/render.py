@@ -53,7 +53,9 @@ def plan_text(plan: Plan) -> str:
             lines.append(f"  largest training memory among feasible points: {format_bytes(peak)} per GPU"
                          + (f" of {format_bytes(cap)}" if cap else ""))
     totals = plan.totals()
-    hours = f"{totals['gpu_hours']:,.1f} GPU-hours" if totals["gpu_hours"] is not None else "GPU-hours unknown"
+    gpu_hours = totals["gpu_hours"]
+    hours = "GPU-hours unknown" if gpu_hours is None else (
+        f"{gpu_hours:,.1f} GPU-hours" if gpu_hours >= 0.1 else f"{gpu_hours:.2g} GPU-hours")
     cost = f", cost {totals['cost']:,.2f}" if totals["cost"] is not None else ""
     lines.append(f"feasible part: {len(feasible)} trials, {hours}{cost}")
     for f in plan.sweep_findings:
@@ -65,10 +67,11 @@ def plan_text(plan: Plan) -> str:
         for t in plan.findings.values():
             lines.append(f"  {t.code} {t.severity}: {t.summary.rstrip('.')} for {t.points} of {plan.linted} points")
     rates = plan.rates()
-    text = f"rate: {rates['fast_points_per_s']:,.0f} points/s validated, estimated and judged"
-    if rates["lint_points_per_s"]:
+    text = "" if n < 100 else f"rate: {rates['fast_points_per_s']:,.0f} points/s validated, estimated and judged"
+    if rates["lint_points_per_s"] and text:
         text += f"; full lint {rates['lint_points_per_s']:,.0f} points/s"
-    lines.append(text)
+    if text:
+        lines.append(text)
     if not feasible:
         lines.append("no point is feasible: shrink the space, or see the codes above (`llmspec rule CODE`)")
     return "\n".join(lines)

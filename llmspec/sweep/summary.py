@@ -46,8 +46,7 @@ def report_text(out: str | Path, k: int = 5) -> str:
         worse = (hold["gap"] < 0) if data["direction"] == "maximize" else (hold["gap"] > 0)
         lines.append(f"held-out check of trial {hold['number']}: {hold['metric']} = {_value(hold['value'])} vs "
                      f"{_value(hold['validation_value'])} on validation (gap {hold['gap']:+.4g}"
-                     + (", worse on held-out data: part of the validation score is selection optimism)" if worse
-                        else ")"))
+                     + ("; worse on the held-out suite)" if worse else "; not worse on the held-out suite)"))
     else:
         lines.append("no held-out check: set [sweep.objective] holdout_suite to confirm the winner on data "
                      "it was not tuned on")
