@@ -33,6 +33,13 @@ ESTIMATE_FREE = frozenset({
     "training.max_grad_norm", "training.weight_decay", "training.data.", "sampling.", "eval.", "meta.",
     "model.name", "model.weights", "model.tokenizer",
 })
+COMPUTE_ONLY = frozenset({
+    "training.dataset_tokens", "training.dataset_examples", "training.mean_example_tokens", "training.epochs",
+    "training.max_steps", "hardware.mfu", "hardware.price_per_gpu_hour", "hardware.budget_gpu_hours",
+    "hardware.budget_hours", "hardware.budget_usd",
+})
+"""Keys that only the compute estimate reads (not training or inference memory): points that differ only in these
+share their memory estimates. Checked like ESTIMATE_FREE in tests/sweep/test_fast_path.py."""
 FAST_CODES = ("SPC002", "MEM001", "MEM003", "BUD001", "BUD002", "BUD003")
 """Error-level codes the fast path decides; a point with none of them is feasible."""
 
@@ -110,7 +117,8 @@ class FastPath:
         """The base of every point: a point is a concrete spec, without [sweep]."""
         self.doc = {k: v for k, v in spec.source.raw.items() if k != "sweep"}
         self.accelerators = spec.source.accelerators
-        self._memo: dict[tuple, tuple] = {}
+        self._memory: dict[tuple, tuple] = {}
+        self._work: dict[tuple, Any] = {}
         self.by_table = _sections_validate_alone()
         self._table_models = {name: _table_model(name) for name in Spec.model_fields}
 
@@ -152,15 +160,17 @@ class FastPath:
         return spec, []
 
     def estimates(self, spec: Spec, overrides: Mapping[str, Any]) -> tuple:
-        key = tuple([(k, repr(v)) for k, v in overrides.items() if not _estimate_free(k)])
-        if key not in self._memo:
-            from llmspec.estimate import compute, inference_memory, training_memory
+        from llmspec.estimate import compute, inference_memory, training_memory
 
+        key = tuple([(k, repr(v)) for k, v in overrides.items() if not _estimate_free(k)])
+        if key not in self._work:
+            self._work[key] = compute(spec) if spec.training is not None else None
+        mem_key = tuple([kv for kv in key if kv[0] not in COMPUTE_ONLY])
+        if mem_key not in self._memory:
             train = training_memory(spec) if spec.training is not None and spec.hardware is not None else None
             serve = inference_memory(spec) if spec.inference is not None and spec.hardware is not None else None
-            work = compute(spec) if spec.training is not None else None
-            self._memo[key] = (train, serve, work)
-        return self._memo[key]
+            self._memory[mem_key] = (train, serve)
+        return (*self._memory[mem_key], self._work[key])
 
     def evaluate(self, index: int, overrides: Mapping[str, Any], keep_spec: bool = False) -> Verdict:
         v = Verdict(index, dict(overrides))

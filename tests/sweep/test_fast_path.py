@@ -7,7 +7,7 @@ from sweep_helpers import ROOT
 
 from llmspec.estimate import compute, inference_memory, training_memory
 from llmspec.spec.loader import load_spec
-from llmspec.sweep.fast import ESTIMATE_FREE, FastPath
+from llmspec.sweep.fast import COMPUTE_ONLY, ESTIMATE_FREE, FastPath
 
 SPECS = [ROOT / "examples" / name for name in ("llama2-7b-lora-a100.toml", "llama3-8b-qlora-rtx4090.toml",
                                                "llama3-70b-full-fsdp-8xh100.toml", "pretrain-7b-repeated-data.toml")]
@@ -68,3 +68,23 @@ def test_points_have_no_sweep_table() -> None:
     spec, _ = fast.validate({"training.learning_rate": 3e-4})
     assert spec is not None and spec.sweep is None
     assert fast.base.sweep is not None  # the base is not changed
+
+
+COMPUTE_CHANGES = {
+    "training.dataset_tokens": 123_456_789, "training.dataset_examples": 4321, "training.mean_example_tokens": 77.0,
+    "training.epochs": 2.5, "training.max_steps": 99, "hardware.mfu": 0.2, "hardware.price_per_gpu_hour": 9.0,
+    "hardware.budget_gpu_hours": 5.0, "hardware.budget_hours": 5.0, "hardware.budget_usd": 5.0,
+}
+
+
+def test_every_compute_only_key_has_a_change() -> None:
+    assert set(COMPUTE_ONLY) == set(COMPUTE_CHANGES)
+
+
+@pytest.mark.parametrize("path", SPECS, ids=lambda p: p.name)
+@pytest.mark.parametrize("key", sorted(COMPUTE_CHANGES))
+def test_compute_only_keys_do_not_change_memory(path, key) -> None:
+    spec = load_spec(path)
+    changed, problems = FastPath(spec).validate({key: COMPUTE_CHANGES[key]})
+    assert changed is not None, problems
+    assert _all(changed)[:2] == _all(spec)[:2]
