@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from llmspec.cli._options import PathParam
+
 
 def _fail(message: str) -> None:
     """A user-fixable problem: one line on stderr, exit status 2."""
@@ -24,9 +26,9 @@ def _default_name(config: dict, path: Path) -> str:
 
 @click.command(short_help="Write a starter spec from a HF config.json.")
 @click.option("--from-hf", "config_path", required=True, metavar="CONFIG.json",
-              type=click.Path(path_type=Path),
+              type=PathParam(path_type=Path),
               help="A Hugging Face config.json to take the architecture from, or a checkpoint folder holding one.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("-o", "--output", type=PathParam(dir_okay=False, path_type=Path), default=None,
               help="Spec file to write; stdout when omitted.")
 @click.option("--name", default=None, help="[model] name; defaults to the checkpoint's directory or file name.")
 @click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
