@@ -103,7 +103,11 @@ def run_cmd(spec_path: str, overrides: tuple[str, ...], engine: str, target: str
 
     require_engine(engine)
     spec = _load_sweep(spec_path, overrides)
-    out_dir = Path(out) if out else Path("sweeps") / spec.model.name
+    import re
+
+    # the model name is free text: keep it to one safe path component
+    out_dir = Path(out) if out else Path("sweeps") / (re.sub(r"[^A-Za-z0-9._-]+", "-", spec.model.name).strip(".-")
+                                                      or "sweep")
     try:
         train = load_train(target)
         if engine == "optuna":

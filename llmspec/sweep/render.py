@@ -57,7 +57,7 @@ def plan_text(plan: Plan) -> str:
     hours = "GPU-hours unknown" if gpu_hours is None else (
         f"{gpu_hours:,.1f} GPU-hours" if gpu_hours >= 0.1 else f"{gpu_hours:.2g} GPU-hours")
     cost = f", cost {totals['cost']:,.2f}" if totals["cost"] is not None else ""
-    lines.append(f"feasible part: {len(feasible)} trials, {hours}{cost}")
+    lines.append(f"feasible part: {len(feasible)} trial{'s' * (len(feasible) != 1)}, {hours}{cost}")
     for f in plan.sweep_findings:
         lines.append(f"{f.file}:{f.line}:{f.col}: {f.code} [{f.severity}] {f.message}")
     if plan.linted:
