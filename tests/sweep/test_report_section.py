@@ -41,3 +41,18 @@ def test_report_without_matplotlib_says_how_to_get_the_chart(tmp_path) -> None:
     assert result.returncode == 0, result.stderr
     section = result.stdout.split("## Hyperparameter sweep", 1)[1]
     assert "(No chart: install the report extra for charts" in section
+
+
+def test_values_from_the_spec_are_escaped(tmp_path, example_text) -> None:
+    text = example_text.replace('[sweep.parameters."training.activation_checkpointing"]\nvalues = [false, true]',
+                                '[sweep.parameters."model.name"]\nvalues = ["<script>alert(1)</script>", "a|b"]')
+    text = text.replace('metric = "kb_qa/f1"', 'metric = "kb_<i>qa/f1"')
+    spec = tmp_path / "hostile.toml"
+    spec.write_text(text, encoding="utf-8")
+    for name in ("r.md", "r.html"):
+        result = CliRunner().invoke(cli, ["report", str(spec), "-o", str(tmp_path / name)])
+        assert result.exit_code == 0, result.output
+        out = (tmp_path / name).read_text(encoding="utf-8")
+        section = out.split("Hyperparameter sweep", 2)[-1]
+        assert "<script>" not in section and "<i>" not in section
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in section
