@@ -60,6 +60,9 @@ BUILTIN_MODULES = (
     "bud001_gpu_hours",
     "bud002_cost",
     "bud003_wall_clock",
+    # sweeps
+    "swp001_objective_is_release_gate",
+    "swp002_best_of_n_optimism",
     # hardware
     "hw001_precision_support",
     "hw002_fp16_on_bf16_hardware",

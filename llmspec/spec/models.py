@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import Field, PrivateAttr, model_validator
 
+from llmspec.spec.sweep import Sweep
 from llmspec.spec.types import Bytes, Count, Strict
 
 Activation = Literal["gelu", "gelu_new", "gelu_tanh", "relu", "silu", "swiglu", "geglu", "reglu"]
@@ -566,6 +567,10 @@ class Spec(Strict):
     """Accelerators and budgets."""
     eval: Eval | None = None
     """Evaluation gates."""
+
+    # -- sweeps (issue 14): a space over this spec's keys; see llmspec.spec.sweep --------------------------
+    sweep: Sweep | None = None
+    """A hyperparameter sweep over this spec's keys (`llmspec sweep plan` / `run`)."""
 
     _source: object = PrivateAttr(default=None)
 
