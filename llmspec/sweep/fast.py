@@ -115,6 +115,8 @@ class FastPath:
         self.base = spec
         self.point_base = spec.model_copy(update={"sweep": None})
         """The base of every point: a point is a concrete spec, without [sweep]."""
+        self.values = self.point_base.model_dump()
+        """The base spec's values, defaults included: what conditions (`when`) read for keys a point does not set."""
         self.doc = {k: v for k, v in spec.source.raw.items() if k != "sweep"}
         self.accelerators = spec.source.accelerators
         self._memory: dict[tuple, tuple] = {}

@@ -116,7 +116,7 @@ def run(spec: Spec, train: Callable[[TrialRun], Any], out: Path, n_trials: int |
     lock = threading.Lock()
 
     def objective(trial: optuna.Trial) -> float:
-        overrides = suggest(trial, sweep, sweeper.fast.doc)
+        overrides = suggest(trial, sweep, sweeper.fast.values)
 
         def report(step: int, value: float) -> None:
             trial.report(value, step)
