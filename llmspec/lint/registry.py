@@ -54,6 +54,8 @@ BUILTIN_MODULES = (
     "mem001_training_does_not_fit",
     "mem002_memory_headroom",
     "mem003_inference_does_not_fit",
+    "mem004_knob_contradicts_stack",
+    "mem005_knob_does_not_apply",
     # budget
     "bud001_gpu_hours",
     "bud002_cost",

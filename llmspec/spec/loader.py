@@ -115,6 +115,16 @@ class _Loader:
             if "\x00" in base_ref:
                 self.problem(here(), "extends", "extends: the path contains a NUL character; check how it was written", "extends")
                 raise _Failed
+            if base_ref.startswith("preset:"):  # a named checkpoint of the family registry (llmspec.spec.families)
+                from llmspec.spec.families import UnknownPreset, preset_spec
+
+                try:
+                    merged = preset_spec(base_ref.removeprefix("preset:"))
+                except UnknownPreset as exc:
+                    self.problem(here(), "extends", f"extends: {exc}", "extends")
+                    raise _Failed from None
+                self.source.add(display, text)  # type: ignore[union-attr]
+                return deep_merge(merged, {k: v for k, v in data.items() if k != "extends"})
             real = _resolve(path)
             # relative to the folder of the real file (symlinks resolved), for the top spec and every base alike:
             # a spec means the neighbours of the file it really is, wherever a link to it lives
