@@ -26,11 +26,12 @@ from llmspec.spec.models import Spec
 
 # Keys no estimator reads (llmspec/estimate/{params,training,inference,compute,activations}.py): points that
 # differ only in these share one estimate. tests/sweep/test_fast_path.py checks that changing each leaves the
-# estimates unchanged. Prefixes end with a dot.
+# estimates unchanged. Prefixes end with a dot. Not [sampling]: the serving estimate reads its prompt and output
+# lengths, and even a sampling key alone brings in the table's defaults.
 ESTIMATE_FREE = frozenset({
     "training.learning_rate", "training.lr_schedule", "training.warmup_ratio", "training.warmup_steps",
     "training.seed", "training.early_stopping", "training.validation_split", "training.lora.alpha",
-    "training.max_grad_norm", "training.weight_decay", "training.data.", "sampling.", "eval.", "meta.",
+    "training.max_grad_norm", "training.weight_decay", "training.data.", "eval.", "meta.",
     "model.name", "model.weights", "model.tokenizer",
 })
 COMPUTE_ONLY = frozenset({
