@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from llmspec.cli._options import PathParam
 from llmspec.spec.families import FAMILIES, PRESETS
 
 
@@ -44,11 +45,11 @@ _HELP = f"""Write a starter spec whose [model.architecture] comes from a Hugging
 
 @click.command(short_help="Write a starter spec from a HF config.json or a preset.", help=_HELP)
 @click.option("--from-hf", "config_path", default=None, metavar="CONFIG.json",
-              type=click.Path(path_type=Path),
+              type=PathParam(path_type=Path),
               help="A Hugging Face config.json to take the architecture from, or a checkpoint folder holding one.")
 @click.option("--preset", default=None, metavar="NAME",
               help="A named preset of a popular checkpoint (its real config.json), e.g. Llama-2-7B.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("-o", "--output", type=PathParam(dir_okay=False, path_type=Path), default=None,
               help="Spec file to write; stdout when omitted.")
 @click.option("--name", default=None, help="[model] name; defaults to the checkpoint's directory or file name.")
 @click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists.")

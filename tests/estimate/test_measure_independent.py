@@ -4,7 +4,8 @@ For three families whose real class was once replaced by a stand-in (OPT was mea
 the checkpoint's real config.json values, shrinks them by editing its own keys, and builds the model with
 ``AutoConfig.for_model`` -> ``AutoModelForCausalLM.from_config`` under the same fake-tensor tracker, not through
 llmspec's model-building code (``hfmap``, ``_measure_support.build``). It runs the same steady-state step that
-``measure_training`` documents (two optimizer steps, the second tracked; AdamW foreach; autocast; grad clipping)
+``measure_training`` documents (two optimizer steps, the second tracked; the spec's AdamW implementation;
+autocast; grad clipping)
 and a generation prefill, and compares the peaks with llmspec's measurement of a spec written from that config.
 """
 
@@ -78,7 +79,9 @@ def independent_training_peak(config: dict, spec) -> tuple[str, int]:
             tracker.params.add(id(p.untyped_storage()))
         for b in model.buffers():
             tracker.register(b, "weights")
-        opt = torch.optim.AdamW(params, lr=tr.learning_rate, weight_decay=tr.weight_decay, foreach=True)
+        impl = tr.optimizer_impl or "foreach"  # the spec's stack default (HF Trainer: fused)
+        opt = torch.optim.AdamW(params, lr=tr.learning_rate, weight_decay=tr.weight_decay, foreach=impl == "foreach",
+                                fused=impl == "fused")
         ids = torch.randint(0, config["vocab_size"], (tr.micro_batch_size, tr.seq_len))
 
         def step():

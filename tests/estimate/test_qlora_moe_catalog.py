@@ -133,7 +133,7 @@ def test_moe_inference_with_dense_layers_matches_measurement(load):
 
 
 def test_user_catalog_entries_from_llmspec_toml_give_the_capacity(write_spec):
-    from llmspec.spec.loader import load_spec
+    from llmspec.project import load_spec  # the loader plus llmspec.toml
 
     write_spec('[accelerators.LAB-GPU]\nvendor = "nvidia"\narchitecture = "hopper"\nmemory = "141GB"\n'
                'bandwidth = 4800\ntflops = { bf16 = 989, fp32 = 67 }\nbf16 = true\nfp8 = true\n'
