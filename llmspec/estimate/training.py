@@ -164,7 +164,10 @@ def training_memory(spec: Spec) -> MemoryEstimate:
     if master:
         breakdown["master_weights"] = master
     if copies:
-        breakdown["autocast_copies"] = copies if peak_phase == "forward" else (copies_bwd if peak_phase == "backward" else 0)
+        # at the end of backward (all gradients live) the autocast copies are freed: only its start holds them
+        at_bwd_start = phases["backward"] == bwd_start_total
+        breakdown["autocast_copies"] = copies if peak_phase == "forward" else (
+            copies_bwd if peak_phase == "backward" and at_bwd_start else 0)
     breakdown["gradients"] = {"forward": live_grads, "optimizer": grads}.get(peak_phase, 0)
     breakdown["optimizer_states"] = states
     if gathered:
