@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from llmspec.cli._options import set_option
+from llmspec.cli._options import PathParam, set_option
 
 
 @click.command("eval", short_help="Run the spec's lm-eval suites and judge its gates.")
@@ -17,9 +17,9 @@ from llmspec.cli._options import set_option
 @click.option("--limit", type=click.IntRange(min=1), help="Evaluate only the first N documents of each task.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto", show_default=True,
               help="auto: cuda if present, else mps, else cpu.")
-@click.option("--baseline", metavar="RESULTS.json", type=click.Path(dir_okay=False),
+@click.option("--baseline", metavar="RESULTS.json", type=PathParam(dir_okay=False),
               help="results.json of an earlier run, for the max_drop gates.")
-@click.option("--output", "output", metavar="DIR", default="llmspec-results", show_default=True,
+@click.option("--output", "output", metavar="DIR", default="llmspec-results", show_default=True, type=PathParam(),
               help="Where results.json, junit.xml, summary.md and samples/ go.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SEC",
               help="Stop after SEC seconds; the tasks finished so far are reported (exit 3).")

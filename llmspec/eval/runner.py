@@ -187,6 +187,6 @@ def _gpu_memory(spec) -> int | None:
     try:
         from llmspec.catalog import resolve
 
-        return resolve(hw.accelerator).memory_bytes
+        return resolve(hw.accelerator, spec.source.accelerators if spec.source else None).memory_bytes
     except Exception:
         return None

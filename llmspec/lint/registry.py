@@ -83,7 +83,7 @@ ENGINE_CODES = {
     "SPC003": ("spec-unreadable", "error", "The spec, a file it extends, or its hf_config cannot be read."),
     "LNT001": ("unused-suppression", "warning", "A `# llmspec: noqa` comment suppresses nothing."),
     "LNT002": ("unknown-suppression-code", "warning", "A `# llmspec: noqa` comment names no known rule."),
-    "LNT003": ("rule-crashed", "error", "A rule raised an exception on this spec (please report it)."),
+    "LNT003": ("rule-crashed", "error", "A rule (or llmspec itself) failed on this spec (please report it)."),
 }
 
 CODE_RE = re.compile(r"^[A-Z]{2,6}[0-9]{3}$")

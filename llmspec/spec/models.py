@@ -390,8 +390,10 @@ class Eval(Strict):
     """Override the few-shot count of every task."""
     chat_template: bool = False
     """Apply the tokenizer's chat template to prompts."""
-    seed: int = Field(default=1234, ge=0)
-    """Seed for sampling and few-shot selection."""
+    # lm-eval 0.4.13 evaluator.simple_evaluate passes numpy_random_seed to np.random.seed (evaluator.py line 204),
+    # which accepts 0 <= seed <= 2**32 - 1; llmspec passes this one seed as every lm-eval seed (eval/lmeval.py).
+    seed: int = Field(default=1234, ge=0, le=2**32 - 1)
+    """Seed for sampling and few-shot selection (0 to 2**32 - 1, the range numpy's seeding accepts)."""
     allow_pickle: bool = False
     """Allow pickle-format weights (.bin/.pt); safetensors is required otherwise."""
     alpha: float = Field(default=0.05, gt=0, lt=0.5)

@@ -10,13 +10,11 @@ import re
 from functools import lru_cache
 
 from llmspec.lint.redact import redact
+from llmspec.spec import tomltext
 from llmspec.textsafe import visible
 
 _COLORS = {"error": "red", "warning": "yellow", "info": "blue"}
 _TOKEN = re.compile(r"""[A-Za-z0-9_\-."']+""")
-# TOML ends a line at LF or CRLF only (toml.io/en/v1.0.0, "newline"); str.splitlines would also split at U+2028,
-# U+0085 and a bare CR and show the wrong line.
-_TOML_LINE = re.compile(r"\r?\n")
 
 
 def _lines(file: str) -> tuple[str, ...]:
@@ -31,8 +29,8 @@ def _lines(file: str) -> tuple[str, ...]:
 def _read(path: str, mtime_ns: int, size: int) -> tuple[str, ...]:
     """The file's lines; keyed on where it is and when it changed, not on the name a finding gives."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            return tuple(_TOML_LINE.split(handle.read()))
+        with open(path, encoding="utf-8", newline="") as handle:
+            return tuple(tomltext.lines(handle.read()))  # lines as TOML counts them, as the findings do
     except (OSError, UnicodeDecodeError, ValueError):
         return ()
 
