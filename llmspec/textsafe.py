@@ -143,6 +143,17 @@ def json_safe(value: Any) -> Any:
     return value
 
 
+def non_finite(value: Any, prefix: str = "") -> list[str]:
+    """Dotted keys of the non-finite floats in ``value`` (what :func:`json_safe` writes as null), to name them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return [prefix or "(value)"]
+    if isinstance(value, dict):
+        return [k for key, v in value.items() for k in non_finite(v, f"{prefix}.{key}" if prefix else str(key))]
+    if isinstance(value, (list, tuple)):
+        return [k for i, v in enumerate(value) for k in non_finite(v, f"{prefix}[{i}]")]
+    return []
+
+
 def json_dumps(value: Any, **kwargs: Any) -> str:
     """``json.dumps`` of :func:`json_safe` ``(value)``, refusing NaN and Infinity should one get through."""
     return json.dumps(json_safe(value), allow_nan=False, **kwargs)
