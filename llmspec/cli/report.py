@@ -7,13 +7,14 @@ from pathlib import Path
 import click
 
 from llmspec.cli._options import PathParam, set_option
+from llmspec.textsafe import visible
 
 
 def spec_error_exit(exc, rename=None) -> None:
     """Print each spec problem as one `file:line:col: message` line on stderr and exit 2."""
     for problem in exc.problems:
         line = str(problem)
-        click.echo(rename(line) if rename else line, err=True)
+        click.echo(visible(rename(line) if rename else line), err=True)
     raise SystemExit(2)
 
 
