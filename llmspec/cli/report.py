@@ -53,7 +53,7 @@ def report(spec: str, overrides: tuple[str, ...], results: str | None, output: s
     chart), compute and cost against the budget, lint findings, what would fit, and eval gates (--results).
 
     Markdown goes to stdout unless -o is given; with `-o review.md` the memory chart is written beside it as
-    `review.memory.svg`. HTML is one self-contained file. Charts need `pip install 'llmspec[report]'`.
+    `review.memory.svg`. HTML is one self-contained file. Charts need `pip install 'llmspec-cli[report]'`.
     Exit status: 0 written, 2 invalid spec or unreadable input.
 
     \b

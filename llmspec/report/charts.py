@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-INSTALL_HINT = "install the report extra for charts: pip install 'llmspec[report]'"
+INSTALL_HINT = "install the report extra for charts: pip install 'llmspec-cli[report]'"
 
 # Colour-blind safe qualitative palettes: Okabe & Ito 2008 ("Color Universal Design") without black (it reads as
 # text), then Paul Tol's "muted" scheme (personal.sron.nl/~pault) for breakdowns with more parts.

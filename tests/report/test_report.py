@@ -141,14 +141,14 @@ def test_without_matplotlib_tables_render_and_say_how_to_get_charts(tmp_path: Pa
     md = _without_matplotlib("report", str(spec), "-o", "review.md", cwd=tmp_path)
     assert md.returncode == 0, md.stderr
     text = (tmp_path / "review.md").read_text()
-    assert any("pip install 'llmspec[report]'" in line for line in markdown_lines(text))
+    assert any("pip install 'llmspec-cli[report]'" in line for line in markdown_lines(text))
     assert "![" not in text and not (tmp_path / "review.memory.svg").exists()
     assert len(markdown_tables(text)) >= 4
     html = _without_matplotlib("report", str(spec), "-o", "review.html", cwd=tmp_path)
     assert html.returncode == 0, html.stderr
     page = parse_html((tmp_path / "review.html").read_text())
     assert page.svgs == 0 and len(page.tables) >= 4
-    assert "pip install 'llmspec[report]'" in unescape((tmp_path / "review.html").read_text())
+    assert "pip install 'llmspec-cli[report]'" in unescape((tmp_path / "review.html").read_text())
 
 
 def _cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
