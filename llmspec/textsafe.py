@@ -102,7 +102,7 @@ def md_code(text: Any, table: bool = False) -> str:
         return "` `"
     longest = max((len(run) for run in re.findall(r"`+", content)), default=0)
     fence = "`" * (longest + 1)
-    if content[0] in "` " or content[-1] in "` ":
+    if content.strip(" ") and (content[0] in "` " or content[-1] in "` "):  # all spaces: shown as they are
         content = f" {content} "
     return f"{fence}{content}{fence}"
 
