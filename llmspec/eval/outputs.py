@@ -73,7 +73,7 @@ def _fmt(x: Any) -> str:
 
 def junit(results: dict) -> str:
     """One <testcase> per gate check (classname = task, name = metric + kind); failures carry the reason."""
-    gates = results.get("gates") or []
+    gates = [{k: xml_text(v) if isinstance(v, str) else v for k, v in g.items()} for g in results.get("gates") or []]
     failures = sum(1 for g in gates if g.get("status") == "fail")
     errors = sum(1 for g in gates if g.get("status") == "error")
     skipped = sum(1 for g in gates if g.get("status") == "skipped")
@@ -82,17 +82,17 @@ def junit(results: dict) -> str:
                        errors=str(errors), skipped=str(skipped), time=f"{timing:.3f}")
     for g in gates:
         task, _, metric = g["metric"].partition("/")
-        case = ET.SubElement(suite, "testcase", classname=xml_text(f"llmspec.eval.{task}"),
-                             name=xml_text(f"{metric} ({g['kind']})"), time="0")
-        status, reason = g.get("status"), xml_text(g.get("reason", ""))
+        case = ET.SubElement(suite, "testcase", classname=f"llmspec.eval.{task}", name=f"{metric} ({g['kind']})",
+                             time="0")
+        status = g.get("status")
         if status == "fail":
-            ET.SubElement(case, "failure", message=reason, type="GateFailed").text = reason
+            ET.SubElement(case, "failure", message=g.get("reason", ""), type="GateFailed").text = g.get("reason", "")
         elif status == "error":
-            ET.SubElement(case, "error", message=reason, type="GateError").text = reason
+            ET.SubElement(case, "error", message=g.get("reason", ""), type="GateError").text = g.get("reason", "")
         elif status == "skipped":
-            ET.SubElement(case, "skipped", message=reason)
+            ET.SubElement(case, "skipped", message=g.get("reason", ""))
         else:
-            ET.SubElement(case, "system-out").text = reason
+            ET.SubElement(case, "system-out").text = g.get("reason", "")
     root = ET.Element("testsuites", name="llmspec eval", tests=str(len(gates)), failures=str(failures),
                       errors=str(errors))
     root.append(suite)
