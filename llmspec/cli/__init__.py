@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "rule": "llmspec.cli.lint:rule",
     "rules": "llmspec.cli.lint:rules",
     "schema": "llmspec.cli.schema:schema",
+    "sweep": "llmspec.cli.sweep:sweep",
 }
 
 

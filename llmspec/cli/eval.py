@@ -28,9 +28,11 @@ from llmspec.cli._options import PathParam, set_option
               "[model].trust_remote_code.")
 @click.option("--allow-pickle", is_flag=True, help="Allow pickle-format weights (.bin/.pt), which can run code.")
 @click.option("--strict", is_flag=True, help="Baseline gates pass only on proven non-inferiority within max_drop.")
+@click.option("--skip-gate", "skip_gates", multiple=True, metavar="TASK/METRIC", help="Skip this gate (instead of "
+              "failing) when it cannot be evaluated: no baseline, no result, not comparable, undecidable. Repeatable.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress display; print only the verdict line.")
 def eval_cmd(spec: str, overrides: tuple[str, ...], model, suites, limit, device, baseline, output, timeout,
-             dry_run, trust_remote_code, allow_pickle, strict, quiet) -> int:
+             dry_run, trust_remote_code, allow_pickle, strict, skip_gates, quiet) -> int:
     """Evaluate a checkpoint with the spec's lm-eval suites and judge its [[eval.gates]].
 
     Writes results.json, junit.xml, summary.md and per-sample logs to --output.
@@ -54,7 +56,8 @@ def eval_cmd(spec: str, overrides: tuple[str, ...], model, suites, limit, device
 
     opts = EvalOptions(model=model, suites=suites, limit=limit, device=device, baseline=baseline, output=output,
                        timeout=timeout, dry_run=dry_run, trust_remote_code=trust_remote_code,
-                       allow_pickle=allow_pickle, strict=strict, log=log, progress=not quiet)
+                       allow_pickle=allow_pickle, strict=strict, log=log, progress=not quiet,
+                       skip_gates=tuple(skip_gates))
     try:
         outcome = run(loaded, opts)
     except EvalError as e:
@@ -70,8 +73,7 @@ def eval_cmd(spec: str, overrides: tuple[str, ...], model, suites, limit, device
         _print_table(outcome.results)
         for _name, path in outcome.paths.items():
             click.echo(f"wrote {path}", err=True)
-    status = {0: "PASSED", 1: "FAILED", 2: "ERROR", 3: "INCOMPLETE"}[outcome.exit_code]
-    click.echo(f"llmspec eval: {status}: {outcome.reason}")
+    click.echo(f"llmspec eval: {outcome.verdict}: {outcome.reason}")
     return outcome.exit_code
 
 
@@ -89,7 +91,7 @@ def _print_table(results: dict) -> None:
     gates = Table(title="gates")
     for col in ("gate", "check", "status", "reason"):
         gates.add_column(col)
-    style = {"pass": "green", "fail": "red", "error": "yellow", "skipped": "dim"}
+    style = {"pass": "green", "fail": "red", "error": "yellow", "skipped": "dim", "undecidable": "yellow"}
     for g in results.get("gates", []):
         gates.add_row(g["metric"], g["kind"], f"[{style.get(g['status'], '')}]{g['status']}[/]", g["reason"])
     console = Console()

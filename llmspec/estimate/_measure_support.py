@@ -112,7 +112,9 @@ def optimizer_for(tr, params, emulated):
     lr = tr.learning_rate
     if tr.optimizer in ("adamw", "adam"):
         cls = torch.optim.AdamW if tr.optimizer == "adamw" else torch.optim.Adam
-        return cls(params, lr=lr, weight_decay=tr.weight_decay, foreach=True)
+        # the spec's implementation (stack default; issue 12): fused / foreach / for-loop
+        impl = tr.optimizer_impl or "foreach"
+        return cls(params, lr=lr, weight_decay=tr.weight_decay, foreach=impl == "foreach", fused=impl == "fused")
     if tr.optimizer == "adamw_8bit":
         emulated.append("adamw_8bit: torch AdamW with states re-counted at 1 B/element + fp32 absmax per 2048, "
                         "and its step buffers dropped (bitsandbytes' fused update; it cannot run here)")

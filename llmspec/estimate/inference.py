@@ -22,6 +22,7 @@ assumptions, not added.
 from __future__ import annotations
 
 from llmspec.estimate import activations as A
+from llmspec.estimate import engine as E
 from llmspec.estimate import precision as P
 from llmspec.estimate.params import count_params
 from llmspec.estimate.result import OVERHEAD_NOTE, MemoryEstimate, capacity, overhead
@@ -65,7 +66,7 @@ def lengths(spec: Spec) -> tuple[int, int]:
     """(prompt tokens prefilled, KV-cache tokens) per sequence (module docstring)."""
     inf, smp = spec.inference or Inference(), spec.sampling
     new = smp.max_new_tokens if smp is not None else 0
-    prompt_cap = smp.max_prompt_tokens if smp is not None else None
+    prompt_cap = inf.prompt_tokens or (smp.max_prompt_tokens if smp is not None else None)
     kv = inf.seq_len or (prompt_cap + new if prompt_cap else spec.arch.context_length)
     if prompt_cap:
         prompt = min(prompt_cap, kv)
@@ -87,7 +88,8 @@ def inference_memory(spec: Spec) -> MemoryEstimate:
     c = 4 if inf.precision == "fp32" else 2
     h, f = arch.d_model, max(width for _, width in A.block_kinds(arch))  # widest MLP (dense layers of MoE)
     layer_peak = max(6 * f + 8.5 * h, 16.25 * h) * c / 2 / tp
-    end_peak = (c * arch.vocab_size + c * h * p) / tp  # last-token logits + the final hidden states
+    logits_tokens = p if inf.logits == "all" else 1  # the engine's preset (generation engines: the last position)
+    end_peak = (c * arch.vocab_size * logits_tokens + c * h * p) / tp  # logits + the final hidden states
     acts = b * max(layer_peak * p, end_peak)
     if inf.precision in ("int8", "int4"):
         notes.append(f"{inf.precision}: weight-only quantisation of block linears; embeddings and head 16-bit")
@@ -97,14 +99,22 @@ def inference_memory(spec: Spec) -> MemoryEstimate:
         notes.append(f"seq_len {s} exceeds the context length {arch.context_length}")
     new = s - p
     notes.append(f"prefill of {b} x {p} prompt tokens, KV cache of {s} tokens for each sequence"
-                 + (f" ({new} generated)" if new > 0 else "") + "; logits for the last position only (generation)")
-    all_logits = b * c * arch.vocab_size * (p - 1) / tp
-    notes.append(f"loglikelihood scoring (lm-eval, every position's logits) would add {all_logits / 2**30:.2f} GiB")
+                 + (f" ({new} generated)" if new > 0 else "")
+                 + ("; logits for every prompt position" if logits_tokens > 1 else "; logits for the last position only (generation)"))
+    if logits_tokens == 1:
+        all_logits = b * c * arch.vocab_size * (p - 1) / tp
+        notes.append(f"loglikelihood scoring (lm-eval, every position's logits) would add {all_logits / 2**30:.2f} GiB")
     breakdown = {"weights": weights / tp, "quant_scales": scales / tp, "kv_cache": kv, "prefill_activations": acts}
+    cap, acc, cap_notes = capacity(spec)
+    # serving engine (llmspec.estimate.engine; issue 12): int4 groups, eager scores, paged pools and their share
+    engine_notes, cap = E.apply(spec, inf, breakdown, capacity=cap, layer_peak=layer_peak, prompt=p,
+                                kv_per_token=kv_bytes_per_token(spec) / kv_split, tp=tp)
+    concurrent = breakdown.pop("concurrent_sequences", None)
+    notes += engine_notes
     breakdown = {k: int(round(v)) for k, v in breakdown.items() if v}
     per_gpu = sum(breakdown.values())
     notes.append(OVERHEAD_NOTE)
-    cap, acc, cap_notes = capacity(spec)
+    del concurrent  # reported in the notes; MemoryEstimate has no field for it yet
     return MemoryEstimate(
         mode="inference",
         per_gpu_bytes=per_gpu,

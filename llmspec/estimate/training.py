@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from llmspec.estimate import activations as A
 from llmspec.estimate import precision as P
+from llmspec.estimate import stack as S
 from llmspec.estimate.params import count_params, lora_shapes
 from llmspec.estimate.result import OVERHEAD_NOTE, MemoryEstimate, capacity, overhead
 from llmspec.estimate.shapes import layout
@@ -139,6 +140,16 @@ def training_memory(spec: Spec) -> MemoryEstimate:
     logits_b = A.logits_bytes_per_token(arch, "backward", prec) * T / tp
     live_grads = grads if tr.gradient_accumulation > 1 else 0.0
     copies_bwd = 0.0 if tr.activation_checkpointing else copies
+
+    # --- training-stack knobs (llmspec.estimate.stack; issue 12) --------------------------------------------
+    per_layer = A.checkpoint_bytes_per_token(arch, tr) * T / tp if tr.activation_checkpointing else largest_block
+    parts = {"weights": weights, "grads": grads, "states": states, "temp": temp, "kept": kept, "logits_f": logits_f,
+             "logits_b": logits_b, "live_grads": live_grads, "per_layer_kept": per_layer}
+    notes += S.apply(spec, tr, parts, n_trainable=Nt, sbytes=sbytes, largest=largest, base_bytes=_base_bytes(tr),
+                     frozen_quantised=lay.block_linear_numel, tokens=T / tp)
+    weights, grads, states, temp, kept, logits_f, logits_b, live_grads = (
+        parts[k] for k in ("weights", "grads", "states", "temp", "kept", "logits_f", "logits_b", "live_grads"))
+    gathered += parts.get("buckets", 0.0)  # DeepSpeed communication buckets (issue 12)
 
     # --- phases --------------------------------------------------------------------------------------
     state = weights + master + states + gathered

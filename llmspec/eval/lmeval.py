@@ -13,7 +13,9 @@ import hashlib
 import json
 import logging
 import os
+import pickle
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -60,22 +62,49 @@ def quiet_git_hash() -> None:
     ev.get_git_commit_hash = lambda: None
 
 
-def make_lm(plan, *, threads: int | None = None):
-    """Instantiate lm-eval's model once; every suite of the run reuses it."""
+@contextmanager
+def refuse_pickle(name: str, allow: bool):
+    """While the model loads, any torch.load (what transformers and PEFT use for every non-safetensors file)
+    raises a one-line refusal instead of unpickling: the last line of defence behind modelref.check_format,
+    and the only one for hub files that are not cached yet."""
+    import torch
+
+    if allow:
+        yield
+        return
+    real = torch.load
+
+    def refused(f, *args, **kwargs):
+        raise EvalError(f"{name}: refusing to unpickle {f} (pickle can run arbitrary code when loaded): convert "
+                        f"it to safetensors, or allow pickle with --allow-pickle or [eval].allow_pickle = true", 2)
+
+    torch.load = refused
+    try:
+        yield
+    finally:
+        torch.load = real
+
+
+def make_lm(plan, *, threads: int | None = None, allow_pickle: bool = False):
+    """Instantiate lm-eval's model once; every suite of the run reuses it. Without allow_pickle, transformers
+    gets use_safetensors=True, so it raises instead of falling back to pickle weights."""
     import torch
 
     if threads:
         torch.set_num_threads(threads)
     args = dict(plan.model_args)
     name = args.get("pretrained")
+    if not allow_pickle and plan.kind != "vllm":
+        args["use_safetensors"] = True
     try:
-        if plan.kind == "vllm":
-            from lm_eval.models.vllm_causallms import VLLM
+        with refuse_pickle(str(name), allow_pickle):
+            if plan.kind == "vllm":
+                from lm_eval.models.vllm_causallms import VLLM
 
-            return VLLM(**args, batch_size=plan.batch_size)
-        from lm_eval.models.huggingface import HFLM
+                return VLLM(**args, batch_size=plan.batch_size)
+            from lm_eval.models.huggingface import HFLM
 
-        return HFLM(**args, batch_size=plan.batch_size)
+            return HFLM(**args, batch_size=plan.batch_size)
     except torch.OutOfMemoryError:
         raise EvalError(f"out of memory loading {name} ({plan.dtype} on {plan.device}); try a smaller "
                         f"[inference].precision, fewer replicas or a bigger accelerator", 3) from None
@@ -83,7 +112,14 @@ def make_lm(plan, *, threads: int | None = None):
         raise EvalError(f"cannot load {name}: {e}", 3) from None
     except (OSError, ValueError, RuntimeError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if not allow_pickle and "safetensors" in first and ("no file named" in first or "does not appear" in first):
+            raise EvalError(f"{name}: no safetensors weights (model.safetensors or model.safetensors.index.json), "
+                            f"and pickle weights are refused: convert them to safetensors, or allow pickle with "
+                            f"--allow-pickle or [eval].allow_pickle = true", 2) from None
         raise EvalError(f"cannot load model {name}: {first}", 3) from None
+    except pickle.UnpicklingError as e:  # transformers' own weights_only=True refusal (with --allow-pickle)
+        raise EvalError(f"cannot load model {name}: torch refused to unpickle its weights ({(str(e).strip().splitlines() or ['?'])[0]})",
+                        3) from None
 
 
 def task_manager(include_paths: list[str], builtins: bool):

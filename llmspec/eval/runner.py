@@ -10,12 +10,13 @@ import json
 import signal
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from llmspec.eval import modelref
 from llmspec.eval import plan as planning
 from llmspec.eval.modelref import EvalError
+from llmspec.eval.outcome import EvalOutcome
 from llmspec.eval.suite import Suite, SuiteError, find_suite, load_suite
 
 
@@ -34,14 +35,8 @@ class EvalOptions:
     strict: bool = False
     log: Callable[[str], None] = print
     progress: bool = True
-
-
-@dataclass
-class EvalOutcome:
-    exit_code: int
-    reason: str
-    results: dict = field(default_factory=dict)
-    paths: dict = field(default_factory=dict)
+    skip_gates: tuple[str, ...] = ()
+    """Gate metrics to skip (not fail) when they cannot be evaluated: no baseline, no result, not comparable."""
 
 
 class _Timeout(Exception):
@@ -137,6 +132,9 @@ def run(spec, opts: EvalOptions) -> EvalOutcome:
     suites = load_suites(spec, opts.suites)
     metrics = load_metrics(warn=lambda m: log(f"warning: {m}"))
     check_gates(spec, suites, metrics)
+    if opts.baseline and not any(g.max_drop is not None for g in (spec.eval.gates if spec.eval else [])):
+        raise EvalError(f"--baseline {opts.baseline} given, but no [[eval.gates]] sets max_drop, so nothing would "
+                        "compare with it; add a gate with max_drop, or drop --baseline", 2)
     baseline = _load_baseline(opts.baseline)
     ev = spec.eval
     trust = bool(spec.model.trust_remote_code and opts.trust_remote_code)
@@ -154,6 +152,7 @@ def run(spec, opts: EvalOptions) -> EvalOutcome:
         a = Path(adapter).expanduser()
         adapter = str((a if a.is_absolute() else spec_dir / a).resolve()) if (spec_dir / a).exists() or a.exists() \
             else adapter
+    modelref.check_adapter(adapter, opts.allow_pickle or bool(ev and ev.allow_pickle))
     gpu_mem = _gpu_memory(spec)
     include = sorted({str(s.task_path(t).parent) for s in suites for t in s.tasks if t.path})
     task_names = [t.task for s in suites for t in s.tasks]
@@ -173,9 +172,13 @@ def run(spec, opts: EvalOptions) -> EvalOutcome:
                                  chat_template=bool(ev and ev.chat_template))
         return EvalOutcome(0, "dry run: plan printed", {"plan": text})
     from llmspec.eval import execute
+    from llmspec.eval.context import RunContext
 
-    return execute.execute(spec, opts, suites, metrics, model, adapter, trust, gpu_mem, include, needs_builtin,
-                           baseline, _spec_hash(spec), _versions(), _deadline, _Timeout)
+    return execute.execute(RunContext(
+        spec=spec, opts=opts, suites=suites, metrics=metrics, model=model, adapter=adapter, trust_remote_code=trust,
+        gpu_memory=gpu_mem, include=include, needs_builtin=needs_builtin, baseline=baseline,
+        spec_hash=_spec_hash(spec), versions=_versions(), deadline=_deadline, timeout_exc=_Timeout,
+        skip_gates=frozenset(opts.skip_gates)))
 
 
 def _gpu_memory(spec) -> int | None:
