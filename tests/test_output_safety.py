@@ -63,3 +63,14 @@ def test_eval_junit_parses_whatever_the_gate_text() -> None:
     root = ET.fromstring(junit(results).encode("utf-8"))
     failure = root.find("testsuite/testcase/failure")
     assert failure is not None and failure.text is not None and failure.text.startswith("below\\x00\\r\n")
+
+
+def test_eval_console_tables_show_names_and_reasons_as_text(capsys) -> None:
+    from llmspec.cli.eval import _print_table
+
+    _print_table({"tasks": {"t\x1b]0;x\x07": {"metrics": {"acc[/]": {"value": 0.5, "n": 3}}}},
+                  "gates": [{"metric": "t[red]/acc", "kind": "threshold", "status": "fail",
+                             "reason": "below [/] \r\nforged"}]})
+    out = capsys.readouterr().out
+    assert not any(ch in out for ch in "\r\x1b\x07")
+    assert "t\\x1b]0;x\\x07" in out and "acc[/]" in out and "t[red]/acc" in out and "below [/] \\r\\nforged" in out
