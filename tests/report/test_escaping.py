@@ -252,3 +252,21 @@ def test_free_text_never_changes_the_verdict_findings_or_structure(no_charts, ex
     assert _html_structure(page.split("<svg")[0]) == _html_structure(honest_html.split("<svg")[0])
     title = parse_html(page)
     assert title.scripts == 0 and title.external == []
+
+
+@settings(max_examples=100, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate])
+@given(task=SHOWN, metric=SHOWN, reason=SHOWN, model=SHOWN)
+def test_eval_summary_keeps_its_tables_whatever_the_names(task, metric, reason, model):
+    from llmspec.eval.outputs import summary
+
+    results = {"run": {"model": model, "versions": {}},
+               "tasks": {task: {"metrics": {metric: {"value": 0.5, "n": 10, "higher_is_better": True}}}},
+               "gates": [{"metric": f"{task}/{metric}", "kind": "threshold", "status": "fail", "value": 0.5,
+                          "reason": reason}]}
+    md = summary(results, "FAILED")
+    own_markup_only(md)
+    assert alerts(md) == [] and heading(md) == f"llmspec eval: {one_line(model)} — FAILED"
+    metrics, gates = markdown_tables(md)
+    assert metrics[1][:2] == [one_line(task).strip(), one_line(metric).strip()]
+    assert gates[1][0] == one_line(f"{task}/{metric}").strip() and gates[1][-1] == one_line(reason).strip()
+    assert gates[1][2] == "❌ fail"
