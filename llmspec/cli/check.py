@@ -20,6 +20,7 @@ def check(specs: tuple[str, ...], overrides: tuple[str, ...], quiet: bool) -> in
     """
     from llmspec.project import load_spec
     from llmspec.spec.problems import SpecError
+    from llmspec.textsafe import visible
 
     failed = 0
     for path in specs:
@@ -28,8 +29,8 @@ def check(specs: tuple[str, ...], overrides: tuple[str, ...], quiet: bool) -> in
         except SpecError as exc:
             failed += 1
             for problem in exc.problems:
-                click.echo(str(problem))
+                click.echo(visible(str(problem)))
             continue
         if not quiet:
-            click.echo(f"{path}: ok")
+            click.echo(f"{visible(path)}: ok")
     return 2 if failed else 0

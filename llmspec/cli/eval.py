@@ -79,7 +79,13 @@ def eval_cmd(spec: str, overrides: tuple[str, ...], model, suites, limit, device
 
 def _print_table(results: dict) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
+
+    from llmspec.textsafe import visible
+
+    def text(value) -> str:  # names and reasons are data: control characters visible, no rich markup
+        return escape(visible(value))
 
     table = Table(title="metrics", show_lines=False)
     for col in ("task", "metric", "value", "95% CI", "n"):
@@ -87,13 +93,14 @@ def _print_table(results: dict) -> None:
     for task, tr in results.get("tasks", {}).items():
         for name, m in tr.get("metrics", {}).items():
             ci = f"[{m['ci_low']:.4g}, {m['ci_high']:.4g}]" if m.get("ci_low") is not None else "n/a"
-            table.add_row(task, name, f"{m['value']:.4g}", ci, str(m["n"]))
+            table.add_row(text(task), text(name), f"{m['value']:.4g}", ci, str(m["n"]))
     gates = Table(title="gates")
     for col in ("gate", "check", "status", "reason"):
         gates.add_column(col)
     style = {"pass": "green", "fail": "red", "error": "yellow", "skipped": "dim", "undecidable": "yellow"}
     for g in results.get("gates", []):
-        gates.add_row(g["metric"], g["kind"], f"[{style.get(g['status'], '')}]{g['status']}[/]", g["reason"])
+        gates.add_row(text(g["metric"]), text(g["kind"]), f"[{style.get(g['status'], '')}]{text(g['status'])}[/]",
+                      text(g["reason"]))
     console = Console()
     console.print(table)
     if results.get("gates"):
