@@ -27,10 +27,12 @@ from llmspec.cli._options import set_option
 @click.option("--trust-remote-code", is_flag=True, help="Allow the checkpoint's own code, when the spec also sets "
               "[model].trust_remote_code.")
 @click.option("--allow-pickle", is_flag=True, help="Allow pickle-format weights (.bin/.pt), which can run code.")
+@click.option("--trust-suite-code", is_flag=True, help="Allow the Python a user suite carries (!function, metric "
+              "scripts, unsandboxed templates), when the spec also sets [eval].trust_suite_code.")
 @click.option("--strict", is_flag=True, help="Baseline gates pass only on proven non-inferiority within max_drop.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress display; print only the verdict line.")
 def eval_cmd(spec: str, overrides: tuple[str, ...], model, suites, limit, device, baseline, output, timeout,
-             dry_run, trust_remote_code, allow_pickle, strict, quiet) -> int:
+             dry_run, trust_remote_code, allow_pickle, trust_suite_code, strict, quiet) -> int:
     """Evaluate a checkpoint with the spec's lm-eval suites and judge its [[eval.gates]].
 
     Writes results.json, junit.xml, summary.md and per-sample logs to --output.
@@ -54,7 +56,7 @@ def eval_cmd(spec: str, overrides: tuple[str, ...], model, suites, limit, device
 
     opts = EvalOptions(model=model, suites=suites, limit=limit, device=device, baseline=baseline, output=output,
                        timeout=timeout, dry_run=dry_run, trust_remote_code=trust_remote_code,
-                       allow_pickle=allow_pickle, strict=strict, log=log, progress=not quiet)
+                       allow_pickle=allow_pickle, trust_suite_code=trust_suite_code, strict=strict, log=log, progress=not quiet)
     try:
         outcome = run(loaded, opts)
     except EvalError as e:

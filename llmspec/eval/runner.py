@@ -17,6 +17,7 @@ from llmspec.eval import modelref
 from llmspec.eval import plan as planning
 from llmspec.eval.modelref import EvalError
 from llmspec.eval.suite import Suite, SuiteError, find_suite, load_suite
+from llmspec.eval.trust import require_consent
 
 
 @dataclass
@@ -31,6 +32,7 @@ class EvalOptions:
     dry_run: bool = False
     trust_remote_code: bool = False
     allow_pickle: bool = False
+    trust_suite_code: bool = False
     strict: bool = False
     log: Callable[[str], None] = print
     progress: bool = True
@@ -135,6 +137,7 @@ def run(spec, opts: EvalOptions) -> EvalOutcome:
     log = opts.log
     lmeval.prepare_environment(tinymodel.cache_root())  # before anything imports tqdm/transformers
     suites = load_suites(spec, opts.suites)
+    consent = require_consent(suites, bool(spec.eval and spec.eval.trust_suite_code), opts.trust_suite_code, log)
     metrics = load_metrics(warn=lambda m: log(f"warning: {m}"))
     check_gates(spec, suites, metrics)
     baseline = _load_baseline(opts.baseline)
@@ -175,8 +178,9 @@ def run(spec, opts: EvalOptions) -> EvalOutcome:
         return EvalOutcome(0, "dry run: plan printed", {"plan": text})
     from llmspec.eval import execute
 
-    return execute.execute(spec, opts, suites, metrics, model, adapter, trust, gpu_mem, include, needs_builtin,
-                           baseline, _spec_hash(spec), _versions(), _deadline, _Timeout)
+    with lmeval.suite_guards(consent):
+        return execute.execute(spec, opts, suites, metrics, model, adapter, trust, gpu_mem, include, needs_builtin,
+                               baseline, _spec_hash(spec), _versions(), _deadline, _Timeout)
 
 
 def _gpu_memory(spec) -> int | None:
