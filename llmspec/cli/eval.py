@@ -40,6 +40,7 @@ def eval_cmd(spec: str, overrides: tuple[str, ...], model, suites, limit, device
     3 infrastructure error (model missing, out of memory, task error, timeout).
     """
     from llmspec.cli._options import load_or_exit
+    from llmspec.eval.integrity import Terminated, sigterm_as_interrupt
     from llmspec.eval.modelref import EvalError
     from llmspec.eval.runner import EvalOptions, run
 
@@ -58,12 +59,13 @@ def eval_cmd(spec: str, overrides: tuple[str, ...], model, suites, limit, device
                        timeout=timeout, dry_run=dry_run, trust_remote_code=trust_remote_code,
                        allow_pickle=allow_pickle, trust_suite_code=trust_suite_code, strict=strict, log=log, progress=not quiet)
     try:
-        outcome = run(loaded, opts)
+        with sigterm_as_interrupt():  # SIGTERM ends the run as Ctrl-C does: partial results, every report
+            outcome = run(loaded, opts)
     except EvalError as e:
         click.echo(f"llmspec eval: {e}", err=True)
         return e.exit_code
-    except KeyboardInterrupt:
-        click.echo("llmspec eval: interrupted", err=True)
+    except KeyboardInterrupt as e:
+        click.echo(f"llmspec eval: {'terminated (SIGTERM)' if isinstance(e, Terminated) else 'interrupted'}", err=True)
         return 3
     if dry_run:
         click.echo(outcome.results["plan"])

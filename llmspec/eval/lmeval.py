@@ -212,6 +212,10 @@ def run_task(lm, tm, task: str, *, limit, num_fewshot, gen_kwargs, chat_template
     """One task through simple_evaluate; turns a dataset download failure into a one-line error."""
     import lm_eval
 
+    if cache:
+        from llmspec.eval.integrity import repair_response_cache
+
+        repair_response_cache(cache, warn=lambda m: print(m, file=sys.stderr))
     try:
         out = lm_eval.simple_evaluate(
             model=lm, tasks=[task], task_manager=tm, limit=limit, num_fewshot=num_fewshot,

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from llmspec.eval import modelref
 from llmspec.eval import plan as planning
+from llmspec.eval.integrity import validate_output
 from llmspec.eval.modelref import EvalError
 from llmspec.eval.suite import Suite, SuiteError, find_suite, load_suite
 from llmspec.eval.trust import require_consent
@@ -136,6 +137,7 @@ def run(spec, opts: EvalOptions) -> EvalOutcome:
 
     log = opts.log
     lmeval.prepare_environment(tinymodel.cache_root())  # before anything imports tqdm/transformers
+    validate_output(opts.output, create=not opts.dry_run)  # before any work: a bad --output is found now
     suites = load_suites(spec, opts.suites)
     consent = require_consent(suites, bool(spec.eval and spec.eval.trust_suite_code), opts.trust_suite_code, log)
     metrics = load_metrics(warn=lambda m: log(f"warning: {m}"))
