@@ -11,16 +11,20 @@ Importing this package is cheap: it imports neither torch, transformers nor lm_e
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from llmspec._version import __version__
 
 __all__ = ["__version__", "load_spec", "estimate", "Spec", "SpecError"]
 
 
 def __getattr__(name: str):  # lazy, so that `import llmspec` stays fast
-    if name in ("load_spec", "SpecError"):
-        from llmspec.spec import loader
+    if name == "load_spec":  # with the project configuration (llmspec.toml / [tool.llmspec])
+        from llmspec.project import load_spec
 
-        return getattr(loader, name)
+        return load_spec
+    if name == "SpecError":
+        from llmspec.spec.problems import SpecError
+
+        return SpecError
     if name == "Spec":
         from llmspec.spec.models import Spec
 

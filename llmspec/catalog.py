@@ -41,16 +41,21 @@ class Accelerator:
 
 
 class CatalogError(ValueError):
-    """An unknown accelerator or a malformed catalog entry."""
+    """An unknown accelerator or a malformed catalog entry (``name``/``key``: the entry and key at fault)."""
+
+    def __init__(self, message: str, name: str | None = None, key: str | None = None):
+        super().__init__(message)
+        self.name, self.key = name, key
 
 
 def _entry(name: str, raw: Mapping) -> Accelerator:
     unknown = set(raw) - _KEYS
     if unknown:
-        raise CatalogError(f"accelerator {name!r}: unknown key(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(_KEYS))}")
+        raise CatalogError(f"accelerator {name!r}: unknown key(s) {', '.join(sorted(unknown))}; allowed: "
+                           f"{', '.join(sorted(_KEYS))}", name, sorted(unknown)[0])
     missing = {"memory", "bandwidth", "tflops"} - set(raw)
     if missing:
-        raise CatalogError(f"accelerator {name!r}: missing {', '.join(sorted(missing))}")
+        raise CatalogError(f"accelerator {name!r}: missing {', '.join(sorted(missing))}", name)
     try:
         return Accelerator(
             name=name,
@@ -65,7 +70,7 @@ def _entry(name: str, raw: Mapping) -> Accelerator:
             aliases=tuple(raw.get("aliases", ())),
         )
     except (TypeError, ValueError) as exc:
-        raise CatalogError(f"accelerator {name!r}: {exc}") from None
+        raise CatalogError(f"accelerator {name!r}: {exc}", name) from None
 
 
 @lru_cache(maxsize=1)
@@ -77,9 +82,20 @@ def builtin() -> dict[str, Accelerator]:
 def catalog(extra: Mapping[str, Mapping] | None = None) -> dict[str, Accelerator]:
     """The built-in catalog plus user entries (``[accelerators.NAME]`` in llmspec.toml)."""
     table = dict(builtin())
-    for name, raw in (extra or {}).items():
-        table[name] = _entry(name, raw)
+    table.update(extras(extra))
     return table
+
+
+def extras(extra: Mapping[str, Mapping] | None) -> dict[str, Accelerator]:
+    """A project's own entries (``[accelerators.NAME]`` in llmspec.toml or ``[tool.llmspec.accelerators.NAME]``),
+    validated: :class:`CatalogError` names the first malformed entry. The project configuration hands them over
+    as plain data (``Config.accelerators``); this module alone knows what an entry is."""
+    out = {}
+    for name, raw in (extra or {}).items():
+        if not isinstance(raw, Mapping):
+            raise CatalogError(f"accelerator {name!r}: expected a table of keys ({', '.join(sorted(_KEYS))})", name)
+        out[name] = _entry(name, raw)
+    return out
 
 
 def _index(table: Mapping[str, Accelerator]) -> dict[str, tuple[str, Accelerator]]:

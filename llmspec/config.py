@@ -29,7 +29,6 @@ Example::
 
 from __future__ import annotations
 
-import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -105,30 +104,28 @@ def _normalise(raw: dict) -> dict:
 
 def load_config(path: Path) -> Config:
     """Read one config file (llmspec.toml, or the [tool.llmspec] table of a pyproject.toml)."""
-    from llmspec.spec.problems import did_you_mean
+    from llmspec.catalog import CatalogError, extras
+    from llmspec.spec import tomltext
+    from llmspec.spec.messages import message_for
     from llmspec.spec.source import scan
 
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(str(path), 1, 1, f"cannot read config: {exc.strerror or exc}") from None
+        text = tomltext.read_text(path)
+    except tomltext.ReadError as exc:
+        raise ConfigError(str(path), exc.line, exc.col, f"cannot read config: {exc.message}") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        message = str(exc)
-        match = re.search(r"\s*\(at line (\d+), column (\d+)\)\s*$", message)
-        if match:
-            line, col = int(match.group(1)), int(match.group(2))
-        else:
-            lines = text.splitlines() or [""]
-            line, col = len(lines), len(lines[-1]) + 1
-        message = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)\s*$", "", message)
+        line, col, message = tomltext.error_position(exc, text)
         raise ConfigError(str(path), line, col, f"invalid TOML: {message[0].lower()}{message[1:]}") from None
+    except RecursionError:
+        raise ConfigError(str(path), 1, 1, "invalid TOML: nesting is too deep") from None
     prefix: tuple = ()
     if path.name == "pyproject.toml":
         prefix = ("tool", "llmspec")
-        data = data.get("tool", {}).get("llmspec", {})
+        tool = data.get("tool", {})
+        data = tool.get("llmspec", {}) if isinstance(tool, dict) else {}
     positions = dict(scan(text))  # scan's result is shared and read-only
     # pydantic reports normalised (snake_case) keys: map them back to what the file says
     for key_path, pos in list(positions.items()):
@@ -139,41 +136,37 @@ def load_config(path: Path) -> Config:
     shell._path, shell._positions, shell._prefix = path, positions, prefix
     if not isinstance(data, dict):
         raise shell.error((), "[tool.llmspec] must be a table")
+    if tomltext.too_deep(data) is not None:
+        raise shell.error(tomltext.too_deep(data) or (), f"nesting is deeper than {tomltext.MAX_NESTING} levels")
     try:
         config = Config.model_validate(_normalise(data))
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = tuple(err["loc"])
-        if err["type"] == "extra_forbidden":
-            field = str(loc[-1])
-            message = f"unknown config key {field!r}{did_you_mean(field.replace('-', '_'), Config.model_fields)}"
-        else:
-            where = ".".join(str(p) for p in loc)
-            message = f"{where}: {err['msg']}"
-        raise shell.error(loc, message) from None
+        err = exc.errors(include_url=False)[0]
+        top = "[tool.llmspec]" if prefix else path.name
+        raise shell.error(tuple(err["loc"]), message_for(Config, err, top)) from None
     config._path, config._positions, config._prefix = path, positions, prefix
-    if config.accelerators:
-        from llmspec.catalog import CatalogError, catalog
-
-        for name, entry in config.accelerators.items():
-            try:
-                catalog({name: entry})
-            except CatalogError as exc:
-                raise config.error(("accelerators", name), str(exc)) from None
+    try:
+        extras(config.accelerators)
+    except CatalogError as exc:
+        where = ("accelerators", exc.name, exc.key) if exc.key else ("accelerators", exc.name)
+        raise config.error(where, str(exc)) from None
     return config
 
 
 def _has_table(pyproject: Path) -> bool:
+    from llmspec.spec import tomltext
+
     try:
-        text = pyproject.read_text(encoding="utf-8")
-    except OSError:
-        return False
-    if "tool.llmspec" not in text and "[tool]" not in text:
+        text = tomltext.read_text(pyproject)
+    except tomltext.ReadError:
+        return True  # unreadable (a FIFO, too large, not UTF-8): load_config reports why
+    if "llmspec" not in text:  # fast path: every spelling of the table (quoted or not) names it
         return False
     try:
-        return "llmspec" in tomllib.loads(text).get("tool", {})
-    except tomllib.TOMLDecodeError:
-        return "[tool.llmspec" in text  # a broken pyproject that is ours: load_config reports where
+        tool = tomllib.loads(text).get("tool", {})
+        return isinstance(tool, dict) and "llmspec" in tool
+    except (tomllib.TOMLDecodeError, RecursionError):
+        return True  # a broken pyproject that may configure llmspec: load_config reports where
 
 
 def _find(directory: Path) -> Path | None:
@@ -191,6 +184,12 @@ def config_file(start: Path) -> Path | None:
     """The config file that governs ``start`` (a file or folder), None when there is none."""
     start = Path(start).resolve()
     return _find(start if start.is_dir() else start.parent)
+
+
+def configured_accelerators(start: Path) -> dict[str, dict] | None:
+    """The project's own accelerator entries for ``start`` (a spec file or folder), None when there are none.
+    Raises :class:`ConfigError` for a broken configuration: a typo there is never silently ignored."""
+    return find_config(start).accelerators or None
 
 
 def find_config(start: Path) -> Config:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -27,3 +28,38 @@ def root() -> Path:
 @pytest.fixture(scope="session")
 def examples_dir() -> Path:
     return ROOT / "examples"
+
+
+# Test folders whose modules import an optional extra at module level: without that extra they are reported as
+# one skipped test per module, with the install command, instead of as collection errors.
+NEEDS_EXTRA: dict[str, tuple[tuple[str, ...], str]] = {"gates": (("numpy",), "eval")}
+
+
+class _MissingExtra(pytest.File):
+    reason = ""
+
+    def collect(self):
+        yield _SkipMissingExtra.from_parent(self, name="needs-extra", reason=self.reason)
+
+
+class _SkipMissingExtra(pytest.Item):
+    def __init__(self, *, reason: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.reason = reason
+
+    def runtest(self) -> None:
+        pytest.skip(self.reason)
+
+
+def pytest_pycollect_makemodule(module_path: Path, parent):
+    try:
+        folder = module_path.relative_to(ROOT / "tests").parts[0]
+    except ValueError:
+        return None
+    modules, extra = NEEDS_EXTRA.get(folder, ((), ""))
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if not missing:
+        return None
+    node = _MissingExtra.from_parent(parent, path=module_path)
+    node.reason = f"needs {', '.join(missing)} (pip install -e '.[{extra}]')"
+    return node

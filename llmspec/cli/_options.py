@@ -4,6 +4,20 @@ from __future__ import annotations
 
 import click
 
+
+class PathParam(click.Path):
+    """click.Path that turns the paths click cannot stat into usage errors instead of crashes: a NUL character
+    (``os.stat`` raises ValueError, which click does not catch) and an empty string (``-o ""`` would otherwise
+    mean the current folder)."""
+
+    def convert(self, value, param, ctx):
+        text = value if isinstance(value, str) else str(value)
+        if text == "":
+            self.fail("the path is empty; name a file or folder", param, ctx)
+        if "\x00" in text:
+            self.fail("the path contains a NUL character", param, ctx)
+        return super().convert(value, param, ctx)
+
 set_option = click.option(
     "--set",
     "overrides",
@@ -16,7 +30,8 @@ set_option = click.option(
 
 def load_or_exit(path: str, overrides: tuple[str, ...] = ()):
     """Load a spec; on problems print each one line to stderr and exit 2."""
-    from llmspec.spec.loader import SpecError, load_spec
+    from llmspec.project import load_spec
+    from llmspec.spec.problems import SpecError
 
     try:
         return load_spec(path, overrides)

@@ -18,9 +18,13 @@ def accelerators(fmt: str) -> int:
     from pathlib import Path
 
     from llmspec.catalog import catalog
-    from llmspec.spec.loader import _configured_accelerators
+    from llmspec.config import ConfigError, configured_accelerators
 
-    table = catalog(_configured_accelerators(Path.cwd()))
+    try:
+        table = catalog(configured_accelerators(Path.cwd()))
+    except ConfigError as exc:
+        click.echo(f"llmspec accelerators: {exc}", err=True)
+        raise SystemExit(2) from None
     if fmt == "json":
         click.echo(json.dumps({n: {"memory_bytes": a.memory_bytes, "bandwidth_gbs": a.bandwidth_gbs,
                                    "tflops": dict(a.tflops), "bf16": a.bf16, "fp8": a.fp8,

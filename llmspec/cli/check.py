@@ -18,7 +18,8 @@ def check(specs: tuple[str, ...], overrides: tuple[str, ...], quiet: bool) -> in
     valid, 2 when any is not. For advice on valid specs (memory, overfitting, sampling...) use
     `llmspec lint`.
     """
-    from llmspec.spec.loader import SpecError, load_spec
+    from llmspec.project import load_spec
+    from llmspec.spec.problems import SpecError
 
     failed = 0
     for path in specs:

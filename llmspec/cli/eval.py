@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from llmspec.cli._options import set_option
+from llmspec.cli._options import PathParam, set_option
 
 
 @click.command("eval", short_help="Run the spec's lm-eval suites and judge its gates.")
@@ -17,9 +17,9 @@ from llmspec.cli._options import set_option
 @click.option("--limit", type=click.IntRange(min=1), help="Evaluate only the first N documents of each task.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto", show_default=True,
               help="auto: cuda if present, else mps, else cpu.")
-@click.option("--baseline", metavar="RESULTS.json", type=click.Path(dir_okay=False),
+@click.option("--baseline", metavar="RESULTS.json", type=PathParam(dir_okay=False),
               help="results.json of an earlier run, for the max_drop gates.")
-@click.option("--output", "output", metavar="DIR", default="llmspec-results", show_default=True,
+@click.option("--output", "output", metavar="DIR", default="llmspec-results", show_default=True, type=PathParam(),
               help="Where results.json, junit.xml, summary.md and samples/ go.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SEC",
               help="Stop after SEC seconds; the tasks finished so far are reported (exit 3).")
@@ -30,9 +30,11 @@ from llmspec.cli._options import set_option
 @click.option("--trust-suite-code", is_flag=True, help="Allow the Python a user suite carries (!function, metric "
               "scripts, unsandboxed templates), when the spec also sets [eval].trust_suite_code.")
 @click.option("--strict", is_flag=True, help="Baseline gates pass only on proven non-inferiority within max_drop.")
+@click.option("--skip-gate", "skip_gates", multiple=True, metavar="TASK/METRIC", help="Skip this gate (instead of "
+              "failing) when it cannot be evaluated: no baseline, no result, not comparable, undecidable. Repeatable.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress display; print only the verdict line.")
 def eval_cmd(spec: str, overrides: tuple[str, ...], model, suites, limit, device, baseline, output, timeout,
-             dry_run, trust_remote_code, allow_pickle, trust_suite_code, strict, quiet) -> int:
+             dry_run, trust_remote_code, allow_pickle, trust_suite_code, strict, skip_gates, quiet) -> int:
     """Evaluate a checkpoint with the spec's lm-eval suites and judge its [[eval.gates]].
 
     Writes results.json, junit.xml, summary.md and per-sample logs to --output.
@@ -57,7 +59,8 @@ def eval_cmd(spec: str, overrides: tuple[str, ...], model, suites, limit, device
 
     opts = EvalOptions(model=model, suites=suites, limit=limit, device=device, baseline=baseline, output=output,
                        timeout=timeout, dry_run=dry_run, trust_remote_code=trust_remote_code,
-                       allow_pickle=allow_pickle, trust_suite_code=trust_suite_code, strict=strict, log=log, progress=not quiet)
+                       allow_pickle=allow_pickle, trust_suite_code=trust_suite_code, strict=strict, log=log,
+                       progress=not quiet, skip_gates=tuple(skip_gates))
     try:
         with sigterm_as_interrupt():  # SIGTERM ends the run as Ctrl-C does: partial results, every report
             outcome = run(loaded, opts)
@@ -74,8 +77,7 @@ def eval_cmd(spec: str, overrides: tuple[str, ...], model, suites, limit, device
         _print_table(outcome.results)
         for _name, path in outcome.paths.items():
             click.echo(f"wrote {path}", err=True)
-    status = {0: "PASSED", 1: "FAILED", 2: "ERROR", 3: "INCOMPLETE"}[outcome.exit_code]
-    click.echo(f"llmspec eval: {status}: {outcome.reason}")
+    click.echo(f"llmspec eval: {outcome.verdict}: {outcome.reason}")
     return outcome.exit_code
 
 
@@ -93,7 +95,7 @@ def _print_table(results: dict) -> None:
     gates = Table(title="gates")
     for col in ("gate", "check", "status", "reason"):
         gates.add_column(col)
-    style = {"pass": "green", "fail": "red", "error": "yellow", "skipped": "dim"}
+    style = {"pass": "green", "fail": "red", "error": "yellow", "skipped": "dim", "undecidable": "yellow"}
     for g in results.get("gates", []):
         gates.add_row(g["metric"], g["kind"], f"[{style.get(g['status'], '')}]{g['status']}[/]", g["reason"])
     console = Console()

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from llmspec.cli._options import set_option
+from llmspec.cli._options import PathParam, set_option
 
 FORMAT_NAMES = ("full", "concise", "json", "github", "sarif", "junit")
 
@@ -17,11 +17,11 @@ def _codes(values: tuple[str, ...]) -> list[str]:
 
 
 @click.command(short_help="Find what will go wrong in a run, before it starts.")
-@click.argument("paths", nargs=-1, type=click.Path(), metavar="[PATH]...")
+@click.argument("paths", nargs=-1, type=PathParam(), metavar="[PATH]...")
 @click.option("-f", "--format", "output_format", type=click.Choice(FORMAT_NAMES), default="full", show_default=True,
               help="Output format. full shows the source line; github prints workflow annotations; sarif is for "
                    "GitHub code scanning; junit for CI test reports.")
-@click.option("-o", "--output", "output_file", type=click.Path(dir_okay=False, writable=True),
+@click.option("-o", "--output", "output_file", type=PathParam(dir_okay=False, writable=True),
               help="Write the report to this file instead of standard output.")
 @click.option("--select", multiple=True, metavar="CODES",
               help="Only these codes or prefixes (comma-separated, e.g. MEM,OVF001); replaces the config's select.")
@@ -31,7 +31,7 @@ def _codes(values: tuple[str, ...]) -> list[str]:
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
 @click.option("--statistics", is_flag=True, help="Print a count per code instead of each finding.")
 @click.option("--data", is_flag=True, help="Also run the opt-in checks that read dataset files (train/eval overlap).")
-@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False),
+@click.option("--config", "config_path", type=PathParam(exists=True, dir_okay=False),
               help="Use this llmspec.toml / pyproject.toml instead of the nearest one.")
 @click.option("--color/--no-color", default=None, help="Colour the full and concise formats (default: on a terminal).")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
@@ -78,8 +78,12 @@ def lint(paths, output_format, output_file, select, ignore, overrides, strict, e
     else:
         text = renderer(output_format)(result, color=color)
     if output_file:
-        with open(output_file, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        try:
+            with open(output_file, "w", encoding="utf-8") as handle:
+                handle.write(text)
+        except OSError as exc:
+            click.echo(f"llmspec lint: {output_file}: cannot write the report ({exc.strerror or exc})", err=True)
+            click.get_current_context().exit(2)
     else:
         click.echo(text, nl=False)
     if not result.files and paths:

@@ -50,8 +50,13 @@ def jsonable(x: Any) -> Any:
 
 
 def write_results(out: Path, results: dict) -> Path:
+    """results.json through its pydantic model (llmspec.eval.results_schema.Results): a field of the wrong shape
+    is a bug that fails here, not a file the gates or a later baseline comparison misread."""
+    from llmspec.eval.results_schema import Results
+
     path = out / "results.json"
-    atomic_write(path, json.dumps(jsonable(results), indent=2, sort_keys=False) + "\n")
+    data = Results.model_validate(jsonable(results)).model_dump(mode="json")
+    atomic_write(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
     return path
 
 
@@ -73,7 +78,7 @@ def junit(results: dict) -> str:
     """One <testcase> per gate check (classname = task, name = metric + kind); failures carry the reason."""
     gates = results.get("gates") or []
     failures = sum(1 for g in gates if g.get("status") == "fail")
-    errors = sum(1 for g in gates if g.get("status") == "error")
+    errors = sum(1 for g in gates if g.get("status") in ("error", "undecidable"))
     skipped = sum(1 for g in gates if g.get("status") == "skipped")
     timing = float((results.get("run") or {}).get("timings", {}).get("total_s", 0.0))
     suite = ET.Element("testsuite", name="llmspec.eval", tests=str(len(gates)), failures=str(failures),
@@ -85,7 +90,7 @@ def junit(results: dict) -> str:
         status = g.get("status")
         if status == "fail":
             ET.SubElement(case, "failure", message=g.get("reason", ""), type="GateFailed").text = g.get("reason", "")
-        elif status == "error":
+        elif status in ("error", "undecidable"):
             ET.SubElement(case, "error", message=g.get("reason", ""), type="GateError").text = g.get("reason", "")
         elif status == "skipped":
             ET.SubElement(case, "skipped", message=g.get("reason", ""))
@@ -111,7 +116,8 @@ def summary(results: dict, verdict: str) -> str:
     gates = results.get("gates") or []
     if gates:
         lines += ["", "| gate | check | status | value | reason |", "|---|---|---|---:|---|"]
-        icon = {"pass": "✅ pass", "fail": "❌ fail", "error": "⚠️ error", "skipped": "⏭️ skipped"}
+        icon = {"pass": "✅ pass", "fail": "❌ fail", "error": "⚠️ error", "skipped": "⏭️ skipped",
+                "undecidable": "⚠️ undecidable"}
         for g in gates:
             reason = str(g.get("reason", "")).replace("|", "\\|")
             lines.append(f"| {g['metric']} | {g['kind']} | {icon.get(g.get('status'), g.get('status'))} | "
@@ -127,6 +133,7 @@ def summary(results: dict, verdict: str) -> str:
 
 
 def write_reports(out: Path, results: dict, verdict: str) -> dict[str, Path]:
+    results["verdict"] = verdict
     paths = {"results": write_results(out, results)}
     paths["junit"] = out / "junit.xml"
     atomic_write(paths["junit"], junit(results))

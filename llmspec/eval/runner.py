@@ -10,13 +10,14 @@ import json
 import signal
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from llmspec.eval import modelref
 from llmspec.eval import plan as planning
 from llmspec.eval.integrity import validate_output
 from llmspec.eval.modelref import EvalError
+from llmspec.eval.outcome import EvalOutcome
 from llmspec.eval.suite import Suite, SuiteError, find_suite, load_suite
 from llmspec.eval.trust import require_consent
 
@@ -37,14 +38,8 @@ class EvalOptions:
     strict: bool = False
     log: Callable[[str], None] = print
     progress: bool = True
-
-
-@dataclass
-class EvalOutcome:
-    exit_code: int
-    reason: str
-    results: dict = field(default_factory=dict)
-    paths: dict = field(default_factory=dict)
+    skip_gates: tuple[str, ...] = ()
+    """Gate metrics to skip (not fail) when they cannot be evaluated: no baseline, no result, not comparable."""
 
 
 class _Timeout(Exception):
@@ -142,6 +137,9 @@ def run(spec, opts: EvalOptions) -> EvalOutcome:
     consent = require_consent(suites, bool(spec.eval and spec.eval.trust_suite_code), opts.trust_suite_code, log)
     metrics = load_metrics(warn=lambda m: log(f"warning: {m}"))
     check_gates(spec, suites, metrics)
+    if opts.baseline and not any(g.max_drop is not None for g in (spec.eval.gates if spec.eval else [])):
+        raise EvalError(f"--baseline {opts.baseline} given, but no [[eval.gates]] sets max_drop, so nothing would "
+                        "compare with it; add a gate with max_drop, or drop --baseline", 2)
     baseline = _load_baseline(opts.baseline)
     ev = spec.eval
     trust = bool(spec.model.trust_remote_code and opts.trust_remote_code)
@@ -179,10 +177,14 @@ def run(spec, opts: EvalOptions) -> EvalOutcome:
                                  chat_template=bool(ev and ev.chat_template))
         return EvalOutcome(0, "dry run: plan printed", {"plan": text})
     from llmspec.eval import execute
+    from llmspec.eval.context import RunContext
 
     with lmeval.suite_guards(consent):
-        return execute.execute(spec, opts, suites, metrics, model, adapter, trust, gpu_mem, include, needs_builtin,
-                               baseline, _spec_hash(spec), _versions(), _deadline, _Timeout)
+        return execute.execute(RunContext(
+            spec=spec, opts=opts, suites=suites, metrics=metrics, model=model, adapter=adapter,
+            trust_remote_code=trust, gpu_memory=gpu_mem, include=include, needs_builtin=needs_builtin,
+            baseline=baseline, spec_hash=_spec_hash(spec), versions=_versions(), deadline=_deadline,
+            timeout_exc=_Timeout, skip_gates=frozenset(opts.skip_gates)))
 
 
 def _gpu_memory(spec) -> int | None:
@@ -194,6 +196,6 @@ def _gpu_memory(spec) -> int | None:
     try:
         from llmspec.catalog import resolve
 
-        return resolve(hw.accelerator).memory_bytes
+        return resolve(hw.accelerator, spec.source.accelerators if spec.source else None).memory_bytes
     except Exception:
         return None

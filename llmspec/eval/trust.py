@@ -94,10 +94,12 @@ def _scan_file(path: Path, seen: set[Path]) -> list[CodeUse]:
     if path in seen or _trusted(path):
         return []
     seen.add(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        return [CodeUse(path, 1, 1, f"cannot be checked for code ({e.__class__.__name__}: {e})")]
+    from llmspec.spec.tomltext import ReadError, read_bytes
+
+    try:  # a regular file of bounded size, opened non-blocking (a FIFO named *.yaml never hangs lint)
+        text = read_bytes(path).decode("utf-8")
+    except (ReadError, UnicodeDecodeError) as e:
+        return [CodeUse(path, 1, 1, f"cannot be checked for code ({e})")]
     try:
         import yaml
     except ImportError:  # core install without PyYAML: a conservative line scan

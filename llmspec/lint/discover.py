@@ -1,48 +1,61 @@
 """Which files are specs.
 
-``llmspec lint`` takes files and folders. A ``.toml`` file is linted as a spec when it looks like one: it has
-a ``[model]`` table (or ``model.`` / ``model =`` keys), an ``extends`` key, or a Taplo ``#:schema`` line naming
-the llmspec schema (when the file has multi-line strings, the parsed document must have ``model`` or
-``extends`` at the top level, so that TOML files embedding specs in strings are not taken for specs). Other TOML files (pyproject.toml, Cargo.toml, ...) are skipped, so the pre-commit hook can
-simply match ``\\.toml$``. Files matching the config's ``include`` globs are always linted (a broken spec
-is still reported); files matching ``exclude`` never are. Folders are searched recursively for ``*.toml``,
-skipping hidden folders and virtual environments.
+``llmspec lint`` takes files and folders. A ``.toml`` file is linted as a spec when its **parsed** content is one:
+the document has a top-level ``model`` table or an ``extends`` key (however they are spelled: ``[model]``,
+``["model"]``, ``"model" = {...}``, ``model.name = ...``), or every top-level key is a spec section (a base spec
+such as ``[training]`` + ``[hardware]``). Nothing is decided by text markers, so a comment or a string can
+neither hide a spec nor make one. Other TOML files (pyproject.toml, Cargo.toml, ...) parse to other keys and
+are skipped, so the pre-commit hook can simply match ``\\.toml$``.
+
+A file whose kind cannot be decided is linted, so that its problem is reported rather than skipped (fail
+closed): a file that is not valid TOML (unless the part before the error already shows another tool's keys,
+such as ``[package]``), not UTF-8, too large, or not a regular file (a FIFO, a device, a symlink loop).
+
+Files matching the config's ``include`` globs are always linted; files matching ``exclude`` never are. Folders
+are searched recursively for ``*.toml``, skipping hidden folders and virtual environments.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import tomllib
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
-_SPEC_HINT = re.compile(
-    r"^[ \t]*(?:\[[ \t]*model[ \t]*[\].]|model[ \t]*[.=]|extends[ \t]*=|#:schema[^\n]*llmspec)", re.MULTILINE
-)
+from llmspec.spec import tomltext
+
 _SKIP_DIRS = {"node_modules", "__pycache__", "site-packages", "venv", ".venv", "build", "dist"}
-_NOT_SPECS = {"pyproject.toml", "llmspec.toml"}
+_NOT_SPECS = {"pyproject.toml", "llmspec.toml"}  # project configuration, read by llmspec.config
+
+
+@lru_cache(maxsize=1)
+def _sections() -> frozenset[str]:
+    from llmspec.spec.models import Spec
+
+    return frozenset(Spec.model_fields) | {"extends"}
+
+
+def _is_spec_document(data: dict) -> bool:
+    return "model" in data or "extends" in data or (bool(data) and set(data) <= _sections())
 
 
 def is_spec(path: Path) -> bool:
+    """Whether ``path`` is linted as a spec (see the module docs)."""
     try:
-        with open(path, "rb") as handle:
-            head = handle.read(256 * 1024)
-    except OSError:
-        return False
-    text = head.decode("utf-8", "replace")
-    if not _SPEC_HINT.search(text):
-        return False
-    if "'''" in text or '"""' in text:
-        # the hint may sit inside a multi-line string (a TOML file that embeds specs): ask the parser
-        import tomllib
-
-        try:
-            data = tomllib.loads(text)
+        text = tomltext.read_text(path)
+    except tomltext.ReadError as exc:
+        return not exc.missing  # gone, or a dangling link (an editor's lock file); else unreadable, too large, not a regular file, not UTF-8: the loader reports why
+    try:
+        return _is_spec_document(tomllib.loads(text))
+    except (tomllib.TOMLDecodeError, RecursionError) as exc:
+        line = tomltext.error_position(exc, text)[0] if isinstance(exc, tomllib.TOMLDecodeError) else 1
+        try:  # the valid part before the error: another tool's keys there mean another tool's file
+            head = tomllib.loads("\n".join(tomltext.lines(text)[: line - 1]))
         except (tomllib.TOMLDecodeError, RecursionError):
-            return True  # broken TOML that looks like a spec: report it (SPC001)
-        return "model" in data or "extends" in data
-    return True
+            return True
+        return not head or _is_spec_document(head)
 
 
 @lru_cache(maxsize=256)

@@ -16,6 +16,7 @@ from llmspec.lint import noqa
 from llmspec.lint.discover import discover, glob_match
 from llmspec.lint.registry import ENGINE_CODES, all_rules, check_selectors, matches
 from llmspec.lint.rule import Context, Finding, Rule
+from llmspec.spec import tomltext
 
 _SPC = {"toml": "SPC001", "schema": "SPC002", "io": "SPC003", "extends": "SPC003"}
 
@@ -141,7 +142,17 @@ class Linter:
         return self._plans[key]
 
     def lint_file(self, path: str) -> list[Finding]:
+        """The findings of one spec. Whatever goes wrong with one file stays with that file: an unexpected
+        failure becomes its LNT003 finding, and every other file's findings are still reported."""
         plan = self.plan_for(Path(path))
+        try:
+            return self._lint_file(path, plan)
+        except Exception as exc:  # RecursionError and MemoryError included: one file must not sink the run
+            name, severity, _ = ENGINE_CODES["LNT003"]
+            return [Finding("LNT003", severity, f"linting this file failed ({type(exc).__name__}: {exc}); this is a "
+                            "bug in llmspec, please report it", path, 1, 1, "", None, name)]
+
+    def _lint_file(self, path: str, plan: _Plan) -> list[Finding]:
         findings, texts = self._check(path, plan)
         ignored = self._per_file_ignores(path, plan)
         findings = [f for f in findings if plan.enabled(f.code) and not matches(f.code, ignored)]
@@ -166,8 +177,8 @@ class Linter:
                 out.append(Finding(code, severity, p.message, p.file, p.line, p.col, p.key, None, name))
             texts = {}
             try:
-                texts[path] = Path(path).read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError):
+                texts[path] = tomltext.read_text(path)
+            except tomltext.ReadError:
                 pass
             return out, texts
         ctx = Context(spec, plan.config.accelerators, {"data": self.options.data})

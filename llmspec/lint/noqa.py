@@ -15,12 +15,16 @@ no rule's code as LNT002. Both can be switched off like any rule (``ignore = ["L
 from __future__ import annotations
 
 import re
+import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from llmspec.spec import tomltext
+
 _NOQA = re.compile(
-    r"#\s*llmspec\s*:\s*(?P<kind>noqa-file|noqa)(?![-\w])"
-    r"(?:\s*(?P<colon>:)\s*(?P<codes>[A-Za-z]{2,6}[0-9]{3}\b(?:[\s,]+[A-Za-z]{2,6}[0-9]{3}\b)*)?)?",
+    # [ \t], not \s: a suppression never continues onto the next line
+    r"#[ \t]*llmspec[ \t]*:[ \t]*(?P<kind>noqa-file|noqa)(?![-\w])"
+    r"(?:[ \t]*(?P<colon>:)[ \t]*(?P<codes>[A-Za-z]{2,6}[0-9]{3}\b(?:[ \t,]+[A-Za-z]{2,6}[0-9]{3}\b)*)?)?",
     re.IGNORECASE,
 )
 
@@ -40,19 +44,29 @@ class Suppression:
 
 
 def parse(file: str, text: str) -> list[Suppression]:
-    """Every suppression comment in one file's text."""
+    """Every suppression comment in one file's text.
+
+    Only real TOML comments count: the same words inside a string (a description quoting a noqa comment) are
+    text, not a suppression. Lines are counted as TOML counts them (LF / CRLF only), so a U+2028 in a comment
+    cannot move a suppression onto the next line. A file that is not valid TOML has no suppressions (its
+    SPC001 finding cannot be hidden)."""
+    if "llmspec" not in text:
+        return []
+    try:
+        parsed = tomllib.loads(text, parse_float=str)
+    except (tomllib.TOMLDecodeError, RecursionError):
+        return []
     found = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if "llmspec" not in line:
+    for match in _NOQA.finditer(text):
+        if not tomltext.in_comment(text, match.start(), parsed):
             continue
-        for match in _NOQA.finditer(line):
-            codes = match.group("codes")
-            if codes:
-                parsed: frozenset[str] | None = frozenset(c.upper() for c in re.split(r"[\s,]+", codes) if c)
-            else:  # "noqa:" followed by no valid code suppresses nothing (never everything, by accident)
-                parsed = frozenset() if match.group("colon") else None
-            found.append(Suppression(file, number, match.start() + 1, parsed,
-                                     match.group("kind").lower() == "noqa-file"))
+        codes = match.group("codes")
+        if codes:
+            parsed_codes: frozenset[str] | None = frozenset(c.upper() for c in re.split(r"[ \t,]+", codes) if c)
+        else:  # "noqa:" followed by no valid code suppresses nothing (never everything, by accident)
+            parsed_codes = frozenset() if match.group("colon") else None
+        line, col = tomltext.position(text, match.start())
+        found.append(Suppression(file, line, col, parsed_codes, match.group("kind").lower() == "noqa-file"))
     return found
 
 

@@ -54,10 +54,15 @@ BUILTIN_MODULES = (
     "mem001_training_does_not_fit",
     "mem002_memory_headroom",
     "mem003_inference_does_not_fit",
+    "mem004_knob_contradicts_stack",
+    "mem005_knob_does_not_apply",
     # budget
     "bud001_gpu_hours",
     "bud002_cost",
     "bud003_wall_clock",
+    # sweeps
+    "swp001_objective_is_release_gate",
+    "swp002_best_of_n_optimism",
     # hardware
     "hw001_precision_support",
     "hw002_fp16_on_bf16_hardware",
@@ -84,7 +89,7 @@ ENGINE_CODES = {
     "SPC003": ("spec-unreadable", "error", "The spec, a file it extends, or its hf_config cannot be read."),
     "LNT001": ("unused-suppression", "warning", "A `# llmspec: noqa` comment suppresses nothing."),
     "LNT002": ("unknown-suppression-code", "warning", "A `# llmspec: noqa` comment names no known rule."),
-    "LNT003": ("rule-crashed", "error", "A rule raised an exception on this spec (please report it)."),
+    "LNT003": ("rule-crashed", "error", "A rule (or llmspec itself) failed on this spec (please report it)."),
 }
 
 CODE_RE = re.compile(r"^[A-Z]{2,6}[0-9]{3}$")

@@ -82,7 +82,7 @@ class ReportData:
 def gather(path: str, overrides: Sequence[str] = (), results: str | None = None,
            display: str | None = None, lint: bool = True) -> ReportData:
     """Load the spec (raises ``llmspec.spec.loader.SpecError``) and collect everything else around it."""
-    from llmspec.spec.loader import load_spec
+    from llmspec.project import load_spec
 
     overrides = tuple(overrides)
     spec = load_spec(path, overrides)
@@ -102,16 +102,7 @@ def _accelerator(data: ReportData) -> None:
         return
     from llmspec.catalog import CatalogError, resolve
 
-    extra = None
-    try:
-        from llmspec.config import ConfigError, find_config
-
-        try:
-            extra = find_config(Path(data.path)).accelerators or None
-        except ConfigError:
-            extra = None
-    except ImportError:  # pragma: no cover - config lands with lint
-        pass
+    extra = data.spec.source.accelerators if data.spec.source is not None else None  # resolved once, by the loader
     try:
         data.accelerator = resolve(hw.accelerator, extra)
     except CatalogError:

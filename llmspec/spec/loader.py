@@ -18,15 +18,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from llmspec.spec import tomltext
 from llmspec.spec.messages import message_for, show_value
 from llmspec.spec.models import Spec
 from llmspec.spec.problems import Problem, SpecError, dotted
-from llmspec.spec.source import Location, SourceMap, first_duplicate
+from llmspec.spec.source import Location, SourceMap, first_duplicate, scan
 
 __all__ = ["load_spec", "SpecError", "Problem", "parse_override"]
 
-MAX_BYTES = 4 * 2**20  # a spec is a page of TOML; anything bigger is almost certainly the wrong file
-_TOML_POS = re.compile(r"^(?P<msg>.*?)\s*\(at line (?P<line>\d+), column (?P<col>\d+)\)\s*$", re.S)
+MAX_BYTES = tomltext.MAX_BYTES  # the size cap of every file llmspec reads (see llmspec.spec.tomltext)
 _OVERRIDE_KEY = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
 
 
@@ -39,6 +39,7 @@ class _Loader:
         self.problems: list[Problem] = []
         self.accelerators = accelerators
         self.source: SourceMap | None = None
+        self.real: dict[str, Path] = {}  # display path -> the real file (symlinks resolved)
 
     # -- reading one file ------------------------------------------------------------------------------
     def problem(self, loc: Location, key: str, message: str, kind: str = "schema") -> None:
@@ -46,49 +47,30 @@ class _Loader:
 
     def read_text(self, path: Path, display: str, referrer: Callable[[], Location] | None) -> str:
         """``referrer`` locates the extends key that named this file (computed only when there is a problem)."""
-
-        def where() -> Location:
-            return referrer() if referrer else Location(display, 1, 1)
-
         kind = "extends" if referrer else "io"
         try:
-            if path.is_dir():
-                self.problem(where(), "", f"{display} is a directory, not a spec file; name a .toml file", kind)
-                raise _Failed
-            data = path.read_bytes()[: MAX_BYTES + 1]
-        except FileNotFoundError:
-            what = f"extends: base spec {display!r} not found" if referrer else f"{display}: no such file"
-            self.problem(where(), "", what, kind)
+            data = tomltext.read_bytes(path)
+        except tomltext.ReadError as exc:
+            where = referrer() if referrer else Location(display, 1, 1)
+            if exc.missing:
+                what = f"extends: base spec {display!r} not found" if referrer else f"{display}: no such file"
+            else:
+                what = f"{'extends: ' if referrer else ''}{display}: {exc.message}"
+            self.problem(where, "", what, kind)
             raise _Failed from None
-        except OSError as exc:
-            self.problem(where(), "", f"{display}: cannot read file ({exc.strerror or exc})", kind)
-            raise _Failed from None
-        if len(data) > MAX_BYTES:
-            self.problem(Location(display, 1, 1), "", f"file is larger than {MAX_BYTES // 2**20} MiB; a spec is a small TOML file", "io")
-            raise _Failed
-        if data.startswith(b"\xef\xbb\xbf"):
-            data = data[3:]
-        nul = data.find(b"\x00")
         try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            line, col = _byte_position(data, exc.start)
-            self.problem(Location(display, line, col), "", f"not UTF-8 text (byte 0x{data[exc.start]:02x}); save the spec as UTF-8", "io")
+            return tomltext.decode(data)
+        except tomltext.ReadError as exc:
+            self.problem(Location(display, exc.line, exc.col), "", exc.message, "io")
             raise _Failed from None
-        if nul >= 0:
-            line, col = _byte_position(data, nul)
-            self.problem(Location(display, line, col), "", "binary data (a NUL byte); a spec is UTF-8 TOML text", "io")
-            raise _Failed
-        return text
 
     def parse(self, text: str, display: str) -> dict:
         if not text.strip():
             self.problem(Location(display, 1, 1), "", "file is empty; a spec needs at least a [model] table", "toml")
             raise _Failed
         try:
-            return tomllib.loads(text)
+            data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            match = _TOML_POS.match(str(exc))
             dup = first_duplicate(text) if ("overwrite" in str(exc) or "declare" in str(exc)) else None
             if dup is not None:
                 loc = Location(display, dup[1], dup[2])
@@ -98,24 +80,28 @@ class _Loader:
                     msg = f"table [{dotted(dup[0])}] is declared twice"
                 else:
                     msg = f"key {dotted(dup[0])!r} is defined twice"
-            elif match:
-                loc = Location(display, int(match["line"]), int(match["col"]))
-                msg = match["msg"]
             else:
-                msg = re.sub(r"\s*\(at end of document\)\s*$", "", str(exc))
-                lines = text.rstrip("\n").split("\n")  # TOML lines end at LF only (a lone CR is no line break)
-                loc = Location(display, len(lines), len(lines[-1].rstrip("\r")) + 1)
+                line, col, msg = tomltext.error_position(exc, text)
+                loc = Location(display, line, col)
             self.problem(loc, "", f"invalid TOML: {msg[0].lower()}{msg[1:]}", "toml")
             raise _Failed from None
         except (RecursionError, MemoryError):
             self.problem(Location(display, 1, 1), "", "invalid TOML: nesting is too deep", "toml")
             raise _Failed from None
+        deep = tomltext.too_deep(data)
+        if deep is not None:
+            line, col = _deepest_position(text, deep)
+            self.problem(Location(display, line, col), "", f"nesting is deeper than {tomltext.MAX_NESTING} "
+                         "tables and arrays; a spec nests a few levels (e.g. eval.gates[0].min)", "toml")
+            raise _Failed
+        return data
 
     # -- extends ---------------------------------------------------------------------------------------
     def load_document(
         self, path: Path, display: str, chain: list[Path], referrer: Callable[[], Location] | None
     ) -> dict:
         text = self.read_text(path, display, referrer)
+        self.real[display] = _resolve(path)
         data = self.parse(text, display)
         base_ref = data.get("extends")
         merged: dict = {}
@@ -126,13 +112,31 @@ class _Loader:
             if not isinstance(base_ref, str) or not base_ref.strip():
                 self.problem(here(), "extends", 'extends: expected a path to a base spec, e.g. extends = "base.toml"', "extends")
                 raise _Failed
-            base_path = (path.parent / base_ref).resolve()
+            if "\x00" in base_ref:
+                self.problem(here(), "extends", "extends: the path contains a NUL character; check how it was written", "extends")
+                raise _Failed
+            if base_ref.startswith("preset:"):  # a named checkpoint of the family registry (llmspec.spec.families)
+                from llmspec.spec.families import UnknownPreset, preset_spec
+
+                try:
+                    merged = preset_spec(base_ref.removeprefix("preset:"))
+                except UnknownPreset as exc:
+                    self.problem(here(), "extends", f"extends: {exc}", "extends")
+                    raise _Failed from None
+                self.source.add(display, text)  # type: ignore[union-attr]
+                return deep_merge(merged, {k: v for k, v in data.items() if k != "extends"})
+            real = _resolve(path)
+            # relative to the folder of the real file (symlinks resolved), for the top spec and every base alike:
+            # a spec means the neighbours of the file it really is, wherever a link to it lives
+            base_path = _resolve(real.parent / base_ref)
             base_display = os.path.normpath(os.path.join(os.path.dirname(display), base_ref))
-            if base_path in chain or base_path == path.resolve():
+            if _resolve(Path(base_display)) != base_path:  # the spec is reached through a link: show the real path
+                base_display = _shown(base_path)
+            if base_path in chain or base_path == real:
                 cycle = " -> ".join([*(str(p.name) for p in chain), path.name, Path(base_ref).name])
                 self.problem(here(), "extends", f"extends cycle: {cycle}; remove one of the extends keys", "extends")
                 raise _Failed
-            merged = self.load_document(base_path, base_display, [*chain, path.resolve()], here)
+            merged = self.load_document(base_path, base_display, [*chain, real], here)
             if "model" not in merged and not (set(merged) & set(Spec.model_fields)):
                 self.problem(here(), "extends", f"extends: {base_ref!r} is not an llmspec spec (no spec tables such as [model])", "extends")
                 raise _Failed
@@ -149,7 +153,10 @@ class _Loader:
     def apply_overrides(self, data: dict, overrides: Iterable[str]) -> None:
         for _n, item in enumerate(overrides, start=1):
             key, value, error = parse_override(item)
-            where = Location(f"<--set {key or item}>", 1, 1)
+            shown = key or item
+            if not shown.isprintable():  # never a line break or control character in a position
+                shown = repr(item)
+            where = Location(f"<--set {shown}>", 1, 1)
             if error:
                 self.problem(where, key, error, "schema")
                 continue
@@ -171,15 +178,22 @@ class _Loader:
             return
         where = self.source.locate(("model", "hf_config"))  # type: ignore[union-attr]
         ref = model["hf_config"]
-        path = Path(os.path.dirname(where.file) or ".") / ref
+        if "\x00" in ref:
+            self.problem(where, "model.hf_config", "model.hf_config: the path contains a NUL character", "io")
+            return
+        holder = self.real.get(where.file)  # the real file that names it, as for extends; "." for --set
+        path = (holder.parent if holder else Path(".")) / ref
         try:
-            config = json.loads(path.read_text(encoding="utf-8"))
+            config = json.loads(tomltext.read_text(path))
             if not isinstance(config, dict):
                 raise ValueError("the top level is not a JSON object")
-        except FileNotFoundError:
-            self.problem(where, "model.hf_config", f"model.hf_config: {ref!r} not found (relative to {where.file})")
+            if tomltext.too_deep(config) is not None:
+                raise ValueError(f"nesting is deeper than {tomltext.MAX_NESTING} levels")
+        except tomltext.ReadError as exc:
+            what = f"{ref!r} not found (relative to {where.file})" if exc.missing else f"{ref!r}: {exc.message}"
+            self.problem(where, "model.hf_config", f"model.hf_config: {what}", "schema" if exc.missing else "io")
             return
-        except (OSError, ValueError, RecursionError) as exc:
+        except (ValueError, RecursionError) as exc:
             self.problem(where, "model.hf_config", f"model.hf_config: cannot read {ref!r} as a config.json ({exc})")
             return
         from llmspec.spec.hf_import import HFConfigError, architecture_from_hf
@@ -247,9 +261,27 @@ def _find(source: SourceMap, key: tuple, display: str) -> Location:
     return loc if loc.file == display else Location(display, 1, 1)
 
 
-def _byte_position(data: bytes, index: int) -> tuple[int, int]:
-    line_start = data.rfind(b"\n", 0, index) + 1
-    return data.count(b"\n", 0, index) + 1, len(data[line_start:index].decode("utf-8", "replace")) + 1
+def _resolve(path: Path) -> Path:
+    """``path`` with symlinks resolved; a symlink loop stays unresolved, and reading it reports the loop."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # RuntimeError: "Symlink loop" on Python < 3.13
+        return Path(os.path.abspath(path))
+
+
+def _shown(path: Path) -> str:
+    """A path for messages: relative to the working directory when it lies below it, else absolute."""
+    rel = os.path.relpath(path)
+    return str(path) if rel.startswith("..") else rel
+
+
+def _deepest_position(text: str, path: tuple) -> tuple[int, int]:
+    """Where the over-deep value ``path`` (or its nearest written ancestor) is written, else 1:1."""
+    positions = scan(text)
+    for k in range(len(path), 0, -1):
+        if isinstance(path[k - 1], str) and path[:k] in positions:  # the key, not an element deep inside it
+            return positions[path[:k]]
+    return 1, 1
 
 
 def deep_merge(base: dict, override: Mapping) -> dict:
@@ -264,22 +296,32 @@ def deep_merge(base: dict, override: Mapping) -> dict:
 
 
 def parse_override(item: str) -> tuple[str, Any, str | None]:
-    """``"training.epochs=2"`` -> ("training.epochs", 2, None). The value is read as a TOML value; a bare word is
-    a string. Returns an error message as the third element when the override is malformed."""
+    """``"training.epochs=2"`` -> ("training.epochs", 2, None). The value is read as one TOML value; a bare word
+    is a string. Returns an error message as the third element when the override is malformed: anything but
+    exactly one key and one value (trailing TOML such as ``2\\n[hardware]``), or the ``extends`` key (a base
+    spec is part of the file, not an override)."""
     key, sep, raw = item.partition("=")
     key = key.strip()
     if not sep or not key:
         return key, None, f"--set {item!r}: expected KEY=VALUE, e.g. --set training.epochs=2"
     if not _OVERRIDE_KEY.match(key):
         return key, None, f"--set {item!r}: {key!r} is not a key path; write dotted keys such as training.lora.rank"
+    if key.split(".")[0] == "extends":
+        return key, None, f"--set {item!r}: extends cannot be overridden; edit the spec's extends key instead"
     raw = raw.strip()
     try:
-        value = tomllib.loads(f"v = {raw}")["v"]
+        parsed = tomllib.loads(f"v = {raw}")
     except (tomllib.TOMLDecodeError, RecursionError):
-        if raw[:1] in ('[', '{', '"', "'"):  # meant as a TOML array, table or string, but malformed
-            return key, None, f"--set {item!r}: {raw!r} is not a valid TOML value (check brackets and quotes)"
-        value = raw
-    return key, value, None
+        parsed = None
+    if parsed is not None and list(parsed) == ["v"] and tomltext.too_deep(parsed) is None:
+        return key, parsed["v"], None
+    if parsed is not None:  # "2\n[hardware]": more than the one value
+        return key, None, f"--set {item!r}: {raw!r} is more than one TOML value; one --set takes one KEY=VALUE"
+    if raw[:1] in ("[", "{", '"', "'"):  # meant as a TOML array, table or string, but malformed
+        return key, None, f"--set {item!r}: {raw!r} is not a valid TOML value (check brackets and quotes)"
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in raw):
+        return key, None, f"--set {item!r}: the value holds a line break or control character; quote it as a TOML string"
+    return key, raw, None
 
 
 def load_spec(
@@ -291,21 +333,9 @@ def load_spec(
     """Load and validate a spec file. ``overrides`` are ``"key.path=value"`` strings (as ``--set``);
     ``accelerators`` adds catalog entries (as ``[accelerators]`` in llmspec.toml).
 
+    This function reads no project configuration: :func:`llmspec.project.load_spec` (which is
+    ``llmspec.load_spec``) resolves llmspec.toml / [tool.llmspec] and passes its accelerators here.
+
     Raises :class:`SpecError` listing every problem, each with its file:line:col.
     """
-    if accelerators is None:
-        accelerators = _configured_accelerators(Path(os.fspath(path)).parent)
     return _Loader(accelerators).load(path, overrides)
-
-
-def _configured_accelerators(start: Path) -> Mapping[str, Mapping] | None:
-    """Extra catalog entries from llmspec.toml / [tool.llmspec] when a config module is available."""
-    try:
-        from llmspec.config import find_config
-    except ImportError:
-        return None
-    try:
-        config = find_config(start)
-    except Exception:  # a broken config is reported by the commands that read it, not while loading a spec
-        return None
-    return getattr(config, "accelerators", None) or None

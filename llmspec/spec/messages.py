@@ -95,12 +95,13 @@ def _literal_choices(root: type[BaseModel], loc: tuple) -> list[str]:
     return choices
 
 
-def _table_name(loc: tuple) -> str:
-    return f"[{dotted(loc)}]" if loc else "the top level"
+def _table_name(loc: tuple, top: str = "the top level") -> str:
+    return f"[{dotted(loc)}]" if loc else top
 
 
-def message_for(root: type[BaseModel], error: ErrorDetails) -> str:
-    """One line for one pydantic error, naming the key, what was found, and the fix."""
+def message_for(root: type[BaseModel], error: ErrorDetails, top: str = "the top level") -> str:
+    """One line for one pydantic error, naming the key, what was found, and the fix. ``top`` names the
+    document's top level in messages (a project config says "[tool.llmspec]")."""
     loc = tuple(error["loc"])
     kind = error["type"]
     value = error.get("input")
@@ -113,11 +114,11 @@ def message_for(root: type[BaseModel], error: ErrorDetails) -> str:
         hint = did_you_mean(loc[-1], fields)
         if not hint and fields:
             hint = f"; allowed keys: {', '.join(fields)}"
-        return f"unknown key {loc[-1]!r} in {_table_name(loc[:-1])}{hint}"
+        return f"unknown key {loc[-1]!r} in {_table_name(loc[:-1], top)}{hint}"
     if kind == "missing":
         if model_at(root, loc) is not None and model_at(root, loc) is not root:
             return f"missing required table [{key}]"
-        return f"missing required key {loc[-1]!r} in {_table_name(loc[:-1])}"
+        return f"missing required key {loc[-1]!r} in {_table_name(loc[:-1], top)}"
     if kind in ("literal_error", "enum"):
         choices = _literal_choices(root, loc)
         hint = did_you_mean(value, choices) if isinstance(value, str) else ""

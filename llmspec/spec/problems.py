@@ -7,7 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-Kind = Literal["io", "toml", "schema", "extends"]
+Kind = Literal["io", "toml", "schema", "extends", "config"]
+"""What went wrong: reading a file, TOML syntax, validation, an extends chain, or the project configuration."""
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@ templates for the rest. A small emitter: the values are ints, floats, bools, str
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,24 @@ def schema_reference(output: Path | None) -> str:
     return SCHEMA_URL
 
 
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+
+
+def _escape(ch: str) -> str:
+    """A character as TOML 1.0 allows it in a basic string: control characters (U+0000-U+001F and DEL) as
+    \\uXXXX; a lone surrogate (not a Unicode scalar value, so not representable in TOML) as U+FFFD."""
+    code = ord(ch)
+    if code < 0x20 or code == 0x7F:
+        return f"\\u{code:04X}"
+    return "\uFFFD" if 0xD800 <= code <= 0xDFFF else ch
+
+
+def comment_text(text: str) -> str:
+    """``text`` safe inside a TOML comment: nothing in it can end the comment (a newline would inject lines)
+    or make the document invalid (TOML forbids control characters other than tab in comments)."""
+    return "".join(ch if ch == "\t" else _escape(ch) for ch in text)
+
+
 def toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -33,7 +50,7 @@ def toml_value(value: Any) -> str:
     if isinstance(value, float):
         return repr(value)
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)  # a JSON string is a valid TOML basic string
+        return '"' + "".join(_ESCAPES.get(ch) or _escape(ch) for ch in value) + '"'
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
     raise TypeError(f"cannot write {type(value).__name__} as a TOML value")
@@ -70,8 +87,8 @@ def render_spec(
     """The text of a starter spec whose [model.architecture] is ``architecture``."""
     model: dict[str, Any] = {"name": name, "family": family, "parameters": parameters}
     lines = [
-        f"#:schema {schema}",
-        f"# Written by `llmspec init --from-hf {source}` (model_type {family!r}).",
+        f"#:schema {comment_text(schema)}",
+        f"# Written by {comment_text(source)} (model_type {comment_text(repr(family))}).",
         "# `llmspec check` validates this file, `llmspec lint` reviews the run it describes.",
         "version = 1",
         "",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 
 from llmspec.spec.models import Spec
 
@@ -41,28 +40,6 @@ def spec_schema() -> dict:
     }
     schema["title"] = "llmspec spec"
     return schema
-
-
-def _generators() -> dict[str, Callable[[], dict]]:
-    """File name -> generator, for every schema in schemas/. Other modules add theirs here."""
-    out: dict[str, Callable[[], dict]] = {"llmspec.schema.json": spec_schema}
-    try:
-        from llmspec.eval.suite import json_schema as suite_schema  # the suite file format (no torch import)
-
-        out["suite.schema.json"] = suite_schema
-    except ImportError:
-        pass
-    try:
-        from llmspec.config import config_schema  # llmspec.toml / [tool.llmspec]
-
-        out["config.schema.json"] = config_schema
-    except ImportError:
-        pass
-    return out
-
-
-def all_schemas() -> dict[str, dict]:
-    return {name: make() for name, make in _generators().items()}
 
 
 def render(schema: dict) -> str:

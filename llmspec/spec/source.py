@@ -8,10 +8,13 @@ records where every key, table header and array element starts. Paths are tuples
 from __future__ import annotations
 
 import bisect
+import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from types import MappingProxyType
+
+from llmspec.spec import tomltext
 
 PathKey = str | int
 Path_ = tuple[PathKey, ...]
@@ -74,7 +77,14 @@ class _Scanner:
     def _key_part(self) -> str:
         ch = self._peek()
         if ch == '"':
-            return self._basic_string()
+            start = self.i
+            raw = self._basic_string()
+            if "\\" not in raw:
+                return raw
+            try:  # a quoted key with escapes ("ep\u006fch") names the decoded key, as tomllib reads it
+                return tomllib.loads("k = " + self.text[start : self.i])["k"]
+            except (tomllib.TOMLDecodeError, KeyError):
+                return raw
         if ch == "'":
             end = self.text.find("'", self.i + 1)
             end = self.n if end < 0 else end
@@ -341,5 +351,5 @@ class SourceMap:
 
     def line_text(self, location: Location) -> str:
         """The source line at a location ("" when unknown)."""
-        lines = self.texts.get(location.file, "").splitlines()
+        lines = tomltext.lines(self.texts.get(location.file, ""))
         return lines[location.line - 1] if 0 < location.line <= len(lines) else ""

@@ -8,6 +8,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from llmspec.eval.results_schema import Results
+
 pytestmark = [pytest.mark.eval, pytest.mark.slow]
 
 GATES = ["kb_perplexity/word_perplexity", "kb_mc/acc", "kb_qa/f1", "kb_tickets/macro_f1"]
@@ -41,6 +43,8 @@ def test_results_json_has_provenance_metrics_and_samples(demo_runs, name):
     run = demo_runs[name]
     res = run.results
     assert res["schema_version"] == 1
+    assert res["verdict"] == ("PASSED" if name == "tiny-finetuned" else "FAILED")  # what the exit code says
+    Results.model_validate(res)  # written through its pydantic model
     prov = res["run"]
     assert prov["model"] == f"llmspec:{name}"
     assert prov["model_hash"].startswith("sha256:") and prov["spec_hash"].startswith("sha256:")

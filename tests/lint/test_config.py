@@ -61,13 +61,13 @@ def test_severity_override_changes_exit_code(tmp_path):
 
 
 @pytest.mark.parametrize(("text", "message", "line", "col"), [
-    ('selct = ["MEM"]\n', "unknown config key 'selct'; did you mean 'select'?", 1, 1),
-    ('select = ["MEM"]\nignore = "SMP"\n', "ignore: Input should be a valid list", 2, 1),
+    ('selct = ["MEM"]\n', "unknown key 'selct' in llmspec.toml; did you mean 'select'?", 1, 1),
+    ('select = ["MEM"]\nignore = "SMP"\n', "ignore: expected an array, got 'SMP'", 2, 1),
     ('\n[thresholds.OVF004]\nmax_epoch = 4\n', "OVF004 has no threshold 'max_epoch'; did you mean 'max_epochs'?", 3, 1),
     ('[thresholds.OVF004]\nmax_epochs = "four"\n', "thresholds.OVF004.max_epochs: expected a number", 2, 1),
     ('[thresholds.OVF444]\nmax_epochs = 4\n', "thresholds: unknown rule code 'OVF444'", 1, 2),
     ('ignore = ["SMP999"]\n', "ignore: 'SMP999' matches no rule code", 1, 1),
-    ('[severity]\nSMP001 = "fatal"\n', "severity.SMP001: Input should be 'error', 'warning' or 'info'", 2, 1),
+    ('[severity]\nSMP001 = "fatal"\n', "severity.SMP001: 'fatal' is not one of 'error', 'warning' or 'info'", 2, 1),
     ('[accelerators.X1]\nmemory = "8GB"\n', "accelerator 'X1': missing bandwidth, tflops", 1, 2),
     ('select = [\n', "invalid TOML", 1, 11),
 ])
@@ -86,7 +86,7 @@ def test_config_error_in_pyproject_points_into_it(tmp_path):
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n\n[tool.llmspec]\nignor = ["SMP"]\n')
     with pytest.raises(ConfigError) as info:
         load_config(tmp_path / "pyproject.toml")
-    assert str(info.value).endswith("pyproject.toml:5:1: unknown config key 'ignor'; did you mean 'ignore'?")
+    assert str(info.value).endswith("pyproject.toml:5:1: unknown key 'ignor' in [tool.llmspec]; did you mean 'ignore'?")
 
 
 def test_extra_accelerator_resolves(tmp_path):

@@ -213,7 +213,9 @@ def test_hf_config_that_is_not_an_object(write, content: str) -> None:
 
 # -- Python API ---------------------------------------------------------------------------------------------
 def test_python_api_is_exported_lazily() -> None:
-    assert llmspec.load_spec is load_spec
+    from llmspec import project
+
+    assert llmspec.load_spec is project.load_spec  # the loader plus the project configuration
     assert llmspec.SpecError is SpecError
     assert llmspec.Spec.__name__ == "Spec"
 

@@ -20,8 +20,9 @@ import jsonschema
 import pytest
 from spec_helpers import EXAMPLES, FIXTURES, ROOT, SCHEMAS, run_cli
 
+from llmspec.cli.schema import all_schemas
 from llmspec.spec.loader import load_spec
-from llmspec.spec.schema import all_schemas, render, spec_schema
+from llmspec.spec.schema import render, spec_schema
 
 SPEC_SCHEMA = SCHEMAS / "llmspec.schema.json"
 EXAMPLE_FILES = sorted(EXAMPLES.rglob("*.toml"))
@@ -61,7 +62,7 @@ def test_every_generated_schema_is_checked_in() -> None:
 @pytest.mark.parametrize("path", sorted(SCHEMAS.glob("*.json")), ids=lambda p: p.name)
 def test_every_checked_in_schema_is_generated(path: Path) -> None:
     generated = all_schemas()
-    assert path.name in generated, f"schemas/{path.name} has no generator in llmspec.spec.schema._generators()"
+    assert path.name in generated, f"schemas/{path.name} has no generator in llmspec.cli.schema._generators()"
     assert path.read_text(encoding="utf-8") == render(generated[path.name])
 
 

@@ -21,6 +21,8 @@ from llmspec.eval.metrics.textnorm import squad_f1
 class MeanMetric(Metric):
     """Per-sample numbers, corpus value = their mean (lm_eval.api.metrics.mean)."""
 
+    mean = True
+
     def aggregate(self, values: Sequence[Any]) -> float:
         return sum(float(v) for v in values) / len(values)
 

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from urllib.parse import quote
 
-from llmspec import __version__
+from llmspec._version import __version__
 from llmspec.lint.formats.machine import with_fix
 from llmspec.lint.redact import redact
 

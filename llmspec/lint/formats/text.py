@@ -6,6 +6,7 @@ import re
 from functools import lru_cache
 
 from llmspec.lint.redact import redact
+from llmspec.spec import tomltext
 
 _COLORS = {"error": "red", "warning": "yellow", "info": "blue"}
 _TOKEN = re.compile(r"""[A-Za-z0-9_\-."']+""")
@@ -14,8 +15,8 @@ _TOKEN = re.compile(r"""[A-Za-z0-9_\-."']+""")
 @lru_cache(maxsize=128)
 def _lines(file: str) -> tuple[str, ...]:
     try:
-        with open(file, encoding="utf-8") as handle:
-            return tuple(handle.read().splitlines())
+        with open(file, encoding="utf-8", newline="") as handle:
+            return tuple(tomltext.lines(handle.read()))  # lines as TOML counts them, as the findings do
     except (OSError, UnicodeDecodeError, ValueError):
         return ()
 
