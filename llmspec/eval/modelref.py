@@ -180,14 +180,16 @@ def check_format(model: ModelRef, allow_pickle: bool) -> None:
     if allow_pickle:
         return
     if not model.local:
-        _check_files(*_hub_reader(model.location), model.location, local=False)
+        read, exists = _hub_reader(model.location)
+        _check_files(read, exists, model.location, local=False)
         return
     root = Path(model.location)
     if root.is_file():
         if root.suffix != ".safetensors":
             raise _refuse(str(root), "not a .safetensors file")
         return
-    _check_files(*_local_reader(root), str(root), local=True)
+    read, exists = _local_reader(root)
+    _check_files(read, exists, str(root), local=True)
 
 
 def check_adapter(adapter: str | None, allow_pickle: bool) -> None:
