@@ -19,6 +19,7 @@ def _num(x, digits: int = 3) -> str:
 
 def render(result, spec) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console(highlight=False)
@@ -32,10 +33,13 @@ def render(result, spec) -> None:
     console.print(line)
     measured = result.measured or {}
     for mode, mem in (("training", result.training), ("inference", result.inference)):
-        if mem is None:
-            continue
-        table = Table(title=f"{mode} memory per GPU ({mem.accelerator or 'unknown accelerator'})",
-                      title_justify="left")
+        if mem is None or (mem.assumed and mode not in measured):
+            continue  # no [inference] table: nothing to say about serving (the JSON has it, marked "assumed")
+        where = mem.accelerator or "unknown accelerator"
+        if mem.accelerator_note:
+            where += f"; {mem.accelerator_note}"
+        title = f"{mode} memory per GPU ({where})" + (" [assumed: no [inference] table]" if mem.assumed else "")
+        table = Table(title=escape(title), title_justify="left")
         table.add_column("part")
         table.add_column("estimate", justify="right")
         m = measured.get(mode)
@@ -60,9 +64,9 @@ def render(result, spec) -> None:
                       *([""] * 2 if m else []), style="bold")
         console.print(table)
         for note in mem.assumptions:
-            console.print(f"  [dim]- {note}[/dim]")
+            console.print(f"  [dim]- {escape(note)}[/dim]")
         for note in (m or {}).get("emulated", []):
-            console.print(f"  [dim]- measured: {note}[/dim]")
+            console.print(f"  [dim]- measured: {escape(note)}[/dim]")
     c = result.compute
     table = Table(title="compute", title_justify="left")
     table.add_column("quantity")
@@ -83,7 +87,7 @@ def render(result, spec) -> None:
         table.add_row(*row)
     console.print(table)
     for note in c.assumptions:
-        console.print(f"  [dim]- {note}[/dim]")
+        console.print(f"  [dim]- {escape(note)}[/dim]")
     if result.fits:
         console.print("[bold]what would fit[/bold] (cheapest first):")
         for i, fix in enumerate(result.fits, 1):

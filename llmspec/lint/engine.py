@@ -107,8 +107,9 @@ class _Plan:
                         raise self.config.error(("thresholds", code, key), f"thresholds.{code}.{key}: expected a number, got {value!r}")
                 elif type(value) is not type(default):
                     raise self.config.error(("thresholds", code, key), f"thresholds.{code}.{key}: expected {type(default).__name__}, got {value!r}")
-        for label, selectors in (("--select", options.select or ()), ("--ignore", options.ignore)):
-            for bad in check_selectors(selectors):
+        selector_options: tuple[tuple[str, Sequence[str]], ...] = (("--select", options.select or ()), ("--ignore", options.ignore))
+        for label, given in selector_options:
+            for bad in check_selectors(given):
                 raise LintUsageError(f"{label} {bad}: matches no rule code{did_you_mean(bad, known)}")
 
 
@@ -200,7 +201,7 @@ class Linter:
         return out
 
     def _unused(self, suppressions, plan: _Plan, ignored: list[str]) -> list[Finding]:
-        out = []
+        out: list[Finding] = []
         if not suppressions:
             return out
         enabled = {c for c in plan.codes if not matches(c, ignored)} if ignored else plan.codes
