@@ -15,9 +15,11 @@ from pathlib import Path
 
 from llmspec.eval import modelref
 from llmspec.eval import plan as planning
+from llmspec.eval.integrity import validate_output
 from llmspec.eval.modelref import EvalError
 from llmspec.eval.outcome import EvalOutcome
 from llmspec.eval.suite import Suite, SuiteError, find_suite, load_suite
+from llmspec.eval.trust import require_consent
 
 
 @dataclass
@@ -32,6 +34,7 @@ class EvalOptions:
     dry_run: bool = False
     trust_remote_code: bool = False
     allow_pickle: bool = False
+    trust_suite_code: bool = False
     strict: bool = False
     log: Callable[[str], None] = print
     progress: bool = True
@@ -129,7 +132,9 @@ def run(spec, opts: EvalOptions) -> EvalOutcome:
 
     log = opts.log
     lmeval.prepare_environment(tinymodel.cache_root())  # before anything imports tqdm/transformers
+    validate_output(opts.output, create=not opts.dry_run)  # before any work: a bad --output is found now
     suites = load_suites(spec, opts.suites)
+    consent = require_consent(suites, bool(spec.eval and spec.eval.trust_suite_code), opts.trust_suite_code, log)
     metrics = load_metrics(warn=lambda m: log(f"warning: {m}"))
     check_gates(spec, suites, metrics)
     if opts.baseline and not any(g.max_drop is not None for g in (spec.eval.gates if spec.eval else [])):
@@ -174,11 +179,12 @@ def run(spec, opts: EvalOptions) -> EvalOutcome:
     from llmspec.eval import execute
     from llmspec.eval.context import RunContext
 
-    return execute.execute(RunContext(
-        spec=spec, opts=opts, suites=suites, metrics=metrics, model=model, adapter=adapter, trust_remote_code=trust,
-        gpu_memory=gpu_mem, include=include, needs_builtin=needs_builtin, baseline=baseline,
-        spec_hash=_spec_hash(spec), versions=_versions(), deadline=_deadline, timeout_exc=_Timeout,
-        skip_gates=frozenset(opts.skip_gates)))
+    with lmeval.suite_guards(consent):
+        return execute.execute(RunContext(
+            spec=spec, opts=opts, suites=suites, metrics=metrics, model=model, adapter=adapter,
+            trust_remote_code=trust, gpu_memory=gpu_mem, include=include, needs_builtin=needs_builtin,
+            baseline=baseline, spec_hash=_spec_hash(spec), versions=_versions(), deadline=_deadline,
+            timeout_exc=_Timeout, skip_gates=frozenset(opts.skip_gates)))
 
 
 def _gpu_memory(spec) -> int | None:

@@ -66,9 +66,27 @@ def resolve(ref: str, *, build_missing: bool = True, log=None) -> Path:
     if name not in RECIPES:
         raise KeyError(f"unknown built-in model {ref!r}; known: {', '.join(PREFIX + n for n in RECIPES)}")
     path = model_dir(name)
+    if build_missing and path.exists() and _corrupt(path, log):
+        try:
+            shutil.rmtree(path)
+        except OSError as e:
+            raise RuntimeError(f"{path}: the built model is corrupt and cannot be deleted ({e.strerror or e}); "
+                               f"delete the folder and run again") from None
     if not (path / "model.safetensors").is_file() and build_missing:
         build(name, log=log)
     return path
+
+
+def _corrupt(path: Path, log) -> bool:
+    """Whether a built model folder is incomplete or damaged (a truncated model.safetensors, a missing file)."""
+    from llmspec.eval.integrity import safetensors_problem
+
+    needed = ("model.safetensors", "config.json", "tokenizer.json", "llmspec-recipe.json")
+    missing = [n for n in needed if not (path / n).is_file()]
+    problem = f"missing {', '.join(missing)}" if missing else safetensors_problem(path / "model.safetensors")
+    if problem and log:
+        log(f"warning: {path} is corrupt ({problem}); rebuilding it")
+    return problem is not None
 
 
 def _train_tokenizer(out: Path) -> None:

@@ -74,6 +74,7 @@ BUILTIN_MODULES = (
     "sec002_pickle_weights",
     "sec003_secret_in_spec",
     "sec004_plain_http",
+    "sec005_suite_code",
     # eval config
     "evl001_gate_resolution",
     "evl002_impossible_gate",
