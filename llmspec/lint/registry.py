@@ -80,6 +80,8 @@ BUILTIN_MODULES = (
     "evl002_impossible_gate",
     "evl003_nothing_to_evaluate",
     "evl004_no_gates",
+    "evl005_gate_metric_unknown",
+    "evl006_gate_power",
 )
 
 # Codes the engine itself emits (no module: they report on the spec file or the suppressions).
