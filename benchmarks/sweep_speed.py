@@ -103,7 +103,7 @@ def file_rate() -> tuple[float, float]:
     fast = FastPath(spec)
     with tempfile.TemporaryDirectory() as tmp:
         files = []
-        for i, point in enumerate(points(spec.sweep, fast.doc)):
+        for i, point in enumerate(points(spec.sweep, fast.values)):
             path = Path(tmp) / f"point{i:05d}.toml"
             path.write_text(dumps(with_overrides(fast.doc, point)), encoding="utf-8")
             files.append(str(path))

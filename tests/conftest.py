@@ -63,3 +63,35 @@ def pytest_pycollect_makemodule(module_path: Path, parent):
     node = _MissingExtra.from_parent(parent, path=module_path)
     node.reason = f"needs {', '.join(missing)} (pip install -e '.[{extra}]')"
     return node
+
+
+# Modules of the optional extras. A test that fails only because one of them is not installed is a skip with the
+# install command (the core install has none of them); with the extra installed nothing changes.
+OPTIONAL_MODULES = {"numpy": "eval", "scipy": "eval", "torch": "eval", "transformers": "eval", "lm_eval": "eval",
+                    "peft": "eval", "matplotlib": "report", "optuna": "sweep-optuna", "ray": "sweep-ray"}
+
+
+def _skip_if_extra_missing(exc: BaseException) -> None:
+    if not isinstance(exc, ModuleNotFoundError) or not exc.name:
+        return
+    top = exc.name.split(".")[0]
+    if top in OPTIONAL_MODULES and importlib.util.find_spec(top) is None:
+        pytest.skip(f"needs {top} (pip install -e '.[{OPTIONAL_MODULES[top]}]')")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item):
+    try:
+        return (yield)
+    except ModuleNotFoundError as exc:
+        _skip_if_extra_missing(exc)
+        raise
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    try:
+        return (yield)
+    except ModuleNotFoundError as exc:
+        _skip_if_extra_missing(exc)
+        raise

@@ -40,10 +40,13 @@ def render(result, spec) -> None:
     console.print(line)
     measured = result.measured or {}
     for mode, mem in (("training", result.training), ("inference", result.inference)):
-        if mem is None:
-            continue
-        table = Table(title=f"{mode} memory per GPU ({_text(mem.accelerator or 'unknown accelerator')})",
-                      title_justify="left")
+        if mem is None or (mem.assumed and mode not in measured):
+            continue  # no [inference] table: nothing to say about serving (the JSON has it, marked "assumed")
+        where = mem.accelerator or "unknown accelerator"
+        if mem.accelerator_note:
+            where += f"; {mem.accelerator_note}"
+        title = f"{mode} memory per GPU ({where})" + (" [assumed: no [inference] table]" if mem.assumed else "")
+        table = Table(title=_text(title), title_justify="left")
         table.add_column("part")
         table.add_column("estimate", justify="right")
         m = measured.get(mode)

@@ -150,11 +150,24 @@ def layer_bytes_per_token(arch: Architecture, training: Training, seq_len: int, 
         per = ch * h + ck * kvw + cf * f
     # q and attention output scale with n_heads*head_dim when it differs from d_model (Gemma, Qwen3)
     per += 4 * (h_attn - h) if h_attn != h else 0
+    if arch.qk_norm:  # Qwen3's q_norm / k_norm (RMSNorm upcasts): 6 B per element of q and k (4 under LoRA), measured
+        per += (4 if lora else 6) * (h_attn + kvw)
     per += 4 * H + 8
     per += model_dropout_bytes_per_token(arch, training, family)
+    a, b = family_fit(family, "lora" if lora else "full")
+    per += a * h + b * f
     if eager_attention(training, family):
         per += (8 if training.precision == "fp32" else 6) * H * seq_len
     return per
+
+
+def family_fit(family: str | None, kind: str) -> tuple[float, float]:
+    """The family's measured residual (x d_model, x ffn) bytes per token for "full", "lora" or "prefill"
+    (the registry's activation_fit; (0, 0) when the Llama coefficients hold)."""
+    from llmspec.spec.families import family as registry_family
+
+    fam = registry_family(family)
+    return fam.activation_fit.get(kind, (0.0, 0.0)) if fam is not None else (0.0, 0.0)
 
 
 def eager_attention(training: Training, family: str | None = None) -> bool:

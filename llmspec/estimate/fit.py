@@ -1,7 +1,8 @@
 """What would fit: the cheapest changes that bring a run under its GPU memory.
 
 Each candidate is applied to a copy of the spec and re-estimated, so a fix is only offered when the
-estimate says it fits (total = peak allocated + overhead <= capacity). "Cost" is an explicit ordering of
+estimate says it fits with MEM002's headroom (total = peak allocated + overhead <= (1 - MIN_HEADROOM) x
+capacity): a suggestion, once applied, passes MEM001/MEM003 and MEM002. "Cost" is an explicit ordering of
 what a change gives up, cheapest first:
 
 1. no change to the result, some speed: activation checkpointing (~+33% compute, Korthikanti et al. 2022),
@@ -28,6 +29,13 @@ from typing import Any
 from llmspec.spec.models import Hardware, Inference, Lora, Spec, Training
 
 _DEFAULTS = {"training": Training, "hardware": Hardware, "inference": Inference, "lora": Lora}
+
+MIN_HEADROOM = 0.10  # free share of GPU memory below which an OOM is likely in practice (MEM002's default)
+
+
+def fits_with_headroom(est, min_headroom: float = MIN_HEADROOM) -> bool:
+    """The estimate fits and leaves ``min_headroom`` of the capacity free."""
+    return bool(est.fits) and est.headroom_bytes >= min_headroom * est.capacity_bytes
 
 
 @dataclass
@@ -241,7 +249,7 @@ def _search(spec: Spec, mode: str, cands: list[_Candidate], size: int, estimator
         est = seen.get(key)
         if est is None:
             est = seen[key] = estimator(with_overrides(spec, merged))
-        if est.fits:
+        if fits_with_headroom(est):
             found[i] = _fix(mode, combo, merged, est)
             best[group] = min(best.get(group, cost), cost)
     return [found[i] for i in sorted(found)]

@@ -47,6 +47,7 @@ def family_config(fam: Family, a: Architecture) -> dict[str, Any]:
         if isinstance(value, str) and value.startswith("$"):
             cfg[value[1:]] = getattr(a, field)
     _INVERSE.get(fam.model_type, _none)(a, cfg)
+    cfg.update(fam.config_overrides)
     return cfg
 
 

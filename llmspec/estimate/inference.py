@@ -25,7 +25,7 @@ from llmspec.estimate import activations as A
 from llmspec.estimate import engine as E
 from llmspec.estimate import precision as P
 from llmspec.estimate.params import count_params
-from llmspec.estimate.result import OVERHEAD_NOTE, MemoryEstimate, capacity, overhead
+from llmspec.estimate.result import OVERHEAD_NOTE, MemoryEstimate, accelerator_note, capacity, overhead
 from llmspec.estimate.shapes import layout
 from llmspec.spec.models import Hardware, Inference, Spec
 
@@ -90,7 +90,8 @@ def inference_memory(spec: Spec) -> MemoryEstimate:
     layer_peak = max(6 * f + 8.5 * h, 16.25 * h) * c / 2 / tp
     logits_tokens = p if inf.logits == "all" else 1  # the engine's preset (generation engines: the last position)
     end_peak = (c * arch.vocab_size * logits_tokens + c * h * p) / tp  # logits + the final hidden states
-    acts = b * max(layer_peak * p, end_peak)
+    fa, fb = A.family_fit(spec.model.family, "prefill")  # the real class's own buffers (family registry)
+    acts = b * (max(layer_peak * p, end_peak) + (fa * h + fb * f) * c / 2 * p / tp)
     if inf.precision in ("int8", "int4"):
         notes.append(f"{inf.precision}: weight-only quantisation of block linears; embeddings and head 16-bit")
     if tp > 1:
@@ -125,4 +126,5 @@ def inference_memory(spec: Spec) -> MemoryEstimate:
         phases={"prefill": per_gpu},
         assumptions=notes + cap_notes,
         accelerator=acc,
+        accelerator_note=accelerator_note(spec),
     )

@@ -24,7 +24,7 @@ from llmspec.estimate import activations as A
 from llmspec.estimate import precision as P
 from llmspec.estimate import stack as S
 from llmspec.estimate.params import count_params, lora_shapes
-from llmspec.estimate.result import OVERHEAD_NOTE, MemoryEstimate, capacity, overhead
+from llmspec.estimate.result import OVERHEAD_NOTE, MemoryEstimate, accelerator_note, capacity, overhead
 from llmspec.estimate.shapes import layout
 from llmspec.spec.models import Hardware, Spec, Training
 
@@ -200,4 +200,5 @@ def training_memory(spec: Spec) -> MemoryEstimate:
         phases={k: (per_gpu if k == peak_phase else min(int(round(v)), per_gpu)) for k, v in phases.items()},
         assumptions=notes + cap_notes,
         accelerator=acc,
+        accelerator_note=accelerator_note(spec),
     )

@@ -71,6 +71,14 @@ class Family:
     """Bytes per token per block, in units of d_model, that training.dropout > 0 adds (the masks the hidden-state
     dropouts keep for backward), measured on the real class under FakeTensorMode (bf16-mixed, exact integers at
     seq 256 and 512; benchmarks/memory_accuracy.md)."""
+    activation_fit: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    """Bytes per token the Llama-fitted activation coefficients miss for this real class, as (x d_model, x ffn):
+    "full" and "lora" per block saved for backward (bf16-mixed, LoRA on all linear layers), "prefill" at the peak
+    of a prefill. Fitted on the real class at three small shapes by benchmarks/fit_families.py (calibration),
+    then checked on the held-out real widths of benchmarks/memory_accuracy.py. Empty: the Llama coefficients hold."""
+    config_overrides: Mapping[str, Any] = field(default_factory=dict)
+    """config keys a spec's architecture cannot express, set when --measure writes the config from a spec (not from
+    model.hf_config): what the estimate assumes."""
     sdpa: bool = True
     """The class runs torch's scaled_dot_product_attention; False: eager attention only (s x s scores)."""
 
@@ -100,7 +108,11 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
     _llama_like("mistral", "MistralForCausalLM", dict(
         vocab_size=32000, hidden_size=4096, intermediate_size=14336, num_hidden_layers=32, num_attention_heads=32,
         num_key_value_heads=8, head_dim="", hidden_act="silu", max_position_embeddings=131072,
-        tie_word_embeddings=False), _ROPE),
+        tie_word_embeddings=False), _ROPE,
+        # MistralConfig defaults to a 4096-token sliding window (Mistral-7B-v0.1; later versions set null); a spec
+        # has no window, so --measure builds full causal attention, as the estimate assumes. With the window, sdpa
+        # gets an explicit 4-D mask: +~5 x d_model bytes per token per block at 4096 tokens (measured)
+        config_overrides={"sliding_window": None}),
     # MixtralSparseMoeBlock: router MixtralTopKRouter "gate" (experts x hidden, no bias), MixtralExperts (fused
     # gate_up_proj / down_proj parameters of intermediate_size).
     _llama_like("mixtral", "MixtralForCausalLM", dict(
@@ -138,13 +150,14 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
     _llama_like("gemma", "GemmaForCausalLM", dict(
         vocab_size=256000, hidden_size=3072, intermediate_size=24576, num_hidden_layers=28, num_attention_heads=16,
         num_key_value_heads=16, head_dim=256, hidden_act="gelu_pytorch_tanh", max_position_embeddings=8192,
-        tie_word_embeddings=True, attention_bias=False), {**_ROPE, **_ATTN_BIAS}),
+        tie_word_embeddings=True, attention_bias=False), {**_ROPE, **_ATTN_BIAS}, activation_fit={"lora": (2, 0)}),
     # Gemma2DecoderLayer: input, post_attention, pre_feedforward and post_feedforward RMSNorms.
     _llama_like("gemma2", "Gemma2ForCausalLM", dict(
         vocab_size=256000, hidden_size=2304, intermediate_size=9216, num_hidden_layers=26, num_attention_heads=8,
         num_key_value_heads=4, head_dim=256, hidden_activation="gelu_pytorch_tanh", max_position_embeddings=8192,
         tie_word_embeddings=True, attention_bias=False), {**_ROPE, "norms_per_layer": 4, **_ATTN_BIAS},
         aliases={"hidden_act": "hidden_activation"}, quirks="eager attention (logit soft-capping)",
+        activation_fit={"full": (23, 1), "lora": (13, 1)},
         # Gemma2PreTrainedModel._supports_sdpa = False (attention logit soft-capping): eager attention
         sdpa=False),
     # Phi3Attention: fused qkv_proj and o_proj without bias; Phi3MLP: fused gate_up_proj and down_proj.
@@ -154,7 +167,8 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
         tie_word_embeddings=False),
         {"qkv_proj": ("qkv",), "o_proj": ("o",), "gate_up_proj": ("gate_up",), "down_proj": ("down",),
          "embed_tokens": ("embed",), "lm_head": ("head",)}, None, arch=_ROPE,
-        dropout_keys=("resid_pdrop", "embd_pdrop"), dropout_h=4),
+        dropout_keys=("resid_pdrop", "embd_pdrop"), dropout_h=4,
+        activation_fit={"lora": (-2, 0), "prefill": (0, 2)}),
     # GPT2Attention / GPT2MLP: Conv1D layers (c_attn, c_proj, c_fc, c_proj) with biases; wpe has n_positions rows.
     Family("gpt2", "GPT2LMHeadModel", False, dict(
         vocab_size=50257, n_positions=1024, n_embd=768, n_layer=12, n_head=12, n_inner="", num_key_value_heads="",
@@ -166,6 +180,7 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
                  "hidden_act": "activation_function"},
         arch={"norm": "layernorm", "qkv_bias": True, "attn_out_bias": True, "mlp_bias": True, "position": "learned"},
         dropout_keys=("resid_pdrop", "embd_pdrop"), attention_dropout_keys=("attn_pdrop",), dropout_h=6,
+        activation_fit={"full": (-14, 2), "lora": (-10, 2), "prefill": (2, 2)},
         quirks="learned positions = n_positions"),
     # GPTNeoXAttention: query_key_value and dense with bias=config.attention_bias; GPTNeoXMLP: nn.Linear with bias.
     Family("gpt_neox", "GPTNeoXForCausalLM", False, dict(
@@ -174,7 +189,8 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
         tie_word_embeddings=False, use_parallel_residual=True, attention_bias=True),
         {**_NEOX, "embed_in": ("embed",)}, ("query_key_value",),
         arch={"norm": "layernorm", **_ATTN_BIAS, "mlp_bias": True, "parallel_attention": "$use_parallel_residual"},
-        dropout_keys=("hidden_dropout",), dropout_h=6),
+        dropout_keys=("hidden_dropout",), dropout_h=6,
+        activation_fit={"full": (-12, -4), "lora": (-8, -4), "prefill": (2.1, -2.4)}),
     # FalconLinear layers take bias=config.bias; LayerNorm has weight and bias. n_embed, n_head and n_layer are the
     # names of the original RefinedWeb configs.
     Family("falcon", "FalconForCausalLM", False, dict(
@@ -189,6 +205,7 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
         arch={"norm": "layernorm", "qkv_bias": "$bias", "attn_out_bias": "$bias", "mlp_bias": "$bias",
               "parallel_attention": "$parallel_attn"},
         dropout_keys=("hidden_dropout",), dropout_h=1,
+        activation_fit={"full": (-3.2, -2.55), "lora": (0.8, -2.55)},
         quirks="kv heads from new_decoder_architecture / multi_query; norms from num_ln_in_parallel_attn; alibi"),
     # OPTAttention: q/k/v/out_proj bias=enable_bias; fc1/fc2 bias=enable_bias; OPTLearnedPositionalEmbedding has
     # max_position_embeddings + 2 rows (offset 2, from fairseq).
@@ -204,12 +221,14 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
         arch={"qkv_bias": "$enable_bias", "attn_out_bias": "$enable_bias", "mlp_bias": "$enable_bias",
               "position": "learned"},
         dropout_keys=("dropout",), dropout_h=4,
+        activation_fit={"full": (-10, -6), "lora": (-6, -4), "prefill": (-0.5, -2.0)},
         quirks="learned positions = max_position_embeddings + 2; word_embed_proj_dim must equal hidden_size"),
     # OlmoLayerNorm: F.layer_norm without weight or bias (no parameters).
     _llama_like("olmo", "OlmoForCausalLM", dict(
         vocab_size=50304, hidden_size=4096, intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32,
         num_key_value_heads="", head_dim="", hidden_act="silu", max_position_embeddings=2048,
-        tie_word_embeddings=False, attention_bias=False), {"norm": "nonparametric", **_ATTN_BIAS}, peft=None),
+        tie_word_embeddings=False, attention_bias=False), {"norm": "nonparametric", **_ATTN_BIAS}, peft=None,
+        activation_fit={"full": (-8, 0)}),
 ]}
 
 # Names used when model.family is not set: the separate-projection layout most families share.

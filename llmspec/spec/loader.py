@@ -203,7 +203,8 @@ class _Loader:
         except HFConfigError as exc:
             self.problem(where, "model.hf_config", f"model.hf_config: {exc}")
             return
-        written = model.get("architecture") if isinstance(model.get("architecture"), dict) else {}
+        written_arch = model.get("architecture")
+        written: dict = written_arch if isinstance(written_arch, dict) else {}
         model["architecture"] = deep_merge(arch, written)
         model.setdefault("family", family)
         self.source.default_origin(("model", "architecture"), where)  # type: ignore[union-attr]

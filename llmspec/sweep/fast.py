@@ -26,11 +26,12 @@ from llmspec.spec.models import Spec
 
 # Keys no estimator reads (llmspec/estimate/{params,training,inference,compute,activations}.py): points that
 # differ only in these share one estimate. tests/sweep/test_fast_path.py checks that changing each leaves the
-# estimates unchanged. Prefixes end with a dot.
+# estimates unchanged. Prefixes end with a dot. Not [sampling]: the serving estimate reads its prompt and output
+# lengths, and even a sampling key alone brings in the table's defaults.
 ESTIMATE_FREE = frozenset({
     "training.learning_rate", "training.lr_schedule", "training.warmup_ratio", "training.warmup_steps",
     "training.seed", "training.early_stopping", "training.validation_split", "training.lora.alpha",
-    "training.max_grad_norm", "training.weight_decay", "training.data.", "sampling.", "eval.", "meta.",
+    "training.max_grad_norm", "training.weight_decay", "training.data.", "eval.", "meta.",
     "model.name", "model.weights", "model.tokenizer",
 })
 COMPUTE_ONLY = frozenset({
@@ -115,6 +116,8 @@ class FastPath:
         self.base = spec
         self.point_base = spec.model_copy(update={"sweep": None})
         """The base of every point: a point is a concrete spec, without [sweep]."""
+        self.values = self.point_base.model_dump()
+        """The base spec's values, defaults included: what conditions (`when`) read for keys a point does not set."""
         self.doc = {k: v for k, v in spec.source.raw.items() if k != "sweep"}
         self.accelerators = spec.source.accelerators
         self._memory: dict[tuple, tuple] = {}

@@ -49,11 +49,15 @@ def _decode(param: Parameter, value: Any) -> Any:
 
 
 def suggest(trial: optuna.Trial, sweep: Sweep, base: dict) -> dict[str, Any]:
-    """The trial's overrides: every active parameter suggested by the study's sampler."""
+    """The trial's overrides: every active parameter suggested by the study's sampler. Under the grid every
+    parameter is suggested (GridSampler's grid covers them all) and the inactive ones are dropped afterwards."""
     point: dict[str, Any] = {}
+    inactive: set[str] = set()
     for key, param in sweep.parameters.items():
         if param.when and not active(param, point, base):
-            continue
+            if sweep.method != "grid":
+                continue
+            inactive.add(key)
         if param.kind == "choice":
             point[key] = _decode(param, trial.suggest_categorical(key, _encode(list(param.values or []))))
         elif param.kind == "int":
@@ -61,7 +65,7 @@ def suggest(trial: optuna.Trial, sweep: Sweep, base: dict) -> dict[str, Any]:
         else:
             point[key] = trial.suggest_float(key, float(param.low or 0), float(param.high or 0),
                                              log=param.kind == "log_uniform", step=param.step)
-    return point
+    return {k: v for k, v in point.items() if k not in inactive}
 
 
 def sampler_for(sweep: Sweep) -> optuna.samplers.BaseSampler:
@@ -115,8 +119,17 @@ def run(spec: Spec, train: Callable[[TrialRun], Any], out: Path, n_trials: int |
     counts = {"ran": 0, "refused": 0}
     lock = threading.Lock()
 
+    seen: set[str] = set()
+
     def objective(trial: optuna.Trial) -> float:
-        overrides = suggest(trial, sweep, sweeper.fast.doc)
+        overrides = suggest(trial, sweep, sweeper.fast.values)
+        if sweep.method == "grid":  # grid points that differ only in an inactive parameter are one point
+            ident = json.dumps(overrides, sort_keys=True)
+            with lock:
+                duplicate = ident in seen
+                seen.add(ident)
+            if duplicate:
+                raise optuna.TrialPruned("the same point as an earlier trial (its other values are inactive)")
 
         def report(step: int, value: float) -> None:
             trial.report(value, step)

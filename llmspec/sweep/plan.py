@@ -132,7 +132,7 @@ def make_plan(spec: Spec, n: int | None = None, lint: bool = True) -> Plan:
     assert spec.sweep is not None, "make_plan needs a spec with a [sweep] table"
     fast = FastPath(spec)
     start = time.perf_counter()
-    verdicts = [fast.evaluate(i, p, keep_spec=lint) for i, p in enumerate(points(spec.sweep, fast.doc, n))]
+    verdicts = [fast.evaluate(i, p, keep_spec=lint) for i, p in enumerate(points(spec.sweep, fast.values, n))]
     plan = Plan(spec, verdicts, fast_seconds=time.perf_counter() - start)
     sweep_budget(spec, verdicts)
     if spec.sweep.method == "tpe":

@@ -139,7 +139,7 @@ def run(spec: Spec, train: Callable[[TrialRun], Any], out: Path, n_trials: int |
     if sweep.method == "tpe":
         searcher = FeasibleSearcher(sweeper, None, _inner_tpe(sweeper, "objective", mode), "objective", mode)
     else:
-        searcher = FeasibleSearcher(sweeper, list(points(sweep, sweeper.fast.doc, n=wanted * (MAX_REFUSED_PER_TRIAL + 1))),
+        searcher = FeasibleSearcher(sweeper, list(points(sweep, sweeper.fast.values, n=wanted * (MAX_REFUSED_PER_TRIAL + 1))),
                                     None, "objective", mode)
     # max_t one past max_resource: Ray's ASHA stops a trial that reports step >= max_t, which would cut off the
     # final `llmspec eval` of a trial that trained to the end; rungs stay at min_resource * reduction_factor**k

@@ -129,3 +129,31 @@ def test_ray_searcher_suggests_only_feasible_points(tmp_path) -> None:
     refused = [r for r in _rows(tmp_path / "out") if r["state"] == "infeasible"]
     assert refused and searcher.refused == len(refused)
     assert all(r["overrides"]["training.micro_batch_size"] == 8192 for r in refused)
+
+
+GRID_CONDITION = '''
+[sweep]
+method = "grid"
+
+[sweep.objective]
+metric = "kb_val/word_perplexity"
+direction = "minimize"
+
+[sweep.parameters."training.method"]
+values = ["full", "lora"]
+
+[sweep.parameters."training.lora.rank"]
+values = [8, 16, 32]
+when = { "training.method" = "lora" }
+'''
+
+
+def test_optuna_grid_with_condition_runs_each_point_once(tmp_path) -> None:
+    pytest.importorskip("optuna", reason="the sweep-optuna extra is not installed")
+    from llmspec.sweep import optuna as engine
+
+    out = tmp_path / "out"
+    result = engine.run(_spec(tmp_path, GRID_CONDITION), _score, out, n_trials=20)
+    ran = sorted(json.dumps(r["overrides"], sort_keys=True) for r in _rows(out) if r["state"] == "complete")
+    assert len(ran) == len(set(ran)) == 4  # full once, lora with each of three ranks
+    assert result["ran"] == 4

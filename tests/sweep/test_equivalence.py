@@ -51,7 +51,7 @@ def test_fast_path_matches_check_and_lint(tmp_path, space_spec) -> None:
     spec = load_spec(space_spec)
     assert spec.sweep is not None
     fast = FastPath(spec)
-    pts = list(points(spec.sweep, fast.doc))
+    pts = list(points(spec.sweep, fast.values))
     verdicts = [fast.evaluate(i, p) for i, p in enumerate(pts)]
     files = []
     for i, p in enumerate(pts):

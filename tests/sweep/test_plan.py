@@ -9,6 +9,7 @@ from sweep_helpers import EXAMPLE
 
 from llmspec.cli import cli
 from llmspec.spec.loader import load_spec
+from llmspec.sweep.fast import FastPath
 from llmspec.sweep.space import points
 
 
@@ -87,7 +88,7 @@ def test_condition_drops_inactive_parameter(tmp_path, example_text) -> None:
     path.write_text(text, encoding="utf-8")
     spec = load_spec(path)
     assert spec.sweep is not None
-    pts = list(points(spec.sweep, spec.source.raw))
+    pts = list(points(spec.sweep, FastPath(spec).values))
     full = [p for p in pts if p["training.method"] == "full"]
     lora = [p for p in pts if p["training.method"] == "lora"]
     assert full and all("training.lora.rank" not in p for p in full)
@@ -107,3 +108,18 @@ def test_invalid_spec_exit_2(tmp_path, example_text) -> None:
     result = _plan(str(path))
     assert result.exit_code == 2
     assert "log_uniform needs low > 0" in result.output
+
+
+def test_condition_reads_the_spec_default(tmp_path, example_text) -> None:
+    # training.method is not written in this spec: its default ("full") decides the condition
+    text = example_text.replace('method = "lora"\n', "").replace("[training.lora]\nrank = 16\nalpha = 32\n", "")
+    text = text.replace('when = { "training.method" = ["lora", "qlora"] }', 'when = { "training.method" = "full" }')
+    text = text.replace('[sweep.parameters."training.lora.rank"]\nvalues = [8, 16, 64]',
+                        '[sweep.parameters."training.dropout"]\nvalues = [0.0, 0.1]')
+    path = tmp_path / "s.toml"
+    path.write_text(text, encoding="utf-8")
+    spec = load_spec(path)
+    assert spec.training is not None and spec.training.method == "full" and "method" not in spec.source.raw["training"]
+    assert spec.sweep is not None
+    pts = list(points(spec.sweep, FastPath(spec).values))
+    assert all("training.dropout" in p for p in pts) and len(pts) == 4 * 2 * 4 * 2 * 2
