@@ -7,8 +7,11 @@ still ends with the gates judged on what finished and all three reports written 
 from __future__ import annotations
 
 import hashlib
+import os
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from llmspec.eval import modelref
 from llmspec.eval import plan as planning
@@ -28,6 +31,21 @@ def _progress(enabled: bool, total: int):
                     TimeElapsedColumn(), console=Console(stderr=True), transient=True)
 
 
+@contextmanager
+def _cwd(task_yaml: Path | None):
+    """Run a local task from its YAML's folder: lm-eval (datasets) resolves relative ``data_files`` against the
+    working directory, not the YAML (/work/shared/NOTES.md), so a user's suite would only work from one place."""
+    if task_yaml is None:
+        yield
+        return
+    old = os.getcwd()
+    os.chdir(task_yaml.parent)
+    try:
+        yield
+    finally:
+        os.chdir(old)
+
+
 def _gen_kwargs(spec, suite, task):
     """(kwargs to pass, where they come from): the suite's, else the task YAML's own, else [sampling]."""
     from llmspec.eval import lmeval
@@ -45,6 +63,7 @@ def _gen_kwargs(spec, suite, task):
 def _score_task(lm, out: dict, name: str, wanted: list[str], metrics: dict, seed: int) -> tuple[dict, list]:
     from llmspec.eval import lmeval
     from llmspec.eval.metrics import doc_hash, score
+    from llmspec.eval.metrics.builtin import default_metrics
 
     samples = out["samples"][name]
     otype = out["configs"][name]["output_type"]
@@ -52,7 +71,7 @@ def _score_task(lm, out: dict, name: str, wanted: list[str], metrics: dict, seed
         if otype == "loglikelihood_rolling" and isinstance(s.get("target"), str):
             s["token_count"] = lmeval.token_count(lm, s["target"])
         s["llmspec_doc_hash"] = doc_hash(s)
-    names = wanted or [n for n, m in metrics.items() if otype in (getattr(m, "output_types", ()) or ())]
+    names = wanted or default_metrics(otype)
     raw = out["results"][name]
     scored = {}
     for metric_name in names:
@@ -64,6 +83,10 @@ def _score_task(lm, out: dict, name: str, wanted: list[str], metrics: dict, seed
         stderr = raw.get(f"{metric_name}_stderr,none")
         value["stderr"] = stderr if isinstance(stderr, (int, float)) else None
         scored[metric_name] = value
+    from llmspec.eval.native import native_metrics
+
+    for key, entry in native_metrics(out, name, samples).items():
+        scored.setdefault(key, entry)
     return scored, samples
 
 
@@ -73,7 +96,7 @@ def execute(ctx: RunContext) -> EvalOutcome:
 
     spec, opts, suites, metrics, model, adapter = ctx.spec, ctx.opts, ctx.suites, ctx.metrics, ctx.model, ctx.adapter
     trust, versions, baseline = ctx.trust_remote_code, ctx.versions, ctx.baseline
-    ev, log, out_dir = spec.eval, opts.log, Path(opts.output)
+    ev, log, out_dir = spec.eval, opts.log, Path(opts.output).resolve()
     cache = tinymodel.cache_root()
     plan = planning.make_plan(spec, model.location, device=opts.device, probe=lmeval.probe_device,
                               adapter=adapter, trust_remote_code=trust, gpu_memory=ctx.gpu_memory)
@@ -92,7 +115,7 @@ def execute(ctx: RunContext) -> EvalOutcome:
     cache_key = hashlib.sha256(repr(key_parts).encode()).hexdigest()[:16]
     seed = ev.seed if ev else 1234
     chat = bool(ev and ev.chat_template)
-    results = {
+    results: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION, "verdict": "INCOMPLETE",
         "run": {"spec": str(spec.source.path) if spec.source is not None else None, "spec_hash": ctx.spec_hash,
                 "model": model.ref, "model_path": model.location if model.local else None,
@@ -124,10 +147,11 @@ def execute(ctx: RunContext) -> EvalOutcome:
                 limit = opts.limit or (ev.limit if ev and ev.limit else None) or task.limit
                 fewshot = ev.num_fewshot if ev and ev.num_fewshot is not None else task.num_fewshot
                 gen, gen_source = _gen_kwargs(spec, suite, task)
-                lm_out = lmeval.run_task(lm, tm, task.task, limit=limit, num_fewshot=fewshot, gen_kwargs=gen,
-                                         chat_template=chat, seed=seed,
-                                         cache=str(cache / "lm-eval" / cache_key / "responses"),
-                                         offline=suite.is_offline(task))
+                with _cwd(suite.task_path(task)):  # relative data_files resolve from the task YAML
+                    lm_out = lmeval.run_task(lm, tm, task.task, limit=limit, num_fewshot=fewshot, gen_kwargs=gen,
+                                             chat_template=chat, seed=seed,
+                                             cache=str(cache / "lm-eval" / cache_key / "responses"),
+                                             offline=suite.is_offline(task))
                 if not lm_out:
                     continue
                 scored, samples = _score_task(lm, lm_out, task.task, task.metrics, metrics, seed)

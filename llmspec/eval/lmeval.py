@@ -85,6 +85,50 @@ def refuse_pickle(name: str, allow: bool):
         torch.load = real
 
 
+@contextmanager
+def suite_guards(consent: bool):
+    """Without consent to suite code: prompt templates render in a sandboxed Jinja2 environment, and a metric
+    lm-eval does not register is refused instead of fetched with ``evaluate.load``. lm-eval 0.4.13 renders every
+    template through the module-level ``env`` of lm_eval/utils.py (``apply_template`` reads it at call time),
+    and lm_eval/api/task.py imports ``get_metric`` from lm_eval/api/registry.py by name."""
+    if consent:
+        yield
+        return
+    import lm_eval.api.metrics  # noqa: F401  (fills the metric registry)
+    import lm_eval.api.registry as registry
+    import lm_eval.api.task as task_mod
+    import lm_eval.utils as utils
+    from jinja2 import BaseLoader, StrictUndefined
+    from jinja2.exceptions import SecurityError
+    from jinja2.sandbox import SandboxedEnvironment
+
+    class Sandbox(SandboxedEnvironment):
+        def unsafe_undefined(self, obj, attribute):  # raise at once (a StrictUndefined would hide the reason)
+            raise SecurityError(f"access to attribute {attribute!r} of {type(obj).__name__!r} object is unsafe")
+
+    sandbox = Sandbox(loader=BaseLoader, undefined=StrictUndefined, keep_trailing_newline=True)
+    sandbox.filters.update(utils.env.filters)
+    real_env, real_get_metric = utils.env, task_mod.get_metric
+
+    def get_metric(name, hf_evaluate_metric: bool = False):
+        if hf_evaluate_metric or name not in registry.metric_registry:
+            raise EvalError(f"metric {name!r} is not an lm-eval metric, and lm-eval would fetch and run it with "
+                            f"evaluate.load: {trust_hint()}", 2)
+        return real_get_metric(name, hf_evaluate_metric)
+
+    utils.env, task_mod.get_metric = sandbox, get_metric
+    try:
+        yield
+    finally:
+        utils.env, task_mod.get_metric = real_env, real_get_metric
+
+
+def trust_hint() -> str:
+    from llmspec.eval.trust import CONSENT
+
+    return CONSENT
+
+
 def make_lm(plan, *, threads: int | None = None, allow_pickle: bool = False):
     """Instantiate lm-eval's model once; every suite of the run reuses it. Without allow_pickle, transformers
     gets use_safetensors=True, so it raises instead of falling back to pickle weights."""
@@ -168,6 +212,10 @@ def run_task(lm, tm, task: str, *, limit, num_fewshot, gen_kwargs, chat_template
     """One task through simple_evaluate; turns a dataset download failure into a one-line error."""
     import lm_eval
 
+    if cache:
+        from llmspec.eval.integrity import repair_response_cache
+
+        repair_response_cache(cache, warn=lambda m: print(m, file=sys.stderr))
     try:
         out = lm_eval.simple_evaluate(
             model=lm, tasks=[task], task_manager=tm, limit=limit, num_fewshot=num_fewshot,
@@ -178,6 +226,9 @@ def run_task(lm, tm, task: str, *, limit, num_fewshot, gen_kwargs, chat_template
     except (KeyboardInterrupt, EvalError):
         raise
     except Exception as e:
+        if type(e).__name__ == "SecurityError":  # jinja2.sandbox refused a template (suite_guards)
+            raise EvalError(f"task {task!r}: a prompt template reached Python internals, which the sandbox refused "
+                            f"({e}); {trust_hint()}", 2) from None
         text = f"{type(e).__name__}: {e}"
         if not offline and any(m in text.lower() for m in OFFLINE_MARKERS):
             raise EvalError(

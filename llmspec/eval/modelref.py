@@ -54,6 +54,8 @@ def resolve(spec, cli_model: str | None = None, *, log=None) -> ModelRef:
             path = tinymodel.resolve(ref, log=log)
         except KeyError as e:
             raise EvalError(str(e.args[0]), 2) from None
+        except RuntimeError as e:  # a corrupt built model that cannot be deleted (tinymodel.resolve)
+            raise EvalError(str(e), 3) from None
         return ModelRef(ref, str(path), True, builtin=True)
     path = Path(ref).expanduser()
     path = path if path.is_absolute() else base / path
@@ -114,6 +116,8 @@ def _check_files(read, exists, where: str, *, local: bool) -> None:
         if not found:
             raise EvalError(f"{where}: {missing}", 3)
         raise _refuse(where, f"{missing}, so it would fall back to pickle-format weights ({', '.join(found)})")
+    if local and entry:
+        _check_complete(Path(where), entry)
     if entry and entry.endswith(".index.json"):
         index = _read_json(read, entry, where) or {}
         weight_map = index.get("weight_map")
@@ -122,6 +126,24 @@ def _check_files(read, exists, where: str, *, local: bool) -> None:
             if not shard.endswith(".safetensors") or shard.startswith(("/", "\\")) or ".." in Path(shard).parts:
                 raise _refuse(f"{where}/{entry}", f"shard {shard!r} is not a .safetensors file inside the "
                               f"checkpoint, and transformers would unpickle it")
+
+
+def _check_complete(root: Path, entry: str) -> None:
+    """A truncated or garbled safetensors file is named in one line (exit 3), not left to a loader traceback."""
+    from llmspec.eval.integrity import safetensors_problem
+
+    files = [entry]
+    if entry.endswith(".index.json"):
+        try:
+            weight_map = json.loads((root / entry).read_text(encoding="utf-8")).get("weight_map") or {}
+        except (OSError, ValueError, AttributeError):
+            return  # transformers names a broken index itself
+        files = sorted({str(v) for v in weight_map.values() if str(v).endswith(".safetensors")})
+    for name in files:
+        problem = safetensors_problem(root / name) if (root / name).is_file() else None
+        if problem:
+            raise EvalError(f"cannot load model {root}: {name} is not a complete safetensors file ({problem}); "
+                            f"save or download it again", 3)
 
 
 def _local_reader(root: Path):
@@ -158,14 +180,16 @@ def check_format(model: ModelRef, allow_pickle: bool) -> None:
     if allow_pickle:
         return
     if not model.local:
-        _check_files(*_hub_reader(model.location), model.location, local=False)
+        read, exists = _hub_reader(model.location)
+        _check_files(read, exists, model.location, local=False)
         return
     root = Path(model.location)
     if root.is_file():
         if root.suffix != ".safetensors":
             raise _refuse(str(root), "not a .safetensors file")
         return
-    _check_files(*_local_reader(root), str(root), local=True)
+    read, exists = _local_reader(root)
+    _check_files(read, exists, str(root), local=True)
 
 
 def check_adapter(adapter: str | None, allow_pickle: bool) -> None:

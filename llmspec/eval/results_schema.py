@@ -138,7 +138,7 @@ class GateResultModel(_Open):
     mde: float | None = None
     detectable_drop: float | None = None
     """Smallest drop this gate detects with 80% power at its n and level, assuming the unpaired variance
-    2 sigma^2 / n of the difference (sigma: the baseline's per-sample spread)."""
+    2 sigma^2 / n of the difference (sigma: 0.5 for values in [0, 1], else the baseline's per-sample spread)."""
     warnings: list[str] = Field(default_factory=list)
 
 

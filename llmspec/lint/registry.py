@@ -74,11 +74,14 @@ BUILTIN_MODULES = (
     "sec002_pickle_weights",
     "sec003_secret_in_spec",
     "sec004_plain_http",
+    "sec005_suite_code",
     # eval config
     "evl001_gate_resolution",
     "evl002_impossible_gate",
     "evl003_nothing_to_evaluate",
     "evl004_no_gates",
+    "evl005_gate_metric_unknown",
+    "evl006_gate_power",
 )
 
 # Codes the engine itself emits (no module: they report on the spec file or the suppressions).

@@ -527,6 +527,9 @@ class Eval(Strict):
     """Seed for sampling and few-shot selection (0 to 2**32 - 1, the range numpy's seeding accepts)."""
     allow_pickle: bool = False
     """Allow pickle-format weights (.bin/.pt); safetensors is required otherwise."""
+    trust_suite_code: bool = False
+    """Run the Python a user suite carries (!function, metric scripts, unsandboxed templates). Eval also needs
+    --trust-suite-code; llmspec's own suites are always trusted."""
     alpha: float = Field(default=0.05, gt=0, lt=0.5)
     """Family-wise error rate for baseline comparisons (one-sided, Holm-corrected across gates)."""
     gates: list[Gate] = Field(default_factory=list, max_length=1024)

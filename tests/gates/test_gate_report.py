@@ -185,3 +185,16 @@ def test_report_round_trips_through_the_results_schema():
     # deterministic: the same inputs give the same report
     again = evaluate_gates([{"metric": "t/acc", "min": 0.5, "max_drop": 0.02}], c, _acc(base), 0.05, metrics=REG)
     assert again.to_json() == rep.to_json()
+
+
+def test_a_perfect_baseline_does_not_claim_perfect_power():
+    """Old code and the first cut of the new one: power from the observed spread. A baseline at accuracy 1.0
+    (kb_tickets: texts that contain their label) has p(1-p) = 0, so an 8-point drop at n = 60 with 10 gates
+    passed without a word. The planning sigma for values in [0, 1] is now 0.5."""
+    base = [1.0] * 60
+    cand = [1.0] * 55 + [0.0] * 5
+    gates = [{"metric": "t/acc", "max_drop": 0.05}] * 10
+    rep = evaluate_gates(gates, _acc(cand), _acc(base), 0.05, metrics=REG)
+    r = rep.results[0]
+    assert r.status == "pass" and r.detectable_drop > 0.3
+    assert any("detects with 80% power only drops of" in w for w in r.warnings)
