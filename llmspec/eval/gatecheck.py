@@ -42,6 +42,12 @@ def spec_suites(spec) -> tuple[list[Suite], list[GateProblem]]:
 
 def reported(suite: Suite, task: SuiteTask, builtin: BuiltinResolver | None) -> dict[str, bool | None] | None:
     """Gateable metric names of one suite task -> higher_is_better (None: unknown); None when not knowable here."""
+    from importlib.util import find_spec
+
+    from llmspec.eval.taskinfo import available
+
+    if not available() or find_spec("numpy") is None:  # a core install: eval (which needs both) checks instead
+        return None
     from llmspec.eval.metrics.builtin import default_metrics, direction
 
     path = suite.task_path(task)

@@ -12,10 +12,9 @@ installed lm-eval.
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 LMEVAL_DEFAULT_METRICS: dict[str, tuple[str, ...]] = {
     "loglikelihood": ("perplexity", "acc"),
@@ -50,15 +49,25 @@ class FunctionRef(str):
         return self.rsplit(".", 1)[-1]
 
 
-class _Loader(yaml.SafeLoader):
-    pass
+def available() -> bool:
+    """Whether task YAMLs can be read here: PyYAML comes with the eval extra (lm-eval), not with a core install."""
+    from importlib.util import find_spec
+
+    return find_spec("yaml") is not None
 
 
-def _function(loader: yaml.SafeLoader, node: yaml.Node) -> FunctionRef:
-    return FunctionRef(loader.construct_scalar(node))  # type: ignore[arg-type]
+@cache
+def _loader() -> type:
+    import yaml
 
+    class Loader(yaml.SafeLoader):
+        pass
 
-_Loader.add_constructor("!function", _function)
+    def function(loader: yaml.SafeLoader, node: yaml.Node) -> FunctionRef:
+        return FunctionRef(loader.construct_scalar(node))  # type: ignore[arg-type]
+
+    Loader.add_constructor("!function", function)
+    return Loader
 
 
 def read_task(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
@@ -66,8 +75,10 @@ def read_task(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     path = Path(path).resolve()
     if path in _seen:
         raise TaskYamlError(f"{path}: include cycle through {' -> '.join(str(p) for p in _seen)}")
+    import yaml
+
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader) or {}
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_loader()) or {}
     except OSError as e:
         raise TaskYamlError(f"{path}: cannot read: {e.strerror or e}") from None
     except yaml.YAMLError as e:

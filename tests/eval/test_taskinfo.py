@@ -59,3 +59,32 @@ def test_check_finds_an_unknown_gate_metric(tmp_path):
     assert run.code == 2
     assert run.stdout.strip() == ("examples/tiny-base.toml:46:1: gate 'kb_qa/f2': task 'kb_qa' does not report metric "
                                   "'f2'; did you mean 'f1'? kb_qa reports: f1, token_f1, token_f1,none")
+
+
+CORE_PROBE = """
+import importlib.util, sys
+HIDDEN = ("yaml", "numpy", "scipy", "lm_eval", "torch", "transformers")
+real = importlib.util.find_spec
+importlib.util.find_spec = lambda name, package=None: None if name.split(".")[0] in HIDDEN else real(name, package)
+for m in HIDDEN:
+    sys.modules[m] = None  # importing it raises ImportError, as on a core install without the eval extra
+from llmspec.cli import cli
+for args in (["check", *sys.argv[1:]], ["lint", *sys.argv[1:]]):
+    try:
+        cli.main(args, standalone_mode=False)
+    except SystemExit as e:
+        print("exit", e.code)
+"""
+
+
+def test_check_and_lint_work_on_a_core_install_without_yaml_or_numpy(tmp_path):
+    """The gate checks need PyYAML and numpy (eval extra); without them check and lint still run."""
+    import subprocess
+    import sys
+
+    probe = tmp_path / "probe.py"
+    probe.write_text(CORE_PROBE)
+    proc = subprocess.run([sys.executable, str(probe), "examples/tiny-base.toml", "examples/llama2-7b-lora-a100.toml"],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr and "internal error" not in proc.stderr, proc.stderr
+    assert "examples/tiny-base.toml: ok" in proc.stdout and "exit" not in proc.stdout.split("Found")[0]

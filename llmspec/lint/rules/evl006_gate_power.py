@@ -48,6 +48,10 @@ class GatePower(Rule):
         ev = ctx.spec.eval
         if ev is None or not any(g.max_drop is not None for g in ev.gates):
             return
+        from importlib.util import find_spec
+
+        if find_spec("numpy") is None or find_spec("yaml") is None:  # a core install: `eval --dry-run` says it
+            return
         from llmspec.eval.gateplan import plan_gates
 
         for p in plan_gates(ctx.spec):
