@@ -30,41 +30,6 @@ def examples_dir() -> Path:
     return ROOT / "examples"
 
 
-# Test folders whose modules import an optional extra at module level: without that extra they are reported as
-# one skipped test per module, with the install command, instead of as collection errors.
-NEEDS_EXTRA: dict[str, tuple[tuple[str, ...], str]] = {"gates": (("numpy",), "eval")}
-
-
-class _MissingExtra(pytest.File):
-    reason = ""
-
-    def collect(self):
-        yield _SkipMissingExtra.from_parent(self, name="needs-extra", reason=self.reason)
-
-
-class _SkipMissingExtra(pytest.Item):
-    def __init__(self, *, reason: str, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.reason = reason
-
-    def runtest(self) -> None:
-        pytest.skip(self.reason)
-
-
-def pytest_pycollect_makemodule(module_path: Path, parent):
-    try:
-        folder = module_path.relative_to(ROOT / "tests").parts[0]
-    except ValueError:
-        return None
-    modules, extra = NEEDS_EXTRA.get(folder, ((), ""))
-    missing = [m for m in modules if importlib.util.find_spec(m) is None]
-    if not missing:
-        return None
-    node = _MissingExtra.from_parent(parent, path=module_path)
-    node.reason = f"needs {', '.join(missing)} (pip install -e '.[{extra}]')"
-    return node
-
-
 # Modules of the optional extras. A test that fails only because one of them is not installed is a skip with the
 # install command (the core install has none of them); with the extra installed nothing changes.
 OPTIONAL_MODULES = {"numpy": "eval", "scipy": "eval", "torch": "eval", "transformers": "eval", "lm_eval": "eval",
@@ -95,3 +60,32 @@ def pytest_runtest_call(item):
     except ModuleNotFoundError as exc:
         _skip_if_extra_missing(exc)
         raise
+
+
+class _ModuleNeedingExtras(pytest.Module):
+    """A test module that imports an optional extra at module level is one skip naming the extra, not an error."""
+
+    def collect(self):
+        try:
+            return super().collect()
+        except self.CollectError as exc:
+            if exc.__cause__ is not None:
+                _skip_if_extra_missing(exc.__cause__)
+            raise
+
+
+def pytest_pycollect_makemodule(module_path: Path, parent):
+    if module_path.name == "__init__.py":
+        return None
+    return _ModuleNeedingExtras.from_parent(parent, path=module_path)
+
+
+def pytest_collection_modifyitems(config, items):
+    """tests/eval/ runs `llmspec eval` and lm-eval: without the eval extra its tests are skips naming the extra."""
+    missing = [m for m in ("numpy", "torch", "transformers", "lm_eval") if importlib.util.find_spec(m) is None]
+    if not missing:
+        return
+    skip = pytest.mark.skip(reason=f"needs the eval extra ({', '.join(missing)} missing: pip install -e '.[eval]')")
+    for item in items:
+        if (ROOT / "tests" / "eval") in Path(str(item.path)).parents:
+            item.add_marker(skip)
