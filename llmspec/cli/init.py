@@ -28,7 +28,7 @@ def _default_name(config: dict, path: Path) -> str:
 @click.option("--from-hf", "config_path", required=True, metavar="CONFIG.json",
               type=PathParam(path_type=Path),
               help="A Hugging Face config.json to take the architecture from, or a checkpoint folder holding one.")
-@click.option("-o", "--output", type=PathParam(dir_okay=False, path_type=Path), default=None,
+@click.option("-o", "--output", type=PathParam(dir_okay=False, path_type=Path, output=True), default=None,
               help="Spec file to write; stdout when omitted.")
 @click.option("--name", default=None, help="[model] name; defaults to the checkpoint's directory or file name.")
 @click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists.")

@@ -14,10 +14,9 @@ _TOKEN = re.compile(r"""[A-Za-z0-9_\-."']+""")
 
 @lru_cache(maxsize=128)
 def _lines(file: str) -> tuple[str, ...]:
-    try:
-        with open(file, encoding="utf-8", newline="") as handle:
-            return tuple(tomltext.lines(handle.read()))  # lines as TOML counts them, as the findings do
-    except (OSError, UnicodeDecodeError, ValueError):
+    try:  # bounded and non-blocking (a finding may be about a FIFO); lines as TOML counts them, as findings do
+        return tuple(tomltext.lines(tomltext.read_text(file)))
+    except tomltext.ReadError:
         return ()
 
 
