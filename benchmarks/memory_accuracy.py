@@ -3,6 +3,7 @@
     python benchmarks/memory_accuracy.py                 # every case, rewrites the table in memory_accuracy.md
     python benchmarks/memory_accuracy.py --split calibration
     python benchmarks/memory_accuracy.py --only llama2-7b-lora --no-write
+    python benchmarks/memory_accuracy.py --families held-out    # every registry family (family_cases.py)
 
 Needs the eval extra (torch, transformers, peft); no GPU, no weights, no network: every model is built
 from its published config under FakeTensorMode (llmspec.estimate.measure). Each case is a real spec file
@@ -26,6 +27,7 @@ for _var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE", "H
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
 
 # Architectures from the models' published config.json files (Hugging Face model cards).
 MODELS = {
@@ -144,7 +146,13 @@ def main(argv=None) -> int:
     parser.add_argument("--only", action="append", default=[])
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--table-only", action="store_true", help="rewrite the md table from the JSON, run nothing")
+    parser.add_argument("--families", choices=["reduced", "held-out", "all"],
+                        help="run the frozen per-family cases (every registry family, its real class) instead")
     args = parser.parse_args(argv)
+    if args.families:
+        from family_runs import run_families
+
+        return run_families(args.families, write=not args.no_write)
     cases = [c for c in CASES if (args.split == "all" or c[4] == args.split) and (not args.only or c[0] in args.only)]
     if args.table_only:
         cases = []

@@ -11,7 +11,7 @@ Importing this package is cheap: it imports neither torch, transformers nor lm_e
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from llmspec._version import __version__
 
 __all__ = ["__version__", "load_spec", "estimate", "Spec", "SpecError"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -27,3 +28,70 @@ def root() -> Path:
 @pytest.fixture(scope="session")
 def examples_dir() -> Path:
     return ROOT / "examples"
+
+
+# Test folders whose modules import an optional extra at module level: without that extra they are reported as
+# one skipped test per module, with the install command, instead of as collection errors.
+NEEDS_EXTRA: dict[str, tuple[tuple[str, ...], str]] = {"gates": (("numpy",), "eval")}
+
+
+class _MissingExtra(pytest.File):
+    reason = ""
+
+    def collect(self):
+        yield _SkipMissingExtra.from_parent(self, name="needs-extra", reason=self.reason)
+
+
+class _SkipMissingExtra(pytest.Item):
+    def __init__(self, *, reason: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.reason = reason
+
+    def runtest(self) -> None:
+        pytest.skip(self.reason)
+
+
+def pytest_pycollect_makemodule(module_path: Path, parent):
+    try:
+        folder = module_path.relative_to(ROOT / "tests").parts[0]
+    except ValueError:
+        return None
+    modules, extra = NEEDS_EXTRA.get(folder, ((), ""))
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if not missing:
+        return None
+    node = _MissingExtra.from_parent(parent, path=module_path)
+    node.reason = f"needs {', '.join(missing)} (pip install -e '.[{extra}]')"
+    return node
+
+
+# Modules of the optional extras. A test that fails only because one of them is not installed is a skip with the
+# install command (the core install has none of them); with the extra installed nothing changes.
+OPTIONAL_MODULES = {"numpy": "eval", "scipy": "eval", "torch": "eval", "transformers": "eval", "lm_eval": "eval",
+                    "peft": "eval", "matplotlib": "report", "optuna": "sweep-optuna", "ray": "sweep-ray"}
+
+
+def _skip_if_extra_missing(exc: BaseException) -> None:
+    if not isinstance(exc, ModuleNotFoundError) or not exc.name:
+        return
+    top = exc.name.split(".")[0]
+    if top in OPTIONAL_MODULES and importlib.util.find_spec(top) is None:
+        pytest.skip(f"needs {top} (pip install -e '.[{OPTIONAL_MODULES[top]}]')")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item):
+    try:
+        return (yield)
+    except ModuleNotFoundError as exc:
+        _skip_if_extra_missing(exc)
+        raise
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    try:
+        return (yield)
+    except ModuleNotFoundError as exc:
+        _skip_if_extra_missing(exc)
+        raise

@@ -7,7 +7,7 @@ import importlib
 
 import click
 
-from llmspec import __version__
+from llmspec._version import __version__
 
 # command name -> "module:attribute"; modules are imported lazily
 COMMANDS: dict[str, str] = {
@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "rule": "llmspec.cli.lint:rule",
     "rules": "llmspec.cli.lint:rules",
     "schema": "llmspec.cli.schema:schema",
+    "sweep": "llmspec.cli.sweep:sweep",
 }
 
 
@@ -54,7 +55,32 @@ def cli() -> None:
     """
 
 
-def main() -> None:
-    from llmspec.cli._errors import run
+# The PyPI name `llmspec` belongs to an unrelated 2023 project whose wheel also ships a top-level `llmspec/`
+# package; installed beside this one (distribution `llmspec-cli`), one overwrites the other's files.
+FOREIGN_DISTRIBUTION = "llmspec"
+OWN_DISTRIBUTION = "llmspec-cli"
 
+
+def foreign_package_conflict() -> str | None:
+    """One line saying how to repair the environment when the unrelated `llmspec` distribution is installed here."""
+    from importlib import metadata
+
+    try:
+        foreign = metadata.distribution(FOREIGN_DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        return None
+    return (
+        f"llmspec: the unrelated PyPI package '{FOREIGN_DISTRIBUTION}' {foreign.version} is installed in this "
+        f"environment and also provides the import package 'llmspec', so files of one overwrite the other; run "
+        f"`pip uninstall -y {FOREIGN_DISTRIBUTION} && pip install --force-reinstall --no-deps {OWN_DISTRIBUTION}`"
+    )
+
+
+def main() -> None:
+    from llmspec.cli._errors import EXIT_USAGE, run
+
+    conflict = foreign_package_conflict()
+    if conflict:
+        click.echo(conflict, err=True)
+        raise SystemExit(EXIT_USAGE)
     run(cli)

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import shlex
 
+from llmspec.textsafe import visible
 from llmspec.units import format_bytes, format_count
+
+
+def _text(value) -> str:
+    """Spec text for rich markup: control characters visible, markup brackets escaped."""
+    from rich.markup import escape
+
+    return escape(visible(value))
 
 
 def _gib(n) -> str:
@@ -23,7 +31,7 @@ def render(result, spec) -> None:
 
     console = Console(highlight=False)
     p = result.params
-    console.print(f"[bold]{spec.model.name}[/bold]  ({result.spec_path})")
+    console.print(f"[bold]{_text(spec.model.name)}[/bold]  ({_text(result.spec_path)})")
     line = f"parameters {format_count(p.total)}"
     if p.active != p.total:
         line += f", active {format_count(p.active)}"
@@ -32,10 +40,13 @@ def render(result, spec) -> None:
     console.print(line)
     measured = result.measured or {}
     for mode, mem in (("training", result.training), ("inference", result.inference)):
-        if mem is None:
-            continue
-        table = Table(title=f"{mode} memory per GPU ({mem.accelerator or 'unknown accelerator'})",
-                      title_justify="left")
+        if mem is None or (mem.assumed and mode not in measured):
+            continue  # no [inference] table: nothing to say about serving (the JSON has it, marked "assumed")
+        where = mem.accelerator or "unknown accelerator"
+        if mem.accelerator_note:
+            where += f"; {mem.accelerator_note}"
+        title = f"{mode} memory per GPU ({where})" + (" [assumed: no [inference] table]" if mem.assumed else "")
+        table = Table(title=_text(title), title_justify="left")
         table.add_column("part")
         table.add_column("estimate", justify="right")
         m = measured.get(mode)
@@ -60,9 +71,9 @@ def render(result, spec) -> None:
                       *([""] * 2 if m else []), style="bold")
         console.print(table)
         for note in mem.assumptions:
-            console.print(f"  [dim]- {note}[/dim]")
+            console.print(f"  [dim]- {_text(note)}[/dim]")
         for note in (m or {}).get("emulated", []):
-            console.print(f"  [dim]- measured: {note}[/dim]")
+            console.print(f"  [dim]- measured: {_text(note)}[/dim]")
     c = result.compute
     table = Table(title="compute", title_justify="left")
     table.add_column("quantity")
@@ -83,10 +94,10 @@ def render(result, spec) -> None:
         table.add_row(*row)
     console.print(table)
     for note in c.assumptions:
-        console.print(f"  [dim]- {note}[/dim]")
+        console.print(f"  [dim]- {_text(note)}[/dim]")
     if result.fits:
         console.print("[bold]what would fit[/bold] (cheapest first):")
         for i, fix in enumerate(result.fits, 1):
-            console.print(f"  {i}. {fix.mode}: {fix.description}: {_gib(fix.total_bytes)} of "
+            console.print(f"  {i}. {visible(fix.mode)}: {visible(fix.description)}: {_gib(fix.total_bytes)} of "
                           f"{_gib(fix.capacity_bytes)} ({fix.impact})", markup=False)
-            console.print(f"     {' '.join('--set ' + shlex.quote(a) for a in fix.set_args)}", markup=False)
+            console.print(f"     {' '.join('--set ' + shlex.quote(visible(a)) for a in fix.set_args)}", markup=False)

@@ -20,16 +20,25 @@ def check(specs: tuple[str, ...], overrides: tuple[str, ...], quiet: bool) -> in
     """
     from llmspec.project import load_spec
     from llmspec.spec.problems import SpecError
+    from llmspec.textsafe import visible
 
     failed = 0
     for path in specs:
         try:
-            load_spec(path, overrides)
+            spec = load_spec(path, overrides)
         except SpecError as exc:
             failed += 1
             for problem in exc.problems:
-                click.echo(str(problem))
+                click.echo(visible(str(problem)))
+            continue
+        from llmspec.eval.gatecheck import check_lines  # gates name tasks the suites run, metrics they report
+
+        gate_problems = check_lines(spec)
+        if gate_problems:
+            failed += 1
+            for line in gate_problems:
+                click.echo(line)
             continue
         if not quiet:
-            click.echo(f"{path}: ok")
+            click.echo(f"{visible(path)}: ok")
     return 2 if failed else 0

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from llmspec.cli._options import load_or_exit, set_option
@@ -32,7 +30,13 @@ def estimate_cmd(spec_path: str, overrides: tuple[str, ...], fmt: str, measure: 
     if measure:
         result.measured = _measure(spec)
     if fmt == "json":
-        click.echo(json.dumps(result.to_dict(), indent=2))
+        from llmspec.textsafe import json_dumps, non_finite
+
+        data = result.to_dict()
+        click.echo(json_dumps(data, indent=2))  # strict JSON: an overflow is null, and named on stderr
+        for key in non_finite(data):
+            click.echo(f"llmspec: warning: {key} overflowed (not a finite number) and is written as null; "
+                       "check the spec's inputs to it (e.g. hardware.mfu)", err=True)
     else:
         from llmspec.cli._estimate_table import render
 

@@ -27,10 +27,14 @@ from llmspec.cli._options import PathParam, set_option
 @click.option("--trust-remote-code", is_flag=True, help="Allow the checkpoint's own code, when the spec also sets "
               "[model].trust_remote_code.")
 @click.option("--allow-pickle", is_flag=True, help="Allow pickle-format weights (.bin/.pt), which can run code.")
+@click.option("--trust-suite-code", is_flag=True, help="Allow the Python a user suite carries (!function, metric "
+              "scripts, unsandboxed templates), when the spec also sets [eval].trust_suite_code.")
 @click.option("--strict", is_flag=True, help="Baseline gates pass only on proven non-inferiority within max_drop.")
+@click.option("--skip-gate", "skip_gates", multiple=True, metavar="TASK/METRIC", help="Skip this gate (instead of "
+              "failing) when it cannot be evaluated: no baseline, no result, not comparable, undecidable. Repeatable.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress display; print only the verdict line.")
 def eval_cmd(spec: str, overrides: tuple[str, ...], model, suites, limit, device, baseline, output, timeout,
-             dry_run, trust_remote_code, allow_pickle, strict, quiet) -> int:
+             dry_run, trust_remote_code, allow_pickle, trust_suite_code, strict, skip_gates, quiet) -> int:
     """Evaluate a checkpoint with the spec's lm-eval suites and judge its [[eval.gates]].
 
     Writes results.json, junit.xml, summary.md and per-sample logs to --output.
@@ -38,6 +42,7 @@ def eval_cmd(spec: str, overrides: tuple[str, ...], model, suites, limit, device
     3 infrastructure error (model missing, out of memory, task error, timeout).
     """
     from llmspec.cli._options import load_or_exit
+    from llmspec.eval.integrity import Terminated, sigterm_as_interrupt
     from llmspec.eval.modelref import EvalError
     from llmspec.eval.runner import EvalOptions, run
 
@@ -54,14 +59,16 @@ def eval_cmd(spec: str, overrides: tuple[str, ...], model, suites, limit, device
 
     opts = EvalOptions(model=model, suites=suites, limit=limit, device=device, baseline=baseline, output=output,
                        timeout=timeout, dry_run=dry_run, trust_remote_code=trust_remote_code,
-                       allow_pickle=allow_pickle, strict=strict, log=log, progress=not quiet)
+                       allow_pickle=allow_pickle, trust_suite_code=trust_suite_code, strict=strict, log=log,
+                       progress=not quiet, skip_gates=tuple(skip_gates))
     try:
-        outcome = run(loaded, opts)
+        with sigterm_as_interrupt():  # SIGTERM ends the run as Ctrl-C does: partial results, every report
+            outcome = run(loaded, opts)
     except EvalError as e:
         click.echo(f"llmspec eval: {e}", err=True)
         return e.exit_code
-    except KeyboardInterrupt:
-        click.echo("llmspec eval: interrupted", err=True)
+    except KeyboardInterrupt as e:
+        click.echo(f"llmspec eval: {'terminated (SIGTERM)' if isinstance(e, Terminated) else 'interrupted'}", err=True)
         return 3
     if dry_run:
         click.echo(outcome.results["plan"])
@@ -70,14 +77,19 @@ def eval_cmd(spec: str, overrides: tuple[str, ...], model, suites, limit, device
         _print_table(outcome.results)
         for _name, path in outcome.paths.items():
             click.echo(f"wrote {path}", err=True)
-    status = {0: "PASSED", 1: "FAILED", 2: "ERROR", 3: "INCOMPLETE"}[outcome.exit_code]
-    click.echo(f"llmspec eval: {status}: {outcome.reason}")
+    click.echo(f"llmspec eval: {outcome.verdict}: {outcome.reason}")
     return outcome.exit_code
 
 
 def _print_table(results: dict) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
+
+    from llmspec.textsafe import visible
+
+    def text(value) -> str:  # names and reasons are data: control characters visible, no rich markup
+        return escape(visible(value))
 
     table = Table(title="metrics", show_lines=False)
     for col in ("task", "metric", "value", "95% CI", "n"):
@@ -85,13 +97,14 @@ def _print_table(results: dict) -> None:
     for task, tr in results.get("tasks", {}).items():
         for name, m in tr.get("metrics", {}).items():
             ci = f"[{m['ci_low']:.4g}, {m['ci_high']:.4g}]" if m.get("ci_low") is not None else "n/a"
-            table.add_row(task, name, f"{m['value']:.4g}", ci, str(m["n"]))
+            table.add_row(text(task), text(name), f"{m['value']:.4g}", ci, str(m["n"]))
     gates = Table(title="gates")
     for col in ("gate", "check", "status", "reason"):
         gates.add_column(col)
-    style = {"pass": "green", "fail": "red", "error": "yellow", "skipped": "dim"}
+    style = {"pass": "green", "fail": "red", "error": "yellow", "skipped": "dim", "undecidable": "yellow"}
     for g in results.get("gates", []):
-        gates.add_row(g["metric"], g["kind"], f"[{style.get(g['status'], '')}]{g['status']}[/]", g["reason"])
+        gates.add_row(text(g["metric"]), text(g["kind"]), f"[{style.get(g['status'], '')}]{text(g['status'])}[/]",
+                      text(g["reason"]))
     console = Console()
     console.print(table)
     if results.get("gates"):

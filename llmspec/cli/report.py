@@ -7,13 +7,14 @@ from pathlib import Path
 import click
 
 from llmspec.cli._options import PathParam, set_option
+from llmspec.textsafe import visible
 
 
 def spec_error_exit(exc, rename=None) -> None:
     """Print each spec problem as one `file:line:col: message` line on stderr and exit 2."""
     for problem in exc.problems:
         line = str(problem)
-        click.echo(rename(line) if rename else line, err=True)
+        click.echo(visible(rename(line) if rename else line), err=True)
     raise SystemExit(2)
 
 
@@ -38,7 +39,7 @@ def _write(text: str, output: str | None) -> None:
     try:
         write_atomic(Path(output), text)
     except OSError as exc:
-        raise click.ClickException(f"{output}: cannot write ({exc.strerror or exc})") from None
+        raise click.ClickException(visible(f"{output}: cannot write ({exc.strerror or exc})")) from None
 
 
 @click.command(short_help="Write a design review of a spec (Markdown, HTML).")
@@ -52,7 +53,7 @@ def report(spec: str, overrides: tuple[str, ...], results: str | None, output: s
     chart), compute and cost against the budget, lint findings, what would fit, and eval gates (--results).
 
     Markdown goes to stdout unless -o is given; with `-o review.md` the memory chart is written beside it as
-    `review.memory.svg`. HTML is one self-contained file. Charts need `pip install 'llmspec[report]'`.
+    `review.memory.svg`. HTML is one self-contained file. Charts need `pip install 'llmspec-cli[report]'`.
     Exit status: 0 written, 2 invalid spec or unreadable input.
 
     \b
@@ -73,7 +74,7 @@ def report(spec: str, overrides: tuple[str, ...], results: str | None, output: s
     except SpecError as exc:
         spec_error_exit(exc)
     except ReportInputError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(visible(str(exc))) from None
     document = report_document(data)
     assets = chart_writer(Path(output)) if (output and kind == "md") else None
     _write(render(document, kind, assets), output)
@@ -114,10 +115,10 @@ def diff(old: str, new: str, overrides: tuple[str, ...], old_results: str | None
             result = compare(a.path, b.path, overrides=overrides, old_name=a.display, new_name=b.display,
                              old_results=old_results, new_results=new_results)
     except RevisionError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(visible(str(exc))) from None
     except SpecError as exc:
         spec_error_exit(exc, lambda text: sides[1].rename(sides[0].rename(text)) if sides else text)
     except ReportInputError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(visible(str(exc))) from None
     _write(diff_json(result) if fmt == "json" else diff_markdown(result), output)
     return 0

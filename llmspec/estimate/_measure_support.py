@@ -45,21 +45,36 @@ def dtype_of(name: str):
     return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[name]
 
 
-def build(spec: Spec, dtype, attn: str):
+def build(spec: Spec, dtype, attn: str, dropout: float = 0.0):
+    """The family's real transformers class (AutoModelForCausalLM picks it from the config's model_type)."""
     from transformers import AutoModelForCausalLM
 
     from llmspec.estimate.hfmap import hf_config
 
-    cfg = hf_config(spec, attn_implementation=attn)
+    cfg = hf_config(spec, attn_implementation=attn, dropout=dropout)
+    if attn == "sdpa" and not sdpa_supported(cfg.model_type):
+        attn = "eager"
+        cfg._attn_implementation = attn
     model = AutoModelForCausalLM.from_config(cfg, dtype=dtype, attn_implementation=attn)
     return model
+
+
+def sdpa_supported(model_type: str) -> bool:
+    from llmspec.spec.families import family
+
+    fam = family(model_type)
+    return fam is None or fam.sdpa
 
 
 def phase_sharding(parts: dict[str, int], spec: Spec) -> tuple[dict[str, int], list[str]]:
     """Apply data-parallel sharding analytically to measured categories (one rank's share)."""
     hw = spec.hardware
+    said = []
+    if hw is not None and hw.offload != "none":
+        said.append(f"offload {hw.offload}: not applied to the measurement (one GPU's tensors, nothing moved to "
+                    "CPU); compare with the estimate without offload")
     if hw is None or hw.sharding == "none":
-        return parts, []
+        return parts, said
     dp = max(1, hw.world_size // (hw.tensor_parallel * hw.pipeline_parallel))
     out = dict(parts)
     grads = "backward_grads_and_buffers"  # gradients are reduce-scattered as backward produces them
@@ -70,11 +85,14 @@ def phase_sharding(parts: dict[str, int], spec: Spec) -> tuple[dict[str, int], l
     for key in shard:
         if key in out:
             out[key] = out[key] // dp
-    notes = [f"{hw.sharding} over {dp} ranks: measured {', '.join(shard)} divided by {dp} (analytic)"]
+    notes = [*said, f"{hw.sharding} over {dp} ranks: measured {', '.join(shard)} divided by {dp} (analytic)"]
     if hw.sharding in ("zero3", "fsdp"):
         lay = layout(spec.arch)
-        out["gathered_layers"] = 2 * lay.layer_params * P.DTYPE_BYTES[P.compute_dtype(spec.training.precision)]
-        notes.append("zero3/fsdp: + two all-gathered layers in the compute dtype (analytic)")
+        tr = spec.training
+        per = P.gathered_bytes(tr.method, tr.precision, tr.base_dtype, tr.lora.double_quant if tr.lora else True)
+        out["gathered_layers"] = int(2 * lay.layer_params * per)
+        notes.append(f"zero3/fsdp: + two all-gathered layers at {8 * per:g} bits per parameter, their stored dtype "
+                     "(analytic)")
     return out, notes
 
 
@@ -94,7 +112,9 @@ def optimizer_for(tr, params, emulated):
     lr = tr.learning_rate
     if tr.optimizer in ("adamw", "adam"):
         cls = torch.optim.AdamW if tr.optimizer == "adamw" else torch.optim.Adam
-        return cls(params, lr=lr, weight_decay=tr.weight_decay, foreach=True)
+        # the spec's implementation (stack default; issue 12): fused / foreach / for-loop
+        impl = tr.optimizer_impl or "foreach"
+        return cls(params, lr=lr, weight_decay=tr.weight_decay, foreach=impl == "foreach", fused=impl == "fused")
     if tr.optimizer == "adamw_8bit":
         emulated.append("adamw_8bit: torch AdamW with states re-counted at 1 B/element + fp32 absmax per 2048, "
                         "and its step buffers dropped (bitsandbytes' fused update; it cannot run here)")

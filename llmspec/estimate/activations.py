@@ -40,7 +40,9 @@ LOGITS_BACKWARD = 12  # at the start of backward
 NON_LAYER_H = 15  # embedding output, final norm and head input, x h bytes per token (end of forward)
 NON_LAYER_H_BACKWARD = 11  # the same at the start of backward, after the loss frees its inputs
 
-_LORA_INPUTS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+# LoRA roles of one block (llmspec.spec.families): the adapted modules whose inputs peft saves, by input group
+_ATTN_IN, _MLP_IN = {"q", "k", "v", "qkv"}, {"gate", "up", "gate_up"}
+_BLOCK_ROLES = _ATTN_IN | _MLP_IN | {"o", "down"}
 
 _FULL = {  # precision family -> (x h, x kv_width, x ffn)
     "amp": (30, 4, 8),
@@ -91,41 +93,89 @@ def block_kinds(arch: Architecture) -> list[tuple[int, int]]:
     return [(n, f) for n, f in ((dense, arch.ffn_dim), (moe, ffn_width(arch))) if n]
 
 
-def blocks_bytes_per_token(arch: Architecture, training: Training, seq_len: int) -> tuple[float, float]:
+def blocks_bytes_per_token(arch: Architecture, training: Training, seq_len: int,
+                           family: str | None = None) -> tuple[float, float]:
     """(all blocks together, the largest single block): bytes saved for backward per token."""
-    per = [(n, layer_bytes_per_token(arch, training, seq_len, f)) for n, f in block_kinds(arch)]
+    per = [(n, layer_bytes_per_token(arch, training, seq_len, f, family)) for n, f in block_kinds(arch)]
     return sum(n * b for n, b in per), max(b for _, b in per)
 
 
-def layer_bytes_per_token(arch: Architecture, training: Training, seq_len: int, ffn: int | None = None) -> float:
+def adapted_roles(arch: Architecture, training: Training, family: str | None = None) -> set[str]:
+    """The block roles (q, k, v, qkv, o, gate, up, gate_up, down) that carry adapters, from the family registry's
+    real module names: Falcon's query_key_value is "qkv", and q_proj on Falcon adapts nothing."""
+    if training.lora is None:
+        return set()
+    from llmspec.estimate.params import lora_shapes
+
+    roles = {s.role.rsplit(".", 1)[-1] for s in lora_shapes(arch, training.lora.targets, family)}
+    return roles & _BLOCK_ROLES
+
+
+def lora_dropout_bytes_per_token(arch: Architecture, training: Training, f: int, family: str | None = None) -> float:
+    """peft applies lora_dropout to each adapted module's input: a 16-bit copy and a 1-byte mask, both saved for
+    backward (measured); 0 when lora.dropout = 0 (peft uses nn.Identity)."""
+    if training.lora is None or training.lora.dropout <= 0:
+        return 0.0
+    scale = 2 if residual_bytes(training) == 4 else 1
+    widths = {"o": arch.n_heads * arch.head_size, "down": f}
+    return sum((2 * scale + 1) * widths.get(role, arch.d_model) for role in adapted_roles(arch, training, family))
+
+
+def model_dropout_bytes_per_token(arch: Architecture, training: Training, family: str | None = None) -> float:
+    """Masks of the real class's hidden-state dropouts when training.dropout > 0 (the registry's dropout_h)."""
+    from llmspec.spec.families import family as registry_family
+
+    fam = registry_family(family)
+    return (fam.dropout_h * arch.d_model) if training.dropout > 0 and fam is not None else 0.0
+
+
+def layer_bytes_per_token(arch: Architecture, training: Training, seq_len: int, ffn: int | None = None,
+                          family: str | None = None) -> float:
     """Bytes one block saves for backward per token (no recomputation); ``ffn`` is its MLP activation width
-    (default: the MoE width, see block_kinds)."""
+    (default: the MoE width, see block_kinds); ``family`` (model.family) names the real modules."""
     h, kvw, H = arch.d_model, arch.kv_heads * arch.head_size, arch.n_heads
     h_attn = arch.n_heads * arch.head_size
     f = ffn_width(arch) if ffn is None else ffn
     lora = training.method in ("lora", "qlora") and training.lora is not None
     if lora:
-        from llmspec.estimate.shapes import lora_targets
-
-        t = lora_targets(training)
-        groups = sum(bool(t & g) for g in ({"q_proj", "k_proj", "v_proj"}, {"o_proj"}, {"gate_proj", "up_proj"}))
+        roles = adapted_roles(arch, training, family)
+        groups = sum(bool(roles & g) for g in (_ATTN_IN, {"o"}, _MLP_IN))
         scale = 2 if residual_bytes(training) == 4 else 1
-        n_adapted = len(t & {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"})
-        per = scale * ((12 + 4 * groups) * h + 4 * kvw + (6 + 2 * ("down_proj" in t)) * f
-                       + 2 * training.lora.rank * n_adapted)
-        if training.lora.dropout > 0:
-            # peft applies dropout to each adapted module's input: a 16-bit copy + a 1-byte mask, both saved
-            widths = {"o_proj": arch.n_heads * arch.head_size, "down_proj": f}
-            per += sum((2 * scale + 1) * widths.get(name, h) for name in t if name in _LORA_INPUTS)
+        n_adapted = len(roles)
+        per = scale * ((12 + 4 * groups) * h + 4 * kvw + (6 + 2 * ("down" in roles)) * f
+                       + 2 * training.lora.rank * n_adapted)  # type: ignore[union-attr]
+        per += lora_dropout_bytes_per_token(arch, training, f, family)
     else:
         ch, ck, cf = _FULL[_family(training.precision)]
         per = ch * h + ck * kvw + cf * f
     # q and attention output scale with n_heads*head_dim when it differs from d_model (Gemma, Qwen3)
     per += 4 * (h_attn - h) if h_attn != h else 0
+    if arch.qk_norm:  # Qwen3's q_norm / k_norm (RMSNorm upcasts): 6 B per element of q and k (4 under LoRA), measured
+        per += (4 if lora else 6) * (h_attn + kvw)
     per += 4 * H + 8
-    if training.attention == "eager":
+    per += model_dropout_bytes_per_token(arch, training, family)
+    a, b = family_fit(family, "lora" if lora else "full")
+    per += a * h + b * f
+    if eager_attention(training, family):
         per += (8 if training.precision == "fp32" else 6) * H * seq_len
     return per
+
+
+def family_fit(family: str | None, kind: str) -> tuple[float, float]:
+    """The family's measured residual (x d_model, x ffn) bytes per token for "full", "lora" or "prefill"
+    (the registry's activation_fit; (0, 0) when the Llama coefficients hold)."""
+    from llmspec.spec.families import family as registry_family
+
+    fam = registry_family(family)
+    return fam.activation_fit.get(kind, (0.0, 0.0)) if fam is not None else (0.0, 0.0)
+
+
+def eager_attention(training: Training, family: str | None = None) -> bool:
+    """training.attention = "eager", or a family whose class has no sdpa path (the registry's sdpa flag)."""
+    from llmspec.spec.families import family as registry_family
+
+    fam = registry_family(family)
+    return training.attention == "eager" or (fam is not None and not fam.sdpa)
 
 
 def checkpoint_bytes_per_token(arch: Architecture, training: Training) -> float:

@@ -8,7 +8,9 @@ JSON contract (``Estimate.to_dict()``, ``llmspec estimate --format json``), sche
     memory.training                   null without [training]; else per_gpu_bytes, overhead_bytes,
                                       total_bytes, capacity_bytes, fits, peak_phase, phases, breakdown,
                                       accelerator, assumptions
-    memory.inference                  same keys (peak_phase "prefill")
+    memory.inference                  same keys (peak_phase "prefill"); "assumed": true when the spec has no
+                                      [inference] table (serving defaults)
+    memory.*.accelerator_note         how the accelerator was picked (alias, default) or ""
     compute                           flops_per_token, model_flops_per_token, tokens, tokens_per_step, steps,
                                       total_flops, peak_tflops, wall_hours, gpu_hours, cost,
                                       decode_tokens_per_s, prefill_tokens_per_s, assumptions
@@ -70,10 +72,15 @@ def estimate(spec: Spec) -> Estimate:
     defaults without an [inference] table: bf16, batch 1, the full context). Fixes are searched for the
     training set-up and for an [inference] table the spec declares."""
     path = getattr(spec.source, "path", None) if spec.source is not None else None
+    inference = inference_memory(spec)
+    if spec.inference is None:
+        inference.assumed = True
+        inference.assumptions.insert(0, "no [inference] table: assumed serving defaults (bf16, batch 1, the full "
+                                        "context); add [inference] to estimate your serving set-up")
     return Estimate(
         params=count_params(spec.arch, spec.training, family=spec.model.family),
         training=training_memory(spec) if spec.training is not None else None,
-        inference=inference_memory(spec),
+        inference=inference,
         compute=compute(spec),
         fits=what_would_fit(spec),
         spec_path=str(path) if path is not None else None,

@@ -1,7 +1,8 @@
 """What would fit: the cheapest changes that bring a run under its GPU memory.
 
 Each candidate is applied to a copy of the spec and re-estimated, so a fix is only offered when the
-estimate says it fits (total = peak allocated + overhead <= capacity). "Cost" is an explicit ordering of
+estimate says it fits with MEM002's headroom (total = peak allocated + overhead <= (1 - MIN_HEADROOM) x
+capacity): a suggestion, once applied, passes MEM001/MEM003 and MEM002. "Cost" is an explicit ordering of
 what a change gives up, cheapest first:
 
 1. no change to the result, some speed: activation checkpointing (~+33% compute, Korthikanti et al. 2022),
@@ -28,6 +29,13 @@ from typing import Any
 from llmspec.spec.models import Hardware, Inference, Lora, Spec, Training
 
 _DEFAULTS = {"training": Training, "hardware": Hardware, "inference": Inference, "lora": Lora}
+
+MIN_HEADROOM = 0.10  # free share of GPU memory below which an OOM is likely in practice (MEM002's default)
+
+
+def fits_with_headroom(est, min_headroom: float = MIN_HEADROOM) -> bool:
+    """The estimate fits and leaves ``min_headroom`` of the capacity free."""
+    return bool(est.fits) and est.headroom_bytes >= min_headroom * est.capacity_bytes
 
 
 @dataclass
@@ -113,6 +121,7 @@ def _training_candidates(spec: Spec) -> list[_Candidate]:
         out.append(_Candidate("ckpt", "enable activation checkpointing",
                               {"training.activation_checkpointing": True}, 1.0,
                               "~33% more compute (forward recomputed); same result"))
+    out += _stack_candidates(tr)
     mb, ga = tr.micro_batch_size, tr.gradient_accumulation
     k = 2
     while mb // k >= 1 and mb % k == 0:
@@ -152,6 +161,34 @@ def _training_candidates(spec: Spec) -> list[_Candidate]:
         out.append(_Candidate("method", "QLoRA (NF4 base) with LoRA r=16 on all linear layers"
                               if tr.method == "full" else "QLoRA (NF4 base) with the same adapters", changes, 7.0,
                               "4-bit base weights: slower steps, quality can differ"))
+    return out
+
+
+def _stack_candidates(tr: Training) -> list[_Candidate]:
+    """Knobs of the training stack (issue 12) that the stack supports: a fused optimizer step, a chunked or fused
+    linear loss, activation offloading, a paged 8-bit optimizer (llmspec.estimate.stack has their effects)."""
+    from llmspec.spec.stacks import stack
+
+    supports = stack(tr.stack).supports
+    ok = lambda knob, value: value in supports.get(knob, [value])  # noqa: E731
+    out: list[_Candidate] = []
+    if tr.optimizer in ("adam", "adamw") and tr.optimizer_impl != "fused" and not tr.optimizer_in_backward:
+        out.append(_Candidate("impl", "fused AdamW step (no state-sized temporary)", {"training.optimizer_impl": "fused"},
+                              0.2, "same result; usually faster"))
+    if tr.loss == "full":
+        loss = "chunked" if ok("loss", "chunked") else "fused-linear" if ok("loss", "fused-linear") else None
+        if loss:
+            out.append(_Candidate("loss", f"{loss} cross-entropy" + (" (e.g. Liger: use_liger_kernel)" if loss == "fused-linear"
+                                                                         else " (8 chunks)"),
+                                  {"training.loss": loss} | ({"training.loss_chunks": 8} if loss == "chunked" else {}),
+                                  0.5, "same result; the logits are never all upcast to fp32 at once"))
+    if not tr.activation_offload and ok("activation_offload", True):
+        out.append(_Candidate("offload_act", "offload activations to CPU", {"training.activation_offload": True}, 2.5,
+                              "slower steps when PCIe cannot hide the copies; same result"))
+    if tr.optimizer in ("adam", "adamw", "adamw_8bit") and not tr.paged_optimizer:
+        out.append(_Candidate("paged", "paged 8-bit AdamW (bitsandbytes)",
+                              {"training.optimizer": "adamw_8bit", "training.paged_optimizer": True}, 3.2,
+                              "states paged between GPU and CPU under pressure: slower when paging; small numerical risk"))
     return out
 
 
@@ -212,7 +249,7 @@ def _search(spec: Spec, mode: str, cands: list[_Candidate], size: int, estimator
         est = seen.get(key)
         if est is None:
             est = seen[key] = estimator(with_overrides(spec, merged))
-        if est.fits:
+        if fits_with_headroom(est):
             found[i] = _fix(mode, combo, merged, est)
             best[group] = min(best.get(group, cost), cost)
     return [found[i] for i in sorted(found)]

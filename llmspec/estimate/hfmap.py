@@ -1,105 +1,180 @@
-"""Architecture -> Hugging Face config (for ``--measure``; transformers imported lazily by the caller).
+"""Architecture -> the real Hugging Face config of its family (for ``--measure``; transformers imported lazily).
 
-The mapping picks the transformers class whose module structure the Architecture describes:
-Llama (RMSNorm, SwiGLU, RoPE, no biases; Mistral/TinyLlama are Llama-shaped), Qwen2 (+ q/k/v bias),
-Qwen3 (+ qk_norm), GPT-2 (learned positions, LayerNorm, GELU, biases), and for MoE Mixtral, Qwen3-MoE or
-Qwen2-MoE, only when the class builds exactly the spec's parameters (``_moe_config``); anything else raises
-UnsupportedArchitecture and needs ``model.hf_config``.
+``--measure`` builds the family's real transformers class (``Family.hf_class`` in ``llmspec.spec.families``) from
+that family's own config fields, never a stand-in. The config is written from the spec's Architecture with the
+registry's key names and then read back with the importer (``llmspec.spec.hf_import``): only a config that
+imports to exactly the spec's architecture is used, so a family that cannot express the architecture is an
+UnsupportedArchitecture naming what differs, not a silently different model. A spec with ``model.hf_config``
+uses that config.json as it is. Without ``model.family`` the first registry family that expresses the
+architecture exactly is taken (llama before qwen2 before ..., the registry's order).
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
-from llmspec.spec.models import Spec
+from llmspec.spec.families import FAMILIES, Family
+from llmspec.spec.hf_import import _GATED_ACT, _PLAIN_ACT, HFConfigError, architecture_from_hf
+from llmspec.spec.models import Architecture, Spec
 
 
 class UnsupportedArchitecture(ValueError):
     pass
 
 
-def config_dict(spec: Spec) -> dict:
-    """A config.json-style dict for the spec's architecture."""
+def family_config(fam: Family, a: Architecture) -> dict[str, Any]:
+    """A config.json dict of family ``fam`` for architecture ``a`` (not yet checked: see config_for)."""
+    def key(canonical: str) -> str:
+        return fam.aliases.get(canonical, canonical)
+
+    acts = _GATED_ACT if fam.gated else _PLAIN_ACT
+    default_act = str(fam.defaults.get(key("hidden_act"), ""))
+    act = default_act if acts.get(default_act) == a.activation else next(
+        (name for name, ours in acts.items() if ours == a.activation), a.activation)
+    cfg: dict[str, Any] = {
+        "model_type": fam.model_type, key("hidden_size"): a.d_model, key("num_hidden_layers"): a.n_layers,
+        key("num_attention_heads"): a.n_heads, key("num_key_value_heads"): a.kv_heads,
+        key("intermediate_size"): a.ffn_dim, "vocab_size": a.vocab_size,
+        key("max_position_embeddings"): a.context_length, "tie_word_embeddings": a.tie_embeddings,
+        key("hidden_act"): act, "use_cache": False,
+        "pad_token_id": None,  # Phi-3's default 32000 is outside a smaller vocabulary; no memory depends on it
+    }
+    if a.head_dim is not None or fam.defaults.get("head_dim") not in ("", None):
+        cfg["head_dim"] = a.head_size
+    for field, value in fam.arch.items():
+        if isinstance(value, str) and value.startswith("$"):
+            cfg[value[1:]] = getattr(a, field)
+    _INVERSE.get(fam.model_type, _none)(a, cfg)
+    cfg.update(fam.config_overrides)
+    return cfg
+
+
+def _none(a: Architecture, cfg: dict) -> None:
+    return None
+
+
+def _gpt2(a: Architecture, cfg: dict) -> None:
+    cfg["n_positions"] = a.learned_positions or a.context_length
+
+
+def _opt(a: Architecture, cfg: dict) -> None:
+    cfg.update(word_embed_proj_dim=a.d_model, layer_norm_elementwise_affine=a.norm == "layernorm",
+               do_layer_norm_before=a.final_norm, _remove_final_layer_norm=False)
+
+
+def _falcon(a: Architecture, cfg: dict) -> None:
+    # FalconAttention: multi_query -> one k/v head; new_decoder_architecture -> num_kv_heads, and
+    # num_ln_in_parallel_attn norms (ln_attn + ln_mlp); otherwise n_head k/v heads
+    # FalconConfig.__init__ takes hidden_size / num_hidden_layers / num_attention_heads (the RefinedWeb spellings
+    # n_embed / n_layer / n_head are read from old config.json files only)
+    for old, new_key in (("n_embed", "hidden_size"), ("n_layer", "num_hidden_layers"), ("n_head", "num_attention_heads")):
+        cfg[new_key] = cfg.pop(old)
+    two_norms = a.parallel_attention and a.norms_per_layer == 2
+    new = two_norms or a.kv_heads not in (1, a.n_heads)
+    cfg.update(new_decoder_architecture=new, multi_query=a.kv_heads == 1 and not new,
+               alibi=a.position == "alibi", num_ln_in_parallel_attn=a.norms_per_layer if new else None)
+
+
+def _mixtral(a: Architecture, cfg: dict) -> None:
+    if a.moe is not None:
+        cfg.update(num_local_experts=a.moe.n_experts, num_experts_per_tok=a.moe.experts_per_token,
+                   intermediate_size=a.moe.expert_ffn_dim or a.ffn_dim)
+
+
+def _qwen3_moe(a: Architecture, cfg: dict) -> None:
+    m = a.moe
+    if m is None:
+        cfg.update(num_experts=0)
+        return
+    cfg.update(num_experts=m.n_experts, num_experts_per_tok=m.experts_per_token,
+               moe_intermediate_size=m.expert_ffn_dim or a.ffn_dim, mlp_only_layers=list(range(m.dense_layers)),
+               decoder_sparse_step=1)
+
+
+def _qwen2_moe(a: Architecture, cfg: dict) -> None:
+    _qwen3_moe(a, cfg)
+    if a.moe is not None:
+        f_e = a.moe.expert_ffn_dim or a.ffn_dim
+        cfg["shared_expert_intermediate_size"] = (a.moe.shared_expert_ffn_dim or f_e) if a.moe.shared_experts else 0
+
+
+_INVERSE = {"gpt2": _gpt2, "opt": _opt, "falcon": _falcon, "mixtral": _mixtral, "qwen3_moe": _qwen3_moe,
+            "qwen2_moe": _qwen2_moe}
+
+
+def _normalised(a: Architecture) -> dict:
+    """Field values with the derived defaults written out (head_dim, learned positions, expert widths)."""
+    d = a.model_dump()
+    d["head_dim"] = a.head_size
+    if a.position == "learned":
+        d["learned_positions"] = a.learned_positions or a.context_length
+    if a.moe is not None:
+        f_e = a.moe.expert_ffn_dim or a.ffn_dim
+        d["moe"]["expert_ffn_dim"] = f_e
+        if not a.moe.dense_layers:
+            d["ffn_dim"] = None  # no dense MLP uses it
+        if a.moe.shared_experts:
+            d["moe"]["shared_expert_ffn_dim"] = a.moe.shared_expert_ffn_dim or f_e
+    return d
+
+
+def _differences(fam: Family, a: Architecture) -> tuple[dict[str, Any] | None, str]:
+    """(config, "") when ``fam`` expresses ``a`` exactly, else (None, what differs)."""
+    cfg = family_config(fam, a)
+    try:
+        _, back = architecture_from_hf(cfg)
+    except HFConfigError as exc:
+        return None, str(exc)
+    want, got = _normalised(a), _normalised(Architecture(**back))
+    diff = [f"{k} = {want[k]!r} (the {fam.model_type} class builds {got[k]!r})" for k in want if want[k] != got[k]]
+    return (cfg, "") if not diff else (None, ", ".join(diff))
+
+
+def config_for(spec: Spec) -> dict[str, Any]:
+    """A config.json-style dict of the spec's family for the spec's architecture."""
     if spec.model.hf_config and spec.source is not None and getattr(spec.source, "path", None):
         path = Path(spec.source.path).parent / spec.model.hf_config
         if path.is_file():
             return json.loads(path.read_text(encoding="utf-8"))
-    a = spec.arch
-    common = dict(vocab_size=a.vocab_size, hidden_size=a.d_model, num_hidden_layers=a.n_layers,
-                  num_attention_heads=a.n_heads, max_position_embeddings=a.context_length,
-                  tie_word_embeddings=a.tie_embeddings, use_cache=False)
-    if a.position == "learned" and a.norm == "layernorm" and not a.gated:
-        if a.head_dim not in (None, a.d_model // a.n_heads) or a.kv_heads != a.n_heads:
-            raise UnsupportedArchitecture("GPT-2 style models need head_dim = d_model / n_heads and no GQA")
-        return dict(model_type="gpt2", vocab_size=a.vocab_size, n_embd=a.d_model, n_layer=a.n_layers,
-                    n_head=a.n_heads, n_inner=a.ffn_dim, n_positions=a.learned_positions or a.context_length,
-                    activation_function="gelu_new", tie_word_embeddings=True, use_cache=False,
-                    resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
-    if a.position != "rope" or a.norm != "rmsnorm" or a.activation != "swiglu" or a.parallel_attention:
-        raise UnsupportedArchitecture(
-            f"no built-in transformers mapping for norm={a.norm}, activation={a.activation}, position={a.position},"
-            " parallel_attention; set model.hf_config to the model's config.json"
-        )
-    rope = dict(num_key_value_heads=a.kv_heads, head_dim=a.head_size, intermediate_size=a.ffn_dim,
-                rms_norm_eps=1e-5, hidden_act="silu", attention_dropout=0.0)
-    if a.moe is not None:
-        return _moe_config(a, common, rope)
-    if a.qk_norm:
-        return dict(model_type="qwen3", **common, **rope, attention_bias=a.qkv_bias)
-    if a.qkv_bias and not a.attn_out_bias:
-        return dict(model_type="qwen2", **common, **rope)
-    return dict(model_type="llama", **common, **rope, attention_bias=a.qkv_bias, mlp_bias=a.mlp_bias)
+    a, family = spec.arch, spec.model.family
+    if family is not None and family not in FAMILIES:
+        raise UnsupportedArchitecture(f"model.family {family!r} is not in the family registry "
+                                      f"({', '.join(FAMILIES)}); set model.hf_config to the model's config.json")
+    why = ""
+    for fam in [FAMILIES[family]] if family else FAMILIES.values():
+        cfg, why = _differences(fam, a)
+        if cfg is not None:
+            return cfg
+    if family:
+        raise UnsupportedArchitecture(f"the real {FAMILIES[family].hf_class} cannot build this architecture: {why}; "
+                                      "fix the architecture or set model.hf_config to the model's config.json")
+    raise UnsupportedArchitecture("no family in the registry builds exactly this architecture; set model.family "
+                                  "or model.hf_config to the model's config.json")
 
 
-def _moe_config(a, common: dict, rope: dict) -> dict:
-    """The transformers MoE class that builds exactly this architecture, else UnsupportedArchitecture.
-
-    Mixtral: routed experts only in every block, no biases, no qk_norm. Qwen3-MoE: + qk_norm, attention_bias on
-    q/k/v/o, dense blocks via mlp_only_layers. Qwen2-MoE: q/k/v bias, one gated shared expert, mlp_only_layers.
-    MoE.dense_layers are the first blocks (DeepSeek's first_k_dense_replace), mapped to mlp_only_layers."""
-    m = a.moe
-    expert_f = m.expert_ffn_dim or a.ffn_dim
-    dense = list(range(m.dense_layers))
-    why = []
-    if m.router_bias:
-        why.append("a router bias")
-    if a.mlp_bias:
-        why.append("MLP biases")
-    if m.shared_experts > 1:
-        why.append(f"{m.shared_experts} shared experts")
-    if m.shared_experts and not m.shared_expert_gate:
-        why.append("an ungated shared expert")
-    if not why and m.shared_experts == 1 and not a.qk_norm and not a.attn_out_bias:
-        return dict(model_type="qwen2_moe", **common, **rope, qkv_bias=a.qkv_bias, num_experts=m.n_experts,
-                    num_experts_per_tok=m.experts_per_token, moe_intermediate_size=expert_f,
-                    shared_expert_intermediate_size=m.shared_expert_ffn_dim or expert_f,
-                    mlp_only_layers=dense, decoder_sparse_step=1)
-    if not why and not m.shared_experts and a.qk_norm and a.qkv_bias == a.attn_out_bias:
-        return dict(model_type="qwen3_moe", **common, **rope, attention_bias=a.qkv_bias, num_experts=m.n_experts,
-                    num_experts_per_tok=m.experts_per_token, moe_intermediate_size=expert_f,
-                    mlp_only_layers=dense, decoder_sparse_step=1)
-    if not why and not m.shared_experts and not (dense or a.qk_norm or a.qkv_bias or a.attn_out_bias):
-        rope["intermediate_size"] = expert_f
-        return dict(model_type="mixtral", **common, **rope, num_local_experts=m.n_experts,
-                    num_experts_per_tok=m.experts_per_token)
-    if not why:
-        why.append(f"qk_norm={a.qk_norm}, qkv_bias={a.qkv_bias}, attn_out_bias={a.attn_out_bias}, "
-                   f"shared_experts={m.shared_experts}, dense_layers={m.dense_layers} together")
-    raise UnsupportedArchitecture(
-        f"no built-in transformers MoE class (Mixtral, Qwen2-MoE, Qwen3-MoE) has {', '.join(why)}; set "
-        "model.hf_config to the model's config.json for --measure")
+config_dict = config_for  # the name before the family registry
 
 
-def hf_config(spec: Spec, attn_implementation: str = "sdpa"):
-    """A transformers PretrainedConfig for the spec."""
+def hf_config(spec: Spec, attn_implementation: str = "sdpa", dropout: float | None = None):
+    """A transformers PretrainedConfig of the spec's real family class. ``dropout`` (training.dropout) is written
+    to the family's hidden-state dropout keys (the registry's ``dropout_keys``); the real class's defaults (GPT-2
+    and OPT: 0.1) do not leak into a spec that says otherwise. Attention-probability dropout is set to 0: on CUDA
+    the fused attention kernels (flash, memory-efficient) apply it inside the kernel and save no probabilities,
+    while CPU sdpa with dropout_p > 0 falls back to the math kernel and materialises them (measured: ~25 B per
+    head x key per token), which a GPU run does not."""
     from transformers import AutoConfig
 
-    raw = dict(config_dict(spec))
+    raw = dict(config_for(spec))
     model_type = raw.pop("model_type")
     raw.pop("architectures", None)
     raw.pop("quantization_config", None)
     raw["use_cache"] = False
+    fam = FAMILIES.get(model_type)
+    if dropout is not None and fam is not None:
+        raw.update({k: dropout for k in fam.dropout_keys})
+        raw.update({k: 0.0 for k in fam.attention_dropout_keys})
     cfg = AutoConfig.for_model(model_type, **raw)
     cfg._attn_implementation = attn_implementation
     return cfg

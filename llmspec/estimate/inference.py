@@ -1,23 +1,31 @@
 """Inference memory per GPU: weights (+ quantisation scales), KV cache, prefill activations and logits.
 
 KV cache: 2 (K and V) x n_layers x kv_heads x head_dim x tokens x batch x bytes (Pope et al. 2022,
-"Efficiently Scaling Transformer Inference", section 2), tokens = inference.seq_len or context_length.
-Tensor parallelism splits KV heads (replicated when the degree exceeds them) and weights.
+"Efficiently Scaling Transformer Inference", section 2), allocated for the whole sequence (vLLM's paged blocks and
+HF's static cache reserve it; a dynamic cache reaches it at the last generated token). Tensor parallelism splits
+KV heads (replicated when the degree exceeds them) and weights.
+
+Three lengths (``lengths``): the KV length (inference.seq_len; else sampling.max_prompt_tokens +
+max_new_tokens; else context_length), the prompt that prefill runs on (sampling.max_prompt_tokens; else the KV
+length minus max_new_tokens when [sampling] is given; else the whole KV length), and the generated tokens.
 
 Prefill, no grad: activations are transient. Measured on transformers 5.23 (sdpa, 16-bit), the live peak
 per token inside a block is max(6*ffn + 8.5*h, 16.25*h) bytes (gate/up/act/product of the MLP, or q/k/v and
 the attention output, plus the residual), doubled under fp32; at the end of the forward pass the logits
-(compute dtype x vocab per token) are live with the final hidden state. The ``hf`` backend computes logits
-for every prompt token (a plain forward, as lm-eval's loglikelihood does); vllm, tgi, trtllm and llama.cpp
-compute them for the last token only.
+(compute dtype x vocab per token kept) are live with the final hidden state. Generation keeps the last position's
+logits only: HF ``generate`` passes ``logits_to_keep=1`` to prefill (transformers generation/utils.py) and vLLM
+samples from the last position; every backend is estimated so. Loglikelihood scoring (lm-eval's
+``loglikelihood`` requests, a plain forward) needs every position's logits: that extra is stated in the
+assumptions, not added.
 """
 
 from __future__ import annotations
 
 from llmspec.estimate import activations as A
+from llmspec.estimate import engine as E
 from llmspec.estimate import precision as P
 from llmspec.estimate.params import count_params
-from llmspec.estimate.result import OVERHEAD_NOTE, MemoryEstimate, capacity, overhead
+from llmspec.estimate.result import OVERHEAD_NOTE, MemoryEstimate, accelerator_note, capacity, overhead
 from llmspec.estimate.shapes import layout
 from llmspec.spec.models import Hardware, Inference, Spec
 
@@ -54,12 +62,24 @@ def weight_bytes(spec: Spec) -> tuple[float, float]:
     return weights, scales
 
 
+def lengths(spec: Spec) -> tuple[int, int]:
+    """(prompt tokens prefilled, KV-cache tokens) per sequence (module docstring)."""
+    inf, smp = spec.inference or Inference(), spec.sampling
+    new = smp.max_new_tokens if smp is not None else 0
+    prompt_cap = inf.prompt_tokens or (smp.max_prompt_tokens if smp is not None else None)
+    kv = inf.seq_len or (prompt_cap + new if prompt_cap else spec.arch.context_length)
+    if prompt_cap:
+        prompt = min(prompt_cap, kv)
+    else:
+        prompt = max(1, kv - new) if new < kv else kv
+    return prompt, kv
+
+
 def inference_memory(spec: Spec) -> MemoryEstimate:
     inf = spec.inference or Inference()
-    spec.hardware or Hardware()
     arch = spec.arch
     tp = inference_tp(spec)
-    s = inf.seq_len or arch.context_length
+    p, s = lengths(spec)
     b = inf.batch_size
     notes: list[str] = []
     weights, scales = weight_bytes(spec)
@@ -68,21 +88,34 @@ def inference_memory(spec: Spec) -> MemoryEstimate:
     c = 4 if inf.precision == "fp32" else 2
     h, f = arch.d_model, max(width for _, width in A.block_kinds(arch))  # widest MLP (dense layers of MoE)
     layer_peak = max(6 * f + 8.5 * h, 16.25 * h) * c / 2 / tp
-    logits_tokens = s if inf.backend == "hf" else 1
-    end_peak = (c * arch.vocab_size * logits_tokens + c * h * s) / tp
-    acts = b * max(layer_peak * s, end_peak)
+    logits_tokens = p if inf.logits == "all" else 1  # the engine's preset (generation engines: the last position)
+    end_peak = (c * arch.vocab_size * logits_tokens + c * h * p) / tp  # logits + the final hidden states
+    fa, fb = A.family_fit(spec.model.family, "prefill")  # the real class's own buffers (family registry)
+    acts = b * (max(layer_peak * p, end_peak) + (fa * h + fb * f) * c / 2 * p / tp)
     if inf.precision in ("int8", "int4"):
         notes.append(f"{inf.precision}: weight-only quantisation of block linears; embeddings and head 16-bit")
     if tp > 1:
         notes.append(f"tensor parallel {tp}: weights and activations split {tp} ways, KV heads {kv_split} ways")
     if s > arch.context_length:
         notes.append(f"seq_len {s} exceeds the context length {arch.context_length}")
-    notes.append(f"prefill of {b} x {s} tokens; logits for {'every' if logits_tokens == s else 'the last'} token")
+    new = s - p
+    notes.append(f"prefill of {b} x {p} prompt tokens, KV cache of {s} tokens for each sequence"
+                 + (f" ({new} generated)" if new > 0 else "")
+                 + ("; logits for every prompt position" if logits_tokens > 1 else "; logits for the last position only (generation)"))
+    if logits_tokens == 1:
+        all_logits = b * c * arch.vocab_size * (p - 1) / tp
+        notes.append(f"loglikelihood scoring (lm-eval, every position's logits) would add {all_logits / 2**30:.2f} GiB")
     breakdown = {"weights": weights / tp, "quant_scales": scales / tp, "kv_cache": kv, "prefill_activations": acts}
+    cap, acc, cap_notes = capacity(spec)
+    # serving engine (llmspec.estimate.engine; issue 12): int4 groups, eager scores, paged pools and their share
+    engine_notes, cap = E.apply(spec, inf, breakdown, capacity=cap, layer_peak=layer_peak, prompt=p,
+                                kv_per_token=kv_bytes_per_token(spec) / kv_split, tp=tp)
+    concurrent = breakdown.pop("concurrent_sequences", None)
+    notes += engine_notes
     breakdown = {k: int(round(v)) for k, v in breakdown.items() if v}
     per_gpu = sum(breakdown.values())
     notes.append(OVERHEAD_NOTE)
-    cap, acc, cap_notes = capacity(spec)
+    del concurrent  # reported in the notes; MemoryEstimate has no field for it yet
     return MemoryEstimate(
         mode="inference",
         per_gpu_bytes=per_gpu,
@@ -93,4 +126,5 @@ def inference_memory(spec: Spec) -> MemoryEstimate:
         phases={"prefill": per_gpu},
         assumptions=notes + cap_notes,
         accelerator=acc,
+        accelerator_note=accelerator_note(spec),
     )

@@ -48,11 +48,15 @@ class Measurement:
     category_peaks: dict[str, int] = field(default_factory=dict)
     emulated: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    model_class: str = ""
+    """The transformers class that was built and run (the family's real class, e.g. OPTForCausalLM)."""
+    micro_batches: int = 0
+    """Micro-batches run per measured optimizer step (accumulation stops where the peak is set)."""
 
     def to_dict(self) -> dict:
-        return {"mode": self.mode, "peak_bytes": self.peak_bytes, "peak_phase": self.peak_phase,
-                "breakdown": dict(self.breakdown), "phases": dict(self.phases), "emulated": list(self.emulated),
-                "seconds": round(self.seconds, 2)}
+        return {"mode": self.mode, "model_class": self.model_class, "peak_bytes": self.peak_bytes,
+                "peak_phase": self.peak_phase, "breakdown": dict(self.breakdown), "phases": dict(self.phases),
+                "emulated": list(self.emulated), "seconds": round(self.seconds, 2)}
 
 
 def measure_training(spec: Spec, *, fake: bool = True) -> Measurement:
@@ -96,7 +100,8 @@ def measure_training(spec: Spec, *, fake: bool = True) -> Measurement:
     mode = FakeTensorMode(allow_non_fake_inputs=False) if fake else contextlib.nullcontext()
     with fake_friendly_transformers(), mode:
         torch.manual_seed(0)
-        model = build(spec, model_dtype, attn)
+        model = build(spec, model_dtype, attn, dropout=tr.dropout)
+        model_class = type(model).__name__
         if lora:
             from peft import LoraConfig, get_peft_model
 
@@ -104,7 +109,15 @@ def measure_training(spec: Spec, *, fake: bool = True) -> Measurement:
             cfg = LoraConfig(r=tr.lora.rank, lora_alpha=tr.lora.alpha, lora_dropout=tr.lora.dropout,
                              target_modules="all-linear" if "all-linear" in targets else list(targets),
                              task_type="CAUSAL_LM")
-            model = get_peft_model(model, cfg)  # adapters in fp32 (autocast_adapter_dtype=True)
+            # the adapter dtype is the trainable-weight dtype of the precision (precision.trainable_weight_bytes):
+            # fp32 under fp32 and AMP (peft's autocast_adapter_dtype=True upcasts them), the 16-bit dtype under
+            # pure bf16 / fp16, where the adapters stay in the base model's dtype
+            fp32_adapters = P.trainable_weight_bytes(tr.precision) == 4
+            model = get_peft_model(model, cfg, autocast_adapter_dtype=fp32_adapters)
+            if not fp32_adapters:
+                for p in model.parameters():
+                    if p.requires_grad and p.dtype != dtype_of(cdt):
+                        p.data = p.data.to(dtype_of(cdt))
         if tr.activation_checkpointing:
             model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
             if lora:
@@ -132,8 +145,16 @@ def measure_training(spec: Spec, *, fake: bool = True) -> Measurement:
         ids = torch.randint(0, V, (b, s))
         autocast = torch.autocast("cpu", dtype=dtype_of(cdt)) if amp else contextlib.nullcontext()
 
+        # With accumulation, gradients are live from the second micro-batch on and every later micro-batch repeats
+        # the same live set, so two micro-batches set the peak of any number of them (NOTES.md, "what dominates"):
+        # running 64 took minutes and measured nothing new.
+        micro = min(tr.gradient_accumulation, 2)
+        if micro < tr.gradient_accumulation:
+            emulated.append(f"gradient accumulation {tr.gradient_accumulation}: {micro} micro-batches run per step "
+                            "(from the second on, each has the same live tensors; the peak is set by then)")
+
         def step():
-            for _ in range(tr.gradient_accumulation):
+            for _ in range(micro):
                 tracker.phase = "forward"
                 with autocast:
                     out = model(input_ids=ids, labels=ids)
@@ -182,17 +203,21 @@ def measure_training(spec: Spec, *, fake: bool = True) -> Measurement:
     if tr.precision in ("bf16", "fp16") and tr.master_weights_fp32:
         emulated.append("master_weights_fp32: fp32 master copy added analytically (states measured in 16-bit)")
     return Measurement("training", best[1], best[0], best[2], phases, phase_parts,
-                       rename(tracker.category_peaks), emulated, time.perf_counter() - start)
+                       rename(tracker.category_peaks), emulated, time.perf_counter() - start, model_class, micro)
 
 
 def measure_inference(spec: Spec) -> Measurement:
-    """Peak bytes of a prefill of inference.batch_size x seq_len tokens with a KV cache, full logits."""
+    """Peak bytes of a generation prefill: inference.batch_size x the prompt (inference.lengths) through the real
+    class with a KV cache and ``logits_to_keep=1`` (what HF generate does), on one GPU. The KV cache of the tokens
+    generated after the prompt and tensor parallelism are applied to the measured parts analytically (listed in
+    ``emulated``): no process group exists here."""
     import time
 
     import torch
     from torch._subclasses.fake_tensor import FakeTensorMode
 
     from llmspec.estimate._tracker import StorageTracker
+    from llmspec.estimate.inference import inference_tp, lengths
 
     inf = spec.inference
     if inf is None:
@@ -205,11 +230,12 @@ def measure_inference(spec: Spec) -> Measurement:
     if wdt != inf.precision:
         emulated.append(f"{inf.precision}: block linears counted at {P.INFERENCE_WEIGHT_BYTES[inf.precision]} B"
                         " + scales; compute in bf16")
-    s = inf.seq_len or spec.arch.context_length
+    prompt, kv_len = lengths(spec)
     V = spec.arch.vocab_size
     tracker = StorageTracker(vocab_size=V)
     with fake_friendly_transformers(), FakeTensorMode():
         model = build(spec, dtype_of(wdt), "sdpa")
+        model_class = type(model).__name__
         model.eval()
         for name, p in model.named_parameters():
             size = None
@@ -218,23 +244,35 @@ def measure_inference(spec: Spec) -> Measurement:
             tracker.register(p, "weights", size)
         for b in model.buffers():
             tracker.register(b, "weights")
-        ids = torch.randint(0, V, (inf.batch_size, s))
+        ids = torch.randint(0, V, (inf.batch_size, prompt))
         from transformers import DynamicCache
 
         with tracker, torch.no_grad():
             tracker.phase = "forward"
             cache = DynamicCache(config=model.config)
-            out = model(input_ids=ids, past_key_values=cache, use_cache=True)
+            out = model(input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
             kv = 0
             for layer in getattr(cache, "layers", []):
                 for t in (getattr(layer, "keys", None), getattr(layer, "values", None)):
                     if isinstance(t, torch.Tensor):
                         kv += t.untyped_storage().nbytes()
             del out
-    total, sums = tracker.peaks["forward"]
+    _total, sums = tracker.peaks["forward"]
     parts = {("activations" if k == "forward" else k): v for k, v in sums.items() if v}
     if kv:
-        parts["kv_cache"] = kv
         parts["activations"] = parts.get("activations", 0) - kv
-    return Measurement("inference", total, "forward", parts, {"forward": total}, {"forward": parts}, {}, emulated,
-                       time.perf_counter() - start)
+        if kv_len > prompt:
+            per_token = kv / (inf.batch_size * prompt)
+            emulated.append(f"KV cache of the {kv_len - prompt} generated tokens: the prompt's measured KV bytes per "
+                            f"token x {kv_len} tokens")
+            kv = int(per_token * inf.batch_size * kv_len)
+        parts["kv_cache"] = kv
+    tp = inference_tp(spec)
+    if tp > 1:
+        kv_split = min(tp, spec.arch.kv_heads)
+        parts = {k: (v // kv_split if k == "kv_cache" else v // tp) for k, v in parts.items()}
+        emulated.append(f"tensor parallel {tp}: measured weights and activations divided by {tp}, the KV cache by "
+                        f"{kv_split} (its KV heads); one process measured, no collectives")
+    peak = sum(parts.values())
+    return Measurement("inference", peak, "forward", parts, {"forward": peak}, {"forward": parts}, {}, emulated,
+                       time.perf_counter() - start, model_class, 1)

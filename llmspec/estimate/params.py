@@ -14,10 +14,11 @@ each MoE expert gets its own adapter, as in PEFT. QLoRA trains the same adapters
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from llmspec.spec.families import modules_for
 from llmspec.spec.models import Architecture, Training
 
 # Norm parameters per normalised width (see module docstring).
@@ -29,7 +30,8 @@ class LoraShape:
     """One family of adapted matrices: ``copies`` matrices of ``d_in x d_out`` (n_layers, or x n_experts)."""
 
     target: str  # the target name as written (q_proj, experts' down_proj is "down_proj", ...)
-    role: str  # q, k, v, o, qkv, gate, up, gate_up, down, router, shared_gate (with "expert."/"shared." prefix)
+    role: str  # q, k, v, o, qkv, gate, up, gate_up, down, router, shared_gate (with "expert."/"shared." prefix),
+    # embed, pos_embed, head (llmspec.spec.families)
     d_in: int
     d_out: int
     copies: int
@@ -58,30 +60,6 @@ class ParamCount:
         out = asdict(self)
         out["unmatched_targets"] = list(self.unmatched_targets)
         return out
-
-
-# --- module layouts: which LoRA target names exist, and which roles they cover ---------------------------------
-# Most families (Llama, Mistral, Mixtral, Qwen, Gemma, OLMo) use separate q/k/v/o and gate/up/down projections;
-# the others fuse some of them, which changes the adapter shapes. Mixtral's transformers-4 expert names (w1, w2,
-# w3) map as PEFT's transformers-5 conversion maps them (peft/utils/transformers_weight_conversion.py).
-_GENERIC = {
-    "q_proj": ("q",), "k_proj": ("k",), "v_proj": ("v",), "o_proj": ("o",),
-    "gate_proj": ("gate",), "up_proj": ("up",), "down_proj": ("down",),
-    "w1": ("gate",), "w3": ("up",), "w2": ("down",),
-    "gate": ("router",), "shared_expert_gate": ("shared_gate",),
-}
-LAYOUTS: dict[str, dict[str, tuple[str, ...]]] = {
-    # Phi3Attention.qkv_proj, Phi3MLP.gate_up_proj
-    "phi3": {"qkv_proj": ("qkv",), "o_proj": ("o",), "gate_up_proj": ("gate_up",), "down_proj": ("down",)},
-    # GPT2Attention.c_attn / c_proj, GPT2MLP.c_fc / c_proj (Conv1D; PEFT adapts them like linears)
-    "gpt2": {"c_attn": ("qkv",), "c_proj": ("o", "down"), "c_fc": ("up",)},
-    # GPTNeoXAttention / FalconAttention: query_key_value, dense; MLP: dense_h_to_4h, dense_4h_to_h
-    "gpt_neox": {"query_key_value": ("qkv",), "dense": ("o",), "dense_h_to_4h": ("up",), "dense_4h_to_h": ("down",)},
-    "falcon": {"query_key_value": ("qkv",), "dense": ("o",), "dense_h_to_4h": ("up",), "dense_4h_to_h": ("down",)},
-    # OPTAttention q/k/v/out_proj, OPTDecoderLayer fc1 / fc2
-    "opt": {"q_proj": ("q",), "k_proj": ("k",), "v_proj": ("v",), "out_proj": ("o",), "fc1": ("up",),
-            "fc2": ("down",)},
-}
 
 
 # --- memoisation -------------------------------------------------------------------------------------------------
@@ -141,9 +119,10 @@ def memo(name: str) -> Memo:
     return MEMOS.setdefault(name, Memo(name))
 
 
-def layout_for(family: str | None) -> dict[str, tuple[str, ...]]:
-    """target name -> roles, for a family (HF model_type); the separate-projection layout when unknown."""
-    return LAYOUTS.get(family or "", _GENERIC)
+def layout_for(family: str | None) -> Mapping[str, tuple[str, ...]]:
+    """target name -> roles, for a family (HF model_type): the family registry's real module names, the
+    separate-projection layout when the family is unknown (llmspec.spec.families)."""
+    return modules_for(family)
 
 
 def layer_split(arch: Architecture) -> tuple[int, int]:
@@ -159,6 +138,14 @@ def _role_shapes(arch: Architecture, role: str) -> list[tuple[str, int, int, int
     """(role label, d_in, d_out, copies) of every matrix a role covers; [] when the architecture has none."""
     d, L, hd = arch.d_model, arch.n_layers, arch.head_size
     q_out, kv_out = arch.n_heads * hd, arch.kv_heads * hd
+    # PEFT's Embedding LoRA: lora_embedding_A (r x rows), lora_embedding_B (d x r) -> r * (rows + d), like a linear
+    if role == "embed":
+        return [("embed", arch.vocab_size, d, 1)]
+    if role == "pos_embed":
+        return [("pos_embed", arch.learned_positions or arch.context_length, d, 1)] if arch.position == "learned" \
+            else []
+    if role == "head":
+        return [("head", d, arch.vocab_size, 1)]
     attn = {"q": (d, q_out), "k": (d, kv_out), "v": (d, kv_out), "o": (q_out, d), "qkv": (d, q_out + 2 * kv_out)}
     if role in attn:
         return [(role, *attn[role], L)]
@@ -186,13 +173,17 @@ def _role_shapes(arch: Architecture, role: str) -> list[tuple[str, int, int, int
     return shapes
 
 
+_NOT_LINEAR = {"embed", "pos_embed", "head"}  # "all-linear" leaves out embeddings and the output head
+
+
 def all_linear_targets(arch: Architecture, family: str | None = None) -> list[str]:
     """The targets PEFT's "all-linear" selects: every block linear, not the output head (QLoRA repo convention,
     peft.tuners.tuners_utils._maybe_include_all_linear_layers); routers included, as they are linears."""
     key = arch_key(arch)
     return list(memo("all_linear_targets").get(key and (key, family), lambda: tuple(
         name for name, roles in layout_for(family).items()
-        if name not in ("w1", "w2", "w3") and any(_role_shapes(arch, role) for role in roles))))
+        if name not in ("w1", "w2", "w3") and not set(roles) & _NOT_LINEAR
+        and any(_role_shapes(arch, role) for role in roles))))
 
 
 def attention_targets(arch: Architecture, family: str | None = None) -> list[str]:
@@ -222,6 +213,13 @@ def _lora_shapes(arch: Architecture, targets, family: str | None) -> list[LoraSh
                     seen.add(label)
                     out.append(LoraShape(name, label, d_in, d_out, copies))
     return out
+
+
+def module_names(arch: Architecture, family: str | None = None) -> list[str]:
+    """Every LoRA target name that exists in this architecture of the family (block linears, routers, embeddings,
+    the head), the transformers-4 expert aliases w1/w2/w3 left out."""
+    return [n for n, roles in layout_for(family).items()
+            if n not in ("w1", "w2", "w3") and any(_role_shapes(arch, role) for role in roles)]
 
 
 def unmatched_targets(arch: Architecture, targets, family: str | None = None) -> tuple[str, ...]:

@@ -129,3 +129,14 @@ def optimizer_temp_bytes(optimizer: str, sbytes: int, n_trainable: int, largest:
     if optimizer == "lion":
         return sbytes * largest
     return 0
+
+
+def gathered_bytes(method: str, precision: str, base_dtype: str | None, double_quant: bool = True) -> float:
+    """Bytes per parameter of a layer all-gathered by ZeRO-3 / FSDP: the stored dtype. QLoRA gathers the packed
+    NF4 data and dequantises per matmul (bitsandbytes Params4bit under FSDP, Answer.AI FSDP-QLoRA); LoRA the frozen
+    base dtype (16-bit unless fp32); full training the compute dtype (FSDP MixedPrecision param_dtype)."""
+    if method == "qlora":
+        return nf4_bytes(double_quant)
+    if method == "lora":
+        return DTYPE_BYTES[base_dtype] if base_dtype else (4 if precision == "fp32" else 2)
+    return DTYPE_BYTES[compute_dtype(precision)]

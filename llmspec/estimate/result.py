@@ -35,6 +35,11 @@ class MemoryEstimate:
     """Peak per phase; per_gpu_bytes is their maximum (phases do not add up)."""
     assumptions: list[str] = field(default_factory=list)
     accelerator: str | None = None
+    accelerator_note: str = ""
+    """How the accelerator was picked when the spec did not name it exactly (an alias, or the default)."""
+    assumed: bool = False
+    """True when the spec has no table for this mode and the estimate uses defaults (inference without
+    [inference]): `estimate` does not print it, and the JSON says so."""
 
     @property
     def total_bytes(self) -> int:
@@ -59,6 +64,8 @@ class MemoryEstimate:
             "phases": dict(self.phases),
             "breakdown": {k: int(v) for k, v in self.breakdown.items()},
             "accelerator": self.accelerator,
+            "accelerator_note": self.accelerator_note,
+            "assumed": self.assumed,
             "assumptions": list(self.assumptions),
         }
 
@@ -89,6 +96,21 @@ def _builtin_accelerator(name: str):
         return resolve(name, None)
     except CatalogError:
         return None
+
+
+def accelerator_note(spec: Spec) -> str:
+    """Which catalog entry was picked when the spec did not name it exactly: no [hardware], no accelerator key
+    (the default), or an alias ("A100" is the A100-80GB); "" when the spec names the entry."""
+    hw = spec.hardware
+    acc = accelerator(spec)
+    name = acc.name if acc is not None else (hw or Hardware()).accelerator
+    if hw is None:
+        return f"no [hardware] table: assumed {name}, the default accelerator"
+    if "accelerator" not in hw.model_fields_set:
+        return f"hardware.accelerator not set: assumed {name}, the default"
+    if acc is not None and acc.name != hw.accelerator:
+        return f"accelerator {hw.accelerator!r} is the catalog's {acc.name} (an alias)"
+    return ""
 
 
 def capacity(spec: Spec) -> tuple[int | None, str | None, list[str]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from llmspec.estimate.params import arch_key, layer_split, memo
-from llmspec.spec.models import Architecture, Training
+from llmspec.spec.models import Architecture
 
 # peft's "all-linear" targets every block linear (not lm_head).
 ATTN_LINEARS = ("q_proj", "k_proj", "v_proj", "o_proj")
@@ -130,12 +130,3 @@ def _layout(arch: Architecture) -> Layout:
             mlp[kind] += m.numel // (n_dense if kind == "dense" else n_moe)
     layer_params = attn + max(mlp["dense"] + vec_dense if n_dense else 0, mlp["moe"] + vec_moe if n_moe else 0)
     return Layout(tuple(mats), vectors, layer_params)
-
-
-def lora_targets(training: Training | None) -> set[str]:
-    if training is None or training.lora is None:
-        return set()
-    names = set(training.lora.targets)
-    if "all-linear" in names:
-        return set(ATTN_LINEARS) | set(MLP_LINEARS)
-    return names

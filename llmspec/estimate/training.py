@@ -22,8 +22,9 @@ from __future__ import annotations
 
 from llmspec.estimate import activations as A
 from llmspec.estimate import precision as P
+from llmspec.estimate import stack as S
 from llmspec.estimate.params import count_params, lora_shapes
-from llmspec.estimate.result import OVERHEAD_NOTE, MemoryEstimate, capacity, overhead
+from llmspec.estimate.result import OVERHEAD_NOTE, MemoryEstimate, accelerator_note, capacity, overhead
 from llmspec.estimate.shapes import layout
 from llmspec.spec.models import Hardware, Spec, Training
 
@@ -92,42 +93,67 @@ def training_memory(spec: Spec) -> MemoryEstimate:
         states, master, temp = states / dp, master / dp, temp / dp
     if sharding in ("zero2", "zero3", "fsdp"):
         grads /= dp
+    # bytes per parameter of a layer when it is all-gathered: its stored dtype (NF4 under QLoRA, not 16 bits)
+    cbytes = P.gathered_bytes(tr.method, prec, tr.base_dtype, tr.lora.double_quant if tr.lora else True)
     if sharding in ("zero3", "fsdp"):
         weights, copies = weights / dp, copies / dp
-        cbytes = P.DTYPE_BYTES[P.compute_dtype(prec)] if not lora else _base_bytes(tr)
         gathered = 2 * lay.layer_params * cbytes
-        notes.append(f"{sharding} over {dp} ranks: two all-gathered layers live (compute + prefetch)")
+        notes.append(f"{sharding} over {dp} ranks: two all-gathered layers live (compute + prefetch), "
+                     f"{8 * cbytes:g} bits per parameter")
     if hw.sharding != "none" and dp == 1:
         notes.append(f"sharding {hw.sharding} has no effect with one data-parallel rank")
     if hw.offload != "none":
+        # ZeRO-Offload (Ren et al. 2021, section 4.1): optimizer states, fp32 master weights and the gradient
+        # partitions live in CPU memory; each gradient is moved out as soon as it is reduced, so the GPU keeps
+        # the reduce bucket, about one layer's 16-bit gradients, and 16-bit weights for compute
         states, master, temp = 0, 0, 0
+        grads = min(grads, lay.layer_params * 2) if not lora else grads
         if not lora:
             weights = N * 2 / (dp if sharding in ("zero3", "fsdp") else 1)
             copies = 0
-            grads = Nt * 2 / dp
         if hw.offload == "optimizer+params":
-            weights = 0 if not lora else weights
-            gathered = gathered or 2 * lay.layer_params * 2
-        notes.append(f"offload {hw.offload}: optimizer states (and fp32 master weights) in CPU memory")
+            # parameters offloaded too (ZeRO-Infinity / FSDP CPUOffload(offload_params=True)): the frozen base of
+            # LoRA/QLoRA as well as full weights; layers are fetched as they run (two gathered)
+            weights = Nt * P.trainable_weight_bytes(prec) if lora else 0
+            copies = 0
+            gathered = gathered or 2 * lay.layer_params * cbytes
+        notes.append(f"offload {hw.offload}: optimizer states, master weights and gradient partitions in CPU memory"
+                     + ("; weights too, two layers fetched at a time" if hw.offload == "optimizer+params" else ""))
     weights, copies, grads, states, master, temp = (x / mp for x in (weights, copies, grads, states, master, temp))
 
     # --- activations -------------------------------------------------------------------------------
     T = tr.micro_batch_size * tr.seq_len
     tp = hw.tensor_parallel
-    blocks, largest_block = (x * T / tp for x in A.blocks_bytes_per_token(arch, tr, tr.seq_len))
+    family = spec.model.family
+    blocks, largest_block = (x * T / tp for x in A.blocks_bytes_per_token(arch, tr, tr.seq_len, family))
     L = arch.n_layers
     non_layer_f = A.non_layer_bytes_per_token(arch, tr, "forward") * T / tp
     non_layer_b = A.non_layer_bytes_per_token(arch, tr, "backward") * T / tp
     kept = L * A.checkpoint_bytes_per_token(arch, tr) * T / tp if tr.activation_checkpointing else blocks
     recompute = largest_block if tr.activation_checkpointing else 0.0
+    # with checkpointing, peft's lora_dropout copies of the recomputed block are live while the loss gradients are
+    # (measured: the backward peak rises by one block's dropout bytes; activations.lora_dropout_bytes_per_token)
+    ckpt_dropout = 0.0
+    if tr.activation_checkpointing and lora:
+        ckpt_dropout = max(A.lora_dropout_bytes_per_token(arch, tr, f, family) for _, f in A.block_kinds(arch)) * T / tp
     logits_f = A.logits_bytes_per_token(arch, "forward", prec) * T / tp
     logits_b = A.logits_bytes_per_token(arch, "backward", prec) * T / tp
     live_grads = grads if tr.gradient_accumulation > 1 else 0.0
     copies_bwd = 0.0 if tr.activation_checkpointing else copies
 
+    # --- training-stack knobs (llmspec.estimate.stack; issue 12) --------------------------------------------
+    per_layer = A.checkpoint_bytes_per_token(arch, tr) * T / tp if tr.activation_checkpointing else largest_block
+    parts = {"weights": weights, "grads": grads, "states": states, "temp": temp, "kept": kept, "logits_f": logits_f,
+             "logits_b": logits_b, "live_grads": live_grads, "per_layer_kept": per_layer}
+    notes += S.apply(spec, tr, parts, n_trainable=Nt, sbytes=sbytes, largest=largest, base_bytes=_base_bytes(tr),
+                     frozen_quantised=lay.block_linear_numel, tokens=T / tp)
+    weights, grads, states, temp, kept, logits_f, logits_b, live_grads = (
+        parts[k] for k in ("weights", "grads", "states", "temp", "kept", "logits_f", "logits_b", "live_grads"))
+    gathered += parts.get("buckets", 0.0)  # DeepSpeed communication buckets (issue 12)
+
     # --- phases --------------------------------------------------------------------------------------
     state = weights + master + states + gathered
-    bwd_start_total = state + dequant + copies_bwd + live_grads + kept + non_layer_b + logits_b
+    bwd_start_total = state + dequant + copies_bwd + live_grads + kept + ckpt_dropout + non_layer_b + logits_b
     phases = {
         "forward": state + dequant + copies + live_grads + kept + non_layer_f + logits_f,
         "backward": max(bwd_start_total, state + dequant + grads + recompute),
@@ -138,7 +164,10 @@ def training_memory(spec: Spec) -> MemoryEstimate:
     if master:
         breakdown["master_weights"] = master
     if copies:
-        breakdown["autocast_copies"] = copies if peak_phase == "forward" else (copies_bwd if peak_phase == "backward" else 0)
+        # at the end of backward (all gradients live) the autocast copies are freed: only its start holds them
+        at_bwd_start = phases["backward"] == bwd_start_total
+        breakdown["autocast_copies"] = copies if peak_phase == "forward" else (
+            copies_bwd if peak_phase == "backward" and at_bwd_start else 0)
     breakdown["gradients"] = {"forward": live_grads, "optimizer": grads}.get(peak_phase, 0)
     breakdown["optimizer_states"] = states
     if gathered:
@@ -155,12 +184,13 @@ def training_memory(spec: Spec) -> MemoryEstimate:
         else:
             if peak_phase == "backward":
                 breakdown["gradients"] = live_grads
-            breakdown["activations"] = kept + (non_layer_f if peak_phase == "forward" else non_layer_b)
+            breakdown["activations"] = kept + (non_layer_f if peak_phase == "forward" else non_layer_b + ckpt_dropout)
             breakdown["logits_and_loss"] = logits_f if peak_phase == "forward" else logits_b
     breakdown = {k: int(round(v)) for k, v in breakdown.items() if v}
     per_gpu = sum(breakdown.values())
-    if tr.dropout and tr.attention == "eager":
-        notes.append("dropout masks are not counted")
+    if tr.dropout:
+        notes.append("dropout: the hidden-state dropout masks of the real class are counted (family registry); "
+                     "attention-probability dropout runs inside the fused attention kernel and saves none")
     notes.append(OVERHEAD_NOTE)
     cap, acc, cap_notes = capacity(spec)
     return MemoryEstimate(
@@ -173,4 +203,5 @@ def training_memory(spec: Spec) -> MemoryEstimate:
         phases={k: (per_gpu if k == peak_phase else min(int(round(v)), per_gpu)) for k, v in phases.items()},
         assumptions=notes + cap_notes,
         accelerator=acc,
+        accelerator_note=accelerator_note(spec),
     )

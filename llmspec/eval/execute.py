@@ -7,12 +7,17 @@ still ends with the gates judged on what finished and all three reports written 
 from __future__ import annotations
 
 import hashlib
+import os
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from llmspec.eval import modelref
 from llmspec.eval import plan as planning
+from llmspec.eval.context import RunContext
 from llmspec.eval.modelref import EvalError
+from llmspec.eval.outcome import INFRA, EvalOutcome, verdict
 from llmspec.eval.results_schema import SCHEMA_VERSION
 
 
@@ -24,6 +29,21 @@ def _progress(enabled: bool, total: int):
 
     return Progress(TextColumn("[bold]eval[/bold] {task.description}"), BarColumn(), MofNCompleteColumn(),
                     TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+
+
+@contextmanager
+def _cwd(task_yaml: Path | None):
+    """Run a local task from its YAML's folder: lm-eval (datasets) resolves relative ``data_files`` against the
+    working directory, not the YAML (/work/shared/NOTES.md), so a user's suite would only work from one place."""
+    if task_yaml is None:
+        yield
+        return
+    old = os.getcwd()
+    os.chdir(task_yaml.parent)
+    try:
+        yield
+    finally:
+        os.chdir(old)
 
 
 def _gen_kwargs(spec, suite, task):
@@ -43,6 +63,7 @@ def _gen_kwargs(spec, suite, task):
 def _score_task(lm, out: dict, name: str, wanted: list[str], metrics: dict, seed: int) -> tuple[dict, list]:
     from llmspec.eval import lmeval
     from llmspec.eval.metrics import doc_hash, score
+    from llmspec.eval.metrics.builtin import default_metrics
 
     samples = out["samples"][name]
     otype = out["configs"][name]["output_type"]
@@ -50,7 +71,7 @@ def _score_task(lm, out: dict, name: str, wanted: list[str], metrics: dict, seed
         if otype == "loglikelihood_rolling" and isinstance(s.get("target"), str):
             s["token_count"] = lmeval.token_count(lm, s["target"])
         s["llmspec_doc_hash"] = doc_hash(s)
-    names = wanted or [n for n, m in metrics.items() if otype in (getattr(m, "output_types", ()) or ())]
+    names = wanted or default_metrics(otype)
     raw = out["results"][name]
     scored = {}
     for metric_name in names:
@@ -62,19 +83,23 @@ def _score_task(lm, out: dict, name: str, wanted: list[str], metrics: dict, seed
         stderr = raw.get(f"{metric_name}_stderr,none")
         value["stderr"] = stderr if isinstance(stderr, (int, float)) else None
         scored[metric_name] = value
+    from llmspec.eval.native import native_metrics
+
+    for key, entry in native_metrics(out, name, samples).items():
+        scored.setdefault(key, entry)
     return scored, samples
 
 
-def execute(spec, opts, suites, metrics, model, adapter, trust, gpu_mem, include, needs_builtin, baseline,
-            spec_hash, versions, deadline, timeout_exc):
+def execute(ctx: RunContext) -> EvalOutcome:
     from llmspec.eval import lmeval, outputs, tinymodel
     from llmspec.eval.gates import evaluate_gates
-    from llmspec.eval.runner import EvalOutcome
 
-    ev, log, out_dir = spec.eval, opts.log, Path(opts.output)
+    spec, opts, suites, metrics, model, adapter = ctx.spec, ctx.opts, ctx.suites, ctx.metrics, ctx.model, ctx.adapter
+    trust, versions, baseline = ctx.trust_remote_code, ctx.versions, ctx.baseline
+    ev, log, out_dir = spec.eval, opts.log, Path(opts.output).resolve()
     cache = tinymodel.cache_root()
     plan = planning.make_plan(spec, model.location, device=opts.device, probe=lmeval.probe_device,
-                              adapter=adapter, trust_remote_code=trust, gpu_memory=gpu_mem)
+                              adapter=adapter, trust_remote_code=trust, gpu_memory=ctx.gpu_memory)
     for note in plan.notes:
         log(f"note: {note}")
     if plan.device == "cuda" and lmeval.gpu_count() < plan.gpus:
@@ -90,9 +115,9 @@ def execute(spec, opts, suites, metrics, model, adapter, trust, gpu_mem, include
     cache_key = hashlib.sha256(repr(key_parts).encode()).hexdigest()[:16]
     seed = ev.seed if ev else 1234
     chat = bool(ev and ev.chat_template)
-    results = {
-        "schema_version": SCHEMA_VERSION,
-        "run": {"spec": str(spec.source.path) if spec.source is not None else None, "spec_hash": spec_hash,
+    results: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION, "verdict": "INCOMPLETE",
+        "run": {"spec": str(spec.source.path) if spec.source is not None else None, "spec_hash": ctx.spec_hash,
                 "model": model.ref, "model_path": model.location if model.local else None,
                 "model_hash": model_hash, "adapter": adapter, "versions": versions, "device": plan.device,
                 "dtype": plan.dtype, "seed": seed, "batch_size": plan.batch_size, "chat_template": chat,
@@ -103,9 +128,9 @@ def execute(spec, opts, suites, metrics, model, adapter, trust, gpu_mem, include
     }
     lmeval.quiet_git_hash()
     threads = 1 if model.builtin and plan.device == "cpu" else None  # one thread: 10-50x faster (NOTES.md)
-    lm = lmeval.make_lm(plan, threads=threads)
+    lm = lmeval.make_lm(plan, threads=threads, allow_pickle=opts.allow_pickle or bool(ev and ev.allow_pickle))
     results["run"]["timings"]["load_s"] = round(time.time() - t0, 3)
-    tm = lmeval.task_manager(include, needs_builtin)
+    tm = lmeval.task_manager(ctx.include, ctx.needs_builtin)
     results["run"]["timings"]["tasks_index_s"] = round(time.time() - t0 - results["run"]["timings"]["load_s"], 3)
     incomplete, failure = None, None
     all_tasks = [(s, t) for s in suites for t in s.tasks]
@@ -114,7 +139,7 @@ def execute(spec, opts, suites, metrics, model, adapter, trust, gpu_mem, include
     try:
         if progress:
             progress.start()
-        with deadline(opts.timeout):
+        with ctx.deadline(opts.timeout):
             for suite, task in all_tasks:
                 if progress:
                     progress.update(bar, description=f"{suite.name}/{task.task}")
@@ -122,10 +147,11 @@ def execute(spec, opts, suites, metrics, model, adapter, trust, gpu_mem, include
                 limit = opts.limit or (ev.limit if ev and ev.limit else None) or task.limit
                 fewshot = ev.num_fewshot if ev and ev.num_fewshot is not None else task.num_fewshot
                 gen, gen_source = _gen_kwargs(spec, suite, task)
-                lm_out = lmeval.run_task(lm, tm, task.task, limit=limit, num_fewshot=fewshot, gen_kwargs=gen,
-                                         chat_template=chat, seed=seed,
-                                         cache=str(cache / "lm-eval" / cache_key / "responses"),
-                                         offline=suite.is_offline(task))
+                with _cwd(suite.task_path(task)):  # relative data_files resolve from the task YAML
+                    lm_out = lmeval.run_task(lm, tm, task.task, limit=limit, num_fewshot=fewshot, gen_kwargs=gen,
+                                             chat_template=chat, seed=seed,
+                                             cache=str(cache / "lm-eval" / cache_key / "responses"),
+                                             offline=suite.is_offline(task))
                 if not lm_out:
                     continue
                 scored, samples = _score_task(lm, lm_out, task.task, task.metrics, metrics, seed)
@@ -150,7 +176,7 @@ def execute(spec, opts, suites, metrics, model, adapter, trust, gpu_mem, include
                 outputs.write_results(out_dir, results)  # partial results survive an interruption
                 if progress:
                     progress.advance(bar)
-    except timeout_exc:
+    except ctx.timeout_exc:
         incomplete = f"timed out after {opts.timeout:g} s"
     except KeyboardInterrupt:
         incomplete = "interrupted"
@@ -167,20 +193,20 @@ def execute(spec, opts, suites, metrics, model, adapter, trust, gpu_mem, include
     gates = list(ev.gates) if ev else []
     if opts.strict:  # strict: a baseline gate passes only on proven non-inferiority within max_drop
         gates = [g.model_copy(update={"mode": "non_inferiority"}) if g.max_drop is not None else g for g in gates]
-    report = evaluate_gates(gates, results, baseline, ev.alpha if ev else 0.05, metrics=metrics, seed=seed)
+    report = evaluate_gates(gates, results, baseline, ev.alpha if ev else 0.05, metrics=metrics, seed=seed,
+                            skip=ctx.skip_gates)
     results["gates"] = report.to_json()
     for w in report.warnings:
         log(f"warning: {w}")
     if incomplete:
-        code, reason = (failure.exit_code if failure else 3), incomplete
+        code, reason = (failure.exit_code if failure else INFRA), incomplete
     elif report.exit_code == 2:
-        code, reason = 2, next(r.reason for r in report.results if r.status == "error")
+        code, reason = 2, report.errors[0].reason
     elif report.exit_code == 1:
         failed = [r for r in report.results if r.status == "fail"]
         code, reason = 1, f"{len(failed)} of {len(report.results)} gate checks failed; first: {failed[0].metric}: " \
                           f"{failed[0].reason}"
     else:
         code, reason = 0, f"all {len(report.results)} gate checks passed" if report.results else "no gates to check"
-    verdict = {0: "PASSED", 1: "FAILED", 2: "ERROR", 3: "INCOMPLETE"}[code]
-    paths = outputs.write_reports(out_dir, results, verdict)
+    paths = outputs.write_reports(out_dir, results, verdict(code))
     return EvalOutcome(code, reason, results, paths)

@@ -9,15 +9,16 @@ explained in docs/metrics-and-gates.md.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Collection, Sequence
 from typing import Any
 
-import numpy as np
-
 from llmspec.eval import paired
-from llmspec.eval.metrics.bootstrap import resampled_stats
+from llmspec.eval.gate_baseline import Pending, baseline_test, finish, metric_for, undecidable
+from llmspec.eval.gate_result import GateReport, GateResult
+from llmspec.eval.gate_result import fmt as _fmt
+from llmspec.eval.gate_result import get as _get
+
+__all__ = ["GateReport", "GateResult", "evaluate_gates", "provenance_mismatch"]
 
 PROVENANCE_KEYS = {
     "task_version": "task version",
@@ -29,77 +30,14 @@ PROVENANCE_KEYS = {
 N_BOOT = 2000
 
 
-@dataclass
-class GateResult:
-    metric: str
-    kind: str  # "threshold" | "baseline"
-    status: str  # "pass" | "fail" | "skipped" | "error"
-    reason: str
-    value: float | None = None
-    baseline_value: float | None = None
-    diff: float | None = None  # observed change, positive = better (relative for percent margins)
-    bound: float | None = None  # one-sided CI bound of diff at adjusted_alpha
-    margin: float | None = None  # allowed drop in the units of diff
-    p_value: float | None = None  # raw one-sided p-value of this gate's test
-    p_adjusted: float | None = None  # Holm-adjusted p-value (reject when <= alpha)
-    adjusted_alpha: float | None = None
-    method: str | None = None
-    mode: str | None = None
-    drop_unit: str | None = None  # "points" | "percent" (diff, bound, margin and mde are then fractions)
-    n: int | None = None
-    mde: float | None = None
-    gate_index: int = 0
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def passed(self) -> bool:
-        return self.status in ("pass", "skipped")
-
-    def to_json(self) -> dict:
-        d = asdict(self)
-        d["passed"] = self.passed
-        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
-
-
-@dataclass
-class GateReport:
-    results: list[GateResult]
-    alpha: float
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def passed(self) -> bool:
-        return all(r.passed for r in self.results)
-
-    @property
-    def errors(self) -> list[GateResult]:
-        return [r for r in self.results if r.status == "error"]
-
-    @property
-    def exit_code(self) -> int:
-        """2 when a gate could not be evaluated (config/baseline problem), 1 when one failed, else 0."""
-        return 2 if self.errors else (0 if self.passed else 1)
-
-    def __iter__(self) -> Iterator[GateResult]:
-        return iter(self.results)
-
-    def __len__(self) -> int:
-        return len(self.results)
-
-    def to_json(self) -> list[dict]:
-        return [r.to_json() for r in self.results]
-
-
-def _get(gate: Any, key: str, default: Any = None) -> Any:
-    return gate.get(key, default) if isinstance(gate, dict) else getattr(gate, key, default)
-
-
 def _as_dict(results: Any) -> dict:
     return results.model_dump(mode="json") if hasattr(results, "model_dump") else (results or {})
 
 
 def _lookup(results: dict, task: str, metric: str) -> dict | None:
-    return ((results.get("tasks") or {}).get(task) or {}).get("metrics", {}).get(metric)
+    """The metric's entry; a bare name not scored by llmspec falls back to lm-eval's "name,none"."""
+    found = ((results.get("tasks") or {}).get(task) or {}).get("metrics", {})
+    return found.get(metric) if metric in found or "," in metric else found.get(f"{metric},none")
 
 
 def provenance_mismatch(results: dict, baseline: dict, task: str) -> str | None:
@@ -112,10 +50,6 @@ def provenance_mismatch(results: dict, baseline: dict, task: str) -> str | None:
         if mine.get(key) != theirs.get(key)
     ]
     return "baseline not comparable: " + "; ".join(diffs) if diffs else None
-
-
-def _fmt(x: float | None) -> str:
-    return "n/a" if x is None or not math.isfinite(x) else f"{x:.4g}"
 
 
 def _threshold(gate: Any, metric: str, entry: dict, index: int) -> GateResult:
@@ -135,90 +69,6 @@ def _threshold(gate: Any, metric: str, entry: dict, index: int) -> GateResult:
     return GateResult(metric, "threshold", status, reason + ci, value=value, n=entry.get("n"), gate_index=index)
 
 
-@dataclass
-class _Pending:
-    result: GateResult
-    test: paired.TestResult
-
-
-def _paired_values(cand: dict, base: dict) -> tuple[list, list, int]:
-    keys = [k for k in cand if k in base]
-    dropped = len(cand) + len(base) - 2 * len(keys)
-    return [cand[k] for k in keys], [base[k] for k in keys], dropped
-
-
-def _baseline_test(
-    gate: Any, metric_obj: Any, entry: dict, bentry: dict, hib: bool, index: int, seed: int, n_boot: int
-) -> GateResult | _Pending:
-    name = _get(gate, "metric")
-    mode = _get(gate, "mode", "regression")
-    unit = _get(gate, "drop_unit", "points")
-    cand, base, dropped = _paired_values(entry.get("per_sample") or {}, bentry.get("per_sample") or {})
-    res = GateResult(name, "baseline", "error", "", mode=mode, drop_unit=unit, gate_index=index, n=len(cand))
-    res.value, res.baseline_value = float(entry["value"]), float(bentry["value"])
-    if len(cand) < 2:
-        res.reason = f"only {len(cand)} documents pair with the baseline by doc hash; cannot compare"
-        return res
-    if dropped:
-        res.warnings.append(f"{dropped} documents without a partner in the other run were left out")
-    sign = 1.0 if hib else -1.0
-    if unit == "percent":
-        res.margin = float(_get(gate, "max_drop")) / 100.0
-    else:
-        res.margin = float(_get(gate, "max_drop"))
-    if getattr(metric_obj, "proportion", False) and unit == "points":
-        test = paired.paired_proportions(*((cand, base) if hib else (base, cand)), res.margin, mode)
-    else:
-        if metric_obj is None:
-            res.reason = f"metric {name.split('/', 1)[1]!r} is not installed: cannot recompute it on resamples"
-            return res
-        c_stats, b_stats = resampled_stats(metric_obj, [cand, base], n_boot=n_boot, seed=seed)
-        c_val, b_val = float(metric_obj.aggregate(cand)), float(metric_obj.aggregate(base))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if unit == "percent":
-                draws = sign * (c_stats - b_stats) / np.abs(b_stats)
-                est = sign * (c_val - b_val) / abs(b_val) if b_val else math.nan
-            else:
-                draws, est = sign * (c_stats - b_stats), sign * (c_val - b_val)
-        test = paired.paired_bootstrap(draws, est, res.margin, mode, n=len(cand))
-    res.diff, res.p_value, res.method = test.estimate, test.p_value, test.method
-    return _Pending(res, test)
-
-
-def _finish(p: _Pending, rejected: bool, level: float, m: int) -> None:
-    r, t = p.result, p.test
-    r.adjusted_alpha = level
-    r.bound = t.bound(level, r.mode)
-    r.mde = paired.mde(t.se, level)
-
-    def f(x: float | None, sign: str = "+") -> str:
-        if r.drop_unit == "percent" and x is not None and math.isfinite(x):
-            return f"{100 * x:{sign}.3g}%"
-        return _fmt(x)
-
-    how = f"{t.method}, {100 * (1 - level):.3g}% one-sided, Holm over {m}"
-    allowed = r.margin or 0.0
-    if r.mode == "regression":
-        r.status = "fail" if rejected else "pass"
-        verdict = "proven drop beyond" if rejected else "no proven drop beyond"
-        r.reason = f"{verdict} {f(allowed, '')}: change {f(r.diff)}, upper bound {f(r.bound)} ({how})"
-        if allowed and r.mde > allowed:
-            r.warnings.append(
-                f"{r.metric}: n={r.n} is too small to detect a drop of {f(allowed, '')}: only drops beyond "
-                f"{f(allowed + r.mde, '')} are caught with {paired.POWER:.0%} power"
-            )
-    else:
-        r.status = "pass" if rejected else "fail"
-        verdict = "non-inferior within" if rejected else "non-inferiority within"
-        tail = "" if rejected else " not shown"
-        r.reason = f"{verdict} {f(allowed, '')}{tail}: change {f(r.diff)}, lower bound {f(r.bound)} ({how})"
-        if r.mde > allowed:
-            r.warnings.append(
-                f"{r.metric}: n={r.n} is too small to show non-inferiority within {f(allowed, '')}: an identical model "
-                f"passes with under {paired.POWER:.0%} probability (minimum detectable effect {f(r.mde)})"
-            )
-
-
 def evaluate_gates(
     gates: Sequence[Any],
     results: Any,
@@ -228,13 +78,19 @@ def evaluate_gates(
     metrics: dict[str, Any] | None = None,
     seed: int = 0,
     n_boot: int = N_BOOT,
+    skip: Collection[str] = (),
 ) -> GateReport:
     """Judge every gate; baseline tests are Holm-corrected together at family-wise level ``alpha``.
 
-    ``metrics`` defaults to load_metrics(); ``seed`` and ``n_boot`` drive the paired bootstrap (deterministic).
-    A result's ``p_adjusted`` is its Holm-adjusted p-value (compare it with ``alpha``); ``adjusted_alpha`` is
-    the level its raw ``p_value`` was compared with in the step-down, and ``bound`` the one-sided confidence
-    bound at that level.
+    ``metrics`` defaults to load_metrics(); ``seed`` drives the paired bootstrap (deterministic), which draws at
+    least ``n_boot`` resamples and enough for 1/(B+1) <= alpha/(10 m). A result's ``p_adjusted`` is its
+    Holm-adjusted p-value (compare it with ``alpha``); ``adjusted_alpha`` is the level its raw ``p_value`` was
+    compared with in the step-down, and ``bound`` the marginal one-sided bound at that level: the gate rejects
+    exactly when that bound excludes the margin.
+
+    Fail closed: a gate that cannot be evaluated (no result, no baseline, a baseline that is not comparable) is
+    an ``error``, and one whose test cannot reach its level at this n is ``undecidable``; both exit 2, unless the
+    gate's metric is in ``skip`` (the user's --skip-gate), which makes it ``skipped``.
     """
     if metrics is None:
         from llmspec.eval.metrics.api import load_metrics
@@ -242,7 +98,15 @@ def evaluate_gates(
         metrics = load_metrics()
     results, baseline = _as_dict(results), (_as_dict(baseline) if baseline is not None else None)
     out: list[GateResult] = []
-    pending: list[_Pending] = []
+    pending: list[Pending] = []
+    m_static = sum(1 for g in gates if _get(g, "max_drop") is not None)
+    boot = paired.n_boot_for(alpha / max(m_static, 1), n_boot)
+
+    def cannot(name: str, kind: str, why: str, index: int, status: str = "error") -> GateResult:
+        if name in skip:
+            return GateResult(name, kind, "skipped", f"skipped by --skip-gate: {why}", gate_index=index)
+        return GateResult(name, kind, status, why, gate_index=index)
+
     for index, gate in enumerate(gates):
         name = str(_get(gate, "metric"))
         if "/" not in name:
@@ -250,25 +114,27 @@ def evaluate_gates(
             continue
         task, metric = name.split("/", 1)
         entry = _lookup(results, task, metric)
+        kind = "threshold" if _get(gate, "min") is not None or _get(gate, "max") is not None else "baseline"
         if entry is None:
-            out.append(GateResult(name, "threshold", "error", f"no result for {name} in this run", gate_index=index))
+            out.append(cannot(name, kind, f"no result for {name} in this run{_known(results, task)}", index))
             continue
-        metric_obj = metrics.get(metric)
+        metric_obj = metric_for(metrics, metric, entry)
         hib = bool(getattr(metric_obj, "higher_is_better", entry.get("higher_is_better", True)))
-        if _get(gate, "min") is not None or _get(gate, "max") is not None:
+        if kind == "threshold":
             out.append(_threshold(gate, name, entry, index))
         if _get(gate, "max_drop") is None:
             continue
         if baseline is None:
-            skip = "no baseline given: max_drop not checked"
-            out.append(GateResult(name, "baseline", "skipped", skip, gate_index=index))
+            missing = "no baseline given: max_drop cannot be checked; pass --baseline RESULTS.json (or --skip-gate " \
+                  f"{name} to skip it)"
+            out.append(cannot(name, "baseline", missing, index))
             continue
         bentry = _lookup(baseline, task, metric)
-        why = provenance_mismatch(results, baseline, task) if bentry is not None else f"baseline has no {name}"
-        if why:
-            out.append(GateResult(name, "baseline", "error", why, gate_index=index))
+        refused = provenance_mismatch(results, baseline, task) if bentry is not None else f"baseline has no {name}"
+        if refused or bentry is None:
+            out.append(cannot(name, "baseline", refused or f"baseline has no {name}", index))
             continue
-        got = _baseline_test(gate, metric_obj, entry, bentry, hib, index, seed + index, n_boot)
+        got = baseline_test(gate, metric_obj, entry, bentry, hib, index, seed + index, boot)
         if isinstance(got, GateResult):
             out.append(got)
         else:
@@ -278,6 +144,21 @@ def evaluate_gates(
         rejected, levels, adjusted = paired.holm([p.test.p_value for p in pending], alpha)
         for p, rej, level, adj in zip(pending, rejected, levels, adjusted):
             p.result.p_adjusted = adj
-            _finish(p, rej, level, len(pending))
+            finish(p, rej, level, alpha, len(pending))
+            why = undecidable(p, alpha, len(pending))
+            if why:
+                r = p.result
+                r.reason = (f"{'skipped by --skip-gate: ' if r.metric in skip else ''}{why}; observed change "
+                            f"{_fmt(r.diff)}")
+                r.status = "skipped" if r.metric in skip else "undecidable"
     out.sort(key=lambda r: (r.gate_index, r.kind != "threshold"))
     return GateReport(out, alpha, [w for r in out for w in r.warnings])
+
+
+def _known(results: dict, task: str) -> str:
+    """'; TASK reports: a, b, c' (or the tasks that ran), for a gate naming something the run does not have."""
+    tasks = results.get("tasks") or {}
+    if task in tasks:
+        names = sorted(set((tasks[task] or {}).get("metrics") or {}) | set((tasks[task] or {}).get("lm_eval") or {}))
+        return f"; {task} reports: {', '.join(names)}" if names else ""
+    return f"; tasks in this run: {', '.join(sorted(tasks))}" if tasks else ""

@@ -13,7 +13,9 @@ import hashlib
 import json
 import logging
 import os
+import pickle
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -60,22 +62,93 @@ def quiet_git_hash() -> None:
     ev.get_git_commit_hash = lambda: None
 
 
-def make_lm(plan, *, threads: int | None = None):
-    """Instantiate lm-eval's model once; every suite of the run reuses it."""
+@contextmanager
+def refuse_pickle(name: str, allow: bool):
+    """While the model loads, any torch.load (what transformers and PEFT use for every non-safetensors file)
+    raises a one-line refusal instead of unpickling: the last line of defence behind modelref.check_format,
+    and the only one for hub files that are not cached yet."""
+    import torch
+
+    if allow:
+        yield
+        return
+    real = torch.load
+
+    def refused(f, *args, **kwargs):
+        raise EvalError(f"{name}: refusing to unpickle {f} (pickle can run arbitrary code when loaded): convert "
+                        f"it to safetensors, or allow pickle with --allow-pickle or [eval].allow_pickle = true", 2)
+
+    torch.load = refused
+    try:
+        yield
+    finally:
+        torch.load = real
+
+
+@contextmanager
+def suite_guards(consent: bool):
+    """Without consent to suite code: prompt templates render in a sandboxed Jinja2 environment, and a metric
+    lm-eval does not register is refused instead of fetched with ``evaluate.load``. lm-eval 0.4.13 renders every
+    template through the module-level ``env`` of lm_eval/utils.py (``apply_template`` reads it at call time),
+    and lm_eval/api/task.py imports ``get_metric`` from lm_eval/api/registry.py by name."""
+    if consent:
+        yield
+        return
+    import lm_eval.api.metrics  # noqa: F401  (fills the metric registry)
+    import lm_eval.api.registry as registry
+    import lm_eval.api.task as task_mod
+    import lm_eval.utils as utils
+    from jinja2 import BaseLoader, StrictUndefined
+    from jinja2.exceptions import SecurityError
+    from jinja2.sandbox import SandboxedEnvironment
+
+    class Sandbox(SandboxedEnvironment):
+        def unsafe_undefined(self, obj, attribute):  # raise at once (a StrictUndefined would hide the reason)
+            raise SecurityError(f"access to attribute {attribute!r} of {type(obj).__name__!r} object is unsafe")
+
+    sandbox = Sandbox(loader=BaseLoader, undefined=StrictUndefined, keep_trailing_newline=True)
+    sandbox.filters.update(utils.env.filters)
+    real_env, real_get_metric = utils.env, task_mod.get_metric
+
+    def get_metric(name, hf_evaluate_metric: bool = False):
+        if hf_evaluate_metric or name not in registry.metric_registry:
+            raise EvalError(f"metric {name!r} is not an lm-eval metric, and lm-eval would fetch and run it with "
+                            f"evaluate.load: {trust_hint()}", 2)
+        return real_get_metric(name, hf_evaluate_metric)
+
+    utils.env, task_mod.get_metric = sandbox, get_metric
+    try:
+        yield
+    finally:
+        utils.env, task_mod.get_metric = real_env, real_get_metric
+
+
+def trust_hint() -> str:
+    from llmspec.eval.trust import CONSENT
+
+    return CONSENT
+
+
+def make_lm(plan, *, threads: int | None = None, allow_pickle: bool = False):
+    """Instantiate lm-eval's model once; every suite of the run reuses it. Without allow_pickle, transformers
+    gets use_safetensors=True, so it raises instead of falling back to pickle weights."""
     import torch
 
     if threads:
         torch.set_num_threads(threads)
     args = dict(plan.model_args)
     name = args.get("pretrained")
+    if not allow_pickle and plan.kind != "vllm":
+        args["use_safetensors"] = True
     try:
-        if plan.kind == "vllm":
-            from lm_eval.models.vllm_causallms import VLLM
+        with refuse_pickle(str(name), allow_pickle):
+            if plan.kind == "vllm":
+                from lm_eval.models.vllm_causallms import VLLM
 
-            return VLLM(**args, batch_size=plan.batch_size)
-        from lm_eval.models.huggingface import HFLM
+                return VLLM(**args, batch_size=plan.batch_size)
+            from lm_eval.models.huggingface import HFLM
 
-        return HFLM(**args, batch_size=plan.batch_size)
+            return HFLM(**args, batch_size=plan.batch_size)
     except torch.OutOfMemoryError:
         raise EvalError(f"out of memory loading {name} ({plan.dtype} on {plan.device}); try a smaller "
                         f"[inference].precision, fewer replicas or a bigger accelerator", 3) from None
@@ -83,7 +156,14 @@ def make_lm(plan, *, threads: int | None = None):
         raise EvalError(f"cannot load {name}: {e}", 3) from None
     except (OSError, ValueError, RuntimeError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if not allow_pickle and "safetensors" in first and ("no file named" in first or "does not appear" in first):
+            raise EvalError(f"{name}: no safetensors weights (model.safetensors or model.safetensors.index.json), "
+                            f"and pickle weights are refused: convert them to safetensors, or allow pickle with "
+                            f"--allow-pickle or [eval].allow_pickle = true", 2) from None
         raise EvalError(f"cannot load model {name}: {first}", 3) from None
+    except pickle.UnpicklingError as e:  # transformers' own weights_only=True refusal (with --allow-pickle)
+        raise EvalError(f"cannot load model {name}: torch refused to unpickle its weights ({(str(e).strip().splitlines() or ['?'])[0]})",
+                        3) from None
 
 
 def task_manager(include_paths: list[str], builtins: bool):
@@ -132,6 +212,10 @@ def run_task(lm, tm, task: str, *, limit, num_fewshot, gen_kwargs, chat_template
     """One task through simple_evaluate; turns a dataset download failure into a one-line error."""
     import lm_eval
 
+    if cache:
+        from llmspec.eval.integrity import repair_response_cache
+
+        repair_response_cache(cache, warn=lambda m: print(m, file=sys.stderr))
     try:
         out = lm_eval.simple_evaluate(
             model=lm, tasks=[task], task_manager=tm, limit=limit, num_fewshot=num_fewshot,
@@ -142,6 +226,9 @@ def run_task(lm, tm, task: str, *, limit, num_fewshot, gen_kwargs, chat_template
     except (KeyboardInterrupt, EvalError):
         raise
     except Exception as e:
+        if type(e).__name__ == "SecurityError":  # jinja2.sandbox refused a template (suite_guards)
+            raise EvalError(f"task {task!r}: a prompt template reached Python internals, which the sandbox refused "
+                            f"({e}); {trust_hint()}", 2) from None
         text = f"{type(e).__name__}: {e}"
         if not offline and any(m in text.lower() for m in OFFLINE_MARKERS):
             raise EvalError(

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from llmspec.textsafe import md_code, md_text, xml_text
+
 
 def atomic_write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -50,8 +52,13 @@ def jsonable(x: Any) -> Any:
 
 
 def write_results(out: Path, results: dict) -> Path:
+    """results.json through its pydantic model (llmspec.eval.results_schema.Results): a field of the wrong shape
+    is a bug that fails here, not a file the gates or a later baseline comparison misread."""
+    from llmspec.eval.results_schema import Results
+
     path = out / "results.json"
-    atomic_write(path, json.dumps(jsonable(results), indent=2, sort_keys=False) + "\n")
+    data = Results.model_validate(jsonable(results)).model_dump(mode="json")
+    atomic_write(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
     return path
 
 
@@ -71,9 +78,9 @@ def _fmt(x: Any) -> str:
 
 def junit(results: dict) -> str:
     """One <testcase> per gate check (classname = task, name = metric + kind); failures carry the reason."""
-    gates = results.get("gates") or []
+    gates = [{k: xml_text(v) if isinstance(v, str) else v for k, v in g.items()} for g in results.get("gates") or []]
     failures = sum(1 for g in gates if g.get("status") == "fail")
-    errors = sum(1 for g in gates if g.get("status") == "error")
+    errors = sum(1 for g in gates if g.get("status") in ("error", "undecidable"))
     skipped = sum(1 for g in gates if g.get("status") == "skipped")
     timing = float((results.get("run") or {}).get("timings", {}).get("total_s", 0.0))
     suite = ET.Element("testsuite", name="llmspec.eval", tests=str(len(gates)), failures=str(failures),
@@ -85,7 +92,7 @@ def junit(results: dict) -> str:
         status = g.get("status")
         if status == "fail":
             ET.SubElement(case, "failure", message=g.get("reason", ""), type="GateFailed").text = g.get("reason", "")
-        elif status == "error":
+        elif status in ("error", "undecidable"):
             ET.SubElement(case, "error", message=g.get("reason", ""), type="GateError").text = g.get("reason", "")
         elif status == "skipped":
             ET.SubElement(case, "skipped", message=g.get("reason", ""))
@@ -101,32 +108,34 @@ def junit(results: dict) -> str:
 def summary(results: dict, verdict: str) -> str:
     """Markdown: verdict, metrics table (value, 95% CI, n), gates table, provenance line."""
     run = results.get("run") or {}
-    lines = [f"## llmspec eval: {run.get('model') or 'model'} — {verdict}", ""]
+    lines = [f"## llmspec eval: {md_text(run.get('model') or 'model')} — {md_text(verdict)}", ""]
     lines += ["| task | metric | value | 95% CI | n | better |", "|---|---|---:|---|---:|---|"]
     for task, tr in (results.get("tasks") or {}).items():
         for name, m in (tr.get("metrics") or {}).items():
             ci = f"[{_fmt(m.get('ci_low'))}, {_fmt(m.get('ci_high'))}]" if m.get("ci_low") is not None else "n/a"
             better = "higher" if m.get("higher_is_better") else "lower"
-            lines.append(f"| {task} | {name} | {_fmt(m.get('value'))} | {ci} | {m.get('n')} | {better} |")
+            lines.append(f"| {md_text(task)} | {md_text(name)} | {_fmt(m.get('value'))} | {ci} | {m.get('n')} | {better} |")
     gates = results.get("gates") or []
     if gates:
         lines += ["", "| gate | check | status | value | reason |", "|---|---|---|---:|---|"]
-        icon = {"pass": "✅ pass", "fail": "❌ fail", "error": "⚠️ error", "skipped": "⏭️ skipped"}
+        icon = {"pass": "✅ pass", "fail": "❌ fail", "error": "⚠️ error", "skipped": "⏭️ skipped",
+                "undecidable": "⚠️ undecidable"}
         for g in gates:
-            reason = str(g.get("reason", "")).replace("|", "\\|")
-            lines.append(f"| {g['metric']} | {g['kind']} | {icon.get(g.get('status'), g.get('status'))} | "
+            reason = md_text(g.get("reason", ""))
+            lines.append(f"| {md_text(g['metric'])} | {md_text(g['kind'])} | {icon.get(g.get('status'), g.get('status'))} | "
                          f"{_fmt(g.get('value'))} | {reason} |")
     incomplete = run.get("incomplete")
     if incomplete:
-        lines += ["", f"**Incomplete run:** {incomplete}"]
+        lines += ["", f"**Incomplete run:** {md_text(incomplete)}"]
     versions = run.get("versions") or {}
-    lines += ["", f"<sub>model hash `{str(run.get('model_hash', ''))[:19]}` · device {run.get('device')} · dtype "
-                  f"{run.get('dtype')} · seed {run.get('seed')} · lm-eval {versions.get('lm_eval')} · "
-                  f"llmspec {versions.get('llmspec')}</sub>", ""]
+    lines += ["", f"<sub>model hash {md_code(str(run.get('model_hash', ''))[:19])} · device {md_text(run.get('device'))} · "
+                  f"dtype {md_text(run.get('dtype'))} · seed {run.get('seed')} · lm-eval {md_text(versions.get('lm_eval'))} · "
+                  f"llmspec {md_text(versions.get('llmspec'))}</sub>", ""]
     return "\n".join(lines)
 
 
 def write_reports(out: Path, results: dict, verdict: str) -> dict[str, Path]:
+    results["verdict"] = verdict
     paths = {"results": write_results(out, results)}
     paths["junit"] = out / "junit.xml"
     atomic_write(paths["junit"], junit(results))

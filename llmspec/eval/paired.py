@@ -1,4 +1,4 @@
-"""One-sided tests of a paired difference against a margin, Holm's step-down, and the minimum detectable effect.
+"""One-sided tests of a paired difference against a margin, Holm's step-down, reachability and power.
 
 Conventions: ``g`` is the change of the candidate against the baseline, signed so that positive is better
 (``cand - base`` for higher-is-better metrics, ``base - cand`` otherwise; divided by |baseline| for percent
@@ -7,35 +7,38 @@ margins). A gate allows a drop of ``margin`` >= 0, i.e. the boundary is ``g = -m
 - regression mode:      H0: g >= -margin   vs  H1: g < -margin   (rejecting H0 = a proven regression: fail)
 - non_inferiority mode: H0: g <= -margin   vs  H1: g > -margin   (rejecting H0 = proven non-inferior: pass)
 
+Every test here has ``bound(level, mode)``, the one-sided (1 - level) confidence bound obtained by inverting the
+same test, so that ``p_value <= level`` exactly when the bound lies beyond the boundary (tests/gates checks this
+as a property), and ``floor``, the smallest p-value the test can reach at its n: when the floor is above the
+level a gate is compared with, no data can reject, and the gate is undecidable rather than silently passing.
+
 Sources:
-- Paired proportions (accuracy): Tango's score test and interval for the difference of paired proportions,
-  T. Tango (1998), "Equivalence test and confidence interval for the difference in proportions for the
-  paired-sample design", Statistics in Medicine 17:891-908 (restricted MLE in closed form; at margin 0 the
-  statistic is McNemar's). Liu, Hsueh & Chen (2002, Stat. Med. 21:1115) recommend it for non-inferiority.
-  Continuity-corrected: the numerator b - c - n*delta is moved 1 count towards the null, which at delta = 0 is
-  McNemar's test with Edwards' correction (A. L. Edwards 1948, Psychometrika 13:185-187) and in proportion units
-  the +-1/n correction of the paired-difference interval (Fleiss, Levin & Paik 2003, "Statistical Methods for
-  Rates and Proportions", 3rd ed., ch. 13). Without it the asymptotic test is liberal: its exact size
-  reaches 5.4-7.3% at nominal 5% for n = 20..1000 (benchmarks/gate_calibration.md); with it the size stays
-  <= 5% at alpha = 0.05 over the whole nuisance range measured there.
-- Other metrics: paired bootstrap over documents (see llmspec.eval.metrics.bootstrap), with the expanded
-  percentile bound of Hesterberg (2015, "What teachers should know about the bootstrap", The American
-  Statistician 69:371-386): the percentile level z_{1-a} is replaced by sqrt(n/(n-1)) t_{n-1,1-a},
-  which undoes the narrowness bias of the plain percentile bound (measured 6.2-6.6% false failures at
-  n = 20, 5.2-5.3% at n = 100 for nominal 5%; expanded: 5.0-5.2% at n = 20, within Monte-Carlo error from
-  n = 40). Tail fraction (1 + #{g* beyond the boundary}) / (B + 1) (Davison & Hinkley 1997, "Bootstrap
-  Methods and their Application", ch. 4), mapped through the same expansion to a p-value.
-- Student t CDF through the regularized incomplete beta function, I_x(a, b) by its continued fraction
-  (Press et al., "Numerical Recipes", 3rd ed., sec. 6.4; Abramowitz & Stegun 26.7.1).
-- Holm (1979), "A simple sequentially rejective multiple test procedure", Scand. J. Statist. 6:65-70.
-- Minimum detectable effect at power 1-beta for a one-sided level-a z test: (z_{1-a} + z_{1-beta}) * SE
-  (e.g. Chow, Shao & Wang, "Sample Size Calculations in Clinical Research", 2nd ed., sec. 3.2).
+- 0/1 per-sample values (accuracy), points margins: Tango's score test for the difference of paired proportions,
+  T. Tango (1998), Statistics in Medicine 17:891-908 (restricted MLE in closed form; at margin 0 McNemar's
+  statistic), recommended for non-inferiority by Liu, Hsueh & Chen (2002, Stat. Med. 21:1115). Continuity-
+  corrected by one count towards the null (Edwards 1948, Psychometrika 13:185-187; Fleiss, Levin & Paik 2003,
+  ch. 13): without it the exact size reaches 5.4-7.3% at nominal 5% (benchmarks/gate_calibration.md).
+- Other per-sample means (token F1 per item, log-likelihoods), points margins: the paired t-test on the
+  per-sample differences (Student 1908; e.g. Wasserman, "All of Statistics", sec. 10.1), scipy.stats.t.
+- Metrics that are not means of per-sample values (perplexity as a ratio of sums, macro-F1) and percent margins
+  (a ratio of means): paired bootstrap over documents (llmspec.eval.metrics.bootstrap) with Hesterberg's
+  expanded percentile level (2015, The American Statistician 69:371-386): z_{1-a} is replaced by
+  sqrt(n/(n-1)) t_{n-1,1-a}. Tail fraction (1 + #{g* beyond the boundary}) / (B + 1) (Davison & Hinkley 1997,
+  "Bootstrap Methods and their Application", ch. 4) mapped through the same expansion to a p-value. The bound is
+  the order statistic that the same rule rejects at, so bound and p-value agree exactly.
+- Holm (1979), Scand. J. Statist. 6:65-70. The bounds printed are marginal one-sided bounds at the level each
+  gate was compared with in the step-down; they are not simultaneous intervals (for those, see Strassburger &
+  Bretz 2008, Stat. Med. 27:4914-4927), but each verdict is exactly "this bound excludes the margin".
+- Power: the smallest true drop detected with probability 1 - beta by a one-sided level-a test is
+  margin + (z_{1-a} + z_{1-beta}) * SE (Chow, Shao & Wang, "Sample Size Calculations in Clinical Research",
+  2nd ed., sec. 3.2). For planning, SE assumes the conservative unpaired variance 2 sigma^2 / n, which holds
+  whenever the two runs' per-sample values are not negatively correlated.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 
@@ -43,17 +46,24 @@ import numpy as np
 
 _N = NormalDist()
 POWER = 0.8
+MAX_N = 10_000_000  # needed_n searches up to this many documents
 
 
 @dataclass
 class TestResult:
     p_value: float
     estimate: float  # observed g
-    se: float  # standard error of g (for the MDE)
+    se: float  # standard error of g
     method: str
+    floor: float = 0.0  # smallest p-value this test can reach at its n (and B)
 
     def bound(self, alpha: float, mode: str) -> float:  # overridden per method
         raise NotImplementedError
+
+
+def rejects(bound: float, margin: float, mode: str) -> bool:
+    """Whether a one-sided bound excludes the boundary -margin (the verdict, stated through the bound)."""
+    return bound < -margin if mode == "regression" else bound > -margin
 
 
 # ---------------------------------------------------------------- paired proportions (Tango 1998)
@@ -80,27 +90,6 @@ def tango_z(b: int, c: int, n: int, delta: float, cc: float = 0.0) -> float:
     return num / math.sqrt(var)
 
 
-@dataclass
-class TangoResult(TestResult):
-    b: int = 0
-    c: int = 0
-    n: int = 0
-
-    def bound(self, alpha: float, mode: str) -> float:
-        """Upper (regression) or lower (non_inferiority) one-sided (1-alpha) bound, by inverting Tango's test."""
-        z = _N.inv_cdf(1.0 - alpha)
-        target = -z if mode == "regression" else z  # Z(delta) is decreasing in delta
-        cc = _cc(mode)
-        lo, hi = -1.0 + 1e-12, 1.0 - 1e-12
-        for _ in range(64):  # interval width 2 * 2**-64: below float resolution near the bound
-            mid = (lo + hi) / 2.0
-            if tango_z(self.b, self.c, self.n, mid, cc) > target:
-                lo = mid
-            else:
-                hi = mid
-        return (lo + hi) / 2.0
-
-
 def _cc(mode: str) -> float:
     return -CONTINUITY if mode == "regression" else CONTINUITY
 
@@ -111,73 +100,107 @@ def tango_p(b: int, c: int, n: int, margin: float, mode: str) -> float:
     return _N.cdf(zval) if mode == "regression" else 1.0 - _N.cdf(zval)
 
 
+def tango_floor(n: int, margin: float, mode: str) -> float:
+    """Smallest p-value at n: every pair discordant in the rejecting direction."""
+    return tango_p(0, n, n, margin, mode) if mode == "regression" else tango_p(n, 0, n, margin, mode)
+
+
+@dataclass
+class TangoResult(TestResult):
+    b: int = 0
+    c: int = 0
+    n: int = 0
+
+    def bound(self, alpha: float, mode: str) -> float:
+        """Upper (regression) or lower (non_inferiority) one-sided (1-alpha) bound: the boundary -delta at which
+        the test's p-value equals alpha (bisection; tango_p is monotone in the margin)."""
+        lo, hi = -1.0, 1.0  # candidate values of g = -margin
+        for _ in range(64):  # width 2**-63: below float resolution
+            mid = (lo + hi) / 2.0
+            p = tango_p(self.b, self.c, self.n, -mid, mode)
+            # regression: p grows with the boundary value g0 (rejecting needs g0 above the bound)
+            if (p <= alpha) == (mode == "regression"):
+                hi = mid
+            else:
+                lo = mid
+        return hi if mode == "regression" else lo
+
+
 def paired_proportions(cand: Sequence[float], base: Sequence[float], margin: float, mode: str) -> TangoResult:
     """Tango's one-sided score test of the paired difference of 0/1 outcomes at boundary -margin."""
     b = sum(1 for x, y in zip(cand, base) if x >= 0.5 and y < 0.5)
     c = sum(1 for x, y in zip(cand, base) if x < 0.5 and y >= 0.5)
     n = len(cand)
     p = tango_p(b, c, n, margin, mode)
-    # planning SE (Wald) for the MDE; with no discordant pair, use the rule-of-three upper bound 3/n on the
-    # discordance rate (Hanley & Lippman-Hand 1983, JAMA 249:1743) so that a tiny n still warns.
-    disc = max((b + c) / n, 3.0 / n) if n else 1.0
-    se = math.sqrt(max(disc - ((b - c) / n) ** 2, 0.0) / n) if n else math.inf
-    return TangoResult(p_value=p, estimate=(b - c) / n if n else 0.0, se=se, method="tango-score-cc", b=b, c=c, n=n)
+    se = math.sqrt(max((b + c) / n - ((b - c) / n) ** 2, 0.0) / n) if n else math.inf
+    return TangoResult(p_value=p, estimate=(b - c) / n if n else 0.0, se=se, method="tango-score-cc",
+                       floor=tango_floor(n, margin, mode), b=b, c=c, n=n)
+
+
+# ---------------------------------------------------------------- paired t-test (means of per-sample values)
+
+
+@dataclass
+class MeanResult(TestResult):
+    n: int = 0
+
+    def bound(self, alpha: float, mode: str) -> float:
+        if self.se == 0.0:
+            return self.estimate
+        from scipy.stats import t
+
+        q = float(t.ppf(1.0 - alpha, self.n - 1)) * self.se
+        return self.estimate + q if mode == "regression" else self.estimate - q
+
+
+def mean_p(estimate: float, se: float, n: int, margin: float, mode: str) -> float:
+    if se == 0.0:  # every difference equal: decided by its sign against the boundary
+        return 0.0 if rejects(estimate, margin, mode) else 1.0
+    from scipy.stats import t
+
+    stat = (estimate + margin) / se
+    return float(t.cdf(stat, n - 1)) if mode == "regression" else float(t.sf(stat, n - 1))
+
+
+def paired_mean(g: Sequence[float], margin: float, mode: str) -> MeanResult:
+    """Paired t-test of the mean per-sample difference g (signed, positive = better) at boundary -margin."""
+    arr = np.asarray(g, dtype=float)
+    n = arr.size
+    est = float(arr.mean())
+    se = float(arr.std(ddof=1) / math.sqrt(n)) if n > 1 else math.inf
+    return MeanResult(p_value=mean_p(est, se, n, margin, mode), estimate=est, se=se, method="paired-t", floor=0.0,
+                      n=n)
 
 
 # ---------------------------------------------------------------- paired bootstrap
 
 
-def _betacf(a: float, b: float, x: float) -> float:
-    """Continued fraction of the incomplete beta function (modified Lentz; Numerical Recipes 6.4)."""
-    tiny, qab, qap, qam = 1e-300, a + b, a + 1.0, a - 1.0
-    c, d = 1.0, 1.0 - qab * x / qap
-    d = 1.0 / (d if abs(d) > tiny else tiny)
-    h = d
-    for m in range(1, 10_000):
-        m2 = 2 * m
-        for aa in (m * (b - m) * x / ((qam + m2) * (a + m2)), -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))):
-            d = 1.0 + aa * d
-            d = 1.0 / (d if abs(d) > tiny else tiny)
-            c = 1.0 + aa / c
-            c = c if abs(c) > tiny else tiny
-            h *= d * c
-        if abs(d * c - 1.0) < 1e-15:
-            break
-    return h
-
-
-def _betai(a: float, b: float, x: float) -> float:
-    """Regularized incomplete beta I_x(a, b)."""
-    if x <= 0.0 or x >= 1.0:
-        return 0.0 if x <= 0.0 else 1.0
-    lbt = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
-    if x < (a + 1.0) / (a + b + 2.0):
-        return math.exp(lbt) * _betacf(a, b, x) / a
-    return 1.0 - math.exp(lbt) * _betacf(b, a, 1.0 - x) / b
-
-
-def t_cdf(t: float, df: float) -> float:
-    """P(T <= t) for Student's t with df degrees of freedom (A&S 26.7.1 via I_x(df/2, 1/2))."""
-    if math.isinf(t):
-        return 1.0 if t > 0 else 0.0
-    tail = 0.5 * _betai(df / 2.0, 0.5, df / (df + t * t))
-    return 1.0 - tail if t > 0 else tail
-
-
-def t_ppf(q: float, df: float) -> float:
-    """Quantile of Student's t (bisection on t_cdf)."""
-    lo, hi = -1e6, 1e6
-    for _ in range(200):
-        mid = (lo + hi) / 2.0
-        lo, hi = (mid, hi) if t_cdf(mid, df) < q else (lo, mid)
-        if hi - lo < 1e-12 * max(1.0, abs(mid)):
-            break
-    return (lo + hi) / 2.0
-
-
 def expanded_z(alpha: float, n: int) -> float:
     """Hesterberg's (2015) expanded percentile level: sqrt(n/(n-1)) t_{n-1, 1-alpha} replaces z_{1-alpha}."""
-    return math.sqrt(n / (n - 1)) * t_ppf(1.0 - alpha, n - 1) if n > 1 else math.inf
+    from scipy.stats import t
+
+    return math.sqrt(n / (n - 1)) * float(t.ppf(1.0 - alpha, n - 1)) if n > 1 else math.inf
+
+
+def bootstrap_p(tail: float, n: int) -> float:
+    """p-value from the bootstrap tail fraction beyond the boundary, through the expanded percentile map:
+    rejecting at level alpha <=> Phi^-1(1 - tail) >= sqrt(n/(n-1)) t_{n-1,1-alpha}."""
+    if n <= 1:
+        return 1.0
+    from scipy.stats import t
+
+    w = _N.inv_cdf(min(max(1.0 - tail, 1e-300), 1.0 - 1e-16))
+    return float(t.sf(w * math.sqrt((n - 1) / n), n - 1))
+
+
+def bootstrap_floor(n: int, n_boot: int) -> float:
+    """Smallest p-value with B = n_boot resamples: no resample beyond the boundary, tail 1/(B+1)."""
+    return bootstrap_p(1.0 / (n_boot + 1), n)
+
+
+def n_boot_for(level: float, minimum: int = 2000) -> int:
+    """Resamples so that the tail resolution 1/(B+1) is at most level/10 (and at least ``minimum``)."""
+    return max(minimum, math.ceil(10.0 / level) - 1)
 
 
 @dataclass
@@ -186,57 +209,74 @@ class BootstrapResult(TestResult):
     n: int = 0
 
     def bound(self, alpha: float, mode: str) -> float:
-        finite = self.draws[np.isfinite(self.draws)]
-        if not finite.size:
+        """The order statistic at which the tail rule flips: rejecting at alpha <=> (1 + k) / (B + 1) <= q with
+        q = 1 - Phi(expanded z), i.e. at most k_max = floor(q (B + 1)) - 1 draws on the null side."""
+        if self.draws is None or not self.draws.size:
             return math.nan
-        z = expanded_z(alpha, self.n) if self.n else _N.inv_cdf(1.0 - alpha)  # n = 0: plain percentile
-        q = _N.cdf(z) if mode == "regression" else _N.cdf(-z)
-        return float(np.quantile(finite, q))
+        z = expanded_z(alpha, self.n)
+        q = 1.0 - _N.cdf(z)
+        k_max = math.floor(q * (self.draws.size + 1) + 1e-9) - 1
+        if k_max < 0:  # no rejection possible at this level
+            return math.inf if mode == "regression" else -math.inf
+        ordered = np.sort(self.draws)
+        # regression: reject iff #{g* >= -margin} <= k_max iff the (k_max+1)-th largest draw < -margin
+        return float(ordered[-(k_max + 1)]) if mode == "regression" else float(ordered[k_max])
 
 
-def bootstrap_p(tail: float, n: int) -> float:
-    """p-value from the bootstrap tail fraction beyond the boundary, through the expanded percentile map:
-    rejecting at level alpha <=> Phi^-1(1 - tail) >= sqrt(n/(n-1)) t_{n-1,1-alpha}."""
-    if n <= 1:
-        return 1.0
-    w = _N.inv_cdf(min(max(1.0 - tail, 1e-300), 1.0 - 1e-16))
-    return 1.0 - t_cdf(w * math.sqrt((n - 1) / n), n - 1)
-
-
-def paired_bootstrap(g_draws: np.ndarray, estimate: float, margin: float, mode: str, n: int = 0) -> BootstrapResult:
-    """Test from bootstrap draws of g (same resampled documents on both sides); n: documents per resample
-    (0: uncorrected percentile test, tail fraction as the p-value)."""
+def paired_bootstrap(g_draws: np.ndarray, estimate: float, margin: float, mode: str, n: int) -> BootstrapResult:
+    """Test from bootstrap draws of g (same resampled documents on both sides); n: documents per resample."""
     finite = g_draws[np.isfinite(g_draws)]
     B = finite.size
     beyond = int((finite >= -margin).sum()) if mode == "regression" else int((finite <= -margin).sum())
     tail = (1 + beyond) / (B + 1)
-    p = bootstrap_p(tail, n) if n else tail
     se = float(np.std(finite, ddof=1)) if B > 1 else math.inf
-    method = "paired-bootstrap-expanded" if n else "paired-bootstrap"
-    return BootstrapResult(p_value=p, estimate=estimate, se=se, method=method, draws=finite, n=n)
+    return BootstrapResult(p_value=bootstrap_p(tail, n), estimate=estimate, se=se, method="paired-bootstrap-expanded",
+                           floor=bootstrap_floor(n, B), draws=finite, n=n)
 
 
-# ---------------------------------------------------------------- Holm and power
+# ---------------------------------------------------------------- Holm, reachability and power
 
 
 def holm(p_values: Sequence[float], alpha: float) -> tuple[list[bool], list[float], list[float]]:
-    """Holm's step-down: (rejected, level each test is compared with, Holm-adjusted p-value), input order."""
+    """Holm's step-down: (rejected, level each test is compared with, Holm-adjusted p-value), input order.
+
+    Tests after the first non-rejection are compared with the level at which the procedure stopped, so that for
+    every test ``rejected == (p <= level)`` (their p-values are at least the one that stopped it)."""
     m = len(p_values)
     order = sorted(range(m), key=lambda i: p_values[i])
     rejected = [False] * m
     levels = [alpha] * m
     adjusted = [1.0] * m
     running = 0.0
-    stopped = False
+    stop_level: float | None = None
     for rank, i in enumerate(order):
-        levels[i] = alpha / (m - rank)
         running = max(running, min(1.0, (m - rank) * p_values[i]))
         adjusted[i] = running
-        if not stopped and p_values[i] <= levels[i]:
-            rejected[i] = True
+        if stop_level is None:
+            levels[i] = alpha / (m - rank)
+            if p_values[i] <= levels[i]:
+                rejected[i] = True
+            else:
+                stop_level = levels[i]
         else:
-            stopped = True
+            levels[i] = stop_level
     return rejected, levels, adjusted
+
+
+def needed_n(floor_at: Callable[[int], float], level: float, start: int = 2) -> int | None:
+    """Smallest n >= start with floor_at(n) <= level (floor_at decreasing in n), or None beyond MAX_N."""
+    if floor_at(start) <= level:
+        return start
+    hi = start
+    while floor_at(hi) > level:
+        if hi >= MAX_N:
+            return None
+        hi = min(hi * 2, MAX_N)
+    lo = hi // 2
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if floor_at(mid) <= level else (mid, hi)
+    return hi
 
 
 def mde(se: float, alpha: float, power: float = POWER) -> float:
@@ -244,3 +284,11 @@ def mde(se: float, alpha: float, power: float = POWER) -> float:
     if not math.isfinite(se):
         return math.inf
     return (_N.inv_cdf(1.0 - alpha) + _N.inv_cdf(power)) * se
+
+
+def detectable_drop(margin: float, sigma: float, n: int, level: float, power: float = POWER) -> float:
+    """Smallest true drop detected with ``power`` at level ``level``, assuming the unpaired variance 2 sigma^2/n
+    of the difference (conservative when the two runs' per-sample values are not negatively correlated)."""
+    if n < 2:
+        return math.inf
+    return margin + mde(math.sqrt(2.0 * sigma * sigma / n), level, power)

@@ -1,6 +1,6 @@
 """The shape of ``results.json``: the contract between the runner (writes it) and the gates (read it).
 
-Version 1. The runner writes ``Results.model_dump(mode="json")``; the gates read either that dict or the
+Version 1. The runner writes ``Results.model_validate(...).model_dump(mode="json")`` (llmspec.eval.outputs); the gates read either that dict or the
 model (``Results.model_validate(d)``). Keep additions backwards compatible (new optional fields only); bump
 ``SCHEMA_VERSION`` for anything else.
 
@@ -8,6 +8,7 @@ Example (abridged)::
 
     {
       "schema_version": 1,
+      "verdict": "PASSED",
       "run": {"spec_hash": "sha256:...", "model_hash": "sha256:...", "versions": {"lm_eval": "0.4.13", ...},
               "device": "cpu", "dtype": "float32", "seed": 1234, "batch_size": 1, ...},
       "tasks": {
@@ -54,8 +55,8 @@ class _Open(BaseModel):
 class MetricResult(_Open):
     """One metric of one task: the corpus value, its interval and the per-sample values behind it."""
 
-    value: float
-    """Corpus-level value (the metric's ``aggregate`` over all samples)."""
+    value: float | None
+    """Corpus-level value (the metric's ``aggregate`` over all samples); None when it is not finite."""
     ci_low: float | None = None
     """Lower end of the two-sided interval at ``confidence`` (None when n < 2)."""
     ci_high: float | None = None
@@ -117,7 +118,8 @@ class GateResultModel(_Open):
 
     metric: str
     kind: Literal["threshold", "baseline"]
-    status: Literal["pass", "fail", "skipped", "error"]
+    status: Literal["pass", "fail", "skipped", "error", "undecidable"]
+    """undecidable: the test cannot reach its level at this n (fails closed, like error)."""
     passed: bool
     reason: str
     value: float | None = None
@@ -134,11 +136,17 @@ class GateResultModel(_Open):
     mode: str | None = None
     n: int | None = None
     mde: float | None = None
+    detectable_drop: float | None = None
+    """Smallest drop this gate detects with 80% power at its n and level, assuming the unpaired variance
+    2 sigma^2 / n of the difference (sigma: 0.5 for values in [0, 1], else the baseline's per-sample spread)."""
     warnings: list[str] = Field(default_factory=list)
 
 
 class Results(_Open):
     schema_version: int = SCHEMA_VERSION
+    verdict: Literal["PASSED", "FAILED", "ERROR", "INCOMPLETE"] = "INCOMPLETE"
+    """The run's verdict, as the exit code says it (llmspec.eval.outcome): PASSED only when every gate passed;
+    INCOMPLETE while the run is still going or after it stopped early."""
     run: RunProvenance = Field(default_factory=RunProvenance)
     tasks: dict[str, TaskResult] = Field(default_factory=dict)
     gates: list[GateResultModel] = Field(default_factory=list)

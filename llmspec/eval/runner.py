@@ -10,13 +10,16 @@ import json
 import signal
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from llmspec.eval import modelref
 from llmspec.eval import plan as planning
+from llmspec.eval.integrity import validate_output
 from llmspec.eval.modelref import EvalError
+from llmspec.eval.outcome import EvalOutcome
 from llmspec.eval.suite import Suite, SuiteError, find_suite, load_suite
+from llmspec.eval.trust import require_consent
 
 
 @dataclass
@@ -31,17 +34,12 @@ class EvalOptions:
     dry_run: bool = False
     trust_remote_code: bool = False
     allow_pickle: bool = False
+    trust_suite_code: bool = False
     strict: bool = False
     log: Callable[[str], None] = print
     progress: bool = True
-
-
-@dataclass
-class EvalOutcome:
-    exit_code: int
-    reason: str
-    results: dict = field(default_factory=dict)
-    paths: dict = field(default_factory=dict)
+    skip_gates: tuple[str, ...] = ()
+    """Gate metrics to skip (not fail) when they cannot be evaluated: no baseline, no result, not comparable."""
 
 
 class _Timeout(Exception):
@@ -76,22 +74,24 @@ def load_suites(spec, names: tuple[str, ...]) -> list[Suite]:
         raise EvalError(str(e), 2) from None
 
 
-def check_gates(spec, suites: list[Suite], metrics: dict) -> None:
-    """Config errors before any work: gates naming a task no suite runs, or an unknown metric."""
-    tasks = {t.task for s in suites for t in s.tasks}
+def check_gates(spec, suites: list[Suite], metrics: dict, builtin=None) -> None:
+    """Config errors before any work: a suite naming an unknown metric plugin, a gate naming a task no suite runs
+    or a metric its task does not report (llmspec.eval.gatecheck; lm-eval's built-in tasks only with
+    ``builtin``, a name -> task config resolver)."""
+    from llmspec.eval.gatecheck import gate_problems
+
     for s in suites:
         for t in s.tasks:
             for m in t.metrics:
                 if m not in metrics:
                     raise EvalError(f"{s.file}: task {t.task!r} names metric {m!r}, which no installed metric "
                                     f"plugin provides (known: {', '.join(sorted(metrics))})", 2)
-    for gate in (spec.eval.gates if spec.eval else []):
-        task = gate.metric.split("/", 1)[0]
-        if task not in tasks:
-            loc = spec.source.locate(("eval", "gates")) if spec.source is not None else None
-            where = f"{loc.file}:{loc.line}:{loc.col}: " if loc else ""
-            raise EvalError(f"{where}gate {gate.metric!r} names task {task!r}, which none of the suites "
-                            f"({', '.join(s.name for s in suites)}) runs", 2)
+    problems = gate_problems(spec, suites, builtin)
+    if problems:
+        p = problems[0]
+        loc = spec.source.locate(p.key) if spec.source is not None else None
+        where = f"{loc.file}:{loc.line}:{loc.col}: " if loc else ""
+        raise EvalError(f"{where}{p.message}; {p.fix}", 2)
 
 
 def _spec_hash(spec) -> str:
@@ -100,11 +100,11 @@ def _spec_hash(spec) -> str:
     return spec_hash(spec)
 
 
-def _versions() -> dict:
+def _versions() -> dict[str, str | None]:
     import platform
     from importlib.metadata import PackageNotFoundError, version
 
-    out = {"python": platform.python_version()}
+    out: dict[str, str | None] = {"python": platform.python_version()}
     for dist, key in (("llmspec", "llmspec"), ("lm_eval", "lm_eval"), ("torch", "torch"),
                       ("transformers", "transformers")):
         try:
@@ -133,10 +133,20 @@ def run(spec, opts: EvalOptions) -> EvalOutcome:
     from llmspec.eval.metrics import load_metrics
 
     log = opts.log
+    if not opts.progress:  # -q: no progress bars from lm-eval, datasets or transformers, even on a terminal
+        import os
+
+        os.environ["TQDM_DISABLE"] = "1"
+        os.environ["HF_DATASETS_DISABLE_PROGRESS_BARS"] = "1"
     lmeval.prepare_environment(tinymodel.cache_root())  # before anything imports tqdm/transformers
+    validate_output(opts.output, create=not opts.dry_run)  # before any work: a bad --output is found now
     suites = load_suites(spec, opts.suites)
+    consent = require_consent(suites, bool(spec.eval and spec.eval.trust_suite_code), opts.trust_suite_code, log)
     metrics = load_metrics(warn=lambda m: log(f"warning: {m}"))
     check_gates(spec, suites, metrics)
+    if opts.baseline and not any(g.max_drop is not None for g in (spec.eval.gates if spec.eval else [])):
+        raise EvalError(f"--baseline {opts.baseline} given, but no [[eval.gates]] sets max_drop, so nothing would "
+                        "compare with it; add a gate with max_drop, or drop --baseline", 2)
     baseline = _load_baseline(opts.baseline)
     ev = spec.eval
     trust = bool(spec.model.trust_remote_code and opts.trust_remote_code)
@@ -154,8 +164,9 @@ def run(spec, opts: EvalOptions) -> EvalOutcome:
         a = Path(adapter).expanduser()
         adapter = str((a if a.is_absolute() else spec_dir / a).resolve()) if (spec_dir / a).exists() or a.exists() \
             else adapter
+    modelref.check_adapter(adapter, opts.allow_pickle or bool(ev and ev.allow_pickle))
     gpu_mem = _gpu_memory(spec)
-    include = sorted({str(s.task_path(t).parent) for s in suites for t in s.tasks if t.path})
+    include = sorted({str(tp.parent) for s in suites for t in s.tasks if (tp := s.task_path(t)) is not None})
     task_names = [t.task for s in suites for t in s.tasks]
     needs_builtin = any(t.path is None for s in suites for t in s.tasks)
     if opts.dry_run:
@@ -166,16 +177,31 @@ def run(spec, opts: EvalOptions) -> EvalOutcome:
         if missing:
             raise EvalError(f"unknown lm-eval task(s): {', '.join(missing)} (not in lm-eval "
                             f"{_versions()['lm_eval']} nor in the suites' task YAMLs)", 2)
+        if needs_builtin:  # built-in tasks' metrics, from lm-eval's own index (no dataset is loaded)
+            check_gates(spec, suites, metrics, builtin=lambda name: _index_config(tm, name))
         limit = opts.limit or (ev.limit if ev else None)
         text = planning.describe(p, task_names, include, str(Path(opts.output) / "lm-eval"), limit=limit,
                                  builtins=needs_builtin,
                                  num_fewshot=ev.num_fewshot if ev else None, seed=ev.seed if ev else 1234,
                                  chat_template=bool(ev and ev.chat_template))
+        from llmspec.eval.gateplan import describe as describe_gates
+        from llmspec.eval.gateplan import plan_gates
+
+        plans = plan_gates(spec, suites)
+        if plans:
+            text += ("\nbaseline gates (Holm's first level alpha/m; 80% power assuming values in [0, 1] and the "
+                     "unpaired variance 2 sigma^2/n):\n" + "\n".join(describe_gates(plans, {g.metric: g.drop_unit
+                                                                                     for g in ev.gates})))
         return EvalOutcome(0, "dry run: plan printed", {"plan": text})
     from llmspec.eval import execute
+    from llmspec.eval.context import RunContext
 
-    return execute.execute(spec, opts, suites, metrics, model, adapter, trust, gpu_mem, include, needs_builtin,
-                           baseline, _spec_hash(spec), _versions(), _deadline, _Timeout)
+    with lmeval.suite_guards(consent):
+        return execute.execute(RunContext(
+            spec=spec, opts=opts, suites=suites, metrics=metrics, model=model, adapter=adapter,
+            trust_remote_code=trust, gpu_memory=gpu_mem, include=include, needs_builtin=needs_builtin,
+            baseline=baseline, spec_hash=_spec_hash(spec), versions=_versions(), deadline=_deadline,
+            timeout_exc=_Timeout, skip_gates=frozenset(opts.skip_gates)))
 
 
 def _gpu_memory(spec) -> int | None:
@@ -190,3 +216,8 @@ def _gpu_memory(spec) -> int | None:
         return resolve(hw.accelerator, spec.source.accelerators if spec.source else None).memory_bytes
     except Exception:
         return None
+
+
+def _index_config(tm, name: str) -> dict | None:
+    entry = tm.task_index.get(name)
+    return dict(entry.cfg) if entry is not None and isinstance(getattr(entry, "cfg", None), dict) else None

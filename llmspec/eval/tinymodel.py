@@ -10,7 +10,7 @@ The tokenizer is a byte-level BPE trained with ``tokenizers`` on the same corpus
 ``PreTrainedTokenizerFast`` with ``model_input_names = [input_ids, attention_mask]`` (transformers 5 would
 otherwise write a ``TokenizersBackend`` and GPT-2 would receive token_type_ids; see /work/shared/NOTES.md).
 
-Models are cached in ``$LLMSPEC_CACHE/models/<name>-<recipe hash>`` (default ``./.llmspec-cache``); the hash
+Models are cached in ``$LLMSPEC_CACHE/models/<name>-<recipe hash>`` (default ``~/.cache/llmspec``, see :func:`cache_root`); the hash
 covers the whole build recipe, so a changed recipe builds a new directory. Specs name them as
 ``weights = "llmspec:tiny-base"``. torch and transformers are imported only inside :func:`build`.
 """
@@ -42,8 +42,15 @@ _RECIPE_VERSION = 3
 
 
 def cache_root() -> Path:
-    """``$LLMSPEC_CACHE``, else ``.llmspec-cache`` in the working directory."""
-    return Path(os.environ.get("LLMSPEC_CACHE") or ".llmspec-cache").resolve()
+    """``$LLMSPEC_CACHE``, else the per-user cache directory: ``$XDG_CACHE_HOME/llmspec`` or ``~/.cache/llmspec``
+    (XDG Base Directory Specification; ``%LOCALAPPDATA%/llmspec/Cache`` on Windows, as platformdirs does), so
+    that a run from any working directory finds the models built before."""
+    if os.environ.get("LLMSPEC_CACHE"):
+        return Path(os.environ["LLMSPEC_CACHE"]).expanduser().resolve()
+    if os.name == "nt" and os.environ.get("LOCALAPPDATA"):
+        return Path(os.environ["LOCALAPPDATA"]) / "llmspec" / "Cache"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache") / "llmspec"
 
 
 def is_builtin(ref: str | None) -> bool:
@@ -66,9 +73,27 @@ def resolve(ref: str, *, build_missing: bool = True, log=None) -> Path:
     if name not in RECIPES:
         raise KeyError(f"unknown built-in model {ref!r}; known: {', '.join(PREFIX + n for n in RECIPES)}")
     path = model_dir(name)
+    if build_missing and path.exists() and _corrupt(path, log):
+        try:
+            shutil.rmtree(path)
+        except OSError as e:
+            raise RuntimeError(f"{path}: the built model is corrupt and cannot be deleted ({e.strerror or e}); "
+                               f"delete the folder and run again") from None
     if not (path / "model.safetensors").is_file() and build_missing:
         build(name, log=log)
     return path
+
+
+def _corrupt(path: Path, log) -> bool:
+    """Whether a built model folder is incomplete or damaged (a truncated model.safetensors, a missing file)."""
+    from llmspec.eval.integrity import safetensors_problem
+
+    needed = ("model.safetensors", "config.json", "tokenizer.json", "llmspec-recipe.json")
+    missing = [n for n in needed if not (path / n).is_file()]
+    problem = f"missing {', '.join(missing)}" if missing else safetensors_problem(path / "model.safetensors")
+    if problem and log:
+        log(f"warning: {path} is corrupt ({problem}); rebuilding it")
+    return problem is not None
 
 
 def _train_tokenizer(out: Path) -> None:

@@ -75,14 +75,14 @@ def _glob_regex(pattern: str) -> re.Pattern[str]:
     return re.compile(out + "(?:/.*)?$")
 
 
-def glob_match(pattern: str, path: Path, root: Path) -> bool:
+def glob_match(pattern: str, path: str | os.PathLike[str], root: str | os.PathLike[str]) -> bool:
     """Whether ``path`` matches a glob relative to ``root`` ("**" spans folders). A pattern without "/" also
     matches the file name alone, as in .gitignore."""
-    path = os.fspath(path)
+    name = os.fspath(path)
     regex = _glob_regex(pattern.strip("/") if "/" in pattern else pattern)
-    if regex.match(_relative(path, os.fspath(root))):
+    if regex.match(_relative(name, os.fspath(root))):
         return True
-    return "/" not in pattern and bool(regex.match(os.path.basename(path)))
+    return "/" not in pattern and bool(regex.match(os.path.basename(name)))
 
 
 def _relative(path: str, root: str) -> str:

@@ -59,6 +59,11 @@ PARALLEL_MIN = 64
 """Below this many specs, one process is faster than starting workers."""
 
 
+# A spec lint could not read (not TOML, invalid, unreadable) or a rule that crashed: never hidden by --select,
+# --ignore, per_file_ignores or noqa, since "All checks passed" would then vouch for a spec nobody checked.
+UNSUPPRESSIBLE = frozenset({"SPC001", "SPC002", "SPC003", "LNT003"})
+
+
 class _Plan:
     """Rule instances and selectors of one configuration."""
 
@@ -78,6 +83,8 @@ class _Plan:
         self.known = set(rules) | set(ENGINE_CODES)
 
     def enabled(self, code: str) -> bool:
+        if code in UNSUPPRESSIBLE:
+            return True
         return matches(code, self.select) and not matches(code, self.ignore)
 
     def _validate(self, rules: Mapping[str, type[Rule]], options: Options) -> None:
@@ -107,8 +114,9 @@ class _Plan:
                         raise self.config.error(("thresholds", code, key), f"thresholds.{code}.{key}: expected a number, got {value!r}")
                 elif type(value) is not type(default):
                     raise self.config.error(("thresholds", code, key), f"thresholds.{code}.{key}: expected {type(default).__name__}, got {value!r}")
-        for label, selectors in (("--select", options.select or ()), ("--ignore", options.ignore)):
-            for bad in check_selectors(selectors):
+        selector_options: tuple[tuple[str, Sequence[str]], ...] = (("--select", options.select or ()), ("--ignore", options.ignore))
+        for label, given in selector_options:
+            for bad in check_selectors(given):
                 raise LintUsageError(f"{label} {bad}: matches no rule code{did_you_mean(bad, known)}")
 
 
@@ -155,9 +163,10 @@ class Linter:
     def _lint_file(self, path: str, plan: _Plan) -> list[Finding]:
         findings, texts = self._check(path, plan)
         ignored = self._per_file_ignores(path, plan)
-        findings = [f for f in findings if plan.enabled(f.code) and not matches(f.code, ignored)]
+        findings = [f for f in findings if f.code in UNSUPPRESSIBLE or (plan.enabled(f.code) and not matches(f.code, ignored))]
         suppressions = [s for file, text in texts.items() for s in noqa.parse(file, text)]
-        findings = noqa.apply(findings, suppressions)
+        kept = [f for f in findings if f.code in UNSUPPRESSIBLE]
+        findings = kept + noqa.apply([f for f in findings if f.code not in UNSUPPRESSIBLE], suppressions)
         findings += self._unused(suppressions, plan, ignored)
         for f in findings:
             f.severity = plan.config.severity.get(f.code, f.severity)
@@ -200,7 +209,7 @@ class Linter:
         return out
 
     def _unused(self, suppressions, plan: _Plan, ignored: list[str]) -> list[Finding]:
-        out = []
+        out: list[Finding] = []
         if not suppressions:
             return out
         enabled = {c for c in plan.codes if not matches(c, ignored)} if ignored else plan.codes

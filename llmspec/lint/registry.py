@@ -54,10 +54,15 @@ BUILTIN_MODULES = (
     "mem001_training_does_not_fit",
     "mem002_memory_headroom",
     "mem003_inference_does_not_fit",
+    "mem004_knob_contradicts_stack",
+    "mem005_knob_does_not_apply",
     # budget
     "bud001_gpu_hours",
     "bud002_cost",
     "bud003_wall_clock",
+    # sweeps
+    "swp001_objective_is_release_gate",
+    "swp002_best_of_n_optimism",
     # hardware
     "hw001_precision_support",
     "hw002_fp16_on_bf16_hardware",
@@ -69,11 +74,14 @@ BUILTIN_MODULES = (
     "sec002_pickle_weights",
     "sec003_secret_in_spec",
     "sec004_plain_http",
+    "sec005_suite_code",
     # eval config
     "evl001_gate_resolution",
     "evl002_impossible_gate",
     "evl003_nothing_to_evaluate",
     "evl004_no_gates",
+    "evl005_gate_metric_unknown",
+    "evl006_gate_power",
 )
 
 # Codes the engine itself emits (no module: they report on the spec file or the suppressions).

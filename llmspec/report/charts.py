@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-INSTALL_HINT = "install the report extra for charts: pip install 'llmspec[report]'"
+INSTALL_HINT = "install the report extra for charts: pip install 'llmspec-cli[report]'"
 
 # Colour-blind safe qualitative palettes: Okabe & Ito 2008 ("Color Universal Design") without black (it reads as
 # text), then Paul Tol's "muted" scheme (personal.sron.nl/~pault) for breakdowns with more parts.
@@ -29,7 +30,7 @@ def matplotlib_available() -> bool:
     return True
 
 
-def memory_chart(bars: Sequence[tuple[str, dict[str, float]]], capacity: float | None,
+def memory_chart(bars: Sequence[tuple[str, Mapping[str, float]]], capacity: float | None,
                  capacity_label: str) -> str | None:
     """``bars`` = [(label, {part: bytes, ...}), ...] with an optional "overhead" part; returns SVG or None when
     matplotlib is missing. Values are plotted in GiB."""
@@ -54,7 +55,7 @@ def memory_chart(bars: Sequence[tuple[str, dict[str, float]]], capacity: float |
         ax = fig.add_subplot()
         labels = [label for label, _ in bars]
         ys = list(range(len(bars)))[::-1]
-        handles: dict[str, object] = {}
+        handles: dict[str, tuple[Any, str]] = {}
         largest = 0.0
         for y, (_, breakdown) in zip(ys, bars):
             left = 0.0
@@ -74,8 +75,9 @@ def memory_chart(bars: Sequence[tuple[str, dict[str, float]]], capacity: float |
             cap = capacity / gib
             ax.axvline(cap, color=CAPACITY, linestyle="--", linewidth=1.5)
             left_of_line = cap >= 0.7 * max(largest, cap)  # keep the label inside the axes, clear of the line
+            # parse_math=False: the name is text; a "$" in a custom accelerator's name would start mathtext
             ax.text(cap, len(bars) - 0.45, f" {capacity_label}: {cap:,.1f} GiB ", color=CAPACITY, fontsize=8,
-                    va="bottom", ha="right" if left_of_line else "left")
+                    va="bottom", ha="right" if left_of_line else "left", parse_math=False)
             largest = max(largest, cap)
         ax.set_yticks(ys, labels)
         ax.set_xlim(0, largest * 1.2 or 1)

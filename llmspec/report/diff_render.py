@@ -3,13 +3,13 @@ comment (short: impact table first, details folded), and JSON for tools."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from llmspec.report import fmt
 from llmspec.report.diff import DiffResult
-from llmspec.report.doc import Table
+from llmspec.report.doc import Table, code, lit
 from llmspec.report.markdown import inline, table
+from llmspec.textsafe import json_dumps
 
 _LABELS = {
     "parameters": "Parameters", "active_parameters": "Active parameters", "trainable_parameters": "Trainable parameters",
@@ -34,7 +34,7 @@ def _memory_sentence(result: DiffResult, phase: str) -> str | None:
     verb = "rises" if d.new > d.old else "falls"
     text = f"{phase.capitalize()} memory per GPU {verb} from {fmt.gib(d.old)} to {fmt.gib(d.new)} ({fmt.signed_pct(d.old, d.new)})"
     was, now = result.old["fits"].get(phase), result.new["fits"].get(phase)
-    gpu = result.new.get("accelerator") or "the GPU"
+    gpu = lit(result.new.get("accelerator") or "the GPU")
     if was and now is False:
         text += f": it no longer fits the {gpu}"
     elif was is False and now:
@@ -49,7 +49,7 @@ def lead(result: DiffResult) -> str:
     if not result.changes:
         return "No effective change: both specs describe the same model and run."
     keys = [c.key for c in result.changes]
-    parts = [f"Changes {len(keys)} key{'s' * (len(keys) != 1)} ({', '.join(f'`{k}`' for k in keys[:3])}"
+    parts = [f"Changes {len(keys)} key{'s' * (len(keys) != 1)} ({', '.join(code(k) for k in keys[:3])}"
              f"{', ...' if len(keys) > 3 else ''})."]
     for phase in ("training", "inference"):
         sentence = _memory_sentence(result, phase)
@@ -80,9 +80,9 @@ def lead(result: DiffResult) -> str:
     broke = [g["gate"] for g in result.gates if g["old_status"] == "pass" and g["new_status"] in ("fail", "error")]
     healed = [g["gate"] for g in result.gates if g["old_status"] in ("fail", "error") and g["new_status"] == "pass"]
     if broke:
-        parts.append(f"Gate{'s' * (len(broke) != 1)} now failing: {', '.join(f'`{g}`' for g in broke)}.")
+        parts.append(f"Gate{'s' * (len(broke) != 1)} now failing: {', '.join(code(g) for g in broke)}.")
     if healed:
-        parts.append(f"Gate{'s' * (len(healed) != 1)} now passing: {', '.join(f'`{g}`' for g in healed)}.")
+        parts.append(f"Gate{'s' * (len(healed) != 1)} now passing: {', '.join(code(g) for g in healed)}.")
     return " ".join(parts)
 
 
@@ -90,12 +90,13 @@ def _value(v: Any) -> str:
     if v is None:
         return "(unset)"
     if isinstance(v, str):
-        return v if v == "(table)" else f"`{v}`" if v else '`""`'
-    return f"`{json.dumps(v)}`"
+        return v if v == "(table)" else code(v) if v else code('""')
+    return code(json_dumps(v))
 
 
 def diff_markdown(result: DiffResult) -> str:
-    out = [f"### llmspec diff: `{result.old['name']}` → `{result.new['name']}`", "", inline(result.summary), ""]
+    names = f"{code(result.old['name'])} → {code(result.new['name'])}"
+    out = [f"### llmspec diff: {inline(names)}", "", inline(result.summary, block_start=True), ""]
     if result.changes:
         rows = []
         for d in result.deltas:
@@ -111,7 +112,7 @@ def diff_markdown(result: DiffResult) -> str:
                 rows.append([f"Fits ({phase})", word[x], word[y], "-" if x == y else "changed"])
         if rows:
             out += [table(Table(["", "Old", "New", "Change"], rows)), ""]
-        keys = table(Table(["Key", "Old", "New"], [[f"`{c.key}`", _value(c.old), _value(c.new)] for c in result.changes],
+        keys = table(Table(["Key", "Old", "New"], [[code(c.key), _value(c.old), _value(c.new)] for c in result.changes],
                            align=["l", "l", "l"]))
         if len(result.changes) > MAX_KEYS_OPEN:
             out += [f"<details><summary>{len(result.changes)} changed keys</summary>", "", keys, "", "</details>", ""]
@@ -121,10 +122,11 @@ def diff_markdown(result: DiffResult) -> str:
         out += ["_Lint did not run on both sides._", ""]
     for title, items in (("Lint findings introduced", result.lint_introduced), ("Lint findings fixed", result.lint_fixed)):
         if items:
-            rows = [[f"`{f['code']}`", f["severity"], f"`{f['key']}`" if f.get("key") else "-", f["message"]] for f in items]
+            rows = [[code(f["code"]), lit(f["severity"]), code(f["key"]) if f.get("key") else "-", f["message"]]
+                    for f in items]
             out += [f"**{title}**", "", table(Table(["Code", "Severity", "Key", "Finding"], rows, align=["l"] * 4)), ""]
     if result.gates:
-        rows = [[f"`{g['gate']}`", _status(g["old_status"], g["old_value"]), _status(g["new_status"], g["new_value"])]
+        rows = [[code(g["gate"]), _status(g["old_status"], g["old_value"]), _status(g["new_status"], g["new_value"])]
                 for g in result.gates]
         out += ["**Eval gates**", "", table(Table(["Gate", "Old", "New"], rows, align=["l", "l", "l"])), ""]
     out.append("<sub>llmspec diff: estimates are analytic; `llmspec report` shows each side in full.</sub>")
@@ -134,9 +136,9 @@ def diff_markdown(result: DiffResult) -> str:
 def _status(status: str | None, value: float | None) -> str:
     if status is None:
         return "-"
-    word = status if status == "pass" else f"**{status}**"
+    word = status if status == "pass" else f"**{lit(status)}**"
     return word + (f" ({fmt.metric(value)})" if value is not None else "")
 
 
 def diff_json(result: DiffResult) -> str:
-    return json.dumps(result.to_dict(), indent=2, sort_keys=False) + "\n"
+    return json_dumps(result.to_dict(), indent=2, sort_keys=False) + "\n"

@@ -3,10 +3,8 @@ network (a reviewer can open it from a CI artifact, offline)."""
 
 from __future__ import annotations
 
-import html
-import re
-
-from llmspec.report.doc import Bullets, Callout, Chart, Document, Para, Table
+from llmspec.report.doc import Bullets, Callout, Chart, Document, Para, Table, plain, spans
+from llmspec.textsafe import html_text
 
 _CSS = """
 :root { --fg:#1f2328; --muted:#59636e; --line:#d1d9e0; --bg:#ffffff; --soft:#f6f8fa; }
@@ -32,16 +30,15 @@ figcaption { color: var(--muted); font-size: 13px; }
 footer { color: var(--muted); font-size: 12px; border-top: 1px solid var(--line); margin-top: 32px; padding-top: 8px; }
 """
 
-_CODE = re.compile(r"`([^`]*)`")
-_BOLD = re.compile(r"\*\*(.+?)\*\*")
-
 
 def inline(text: str) -> str:
-    escaped = html.escape(str(text), quote=False)
-    parts = _CODE.split(escaped)
+    """Document markup -> HTML: bold and code marks become elements, every character of the text is escaped."""
     out = []
-    for i, part in enumerate(parts):
-        out.append(f"<code>{part}</code>" if i % 2 else _BOLD.sub(r"<strong>\1</strong>", part))
+    for span in spans(text):
+        piece = html_text(span.text)
+        if span.code:
+            piece = f"<code>{piece}</code>"
+        out.append(f"<strong>{piece}</strong>" if span.bold else piece)
     return "".join(out)
 
 
@@ -49,16 +46,16 @@ def render_html(doc: Document) -> str:
     body = [f"<h1>{inline(doc.title)}</h1>"]
     if doc.subtitle:
         body.append(f'<p class="subtitle">{inline(doc.subtitle)}</p>')
-    body.append("<nav>" + "".join(f'<a href="#{s.anchor}">{html.escape(s.title)}</a>' for s in doc.sections) + "</nav>")
+    body.append("<nav>" + "".join(f'<a href="#{html_text(s.anchor)}">{inline(s.title)}</a>' for s in doc.sections) + "</nav>")
     for section in doc.sections:
-        body.append(f'<section id="{html.escape(section.anchor)}"><h2>{inline(section.title)}</h2>')
+        body.append(f'<section id="{html_text(section.anchor)}"><h2>{inline(section.title)}</h2>')
         body.extend(_block(b) for b in section.blocks)
         body.append("</section>")
     if doc.footer:
         body.append(f"<footer>{inline(doc.footer)}</footer>")
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-            f"<title>{html.escape(doc.title)} - llmspec report</title>\n<style>{_CSS}</style>\n</head>\n"
+            f"<title>{html_text(plain(doc.title))} - llmspec report</title>\n<style>{_CSS}</style>\n</head>\n"
             "<body>\n<main>\n" + "\n".join(body) + "\n</main>\n</body>\n</html>\n")
 
 
@@ -68,17 +65,17 @@ def _block(block) -> str:
     if isinstance(block, Bullets):
         return "<ul>" + "".join(f"<li>{inline(i)}</li>" for i in block.items) + "</ul>"
     if isinstance(block, Callout):
-        return f'<div class="callout {html.escape(block.kind)}">{inline(block.text)}</div>'
+        return f'<div class="callout {html_text(block.kind)}">{inline(block.text)}</div>'
     if isinstance(block, Table):
         head = "".join(f"<th>{inline(h)}</th>" for h in block.headers)
         rows = []
         for row in block.rows:
-            cells = "".join(f'<td class="{a}">{inline(c)}</td>' for c, a in zip(row, block.align or []))
+            cells = "".join(f'<td class="{html_text(a)}">{inline(c)}</td>' for c, a in zip(row, block.align or []))
             rows.append(f"<tr>{cells}</tr>")
         return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n" + "\n".join(rows) + "\n</tbody>\n</table>"
     if isinstance(block, Chart):
         if block.svg is None:
             return f'<p class="chart-missing"><em>{inline(block.note)}</em></p>'
-        return (f'<figure class="chart" id="chart-{html.escape(block.name)}" role="img" aria-label="{html.escape(block.alt)}">'
-                f"\n{block.svg}\n<figcaption>{inline(block.alt)}</figcaption></figure>")
+        return (f'<figure class="chart" id="chart-{html_text(block.name)}" role="img" '
+                f'aria-label="{html_text(plain(block.alt))}">\n{block.svg}\n<figcaption>{inline(block.alt)}</figcaption></figure>')
     raise TypeError(f"unknown block {type(block).__name__}")

@@ -9,32 +9,33 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from urllib.parse import quote
 
-from llmspec.report.doc import Bullets, Callout, Chart, Document, Para, Table
+from llmspec.report.doc import Bullets, Callout, Chart, Document, Para, Table, plain, spans
+from llmspec.textsafe import md_code, md_text
 
 Assets = Callable[[str, str], str]
 """(chart name, svg text) -> relative link to the written file."""
 
 _ALERT = {"ok": "TIP", "warn": "WARNING", "error": "CAUTION"}
-_CODE = re.compile(r"(`[^`]*`)")
 
 
-def inline(text: str, in_table: bool = False) -> str:
-    """Escape what Markdown would misread outside code spans (HTML tags); pipes everywhere inside tables."""
-    parts = _CODE.split(" ".join(str(text).split("\n")))
+def inline(text: str, in_table: bool = False, block_start: bool = False) -> str:
+    """Document markup -> Markdown: bold and code marks become Markdown's, every character of the text stays a
+    character (llmspec.textsafe). ``block_start`` when the text begins a block (a paragraph, item or quote)."""
     out = []
-    for i, part in enumerate(parts):
-        if i % 2 == 0:
-            part = part.replace("<", "&lt;").replace(">", "&gt;")
-        if in_table:
-            part = part.replace("|", "\\|")
-        out.append(part)
+    for i, span in enumerate(spans(text)):
+        if span.code:
+            piece = md_code(span.text, table=in_table)
+        else:
+            piece = md_text(span.text, block_start=block_start and i == 0 and not span.bold)
+        out.append(f"**{piece}**" if span.bold and piece.strip() else piece)
     return "".join(out)
 
 
 def table(t: Table) -> str:
     def row(cells: list[str]) -> str:
-        return "| " + " | ".join(inline(c, True) or " " for c in cells) + " |"
+        return "| " + " | ".join(inline(c, in_table=True) or " " for c in cells) + " |"
 
     rule = "|" + "|".join("---:" if a == "r" else ":---" for a in (t.align or [])) + "|"
     return "\n".join([row(t.headers), rule, *(row(r) for r in t.rows)])
@@ -43,7 +44,7 @@ def table(t: Table) -> str:
 def render_markdown(doc: Document, assets: Assets | None = None) -> str:
     out = [f"# {inline(doc.title)}", ""]
     if doc.subtitle:
-        out += [inline(doc.subtitle), ""]
+        out += [inline(doc.subtitle, block_start=True), ""]
     if len(doc.sections) > 2:
         out += [" · ".join(f"[{s.title}](#{_slug(s.title)})" for s in doc.sections), ""]
     for section in doc.sections:
@@ -57,11 +58,11 @@ def render_markdown(doc: Document, assets: Assets | None = None) -> str:
 
 def _block(block, assets: Assets | None) -> str:
     if isinstance(block, Para):
-        return inline(block.text)
+        return inline(block.text, block_start=True)
     if isinstance(block, Bullets):
-        return "\n".join(f"- {inline(item)}" for item in block.items)
+        return "\n".join(f"- {inline(item, block_start=True)}" for item in block.items)
     if isinstance(block, Callout):
-        return f"> [!{_ALERT.get(block.kind, 'NOTE')}]\n> {inline(block.text)}"
+        return f"> [!{_ALERT.get(block.kind, 'NOTE')}]\n> {inline(block.text, block_start=True)}"
     if isinstance(block, Table):
         return table(block)
     if isinstance(block, Chart):
@@ -70,7 +71,7 @@ def _block(block, assets: Assets | None) -> str:
         if assets is None:
             return ("_(The chart is not shown on stdout: write the report with `-o report.md` to get "
                     "`report.memory.svg` beside it, or with `-o report.html`.)_")
-        return f"![{inline(block.alt)}]({assets(block.name, block.svg)})"
+        return f"![{md_text(plain(block.alt))}]({quote(assets(block.name, block.svg))})"
     raise TypeError(f"unknown block {type(block).__name__}")
 
 

@@ -111,10 +111,11 @@ def _accelerator(data: ReportData) -> None:
 
 
 def _estimate(data: ReportData) -> None:
+    estimate: Any = None
     try:
         from llmspec.estimate import estimate
     except ImportError:
-        estimate = None
+        pass
     if estimate is not None:
         try:
             data.estimate = estimate(data.spec).to_dict()

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from llmspec.report import charts, fmt
-from llmspec.report.doc import Bullets, Callout, Chart, Para, Section, Table
+from llmspec.report.doc import Bullets, Callout, Chart, Para, Section, Table, code, lit
 from llmspec.report.model import ReportData
 
 PHASES = ("training", "inference")
@@ -37,14 +37,14 @@ def memory_chart(data: ReportData) -> Chart | None:
         next((data.memory(p).get("accelerator") for p, _ in bars if data.memory(p).get("accelerator")), None) or "GPU")
     svg = charts.memory_chart(bars, cap, label)
     alt = "Memory per GPU: " + "; ".join(f"{p} {fmt.gib(sum(b.values()))}" for p, b in bars) + (
-        f", against {fmt.gib(cap)} of one {label}" if cap else "")
+        f", against {fmt.gib(cap)} of one {lit(label)}" if cap else "")
     return Chart("memory", alt, svg, "" if svg else f"(No chart: {charts.INSTALL_HINT}.)")
 
 
 def memory(data: ReportData) -> Section:
     section = Section("Memory per GPU", anchor="memory")
     if data.spec.hardware is not None:
-        name = data.spec.hardware.accelerator
+        name = lit(data.spec.hardware.accelerator)
         section.add(Para(f"Capacity: {fmt.gib(data.capacity_bytes)} per {name}" +
                          (" (set by hardware.memory)." if data.spec.hardware.memory else ".") +
                          " The chart in the summary stacks these parts."))
@@ -63,12 +63,12 @@ def memory(data: ReportData) -> Section:
                          f"{fmt.gib(capacity)} ({fmt.gib(abs(headroom))})", fmt.pct(total, capacity) + " used"])
         title = "Training" if phase == "training" else "Inference"
         if mem.get("peak_phase"):
-            title += f" (peak in {mem['peak_phase']})"
+            title += f" (peak in {lit(mem['peak_phase'])})"
         section.add(Para(f"**{title}**"), Table(["Part", "Size", "Share"], rows))
         if mem.get("assumptions"):
-            section.add(Bullets([_note(str(a)) for a in mem["assumptions"]]))
+            section.add(Bullets([lit(_note(str(a))) for a in mem["assumptions"]]))
     if not _bars(data):
-        section.add(Para(data.estimate_error or "No memory estimate is available for this spec."))
+        section.add(Para(lit(data.estimate_error or "No memory estimate is available for this spec.")))
     return section
 
 
@@ -100,7 +100,7 @@ def compute_value(data: ReportData, *names: str) -> float | None:
 def _format(key: str, value: Any) -> str:
     """A compute value the estimator added after this table was written: formatted by its key's suffix."""
     if isinstance(value, bool) or value is None or isinstance(value, str):
-        return "n/a" if value is None else str(value)
+        return "n/a" if value is None else lit(value)
     leaf = key.rsplit(".", 1)[-1]
     if "flops" in leaf or "flop" in leaf:
         return fmt.flop(value)
@@ -185,7 +185,7 @@ def compute(data: ReportData) -> Section:
     section = Section("Compute, time and cost", anchor="compute")
     comp = data.estimate.get("compute")
     if not comp:
-        return section.add(Para(data.estimate_error or "No compute estimate is available for this spec."))
+        return section.add(Para(lit(data.estimate_error or "No compute estimate is available for this spec.")))
     rows = []
     for name, value, budget, show in _budget_rows(data):
         if value is None and budget is None:
@@ -200,7 +200,7 @@ def compute(data: ReportData) -> Section:
     detail = _detail_rows(comp, shown if rows else set())
     if detail:
         section.add(Para("**Details**"), Table(["Quantity", "Value"], detail))
-    notes = [str(a) for a in comp.get("assumptions", [])] if isinstance(comp, dict) else []
+    notes = [lit(a) for a in comp.get("assumptions", [])] if isinstance(comp, dict) else []
     if notes:
         section.add(Bullets(notes))
     return section
@@ -210,13 +210,13 @@ def compute(data: ReportData) -> Section:
 def lint(data: ReportData) -> Section:
     section = Section("Lint findings", anchor="lint")
     if data.lint is None:
-        return section.add(Callout("warn", data.lint_error or "lint did not run"))
+        return section.add(Callout("warn", lit(data.lint_error or "lint did not run")))
     if not data.lint:
         return section.add(Callout("ok", "No findings."))
     rows = []
     for f in data.lint:
-        where = f"{f.get('filename')}:{f.get('line')}:{f.get('column')}"
-        rows.append([f"`{f['code']}`", f.get("severity", ""), f"`{f['key']}`" if f.get("key") else where,
+        where = lit(f"{f.get('filename')}:{f.get('line')}:{f.get('column')}")
+        rows.append([code(f["code"]), lit(f.get("severity", "")), code(f["key"]) if f.get("key") else where,
                      f.get("message", ""), f.get("fix") or "-"])
     section.add(Table(["Code", "Severity", "Where", "Finding", "Fix"], rows, align=["l"] * 5))
     section.add(Para("`llmspec rule CODE` explains a rule; `llmspec lint` shows each finding at its file:line:col."))
@@ -238,10 +238,10 @@ def what_would_fit(data: ReportData) -> Section | None:
     rows = []
     for fix in fixes:
         sets = fix.get("set") or [f"{k}={_toml(v)}" for k, v in (fix.get("overrides") or {}).items()]
-        cells = " ".join(f"`--set {s}`" for s in sets) or "-"
+        cells = " ".join(code(f"--set {s}") for s in sets) or "-"
         after = fix.get("total_bytes") or fix.get("per_gpu_bytes")
-        rows.append([str(fix.get("mode", "")), str(fix.get("description") or "change"), cells, fmt.gib(after),
-                     str(fix.get("impact") or "-")])
+        rows.append([lit(fix.get("mode", "")), lit(fix.get("description") or "change"), cells, fmt.gib(after),
+                     lit(fix.get("impact") or "-")])
     section.add(Para(f"{' and '.join(p.capitalize() for p in failing)} does not fit. Each of these changes makes "
                      "it fit (re-estimated with the change applied), cheapest first:"),
                 Table(["For", "Change", "Overrides", "Memory per GPU after", "Gives up"], rows,
@@ -270,18 +270,19 @@ def eval_results(data: ReportData) -> Section:
     section = Section("Eval results", anchor="eval")
     run = results.get("run") or {}
     versions = ", ".join(f"{k} {v}" for k, v in (run.get("versions") or {}).items() if v)
-    section.add(Para(f"From `{data.results_path}`" + (f": {run.get('model')}" if run.get("model") else "") +
-                     (f" on {run['device']}" if run.get("device") else "") + (f" ({versions})" if versions else "") + "."))
+    section.add(Para(f"From {code(data.results_path)}" + (f": {lit(run.get('model'))}" if run.get("model") else "") +
+                     (f" on {lit(run['device'])}" if run.get("device") else "") +
+                     (f" ({lit(versions)})" if versions else "") + "."))
     if run.get("spec_hash") and run["spec_hash"] != spec_hash(data):
         section.add(Callout("warn", f"These results were written for a different version of the spec "
-                                    f"({run.get('spec') or 'unknown file'}): they may not describe this run."))
+                                    f"({lit(run.get('spec') or 'unknown file')}): they may not describe this run."))
     rows = []
     for task, result in (results.get("tasks") or {}).items():
         for metric, m in (result.get("metrics") or {}).items():
             ci = "-"
             if m.get("ci_low") is not None and m.get("ci_high") is not None:
                 ci = f"[{fmt.metric(m['ci_low'])}, {fmt.metric(m['ci_high'])}]"
-            rows.append([task, metric, fmt.metric(m["value"]), ci, str(m.get("n", "")),
+            rows.append([lit(task), lit(metric), fmt.metric(m["value"]), ci, str(m.get("n", "")),
                          "higher" if m.get("higher_is_better") else "lower"])
     if rows:
         section.add(Table(["Task", "Metric", "Value", "95% CI", "n", "Better"], rows, align=["l", "l", "r", "r", "r", "l"]))
@@ -289,9 +290,9 @@ def eval_results(data: ReportData) -> Section:
     if gates:
         grow = []
         for g in gates:
-            status = {"pass": "pass", "fail": "**FAIL**", "error": "**ERROR**"}.get(g["status"], g["status"])
-            grow.append([f"`{g['metric']}`", g.get("kind", ""), status,
-                         fmt.metric(g.get("value")), g.get("reason", "")])
+            status = {"pass": "pass", "fail": "**FAIL**", "error": "**ERROR**"}.get(g["status"], lit(g["status"]))
+            grow.append([code(g["metric"]), lit(g.get("kind", "")), status,
+                         fmt.metric(g.get("value")), lit(g.get("reason", ""))])
         section.add(Para("**Gates**"), Table(["Gate", "Kind", "Status", "Value", "Reason"], grow,
                                              align=["l", "l", "l", "r", "l"]))
         failed = [g for g in gates if g["status"] in ("fail", "error")]

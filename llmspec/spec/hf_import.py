@@ -3,8 +3,8 @@
 ``architecture_from_hf(config) -> (family, architecture dict)``. The dict uses the field names of
 :class:`llmspec.spec.models.Architecture` and is validated against it. Per-family facts (defaults that
 transformers fills in when a key is missing, key aliases, biases and norms that the modelling code fixes) are
-data, in ``llmspec/data/hf_families.toml``; the quirks that need code are the functions below. Every fact is
-taken from transformers 5.23 ``models/<family>/{configuration,modeling}_<family>.py``.
+the family registry's (``llmspec.spec.families``); the quirks that need code are the functions below. Every fact
+is taken from transformers 5.24 ``models/<family>/{configuration,modeling}_<family>.py``.
 
 This module does not import transformers: the lint path reads specs with ``hf_config`` too.
 """
@@ -12,14 +12,12 @@ This module does not import transformers: the lint path reads specs with ``hf_co
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from functools import lru_cache
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from llmspec.spec.families import FAMILIES, Family
 from llmspec.spec.models import Architecture
-
-_TABLE = Path(__file__).resolve().parent.parent / "data" / "hf_families.toml"
 
 # hidden_act -> Architecture.activation, for gated MLPs (gate, up, down) and plain ones (fc1, fc2).
 _GATED_ACT = {"silu": "swiglu", "swish": "swiglu", "gelu": "geglu", "gelu_new": "geglu",
@@ -32,19 +30,13 @@ class HFConfigError(ValueError):
     """A config.json that cannot be imported: unknown model_type, a missing key, or a value the spec cannot express."""
 
 
-@lru_cache(maxsize=1)
-def families() -> dict[str, dict[str, Any]]:
-    """The per-family table (model_type -> {gated, defaults, aliases, arch})."""
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
-    with open(_TABLE, "rb") as fh:
-        return tomllib.load(fh)
+def families() -> dict[str, Family]:
+    """The family registry (model_type -> Family), llmspec.spec.families.FAMILIES."""
+    return FAMILIES
 
 
 def supported_model_types() -> list[str]:
-    return sorted(families())
+    return sorted(FAMILIES)
 
 
 class _Reader:
@@ -53,9 +45,9 @@ class _Reader:
     def __init__(self, family: str, config: dict[str, Any]):
         self.family = family
         self.config = config
-        entry = families()[family]
-        self.defaults: dict[str, Any] = entry.get("defaults", {})
-        self.aliases: dict[str, str] = entry.get("aliases", {})
+        entry = FAMILIES[family]
+        self.defaults: Mapping[str, Any] = entry.defaults
+        self.aliases: Mapping[str, str] = entry.aliases
 
     def get(self, key: str, *, required: bool = True) -> Any:
         alias = self.aliases.get(key)
@@ -93,13 +85,12 @@ def architecture_from_hf(config: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     if not isinstance(config, dict):
         raise HFConfigError("config.json must hold a JSON object")
     family = config.get("model_type")
-    table = families()
-    if family not in table:
+    if family not in FAMILIES:
         raise HFConfigError(
             f"unsupported model_type {family!r}; supported: {', '.join(supported_model_types())}"
         )
     r = _Reader(family, config)
-    entry = table[family]
+    entry = FAMILIES[family]
 
     n_heads = r.int("num_attention_heads")
     d_model = r.int("hidden_size")
@@ -109,7 +100,7 @@ def architecture_from_hf(config: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         "n_heads": n_heads,
         "n_kv_heads": r.int("num_key_value_heads", required=False) or n_heads,
         "ffn_dim": r.int("intermediate_size", required=False) or 4 * d_model,
-        "activation": _activation(r, entry["gated"]),
+        "activation": _activation(r, entry.gated),
         "vocab_size": r.int("vocab_size"),
         "context_length": r.int("max_position_embeddings"),
         "tie_embeddings": r.bool("tie_word_embeddings"),
@@ -126,7 +117,7 @@ def architecture_from_hf(config: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     head_dim = r.int("head_dim", required=False)
     if head_dim is not None and head_dim * n_heads != d_model:
         arch["head_dim"] = head_dim
-    for field, value in entry.get("arch", {}).items():
+    for field, value in entry.arch.items():
         if isinstance(value, str) and value.startswith("$"):
             value = r.bool(value[1:])
         arch[field] = value

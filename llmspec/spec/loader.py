@@ -115,6 +115,16 @@ class _Loader:
             if "\x00" in base_ref:
                 self.problem(here(), "extends", "extends: the path contains a NUL character; check how it was written", "extends")
                 raise _Failed
+            if base_ref.startswith("preset:"):  # a named checkpoint of the family registry (llmspec.spec.families)
+                from llmspec.spec.families import UnknownPreset, preset_spec
+
+                try:
+                    merged = preset_spec(base_ref.removeprefix("preset:"))
+                except UnknownPreset as exc:
+                    self.problem(here(), "extends", f"extends: {exc}", "extends")
+                    raise _Failed from None
+                self.source.add(display, text)  # type: ignore[union-attr]
+                return deep_merge(merged, {k: v for k, v in data.items() if k != "extends"})
             real = _resolve(path)
             # relative to the folder of the real file (symlinks resolved), for the top spec and every base alike:
             # a spec means the neighbours of the file it really is, wherever a link to it lives
@@ -193,7 +203,8 @@ class _Loader:
         except HFConfigError as exc:
             self.problem(where, "model.hf_config", f"model.hf_config: {exc}")
             return
-        written = model.get("architecture") if isinstance(model.get("architecture"), dict) else {}
+        written_arch = model.get("architecture")
+        written: dict = written_arch if isinstance(written_arch, dict) else {}
         model["architecture"] = deep_merge(arch, written)
         model.setdefault("family", family)
         self.source.default_origin(("model", "architecture"), where)  # type: ignore[union-attr]

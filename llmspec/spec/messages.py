@@ -111,7 +111,7 @@ def message_for(root: type[BaseModel], error: ErrorDetails, top: str = "the top 
     if kind == "extra_forbidden":
         parent = model_at(root, loc[:-1])
         fields = list(parent.model_fields) if parent else []
-        hint = did_you_mean(loc[-1], fields)
+        hint = did_you_mean(str(loc[-1]), fields)
         if not hint and fields:
             hint = f"; allowed keys: {', '.join(fields)}"
         return f"unknown key {loc[-1]!r} in {_table_name(loc[:-1], top)}{hint}"

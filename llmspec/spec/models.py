@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import Field, PrivateAttr, model_validator
 
+from llmspec.spec.sweep import Sweep
 from llmspec.spec.types import Bytes, Count, Strict
 
 Activation = Literal["gelu", "gelu_new", "gelu_tanh", "relu", "silu", "swiglu", "geglu", "reglu"]
@@ -25,6 +26,8 @@ HalfOrFull = Literal["fp32", "bf16", "fp16"]
 Task = Literal["chat", "classification", "extraction", "creative", "code", "summarization", "qa"]
 Sharding = Literal["none", "zero1", "zero2", "zero3", "fsdp"]
 Offload = Literal["none", "optimizer", "optimizer+params"]
+StackName = Literal["hf-trainer", "trl", "axolotl", "llamafactory", "torchtune", "litgpt", "lightning", "pytorch",
+                   "accelerate"]
 
 GATED_ACTIVATIONS = frozenset({"swiglu", "geglu", "reglu"})
 
@@ -176,6 +179,22 @@ class Lora(Strict):
     """Modules that get adapters, by Hugging Face name (q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj,
     down_proj), or ["all-linear"]."""
 
+    # --- adapter and QLoRA knobs (issue 12); dtype and quantize default to the training stack's ---
+    dtype: HalfOrFull | None = None
+    """Adapter weight dtype (and so their gradients and optimizer states). Unset: the stack's (HF Trainer +
+    PEFT: fp32 via autocast_adapter_dtype; torchtune and LitGPT: the model dtype)."""
+    dora: bool = False
+    """DoRA (weight-decomposed LoRA, peft use_dora): a magnitude vector per adapted module, and each adapted
+    module keeps its base and LoRA outputs for backward."""
+    quantize: Literal["all-linear", "adapted"] | None = None
+    """QLoRA: which block linears are 4-bit: every one (bitsandbytes via transformers, LitGPT) or only those that
+    carry an adapter (torchtune). Unset: the stack's."""
+    quant_format: Literal["nf4", "fp4"] = "nf4"
+    """QLoRA 4-bit format (bitsandbytes bnb_4bit_quant_type; torchtune and torchao: nf4). Both are 4 bits plus
+    block scales."""
+    quant_block: int = Field(default=64, ge=16, le=4096)
+    """QLoRA quantisation block size (bitsandbytes blocksize 64; torchao NF4 block_size 64)."""
+
 
 class Data(Strict):
     """Dataset files (relative to this file). Read only by opt-in checks such as `llmspec lint --data`."""
@@ -246,6 +265,35 @@ class Training(Strict):
     """Random seed."""
     lora: Lora | None = None
     """Adapter settings; required for method = "lora" / "qlora"."""
+
+    # --- training stack and its memory knobs (issue 12): unset knobs take the stack's default ---
+    stack: StackName = "hf-trainer"
+    """What runs the training loop: hf-trainer (default; trl, axolotl and llamafactory run on it), torchtune,
+    litgpt, lightning, pytorch or accelerate. Its defaults are in llmspec/data/stacks.toml, each with its source;
+    DeepSpeed and FSDP are sharding backends (hardware.sharding), not stacks."""
+    optimizer_impl: Literal["fused", "foreach", "for-loop"] | None = None
+    """torch optimizer implementation: fused (no temporary), foreach (a state-sized temporary at the step) or
+    for-loop (one tensor's temporary at a time). Unset: the stack's (HF Trainer: fused)."""
+    paged_optimizer: bool | None = None
+    """bitsandbytes paged optimizer: states live in CUDA unified memory, outside torch's allocated/reserved
+    counters (nvidia-smi shows them until the driver pages them out)."""
+    optimizer_in_backward: bool | None = None
+    """Step each parameter's optimizer inside backward and free its gradient (torchtune optimizer_in_bwd);
+    needs gradient_accumulation = 1."""
+    loss: Literal["full", "chunked", "fused-linear"] | None = None
+    """Cross-entropy: full (every position's logits upcast to fp32, HF), chunked (logits kept 16-bit, upcast one
+    chunk at a time: torchtune, LitGPT) or fused-linear (head and loss fused per chunk, no full logits: Liger,
+    Cut Cross-Entropy)."""
+    loss_chunks: int | None = Field(default=None, ge=1, le=1_000_000)
+    """Chunks of the sequence for loss = "chunked" (torchtune num_output_chunks: 8)."""
+    loss_chunk_tokens: int | None = Field(default=None, ge=1, le=100_000_000)
+    """Alternatively, tokens per loss chunk (LitGPT lm_head_chunk_size: 128)."""
+    compile: bool | None = None
+    """torch.compile on the model (and loss). Its memory effect cannot be measured on a CPU: the estimate applies
+    an assumed factor and labels it so."""
+    activation_offload: bool | None = None
+    """Move saved activations to CPU memory during forward and back in backward (torchtune
+    enable_activation_offloading, TRL activation_offloading)."""
     data: Data | None = None
     """Dataset file paths."""
 
@@ -254,6 +302,31 @@ class Training(Strict):
         if self.method in ("lora", "qlora") and self.lora is None:
             self.lora = Lora()
         return self
+
+    @model_validator(mode="after")
+    def _stack_defaults(self) -> Training:
+        # Fill every knob the spec leaves unset from the stack preset, without marking it as set by the user
+        # (stack_sources reads model_fields_set to tell the two apart).
+        from llmspec.spec.stacks import KNOBS, stack
+
+        for knob, default in stack(self.stack).defaults.items():
+            table, name = KNOBS[knob]
+            target = self if table == "training" else self.lora
+            if target is not None and name not in target.model_fields_set:
+                target.__dict__[name] = default.value
+        return self
+
+    def stack_sources(self) -> dict[str, str]:
+        """Knob -> source, for each knob whose value came from the stack preset rather than the spec."""
+        from llmspec.spec.stacks import KNOBS, stack
+
+        out = {}
+        for knob, default in stack(self.stack).defaults.items():
+            table, name = KNOBS[knob]
+            target = self if table == "training" else self.lora
+            if target is not None and name not in target.model_fields_set:
+                out[knob] = default.source
+        return out
 
     @property
     def tokens_per_epoch(self) -> int | None:
@@ -304,6 +377,60 @@ class Inference(Strict):
     tensor_parallel: int | None = Field(default=None, ge=1, le=4096)
     """GPUs the model is sharded over when served; defaults to hardware.tensor_parallel, else hardware.count."""
 
+    # --- engine knobs (issue 12): unset ones take the backend's default (llmspec/data/engines.toml) ---
+    prompt_tokens: int | None = Field(default=None, ge=1, le=100_000_000)
+    """Prompt length per sequence (the prefill); the KV cache holds seq_len. Defaults to seq_len."""
+    kv_allocation: Literal["dynamic", "static", "paged"] | None = None
+    """dynamic (grows with the tokens held, HF), static (seq_len preallocated per sequence: llama.cpp, HF
+    StaticCache) or paged (a block pool filling the memory fraction: vLLM, TGI, TensorRT-LLM)."""
+    logits: Literal["all", "last"] | None = None
+    """Prefill logits for every prompt position (a plain forward, lm-eval loglikelihood) or the last only."""
+    attention: Literal["flash", "sdpa", "eager"] | None = None
+    """Prefill attention kernel; eager materialises n_heads x prompt^2 scores per sequence."""
+    weight_group_size: int | None = Field(default=None, ge=16, le=65_536)
+    """int4 weight quantisation group (one fp16 scale and a 4-bit zero point per group): GPTQ/AWQ 128, torchao
+    int4 weight-only 64. Defaults to 128."""
+    gpu_memory_utilization: float | None = Field(default=None, gt=0, le=1)
+    """Paged engines: the share of GPU memory the engine may use (vLLM 0.9; TGI cuda_memory_fraction 1.0;
+    TensorRT-LLM: 0.9 of what is free after loading)."""
+    max_num_seqs: int | None = Field(default=None, ge=1, le=1_000_000)
+    """Paged engines: most sequences scheduled at once (vLLM 256)."""
+    max_num_batched_tokens: int | None = Field(default=None, ge=1, le=100_000_000)
+    """Paged engines: tokens per forward step, which sizes the profiled activation peak (vLLM 8192)."""
+    block_size: int | None = Field(default=None, ge=1, le=65_536)
+    """Paged engines: tokens per KV block (vLLM 16, TensorRT-LLM 64); a sequence takes whole blocks."""
+    cuda_graph_memory: Bytes | None = Field(default=None, le=2**45)
+    """Memory held by captured CUDA graphs; ASSUMED 0.5 GiB for vLLM and TGI (not measurable here)."""
+
+    @model_validator(mode="after")
+    def _engine_defaults(self) -> Inference:
+        from llmspec.spec.stacks import engine
+
+        for name, default in engine(self.backend).items():
+            if name not in self.model_fields_set:
+                self.__dict__[name] = default.value
+        return self
+
+    def engine_sources(self) -> dict[str, str]:
+        """Knob -> source for each engine knob whose value came from the backend's preset."""
+        from llmspec.spec.stacks import engine
+
+        return {k: d.source for k, d in engine(self.backend).items() if k not in self.model_fields_set}
+
+
+class DeepSpeed(Strict):
+    """DeepSpeed's own settings when hardware.sharding is zero1/zero2/zero3 (issue 12)."""
+
+    optimizer: Literal["fused-adam", "cpu-adam"] | None = None
+    """DeepSpeed's Adam: fused-adam (GPU, multi-tensor, no state-sized temporary) or cpu-adam (the step runs on
+    the CPU; needs offload = "optimizer"). Unset: the torch optimizer of the stack."""
+    reduce_bucket_size: int | Literal["auto"] = "auto"
+    """Gradient reduction bucket, in elements. "auto" is what the HF integration fills in: hidden_size^2
+    (transformers integrations/deepspeed.py, trainer_config_finalize); DeepSpeed's own default is 5e8."""
+    prefetch_bucket_size: int | Literal["auto"] = "auto"
+    """ZeRO-3 parameter prefetch bucket, in elements; "auto" = 0.9 x hidden_size^2 (same source); DeepSpeed's own
+    default is 5e7."""
+
 
 class Hardware(Strict):
     """Where it runs, and what it may cost."""
@@ -335,6 +462,10 @@ class Hardware(Strict):
     """Price of one GPU-hour, in the budget's currency."""
     budget_usd: float | None = Field(default=None, gt=0, le=1e15)
     """Money budget."""
+
+    # --- sharding backend settings (issue 12) ---
+    deepspeed: DeepSpeed | None = None
+    """DeepSpeed settings (optimizer, bucket sizes) for sharding = "zero1"/"zero2"/"zero3"."""
 
     @property
     def world_size(self) -> int:
@@ -396,6 +527,9 @@ class Eval(Strict):
     """Seed for sampling and few-shot selection (0 to 2**32 - 1, the range numpy's seeding accepts)."""
     allow_pickle: bool = False
     """Allow pickle-format weights (.bin/.pt); safetensors is required otherwise."""
+    trust_suite_code: bool = False
+    """Run the Python a user suite carries (!function, metric scripts, unsandboxed templates). Eval also needs
+    --trust-suite-code; llmspec's own suites are always trusted."""
     alpha: float = Field(default=0.05, gt=0, lt=0.5)
     """Family-wise error rate for baseline comparisons (one-sided, Holm-corrected across gates)."""
     gates: list[Gate] = Field(default_factory=list, max_length=1024)
@@ -436,6 +570,10 @@ class Spec(Strict):
     """Accelerators and budgets."""
     eval: Eval | None = None
     """Evaluation gates."""
+
+    # -- sweeps (issue 14): a space over this spec's keys; see llmspec.spec.sweep --------------------------
+    sweep: Sweep | None = None
+    """A hyperparameter sweep over this spec's keys (`llmspec sweep plan` / `run`)."""
 
     _source: object = PrivateAttr(default=None)
 

@@ -88,7 +88,7 @@ def render_spec(
     model: dict[str, Any] = {"name": name, "family": family, "parameters": parameters}
     lines = [
         f"#:schema {comment_text(schema)}",
-        f"# Written by `llmspec init --from-hf {comment_text(source)}` (model_type {comment_text(repr(family))}).",
+        f"# Written by {comment_text(source)} (model_type {comment_text(repr(family))}).",
         "# `llmspec check` validates this file, `llmspec lint` reviews the run it describes.",
         "version = 1",
         "",

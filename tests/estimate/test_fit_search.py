@@ -41,7 +41,7 @@ def exhaustive(spec, limit: int = 5) -> list[fit.Fix]:
                 for c in combo:
                     merged.update(c.overrides)
                 est = estimator(fit.with_overrides(spec, merged))
-                if est.fits:
+                if fit.fits_with_headroom(est):
                     found.append(fit._fix(mode, combo, merged, est))
             if found:
                 break

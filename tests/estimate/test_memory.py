@@ -23,7 +23,7 @@ def test_peak_is_the_max_over_phases_not_their_sum(load):
 
 def test_amp_adamw_full_finetune_is_20_bytes_per_param_at_the_optimizer_step(load):
     # fp32 weights 4 + fp32 grads 4 + two fp32 Adam states 8 + foreach sqrt buffer 4 (torch _multi_tensor_adam)
-    est = training_memory(load())
+    est = training_memory(load(LLAMA2_7B, "training.optimizer_impl=foreach"))
     assert est.peak_phase == "optimizer"
     assert est.breakdown["weights"] == 4 * N_LLAMA2
     assert est.breakdown["gradients"] == 4 * N_LLAMA2

@@ -8,6 +8,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from llmspec.eval.results_schema import Results
+
 pytestmark = [pytest.mark.eval, pytest.mark.slow]
 
 GATES = ["kb_perplexity/word_perplexity", "kb_mc/acc", "kb_qa/f1", "kb_tickets/macro_f1"]
@@ -41,6 +43,8 @@ def test_results_json_has_provenance_metrics_and_samples(demo_runs, name):
     run = demo_runs[name]
     res = run.results
     assert res["schema_version"] == 1
+    assert res["verdict"] == ("PASSED" if name == "tiny-finetuned" else "FAILED")  # what the exit code says
+    Results.model_validate(res)  # written through its pydantic model
     prov = res["run"]
     assert prov["model"] == f"llmspec:{name}"
     assert prov["model_hash"].startswith("sha256:") and prov["spec_hash"].startswith("sha256:")
@@ -52,7 +56,11 @@ def test_results_json_has_provenance_metrics_and_samples(demo_runs, name):
     for _task, entry in res["tasks"].items():
         p = entry["provenance"]
         assert p["task_version"] == "1.0" and p["config_hash"].startswith("sha256:") and p["num_fewshot"] == 0
-        for metric in entry["metrics"].values():
+        for key, metric in entry["metrics"].items():
+            if metric.get("source") == "lm-eval":  # lm-eval's own figure, as it reported it
+                assert "," in key and metric["value"] == entry["lm_eval"][key]
+                assert not metric["per_sample"] or len(metric["per_sample"]) == metric["n"]
+                continue
             assert metric["n"] == len(metric["per_sample"]) > 0
             assert metric["ci_low"] <= metric["value"] <= metric["ci_high"]
         lines = (run.out / entry["samples_file"]).read_text().splitlines()
@@ -99,7 +107,8 @@ def test_terminal_output_shows_metrics_side_by_side_and_where_reports_went(demo_
     assert run.stdout.strip().splitlines()[-1].startswith("llmspec eval: FAILED: ")
 
 
-BASELINE_GATES = 'eval.gates=[{metric="kb_mc/acc", max_drop=0.05}, {metric="kb_qa/f1", max_drop=0.05}]'
+BASELINE_GATES = ('eval.gates=[{metric="kb_mc/acc", max_drop=0.05}, {metric="kb_qa/f1", max_drop=0.05}, '
+                  '{metric="kb_qa/token_f1", max_drop=0.05}]')  # the last: lm-eval's own metric, by its name
 
 
 def test_baseline_gates_pair_samples_across_runs(demo_runs, tmp_path):
@@ -110,9 +119,11 @@ def test_baseline_gates_pair_samples_across_runs(demo_runs, tmp_path):
     same = run_llmspec("eval", "examples/tiny-finetuned.toml", "-q", "--baseline", baseline, "--set", BASELINE_GATES,
                        out=tmp_path / "aa")
     assert same.code == 0, same.stdout + same.stderr
-    assert [(g["kind"], g["status"]) for g in same.results["gates"]] == [("baseline", "pass")] * 2
+    assert [(g["kind"], g["status"]) for g in same.results["gates"]] == [("baseline", "pass")] * 3
+    assert [g["method"] for g in same.results["gates"]] == ["tango-score-cc", "paired-t", "paired-t"]
     worse = run_llmspec("eval", "examples/tiny-base.toml", "-q", "--baseline", baseline, "--set", BASELINE_GATES,
                         out=tmp_path / "ab")
     assert worse.code == 1, worse.stdout + worse.stderr
-    assert [g["status"] for g in worse.results["gates"]] == ["fail", "fail"]
+    assert [g["status"] for g in worse.results["gates"]] == ["fail", "fail", "fail"]
+    assert worse.results["verdict"] == "FAILED"
     assert "proven drop beyond 0.05" in worse.stdout

@@ -68,7 +68,7 @@ def test_gate_on_a_task_no_suite_runs_is_2(tmp_path):
 
 
 def test_bad_baseline_is_2(tmp_path):
-    spec = write_spec(tmp_path)
+    spec = write_spec(tmp_path, extra='[[eval.gates]]\nmetric = "kb_mc/acc"\nmax_drop = 0.05\n')
     bad = tmp_path / "base.json"
     bad.write_text("{not json")
     run = run_llmspec("eval", str(spec), "--baseline", str(bad), out=tmp_path / "o")
@@ -128,3 +128,14 @@ def test_task_needing_a_download_offline_is_3_and_names_the_task(tmp_path, tiny_
     assert run.code == 3, run.stdout + run.stderr
     line = run.stdout.strip().splitlines()[-1]
     assert "task 'arc_easy' needs to download its dataset" in line and "'smoke'" in line
+
+
+def test_baseline_without_a_baseline_gate_is_a_usage_error(tmp_path):
+    """Old code: --baseline with no max_drop gate was ignored without a word (exit 0 after a full run)."""
+    spec = write_spec(tmp_path, extra='[[eval.gates]]\nmetric = "kb_mc/acc"\nmin = 0.1\n')
+    base = tmp_path / "base.json"
+    base.write_text('{"tasks": {}}')
+    run = run_llmspec("eval", str(spec), "--baseline", str(base), out=tmp_path / "o")
+    assert run.code == 2
+    assert "no [[eval.gates]] sets max_drop" in one_line(run)
+    assert not (tmp_path / "o" / "results.json").exists()  # refused before any model loads

@@ -14,6 +14,10 @@ pytestmark = [pytest.mark.eval, pytest.mark.slow]
 SAMPLING = '[sampling]\ntemperature = 0.0\nmax_new_tokens = 5\nstop = ["\\n"]\n'
 
 
+# the suite carries a copy of smoke_utils.py (code outside llmspec's own suites): it runs with consent only
+TRUST = "trust_suite_code = true"
+
+
 def _qa_suite_without_generation_kwargs(tmp_path, suite_extra=""):
     d = tmp_path / "qa"
     d.mkdir()
@@ -31,9 +35,9 @@ def _qa_suite_without_generation_kwargs(tmp_path, suite_extra=""):
 
 def test_sampling_applies_to_generation_tasks_without_their_own(tmp_path, tiny_models):
     suite = _qa_suite_without_generation_kwargs(tmp_path)
-    spec = write_spec(tmp_path, suites=f'"{suite}"', extra="").read_text() + SAMPLING
+    spec = write_spec(tmp_path, suites=f'"{suite}"', extra=TRUST).read_text() + SAMPLING
     (tmp_path / "spec.toml").write_text(spec)
-    run = run_llmspec("eval", str(tmp_path / "spec.toml"), "-q", "--limit", "2", out=tmp_path / "o")
+    run = run_llmspec("eval", str(tmp_path / "spec.toml"), "-q", "--limit", "2", "--trust-suite-code", out=tmp_path / "o")
     assert run.code == 0, run.stdout + run.stderr
     gen = run.results["tasks"]["kb_qa"]["generation"]
     assert gen["source"] == "sampling"
@@ -43,9 +47,9 @@ def test_sampling_applies_to_generation_tasks_without_their_own(tmp_path, tiny_m
 
 def test_suite_generation_kwargs_win(tmp_path, tiny_models):
     suite = _qa_suite_without_generation_kwargs(tmp_path, 'generation_kwargs = {until = ["."], max_gen_toks = 3}\n')
-    spec = write_spec(tmp_path, suites=f'"{suite}"').read_text() + SAMPLING
+    spec = write_spec(tmp_path, suites=f'"{suite}"', extra=TRUST).read_text() + SAMPLING
     (tmp_path / "spec.toml").write_text(spec)
-    run = run_llmspec("eval", str(tmp_path / "spec.toml"), "-q", "--limit", "2", out=tmp_path / "o")
+    run = run_llmspec("eval", str(tmp_path / "spec.toml"), "-q", "--limit", "2", "--trust-suite-code", out=tmp_path / "o")
     assert run.code == 0, run.stdout + run.stderr
     gen = run.results["tasks"]["kb_qa"]["generation"]
     assert gen["source"] == "suite" and gen["kwargs"]["until"] == ["."] and gen["kwargs"]["max_gen_toks"] == 3

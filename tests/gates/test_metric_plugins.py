@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import json
+import tomllib
 import warnings
-from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
 
 from llmspec.eval.metrics import ENTRY_POINT_GROUP, PluginWarning, doc_hash, load_metrics, score
+from llmspec.eval.metrics.builtin import BUILTINS
 
-BUILTIN_NAMES = {"acc", "acc_norm", "f1", "macro_f1", "word_perplexity", "byte_perplexity", "bits_per_byte", "token_perplexity"}
+BUILTIN_NAMES = {cls.name for cls in BUILTINS}
 
 
-def test_builtins_are_registered_through_the_public_entry_point_group():
-    eps = {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
-    assert BUILTIN_NAMES <= set(eps), "pip install -e . registers the built-ins (pyproject entry points)"
-    assert all(eps[n].startswith("llmspec.eval.metrics.builtin:") for n in BUILTIN_NAMES)
+def test_builtins_are_listed_once_and_loaded_through_the_plugin_api():
+    """One list (builtin.BUILTINS); pyproject.toml registers no llmspec.* metric entry point that could drift."""
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
+    declared = pyproject["project"].get("entry-points", {}).get(ENTRY_POINT_GROUP, {})
+    assert not [v for v in declared.values() if v.startswith("llmspec.")], declared
+    assert BUILTIN_NAMES == {"acc", "acc_norm", "f1", "macro_f1", "word_perplexity", "byte_perplexity",
+                             "bits_per_byte", "token_perplexity"}
     metrics = load_metrics()
     assert BUILTIN_NAMES <= set(metrics)
     assert {n for n in BUILTIN_NAMES if metrics[n].higher_is_better} == {"acc", "acc_norm", "f1", "macro_f1"}

@@ -51,3 +51,24 @@ def test_crashing_rule_is_a_finding(tmp_path, monkeypatch):
     result = lint_paths([str(write_spec(tmp_path, "[sampling]\ntemperature = 1\n"))], Options(select=["SMP001", "LNT"]))
     (finding,) = result.findings
     assert finding.code == "LNT003" and "SMP001 crashed" in finding.message and "please report" in finding.message
+
+
+INVALID = 'version = 1\n[model]\nname = "x"\nfamily = "llama"\n[model.architecture]\nn_layers = "many"  # llmspec: noqa: SPC002\n'
+
+
+@pytest.mark.parametrize("args", [["--select", "SEC001"], ["--ignore", "SPC"], ["--ignore", "SPC002"]],
+                         ids=["select-other", "ignore-family", "ignore-code"])
+def test_a_spec_that_does_not_validate_is_never_hidden(tmp_path, args):
+    """A spec lint could not read is an error whatever the selection, per-file ignores or noqa say: before, `--select
+    SEC001` printed "All checks passed" for it with exit 0."""
+    from click.testing import CliRunner
+
+    from llmspec.cli import cli
+
+    (tmp_path / "pyproject.toml").write_text('[tool.llmspec]\nper_file_ignores = { "*.toml" = ["SPC002"] }\n')
+    spec = tmp_path / "bad.toml"
+    spec.write_text(INVALID)
+    result = CliRunner().invoke(cli, ["lint", *args, str(spec)])
+    assert result.exit_code == 1, result.output
+    assert "SPC002" in result.output
+    assert "All checks passed" not in result.output

@@ -16,7 +16,7 @@ EXAMPLES = ROOT / "examples"
 EXPECTED = {
     "llama3-70b-full-fsdp-8xh100.toml": {"MEM001"},           # does not fit as written
     "pretrain-7b-repeated-data.toml": {"OVF001"},             # 12 epochs of repeated data
-    "llama3-70b-int8-serving-2xh100.toml": {"MEM002"},        # fits with little headroom
+    "llama3-70b-int8-serving-2xh100.toml": set(),  # fits: vLLM prefills max_num_batched_tokens per step (issue 12)
     "llama2-7b-lora-a100.toml": set(),
     "llama3-8b-qlora-rtx4090.toml": set(),
     "tiny-base.toml": set(),

@@ -180,11 +180,11 @@ def test_hf_config_error_is_a_value_error():
 @pytest.mark.eval
 @pytest.mark.parametrize("family", sorted(families()))
 def test_table_defaults_match_transformers(family):
-    """Every default in llmspec/data/hf_families.toml is what the transformers config class uses."""
+    """Every default in the family registry (llmspec/spec/families.py) is what the transformers config class uses."""
     from transformers import CONFIG_MAPPING
 
     config = CONFIG_MAPPING[family]()
-    for key, value in families()[family].get("defaults", {}).items():
+    for key, value in families()[family].defaults.items():
         if value == "":  # "derived": checked through the meta-device counts instead
             continue
         assert getattr(config, key) == value, (family, key)

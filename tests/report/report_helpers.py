@@ -31,25 +31,62 @@ def run_cli(*args: str, cwd: Path | None = None):
         os.chdir(old)
 
 
-_CELL_SPLIT = re.compile(r"(?<!\\)\|")
+def gfm():
+    """A Markdown renderer configured like GitHub's: markdown-it-py's CommonMark core with the GFM plugin of
+    mdit-py-plugins (tables, strikethrough, autolinks, footnotes, task lists, alerts) and dollar math. The plain
+    CommonMark preset renders neither tables nor alerts, so a forged table cell or alert would pass it unseen."""
+    from markdown_it import MarkdownIt
+    from mdit_py_plugins.gfm import gfm_plugin
+
+    return MarkdownIt("commonmark").use(gfm_plugin, dollarmath=True)
+
+
+def inline_text(token) -> str:
+    """What an inline token shows, with its marks written back canonically: **bold**, _em_, `code`, ~~del~~;
+    raw HTML, links and images as <html:...>, <link:...>, <img:...> so that a test sees them."""
+    marks = {"strong_open": "**", "strong_close": "**", "em_open": "_", "em_close": "_", "s_open": "~~",
+             "s_close": "~~", "softbreak": " ", "hardbreak": " "}
+    out = []
+    for child in token.children or ():
+        if child.type == "text":
+            out.append(child.content)
+        elif child.type == "code_inline":
+            out.append(f"`{child.content}`")
+        elif child.type in marks:
+            out.append(marks[child.type])
+        elif child.type == "html_inline":
+            out.append(f"<html:{child.content}>")
+        elif child.type == "link_open":
+            out.append(f"<link:{child.attrGet('href')}>")
+        elif child.type == "image":
+            out.append(f"<img:{child.attrGet('src')}>")
+        elif child.type not in ("link_close",):
+            out.append(f"<{child.type}>")
+    return "".join(out)
+
+
+def markdown_lines(text: str) -> list[str]:
+    """Each paragraph, heading, list item and cell GitHub would render from ``text``, as :func:`inline_text`."""
+    return [inline_text(t) for t in gfm().parse(text) if t.type == "inline"]
 
 
 def markdown_tables(text: str) -> list[list[list[str]]]:
-    """Every GitHub table in ``text`` as rows of cells; asserts the GFM structure on the way: a header row, a
-    delimiter row of ---/:--/--: cells, and the same number of cells in every row."""
-    tables, block = [], []
-    for line in [*text.splitlines(), ""]:
-        if line.startswith("|"):
-            block.append(line)
-            continue
-        if block:
-            rows = [[c.strip() for c in _CELL_SPLIT.split(row.strip())[1:-1]] for row in block]
-            assert len(rows) >= 2, f"table without a delimiter row: {block}"
-            assert all(re.fullmatch(r":?-{3,}:?", c) for c in rows[1]), f"bad delimiter row: {block[1]}"
-            widths = {len(r) for r in rows}
-            assert len(widths) == 1, f"rows of different widths {widths} in table:\n" + "\n".join(block)
-            tables.append([rows[0], *rows[2:]])
-            block = []
+    """Every table GitHub would render from ``text``, as rows of cells (header row first, no delimiter row); each
+    cell as :func:`inline_text` shows it."""
+    tables: list[list[list[str]]] = []
+    row: list[str] | None = None
+    for token in gfm().parse(text):
+        if token.type == "table_open":
+            tables.append([])
+        elif token.type == "tr_open":
+            row = []
+        elif token.type == "inline" and row is not None:
+            row.append(inline_text(token).strip())
+        elif token.type == "tr_close" and row is not None:
+            tables[-1].append(row)
+            row = None
+    for table in tables:
+        assert len({len(r) for r in table}) == 1, f"rows of different widths: {table}"
     return tables
 
 

@@ -43,12 +43,17 @@ class Metric:
         higher_is_better: direction, used by gates.
         proportion: per-sample values are 0/1 and ``aggregate`` is their mean; gates then use an interval for
             paired proportions instead of the bootstrap.
+        mean: per-sample values are numbers and ``aggregate`` is their mean; baseline gates in points then use
+            the paired t-test instead of the bootstrap.
         output_types: lm-eval output types this metric reads (empty: any).
+        default: scored for tasks of those output types when the suite lists no ``metrics`` (built-ins only).
     """
 
     name: str = ""
     higher_is_better: bool = True
     proportion: bool = False
+    mean: bool = False
+    default: bool = False
     output_types: tuple[str, ...] = ()
     description: str = ""
 

@@ -21,6 +21,10 @@ from llmspec.eval.metrics.textnorm import squad_f1
 class MeanMetric(Metric):
     """Per-sample numbers, corpus value = their mean (lm_eval.api.metrics.mean)."""
 
+    default = True
+
+    mean = True
+
     def aggregate(self, values: Sequence[Any]) -> float:
         return sum(float(v) for v in values) / len(values)
 
@@ -35,7 +39,7 @@ class Accuracy(MeanMetric):
     name = "acc"
     higher_is_better = True
     proportion = True
-    output_types = ("multiple_choice", "loglikelihood")
+    output_types: tuple[str, ...] = ("multiple_choice", "loglikelihood")
 
     def _scores(self, lls: list[float], options: list[str]) -> list[float]:
         return lls
@@ -73,6 +77,7 @@ class _Weighted(Metric):
     weighted_mean), so long documents weigh more. Reads lm-eval's own logged pair when present (a task may
     override count_words/count_bytes), else computes it from the record."""
 
+    default = True
     higher_is_better = False
     output_types = ("loglikelihood_rolling",)
 
@@ -173,6 +178,7 @@ class MacroF1(Metric):
     name = "macro_f1"
     higher_is_better = True
     output_types = ("multiple_choice", "generate_until")
+    default = False  # only where a suite asks: over answer positions of multiple choice it means nothing
 
     def per_sample(self, sample: dict) -> tuple[str, str]:
         resps = rec._need(sample, "filtered_resps", self.name)
@@ -224,3 +230,13 @@ BUILTINS: tuple[type[Metric], ...] = (
     TokenF1,
     MacroF1,
 )
+
+
+def default_metrics(output_type: str) -> list[str]:
+    """The built-ins scored for a suite task that lists no ``metrics``: those marked default for its output type."""
+    return [cls.name for cls in BUILTINS if getattr(cls, "default", False) and output_type in cls.output_types]
+
+
+def direction(name: str) -> bool | None:
+    """higher_is_better of a built-in metric, None for any other name."""
+    return next((cls.higher_is_better for cls in BUILTINS if cls.name == name), None)

@@ -1,8 +1,9 @@
-"""Machine formats: ``json`` (a list of findings), ``github`` (workflow annotations) and ``junit`` (XML)."""
+"""Machine formats: ``json`` (a list of findings), ``github`` (workflow annotations) and ``junit`` (XML). Text from
+specs and file names is escaped for each by llmspec.textsafe: strict JSON, one workflow command per line, XML 1.0."""
 
 from __future__ import annotations
 
-import json
+from llmspec.textsafe import github_data, github_property, json_dumps, xml_text
 
 _GITHUB_LEVEL = {"error": "error", "warning": "warning", "info": "notice"}
 
@@ -14,27 +15,17 @@ def with_fix(f) -> str:
 
 def json_format(result, *, color: bool = False) -> str:
     """A JSON list of findings: code, name, severity, message, fix, filename, line, column, key."""
-    return json.dumps([f.to_dict() for f in result.findings], indent=2, ensure_ascii=False) + "\n"
-
-
-def _escape_data(text: str) -> str:
-    # https://github.com/actions/toolkit/blob/main/packages/core/src/command.ts (escapeData / escapeProperty)
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _escape_property(text: str) -> str:
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+    return json_dumps([f.to_dict() for f in result.findings], indent=2, ensure_ascii=False) + "\n"
 
 
 def github(result, *, color: bool = False) -> str:
     """One ``::error file=...,line=...,col=...,title=...::message`` workflow command per finding."""
     lines = []
     for f in result.findings:
-        title = _escape_property(f"{f.code} {f.name}".strip())
-        message = with_fix(f)
+        title = github_property(f"{f.code} {f.name}".strip())
         lines.append(
-            f"::{_GITHUB_LEVEL.get(f.severity, 'warning')} file={_escape_property(f.file)},line={f.line},"
-            f"col={f.col},title={title}::{_escape_data(message)}"
+            f"::{_GITHUB_LEVEL.get(f.severity, 'warning')} file={github_property(f.file)},line={f.line},"
+            f"col={f.col},title={title}::{github_data(with_fix(f))}"
         )
     return "".join(line + "\n" for line in lines)
 
@@ -48,17 +39,19 @@ def junit(result, *, color: bool = False) -> str:
         by_file.setdefault(f.file, []).append(f)
     root = ET.Element("testsuites", name="llmspec lint", tests="0", failures="0", errors="0")
     total = failures = 0
-    for path, findings in by_file.items():
+    for raw_path, findings in by_file.items():
+        path = xml_text(raw_path)
         suite = ET.SubElement(root, "testsuite", name=path, tests=str(max(1, len(findings))),
                               failures=str(len(findings)), errors="0", skipped="0")
         if not findings:
             ET.SubElement(suite, "testcase", classname=path, name="llmspec lint", file=path)
         for f in findings:
-            case = ET.SubElement(suite, "testcase", classname=path, name=f"{f.code} {f.name} at {f.line}:{f.col}",
-                                 file=f.file, line=str(f.line))
-            failure = ET.SubElement(case, "failure", message=f.message, type=f.severity)
-            failure.text = f"{f.file}:{f.line}:{f.col}: {f.code} [{f.severity}] {f.message}" + (
-                f"\nfix: {f.fix}" if f.fix else "")
+            case = ET.SubElement(suite, "testcase", classname=path,
+                                 name=xml_text(f"{f.code} {f.name} at {f.line}:{f.col}"), file=xml_text(f.file),
+                                 line=str(f.line))
+            failure = ET.SubElement(case, "failure", message=xml_text(f.message), type=xml_text(f.severity))
+            failure.text = xml_text(f"{f.file}:{f.line}:{f.col}: {f.code} [{f.severity}] {f.message}" + (
+                f"\nfix: {f.fix}" if f.fix else ""))
         total += max(1, len(findings))
         failures += len(findings)
     root.set("tests", str(total))

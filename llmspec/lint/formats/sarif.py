@@ -7,27 +7,30 @@ SARIF 2.1.0 specification and GitHub's "SARIF support for code scanning" page fo
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from urllib.parse import quote
 
-from llmspec import __version__
+from llmspec._version import __version__
 from llmspec.lint.formats.machine import with_fix
 from llmspec.lint.redact import redact
+from llmspec.textsafe import json_dumps
 
 _LEVEL = {"error": "error", "warning": "warning", "info": "note"}
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 
 
 def _uri(file: str) -> str:
+    """A relative URI reference (RFC 3986) for a file name; bytes that are not UTF-8 (surrogate-escaped by
+    os.fsdecode) are percent-encoded as the bytes they are."""
     path = Path(file)
+    prefix = ""
     if path.is_absolute():
         try:
             path = path.relative_to(Path.cwd())
         except ValueError:
-            return path.as_uri()
-    return quote(path.as_posix().replace(os.sep, "/"), safe="/._-~")
+            prefix = "file://"
+    return prefix + quote(path.as_posix().replace(os.sep, "/"), safe="/._-~", errors="surrogateescape")
 
 
 def _rule_entries(result) -> list[dict]:
@@ -106,4 +109,4 @@ def sarif(result, *, color: bool = False) -> str:
             "results": results,
         }],
     }
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return json_dumps(doc, indent=2, ensure_ascii=False) + "\n"

@@ -1,21 +1,35 @@
-"""Human formats: ``full`` (ruff-like, with the source line and a caret; the default) and ``concise``."""
+"""Human formats: ``full`` (ruff-like, with the source line and a caret; the default) and ``concise``.
+
+Every text that comes from a spec or a file name goes through llmspec.textsafe.visible: a control character in it
+is shown as an escape, so it cannot start a line of its own (a forged finding) or drive the terminal."""
 
 from __future__ import annotations
 
+import os
 import re
 from functools import lru_cache
 
 from llmspec.lint.redact import redact
 from llmspec.spec import tomltext
+from llmspec.textsafe import visible
 
 _COLORS = {"error": "red", "warning": "yellow", "info": "blue"}
 _TOKEN = re.compile(r"""[A-Za-z0-9_\-."']+""")
 
 
-@lru_cache(maxsize=128)
 def _lines(file: str) -> tuple[str, ...]:
+    try:
+        stat = os.stat(file)
+    except (OSError, ValueError):
+        return ()
+    return _read(os.path.abspath(file), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=128)
+def _read(path: str, mtime_ns: int, size: int) -> tuple[str, ...]:
+    """The file's lines; keyed on where it is and when it changed, not on the name a finding gives."""
     try:  # bounded and non-blocking (a finding may be about a FIFO); lines as TOML counts them, as findings do
-        return tuple(tomltext.lines(tomltext.read_text(file)))
+        return tuple(tomltext.lines(tomltext.read_text(path)))
     except tomltext.ReadError:
         return ()
 
@@ -35,9 +49,9 @@ def _style(text: str, color: bool, **kw) -> str:
 
 
 def _head(f, color: bool) -> str:
-    where = _style(f"{f.file}:{f.line}:{f.col}:", color, bold=True)
-    code = _style(f.code, color, fg=_COLORS.get(f.severity), bold=True)
-    return f"{where} {code} [{f.severity}] {f.message}"
+    where = _style(f"{visible(f.file)}:{f.line}:{f.col}:", color, bold=True)
+    code = _style(visible(f.code), color, fg=_COLORS.get(f.severity), bold=True)
+    return f"{where} {code} [{f.severity}] {visible(f.message)}"
 
 
 def summary(result, color: bool = False) -> str:
@@ -62,16 +76,16 @@ def full(result, *, color: bool = False) -> str:
             number = str(f.line)
             pad = " " * len(number)
             col = max(1, min(f.col, len(text) + 1))
-            lead = "".join(ch if ch == "\t" else " " for ch in text[: col - 1])
+            lead = "".join(ch if ch == "\t" else " " for ch in visible(text[: col - 1]))
             token = _TOKEN.match(text, col - 1)
             caret = "^" * max(1, len(token.group(0)) if token else 1)
             gutter = _style("|", color, fg="blue")
             out.append(f"{pad} {gutter}")
-            out.append(f"{_style(number, color, fg='blue')} {gutter} {text}")
+            out.append(f"{_style(number, color, fg='blue')} {gutter} {visible(text)}")
             out.append(f"{pad} {gutter} {lead}{_style(caret + ' ' + f.code, color, fg=_COLORS.get(f.severity))}")
             out.append(f"{pad} {gutter}")
         if f.fix:
-            out.append(f"  = fix: {f.fix}")
+            out.append(f"  = fix: {visible(f.fix)}")
         out.append("")
     out.append(summary(result, color))
     return "\n".join(out) + "\n"

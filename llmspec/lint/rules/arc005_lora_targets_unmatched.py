@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from llmspec.estimate.params import all_linear_targets, attention_targets
+from llmspec.estimate.params import all_linear_targets, attention_targets, module_names
 from llmspec.lint.rule import Rule
+from llmspec.spec.families import family as registry_family
 
 KEY = ("training", "lora", "targets")
 
@@ -16,9 +17,12 @@ class LoraTargetsUnmatched(Rule):
     Checked for `method = "lora"` / `"qlora"`. Targets are Hugging Face module names, and they differ by family:
     the default `["q_proj", "k_proj", "v_proj", "o_proj"]` exists in Llama, Mistral, Qwen, Gemma and OLMo, but
     GPT-2 has `c_attn` / `c_proj` / `c_fc`, GPT-NeoX (Pythia) and Falcon `query_key_value` / `dense` /
-    `dense_h_to_4h` / `dense_4h_to_h`, Phi-3 `qkv_proj` / `gate_up_proj`, OPT `out_proj` / `fc1` / `fc2`. The
-    family is `model.family` (set from `hf_config` or by `llmspec init`); without it the separate q/k/v/o names
-    are assumed. A name can also miss because the architecture lacks the module: `gate_proj` in a non-gated MLP,
+    `dense_h_to_4h` / `dense_4h_to_h`, Phi-3 `qkv_proj` / `gate_up_proj`, OPT `out_proj` / `fc1` / `fc2`.
+    The output head `lm_head` and the token embedding (`embed_tokens`; GPT-2 `wte`, GPT-NeoX `embed_in`, Falcon
+    `word_embeddings`) are modules too: PEFT adapts them when they are named. Every name comes from the family
+    registry (`llmspec/spec/families.py`), checked against the real transformers classes. The family is
+    `model.family` (set from `hf_config`, a preset or `llmspec init`); without it the separate q/k/v/o names are
+    assumed. A name can also miss because the architecture lacks the module: `gate_proj` in a non-gated MLP,
     the router `gate` in a dense model. When no target matches, PEFT stops at startup ("Target modules ... not
     found in the base model") and there is nothing to train; when some match, the others are skipped without a
     word and the run trains fewer adapters than the spec says.
@@ -81,8 +85,12 @@ class LoraTargetsUnmatched(Rule):
         model = f"this {family} model" if family else "this architecture (model.family not set: q/k/v/o names)"
         real = all_linear_targets(arch, family)
         attention = attention_targets(arch, family)
+        modules = module_names(arch, family)
+        fam = registry_family(family)
+        owner = fam.hf_class if fam is not None else "the model"
         fix = (f'use {family or "the"} module names: targets = [{_names(attention)}] for attention, '
-               f'[{_names(real)}] for every linear, or ["all-linear"]')
+               f'[{_names(real)}] for every linear, or ["all-linear"] (modules of {owner}: '
+               f'{_names(modules)})')
         if not family:
             fix += "; if the checkpoint's names differ, set model.family (or hf_config) to its model_type"
         if len(unmatched) == len(targets):

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from llmspec.estimate.fit import MIN_HEADROOM
 from llmspec.lint.rule import Rule
 from llmspec.lint.rules._memory import estimate_text, where
 from llmspec.units import format_bytes
@@ -51,7 +52,7 @@ class MemoryHeadroom(Rule):
     code = "MEM002"
     name = "memory-headroom"
     severity = "warning"
-    thresholds = {"min_headroom": 0.10}
+    thresholds = {"min_headroom": MIN_HEADROOM}
 
     def check(self, ctx):
         if ctx.spec.hardware is None:

@@ -47,7 +47,7 @@ def _ngrams(text: str, n: int) -> set[bytes]:
     if len(words) < n:  # short examples: the whole normalised text is the unit
         grams = [" ".join(words)] if words else []
     else:
-        grams = (" ".join(words[i : i + n]) for i in range(len(words) - n + 1))
+        grams = [" ".join(words[i : i + n]) for i in range(len(words) - n + 1)]
     return {hashlib.blake2b(g.encode(), digest_size=8).digest() for g in grams}
 
 

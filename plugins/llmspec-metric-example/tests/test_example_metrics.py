@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+
+pytest.importorskip("numpy", reason="llmspec's metrics need the eval extra (pip install -e '.[eval]')")
+
 from llmspec_metric_example import AnswerLength, ExactMatch
 
 from llmspec.eval.metrics import load_metrics, score

@@ -1,0 +1,69 @@
+"""What the serving engine does to inference memory (issue 12). Called once from inference_memory.
+
+Engines and their defaults are data (llmspec/data/engines.toml, llmspec.spec.stacks.engine); unset [inference]
+knobs were filled from there. Per engine:
+
+* hf (transformers generate): a dynamic KV cache for the tokens held (seq_len per sequence), prefill of the prompt
+  with logits for the last position only (generate passes logits_to_keep=1); `logits = "all"` for a plain forward
+  such as lm-eval's loglikelihood scoring.
+* llama.cpp (static): one KV cache preallocated for seq_len tokens per sequence at start-up, logits for the last
+  token; GGUF k-quants are close to but not exactly the int4 layout below (about 4.5-4.9 bits).
+* vllm / tgi / trtllm (paged): the engine first runs a profile step of max_num_batched_tokens tokens, then gives
+  every byte left under its memory fraction to a pool of KV blocks (vLLM Worker.determine_num_available_blocks;
+  TGI warmup; TensorRT-LLM KvCacheConfig.free_gpu_memory_fraction of the memory left after loading). So the GPU
+  is "full" by design; the estimate reports what the asked-for sequences need, against the engine's share of the
+  GPU, and how many sequences of seq_len tokens the pool holds (capped by max_num_seqs).
+
+int4 weights: one fp16 scale and a 4-bit zero point per weight_group_size weights (GPTQ/AWQ g128; torchao int4
+weight-only g64). Eager attention adds the n_heads x prompt^2 scores and their softmax (16-bit) of one layer.
+"""
+
+from __future__ import annotations
+
+import math
+
+from llmspec.spec.models import Inference, Spec
+
+
+def apply(spec: Spec, inf: Inference, parts: dict, *, capacity: int | None, layer_peak: float, kv_per_token: float,
+          tp: int, prompt: int) -> tuple[list[str], int | None]:
+    """Adjust ``parts`` (weights, quant_scales, kv_cache, prefill_activations) in place; return the notes and the
+    capacity the engine may use (its memory fraction of ``capacity``)."""
+    arch = spec.arch
+    s = inf.seq_len or arch.context_length
+    p = prompt  # inference.lengths: inference.prompt_tokens, else sampling.max_prompt_tokens, else seq_len - new
+    b = inf.batch_size
+    notes = []
+    sources = inf.engine_sources()
+    if sources:
+        notes.append(f"engine {inf.backend}: " + ", ".join(f"{k}={getattr(inf, k)}" for k in sources)
+                     + " from its preset (llmspec/data/engines.toml)")
+    if inf.precision == "int4" and inf.weight_group_size and inf.weight_group_size != 128:
+        parts["quant_scales"] *= 128 / inf.weight_group_size
+        notes.append(f"int4 groups of {inf.weight_group_size} weights (one fp16 scale + 4-bit zero point each)")
+    if inf.attention == "eager":
+        parts["prefill_activations"] += b * 2 * 2 * arch.n_heads * p * p / tp
+        notes.append("eager attention: n_heads x prompt^2 scores and softmax (16-bit) of one layer in prefill")
+    if inf.kv_allocation != "paged" or capacity is None:
+        if inf.kv_allocation == "static":
+            notes.append(f"static KV cache preallocated for {s} tokens x {b} sequences")
+        return notes, capacity
+    block = inf.block_size or 16
+    seq_blocks = math.ceil(s / block)
+    per_seq = kv_per_token * seq_blocks * block
+    parts["kv_cache"] = b * per_seq
+    tokens = inf.max_num_batched_tokens or s
+    c = 4 if inf.precision == "fp32" else 2
+    parts["prefill_activations"] = layer_peak * tokens + c * arch.vocab_size * min(tokens, inf.max_num_seqs or b) / tp
+    parts["cuda_graphs"] = float(inf.cuda_graph_memory or 0)
+    fixed = parts["weights"] + parts["quant_scales"] + parts["prefill_activations"] + parts["cuda_graphs"]
+    util = inf.gpu_memory_utilization or 0.9
+    usable = util * capacity if inf.backend != "trtllm" else fixed + util * max(0.0, capacity - fixed)
+    pool = max(0.0, usable - fixed)
+    fit = int(pool // per_seq) if per_seq else 0
+    cap_seqs = min(fit, inf.max_num_seqs) if inf.max_num_seqs else fit
+    notes.append(f"paged KV pool {pool / 2**30:.1f} GiB (x{util} of the GPU{' left after loading' if inf.backend == 'trtllm' else ''}"
+                 f" minus weights, a {tokens}-token profile step and CUDA graphs): {cap_seqs} concurrent sequences of "
+                 f"{s} tokens fit{f' (max_num_seqs {inf.max_num_seqs})' if inf.max_num_seqs and fit > inf.max_num_seqs else ''}")
+    parts["concurrent_sequences"] = cap_seqs
+    return notes, int(usable)

@@ -1,0 +1,183 @@
+"""What the training stack's knobs do to memory (issue 12). Called once from training_memory.
+
+Each knob is a field of the spec (llmspec.spec.models.Training / Lora); unset ones were filled from the stack
+preset (llmspec/data/stacks.toml). The effects, part by part, with their sources:
+
+* optimizer_impl (Adam/AdamW): torch's foreach step materialises one state-sized temporary for the whole group
+  (torch/optim/adamw.py, _multi_tensor_adamw: torch._foreach_sqrt(exp_avg_sq)); the for-loop path one tensor's
+  (_single_tensor_adamw); the fused kernel none (torch._fused_adamw_). NOTES.md: HF Trainer's default is fused.
+* optimizer_in_backward: each parameter steps inside backward (a post-accumulate-grad hook) and frees its gradient,
+  so at most one tensor's gradient is live and there is no separate optimizer phase (torchtune
+  training/_optimizer_in_bwd / torch.Tensor.register_post_accumulate_grad_hook).
+* paged_optimizer: bitsandbytes allocates paged states with cudaMallocManaged (bitsandbytes/functional.py,
+  get_paged): they are not in torch's allocated/reserved counters, so the estimate leaves them out and says so.
+* loss: "full" keeps 16-bit logits, their fp32 copy and fp32 log-probs (activations.LOGITS_*); "chunked" keeps the
+  16-bit logits and the fp32 log-probs saved by each chunk's log_softmax, with only one chunk's fp32 upcast live
+  (torchtune CEWithChunkedOutputLoss: 2 + 4 bytes x vocab per token + 4 x vocab per chunk token); "fused-linear"
+  never forms the logits: Liger's FusedLinearCrossEntropy works on chunks of about tokens x hidden / vocab tokens
+  (liger_kernel/ops/fused_linear_cross_entropy.py: inc_factor = ceil(V / H)) and keeps the hidden-state gradient
+  (2 x hidden per token) it computes in forward: about 10 x hidden + 2 x hidden bytes per token.
+* compile: ASSUMED factor 0.85 on activations (and on a full loss's buffers; a compiled chunked loss is modelled
+  from its graph above). torch.compile's saving cannot be measured on a CPU;
+  0.85 is the one published before/after pair (torchtune README, "Optimization flags": 60.0 -> 51.0 GiB, Llama 3.2
+  3B full, packed 4096). The torchtune fold of benchmarks/published_memory.md is therefore not held out for it.
+* activation_offload: saved activations go to CPU as they are produced and come back one layer ahead of backward
+  (torchtune training/_activation_offloading.py, OffloadActivations with a prefetch stream): about two layers'
+  worth stay on the GPU.
+* lora.dtype fp32 on a 16-bit base (peft autocast_adapter_dtype): adapter weights, gradients and Adam states in
+  4 bytes instead of 2.
+* lora.dora: one magnitude vector per adapted module (trainable), and peft's DoraLinearLayer.forward keeps the
+  base output and the LoRA output (each out_features wide) for the magnitude's gradient.
+* lm_head in lora.targets: an adapter on the output head (rank x (hidden + vocab)); its input is kept.
+* lora.quantize = "adapted": only adapted block linears are 4-bit (torchtune); lora.quant_block: the block size of
+  the absmax scales (bitsandbytes / torchao 64).
+"""
+
+from __future__ import annotations
+
+import math
+
+from llmspec.estimate import precision as P
+from llmspec.estimate.params import lora_shapes
+from llmspec.spec.models import Spec, Training
+from llmspec.spec.stacks import KNOBS
+
+COMPILE_FACTOR = 0.85  # assumed; see the module docstring for its source
+ADAM = ("adam", "adamw")
+
+
+def nf4_bytes(double_quant: bool, block: int) -> float:
+    """Bytes per 4-bit weight with absmax scales per ``block`` (QLoRA section 3: 8-bit scales and an fp32
+    constant per 256 blocks when double-quantised, fp32 scales otherwise)."""
+    return (4 + (8 / block + 32 / (block * 256) if double_quant else 32 / block)) / 8
+
+
+def apply(spec: Spec, tr: Training, parts: dict, *, n_trainable: int, sbytes: int, largest: int,
+          base_bytes: int, frozen_quantised: int, tokens: float) -> list[str]:
+    """Adjust ``parts`` (bytes: weights, grads, states, temp, kept, logits_f, logits_b, live_grads, and
+    per_layer_kept for offloading) in place for the training's stack knobs; return the notes that say what was
+    assumed."""
+    arch = spec.arch
+    from_stack = tr.stack_sources()
+    knob_values = {k: _knob_value(tr, k) for k in KNOBS}
+    notes = [f"stack {tr.stack}: " + ", ".join(f"{k}={knob_values[k]}" for k in from_stack)
+             + " from its preset (llmspec/data/stacks.toml)" if from_stack else f"stack {tr.stack}"]
+    own = [k for k in KNOBS if _knob_set(tr, k)]
+    if own:
+        notes.append("set by the spec: " + ", ".join(f"{k}={knob_values[k]}" for k in own))
+    lo = tr.lora if tr.method in ("lora", "qlora") else None
+    half = tr.precision in ("bf16", "fp16")
+    fp32_adapters = lo is not None and half and lo.dtype == "fp32"
+    sb = 4 if fp32_adapters else sbytes  # bytes per optimizer-state element of the trainable tensors
+
+    # --- adapters -------------------------------------------------------------------------------------------
+    if lo is not None:
+        shapes = lora_shapes(arch, lo.targets, spec.model.family)
+        if fp32_adapters:
+            # trainable parts were counted at 2 bytes: adapters in fp32 double weights, grads, states, temp
+            extra = n_trainable * 2
+            parts["weights"] += extra
+            parts["grads"] += extra
+            parts["live_grads"] *= 2
+            parts["states"] *= 2
+            parts["temp"] *= 2
+            notes.append("LoRA adapters in fp32 on a 16-bit base (weights, gradients and optimizer states 4 bytes)")
+        abytes = 4 if lo.dtype == "fp32" or not half else 2
+        if "lm_head" in lo.targets:
+            head = lo.rank * (arch.d_model + arch.vocab_size)
+            parts["weights"] += head * abytes
+            parts["grads"] += head * abytes
+            parts["states"] += 2 * head * abytes if tr.optimizer in ADAM else 0
+            parts["kept"] += 2 * arch.d_model * tokens
+            notes.append("LoRA on lm_head: an adapter of rank x (hidden + vocab); the head input is kept")
+        if lo.dora:
+            mags = sum(s.d_out * s.copies for s in shapes)
+            parts["weights"] += mags * abytes
+            parts["grads"] += mags * abytes
+            parts["states"] += 2 * mags * abytes if tr.optimizer in ADAM else 0
+            parts["kept"] += (2 + abytes) * tokens * sum(s.d_out * s.copies for s in shapes)
+            notes.append("DoRA: magnitude vectors, and each adapted module keeps its base and LoRA outputs")
+        if tr.method == "qlora":
+            adapted = sum(s.d_in * s.d_out * s.copies for s in shapes)
+            q_numel = adapted if lo.quantize == "adapted" else frozen_quantised
+            q_numel = min(q_numel, frozen_quantised)
+            old = frozen_quantised * P.nf4_bytes(lo.double_quant)
+            new = q_numel * nf4_bytes(lo.double_quant, lo.quant_block) + (frozen_quantised - q_numel) * base_bytes
+            parts["weights"] += new - old
+            if lo.quantize == "adapted":
+                notes.append(f"QLoRA quantises only the adapted linears ({q_numel / max(1, frozen_quantised):.0%} "
+                             f"of block-linear weights); the rest stay {8 * base_bytes}-bit")
+
+    # --- optimizer ------------------------------------------------------------------------------------------
+    if tr.optimizer in ADAM:
+        impl = tr.optimizer_impl or "foreach"
+        parts["temp"] = {"fused": 0.0, "foreach": parts["temp"], "for-loop": sb * largest}[impl]
+        if impl != "foreach":
+            notes.append(f"AdamW {impl} step: {'no' if impl == 'fused' else 'one tensor-sized'} temporary buffer")
+    if tr.optimizer_in_backward:
+        parts["grads"] = largest * (parts["grads"] / max(1, n_trainable))
+        parts["live_grads"] = 0.0
+        parts["temp"] = 0.0 if tr.optimizer_impl == "fused" else sb * largest
+        notes.append("optimizer step in backward: one gradient live at a time, no separate optimizer phase")
+    if tr.paged_optimizer:
+        parts["states"] = 0.0
+        parts["temp"] = 0.0
+        notes.append("paged optimizer: states in CUDA unified memory, outside torch's allocated/reserved counters "
+                     "(nvidia-smi shows them)")
+
+    # --- DeepSpeed (a sharding backend, not a stack) ------------------------------------------------------------
+    hw = spec.hardware
+    ds = hw.deepspeed if hw is not None else None
+    if hw is not None and ds is not None and hw.sharding in ("zero1", "zero2", "zero3"):
+        if ds.optimizer == "fused-adam":
+            parts["temp"] = 0.0  # deepspeed/ops/adam/fused_adam.py: multi_tensor_applier, in place
+        elif ds.optimizer == "cpu-adam":
+            parts["states"] = parts["temp"] = 0.0  # deepspeed/ops/adam/cpu_adam.py: states and step on the CPU
+        h2 = arch.d_model * arch.d_model
+        reduce = h2 if ds.reduce_bucket_size == "auto" else ds.reduce_bucket_size
+        prefetch = int(0.9 * h2) if ds.prefetch_bucket_size == "auto" else ds.prefetch_bucket_size
+        buckets = 2 * reduce + (2 * prefetch if hw.sharding == "zero3" else 0)  # 16-bit elements
+        parts["buckets"] = buckets
+        notes.append(f"DeepSpeed buckets: reduce {reduce:,} + prefetch {prefetch if hw.sharding == 'zero3' else 0:,} "
+                     "16-bit elements")
+
+    # --- loss -------------------------------------------------------------------------------------------------
+    V, h = arch.vocab_size, arch.d_model
+    if tr.loss == "chunked":
+        chunks = tr.loss_chunks or max(1, math.ceil(tr.seq_len / (tr.loss_chunk_tokens or tr.seq_len)))
+        # eager: each chunk's log_softmax saves its fp32 output (4 B) beside the 16-bit logits (2 B); compiled
+        # (torchtune compiles compute_cross_entropy, upcast and CE together) a chunk saves only its 16-bit input
+        kept_v = 2 if tr.compile else 6
+        parts["logits_f"] = (kept_v * V + 4 * V / chunks) * tokens
+        parts["logits_b"] = (kept_v * V - 2 * V + 6 * V / chunks) * tokens if not tr.compile else (2 * V + 6 * V / chunks) * tokens
+        notes.append(f"chunked cross-entropy in {chunks} chunks: 16-bit logits{'' if tr.compile else ' and fp32 log-probs'}"
+                     " kept, one chunk upcast at a time")
+    elif tr.loss == "fused-linear":
+        parts["logits_f"] = 12 * h * tokens
+        parts["logits_b"] = 2 * h * tokens
+        notes.append("fused linear cross-entropy: no full logits (chunks of about tokens x hidden / vocab)")
+
+    # --- activations ------------------------------------------------------------------------------------------
+    if tr.activation_offload:
+        parts["kept"] = min(parts["kept"], 2 * parts["per_layer_kept"])
+        notes.append("activation offloading: saved activations in CPU memory, about two layers' worth on the GPU")
+    if tr.compile:
+        for k in ("kept",) if tr.loss == "chunked" else ("kept", "logits_f", "logits_b"):
+            parts[k] *= COMPILE_FACTOR
+        what = "activations" if tr.loss == "chunked" else "activations and loss buffers"
+        notes.append(f"torch.compile: ASSUMED x{COMPILE_FACTOR} on {what} (not measurable on a CPU; source: "
+                     "torchtune README, Optimization flags table)")
+    return notes
+
+
+def _knob_value(tr: Training, knob: str):
+    table, name = KNOBS[knob]
+    target = tr if table == "training" else tr.lora
+    value = getattr(target, name, None) if target is not None else None
+    return str(value).lower() if isinstance(value, bool) else value
+
+
+def _knob_set(tr: Training, knob: str) -> bool:
+    table, name = KNOBS[knob]
+    target = tr if table == "training" else tr.lora
+    return target is not None and name in target.model_fields_set

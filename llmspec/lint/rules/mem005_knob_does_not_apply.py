@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+from llmspec.lint.rule import Rule
+
+_LORA = ("dtype", "dora", "quantize", "quant_format", "quant_block")
+_QLORA = ("quantize", "quant_format", "quant_block")
+
+
+class KnobDoesNotApply(Rule):
+    """A memory knob is set where it has no effect: for another method, loss, optimizer or sharding backend.
+
+    The estimate ignores such a knob, and so does the real stack; the spec then claims a setting that the run
+    does not have. Checked: adapter knobs without LoRA, QLoRA knobs without QLoRA, loss chunks without a
+    chunked loss, an optimizer implementation or paging for an optimizer that has none, an optimizer step in
+    backward with gradient accumulation (torchtune requires gradient_accumulation_steps = 1), and DeepSpeed
+    settings without a ZeRO sharding or CPU Adam without optimizer offload; paged-KV settings (vLLM's
+    gpu_memory_utilization, max_num_seqs, ...) for an engine without a paged pool, and an int4 group size for
+    weights that are not int4.
+
+    Why:
+    A knob that does nothing is usually a sign the author meant something else (e.g. loss_chunks with the
+    default full loss). Sources: torchtune recipes/full_finetune_single_device.py (optimizer_in_bwd with
+    gradient accumulation raises); bitsandbytes paged optimizers exist for Adam/AdamW (bitsandbytes.optim).
+
+    Bad:
+    ```toml
+    [training]
+    method = "full"
+    loss_chunks = 8
+
+    [training.lora]
+    dora = true
+    ```
+
+    Good:
+    ```toml
+    [training]
+    method = "lora"
+    loss = "chunked"
+    loss_chunks = 8
+
+    [training.lora]
+    dora = true
+    ```
+    """
+
+    code = "MEM005"
+    name = "knob-does-not-apply"
+    severity = "warning"
+
+    def check(self, ctx):
+        tr = ctx.spec.training
+        if tr is not None:
+            yield from self._training(ctx, tr)
+        inf = ctx.spec.inference
+        if inf is not None and inf.kv_allocation != "paged":
+            for name in ("gpu_memory_utilization", "max_num_seqs", "max_num_batched_tokens", "block_size",
+                         "cuda_graph_memory"):
+                if name in inf.model_fields_set:
+                    yield self.finding(ctx, ("inference", name),
+                                       f"{name} sizes a paged KV pool, but backend = {inf.backend!r} allocates its cache "
+                                       f"{inf.kv_allocation}ally", fix=f'remove {name}, or use backend = "vllm"')
+        if inf is not None and "weight_group_size" in inf.model_fields_set and inf.precision != "int4":
+            yield self.finding(ctx, ("inference", "weight_group_size"),
+                               f"weight_group_size applies to int4 weights, not precision = {inf.precision!r}",
+                               fix='remove weight_group_size, or set precision = "int4"')
+        hw = ctx.spec.hardware
+        if hw is not None and hw.deepspeed is not None:
+            if hw.sharding not in ("zero1", "zero2", "zero3"):
+                yield self.finding(ctx, ("hardware", "deepspeed"),
+                                   f"[hardware.deepspeed] is set but sharding = {hw.sharding!r} is not a DeepSpeed ZeRO "
+                                   "stage, so it has no effect", fix='set sharding = "zero1", "zero2" or "zero3"')
+            elif hw.deepspeed.optimizer == "cpu-adam" and hw.offload == "none":
+                yield self.finding(ctx, ("hardware", "deepspeed", "optimizer"),
+                                   'deepspeed.optimizer = "cpu-adam" runs the step on the CPU, but offload = "none" '
+                                   "keeps the states on the GPU", fix='set hardware.offload = "optimizer"')
+
+    def _training(self, ctx, tr):
+        lora_set = tr.lora.model_fields_set if tr.lora is not None else set()
+        if tr.method not in ("lora", "qlora"):
+            for name in sorted(lora_set & set(_LORA)):
+                yield self.finding(ctx, ("training", "lora", name),
+                                   f"lora.{name} is set but method = {tr.method!r} trains no adapters",
+                                   fix=f'remove lora.{name}, or set method = "lora" / "qlora"')
+        elif tr.method == "lora":
+            for name in sorted(lora_set & set(_QLORA)):
+                yield self.finding(ctx, ("training", "lora", name),
+                                   f"lora.{name} describes QLoRA's 4-bit base, but method = \"lora\" keeps it 16-bit",
+                                   fix=f'remove lora.{name}, or set method = "qlora"')
+        for name in ("loss_chunks", "loss_chunk_tokens"):
+            if name in tr.model_fields_set and tr.loss != "chunked":
+                yield self.finding(ctx, ("training", name),
+                                   f"{name} is set but loss = {tr.loss!r} is not chunked",
+                                   fix='set loss = "chunked", or remove ' + name)
+        if "optimizer_impl" in tr.model_fields_set and tr.optimizer not in ("adam", "adamw", "sgd"):
+            yield self.finding(ctx, ("training", "optimizer_impl"),
+                               f"optimizer_impl applies to torch's Adam, AdamW and SGD, not optimizer = {tr.optimizer!r}",
+                               fix="remove optimizer_impl")
+        if tr.paged_optimizer and "paged_optimizer" in tr.model_fields_set and tr.optimizer not in ("adam", "adamw",
+                                                                                                     "adamw_8bit"):
+            yield self.finding(ctx, ("training", "paged_optimizer"),
+                               f"bitsandbytes pages Adam/AdamW states; optimizer = {tr.optimizer!r} has no paged variant",
+                               fix="remove paged_optimizer, or use adamw / adamw_8bit")
+        if tr.optimizer_in_backward and tr.gradient_accumulation > 1:
+            yield self.finding(ctx, ("training", "optimizer_in_backward"),
+                               f"an optimizer step in backward cannot accumulate gradients (gradient_accumulation = "
+                               f"{tr.gradient_accumulation})", fix="set gradient_accumulation = 1, or drop optimizer_in_backward")
+
+
+RULE = KnobDoesNotApply

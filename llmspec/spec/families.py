@@ -1,0 +1,309 @@
+"""The family registry: every fact llmspec knows about a model family, in one place (litgpt ``config.py`` style).
+
+One :class:`Family` per Hugging Face ``model_type``. Every consumer reads this table: the config.json importer
+(``llmspec.spec.hf_import``), parameter counts and LoRA shapes (``llmspec.estimate.params``), the model that
+``--measure`` builds (``llmspec.estimate.hfmap``), ``llmspec init`` and the lint rules. Adding a family means
+adding an entry here and a real config.json under ``llmspec/data/presets/``; tests are parametrised over the table.
+
+Sources: transformers 5.24 ``models/<family>/configuration_<family>.py`` (``defaults``: what transformers uses
+when config.json leaves a key out) and ``modeling_<family>.py`` (module names, biases, norms); PEFT 0.21
+``peft/utils/constants.py`` ``TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING`` (``peft_targets``). Class names
+are strings: the lint path never imports transformers. Tests check the defaults against the transformers config
+classes, the class names and module names against the real classes built on the meta device, and the presets
+against their config.json files.
+
+Presets are popular checkpoints. Each names its Hugging Face repository and ships that repository's config.json
+verbatim in ``llmspec/data/presets/`` (``llmspec init --preset NAME``, ``extends = "preset:NAME"``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+PRESET_DIR = Path(__file__).resolve().parent.parent / "data" / "presets"
+
+# LoRA target names -> the roles they cover (llmspec.estimate.params turns roles into matrix shapes). Roles:
+# q, k, v, o, qkv (fused), gate, up, gate_up (fused), down, router, shared_gate, embed (token embedding), pos_embed
+# (learned positions), head (output projection). PEFT adapts embeddings with its Embedding LoRA layer and lm_head
+# like any linear; "all-linear" leaves the head out (peft.tuners.tuners_utils._maybe_include_all_linear_layers).
+_SEPARATE = {"q_proj": ("q",), "k_proj": ("k",), "v_proj": ("v",), "o_proj": ("o",),
+             "gate_proj": ("gate",), "up_proj": ("up",), "down_proj": ("down",),
+             "embed_tokens": ("embed",), "lm_head": ("head",)}
+# MoE routers (MixtralTopKRouter / Qwen*MoeTopKRouter "gate", Qwen2MoeSparseMoeBlock.shared_expert_gate) and the
+# transformers-4 Mixtral expert names that PEFT maps onto the fused experts
+# (peft/utils/transformers_weight_conversion.py).
+_MOE = {"gate": ("router",), "shared_expert_gate": ("shared_gate",), "w1": ("gate",), "w3": ("up",), "w2": ("down",)}
+_NEOX = {"query_key_value": ("qkv",), "dense": ("o",), "dense_h_to_4h": ("up",), "dense_4h_to_h": ("down",),
+         "lm_head": ("head",)}
+
+
+@dataclass(frozen=True)
+class Family:
+    model_type: str
+    """Hugging Face ``model_type`` (config.json), also ``model.family`` in a spec."""
+    hf_class: str
+    """The transformers class that ``AutoModelForCausalLM`` builds for this model_type (``--measure`` builds it)."""
+    gated: bool
+    """The MLP has gate, up and down matrices (SwiGLU / GeGLU), not two (fc1 / fc2)."""
+    defaults: Mapping[str, Any]
+    """config key -> the value transformers uses when config.json omits it ("" = none / derived)."""
+    modules: Mapping[str, tuple[str, ...]]
+    """LoRA target name (the real module name in the transformers class) -> the roles it covers."""
+    peft_targets: tuple[str, ...] | None
+    """PEFT's default target_modules for this model_type (None: PEFT has none and asks for target_modules)."""
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    """canonical config key -> this family's spelling (tried first)."""
+    arch: Mapping[str, Any] = field(default_factory=dict)
+    """Architecture fields the family fixes: a literal, or "$key" to read a boolean config key."""
+    dropout_keys: tuple[str, ...] = ()
+    """config keys of the hidden-state dropouts of the real class (residual, embedding, MLP): training.dropout."""
+    attention_dropout_keys: tuple[str, ...] = ("attention_dropout",)
+    """config keys of the dropout on attention probabilities (applied inside the fused attention kernel on CUDA)."""
+    quirks: str = ""
+    """What the importer's code does for this family (llmspec.spec.hf_import._QUIRKS), for people."""
+    dropout_h: int = 0
+    """Bytes per token per block, in units of d_model, that training.dropout > 0 adds (the masks the hidden-state
+    dropouts keep for backward), measured on the real class under FakeTensorMode (bf16-mixed, exact integers at
+    seq 256 and 512; benchmarks/memory_accuracy.md)."""
+    activation_fit: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    """Bytes per token the Llama-fitted activation coefficients miss for this real class, as (x d_model, x ffn):
+    "full" and "lora" per block saved for backward (bf16-mixed, LoRA on all linear layers), "prefill" at the peak
+    of a prefill. Fitted on the real class at three small shapes by benchmarks/fit_families.py (calibration),
+    then checked on the held-out real widths of benchmarks/memory_accuracy.py. Empty: the Llama coefficients hold."""
+    config_overrides: Mapping[str, Any] = field(default_factory=dict)
+    """config keys a spec's architecture cannot express, set when --measure writes the config from a spec (not from
+    model.hf_config): what the estimate assumes."""
+    sdpa: bool = True
+    """The class runs torch's scaled_dot_product_attention; False: eager attention only (s x s scores)."""
+
+    @property
+    def linear_names(self) -> tuple[str, ...]:
+        """Module names of the block linears (what "all-linear" selects), in registry order."""
+        skip = {"embed", "pos_embed", "head"}
+        return tuple(n for n, roles in self.modules.items() if not set(roles) & skip and n not in ("w1", "w2", "w3"))
+
+
+def _llama_like(model_type: str, hf_class: str, defaults: dict, arch: dict, *, moe: bool = False,
+                peft=("q_proj", "v_proj"), **kw) -> Family:
+    modules = {**_SEPARATE, **(_MOE if moe else {})}
+    return Family(model_type, hf_class, True, defaults, modules, peft, arch=arch, **kw)
+
+
+_ROPE = {"norm": "rmsnorm"}
+_ATTN_BIAS = {"qkv_bias": "$attention_bias", "attn_out_bias": "$attention_bias"}
+
+FAMILIES: dict[str, Family] = {f.model_type: f for f in [
+    # LlamaAttention: q/k/v/o_proj bias=config.attention_bias; LlamaMLP: bias=config.mlp_bias.
+    _llama_like("llama", "LlamaForCausalLM", dict(
+        vocab_size=32000, hidden_size=4096, intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32,
+        num_key_value_heads="", head_dim="", hidden_act="silu", max_position_embeddings=2048,
+        tie_word_embeddings=False, attention_bias=False, mlp_bias=False),
+        {**_ROPE, **_ATTN_BIAS, "mlp_bias": "$mlp_bias"}),
+    _llama_like("mistral", "MistralForCausalLM", dict(
+        vocab_size=32000, hidden_size=4096, intermediate_size=14336, num_hidden_layers=32, num_attention_heads=32,
+        num_key_value_heads=8, head_dim="", hidden_act="silu", max_position_embeddings=131072,
+        tie_word_embeddings=False), _ROPE,
+        # MistralConfig defaults to a 4096-token sliding window (Mistral-7B-v0.1; later versions set null); a spec
+        # has no window, so --measure builds full causal attention, as the estimate assumes. With the window, sdpa
+        # gets an explicit 4-D mask: +~5 x d_model bytes per token per block at 4096 tokens (measured)
+        config_overrides={"sliding_window": None}),
+    # MixtralSparseMoeBlock: router MixtralTopKRouter "gate" (experts x hidden, no bias), MixtralExperts (fused
+    # gate_up_proj / down_proj parameters of intermediate_size).
+    _llama_like("mixtral", "MixtralForCausalLM", dict(
+        vocab_size=32000, hidden_size=4096, intermediate_size=14336, num_hidden_layers=32, num_attention_heads=32,
+        num_key_value_heads=8, head_dim="", hidden_act="silu", max_position_embeddings=131072,
+        tie_word_embeddings=False, num_local_experts=8, num_experts_per_tok=2),
+        _ROPE, moe=True, aliases={"num_local_experts": "num_experts"}, quirks="MoE from num_local_experts"),
+    # Qwen2Attention: q/k/v_proj bias=True, o_proj bias=False (not configurable).
+    _llama_like("qwen2", "Qwen2ForCausalLM", dict(
+        vocab_size=151936, hidden_size=4096, intermediate_size=22016, num_hidden_layers=32, num_attention_heads=32,
+        num_key_value_heads=32, head_dim="", hidden_act="silu", max_position_embeddings=32768,
+        tie_word_embeddings=False), {**_ROPE, "qkv_bias": True}),
+    # Qwen2MoeSparseMoeBlock: router, experts of moe_intermediate_size, one shared_expert MLP of
+    # shared_expert_intermediate_size and a shared_expert_gate Linear(hidden, 1, bias=False).
+    _llama_like("qwen2_moe", "Qwen2MoeForCausalLM", dict(
+        vocab_size=151936, hidden_size=2048, intermediate_size=5632, num_hidden_layers=24, num_attention_heads=16,
+        num_key_value_heads=16, head_dim="", hidden_act="silu", max_position_embeddings=32768,
+        tie_word_embeddings=False, decoder_sparse_step=1, moe_intermediate_size=1408,
+        shared_expert_intermediate_size=5632, num_experts_per_tok=4, num_experts=60, mlp_only_layers=[],
+        qkv_bias=True), {**_ROPE, "qkv_bias": "$qkv_bias"}, moe=True, peft=None,
+        quirks="dense blocks from mlp_only_layers / decoder_sparse_step; one gated shared expert"),
+    # Qwen3Attention: q_norm / k_norm = RMSNorm(head_dim).
+    _llama_like("qwen3", "Qwen3ForCausalLM", dict(
+        vocab_size=151936, hidden_size=4096, intermediate_size=22016, num_hidden_layers=32, num_attention_heads=32,
+        num_key_value_heads=32, head_dim=128, hidden_act="silu", max_position_embeddings=32768,
+        tie_word_embeddings=False, attention_bias=False), {**_ROPE, "qk_norm": True, **_ATTN_BIAS}),
+    # No head_dim field: Qwen3MoeAttention uses getattr(config, "head_dim", hidden_size // num_attention_heads).
+    _llama_like("qwen3_moe", "Qwen3MoeForCausalLM", dict(
+        vocab_size=151936, hidden_size=2048, intermediate_size=6144, num_hidden_layers=24, num_attention_heads=32,
+        num_key_value_heads=4, head_dim="", hidden_act="silu", max_position_embeddings=32768,
+        tie_word_embeddings=False, attention_bias=False, decoder_sparse_step=1, moe_intermediate_size=768,
+        num_experts_per_tok=8, num_experts=128, mlp_only_layers=[]), {**_ROPE, "qk_norm": True, **_ATTN_BIAS},
+        moe=True, peft=None, quirks="dense blocks from mlp_only_layers / decoder_sparse_step"),
+    # GemmaRMSNorm scales by (1 + weight): still one weight vector per norm.
+    _llama_like("gemma", "GemmaForCausalLM", dict(
+        vocab_size=256000, hidden_size=3072, intermediate_size=24576, num_hidden_layers=28, num_attention_heads=16,
+        num_key_value_heads=16, head_dim=256, hidden_act="gelu_pytorch_tanh", max_position_embeddings=8192,
+        tie_word_embeddings=True, attention_bias=False), {**_ROPE, **_ATTN_BIAS}, activation_fit={"lora": (2, 0)}),
+    # Gemma2DecoderLayer: input, post_attention, pre_feedforward and post_feedforward RMSNorms.
+    _llama_like("gemma2", "Gemma2ForCausalLM", dict(
+        vocab_size=256000, hidden_size=2304, intermediate_size=9216, num_hidden_layers=26, num_attention_heads=8,
+        num_key_value_heads=4, head_dim=256, hidden_activation="gelu_pytorch_tanh", max_position_embeddings=8192,
+        tie_word_embeddings=True, attention_bias=False), {**_ROPE, "norms_per_layer": 4, **_ATTN_BIAS},
+        aliases={"hidden_act": "hidden_activation"}, quirks="eager attention (logit soft-capping)",
+        activation_fit={"full": (23, 1), "lora": (13, 1)},
+        # Gemma2PreTrainedModel._supports_sdpa = False (attention logit soft-capping): eager attention
+        sdpa=False),
+    # Phi3Attention: fused qkv_proj and o_proj without bias; Phi3MLP: fused gate_up_proj and down_proj.
+    Family("phi3", "Phi3ForCausalLM", True, dict(
+        vocab_size=32064, hidden_size=3072, intermediate_size=8192, num_hidden_layers=32, num_attention_heads=32,
+        num_key_value_heads="", head_dim="", hidden_act="silu", max_position_embeddings=4096,
+        tie_word_embeddings=False),
+        {"qkv_proj": ("qkv",), "o_proj": ("o",), "gate_up_proj": ("gate_up",), "down_proj": ("down",),
+         "embed_tokens": ("embed",), "lm_head": ("head",)}, None, arch=_ROPE,
+        dropout_keys=("resid_pdrop", "embd_pdrop"), dropout_h=4,
+        activation_fit={"lora": (-2, 0), "prefill": (0, 2)}),
+    # GPT2Attention / GPT2MLP: Conv1D layers (c_attn, c_proj, c_fc, c_proj) with biases; wpe has n_positions rows.
+    Family("gpt2", "GPT2LMHeadModel", False, dict(
+        vocab_size=50257, n_positions=1024, n_embd=768, n_layer=12, n_head=12, n_inner="", num_key_value_heads="",
+        head_dim="", activation_function="gelu_new", tie_word_embeddings=True, add_cross_attention=False),
+        {"c_attn": ("qkv",), "c_proj": ("o", "down"), "c_fc": ("up",), "wte": ("embed",), "wpe": ("pos_embed",),
+         "lm_head": ("head",)}, ("c_attn",),
+        aliases={"hidden_size": "n_embd", "num_hidden_layers": "n_layer", "num_attention_heads": "n_head",
+                 "max_position_embeddings": "n_positions", "intermediate_size": "n_inner",
+                 "hidden_act": "activation_function"},
+        arch={"norm": "layernorm", "qkv_bias": True, "attn_out_bias": True, "mlp_bias": True, "position": "learned"},
+        dropout_keys=("resid_pdrop", "embd_pdrop"), attention_dropout_keys=("attn_pdrop",), dropout_h=6,
+        activation_fit={"full": (-14, 2), "lora": (-10, 2), "prefill": (2, 2)},
+        quirks="learned positions = n_positions"),
+    # GPTNeoXAttention: query_key_value and dense with bias=config.attention_bias; GPTNeoXMLP: nn.Linear with bias.
+    Family("gpt_neox", "GPTNeoXForCausalLM", False, dict(
+        vocab_size=50432, hidden_size=6144, num_hidden_layers=44, num_attention_heads=64, num_key_value_heads="",
+        head_dim="", intermediate_size=24576, hidden_act="gelu", max_position_embeddings=2048,
+        tie_word_embeddings=False, use_parallel_residual=True, attention_bias=True),
+        {**_NEOX, "embed_in": ("embed",)}, ("query_key_value",),
+        arch={"norm": "layernorm", **_ATTN_BIAS, "mlp_bias": True, "parallel_attention": "$use_parallel_residual"},
+        dropout_keys=("hidden_dropout",), dropout_h=6,
+        activation_fit={"full": (-12, -4), "lora": (-8, -4), "prefill": (2.1, -2.4)}),
+    # FalconLinear layers take bias=config.bias; LayerNorm has weight and bias. n_embed, n_head and n_layer are the
+    # names of the original RefinedWeb configs.
+    Family("falcon", "FalconForCausalLM", False, dict(
+        vocab_size=65024, hidden_size=4544, num_hidden_layers=32, num_attention_heads=71, num_key_value_heads="",
+        head_dim="", ffn_hidden_size="", activation="gelu", max_position_embeddings=2048, tie_word_embeddings=True,
+        alibi=False, new_decoder_architecture=False, multi_query=True, parallel_attn=True, bias=False,
+        num_ln_in_parallel_attn=""),
+        {**_NEOX, "word_embeddings": ("embed",)}, ("query_key_value",),
+        aliases={"hidden_size": "n_embed", "num_hidden_layers": "n_layer", "num_attention_heads": "n_head",
+                 "num_key_value_heads": "num_kv_heads", "intermediate_size": "ffn_hidden_size",
+                 "hidden_act": "activation"},
+        arch={"norm": "layernorm", "qkv_bias": "$bias", "attn_out_bias": "$bias", "mlp_bias": "$bias",
+              "parallel_attention": "$parallel_attn"},
+        dropout_keys=("hidden_dropout",), dropout_h=1,
+        activation_fit={"full": (-3.2, -2.55), "lora": (0.8, -2.55)},
+        quirks="kv heads from new_decoder_architecture / multi_query; norms from num_ln_in_parallel_attn; alibi"),
+    # OPTAttention: q/k/v/out_proj bias=enable_bias; fc1/fc2 bias=enable_bias; OPTLearnedPositionalEmbedding has
+    # max_position_embeddings + 2 rows (offset 2, from fairseq).
+    Family("opt", "OPTForCausalLM", False, dict(
+        vocab_size=50272, hidden_size=768, num_hidden_layers=12, ffn_dim=3072, num_attention_heads=12,
+        num_key_value_heads="", head_dim="", max_position_embeddings=2048, do_layer_norm_before=True,
+        _remove_final_layer_norm=False, word_embed_proj_dim="", activation_function="relu", enable_bias=True,
+        layer_norm_elementwise_affine=True, tie_word_embeddings=True),
+        {"q_proj": ("q",), "k_proj": ("k",), "v_proj": ("v",), "out_proj": ("o",), "fc1": ("up",),
+         "fc2": ("down",), "embed_tokens": ("embed",), "embed_positions": ("pos_embed",), "lm_head": ("head",)},
+        ("q_proj", "v_proj"),
+        aliases={"intermediate_size": "ffn_dim", "hidden_act": "activation_function"},
+        arch={"qkv_bias": "$enable_bias", "attn_out_bias": "$enable_bias", "mlp_bias": "$enable_bias",
+              "position": "learned"},
+        dropout_keys=("dropout",), dropout_h=4,
+        activation_fit={"full": (-10, -6), "lora": (-6, -4), "prefill": (-0.5, -2.0)},
+        quirks="learned positions = max_position_embeddings + 2; word_embed_proj_dim must equal hidden_size"),
+    # OlmoLayerNorm: F.layer_norm without weight or bias (no parameters).
+    _llama_like("olmo", "OlmoForCausalLM", dict(
+        vocab_size=50304, hidden_size=4096, intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32,
+        num_key_value_heads="", head_dim="", hidden_act="silu", max_position_embeddings=2048,
+        tie_word_embeddings=False, attention_bias=False), {"norm": "nonparametric", **_ATTN_BIAS}, peft=None,
+        activation_fit={"full": (-8, 0)}),
+]}
+
+# Names used when model.family is not set: the separate-projection layout most families share.
+GENERIC_MODULES: Mapping[str, tuple[str, ...]] = {**_SEPARATE, **_MOE}
+
+
+def family(model_type: str | None) -> Family | None:
+    return FAMILIES.get(model_type or "")
+
+
+def modules_for(model_type: str | None) -> Mapping[str, tuple[str, ...]]:
+    """LoRA target name -> roles for a family; the separate q/k/v/o layout when the family is unknown."""
+    fam = family(model_type)
+    return fam.modules if fam is not None else GENERIC_MODULES
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    """What users type: llmspec init --preset NAME, extends = "preset:NAME" (case-insensitive)."""
+    repo: str
+    """The Hugging Face repository whose config.json this is (the source)."""
+    file: str
+    """llmspec/data/presets/<file>.json: that config.json, verbatim."""
+
+    def config(self) -> dict[str, Any]:
+        return json.loads((PRESET_DIR / f"{self.file}.json").read_text(encoding="utf-8"))
+
+
+PRESETS: dict[str, Preset] = {p.name: p for p in [
+    Preset("Llama-2-7B", "meta-llama/Llama-2-7b-hf", "Llama-2-7b-hf"),  # llama, MHA
+    Preset("Llama-3-8B", "meta-llama/Meta-Llama-3-8B", "Meta-Llama-3-8B"),  # llama, GQA, 128k vocabulary
+    Preset("Mistral-7B", "mistralai/Mistral-7B-v0.1", "Mistral-7B-v0.1"),  # mistral, GQA
+    Preset("Mixtral-8x7B", "mistralai/Mixtral-8x7B-v0.1", "Mixtral-8x7B-v0.1"),  # mixtral, 8 experts top-2
+    Preset("Qwen2.5-0.5B", "Qwen/Qwen2.5-0.5B", "Qwen2.5-0.5B"),  # qwen2, q/k/v biases, tied embeddings
+    Preset("Qwen2.5-7B", "Qwen/Qwen2.5-7B", "Qwen2.5-7B"),  # qwen2, untied
+    Preset("Qwen3-8B", "Qwen/Qwen3-8B", "Qwen3-8B"),  # qwen3, q/k RMSNorm
+    Preset("Qwen3-30B-A3B", "Qwen/Qwen3-30B-A3B", "Qwen3-30B-A3B"),  # qwen3_moe
+    Preset("Qwen1.5-MoE-A2.7B", "Qwen/Qwen1.5-MoE-A2.7B", "Qwen1.5-MoE-A2.7B"),  # qwen2_moe, shared expert
+    Preset("Gemma-7B", "google/gemma-7b", "gemma-7b"),  # gemma, head_dim 256, GeGLU, tied
+    Preset("Gemma-2-9B", "google/gemma-2-9b", "gemma-2-9b"),  # gemma2, 4 norms per layer
+    Preset("Phi-3-mini-4k", "microsoft/Phi-3-mini-4k-instruct", "Phi-3-mini-4k-instruct"),  # phi3, fused
+    Preset("GPT-2", "openai-community/gpt2", "gpt2"),  # gpt2, learned positions, Conv1D
+    Preset("Pythia-1.4B", "EleutherAI/pythia-1.4b", "pythia-1.4b"),  # gpt_neox, parallel residual
+    Preset("Falcon-7B", "tiiuae/falcon-7b", "falcon-7b"),  # falcon, multi-query, 1 norm per layer
+    Preset("Falcon-40B", "tiiuae/falcon-40b", "falcon-40b"),  # falcon, new decoder architecture
+    Preset("OPT-1.3B", "facebook/opt-1.3b", "opt-1.3b"),  # opt, learned positions + 2, relu
+    Preset("OLMo-1B", "allenai/OLMo-1B-hf", "OLMo-1B-hf"),  # olmo, non-parametric layer norm
+]}
+
+
+class UnknownPreset(ValueError):
+    """A preset name that is not in PRESETS (the message has a did-you-mean and the list)."""
+
+
+def preset(name: str) -> Preset:
+    by_lower = {p.lower(): p for p in PRESETS}
+    found = by_lower.get(name.strip().lower())
+    if found is not None:
+        return PRESETS[found]
+    close = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.5)
+    hint = f'did you mean "{by_lower[close[0]]}"? ' if close else ""
+    raise UnknownPreset(f"unknown preset {name!r}; {hint}presets: {', '.join(PRESETS)}")
+
+
+@lru_cache(maxsize=64)
+def _preset_arch(name: str) -> tuple[str, str]:
+    from llmspec.spec.hf_import import architecture_from_hf
+
+    family_name, arch = architecture_from_hf(PRESETS[name].config())
+    return family_name, json.dumps(arch)
+
+
+def preset_spec(name: str) -> dict[str, Any]:
+    """The spec tables a preset stands for: [model] name, family and architecture (a fresh dict each call)."""
+    p = preset(name)
+    family_name, arch = _preset_arch(p.name)
+    return {"model": {"name": p.name, "family": family_name, "architecture": json.loads(arch)}}

@@ -1,0 +1,53 @@
+"""What-would-fit offers the stack knobs (issue 12): chunked loss, fused optimizer, activation offload, paged 8-bit."""
+
+from __future__ import annotations
+
+from llmspec.estimate import what_would_fit
+from llmspec.spec.loader import load_spec
+
+SPEC = """
+[model]
+name = "Llama-3.2-3B"
+family = "llama"
+architecture = { n_layers = 28, d_model = 3072, n_heads = 24, n_kv_heads = 8, head_dim = 128, ffn_dim = 8192, vocab_size = 128256, context_length = 131072, tie_embeddings = true }
+
+[training]
+method = "full"
+stack = "torchtune"
+precision = "bf16"
+activation_checkpointing = true
+loss = "full"
+optimizer_impl = "foreach"
+micro_batch_size = 2
+seq_len = 4096
+
+[hardware]
+accelerator = "A100-80GB"
+memory = "34GiB"
+"""
+
+
+def _fixes(tmp_path, text):
+    path = tmp_path / "spec.toml"
+    path.write_text(text, encoding="utf-8")
+    return [f for f in what_would_fit(load_spec(path)) if f.mode == "training"]
+
+
+def test_chunked_loss_is_the_cheapest_fix_when_the_logits_are_the_peak(tmp_path):
+    fixes = _fixes(tmp_path, SPEC)
+    assert fixes[0].overrides == {"training.loss": "chunked", "training.loss_chunks": 8}
+    assert fixes[0].total_bytes <= fixes[0].capacity_bytes
+    assert any(f.overrides.get("training.paged_optimizer") is True for f in fixes)
+
+
+def test_hf_trainer_is_offered_a_fused_linear_loss_not_a_chunked_one(tmp_path):
+    fixes = _fixes(tmp_path, SPEC.replace('stack = "torchtune"', 'stack = "hf-trainer"'))
+    losses = [f.overrides.get("training.loss") for f in fixes if "training.loss" in f.overrides]
+    assert losses and set(losses) == {"fused-linear"}
+    assert not any("training.activation_offload" in f.overrides for f in fixes)  # HF Trainer has none
+
+
+def test_fused_optimizer_fixes_an_optimizer_step_peak(tmp_path):
+    text = SPEC.replace('loss = "full"', 'loss = "chunked"').replace('memory = "34GiB"', 'memory = "29.5GiB"')
+    fixes = _fixes(tmp_path, text)
+    assert fixes and fixes[0].overrides == {"training.optimizer_impl": "fused"}

@@ -1,0 +1,154 @@
+"""Each stack preset (llmspec/data/stacks.toml) against the real package default, where the package is installed.
+
+transformers, peft, torch and trl are imported and asked; torchtune and litgpt pull in CUDA-only dependencies
+(torchao, lightning), so their installed files are read as text (configs as YAML, code with ast) without being
+imported. A package that is not installed is a visible skip with its reason, never a pass.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import importlib.util
+import inspect
+import re
+import typing
+from pathlib import Path
+
+import pytest
+import yaml
+
+from llmspec.spec import stacks
+from llmspec.spec.models import StackName, Training
+
+SOURCE = re.compile(r"^[\w.-]+==[\w.]+(:[\w./-]+)?(:[\w.]+)?")
+
+
+def _installed(name: str) -> Path:
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.origin is None:
+        pytest.skip(f"{name} is not installed here; its preset values cite its source instead")
+    return Path(spec.origin).parent
+
+
+def test_every_stack_name_has_a_preset_and_back():
+    assert set(typing.get_args(StackName)) == set(stacks.names())
+
+
+@pytest.mark.parametrize("name", stacks.names())
+def test_every_default_cites_package_version_path_symbol_and_validates(name):
+    preset = stacks.stack(name)
+    assert preset.defaults, name
+    for knob, default in preset.defaults.items():
+        assert knob in stacks.KNOBS
+        assert SOURCE.match(default.source), (name, knob, default.source)
+    t = Training.model_validate({"stack": name, "method": "qlora"})
+    for knob, default in preset.defaults.items():
+        table, field = stacks.KNOBS[knob]
+        assert getattr(t if table == "training" else t.lora, field) == default.value
+    for knob, allowed in preset.supports.items():
+        assert knob in stacks.KNOBS and allowed
+        if knob in preset.defaults:  # a stack supports its own default
+            assert preset.defaults[knob].value in allowed, (name, knob)
+
+
+def test_spec_value_wins_over_the_stack_and_is_not_reported_as_from_the_stack():
+    t = Training.model_validate({"stack": "torchtune", "loss": "full", "activation_checkpointing": False})
+    assert t.loss == "full" and t.activation_checkpointing is False
+    assert "loss" not in t.stack_sources() and "activation_checkpointing" not in t.stack_sources()
+    assert t.stack_sources()["optimizer_impl"].startswith("torchtune==0.6.1:")
+
+
+def test_hf_trainer_optimizer_is_transformers_default(tmp_path):
+    from transformers import TrainingArguments
+
+    args = TrainingArguments(output_dir=str(tmp_path), use_cpu=True)
+    preset = stacks.stack("hf-trainer").defaults
+    assert str(args.optim.value if hasattr(args.optim, "value") else args.optim) == "adamw_torch_fused"
+    assert preset["optimizer_impl"].value == "fused"
+    assert preset["compile"].value is args.torch_compile is False
+    assert preset["activation_checkpointing"].value is args.gradient_checkpointing is False
+
+
+def test_trl_turns_gradient_checkpointing_on():
+    trl = pytest.importorskip("trl", reason="trl is not installed here")
+    from trl import SFTConfig
+
+    fields = {f.name: f.default for f in dataclasses.fields(SFTConfig)}
+    preset = stacks.stack("trl").defaults
+    assert fields["gradient_checkpointing"] is preset["activation_checkpointing"].value is True
+    assert fields["optim"] == "adamw_torch_fused" and preset["optimizer_impl"].value == "fused"
+    assert fields["activation_offloading"] is False and fields["use_liger_kernel"] is False
+    assert trl.__version__ == "1.16.0"
+
+
+def test_peft_keeps_adapters_fp32_on_a_bf16_model():
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    assert inspect.signature(get_peft_model).parameters["autocast_adapter_dtype"].default is True
+    cfg = LlamaConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
+                      num_key_value_heads=2, vocab_size=64)
+    model = get_peft_model(LlamaForCausalLM(cfg).to(torch.bfloat16), LoraConfig(r=2, target_modules=["q_proj"]))
+    dtypes = {p.dtype for n, p in model.named_parameters() if "lora_" in n}
+    assert dtypes == {torch.float32}
+    assert stacks.stack("hf-trainer").defaults["lora_dtype"].value == "fp32"
+    assert stacks.stack("pytorch").defaults["lora_dtype"].value == "fp32"
+
+
+def test_peft_default_target_modules_are_what_the_lora_defaults_say():
+    from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as peft_targets
+
+    # llmspec's Lora.targets default is q, k, v, o for every family; PEFT's for Llama-style models is q, v.
+    # The docs (docs/estimate.md, "Training stacks") say so; this pins PEFT's side of that statement.
+    for model_type in ("llama", "mistral", "qwen2"):
+        assert list(peft_targets[model_type]) == ["q_proj", "v_proj"]
+
+
+def test_torch_adamw_without_flags_is_foreach_on_cuda():
+    from torch.optim.optimizer import _default_to_fused_or_foreach
+
+    # CUDA parameters cannot exist here; an empty list passes every per-parameter device check, which is the
+    # CUDA path (on CPU tensors torch picks the for-loop, which is why measure.py sets the flag explicitly).
+    fused, foreach = _default_to_fused_or_foreach([], differentiable=False, use_fused=False)
+    assert (fused, foreach) == (False, True)
+    assert stacks.stack("pytorch").defaults["optimizer_impl"].value == "foreach"
+
+
+def test_torchtune_preset_is_its_shipped_config():
+    recipes = _installed("recipes")
+    cfg = yaml.safe_load((recipes / "configs/llama3_1/8B_lora_single_device.yaml").read_text(encoding="utf-8"))
+    preset = stacks.stack("torchtune").defaults
+    assert cfg["optimizer"]["_component_"] == "torch.optim.AdamW" and cfg["optimizer"]["fused"] is True
+    assert preset["optimizer_impl"].value == "fused" and preset["paged_optimizer"].value is False
+    assert cfg["loss"]["_component_"].endswith("CEWithChunkedOutputLoss") and preset["loss"].value == "chunked"
+    assert cfg["enable_activation_checkpointing"] is preset["activation_checkpointing"].value is True
+    assert cfg["enable_activation_offloading"] is preset["activation_offload"].value is False
+    assert cfg["compile"] is preset["compile"].value is False
+    assert cfg["dtype"] == preset["precision"].value == "bf16"
+    loss_src = (_installed("torchtune") / "modules/loss/ce_chunked_output_loss.py").read_text(encoding="utf-8")
+    init = next(n for n in ast.walk(ast.parse(loss_src)) if isinstance(n, ast.FunctionDef) and n.name == "__init__")
+    defaults = dict(zip([a.arg for a in init.args.args][-len(init.args.defaults):], init.args.defaults, strict=True))
+    assert ast.literal_eval(defaults["num_output_chunks"]) == preset["loss_chunks"].value == 8
+
+
+def test_litgpt_preset_is_its_finetune_script():
+    root = _installed("litgpt")
+    lora = (root / "finetune/lora.py").read_text(encoding="utf-8")
+    utils = (root / "utils.py").read_text(encoding="utf-8")
+    preset = stacks.stack("litgpt").defaults
+    assert "lm_head_chunk_size=128" in lora and preset["loss"].value == "chunked"
+    fn = next(n for n in ast.walk(ast.parse(utils)) if isinstance(n, ast.FunctionDef) and n.name == "chunked_cross_entropy")
+    names = [a.arg for a in fn.args.args]
+    chunk = ast.literal_eval(fn.args.defaults[names[len(names) - len(fn.args.defaults):].index("chunk_size")])
+    assert chunk == preset["loss_chunk_tokens"].value == 128
+    assert 'return "bf16-mixed" if training else "bf16-true"' in utils and preset["precision"].value == "bf16-mixed"
+
+
+def test_docs_carry_the_current_preset_tables():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "estimate.md").read_text(encoding="utf-8")
+    current = doc.split("<!-- stacks:begin -->\n", 1)[1].split("<!-- stacks:end -->", 1)[0]
+    assert current == stacks.markdown(), "regenerate the block in docs/estimate.md with: python -m llmspec.spec.stacks"

@@ -1,0 +1,133 @@
+"""The stack and its knobs change the memory estimate the way their sources say, through the real loader and CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from llmspec.cli import cli
+from llmspec.estimate import training_memory
+from llmspec.spec.loader import load_spec
+
+LLAMA2_7B = """
+[model]
+name = "llama-2-7b"
+family = "llama"
+
+[model.architecture]
+n_layers = 32
+d_model = 4096
+n_heads = 32
+ffn_dim = 11008
+vocab_size = 32000
+context_length = 4096
+
+[training]
+micro_batch_size = 1
+seq_len = 4096
+activation_checkpointing = true
+
+[hardware]
+accelerator = "A100-80GB"
+"""
+N = 6_738_415_616
+
+
+@pytest.fixture
+def load(tmp_path):
+    path = tmp_path / "spec.toml"
+    path.write_text(LLAMA2_7B, encoding="utf-8")
+
+    def _load(*overrides: str):
+        return load_spec(path, overrides)
+
+    return _load
+
+
+def test_hf_trainer_default_is_fused_adamw_with_no_step_buffer(load):
+    # AMP full fine-tune at the optimizer step: 4 weights + 4 grads + 8 states; foreach adds a 4-byte sqrt buffer
+    fused = training_memory(load())
+    foreach = training_memory(load("training.optimizer_impl=foreach"))
+    assert fused.phases["optimizer"] == 16 * N
+    assert foreach.phases["optimizer"] == 20 * N
+    assert any("stack hf-trainer: optimizer_impl=fused" in a for a in fused.assumptions)
+    assert any("set by the spec: optimizer_impl=foreach" in a for a in foreach.assumptions)
+
+
+def test_optimizer_in_backward_leaves_one_gradient_live(load):
+    est = training_memory(load("training.stack=torchtune", "training.optimizer_in_backward=true",
+                               "training.precision=bf16"))
+    assert 6 * N < est.phases["optimizer"] < 6.1 * N  # weights 2 + two bf16 states 4 + one tensor's gradient
+    assert est.breakdown.get("gradients", 0) < 32000 * 4096 * 2 + 1
+
+
+def test_paged_optimizer_states_leave_torchs_counters(load):
+    est = training_memory(load("training.paged_optimizer=true"))
+    assert "optimizer_states" not in est.breakdown
+    assert any("outside torch's allocated/reserved counters" in a for a in est.assumptions)
+
+
+def test_chunked_and_fused_linear_losses_shrink_the_loss_buffers(load):
+    full = training_memory(load("training.activation_checkpointing=false"))
+    chunked = training_memory(load("training.activation_checkpointing=false", "training.loss=chunked",
+                                   "training.loss_chunks=8"))
+    fused = training_memory(load("training.activation_checkpointing=false", "training.loss=fused-linear"))
+    tokens = 4096
+    assert full.phases["backward"] - chunked.phases["backward"] == pytest.approx((12 - 4 - 6 / 8) * 32000 * tokens,
+                                                                                   rel=1e-6)
+    assert fused.phases["backward"] < chunked.phases["backward"]
+
+
+def test_activation_offload_keeps_about_two_layers(load):
+    on = training_memory(load("training.activation_checkpointing=false", "training.activation_offload=true"))
+    off = training_memory(load("training.activation_checkpointing=false"))
+    assert off.breakdown["activations"] > 25e9  # 32 layers x 4096 tokens saved
+    assert off.phases["forward"] - on.phases["forward"] > 0.9 * off.breakdown["activations"]
+
+
+def test_compile_is_labelled_assumed(load):
+    est = training_memory(load("training.compile=true"))
+    assert any("ASSUMED" in a and "torch.compile" in a for a in est.assumptions)
+
+
+def test_qlora_adapted_only_keeps_other_linears_16_bit(load):
+    base = ("training.method=qlora", 'training.lora.targets=["q_proj", "v_proj"]')
+    every = training_memory(load(*base))
+    adapted = training_memory(load(*base, "training.lora.quantize=adapted"))
+    # q and v are 2/ (4 attention + 3 MLP matrices of 11008) of the block linears; the rest go from 4 to 16 bits
+    assert adapted.breakdown["weights"] > every.breakdown["weights"] + 8e9
+
+
+def test_fp32_adapters_double_the_trainable_bytes(load):
+    base = ("training.method=lora", "training.precision=bf16")
+    half = training_memory(load(*base, "training.lora.dtype=bf16"))
+    full = training_memory(load(*base, "training.lora.dtype=fp32"))
+    assert full.breakdown["optimizer_states"] == 2 * half.breakdown["optimizer_states"]
+
+
+def test_deepspeed_auto_buckets_follow_hidden_size(load):
+    z = ("hardware.count=8", "hardware.sharding=zero3")
+    auto = training_memory(load(*z, "hardware.deepspeed.optimizer=fused-adam"))
+    big = training_memory(load(*z, "hardware.deepspeed.reduce_bucket_size=500000000"))
+    assert big.breakdown["gathered_layers"] - auto.breakdown["gathered_layers"] == 2 * (500_000_000 - 4096 * 4096)
+
+
+def test_estimate_json_names_the_stack_sources(tmp_path):
+    path = tmp_path / "spec.toml"
+    path.write_text(LLAMA2_7B.replace("[training]\n", '[training]\nstack = "torchtune"\n'), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["estimate", str(path), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    notes = json.loads(result.output)["memory"]["training"]["assumptions"]
+    assert any(n.startswith("stack torchtune: ") and "loss=chunked" in n for n in notes)
+
+
+def test_unknown_stack_is_one_line_with_did_you_mean_exit_2(tmp_path):
+    path = tmp_path / "spec.toml"
+    path.write_text(LLAMA2_7B.replace("[training]\n", '[training]\nstack = "torchtun"\n'), encoding="utf-8")
+    for command in (["check", str(path)], ["estimate", str(path)]):
+        result = CliRunner().invoke(cli, command)
+        assert result.exit_code == 2
+        lines = [line for line in result.output.splitlines() if line.strip()]
+        assert len(lines) == 1 and "did you mean 'torchtune'?" in lines[0] and f"{path}:15:1:" in lines[0]

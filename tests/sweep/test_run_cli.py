@@ -1,0 +1,75 @@
+"""`llmspec sweep run` / `report` usage errors: one line, exit 2, no traceback (real CLI, real Optuna)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from sweep_helpers import ROOT
+
+from llmspec.cli import cli
+
+TINY = ROOT / "tests" / "sweep" / "data" / "tiny-lr-sweep.toml"
+
+
+def _run(*args: str):
+    return CliRunner().invoke(cli, ["sweep", *args])
+
+
+@pytest.mark.parametrize("target,words", [
+    ("no_colon", "expected MODULE:FUNCTION"),
+    ("no_such_module_xyz:train", "cannot import it (ModuleNotFoundError"),
+    ("llmspec.sweep.demo:missing", "cannot import it (AttributeError"),
+])
+def test_bad_train_target(tmp_path, target, words) -> None:
+    pytest.importorskip("optuna", reason="the sweep-optuna extra is not installed")
+    result = _run("run", str(TINY), "--train", target, "--out", str(tmp_path / "o"))
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("llmspec sweep run: --train") and words in lines[0]
+
+
+def test_run_needs_an_objective(tmp_path, example_text) -> None:
+    pytest.importorskip("optuna", reason="the sweep-optuna extra is not installed")
+    start = example_text.index("[sweep.objective]")
+    end = example_text.index("[sweep.budget]")
+    path = tmp_path / "s.toml"
+    path.write_text(example_text[:start] + example_text[end:], encoding="utf-8")
+    result = _run("run", str(path), "--train", "llmspec.sweep.demo:train_tiny", "--out", str(tmp_path / "o"))
+    assert result.exit_code == 2
+    assert result.output.strip() == ('llmspec sweep run: `llmspec sweep run` needs [sweep.objective] metric = '
+                                     '"task/metric" (what to optimise)')
+
+
+def test_report_of_missing_run(tmp_path) -> None:
+    result = _run("report", str(tmp_path / "nothing"))
+    assert result.exit_code == 2
+    assert result.output.strip() == (f"llmspec sweep report: {tmp_path / 'nothing' / 'trials.jsonl'}: no such file; "
+                                     f"run `llmspec sweep run` with --out {tmp_path / 'nothing'} first")
+
+
+def test_report_json_and_broken_record(tmp_path) -> None:
+    out = tmp_path / "run"
+    out.mkdir()
+    rows = [
+        {"engine": "optuna", "spec": "s.toml", "direction": "maximize", "metric": "t/acc", "number": 0,
+         "state": "complete", "value": 0.5, "overrides": {"training.learning_rate": 1e-4}},
+        {"engine": "optuna", "spec": "s.toml", "direction": "maximize", "metric": "t/acc", "number": 1,
+         "state": "complete", "value": 0.7, "overrides": {"training.learning_rate": 3e-4}},
+        {"engine": "optuna", "spec": "s.toml", "direction": "maximize", "metric": "t/acc", "number": 2,
+         "state": "infeasible", "value": None, "overrides": {"training.learning_rate": 1e-3}},
+        {"engine": "optuna", "spec": "s.toml", "direction": "maximize", "metric": "t/acc", "number": 1,
+         "state": "holdout", "value": 0.62, "validation_value": 0.7, "gap": -0.08},
+    ]
+    (out / "trials.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    data = json.loads(_run("report", str(out), "--format", "json").output)
+    assert [r["number"] for r in data["best"]] == [1, 0]
+    assert data["states"] == {"complete": 2, "infeasible": 1}
+    text = _run("report", str(out)).output
+    assert "1. trial 1: 0.7  (training.learning_rate=0.0003)" in text
+    assert "(gap -0.08; worse on the held-out suite)" in text
+    (out / "trials.jsonl").write_text("{not json\n", encoding="utf-8")
+    broken = _run("report", str(out))
+    assert broken.exit_code == 2 and "trials.jsonl:1:2: not JSON" in broken.output
+
