@@ -37,7 +37,7 @@ def main(n: int) -> None:
                 found[v].append(ex.args)
 
         prop()
-        print(f"{command}: done", file=sys.stderr, flush=True)
+        print(f"{command}: done; so far: {sorted(found)}", file=sys.stderr, flush=True)
     valid = sorted(name for name in SPECS if name == "valid.toml" or name.startswith("example-"))
 
     @config
