@@ -10,12 +10,26 @@ class PathParam(click.Path):
     (``os.stat`` raises ValueError, which click does not catch) and an empty string (``-o ""`` would otherwise
     mean the current folder)."""
 
+    def __init__(self, *args, output: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.output = output
+
     def convert(self, value, param, ctx):
+        import os
+        import stat
+
         text = value if isinstance(value, str) else str(value)
         if text == "":
             self.fail("the path is empty; name a file or folder", param, ctx)
         if "\x00" in text:
             self.fail("the path contains a NUL character", param, ctx)
+        if self.output:  # writing into a FIFO or a device would block or do harm
+            try:
+                mode = os.stat(text).st_mode
+            except OSError:
+                mode = None
+            if mode is not None and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                self.fail(f"{text} is not a regular file; name a file to write", param, ctx)
         return super().convert(value, param, ctx)
 
 set_option = click.option(

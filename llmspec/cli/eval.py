@@ -19,7 +19,7 @@ from llmspec.cli._options import PathParam, set_option
               help="auto: cuda if present, else mps, else cpu.")
 @click.option("--baseline", metavar="RESULTS.json", type=PathParam(dir_okay=False),
               help="results.json of an earlier run, for the max_drop gates.")
-@click.option("--output", "output", metavar="DIR", default="llmspec-results", show_default=True, type=PathParam(),
+@click.option("--output", "output", metavar="DIR", default="llmspec-results", show_default=True, type=PathParam(output=True),
               help="Where results.json, junit.xml, summary.md and samples/ go.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SEC",
               help="Stop after SEC seconds; the tasks finished so far are reported (exit 3).")

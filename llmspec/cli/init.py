@@ -49,7 +49,7 @@ _HELP = f"""Write a starter spec whose [model.architecture] comes from a Hugging
               help="A Hugging Face config.json to take the architecture from, or a checkpoint folder holding one.")
 @click.option("--preset", default=None, metavar="NAME",
               help="A named preset of a popular checkpoint (its real config.json), e.g. Llama-2-7B.")
-@click.option("-o", "--output", type=PathParam(dir_okay=False, path_type=Path), default=None,
+@click.option("-o", "--output", type=PathParam(dir_okay=False, path_type=Path, output=True), default=None,
               help="Spec file to write; stdout when omitted.")
 @click.option("--name", default=None, help="[model] name; defaults to the checkpoint's directory or file name.")
 @click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists.")

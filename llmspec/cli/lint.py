@@ -21,7 +21,7 @@ def _codes(values: tuple[str, ...]) -> list[str]:
 @click.option("-f", "--format", "output_format", type=click.Choice(FORMAT_NAMES), default="full", show_default=True,
               help="Output format. full shows the source line; github prints workflow annotations; sarif is for "
                    "GitHub code scanning; junit for CI test reports.")
-@click.option("-o", "--output", "output_file", type=PathParam(dir_okay=False, writable=True),
+@click.option("-o", "--output", "output_file", type=PathParam(dir_okay=False, writable=True, output=True),
               help="Write the report to this file instead of standard output.")
 @click.option("--select", multiple=True, metavar="CODES",
               help="Only these codes or prefixes (comma-separated, e.g. MEM,OVF001); replaces the config's select.")

@@ -46,7 +46,7 @@ def _write(text: str, output: str | None) -> None:
 @click.argument("spec", metavar="SPEC")
 @set_option
 @click.option("--results", "results", metavar="RESULTS.json", help="Eval results (from `llmspec eval`) to include.")
-@click.option("-o", "--output", metavar="FILE", type=PathParam(dir_okay=False), help="Write here (.md or .html) instead of Markdown on stdout.")
+@click.option("-o", "--output", metavar="FILE", type=PathParam(dir_okay=False, output=True), help="Write here (.md or .html) instead of Markdown on stdout.")
 @click.option("--format", "fmt", type=click.Choice(["md", "html"]), help="Output format; default from -o's suffix, else md.")
 def report(spec: str, overrides: tuple[str, ...], results: str | None, output: str | None, fmt: str | None) -> int:
     """Write a design review of SPEC: summary and verdict, architecture, parameters, memory per GPU (table and
@@ -87,7 +87,7 @@ def report(spec: str, overrides: tuple[str, ...], results: str | None, output: s
 @set_option
 @click.option("--old-results", metavar="RESULTS.json", help="Eval results of the old side (for gate changes).")
 @click.option("--new-results", metavar="RESULTS.json", help="Eval results of the new side.")
-@click.option("-o", "--output", metavar="FILE", type=PathParam(dir_okay=False), help="Write here instead of stdout.")
+@click.option("-o", "--output", metavar="FILE", type=PathParam(dir_okay=False, output=True), help="Write here instead of stdout.")
 @click.option("--format", "fmt", type=click.Choice(["md", "json"]), default="md", show_default=True)
 def diff(old: str, new: str, overrides: tuple[str, ...], old_results: str | None, new_results: str | None,
          output: str | None, fmt: str) -> int:

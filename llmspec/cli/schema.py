@@ -27,7 +27,7 @@ def all_schemas() -> dict[str, dict]:
 @click.option(
     "-o",
     "--output",
-    type=PathParam(path_type=Path),
+    type=PathParam(path_type=Path, output=True),
     help="Write the schemas into this directory (created if missing) instead of printing the spec schema.",
 )
 @click.option("--name", default="llmspec.schema.json", show_default=True, help="Which schema to print.")

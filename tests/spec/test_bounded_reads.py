@@ -125,3 +125,22 @@ def test_read_bytes_refuses_what_is_not_a_regular_file(tmp_path):
     with pytest.raises(tomltext.ReadError) as info:
         tomltext.read_bytes(tmp_path / "missing.toml")
     assert info.value.missing
+
+
+@fifo
+def test_full_format_never_opens_a_fifo_to_show_its_line(tmp_path):
+    """Found by the fuzz harness: the full format read the reported file to show the source line, and blocked."""
+    os.mkfifo(tmp_path / "pipe.toml")
+    result = run_subprocess("lint", "-f", "full", str(tmp_path), timeout=60)
+    assert "SPC003" in result.out and result.code == 1, result.out + result.err
+
+
+@fifo
+@pytest.mark.parametrize("command", [["lint", "-o"], ["schema", "-o"]])
+def test_output_into_a_fifo_is_refused(tmp_path, command):
+    """Found by the fuzz harness: `lint -o FIFO` blocked forever."""
+    os.mkfifo(tmp_path / "pipe")
+    (tmp_path / "spec.toml").write_text(MINIMAL)
+    args = [*command, str(tmp_path / "pipe")] + ([str(tmp_path / "spec.toml")] if command[0] == "lint" else [])
+    result = run_subprocess(*args, timeout=60)
+    assert result.code == 2 and "not a regular file" in result.err, result.out + result.err

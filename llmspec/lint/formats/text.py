@@ -28,10 +28,9 @@ def _lines(file: str) -> tuple[str, ...]:
 @lru_cache(maxsize=128)
 def _read(path: str, mtime_ns: int, size: int) -> tuple[str, ...]:
     """The file's lines; keyed on where it is and when it changed, not on the name a finding gives."""
-    try:
-        with open(path, encoding="utf-8", newline="") as handle:
-            return tuple(tomltext.lines(handle.read()))  # lines as TOML counts them, as the findings do
-    except (OSError, UnicodeDecodeError, ValueError):
+    try:  # bounded and non-blocking (a finding may be about a FIFO); lines as TOML counts them, as findings do
+        return tuple(tomltext.lines(tomltext.read_text(path)))
+    except tomltext.ReadError:
         return ()
 
 
