@@ -89,6 +89,7 @@ def phase_sharding(parts: dict[str, int], spec: Spec) -> tuple[dict[str, int], l
     if hw.sharding in ("zero3", "fsdp"):
         lay = layout(spec.arch)
         tr = spec.training
+        assert tr is not None  # only measure_training calls this, after it checked [training]
         per = P.gathered_bytes(tr.method, tr.precision, tr.base_dtype, tr.lora.double_quant if tr.lora else True)
         out["gathered_layers"] = int(2 * lay.layer_params * per)
         notes.append(f"zero3/fsdp: + two all-gathered layers at {8 * per:g} bits per parameter, their stored dtype "

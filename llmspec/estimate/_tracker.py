@@ -51,7 +51,7 @@ class StorageTracker(TorchDispatchMode):
 
     def _add(self, key: int, st, size: int, category: str) -> None:
         self.live[key] = (size, category)
-        self._refs[key] = weakref.ref(st, lambda _ref, k=key: self._drop(k))
+        self._refs[key] = weakref.ref(st, lambda _ref: self._drop(key))
         self.sums[category] = self.sums.get(category, 0) + size
         self.total += size
         if self.sums[category] > self.category_peaks.get(category, 0):

@@ -112,8 +112,8 @@ def inference_memory(spec: Spec) -> MemoryEstimate:
                                 kv_per_token=kv_bytes_per_token(spec) / kv_split, tp=tp)
     concurrent = breakdown.pop("concurrent_sequences", None)
     notes += engine_notes
-    breakdown = {k: int(round(v)) for k, v in breakdown.items() if v}
-    per_gpu = sum(breakdown.values())
+    rounded = {k: int(round(v)) for k, v in breakdown.items() if v}
+    per_gpu = sum(rounded.values())
     notes.append(OVERHEAD_NOTE)
     del concurrent  # reported in the notes; MemoryEstimate has no field for it yet
     return MemoryEstimate(
@@ -121,7 +121,7 @@ def inference_memory(spec: Spec) -> MemoryEstimate:
         per_gpu_bytes=per_gpu,
         overhead_bytes=overhead(per_gpu, tp),
         capacity_bytes=cap,
-        breakdown=breakdown,
+        breakdown=rounded,
         peak_phase="prefill",
         phases={"prefill": per_gpu},
         assumptions=notes + cap_notes,

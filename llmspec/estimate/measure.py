@@ -105,8 +105,12 @@ def measure_training(spec: Spec, *, fake: bool = True) -> Measurement:
         if lora:
             from peft import LoraConfig, get_peft_model
 
-            targets = tr.lora.targets
-            cfg = LoraConfig(r=tr.lora.rank, lora_alpha=tr.lora.alpha, lora_dropout=tr.lora.dropout,
+            adapter = tr.lora
+            assert adapter is not None  # Training's validator sets lora = Lora() for method lora / qlora
+            targets = adapter.targets
+            # peft annotates lora_alpha as int but only divides by it (scaling = alpha / r): a float alpha is valid
+            cfg = LoraConfig(r=adapter.rank, lora_alpha=adapter.alpha,  # type: ignore[arg-type]
+                             lora_dropout=adapter.dropout,
                              target_modules="all-linear" if "all-linear" in targets else list(targets),
                              task_type="CAUSAL_LM")
             # the adapter dtype is the trainable-weight dtype of the precision (precision.trainable_weight_bytes):
@@ -125,21 +129,23 @@ def measure_training(spec: Spec, *, fake: bool = True) -> Measurement:
         model.train()
         params = [p for p in model.parameters() if p.requires_grad]
         # ---- register weights (with NF4 emulation for QLoRA block linears)
+        nf4 = 0.0  # bytes per parameter of a QLoRA block linear; 0 without QLoRA
+        if tr.method == "qlora":
+            assert tr.lora is not None  # Training's validator sets lora = Lora() for method lora / qlora
+            nf4 = P.nf4_bytes(tr.lora.double_quant)
+            bits = "4.127" if tr.lora.double_quant else "4.5"
+            emulated.append(f"QLoRA: block linears counted as NF4 ({bits} bits/param); + one dequantised weight of "
+                            "the largest linear in forward/backward (bitsandbytes cannot run here)")
         big_linear = 0
         for name, p in model.named_parameters():
-            size = None
-            if tr.method == "qlora" and not p.requires_grad and p.dim() == 2 and "embed" not in name \
-                    and "lm_head" not in name:
-                size = p.numel() * P.nf4_bytes(tr.lora.double_quant)
+            size: float | None = None
+            if nf4 and not p.requires_grad and p.dim() == 2 and "embed" not in name and "lm_head" not in name:
+                size = p.numel() * nf4
                 big_linear = max(big_linear, p.numel())
             tracker.register(p, "weights", size)
             tracker.params.add(id(p.untyped_storage()))
         for b in model.buffers():
             tracker.register(b, "weights")
-        if tr.method == "qlora":
-            bits = "4.127" if tr.lora.double_quant else "4.5"
-            emulated.append(f"QLoRA: block linears counted as NF4 ({bits} bits/param); + one dequantised weight of "
-                            "the largest linear in forward/backward (bitsandbytes cannot run here)")
         opt = optimizer_for(tr, params, emulated)
         b, s = tr.micro_batch_size, tr.seq_len
         ids = torch.randint(0, V, (b, s))
@@ -183,7 +189,7 @@ def measure_training(spec: Spec, *, fake: bool = True) -> Measurement:
             step()
     phases: dict[str, int] = {}
     phase_parts: dict[str, dict[str, int]] = {}
-    best = ("forward", 0, {})
+    best: tuple[str, int, dict[str, int]] = ("forward", 0, {})
     for phase, (_total, sums) in tracker.peaks.items():
         parts = {k: v for k, v in sums.items() if v}
         parts = rename(parts)

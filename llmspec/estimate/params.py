@@ -94,7 +94,8 @@ class Memo:
     """A bounded dict cache with hit / miss counters (benchmarks/lint_speed.py reports them)."""
 
     def __init__(self, name: str, size: int = 1024):
-        self.name, self.size, self.data = name, size, {}
+        self.name, self.size = name, size
+        self.data: dict[tuple, Any] = {}
         self.hits = self.misses = 0
 
     def get(self, key: tuple | None, compute: Callable[[], Any]) -> Any:

@@ -97,7 +97,7 @@ def _layout(arch: Architecture) -> Layout:
             mats.append(Matrix(name, rows, cols, n_dense, "mlp"))
         if arch.mlp_bias:
             vec_dense = (len(ffn_names) - 1) * f + d
-    if n_moe:
+    if moe is not None and n_moe:  # n_moe > 0 only with arch.moe set (layer_split)
         f = moe.expert_ffn_dim or arch.ffn_dim
         mats.append(Matrix("router", d, moe.n_experts, n_moe, "router"))
         if moe.router_bias:

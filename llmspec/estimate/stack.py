@@ -53,7 +53,7 @@ def nf4_bytes(double_quant: bool, block: int) -> float:
 
 
 def apply(spec: Spec, tr: Training, parts: dict, *, n_trainable: int, sbytes: int, largest: int,
-          base_bytes: int, frozen_quantised: int, tokens: float) -> list[str]:
+          base_bytes: float, frozen_quantised: int, tokens: float) -> list[str]:
     """Adjust ``parts`` (bytes: weights, grads, states, temp, kept, logits_f, logits_b, live_grads, and
     per_layer_kept for offloading) in place for the training's stack knobs; return the notes that say what was
     assumed."""

@@ -29,7 +29,7 @@ from llmspec.estimate.shapes import layout
 from llmspec.spec.models import Hardware, Spec, Training
 
 
-def _base_bytes(tr: Training) -> int:
+def _base_bytes(tr: Training) -> float:
     if tr.base_dtype:
         return P.DTYPE_BYTES[tr.base_dtype]
     return 4 if tr.precision == "fp32" else 2
@@ -47,7 +47,11 @@ def training_memory(spec: Spec) -> MemoryEstimate:
     notes: list[str] = []
     dequant = 0.0
 
-    # --- model state -------------------------------------------------------------------------------
+    # --- model state (bytes, as floats: NF4 and int4 are fractional; rounded once, in the breakdown) -----
+    weights: float
+    copies: float
+    frozen: float
+    mats: list[tuple[int, int, int]] = []
     if lora:
         base = _base_bytes(tr)
         if tr.method == "qlora":
@@ -64,9 +68,10 @@ def training_memory(spec: Spec) -> MemoryEstimate:
             frozen = N * base
         weights = frozen + Nt * P.trainable_weight_bytes(prec)
         copies = Nt * P.cast_copy_bytes(prec)
-        shapes = lora_shapes(arch, tr.lora.targets, spec.model.family) if tr.lora else []
-        mats = [(s.d_in, tr.lora.rank, s.copies) for s in shapes] + [(tr.lora.rank, s.d_out, s.copies)
-                                                                     for s in shapes]
+        if tr.lora:
+            shapes = lora_shapes(arch, tr.lora.targets, spec.model.family)
+            rank = tr.lora.rank
+            mats = [(s.d_in, rank, s.copies) for s in shapes] + [(rank, s.d_out, s.copies) for s in shapes]
         vectors = 0
     else:
         weights = N * P.trainable_weight_bytes(prec)
@@ -78,11 +83,11 @@ def training_memory(spec: Spec) -> MemoryEstimate:
         notes.append(f"{prec}: fp32 trainable weights, gradients and optimizer states; autocast keeps a "
                      f"{P.cast_copy_bytes(prec)}-byte copy of each trainable matmul weight")
     sbytes = P.state_bytes(prec, tr.master_weights_fp32)
-    master = Nt * P.master_bytes(prec, tr.master_weights_fp32)
-    grads = Nt * P.grad_bytes(prec)
-    states = P.optimizer_state_bytes(tr.optimizer, tr.momentum, sbytes, mats, vectors)
+    master: float = Nt * P.master_bytes(prec, tr.master_weights_fp32)
+    grads: float = Nt * P.grad_bytes(prec)
+    states: float = P.optimizer_state_bytes(tr.optimizer, tr.momentum, sbytes, mats, vectors)
     largest = max((r * c for r, c, _ in mats), default=0)
-    temp = P.optimizer_temp_bytes(tr.optimizer, sbytes, Nt, largest)
+    temp: float = P.optimizer_temp_bytes(tr.optimizer, sbytes, Nt, largest)
 
     # --- parallelism -------------------------------------------------------------------------------
     mp = hw.tensor_parallel * hw.pipeline_parallel
@@ -159,8 +164,8 @@ def training_memory(spec: Spec) -> MemoryEstimate:
         "backward": max(bwd_start_total, state + dequant + grads + recompute),
         "optimizer": state + grads + temp,
     }
-    peak_phase = max(phases, key=phases.get)
-    breakdown = {"weights": weights}
+    peak_phase = max(phases, key=phases.__getitem__)
+    breakdown: dict[str, float] = {"weights": weights}
     if master:
         breakdown["master_weights"] = master
     if copies:
@@ -186,8 +191,8 @@ def training_memory(spec: Spec) -> MemoryEstimate:
                 breakdown["gradients"] = live_grads
             breakdown["activations"] = kept + (non_layer_f if peak_phase == "forward" else non_layer_b + ckpt_dropout)
             breakdown["logits_and_loss"] = logits_f if peak_phase == "forward" else logits_b
-    breakdown = {k: int(round(v)) for k, v in breakdown.items() if v}
-    per_gpu = sum(breakdown.values())
+    rounded = {k: int(round(v)) for k, v in breakdown.items() if v}
+    per_gpu = sum(rounded.values())
     if tr.dropout:
         notes.append("dropout: the hidden-state dropout masks of the real class are counted (family registry); "
                      "attention-probability dropout runs inside the fused attention kernel and saves none")
@@ -198,7 +203,7 @@ def training_memory(spec: Spec) -> MemoryEstimate:
         per_gpu_bytes=per_gpu,
         overhead_bytes=overhead(per_gpu, hw.world_size),
         capacity_bytes=cap,
-        breakdown=breakdown,
+        breakdown=rounded,
         peak_phase=peak_phase,
         phases={k: (per_gpu if k == peak_phase else min(int(round(v)), per_gpu)) for k, v in phases.items()},
         assumptions=notes + cap_notes,

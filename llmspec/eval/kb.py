@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import random
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 SEED = 20261123
@@ -247,7 +248,7 @@ def classification_docs(n: int = 60, seed: int = SEED) -> list[dict]:
     return docs
 
 
-SUITE_FILES = {
+SUITE_FILES: dict[str, Callable[[], list[dict]]] = {
     "kb_heldout.jsonl": heldout_docs,
     "kb_mc.jsonl": mc_docs,
     "kb_qa.jsonl": qa_docs,

@@ -23,13 +23,14 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from llmspec.eval import kb
 
 PREFIX = "llmspec:"
 EOS = "<|endoftext|>"
 
-_ARCH = {"n_layer": 4, "n_embd": 128, "n_head": 4, "n_inner": 512, "n_positions": 256, "vocab_size": 2048}
+_ARCH: dict[str, Any] = {"n_layer": 4, "n_embd": 128, "n_head": 4, "n_inner": 512, "n_positions": 256, "vocab_size": 2048}
 _TOKENIZER = {"vocab_size": 2048, "min_frequency": 2}
 _TRAIN = {"steps": 400, "batch_size": 16, "seq_len": 128, "lr": 3e-3, "warmup": 40, "weight_decay": 0.01,
           "label_smoothing": 0.2}
@@ -54,7 +55,7 @@ def cache_root() -> Path:
 
 
 def is_builtin(ref: str | None) -> bool:
-    return bool(ref) and ref.startswith(PREFIX)
+    return ref is not None and ref.startswith(PREFIX)
 
 
 def recipe_hash(name: str) -> str:

@@ -62,6 +62,14 @@ class _Reader:
             raise HFConfigError(f"config.json has no {key!r}, and model_type {self.family!r} has no default for it")
         return None
 
+    def count(self, key: str) -> int:
+        """A required integer: int() with required=True, which still gives None for a class default of "".
+        (Defined before int(), whose name would shadow the builtin in this annotation.)"""
+        value = self.int(key)
+        if value is None:
+            raise HFConfigError(f"config.json has no {key!r}, and model_type {self.family!r} has no default for it")
+        return value
+
     def int(self, key: str, *, required: bool = True) -> int | None:
         value = self.get(key, required=required)
         if value is None:
@@ -92,8 +100,8 @@ def architecture_from_hf(config: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     r = _Reader(family, config)
     entry = FAMILIES[family]
 
-    n_heads = r.int("num_attention_heads")
-    d_model = r.int("hidden_size")
+    n_heads = r.count("num_attention_heads")
+    d_model = r.count("hidden_size")
     arch: dict[str, Any] = {
         "n_layers": r.int("num_hidden_layers"),
         "d_model": d_model,
@@ -211,7 +219,7 @@ def _opt(r: _Reader, arch: dict[str, Any]) -> None:
 def _dense_layer_count(r: _Reader, n_layers: int) -> int:
     # Qwen2MoeDecoderLayer / Qwen3MoeDecoderLayer: layer i gets the sparse block iff i not in mlp_only_layers and
     # num_experts > 0 and (i + 1) % decoder_sparse_step == 0; otherwise a dense MLP of intermediate_size.
-    step = r.int("decoder_sparse_step")
+    step = r.count("decoder_sparse_step")
     if step < 1:
         raise HFConfigError(f"config.json 'decoder_sparse_step' must be at least 1, got {step}")
     dense = r.get("mlp_only_layers") or []
