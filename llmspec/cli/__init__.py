@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "report": "llmspec.cli.report:report",
     "eval": "llmspec.cli.eval:eval_cmd",
     "estimate": "llmspec.cli.estimate:estimate_cmd",
+    "import": "llmspec.cli.import_:import_cmd",
     "init": "llmspec.cli.init:init",
     "lint": "llmspec.cli.lint:lint",
     "rule": "llmspec.cli.lint:rule",
