@@ -1,17 +1,19 @@
 """Write llmspec/data/bridges/trl_keys.txt: every key `trl sft --config FILE` accepts, from the installed trl.
 
-The key list is what TrlParser builds `trl sft` over (trl/scripts/sft.py: ScriptArguments, SFTConfig,
-ModelConfig), read from the real dataclasses; re-run after upgrading trl:  python scripts/bridges_keys.py
+The dataclasses are the ones `trl sft` builds its TrlParser over (trl.scripts.sft.make_parser), read from the real
+package, plus TrlParser's own `env` key and `config`; re-run after upgrading trl:  python scripts/bridges_keys.py
 """
 
 import dataclasses
 from pathlib import Path
 
 import trl
-from trl import ModelConfig, ScriptArguments, SFTConfig
+from trl.scripts.sft import make_parser
 
 OUT = Path(__file__).resolve().parent.parent / "llmspec" / "data" / "bridges" / "trl_keys.txt"
-keys = sorted({f.name for c in (ScriptArguments, SFTConfig, ModelConfig) for f in dataclasses.fields(c)} | {"config"})
-OUT.write_text(f"# trl {trl.__version__}: keys of ScriptArguments, SFTConfig, ModelConfig (scripts/bridges_keys.py)\n"
+types = make_parser().dataclass_types
+keys = sorted({f.name for c in types for f in dataclasses.fields(c)} | {"config", "env"})
+names = ", ".join(c.__name__ for c in types)
+OUT.write_text(f"# trl {trl.__version__}: keys of {names}, env (scripts/bridges_keys.py)\n"
                + "\n".join(keys) + "\n", encoding="utf-8")
 print(f"{OUT}: {len(keys)} keys")

@@ -64,6 +64,8 @@ def import_config(path: str, tool: str | None = None, hf_config: str | None = No
         ok, value = _convert(path, e, rule.values)
         if not ok:
             notes.append(f"{where}: unsupported: {e.key} = {e.value!r} (the spec has no equivalent of this value)")
+        elif rule.fraction_to and isinstance(value, float) and 0 < value < 1:
+            _put(spec, rule.fraction_to, value)
         elif value != "none":
             _put(spec, rule.to, value)
     notes += _architecture(spec, path, hf_config)

@@ -16,6 +16,7 @@ COMMANDS: dict[str, str] = {
     "diff": "llmspec.cli.report:diff",
     "report": "llmspec.cli.report:report",
     "eval": "llmspec.cli.eval:eval_cmd",
+    "export": "llmspec.cli.export:export_cmd",
     "estimate": "llmspec.cli.estimate:estimate_cmd",
     "import": "llmspec.cli.import_:import_cmd",
     "init": "llmspec.cli.init:init",
