@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from llmspec.bridges.detect import NAMES, detect
-from llmspec.bridges.tables import TOOLS, table
+from llmspec.bridges.tables import TOOLS, Rule, table
 from llmspec.bridges.yamlfile import BridgeError, Entry, read_yaml
 
 
@@ -26,7 +26,7 @@ def _put(tree: dict[str, Any], dotted: str, value: Any) -> None:
     tree[last] = value
 
 
-def _convert(path: str, e: Entry, values: dict[str, Any]) -> tuple[bool, Any]:
+def _convert(e: Entry, values: dict[str, Any]) -> tuple[bool, Any]:
     """(mapped?, value): a value listed in ``values`` maps to its entry ("none": the key changes nothing)."""
     if not values:
         return True, e.value
@@ -46,12 +46,6 @@ def import_config(path: str, tool: str | None = None, hf_config: str | None = No
     tab = table(tool)
     spec: dict[str, Any] = {"version": 1, "model": {}, "training": {"stack": tab.stack}}
     notes: list[str] = []
-    given = {e.key for e in entries}
-    for key, default_rule in tab.rules.items():  # the tool's own defaults where ours differ and the config is silent
-        if key not in given and default_rule.default is not None:
-            ok, value = _convert(path, Entry(key, default_rule.default, 0, 0), default_rule.values)
-            if ok and value != "none":
-                _put(spec, default_rule.to, value)
     for e in entries:
         where = f"{path}:{e.line}:{e.col}"
         if e.key not in tab.known:
@@ -61,15 +55,27 @@ def import_config(path: str, tool: str | None = None, hf_config: str | None = No
         if rule is None:
             notes.append(f"{where}: unmapped: {e.key} (the spec has no field for it)")
             continue
-        ok, value = _convert(path, e, rule.values)
+        ok, value = _convert(e, rule.values)
         if not ok:
             notes.append(f"{where}: unsupported: {e.key} = {e.value!r} (the spec has no equivalent of this value)")
         elif rule.fraction_to and isinstance(value, float) and 0 < value < 1:
             _put(spec, rule.fraction_to, value)
         elif value != "none":
             _put(spec, rule.to, value)
+    _defaults(spec, tab.rules, {e.key for e in entries})
     notes += _architecture(spec, path, hf_config)
     return Imported(tool, spec, notes)
+
+
+def _defaults(spec: dict[str, Any], rules: dict[str, Rule], given: set[str]) -> None:
+    """The tool's own defaults where ours differ and the config is silent (LoRA ones only for a LoRA run)."""
+    lora = spec["training"].get("method") in ("lora", "qlora")
+    for key, rule in rules.items():
+        if key in given or rule.default is None or (rule.to.startswith("training.lora.") and not lora):
+            continue
+        ok, value = _convert(Entry(key, rule.default, 0, 0), rule.values)
+        if ok and value != "none":
+            _put(spec, rule.to, value)
 
 
 def _architecture(spec: dict[str, Any], path: str, hf_config: str | None) -> list[str]:

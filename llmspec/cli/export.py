@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
@@ -34,7 +33,7 @@ def export_cmd(spec_path: str, tool: str, output: Path | None, overrides: tuple[
         click.echo(str(exc), err=True)
         return 2
     if output is None:
-        sys.stdout.write(text)
+        click.echo(text, nl=False)
     else:
         output.write_text(text, encoding="utf-8")
         click.echo(f"{output}: written ({tool})", err=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
@@ -36,7 +35,7 @@ def import_cmd(configs: tuple[str, ...], output: Path | None, tool: str | None, 
         click.echo(note, err=True)
     text = render(result.spec, configs[0])
     if output is None:
-        sys.stdout.write(text)
+        click.echo(text, nl=False)
     else:
         output.write_text(text, encoding="utf-8")
         click.echo(f"{output}: written ({result.tool})", err=True)

@@ -117,3 +117,18 @@ def test_yaml_syntax_error_has_line_and_col(tmp_path):
     result = run_cli("import", str(config))
     assert result.code == 2 and result.err.startswith(f"{config}:3:") and "YAML syntax error" in result.err
     assert "Traceback" not in result.err
+
+
+def test_trl_defaults_round_trip_through_export(tmp_path):
+    # use_bnb_nested_quant (default False in trl) and lora_dropout (0.05) are not in the QLoRA fixture; the spec's own
+    # defaults (double_quant true, dropout 0) must not leak into the exported config
+    out, _ = _import(tmp_path, FIXTURES / "trl_sft_lora.yaml")
+    lora = tomllib.loads(out.read_text())["training"]["lora"]
+    assert (lora["double_quant"], lora["dropout"]) == (False, 0.05)
+    exported = run_cli("export", str(out), "--to", "trl")
+    assert exported.code == 0 and "use_bnb_nested_quant: false" in exported.out and "lora_dropout: 0.05" in exported.out
+
+
+def test_full_fine_tune_gets_no_lora_table(tmp_path):
+    out, _ = _import(tmp_path, FIXTURES / "trl_example_config.yaml")
+    assert "lora" not in tomllib.loads(out.read_text())["training"]
