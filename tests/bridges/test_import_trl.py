@@ -132,3 +132,22 @@ def test_trl_defaults_round_trip_through_export(tmp_path):
 def test_full_fine_tune_gets_no_lora_table(tmp_path):
     out, _ = _import(tmp_path, FIXTURES / "trl_example_config.yaml")
     assert "lora" not in tomllib.loads(out.read_text())["training"]
+
+
+def test_import_and_export_never_import_torch_or_transformers(tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "spec.toml"
+    code = (
+        "import sys; from llmspec.cli import main\n"
+        f"sys.argv = ['llmspec', 'import', {str(FIXTURES / 'trl_sft_lora.yaml')!r}, '-o', {str(out)!r}]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        f"sys.argv = ['llmspec', 'export', {str(out)!r}, '--to', 'trl']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers', 'trl', 'lm_eval'))\n"
+        "print('HEAVY', heavy)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "HEAVY []" in proc.stdout, proc.stdout + proc.stderr
+    assert out.exists()
