@@ -46,6 +46,7 @@ def import_config(path: str, tool: str | None = None, hf_config: str | None = No
     tab = table(tool)
     spec: dict[str, Any] = {"version": 1, "model": {}, "training": {"stack": tab.stack}}
     notes: list[str] = []
+    origins: dict[str, Entry] = {}
     for e in entries:
         where = f"{path}:{e.line}:{e.col}"
         if e.key not in tab.known:
@@ -60,11 +61,31 @@ def import_config(path: str, tool: str | None = None, hf_config: str | None = No
             notes.append(f"{where}: unsupported: {e.key} = {e.value!r} (the spec has no equivalent of this value)")
         elif rule.fraction_to and isinstance(value, float) and 0 < value < 1:
             _put(spec, rule.fraction_to, value)
+            origins[rule.fraction_to] = e
         elif value != "none":
-            _put(spec, rule.to, value)
+            _put(spec, rule.to, [value] if rule.as_list and isinstance(value, str) else value)
+            origins[rule.to] = e
     _defaults(spec, tab.rules, {e.key for e in entries})
+    _validate(path, tool, spec, origins)
     notes += _architecture(spec, path, hf_config)
     return Imported(tool, spec, notes)
+
+
+def _validate(path: str, tool: str, spec: dict[str, Any], origins: dict[str, Entry]) -> None:
+    """A value the spec cannot hold (a string where a number belongs) is the config's error, at its YAML key."""
+    from pydantic import ValidationError
+
+    from llmspec.spec.models import Training
+
+    try:
+        Training.model_validate(spec["training"], strict=True)  # as `check` reads TOML: "8" is no integer
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        dotted = "training." + ".".join(str(p) for p in err["loc"])
+        e = next((origins[k] for k in sorted(origins, key=len, reverse=True) if dotted.startswith(k)), None)
+        where, key = (f"{path}:{e.line}:{e.col}", e.key) if e else (f"{path}:1:1", dotted)
+        raise BridgeError(f"{where}: {NAMES[tool]} key {key} = {e.value if e else ''!r} does not fit {dotted}: "
+                          f"{err['msg']}; fix the value in the config") from None
 
 
 def _defaults(spec: dict[str, Any], rules: dict[str, Rule], given: set[str]) -> None:

@@ -20,6 +20,7 @@ class Rule:
     default: Any = None
     values: dict[str, Any] = field(default_factory=dict)
     fraction_to: str | None = None
+    as_list: bool = False
     """Where a value strictly between 0 and 1 goes instead (a key that is a count at 1 and above, a ratio below)."""
 
 
@@ -37,7 +38,7 @@ class Table:
 def table(tool: str) -> Table:
     raw = tomllib.loads((DATA / f"{tool}.toml").read_text(encoding="utf-8"))
     rules = {key: Rule(r["to"], r["source"], r.get("default"), dict(r.get("values", {})),
-                        r.get("fraction_to"))
+                        r.get("fraction_to"), bool(r.get("as_list", False)))
              for key, r in raw["map"].items()}
     lines = (DATA / f"{tool}_keys.txt").read_text(encoding="utf-8").splitlines()
     known = frozenset(line.strip() for line in lines if line.strip() and not line.startswith("#"))

@@ -151,3 +151,23 @@ def test_import_and_export_never_import_torch_or_transformers(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert "HEAVY []" in proc.stdout, proc.stdout + proc.stderr
     assert out.exists()
+
+
+def test_single_target_module_is_a_list(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("model_name_or_path: meta-llama/Llama-2-7b-hf\nuse_peft: true\nlora_target_modules: all-linear\n")
+    out, _ = _import(tmp_path, config)
+    assert tomllib.loads(out.read_text())["training"]["lora"]["targets"] == ["all-linear"]
+    assert run_cli("check", str(out)).code == 0
+
+
+def test_value_the_spec_cannot_hold_is_an_error_at_its_yaml_key(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("model_name_or_path: meta-llama/Llama-2-7b-hf\nmax_length: 512\nlearning_rate: fast\n")
+    quoted = tmp_path / "q.yaml"
+    quoted.write_text("max_length: 512\nper_device_train_batch_size: \"8\"\n")
+    result = run_cli("import", str(quoted))
+    assert result.code == 2 and result.err.startswith(f"{quoted}:2:1: TRL key per_device_train_batch_size")
+    result = run_cli("import", str(config), "-o", str(tmp_path / "s.toml"))
+    assert result.code == 2 and result.err.startswith(f"{config}:3:1: TRL key learning_rate = 'fast'")
+    assert not (tmp_path / "s.toml").exists()
