@@ -105,6 +105,9 @@ def _architecture(spec: dict[str, Any], path: str, hf_config: str | None) -> lis
     from llmspec.spec.hf_import import HFConfigError, architecture_from_file
 
     model = spec["model"]
+    if not isinstance(model.get("weights", ""), str):
+        raise BridgeError(f"{path}:1:1: model_name_or_path must be a model name or a path (text), got "
+                          f"{model['weights']!r}; quote it or fix it")
     ref = str(model.get("weights") or "")
     model["name"] = Path(ref).name or Path(path).stem
     local = Path(ref) / "config.json" if ref else None

@@ -46,6 +46,9 @@ def read_yaml(path: str) -> list[Entry]:
     try:
         for key_node, value_node in node.value:
             key = constructor.construct_object(key_node, deep=True)
+            if any(e.key == str(key) for e in entries):  # PyYAML keeps the last silently; a guess we refuse
+                raise BridgeError(f"{path}:{key_node.start_mark.line + 1}:{key_node.start_mark.column + 1}: "
+                                  f"duplicate key {key!r}; keep one of them")
             value = constructor.construct_object(value_node, deep=True)
             entries.append(Entry(str(key), value, key_node.start_mark.line + 1, key_node.start_mark.column + 1))
     except yaml.YAMLError as exc:

@@ -171,3 +171,14 @@ def test_value_the_spec_cannot_hold_is_an_error_at_its_yaml_key(tmp_path):
     result = run_cli("import", str(config), "-o", str(tmp_path / "s.toml"))
     assert result.code == 2 and result.err.startswith(f"{config}:3:1: TRL key learning_rate = 'fast'")
     assert not (tmp_path / "s.toml").exists()
+
+
+@pytest.mark.parametrize("text, message", [
+    ("max_length: 512\nlora_r: 8\nmax_length: 1024\n", ":3:1: duplicate key 'max_length'"),
+    ("max_length: 512\nmodel_name_or_path: 7\n", ":1:1: model_name_or_path must be a model name or a path"),
+])
+def test_ambiguous_input_is_refused(tmp_path, text, message):
+    config = tmp_path / "c.yaml"
+    config.write_text(text)
+    result = run_cli("import", str(config))
+    assert result.code == 2 and result.err.startswith(f"{config}{message}") and result.err.count("\n") == 1
