@@ -59,7 +59,8 @@ def export_trl(spec: Any, where: str) -> str:
         if rule.values:
             tool_values = [k for k, v in rule.values.items() if v == value]
             if not tool_values:
-                continue  # the spec value has no TRL spelling (e.g. lr_schedule "wsd" is warmup_stable_decay: listed)
+                raise BridgeError(f"{where}: {rule.to} = {value!r} has no TRL {key} equivalent (TRL has "
+                                  f"{', '.join(sorted(set(map(str, rule.values.values())) - {'none'}))}); change it")
             default = str(rule.default).lower() if rule.default is not None else None
             value = default if default in tool_values else tool_values[0]
             value = {"true": True, "false": False}.get(value, value)
