@@ -1,0 +1,69 @@
+"""`llmspec export --to trl`: a spec -> a `trl sft --config FILE` YAML (the inverse of llmspec/data/bridges/trl.toml)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from llmspec.bridges.tables import table
+from llmspec.bridges.yamlfile import BridgeError
+
+# keys whose value several spec values decide; written by _combined below, not by the generic inverse
+_COMBINED = {"bf16", "fp16", "use_peft", "load_in_4bit"}
+_LORA_KEYS = {"lora_r", "lora_alpha", "lora_dropout", "lora_target_modules", "use_dora"}
+_QLORA_KEYS = {"bnb_4bit_quant_type", "use_bnb_nested_quant"}
+
+
+def _get(tree: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        tree = getattr(tree, part, None)
+        if tree is None:
+            return None
+    return tree
+
+
+def _combined(spec: Any, where: str) -> dict[str, Any]:
+    t = spec.training
+    # trl.toml: bf16 true -> bf16-mixed, fp16 true -> fp16-mixed, bf16 false -> fp32
+    precision = {"bf16-mixed": {"bf16": True}, "fp16-mixed": {"bf16": False, "fp16": True}, "fp32": {"bf16": False}}
+    if t.precision not in precision:
+        raise BridgeError(f"{where}: training.precision = {t.precision!r} has no TRL equivalent "
+                          f"(TRL trains in {', '.join(precision)}); change it or write the TRL config by hand")
+    method = {"full": {"use_peft": False}, "lora": {"use_peft": True}, "qlora": {"use_peft": True, "load_in_4bit": True}}
+    if t.method not in method:
+        raise BridgeError(f"{where}: training.method = {t.method!r} has no `trl sft` equivalent; use full, lora or qlora")
+    return {**precision[t.precision], **method[t.method]}
+
+
+def export_trl(spec: Any, where: str) -> str:
+    """The YAML text of a `trl sft --config` file for ``spec`` (a loaded Spec); BridgeError when it has no training."""
+    if spec.training is None:
+        raise BridgeError(f"{where}: the spec has no [training] table; there is nothing to export")
+    tab = table("trl")
+    out: dict[str, Any] = {"model_name_or_path": spec.model.weights or spec.model.hf_config or spec.model.name}
+    out.update(_combined(spec, where))
+    method = spec.training.method
+    for key, rule in tab.rules.items():
+        if key in _COMBINED or key in out:
+            continue
+        if key in _LORA_KEYS | _QLORA_KEYS and method not in ("lora", "qlora"):
+            continue
+        if key in _QLORA_KEYS and method != "qlora":
+            continue
+        value = _get(spec, rule.to)
+        if value is None and rule.fraction_to:
+            value = _get(spec, rule.fraction_to)
+        if value is None:
+            continue
+        if rule.values:
+            tool_values = [k for k, v in rule.values.items() if v == value]
+            if not tool_values:
+                raise BridgeError(f"{where}: {rule.to} = {value!r} has no TRL {key} equivalent (TRL has "
+                                  f"{', '.join(sorted(set(map(str, rule.values.values())) - {'none'}))}); change it")
+            default = str(rule.default).lower() if rule.default is not None else None
+            value = default if default in tool_values else tool_values[0]
+            value = {"true": True, "false": False}.get(value, value)
+        out[key] = value
+    return f"# Written by `llmspec export --to trl` from {where} (trl {tab.version}).\n" + yaml.safe_dump(
+        out, sort_keys=False, default_flow_style=None)

@@ -1,0 +1,127 @@
+"""`llmspec import`: a tool's training config -> spec tables, with one note per key that is not mapped."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from llmspec.bridges.detect import NAMES, detect
+from llmspec.bridges.tables import TOOLS, Rule, table
+from llmspec.bridges.yamlfile import BridgeError, Entry, read_yaml
+
+
+@dataclass
+class Imported:
+    tool: str
+    spec: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+    """One line per key that is not mapped, and where the architecture came from."""
+
+
+def _put(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, last = dotted.split(".")
+    for part in parents:
+        tree = tree.setdefault(part, {})
+    tree[last] = value
+
+
+def _convert(e: Entry, values: dict[str, Any]) -> tuple[bool, Any]:
+    """(mapped?, value): a value listed in ``values`` maps to its entry ("none": the key changes nothing)."""
+    if not values:
+        return True, e.value
+    text = str(e.value).lower() if not isinstance(e.value, bool) else ("true" if e.value else "false")
+    if text not in values:
+        return False, None
+    return True, values[text]
+
+
+def import_config(path: str, tool: str | None = None, hf_config: str | None = None) -> Imported:
+    entries = read_yaml(path)
+    tool = tool or detect(path, entries)
+    if tool not in TOOLS:
+        first = entries[0]
+        raise BridgeError(f"{path}:{first.line}:{first.col}: {NAMES.get(tool, tool)} configs do not import yet "
+                          f"(supported: {', '.join(TOOLS)}); write the spec by hand or use --from trl")
+    tab = table(tool)
+    spec: dict[str, Any] = {"version": 1, "model": {}, "training": {"stack": tab.stack}}
+    notes: list[str] = []
+    origins: dict[str, Entry] = {}
+    for e in entries:
+        where = f"{path}:{e.line}:{e.col}"
+        if e.key not in tab.known:
+            raise BridgeError(f"{where}: {NAMES[tool]} {tab.version} has no key {e.key!r} (renamed or removed "
+                              f"between versions?); rename it to the {tab.version} key or use --from")
+        rule = tab.rules.get(e.key)
+        if rule is None:
+            notes.append(f"{where}: unmapped: {e.key} (the spec has no field for it)")
+            continue
+        ok, value = _convert(e, rule.values)
+        if not ok:
+            notes.append(f"{where}: unsupported: {e.key} = {e.value!r} (the spec has no equivalent of this value)")
+        elif rule.fraction_to and isinstance(value, float) and 0 < value < 1:
+            _put(spec, rule.fraction_to, value)
+            origins[rule.fraction_to] = e
+        elif value != "none":
+            _put(spec, rule.to, [value] if rule.as_list and isinstance(value, str) else value)
+            origins[rule.to] = e
+    _defaults(spec, tab.rules, {e.key for e in entries})
+    _validate(path, tool, spec, origins)
+    notes += _architecture(spec, path, hf_config)
+    return Imported(tool, spec, notes)
+
+
+def _validate(path: str, tool: str, spec: dict[str, Any], origins: dict[str, Entry]) -> None:
+    """A value the spec cannot hold (a string where a number belongs) is the config's error, at its YAML key."""
+    from pydantic import ValidationError
+
+    from llmspec.spec.models import Training
+
+    try:
+        Training.model_validate(spec["training"], strict=True)  # as `check` reads TOML: "8" is no integer
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        dotted = "training." + ".".join(str(p) for p in err["loc"])
+        e = next((origins[k] for k in sorted(origins, key=len, reverse=True) if dotted.startswith(k)), None)
+        where, key = (f"{path}:{e.line}:{e.col}", e.key) if e else (f"{path}:1:1", dotted)
+        raise BridgeError(f"{where}: {NAMES[tool]} key {key} = {e.value if e else ''!r} does not fit {dotted}: "
+                          f"{err['msg']}; fix the value in the config") from None
+
+
+def _defaults(spec: dict[str, Any], rules: dict[str, Rule], given: set[str]) -> None:
+    """The tool's own defaults where ours differ and the config is silent (LoRA ones only for a LoRA run)."""
+    lora = spec["training"].get("method") in ("lora", "qlora")
+    for key, rule in rules.items():
+        if key in given or rule.default is None or (rule.to.startswith("training.lora.") and not lora):
+            continue
+        ok, value = _convert(Entry(key, rule.default, 0, 0), rule.values)
+        if ok and value != "none":
+            _put(spec, rule.to, value)
+
+
+def _architecture(spec: dict[str, Any], path: str, hf_config: str | None) -> list[str]:
+    """Fill [model] name/family/architecture from --hf-config, a local HF checkpoint, or a registry preset."""
+    from llmspec.spec.families import PRESETS
+    from llmspec.spec.hf_import import HFConfigError, architecture_from_file
+
+    model = spec["model"]
+    if not isinstance(model.get("weights", ""), str):
+        raise BridgeError(f"{path}:1:1: model_name_or_path must be a model name or a path (text), got "
+                          f"{model['weights']!r}; quote it or fix it")
+    ref = str(model.get("weights") or "")
+    model["name"] = Path(ref).name or Path(path).stem
+    local = Path(ref) / "config.json" if ref else None
+    source = hf_config or (str(local) if local is not None and local.is_file() else None)
+    if source:
+        try:
+            family, arch = architecture_from_file(source)
+        except HFConfigError as exc:
+            raise BridgeError(f"{source}:1:1: {exc}") from None
+        model.update(family=family, architecture=arch, hf_config=source)
+        return [f"{path}: architecture from {source}"]
+    for p in PRESETS.values():
+        if p.repo.lower() == ref.lower():
+            spec["extends"] = f"preset:{p.name}"
+            return [f"{path}: architecture from preset {p.name} (model_name_or_path {ref})"]
+    return [f"{path}: no architecture: {ref or 'no model named'} is neither a local HF checkpoint nor a registry "
+            "preset; give --hf-config PATH or add [model.architecture] by hand"]

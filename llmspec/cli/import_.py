@@ -1,0 +1,42 @@
+"""`llmspec import`: write a spec from a training tool's config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command("import", short_help="Write a spec from a TRL training config.")
+@click.argument("configs", nargs=-1, required=True, metavar="CONFIG...")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Spec file to write (default: stdout).")
+@click.option("--from", "tool", type=click.Choice(["trl", "axolotl", "llamafactory"]), help="The tool the config is for.")
+@click.option("--hf-config", type=click.Path(dir_okay=False), help="The model's HF config.json (the architecture).")
+def import_cmd(configs: tuple[str, ...], output: Path | None, tool: str | None, hf_config: str | None) -> int:
+    """Read training CONFIGs (a `trl sft --config` YAML) and write a spec with the stack that tool uses.
+
+    Every key is mapped, or reported on one line as unmapped or unsupported (on stderr). Exit status: 0 when
+    written, 2 on bad input (unknown tool or key, YAML syntax error; one `file:line:col` line).
+    """
+    from llmspec.bridges.importer import import_config
+    from llmspec.bridges.writer import render
+    from llmspec.bridges.yamlfile import BridgeError
+
+    if len(configs) > 1:
+        click.echo(f"{configs[1]}: accelerate/DeepSpeed/FSDP configs beside the training config are not read yet; "
+                   "give one config", err=True)
+        return 2
+    try:
+        result = import_config(configs[0], tool, hf_config)
+    except BridgeError as exc:
+        click.echo(str(exc), err=True)
+        return 2
+    for note in result.notes:
+        click.echo(note, err=True)
+    text = render(result.spec, configs[0])
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"{output}: written ({result.tool})", err=True)
+    return 0

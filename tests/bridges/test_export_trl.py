@@ -1,0 +1,77 @@
+"""`llmspec export --to trl`: the written YAML goes through TRL's own parser exactly as `trl sft --config FILE`
+builds it (trl.scripts.sft.make_parser, parse_args_and_config), and import(export(spec)) keeps the run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from bridge_helpers import run_cli
+
+from llmspec.project import load_spec
+
+ROOT = Path(__file__).resolve().parents[2]
+SPECS = [ROOT / "examples" / "llama2-7b-lora-a100.toml", ROOT / "examples" / "llama3-8b-qlora-rtx4090.toml"]
+# what a run trains with and what memory depends on (llmspec.estimate reads these)
+KEPT = ["method", "precision", "micro_batch_size", "gradient_accumulation", "seq_len", "packing",
+        "activation_checkpointing", "learning_rate", "epochs", "max_steps", "lr_schedule", "optimizer", "weight_decay",
+        "max_grad_norm", "warmup_ratio", "warmup_steps", "seed", "attention", "compile", "stack"]
+LORA_KEPT = ["rank", "alpha", "dropout", "targets", "dora"]
+
+
+def _export(tmp_path: Path, spec: Path) -> Path:
+    out = tmp_path / "trl.yaml"
+    result = run_cli("export", str(spec), "--to", "trl", "-o", str(out))
+    assert result.code == 0, result.err
+    return out
+
+
+def _trl_parse(config: Path, monkeypatch):
+    """TRL's parser as `trl sft` builds it. This machine has no GPU: transformers' TrainingArguments raises on
+    bf16=True unless a bf16-capable device exists, so the capability check is patched to say yes (the only mock;
+    the exported config itself is never changed to use_cpu)."""
+    import transformers.training_args as ta
+    from trl.scripts.sft import make_parser
+
+    monkeypatch.setattr(ta, "is_torch_bf16_gpu_available", lambda *a, **k: True, )
+    return make_parser().parse_args_and_config(["--config", str(config)], fail_with_unknown_args=True)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.stem)
+def test_export_passes_trls_own_parser(tmp_path, monkeypatch, spec):
+    script_args, training_args, model_args, _ = _trl_parse(_export(tmp_path, spec), monkeypatch)
+    t = load_spec(str(spec), ()).training
+    assert training_args.per_device_train_batch_size == t.micro_batch_size
+    assert training_args.gradient_accumulation_steps == t.gradient_accumulation
+    assert training_args.max_length == t.seq_len and training_args.bf16 is True
+    assert model_args.use_peft is True and model_args.lora_r == t.lora.rank
+    assert model_args.load_in_4bit is (t.method == "qlora")
+    assert script_args.dataset_name == (t.data.train if t.data else None)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.stem)
+def test_round_trip_keeps_training_and_memory_keys(tmp_path, spec):
+    exported = _export(tmp_path, spec)
+    back = tmp_path / "back.toml"
+    original = load_spec(str(spec), ())
+    hf = ROOT / "llmspec" / "data" / "presets" / "Llama-2-7b-hf.json"  # any architecture: only [training] compared
+    result = run_cli("import", str(exported), "-o", str(back), "--hf-config", str(hf))
+    assert result.code == 0, result.err
+    again = load_spec(str(back), ())
+    a, b = original.training, again.training
+    assert {k: getattr(a, k) for k in KEPT} == {k: getattr(b, k) for k in KEPT} | {"stack": a.stack}
+    assert {k: getattr(a.lora, k) for k in LORA_KEPT} == {k: getattr(b.lora, k) for k in LORA_KEPT}
+    if a.method == "qlora":
+        assert (a.lora.quant_format, a.lora.double_quant) == (b.lora.quant_format, b.lora.double_quant)
+
+
+def test_precision_trl_cannot_express_is_one_line_exit_2(tmp_path):
+    spec = SPECS[0]
+    result = run_cli("export", str(spec), "--to", "trl", "--set", "training.precision=fp8-mixed")
+    assert result.code == 2 and "training.precision = 'fp8-mixed' has no TRL equivalent" in result.err
+    assert result.err.count("\n") == 1
+
+
+def test_value_without_a_trl_spelling_is_not_dropped(tmp_path):
+    result = run_cli("export", str(SPECS[0]), "--to", "trl", "--set", "training.optimizer=adam")
+    assert result.code == 2 and "training.optimizer = 'adam' has no TRL optim equivalent" in result.err
