@@ -41,7 +41,7 @@ def read_yaml(path: str) -> list[Entry]:
     if not isinstance(node, yaml.MappingNode):
         raise BridgeError(f"{path}:{node.start_mark.line + 1}:{node.start_mark.column + 1}: "
                           "expected a YAML mapping of config keys at the top level")
-    entries = []
+    entries: list[Entry] = []
     constructor = yaml.SafeLoader(text)
     try:
         for key_node, value_node in node.value:
