@@ -89,8 +89,11 @@ def require_engine(engine: str) -> None:
               help="Trials at once (Optuna threads, or Ray's concurrent trials; a local Ray gets max(2, workers) CPUs).")
 @click.option("--ray-address", default=None, metavar="ADDRESS",
               help="Ray: an existing cluster (e.g. ray://head:10001 or auto); default starts a local Ray.")
+@click.option("--trust-suite-code", is_flag=True,
+              help="Let the trials' eval run code in user suites (!function, utils modules), when the spec also sets "
+                   "[eval].trust_suite_code (docs/security.md).")
 def run_cmd(spec_path: str, overrides: tuple[str, ...], engine: str, target: str, n: int | None, out: str | None,
-            storage: str | None, workers: int, ray_address: str | None) -> int:
+            storage: str | None, workers: int, ray_address: str | None, trust_suite_code: bool) -> int:
     """Run the [sweep] of SPEC on Optuna or Ray Tune. Each suggested point is judged first (validated,
     estimated, memory and budget rules); infeasible points are refused before they run. Every trial's spec,
     estimate and result go to OUT/trials.jsonl; `llmspec sweep report OUT` shows the best.
@@ -113,12 +116,13 @@ def run_cmd(spec_path: str, overrides: tuple[str, ...], engine: str, target: str
         if engine == "optuna":
             from llmspec.sweep.optuna import run as run_engine
 
-            result = run_engine(spec, train, out_dir, n_trials=n, storage=storage, workers=workers)
+            result = run_engine(spec, train, out_dir, n_trials=n, storage=storage, workers=workers,
+                                trust_suite_code=trust_suite_code)
         else:
             from llmspec.sweep.ray import run as run_ray
 
             result = run_ray(spec, train, out_dir, n_trials=n, workers=workers, address=ray_address,
-                                 overrides=overrides)
+                                 overrides=overrides, trust_suite_code=trust_suite_code)
     except SweepError as exc:
         click.echo(f"llmspec sweep run: {exc}", err=True)
         return 2

@@ -21,10 +21,11 @@ from llmspec.sweep.trial import Recorder, SweepError, TrialRun, eval_metric, res
 class Sweeper:
     """One sweep run: the base spec, its fast path, the output directory and the record."""
 
-    def __init__(self, spec: Spec, out: Path, engine: str):
+    def __init__(self, spec: Spec, out: Path, engine: str, *, trust_suite_code: bool = False):
         if spec.sweep is None or spec.sweep.objective is None:
             raise SweepError("`llmspec sweep run` needs [sweep.objective] metric = \"task/metric\" (what to optimise)")
         self.spec = spec
+        self.trust_suite_code = trust_suite_code
         self.sweep = spec.sweep
         self.objective = spec.sweep.objective
         self.out = Path(out).resolve()
@@ -60,7 +61,8 @@ class Sweeper:
                              "please report it") from None
         run = TrialRun(number, concrete, dict(overrides), directory, verdict.to_dict()["estimate"],
                        self.objective.metric, self.suite, report,
-                       rung=self.sweep.asha.min_resource if self.sweep.asha else None)
+                       rung=self.sweep.asha.min_resource if self.sweep.asha else None,
+                       trust_suite_code=self.trust_suite_code)
         return verdict, run
 
     def finished(self, run: TrialRun, state: str, value: float | None, error: str | None = None) -> None:
@@ -77,7 +79,8 @@ class Sweeper:
 
         spec = load_spec(directory / "spec.toml", accelerators=self.fast.accelerators)
         task_metric = _holdout_metric(self.objective.metric, self.holdout)
-        value = eval_metric(spec, directory / "checkpoint", self.holdout, task_metric, directory / "eval-holdout")
+        value = eval_metric(spec, directory / "checkpoint", self.holdout, task_metric, directory / "eval-holdout",
+                            trust_suite_code=self.trust_suite_code)
         gap = value - float(best["value"])
         row = {"number": best["number"], "state": "holdout", "metric": task_metric, "value": value,
                "validation_value": best["value"], "gap": gap}

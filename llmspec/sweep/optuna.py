@@ -109,10 +109,10 @@ def build_study(spec: Spec, out: Path, storage: str | None = None, workers: int 
 
 
 def run(spec: Spec, train: Callable[[TrialRun], Any], out: Path, n_trials: int | None = None,
-        storage: str | None = None, workers: int = 1) -> dict[str, Any]:
+        storage: str | None = None, workers: int = 1, trust_suite_code: bool = False) -> dict[str, Any]:
     """Run the sweep; returns {"study", "best", "holdout", "ran", "refused"}."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    sweeper = Sweeper(spec, out, "optuna")
+    sweeper = Sweeper(spec, out, "optuna", trust_suite_code=trust_suite_code)
     sweep = sweeper.sweep
     wanted = n_trials or trials(sweep)
     study = build_study(spec, sweeper.out, storage, workers)

@@ -100,14 +100,15 @@ def _inner_tpe(sweeper: Sweeper, metric: str, mode: str) -> Searcher:
                         sampler=optuna.samplers.TPESampler(seed=sweeper.sweep.seed))
 
 
-def make_trainable(spec_path: str, overrides: tuple[str, ...], out: Path, train: Callable[[TrialRun], Any]):
+def make_trainable(spec_path: str, overrides: tuple[str, ...], out: Path, train: Callable[[TrialRun], Any],
+                   trust_suite_code: bool = False):
     """The function each Ray trial runs: rebuild the sweeper from the spec file, then train the trial's point."""
 
     def trainable(config: dict) -> None:
         os.environ["OMP_NUM_THREADS"] = "1"
         from llmspec.spec.loader import load_spec
 
-        sweeper = Sweeper(load_spec(spec_path, overrides), out, "ray")
+        sweeper = Sweeper(load_spec(spec_path, overrides), out, "ray", trust_suite_code=trust_suite_code)
         last: dict[str, float] = {}
 
         def report(step: int, value: float) -> None:
@@ -131,8 +132,8 @@ def make_trainable(spec_path: str, overrides: tuple[str, ...], out: Path, train:
 
 
 def run(spec: Spec, train: Callable[[TrialRun], Any], out: Path, n_trials: int | None = None, workers: int = 1,
-        address: str | None = None, overrides: tuple[str, ...] = ()) -> dict[str, Any]:
-    sweeper = Sweeper(spec, out, "ray")
+        address: str | None = None, overrides: tuple[str, ...] = (), trust_suite_code: bool = False) -> dict[str, Any]:
+    sweeper = Sweeper(spec, out, "ray", trust_suite_code=trust_suite_code)
     sweep, objective = sweeper.sweep, sweeper.objective
     mode = "max" if objective.direction == "maximize" else "min"
     wanted = n_trials or trials(sweep)
@@ -157,7 +158,7 @@ def run(spec: Spec, train: Callable[[TrialRun], Any], out: Path, n_trials: int |
         path = spec.source.path if spec.source is not None else None
         if path is None:
             raise SweepError("a Ray sweep needs a spec loaded from a file")
-        trainable = tune.with_resources(make_trainable(str(Path(path).resolve()), overrides, sweeper.out, train),
+        trainable = tune.with_resources(make_trainable(str(Path(path).resolve()), overrides, sweeper.out, train, trust_suite_code),
                                         {"cpu": 1})
         tuner = tune.Tuner(
             trainable,

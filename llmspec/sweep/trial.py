@@ -44,6 +44,9 @@ class TrialRun:
     rung: int | None = None
     """sweep.asha.min_resource: report at least this often (in the training function's steps)."""
     reports: list[tuple[int, float]] = field(default_factory=list)
+    trust_suite_code: bool = False
+    """`sweep run --trust-suite-code`: the command-line half of the consent a user suite with code needs (the spec
+    half is [eval].trust_suite_code), passed to every trial's `llmspec eval`."""
 
     @property
     def checkpoint(self) -> Path:
@@ -57,15 +60,16 @@ class TrialRun:
     def evaluate(self, checkpoint: Path | None = None, suite: str | None = None) -> float:
         """The objective metric of ``llmspec eval`` on the checkpoint (default: the validation suite)."""
         return eval_metric(self.spec, checkpoint or self.checkpoint, suite or self.suite, self.objective_metric,
-                           self.directory / "eval")
+                           self.directory / "eval", trust_suite_code=self.trust_suite_code)
 
 
-def eval_metric(spec: Spec, checkpoint: Path, suite: str | None, metric: str, output: Path) -> float:
+def eval_metric(spec: Spec, checkpoint: Path, suite: str | None, metric: str, output: Path, *,
+                trust_suite_code: bool = False) -> float:
     """Run `llmspec eval` (its runner, in this process) on ``checkpoint`` and return ``task/metric``."""
     from llmspec.eval.runner import EvalOptions, run
 
     opts = EvalOptions(model=str(checkpoint), suites=(suite,) if suite else (), output=str(output),
-                       progress=False, log=lambda message: None)
+                       progress=False, log=lambda message: None, trust_suite_code=trust_suite_code)
     outcome = run(spec, opts)
     task, name = metric.split("/", 1)
     entry = (outcome.results.get("tasks", {}).get(task, {}).get("metrics", {}) or {}).get(name)

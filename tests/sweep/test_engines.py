@@ -58,7 +58,7 @@ def _check_records(out: Path, engine: str) -> list[dict]:
 def test_optuna_study(tmp_path) -> None:
     pytest.importorskip("optuna", reason="the sweep-optuna extra is not installed: pip install '.[sweep-optuna]'")
     out = tmp_path / "optuna"
-    result = CliRunner().invoke(cli, ["sweep", "run", str(SPEC), "--engine", "optuna", "--train",
+    result = CliRunner().invoke(cli, ["sweep", "run", str(SPEC), "--trust-suite-code", "--engine", "optuna", "--train",
                                       "llmspec.sweep.demo:train_tiny", "--out", str(out)])
     assert result.exit_code == 0, result.output
     rows = _check_records(out, "optuna")
@@ -86,7 +86,7 @@ def test_optuna_study(tmp_path) -> None:
 def test_ray_tune(tmp_path) -> None:
     pytest.importorskip("ray.tune", reason="the sweep-ray extra is not installed: pip install '.[sweep-ray]'")
     out = tmp_path / "ray"
-    result = CliRunner().invoke(cli, ["sweep", "run", str(SPEC), "--engine", "ray", "--train",
+    result = CliRunner().invoke(cli, ["sweep", "run", str(SPEC), "--trust-suite-code", "--engine", "ray", "--train",
                                       "llmspec.sweep.demo:train_tiny", "--out", str(out), "--workers", "1"])
     assert result.exit_code == 0, result.output
     rows = _check_records(out, "ray")
