@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import pickle
+import re
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -266,3 +267,34 @@ def config_hash(config: dict, yaml_path: Path | None) -> str:
     cfg["metadata"] = meta
     text = json.dumps(cfg, sort_keys=True, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+# a tqdm progress line ("Running loglikelihood requests:  50%|#####     | 4/8 [00:00<00:00, 63.02it/s]"): lm-eval
+# passes tqdm an explicit `disable=`, which overrides TQDM_DISABLE, so -q cannot switch its bars off at the source
+_TQDM_LINE = re.compile(r"\d+%\|.*\| *[\d.]+[kMG]?/[\d.?]+[kMG]? \[")
+
+
+@contextmanager
+def quiet_stderr(enabled: bool):
+    """-q: whatever the libraries write to file descriptor 2 while the suites run is held back; afterwards every line
+    that is neither blank nor a tqdm progress line is written out, so nothing with content is lost."""
+    if not enabled:
+        yield
+        return
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            kept = [line for line in held.read().decode(errors="replace").splitlines()
+                    if line.strip(" \r\t") and not _TQDM_LINE.search(line)]
+            if kept:
+                sys.stderr.write("\n".join(kept) + "\n")

@@ -196,7 +196,7 @@ def run(spec, opts: EvalOptions) -> EvalOutcome:
     from llmspec.eval import execute
     from llmspec.eval.context import RunContext
 
-    with lmeval.suite_guards(consent):
+    with lmeval.suite_guards(consent), lmeval.quiet_stderr(not opts.progress):
         return execute.execute(RunContext(
             spec=spec, opts=opts, suites=suites, metrics=metrics, model=model, adapter=adapter,
             trust_remote_code=trust, gpu_memory=gpu_mem, include=include, needs_builtin=needs_builtin,
