@@ -65,14 +65,20 @@ OWN_DISTRIBUTION = "llmspec-cli"
 
 def foreign_package_conflict() -> str | None:
     """One line saying how to repair the environment when the unrelated `llmspec` distribution is installed here."""
+    from pathlib import Path
+
+    # One stat on every start (the pre-commit path): the foreign wheel's own module `llmspec/llmspec.py` lands in
+    # this package's folder, whichever was installed first. Only then is the (slower) metadata read for the version.
+    if not (Path(__file__).resolve().parent.parent / "llmspec.py").exists():
+        return None
     from importlib import metadata
 
     try:
-        foreign = metadata.distribution(FOREIGN_DISTRIBUTION)
+        version = metadata.distribution(FOREIGN_DISTRIBUTION).version
     except metadata.PackageNotFoundError:
-        return None
+        version = "(version unknown)"
     return (
-        f"llmspec: the unrelated PyPI package '{FOREIGN_DISTRIBUTION}' {foreign.version} is installed in this "
+        f"llmspec: the unrelated PyPI package '{FOREIGN_DISTRIBUTION}' {version} is installed in this "
         f"environment and also provides the import package 'llmspec', so files of one overwrite the other; run "
         f"`pip uninstall -y {FOREIGN_DISTRIBUTION} && pip install --force-reinstall --no-deps {OWN_DISTRIBUTION}`"
     )
