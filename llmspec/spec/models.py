@@ -415,6 +415,17 @@ class Inference(Strict):
     cuda_graph_memory: Bytes | None = Field(default=None, le=2**45)
     """Memory held by captured CUDA graphs; ASSUMED 0.5 GiB for vLLM and TGI (not measurable here)."""
 
+    # --- 4-bit weight layout (issue 12): bitsandbytes formats besides int4 groups ---
+    quant_format: Literal["int4-groups", "nf4", "fp4"] = "int4-groups"
+    """int4 weights: int4-groups (GPTQ/AWQ/torchao: a scale and zero point per weight_group_size weights) or
+    bitsandbytes nf4 / fp4 (an fp32 absmax per 64 weights, or 8-bit with double_quant; each matmul dequantises its
+    weight into a 16-bit transient)."""
+    double_quant: bool = False
+    """bitsandbytes nf4 / fp4: quantise the absmax scales to 8 bits (bnb_4bit_use_double_quant, LitGPT bnb.nf4-dq)."""
+    quantize_head: bool = False
+    """bitsandbytes nf4 / fp4: the output head is 4-bit too, quantised from fp16 as Lightning's
+    BitsandbytesPrecision does (LitGPT): a dequantised weight is an fp16 copy plus its cast to the compute dtype."""
+
     @model_validator(mode="after")
     def _engine_defaults(self) -> Inference:
         from llmspec.spec.stacks import engine

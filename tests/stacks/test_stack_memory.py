@@ -204,3 +204,27 @@ def test_lightning_quantises_the_head_from_fp16_and_old_bitsandbytes_keeps_input
     old_bnb = training_memory(load(*qlora, "training.lora.quant_saves_input=true"))
     saved = 2 * (2 * 4096 + 4096 + 11008) * 32 * 512
     assert old_bnb.breakdown["activations"] - lit.breakdown["activations"] == saved
+
+
+def test_bitsandbytes_4bit_inference_scales_head_and_dequant_buffer(tmp_path):
+    # LitGPT generate with quantize=bnb.nf4(-dq): every nn.Linear NF4 (head included), an absmax per 64 weights,
+    # and the dequantised head (fp16 + its bf16 cast) live in the head's matmul
+    from llmspec.estimate import inference_memory
+    from llmspec.estimate.shapes import layout
+    from llmspec.spec.models import Architecture
+
+    path = tmp_path / "serve.toml"
+    path.write_text(LLAMA2_7B.replace("[training]\nmicro_batch_size = 1\nseq_len = 4096\nactivation_checkpointing = true\n",
+                                      '[inference]\nprecision = "int4"\nseq_len = 56\n'), encoding="utf-8")
+    blocks = layout(Architecture(n_layers=32, d_model=4096, n_heads=32, ffn_dim=11008, vocab_size=32000,
+                                 context_length=4096)).block_linear_numel
+    head = 32000 * 4096
+    groups = inference_memory(load_spec(path))
+    nf4 = inference_memory(load_spec(path, ["inference.quant_format=nf4", "inference.quantize_head=true"]))
+    dq = inference_memory(load_spec(path, ["inference.quant_format=nf4", "inference.quantize_head=true",
+                                           "inference.double_quant=true"]))
+    assert nf4.breakdown["quant_scales"] == round((blocks + head) * 4 / 64)
+    assert dq.breakdown["quant_scales"] == round((blocks + head) * (1 / 64 + 4 / (64 * 256)))
+    assert groups.breakdown["weights"] - nf4.breakdown["weights"] == pytest.approx(head * 1.5, abs=2)
+    assert nf4.breakdown["dequant_buffer"] == head * 4
+    assert "dequant_buffer" not in groups.breakdown
