@@ -294,6 +294,12 @@ class Training(Strict):
     activation_offload: bool | None = None
     """Move saved activations to CPU memory during forward and back in backward (torchtune
     enable_activation_offloading, TRL activation_offloading)."""
+    # --- FSDP gradient accumulation (issue 12): unset takes the stack's default ---
+    sync_each_batch: bool | None = None
+    """FSDP with gradient_accumulation > 1: reduce-scatter gradients on every micro-batch (true: each rank keeps
+    its gradient shard) or only on the last one (false: FSDP no_sync accumulates every FSDP unit's full unsharded
+    gradients on each rank; HF Trainer / accelerate and LitGPT do this). Unset: the stack's."""
+
     data: Data | None = None
     """Dataset file paths."""
 
