@@ -8,6 +8,7 @@ shared reader (llmspec.bridges.yamlfile) keeps nested positions itself; syntax e
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import yaml
@@ -16,12 +17,25 @@ from llmspec.bridges.yamlfile import BridgeError, Entry, read_yaml
 from llmspec.spec.tomltext import read_text
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML 1.1 reads `lr: 3e-4` (no dot) as text; OmegaConf (torchtune) and jsonargparse (LitGPT) both add this
+    float resolver (omegaconf/_utils.py:get_yaml_loader, jsonargparse/_loaders_dumpers.py), so read it as they do."""
+
+
+_Loader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(r"""^(?:
+     [-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+    |\.[0-9_]+(?:[eE][-+][0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""", re.X), list("-+0123456789."))
+
+
 def read_nested(path: str, is_leaf: Callable[[str], bool]) -> list[Entry]:
     read_yaml(path)  # the shared reader's one-line errors: syntax, empty file, not a mapping, duplicate top key
     text = read_text(path)
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    root = yaml.compose(text, Loader=_Loader)
     assert isinstance(root, yaml.MappingNode)  # read_yaml refused everything else
-    constructor = yaml.SafeLoader(text)
+    constructor = _Loader(text)
     entries: list[Entry] = []
     try:
         _walk(path, root, "", is_leaf, constructor, entries)
@@ -33,7 +47,7 @@ def read_nested(path: str, is_leaf: Callable[[str], bool]) -> list[Entry]:
 
 
 def _walk(path: str, node: yaml.MappingNode, prefix: str, is_leaf: Callable[[str], bool],
-          constructor: yaml.SafeLoader, entries: list[Entry]) -> None:
+          constructor: _Loader, entries: list[Entry]) -> None:
     seen: set[str] = set()
     for key_node, value_node in node.value:
         key = f"{prefix}{constructor.construct_object(key_node, deep=True)}"
