@@ -36,16 +36,6 @@ def _combined(spec: Any, where: str) -> dict[str, Any]:
     return {**precision[t.precision], **method[t.method]}
 
 
-def trl_covered(spec: Any) -> set[str]:
-    """The spec keys a TRL config written by :func:`export_trl` expresses (see llmspec.bridges.unexported)."""
-    tab = table("trl")
-    out = {"model.weights", "training.precision", "training.method"}
-    out |= {r.to for r in tab.rules.values()} | {r.fraction_to for r in tab.rules.values() if r.fraction_to}
-    if spec.training is not None and spec.training.stack in ("trl", "hf-trainer"):
-        out.add("training.stack")  # `trl sft` runs on HF Trainer; any other stack is a change worth a line
-    return out
-
-
 def export_trl(spec: Any, where: str) -> str:
     """The YAML text of a `trl sft --config` file for ``spec`` (a loaded Spec); BridgeError when it has no training."""
     if spec.training is None:
@@ -77,3 +67,16 @@ def export_trl(spec: Any, where: str) -> str:
         out[key] = value
     return f"# Written by `llmspec export --to trl` from {where} (trl {tab.version}).\n" + yaml.safe_dump(
         out, sort_keys=False, default_flow_style=None)
+
+
+def export_config(tool: str, spec: Any, where: str) -> str:
+    """The config text of ``tool`` for ``spec`` (each tool's own export function)."""
+    if tool == "litgpt":
+        from llmspec.bridges.litgpt_bridge import export_litgpt
+
+        return export_litgpt(spec, where)
+    if tool == "torchtune":
+        from llmspec.bridges.torchtune_bridge import export_torchtune
+
+        return export_torchtune(spec, where)
+    return export_trl(spec, where)

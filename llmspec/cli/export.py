@@ -9,16 +9,18 @@ import click
 from llmspec.cli._options import set_option
 
 
-@click.command("export", short_help="Write a TRL training config from a spec.")
+@click.command("export", short_help="Write a TRL, LitGPT or torchtune training config from a spec.")
 @click.argument("spec_path", metavar="SPEC")
-@click.option("--to", "tool", type=click.Choice(["trl"]), required=True, help="The tool to write a config for.")
+@click.option("--to", "tool", type=click.Choice(["trl", "litgpt", "torchtune"]), required=True, help="The tool to write a config for.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File to write (default: stdout).")
 @set_option
 def export_cmd(spec_path: str, tool: str, output: Path | None, overrides: tuple[str, ...]) -> int:
-    """Write SPEC as a `trl sft --config FILE` YAML. Every key of the spec that the config cannot hold is named on
+    """Write SPEC as a `trl sft --config FILE`, `litgpt finetune_lora --config FILE` or `tune run` YAML. Every
+    key of the spec that the config does not carry (checked by importing the written config again) is named on
     stderr, one `file:line:col: not exported: KEY` line each. Exit status: 0 written, 2 on a bad spec or a value
     the tool cannot express (one `file:line:col` line)."""
-    from llmspec.bridges.exporter import export_trl, trl_covered
+    from llmspec.bridges.detect import NAMES
+    from llmspec.bridges.exporter import export_config
     from llmspec.bridges.unexported import unexported
     from llmspec.bridges.yamlfile import BridgeError
     from llmspec.project import load_spec
@@ -26,8 +28,8 @@ def export_cmd(spec_path: str, tool: str, output: Path | None, overrides: tuple[
 
     try:
         spec = load_spec(spec_path, overrides)
-        text = export_trl(spec, spec_path)
-        notes = unexported(spec, trl_covered(spec), "TRL")
+        text = export_config(tool, spec, spec_path)
+        notes = unexported(spec, tool, NAMES.get(tool, tool), text)
     except SpecError as exc:
         for problem in exc.problems:
             click.echo(str(problem), err=True)
