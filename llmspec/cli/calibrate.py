@@ -19,7 +19,7 @@ def calibrate_cmd(records: tuple[str, ...], spec_path: str | None, fmt: str) -> 
 
     Exit status 0; 2 when a file is not a run record, has another schema version, or its spec has changed.
     """
-    from llmspec.integrations.calibrate import RecordError, calibrate, render_text
+    from llmspec.integrations.calibrate import RecordError, calibrate, render_summary, render_text, summary
 
     try:
         results = [calibrate(path, spec_path) for path in records]
@@ -29,7 +29,8 @@ def calibrate_cmd(records: tuple[str, ...], spec_path: str | None, fmt: str) -> 
     if fmt == "json":
         from llmspec.textsafe import json_dumps
 
-        click.echo(json_dumps({"schema_version": 1, "records": [c.to_dict() for c in results]}, indent=2))
+        click.echo(json_dumps({"schema_version": 1, "records": [c.to_dict() for c in results],
+                               "summary": summary(results)}, indent=2))
     else:
-        click.echo("\n\n".join(render_text(c) for c in results))
+        click.echo("\n\n".join(render_text(c) for c in results) + "\n\n" + render_summary(summary(results)))
     return 0

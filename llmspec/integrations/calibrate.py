@@ -184,6 +184,34 @@ def calibrate(path: str, spec_path: str | None = None) -> Calibration:
     return out
 
 
+def summary(cals: list[Calibration]) -> dict[str, Any]:
+    """The user's fidelity figure over all records: the estimate's peak against the measured peak allocated, for
+    the records that measured one (CUDA). Records without a GPU peak are counted, never turned into a figure."""
+    errors = sorted(abs(c.overall.error) for c in cals if c.overall is not None and c.overall.error is not None)
+    median = None
+    if errors:
+        mid = len(errors) // 2
+        median = errors[mid] if len(errors) % 2 else (errors[mid - 1] + errors[mid]) / 2
+    return {"records": len(cals), "with_gpu_peak": len(errors), "median_abs_error": median,
+            "max_abs_error": errors[-1] if errors else None}
+
+
+def render_summary(s: dict[str, Any]) -> str:
+    if not s["with_gpu_peak"]:
+        return (f"summary: {s['records']} record(s), none with a GPU peak: the estimate's peak was not checked "
+                "(record a run on a CUDA GPU for that figure)")
+    return (f"summary: peak allocated vs estimate over {s['with_gpu_peak']} of {s['records']} record(s): "
+            f"median |error| {s['median_abs_error']:.1%}, worst {s['max_abs_error']:.1%}")
+
+
+def _shown(path: str) -> str:
+    """A path under the working directory relative to it (as the user typed it), any other as it is."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return path
+
+
 def _gib(n: int) -> str:
     return f"{n / 2**30:.2f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
 
@@ -191,7 +219,7 @@ def _gib(n: int) -> str:
 def render_text(cal: Calibration) -> str:
     rec = cal.record
     head = (f"{cal.path}: {rec.framework.name} {rec.framework.version} on {rec.device.type}"
-            f"{f' ({rec.device.name})' if rec.device.name else ''}, {len(rec.steps)} steps, spec {cal.spec_path}")
+            f"{f' ({rec.device.name})' if rec.device.name else ''}, {len(rec.steps)} steps, spec {_shown(cal.spec_path)}")
     lines = [head]
     lines += [f"  differs: {m.message}" for m in rec.mismatches]
     lines.append(f"  {'part':<38}{'estimate':>12}{'measured':>12}{'error':>9}")

@@ -106,7 +106,8 @@ def diff(spec: Spec, run_config: dict[str, Any]) -> list[Mismatch]:
             continue
         label = "GPUs (hardware.count x hardware.nodes)" if key == GPUS else key
         message = f"spec says {label} {words(expected)}{'' if was_set else ' (default)'}, run has {words(run)}"
-        out.append(Mismatch(key=key, spec=expected, run=run, message=message))
+        where = spec.source.locate(key.split(".")) if spec.source is not None else None
+        out.append(Mismatch(key=key, spec=expected, run=run, message=message, location=str(where) if where else None))
     return out
 
 

@@ -53,6 +53,8 @@ class Mismatch(_Closed):
     run: Any
     message: str
     """Plain words: "spec says training.micro_batch_size 4, run has 8"."""
+    location: str | None = None
+    """file:line:col of the key in the spec (of its table when the spec leaves the key to its default)."""
 
 
 class GpuMemory(_Closed):

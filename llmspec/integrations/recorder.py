@@ -118,12 +118,13 @@ class Recorder:
         new = [m for m in self.mismatches if m.key in fresh]
         if not new or self.on_mismatch == "ignore":
             return
-        lines = [f"{self.spec_ref.path}: {m.message}" for m in new]
         if self.on_mismatch == "fail":
             self.write()  # the record of what ran so far, with the differences, before stopping
-            raise SpecMismatchError("the run differs from its spec (on_mismatch='fail'):\n" + "\n".join(lines))
-        for line in lines:
-            warnings.warn(line, RunConfigWarning, stacklevel=3)
+            raise SpecMismatchError("the run differs from its spec (on_mismatch='fail'):\n"
+                                    + "\n".join(f"{m.location or self.spec_ref.path}: {m.message}" for m in new))
+        for m in new:  # shown as `spec.toml:LINE: RunConfigWarning: ...` with the spec's line below it
+            file, line = (m.location or f"{self.spec_ref.path}:1:1").rsplit(":", 2)[:2]
+            warnings.warn_explicit(m.message, RunConfigWarning, filename=file, lineno=int(line))
 
     # -- per step ------------------------------------------------------------------------------------------------
     def step_begin(self) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 from click.testing import CliRunner
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-SPEC = FIXTURES / "tiny-train.toml"
+SPEC = Path(__file__).resolve().parents[2] / "examples" / "run-records" / "tiny-train.toml"
 SPEC_LIGHTNING = FIXTURES / "tiny-train-lightning.toml"
 SEQ, EXAMPLES = 32, 16
 
