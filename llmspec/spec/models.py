@@ -476,8 +476,9 @@ class Hardware(Strict):
     """Tensor-parallel degree."""
     pipeline_parallel: int = Field(default=1, ge=1, le=4096)
     """Pipeline-parallel degree."""
-    mfu: float = Field(default=0.4, gt=0, le=1)
-    """Assumed model FLOP utilisation for time estimates (0.3-0.5 is typical for dense training)."""
+    mfu: float = Field(default=0.4, ge=0.001, le=1)
+    """Assumed model FLOP utilisation for time estimates (0.3-0.5 is typical for dense training; at least 0.001,
+    below which the time of any run overflows into meaningless figures)."""
     budget_gpu_hours: float | None = Field(default=None, gt=0, le=1e12)
     """GPU-hour budget for the run."""
     budget_hours: float | None = Field(default=None, gt=0, le=1e9)
