@@ -39,7 +39,7 @@ import math
 
 from llmspec.estimate import precision as P
 from llmspec.estimate.params import lora_shapes
-from llmspec.spec.models import Spec, Training, peft_default_targets
+from llmspec.spec.models import Architecture, Spec, Training, peft_default_targets
 from llmspec.spec.stacks import KNOBS, stack
 
 COMPILE_FACTOR = 0.85  # assumed; see the module docstring for its source
@@ -211,6 +211,21 @@ def _lightning_bnb(spec: Spec, tr: Training, parts: dict, *, base_bytes: float, 
         parts["kept"] += per_block * (1 if tr.activation_checkpointing else arch.n_layers)
         notes.append("bitsandbytes < 0.43.2: each 4-bit matmul keeps its 16-bit input for backward")
     return notes
+
+
+def fsdp_root_unit(arch: Architecture, n_params: int, layer_params: int, tr: Training, notes: list[str]) -> float:
+    """FSDP's root unit (what no wrapped block holds: embeddings, final norm, head) stays unsharded from the start of
+    forward to its post-backward: torch does not reshard the root after forward (torch==2.13.0:torch/distributed/
+    fsdp/_runtime_utils.py:_post_forward_reshard, "Do not free the root's parameters"; FSDP2 _fsdp_state.py:
+    FSDPState._lazy_init, "For the root, do not reshard after forward"), beside its shard. With per-block wrapping
+    (LitGPT, torchtune, HF Trainer's transformer-layer policy) it is every parameter outside the blocks, in the
+    compute dtype (the frozen base's under LoRA/QLoRA: embeddings and head are not quantised)."""
+    root = max(0, n_params - arch.n_layers * layer_params)
+    rbytes = (P.DTYPE_BYTES[tr.base_dtype] if tr.base_dtype else (4 if tr.precision == "fp32" else 2)) \
+        if tr.method in ("lora", "qlora") else P.DTYPE_BYTES[P.compute_dtype(tr.precision)]
+    notes.append(f"FSDP root unit (embeddings, final norm, head: {root / 1e6:.0f}M parameters) unsharded through "
+                 "forward and backward")
+    return root * rbytes
 
 
 def _fsdp_deferred_sync(spec: Spec, tr: Training, parts: dict, *, base_bytes: float) -> list[str]:

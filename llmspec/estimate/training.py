@@ -105,6 +105,8 @@ def training_memory(spec: Spec) -> MemoryEstimate:
         gathered = 2 * lay.layer_params * cbytes
         notes.append(f"{sharding} over {dp} ranks: two all-gathered layers live (compute + prefetch), "
                      f"{8 * cbytes:g} bits per parameter")
+        if sharding == "fsdp":
+            gathered += S.fsdp_root_unit(arch, N, lay.layer_params, tr, notes)
     if hw.sharding != "none" and dp == 1:
         notes.append(f"sharding {hw.sharding} has no effect with one data-parallel rank")
     if hw.offload != "none":

@@ -228,3 +228,18 @@ def test_bitsandbytes_4bit_inference_scales_head_and_dequant_buffer(tmp_path):
     assert groups.breakdown["weights"] - nf4.breakdown["weights"] == pytest.approx(head * 1.5, abs=2)
     assert nf4.breakdown["dequant_buffer"] == head * 4
     assert "dequant_buffer" not in groups.breakdown
+
+
+def test_fsdp_root_unit_stays_unsharded_through_forward_and_backward(load):
+    # torch does not reshard the root FSDP unit after forward (FSDP1 _post_forward_reshard, FSDP2 FSDPState): the
+    # parameters outside the wrapped blocks (embeddings, final norm, head) are whole on every rank, bf16 under AMP
+    from llmspec.estimate.shapes import layout
+    from llmspec.spec.models import Architecture
+
+    lay = layout(Architecture(n_layers=32, d_model=4096, n_heads=32, ffn_dim=11008, vocab_size=32000,
+                              context_length=4096))
+    est = training_memory(load("training.stack=torchtune", "hardware.count=8", "hardware.sharding=fsdp"))
+    root = N - 32 * lay.layer_params
+    assert root >= 2 * 32000 * 4096
+    assert est.breakdown["gathered_layers"] == 2 * lay.layer_params * 2 + root * 2
+    assert any("FSDP root unit" in a for a in est.assumptions)
