@@ -109,8 +109,9 @@ def export_litgpt(spec: Any, where: str) -> str:
     if t.method in ("lora", "qlora"):
         out.update(_lora(t, where))
     train: dict[str, Any] = {"global_batch_size": t.micro_batch_size * t.gradient_accumulation * devices * nodes,
-                             "micro_batch_size": t.micro_batch_size, "max_seq_length": t.seq_len,
-                             "epochs": int(t.epochs)}
+                             "micro_batch_size": t.micro_batch_size, "epochs": int(t.epochs)}
+    if "seq_len" in explicit:  # the spec's default 2048 is no LitGPT setting (null: the longest example)
+        train["max_seq_length"] = t.seq_len
     if t.max_steps is not None:
         train["max_steps"] = t.max_steps
     if t.warmup_steps is not None:
@@ -122,7 +123,7 @@ def export_litgpt(spec: Any, where: str) -> str:
         train["lr_warmup_fraction"] = t.warmup_ratio
     else:
         train["lr_warmup_steps"] = 0  # LitGPT's default is 100 steps; the spec has no warmup
-    if t.max_grad_norm is not None:
+    if t.max_grad_norm is not None and "max_grad_norm" in explicit:  # the spec's default 1.0 is no LitGPT setting
         train["max_norm"] = t.max_grad_norm
     out["train"] = train
     init_args: dict[str, Any] = {"lr": t.learning_rate, "weight_decay": t.weight_decay}

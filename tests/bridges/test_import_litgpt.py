@@ -146,3 +146,12 @@ def test_value_litgpt_cannot_express_is_one_line_exit_2(tmp_path, sets, message)
     spec, _ = _import(tmp_path, FIXTURES / "litgpt_llama3_8b_lora.yaml")
     result = run_cli("export", str(spec), "--to", "litgpt", *[a for s in sets for a in ("--set", s)])
     assert result.code == 2 and message in result.err and result.err.count("\n") == 1
+
+
+def test_spec_default_grad_norm_does_not_leak_into_the_export(tmp_path):
+    # the fixture has no max_norm (LitGPT does not clip); the spec's own default 1.0 must not turn clipping on
+    spec, _ = _import(tmp_path, FIXTURES / "litgpt_llama2_7b_qlora.yaml")
+    exported = run_cli("export", str(spec), "--to", "litgpt")
+    assert exported.code == 0 and "max_norm" not in exported.out
+    clipped = run_cli("export", str(spec), "--to", "litgpt", "--set", "training.max_grad_norm=0.5")
+    assert clipped.code == 0 and "max_norm: 0.5" in clipped.out
