@@ -34,3 +34,18 @@ def detect(path: str, entries: list[Entry]) -> str:
                           f"such as {', '.join(sorted(MARKERS['trl'])[:3])} of TRL); give --from trl|axolotl|llamafactory")
     found = "; ".join(f"{NAMES[t]} ({', '.join(k)})" for t, k in sorted(hits.items()))
     raise BridgeError(f"{path}:{first.line}:{first.col}: keys of more than one tool: {found}; give --from TOOL")
+
+
+def recognised(entries: list[Entry]) -> bool:
+    """Whether these top-level keys are a training config of a tool llmspec reads (lint's folder search and
+    pre-commit): marker keys of a tool, and at least half of all keys accepted by that tool's parser where its key
+    list exists (llmspec/data/bridges/<tool>_keys.txt). Decided on parsed keys, never on text."""
+    from llmspec.bridges.tables import known_keys
+
+    keys = {e.key for e in entries}
+    for tool, marks in MARKERS.items():
+        if keys & marks:
+            known = known_keys(tool)
+            if known is None or 2 * len(keys & known) >= len(keys):
+                return True
+    return False

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from llmspec.bridges.detect import NAMES, detect
+from llmspec.bridges.sharding import SHARDING_KEYS, sharding
 from llmspec.bridges.tables import TOOLS, Rule, table
 from llmspec.bridges.yamlfile import BridgeError, Entry, read_yaml
 
@@ -20,6 +22,10 @@ class Imported:
     spec: dict[str, Any]
     notes: list[str] = field(default_factory=list)
     """One line per key that is not mapped, and where the architecture came from."""
+    origins: dict[str, Entry] = field(default_factory=dict)
+    """Spec key (dotted) -> the config entry that set it (keys the tool's defaults filled in have none)."""
+    entries: list[Entry] = field(default_factory=list)
+    """The config's top-level keys, in file order."""
 
 
 def _put(tree: dict[str, Any], dotted: str, value: Any) -> None:
@@ -39,8 +45,15 @@ def _convert(e: Entry, values: dict[str, Any]) -> tuple[bool, Any]:
     return True, values[text]
 
 
-def import_config(path: str, tool: str | None = None, hf_config: str | None = None) -> Imported:
-    entries = read_yaml(path)
+def import_config(path: str, tool: str | None = None, hf_config: str | None = None,
+                  beside: Sequence[str] = ()) -> Imported:
+    return import_entries(path, read_yaml(path), tool, hf_config, beside)
+
+
+def import_entries(path: str, entries: list[Entry], tool: str | None = None, hf_config: str | None = None,
+                   beside: Sequence[str] = ()) -> Imported:
+    """The spec of a config already read (``read_yaml``), with the accelerate / DeepSpeed / FSDP configs it names
+    or that are given ``beside`` it (llmspec.bridges.sharding); raises :class:`BridgeError` on bad input."""
     tool = tool or detect(path, entries)
     if tool not in TOOLS:
         first = entries[0]
@@ -64,6 +77,8 @@ def import_config(path: str, tool: str | None = None, hf_config: str | None = No
         if e.key in tab.combined:
             continue  # read together with its companions by the tool's bridge module, below
         rule = tab.rules.get(e.key)
+        if rule is None and e.key in SHARDING_KEYS:
+            continue  # read by llmspec.bridges.sharding below
         if rule is None:
             notes.append(f"{where}: unmapped: {e.key} (the spec has no field for it)")
             continue
@@ -87,9 +102,35 @@ def import_config(path: str, tool: str | None = None, hf_config: str | None = No
         positions = {e.key: f"{path}:{e.line}:{e.col}" for e in entries}
         repo = bridge.combine(spec, values, positions, notes, path)
     _defaults(spec, tab.rules, given | {k for k, r in tab.rules.items() if r.to in origins})
+    notes += _sharding(spec, origins, entries, beside)
     _validate(path, tool, spec, origins)
     notes += _architecture(spec, path, hf_config, repo)
-    return Imported(tool, spec, notes)
+    return Imported(tool, spec, notes, origins, entries)
+
+
+def _sharding(spec: dict[str, Any], origins: dict[str, Entry], entries: list[Entry], beside: Sequence[str]) -> list[str]:
+    """Values from the sharding configs; one the training config (or its tool's default) contradicts is refused,
+    as the HF Trainer refuses a DeepSpeed value that differs from TrainingArguments."""
+    found = sharding(entries, list(beside))
+    for to, (value, e) in found.values.items():
+        node: Any = spec
+        for part in to.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        was = origins.get(to)
+        if to == "training.activation_checkpointing" and node is not None:
+            # HF: FSDP's activation_checkpointing replaces gradient_checkpointing, and both on is refused
+            if node and value and was is not None:
+                raise BridgeError(f"{e.file}:{e.line}:{e.col}: {e.key} and {was.key} ({was.file}:{was.line}:"
+                                  f"{was.col}) are both on, which the HF Trainer refuses; turn {was.key} off")
+            value = bool(node or value)
+        elif node is not None and node != value and not isinstance(node, dict):
+            said = f"{was.key} = {was.value!r} ({was.file}:{was.line}:{was.col})" if was else f"the tool's default {node!r}"
+            auto = " (a DeepSpeed value can be \"auto\")" if e.file.endswith(".json") else ""
+            raise BridgeError(f"{e.file}:{e.line}:{e.col}: {e.key} = {e.value!r} contradicts {said}; make them "
+                              f"agree{auto}")
+        _put(spec, to, value)
+        origins[to] = e
+    return found.notes
 
 
 def _validate(path: str, tool: str, spec: dict[str, Any], origins: dict[str, Entry]) -> None:

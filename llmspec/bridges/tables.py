@@ -46,12 +46,21 @@ class Table:
 
 
 @cache
+def known_keys(tool: str) -> frozenset[str] | None:
+    """Every key the tool's parser accepts, None when no key list was generated for it yet."""
+    path = DATA / f"{tool}_keys.txt"
+    if not path.is_file():
+        return None
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return frozenset(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+
+
+@cache
 def table(tool: str) -> Table:
     raw = tomllib.loads((DATA / f"{tool}.toml").read_text(encoding="utf-8"))
     rules = {key: Rule(r["to"], r["source"], r.get("default"), dict(r.get("values", {})),
                         r.get("fraction_to"), bool(r.get("as_list", False)))
              for key, r in raw["map"].items()}
-    lines = (DATA / f"{tool}_keys.txt").read_text(encoding="utf-8").splitlines()
-    known = frozenset(line.strip() for line in lines if line.strip() and not line.startswith("#"))
     combined = {key: Rule("", r["source"], r.get("default")) for key, r in raw.get("combined", {}).items()}
-    return Table(raw["tool"], raw["version"], raw["stack"], rules, known, bool(raw.get("nested", False)), combined)
+    return Table(raw["tool"], raw["version"], raw["stack"], rules, known_keys(tool) or frozenset(),
+                 bool(raw.get("nested", False)), combined)
