@@ -94,6 +94,11 @@ def export_litgpt(spec: Any, where: str) -> str:
     hw = spec.hardware
     devices, nodes = (hw.count, hw.nodes) if hw is not None else (1, 1)
     explicit = t.model_fields_set
+    if t.method == "qlora" and devices * nodes > 1:  # lora.py:setup raises NotImplementedError for it
+        raise _refuse(where, "hardware.count", devices * nodes, "LitGPT quantises only on one device")
+    if devices * nodes > 1 and hw is not None and hw.sharding not in ("fsdp", "zero3"):
+        if "sharding" in hw.model_fields_set:
+            raise _refuse(where, "hardware.sharding", hw.sharding, "LitGPT shards with FSDP on more than one device")
     left: list[str] = []
     for key, litgpt_value, why in [
         ("packing", False, "LitGPT pads each batch, it does not pack"),
