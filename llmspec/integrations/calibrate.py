@@ -227,7 +227,8 @@ def render_text(cal: Calibration) -> str:
         fmt = _gib if row.unit == "bytes" else (lambda n: f"{n:,}")
         est = fmt(row.estimate) if row.estimate is not None else "-"
         meas = fmt(row.measured) if row.measured is not None else "not measured"
-        err = f"{row.error:+.2%}" if row.error is not None else "-"
+        err = "-" if row.error is None else (f"{row.error:+.2%}" if row.error == 0 or abs(row.error) >= 5e-5
+                                             else f"{'+' if row.error > 0 else '-'}<0.01%")
         lines.append(f"  {row.part:<38}{est:>12}{meas:>12}{err:>9}" + (f"  {row.note}" if row.note else ""))
     overall = cal.overall
     if overall is not None and overall.error is not None:

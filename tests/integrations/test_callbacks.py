@@ -114,3 +114,20 @@ def test_cuda_peaks_are_recorded(tmp_path) -> None:
     assert record["gpu_memory"]["allocated_peak_bytes"] == max(p["allocated_peak_bytes"] for p in peaks)
     result = run_cli("calibrate", str(out))
     assert result.code == 0 and "peak_allocated" in result.out and "overall: the estimate's peak is" in result.out
+
+
+def test_the_documented_output_is_what_calibrate_prints(hf_record) -> None:
+    """docs/integrations.md shows real output: its deterministic lines (everything but throughput and RSS) are
+    what `calibrate` prints for the example run."""
+    doc = (ROOT / "docs" / "integrations.md").read_text(encoding="utf-8")
+    section = doc[doc.index("## Record runs and calibrate"):]
+    block = section[section.index("$ llmspec calibrate run-record.json\n"):].split("```")[0]
+    expected = [line for line in block.splitlines()[1:]
+                if line.strip() and "tokens/s" not in line and "RSS" not in line]
+    result = run_cli("calibrate", str(hf_record))
+    assert result.code == 0, result.err
+    shown = [line.replace(str(hf_record), "run-record.json") for line in result.out.splitlines()]
+    shown = [line.split(", spec ")[0] if line.startswith("run-record.json:") else line for line in shown]
+    expected = [line.split(", spec ")[0] if line.startswith("run-record.json:") else line for line in expected]
+    assert len(expected) >= 8
+    assert [line for line in expected if line not in shown] == []
