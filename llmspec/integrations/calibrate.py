@@ -50,6 +50,8 @@ class Calibration:
     spec_path: str
     rows: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    as_run: list[str] = field(default_factory=list)
+    """Overrides applied to estimate for what ran (--as-run)."""
 
     @property
     def overall(self) -> Row | None:
@@ -63,7 +65,8 @@ class Calibration:
                 "gpu_memory_measured": rec.gpu_memory is not None,
                 "overall_error": overall.error if overall else None,
                 "parts": [r.to_dict() for r in self.rows], "tokens_per_second": rec.tokens_per_second,
-                "mismatches": [m.message for m in rec.mismatches], "notes": list(self.notes)}
+                "mismatches": [m.message for m in rec.mismatches], "as_run": list(self.as_run),
+                "notes": list(self.notes)}
 
 
 def _position(text: str, loc: tuple) -> tuple[int, int]:
@@ -144,14 +147,38 @@ def load_checked_spec(path: str, record: RunRecord, text: str, spec_path: str | 
     return spec, chosen
 
 
-def calibrate(path: str, spec_path: str | None = None) -> Calibration:
+def _as_run(spec, chosen: str, record: RunRecord, out: Calibration):
+    """The spec with the run's differing values set (--as-run), or the spec itself when they do not load."""
+    from llmspec.integrations.compare import as_overrides
+    from llmspec.project import load_spec
+    from llmspec.spec.problems import SpecError
+
+    overrides, skipped = as_overrides(record.mismatches)
+    if skipped:
+        out.notes.append(f"--as-run: not applied (no spec value states it): {', '.join(skipped)}")
+    if not overrides:
+        return spec
+    try:
+        spec = load_spec(chosen, [*record.spec.overrides, *overrides])
+    except SpecError as exc:
+        out.notes.append(f"--as-run: the run's values do not make a valid spec ({exc.problems[0]}); "
+                         "the estimate is the spec's")
+        return spec
+    out.as_run = overrides
+    out.notes.append(f"--as-run: estimated for the run's configuration: {', '.join(overrides)}")
+    return spec
+
+
+def calibrate(path: str, spec_path: str | None = None, as_run: bool = False) -> Calibration:
     from llmspec.estimate import count_params, training_memory
     from llmspec.estimate.result import FRAGMENTATION
 
     record, text = read_record(path)
     spec, chosen = load_checked_spec(path, record, text, spec_path)
-    memory = training_memory(spec)  # without [training]: the defaults, as `llmspec estimate` would assume
     out = Calibration(path, record, chosen)
+    if as_run and record.mismatches:
+        spec = _as_run(spec, chosen, record, out)
+    memory = training_memory(spec)  # without [training]: the defaults, as `llmspec estimate` would assume
     parts = record.parts
     out.rows.append(Row("parameters", count_params(spec.arch, spec.training, family=spec.model.family).total, parts.parameters, unit="count"))
     measured = {"weights": parts.weights_bytes, "gradients": parts.gradients_bytes,
@@ -178,9 +205,9 @@ def calibrate(path: str, spec_path: str | None = None) -> Calibration:
                             note=f"estimate: peak + {FRAGMENTATION:.0%} fragmentation"))
         out.notes.append("the CUDA context and workspaces are outside torch's counters: compare the estimate's "
                          "overhead with nvidia-smi, not with these rows")
-    if record.mismatches:
+    if record.mismatches and not out.as_run:
         out.notes.append(f"the run differed from the spec in {len(record.mismatches)} key(s); the estimate is the "
-                         "spec's, so these errors include that difference")
+                         "spec's, so these errors include that difference (--as-run estimates for what ran)")
     return out
 
 
