@@ -180,7 +180,10 @@ def calibrate(path: str, spec_path: str | None = None, as_run: bool = False) -> 
         spec = _as_run(spec, chosen, record, out)
     memory = training_memory(spec)  # without [training]: the defaults, as `llmspec estimate` would assume
     parts = record.parts
-    out.rows.append(Row("parameters", count_params(spec.arch, spec.training, family=spec.model.family).total, parts.parameters, unit="count"))
+    counted = count_params(spec.arch, spec.training, family=spec.model.family)
+    out.rows.append(Row("parameters", counted.total + counted.lora, parts.parameters, unit="count",
+                        note="with the adapters" if counted.lora else ""))
+    out.rows.append(Row("trainable_parameters", counted.trainable, parts.trainable_parameters, unit="count"))
     measured = {"weights": parts.weights_bytes, "gradients": parts.gradients_bytes,
                 "optimizer_states": parts.optimizer_states_bytes}
     for part in PARTS:
@@ -195,9 +198,9 @@ def calibrate(path: str, spec_path: str | None = None, as_run: bool = False) -> 
             out.notes.append(f"process RSS peak {_gib(record.process_rss_peak_bytes)} is host memory with the "
                              "interpreter and libraries, not comparable with the estimate")
     else:
-        counted = sum(memory.breakdown.get(p, 0) for p in PARTS)
+        in_parts = sum(memory.breakdown.get(p, 0) for p in PARTS)
         run_counted = sum((measured[p] or 0) for p in PARTS if p in memory.breakdown)
-        out.rows.append(Row("rest (activations, logits, buffers)", memory.per_gpu_bytes - counted,
+        out.rows.append(Row("rest (activations, logits, buffers)", memory.per_gpu_bytes - in_parts,
                             gpu.allocated_peak_bytes - run_counted, note="peak minus the parts above"))
         out.rows.append(Row("peak_allocated", memory.per_gpu_bytes, gpu.allocated_peak_bytes,
                             note="torch.cuda.max_memory_allocated, largest step"))
@@ -240,7 +243,9 @@ def _shown(path: str) -> str:
 
 
 def _gib(n: int) -> str:
-    return f"{n / 2**30:.2f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
+    if n >= 2**30:
+        return f"{n / 2**30:.2f} GiB"
+    return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n / 2**10:.1f} KiB"
 
 
 def render_text(cal: Calibration) -> str:

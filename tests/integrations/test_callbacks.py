@@ -131,3 +131,25 @@ def test_the_documented_output_is_what_calibrate_prints(hf_record) -> None:
     expected = [line.split(", spec ")[0] if line.startswith("run-record.json:") else line for line in expected]
     assert len(expected) >= 8
     assert [line for line in expected if line not in shown] == []
+
+
+def test_a_lora_run_is_checked_and_counted(tmp_path) -> None:
+    """A real HF Trainer run of peft LoRA adapters on c_attn: method and adapter settings are checked, and only the
+    adapters have gradients and optimizer states."""
+    pytest.importorskip("peft", reason="needs the eval extra (pip install -e '.[eval]')")
+    from integ_helpers import SPEC_LORA
+
+    out = tmp_path / "run-record.json"
+    train_hf(out, spec=SPEC_LORA, max_steps=2,
+             lora={"r": 8, "lora_alpha": 16, "target_modules": ["c_attn"], "lora_dropout": 0.0, "fan_in_fan_out": True})
+    record = json.loads(out.read_text(encoding="utf-8"))
+    assert [m["message"] for m in record["mismatches"]] == ["spec says training.max_steps 3, run has 2"]
+    assert {k: v for k, v in record["run_config"].items() if k.startswith(("training.method", "training.lora"))} == {
+        "training.method": "lora", "training.lora.rank": 8, "training.lora.alpha": 16, "training.lora.dropout": 0.0}
+    adapters = 4 * (128 * 8 + 8 * 384)  # A and B of c_attn (128 -> 384) in 4 layers
+    parts = record["parts"]
+    assert parts["trainable_parameters"] == adapters and parts["parameters"] == 1_088_256 + adapters
+    assert parts["gradients_bytes"] == 4 * adapters
+
+    rows = {r["part"]: r for r in json.loads(run_cli("calibrate", str(out), "--format", "json").out)["records"][0]["parts"]}
+    assert rows["parameters"]["error"] == rows["trainable_parameters"]["error"] == rows["weights"]["error"] == 0.0
