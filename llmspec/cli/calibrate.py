@@ -27,7 +27,9 @@ def calibrate_cmd(records: tuple[str, ...], spec_path: str | None, as_run: bool,
     try:
         results = [calibrate(path, spec_path, as_run) for path in records]
     except RecordError as exc:
-        click.echo(str(exc), err=True)
+        from llmspec.textsafe import visible
+
+        click.echo(visible(exc), err=True)
         return 2
     if fmt == "json":
         from llmspec.textsafe import json_dumps

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from llmspec.integrations.record import KIND, SCHEMA_VERSION, RunRecord
+from llmspec.textsafe import visible
 
 PARTS = ("weights", "gradients", "optimizer_states")
 """Parts the callbacks count from the tensors themselves, named as in the estimate's breakdown."""
@@ -270,4 +271,4 @@ def render_text(cal: Calibration) -> str:
     if rec.tokens_per_second is not None:
         lines.append(f"  throughput: {rec.tokens_per_second:,.0f} tokens/s over {rec.tokens:,} tokens")
     lines += [f"  note: {n}" for n in cal.notes]
-    return "\n".join(lines)
+    return "\n".join(visible(line) for line in lines)  # a record's text is data: no control character reaches the terminal

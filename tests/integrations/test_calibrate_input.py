@@ -166,3 +166,19 @@ def test_gpu_rows_and_as_run_against_llmspec_estimate(spec, tmp_path) -> None:
     assert "--as-run: not applied (no spec value states it): hardware.gpus" in as_run["notes"]
     text = run_cli("calibrate", str(path)).out
     assert "overall: the estimate's peak is" in text and "summary: peak allocated vs estimate over 1 of 1" in text
+
+
+def test_text_from_a_record_cannot_reach_the_terminal_as_control_characters(spec, tmp_path) -> None:
+    data = _record(spec)
+    data["device"]["name"] = "A100\x1b]0;owned\x07"
+    data["mismatches"] = [{"key": "training.optimizer", "spec": "adamw", "run": "x",
+                           "message": "spec says training.optimizer adamw, run has x\nllmspec: all clear\r"}]
+    result = run_cli("calibrate", str(_write(tmp_path / "r.json", data)))
+    assert result.code == 0, result.err
+    assert "\x1b" not in result.out and "\x07" not in result.out and "\r" not in result.out
+    assert "run has x\\nllmspec: all clear\\r" in result.out
+    assert not any(line.startswith("llmspec: all clear") for line in result.out.splitlines())
+
+    data["schema_version"] = "2\x1b[2J"
+    err = _one_line_error(str(_write(tmp_path / "v.json", data)))
+    assert "\x1b" not in err and "\\x1b[2J" in err
