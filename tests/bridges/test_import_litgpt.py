@@ -157,3 +157,17 @@ def test_spec_default_grad_norm_does_not_leak_into_the_export(tmp_path):
     assert exported.code == 0 and "max_norm" not in exported.out
     clipped = run_cli("export", str(spec), "--to", "litgpt", "--set", "training.max_grad_norm=0.5")
     assert clipped.code == 0 and "max_norm: 0.5" in clipped.out
+
+
+def test_the_documented_litgpt_export_is_what_export_writes(tmp_path, root):
+    """docs/integrations.md shows real output: its `cat litgpt.yaml` block is what the export of the fixture writes."""
+    doc = (root / "docs" / "integrations.md").read_text(encoding="utf-8")
+    section = doc[doc.index("## LitGPT: import and export"):]
+    shown = section[section.index("$ cat litgpt.yaml\n"):].split("```")[0].splitlines()[1:]
+    config = tmp_path / "train.yaml"
+    config.write_text((FIXTURES / "litgpt_llama2_7b_qlora.yaml").read_text())
+    spec = tmp_path / "spec.toml"
+    assert run_cli("import", str(config), "-o", str(spec)).code == 0
+    result = run_cli("export", str(spec), "--to", "litgpt")
+    assert result.code == 0, result.err
+    assert result.out.replace(str(spec), "spec.toml").splitlines() == shown
