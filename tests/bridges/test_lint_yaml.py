@@ -168,3 +168,21 @@ def test_from_settles_an_ambiguous_config(here):
     assert result.code == 2 and "train.yaml:2:1: TRL 1.16.0 has no key 'cutoff_len'" in result.err
     (here / "train.yaml").write_text("model_name_or_path: meta-llama/Llama-2-7b-hf\nmax_length: 512\n")
     assert _lint("train.yaml", "--from", "trl").code == 0
+
+
+def test_linting_yaml_imports_no_heavy_module(here):
+    # pre-commit speed: a TRL config with a DeepSpeed file is linted without torch, transformers, accelerate or
+    # deepspeed (checked in a fresh process)
+    import subprocess
+    import sys
+
+    (here / "ds.json").write_text((FIXTURES / "deepspeed_zero3_offload.json").read_text())
+    (here / "train.yaml").write_text(TRAIN.replace("bf16: true", "fp16: true") + "deepspeed: ds.json\n")
+    probe = ("import json, sys\nfrom llmspec.cli import cli\ntry:\n    cli.main(['lint', 'train.yaml', '--set', "
+             "'hardware.accelerator=A100-80GB', '-f', 'json'], standalone_mode=False)\nexcept SystemExit:\n    pass\n"
+             "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))\n")
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=here)
+    assert proc.returncode == 0, proc.stderr
+    findings, modules = proc.stdout.rsplit("\n", 2)[0], set(json.loads(proc.stdout.strip().splitlines()[-1]))
+    assert '"code": "HW005"' in findings  # the DeepSpeed file was read
+    assert not modules & {"torch", "transformers", "lm_eval", "accelerate", "deepspeed", "peft", "numpy"}
