@@ -44,7 +44,7 @@ MODELS = HERE / "published" / "models.toml"
 UNIT = {"GB": 1e9, "GiB": 2**30}
 # `needs` entries that a spec knob expresses since issue 12 (the run sets them through its `knobs`)
 KNOBBED = {"compile", "chunked_ce", "fused_linear_ce", "optimizer_fused", "optimizer_in_backward", "paged_optimizer",
-           "activation_offload", "adapter_fp32", "lora_on_head", "dora", "qlora_adapted_only"}
+           "activation_offload", "adapter_fp32", "lora_on_head", "dora", "qlora_adapted_only", "fsdp_no_sync"}
 
 
 def preset_stacks() -> set[str]:

@@ -7,14 +7,20 @@ from llmspec.bridges.yamlfile import BridgeError, Entry
 # Keys only one tool's config has (from each tool's documented config format):
 #   axolotl: https://docs.axolotl.ai/docs/config-reference.html (base_model, sequence_len, micro_batch_size, adapter)
 #   LLaMA-Factory: src/llamafactory/hparams/finetuning_args.py, data_args.py (stage, finetuning_type, cutoff_len, template)
-#   TRL: trl/trainer/sft_config.py and model_config.py (max_length, use_peft, lora_r, dataset_name)
+#   TRL: trl/trainer/sft_config.py and model_config.py (max_length, use_peft, dataset_name; not lora_r, LitGPT has it)
+#   LitGPT: litgpt/finetune/lora.py, full.py setup (checkpoint_dir, lora_query..lora_head, num_nodes, train)
+#   torchtune: recipes/configs/*.yaml (checkpointer, enable_activation_checkpointing, max_steps_per_epoch, ...)
 MARKERS: dict[str, frozenset[str]] = {
     "axolotl": frozenset({"base_model", "sequence_len", "micro_batch_size", "adapter", "datasets"}),
     "llamafactory": frozenset({"stage", "finetuning_type", "cutoff_len", "template", "lora_rank", "lora_target"}),
-    "trl": frozenset({"max_length", "use_peft", "lora_r", "lora_target_modules", "dataset_name",
+    "trl": frozenset({"max_length", "use_peft", "lora_target_modules", "dataset_name",
                       "completion_only_loss", "assistant_only_loss"}),
+    "litgpt": frozenset({"checkpoint_dir", "lora_query", "lora_key", "lora_value", "lora_projection", "lora_mlp",
+                         "lora_head", "num_nodes", "train"}),
+    "torchtune": frozenset({"checkpointer", "enable_activation_checkpointing", "enable_activation_offloading",
+                            "max_steps_per_epoch", "clip_grad_norm", "optimizer_in_bwd", "log_every_n_steps"}),
 }
-NAMES = {"axolotl": "axolotl", "llamafactory": "LLaMA-Factory", "trl": "TRL"}
+NAMES = {"axolotl": "axolotl", "llamafactory": "LLaMA-Factory", "trl": "TRL", "litgpt": "LitGPT", "torchtune": "torchtune"}
 
 
 def detect(path: str, entries: list[Entry]) -> str:

@@ -12,6 +12,9 @@ from llmspec.bridges.sharding import SHARDING_KEYS, sharding
 from llmspec.bridges.tables import TOOLS, Rule, table
 from llmspec.bridges.yamlfile import BridgeError, Entry, read_yaml
 
+# tools whose keys are also read together ([combined] in their table) by a bridge module of their own
+BRIDGE_MODULES = {"litgpt": "llmspec.bridges.litgpt_bridge", "torchtune": "llmspec.bridges.torchtune_bridge"}
+
 
 @dataclass
 class Imported:
@@ -57,14 +60,22 @@ def import_entries(path: str, entries: list[Entry], tool: str | None = None, hf_
         raise BridgeError(f"{path}:{first.line}:{first.col}: {NAMES.get(tool, tool)} configs do not import yet "
                           f"(supported: {', '.join(TOOLS)}); write the spec by hand or use --from trl")
     tab = table(tool)
+    if tab.nested:
+        from llmspec.bridges.nested import read_nested
+
+        entries = read_nested(path, tab.is_leaf)
     spec: dict[str, Any] = {"version": 1, "model": {}, "training": {"stack": tab.stack}}
     notes: list[str] = []
     origins: dict[str, Entry] = {}
     for e in entries:
         where = f"{path}:{e.line}:{e.col}"
-        if e.key not in tab.known:
+        if not tab.accepts(e.key):
             raise BridgeError(f"{where}: {NAMES[tool]} {tab.version} has no key {e.key!r} (renamed or removed "
                               f"between versions?); rename it to the {tab.version} key or use --from")
+        if tab.nested and e.value is None:
+            continue  # `key:` left empty (null) in a nested config is the tool's default, written below
+        if e.key in tab.combined:
+            continue  # read together with its companions by the tool's bridge module, below
         rule = tab.rules.get(e.key)
         if rule is None and e.key in SHARDING_KEYS:
             continue  # read by llmspec.bridges.sharding below
@@ -80,10 +91,20 @@ def import_entries(path: str, entries: list[Entry], tool: str | None = None, hf_
         elif value != "none":
             _put(spec, rule.to, [value] if rule.as_list and isinstance(value, str) else value)
             origins[rule.to] = e
-    _defaults(spec, tab.rules, {e.key for e in entries})
+    given = {e.key for e in entries if e.value is not None or not tab.nested}
+    repo = None
+    if tab.combined:
+        import importlib
+
+        bridge = importlib.import_module(BRIDGE_MODULES[tool])
+        values = {k: r.default for k, r in tab.combined.items()}
+        values |= {e.key: e.value for e in entries if e.key in tab.combined and e.key in given}
+        positions = {e.key: f"{path}:{e.line}:{e.col}" for e in entries}
+        repo = bridge.combine(spec, values, positions, notes, path)
+    _defaults(spec, tab.rules, given | {k for k, r in tab.rules.items() if r.to in origins})
     notes += _sharding(spec, origins, entries, beside)
     _validate(path, tool, spec, origins)
-    notes += _architecture(spec, path, hf_config)
+    notes += _architecture(spec, path, hf_config, repo)
     return Imported(tool, spec, notes, origins, entries)
 
 
@@ -140,7 +161,7 @@ def _defaults(spec: dict[str, Any], rules: dict[str, Rule], given: set[str]) -> 
             _put(spec, rule.to, value)
 
 
-def _architecture(spec: dict[str, Any], path: str, hf_config: str | None) -> list[str]:
+def _architecture(spec: dict[str, Any], path: str, hf_config: str | None, repo: str | None = None) -> list[str]:
     """Fill [model] name/family/architecture from --hf-config, a local HF checkpoint, or a registry preset."""
     from llmspec.spec.families import PRESETS
     from llmspec.spec.hf_import import HFConfigError, architecture_from_file
@@ -161,8 +182,10 @@ def _architecture(spec: dict[str, Any], path: str, hf_config: str | None) -> lis
         model.update(family=family, architecture=arch, hf_config=source)
         return [f"{path}: architecture from {source}"]
     for p in PRESETS.values():
-        if p.repo.lower() == ref.lower():
+        # LitGPT keeps checkpoints under checkpoints/<org>/<name>; torchtune's model builder names the repo
+        if p.repo.lower() in (ref.lower(), (repo or "").lower()) or ref.lower().endswith("/" + p.repo.lower()):
             spec["extends"] = f"preset:{p.name}"
-            return [f"{path}: architecture from preset {p.name} (model_name_or_path {ref})"]
+            named = f"model {repo}" if repo else f"model_name_or_path {ref}"
+            return [f"{path}: architecture from preset {p.name} ({named})"]
     return [f"{path}: no architecture: {ref or 'no model named'} is neither a local HF checkpoint nor a registry "
             "preset; give --hf-config PATH or add [model.architecture] by hand"]

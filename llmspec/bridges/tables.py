@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "bridges"
-TOOLS = ("trl",)
+TOOLS = ("trl", "litgpt", "torchtune")
 """Tools whose configs import; axolotl and LLaMA-Factory are recognised but not mapped yet."""
 
 
@@ -32,6 +32,17 @@ class Table:
     rules: dict[str, Rule]
     known: frozenset[str]
     """Every key the tool's own parser accepts (generated from the tool; see scripts/bridges_keys.py)."""
+    nested: bool = False
+    """Keys are dotted paths into a nested config (LitGPT, torchtune); `prefix.*` in `known` accepts any key below."""
+    combined: dict[str, Rule] = field(default_factory=dict)
+    """Keys read together by the tool's own bridge module (their `to` is empty; `default` is the tool's)."""
+
+    def accepts(self, key: str) -> bool:
+        return key in self.known or any(key.startswith(k[:-1]) for k in self.known if k.endswith(".*"))
+
+    def is_leaf(self, key: str) -> bool:
+        """A known key whose value is read whole, even when it is a mapping (no known key lies below it)."""
+        return key in self.known and not any(k.startswith(key + ".") for k in self.known)
 
 
 @cache
@@ -50,4 +61,6 @@ def table(tool: str) -> Table:
     rules = {key: Rule(r["to"], r["source"], r.get("default"), dict(r.get("values", {})),
                         r.get("fraction_to"), bool(r.get("as_list", False)))
              for key, r in raw["map"].items()}
-    return Table(raw["tool"], raw["version"], raw["stack"], rules, known_keys(tool) or frozenset())
+    combined = {key: Rule("", r["source"], r.get("default")) for key, r in raw.get("combined", {}).items()}
+    return Table(raw["tool"], raw["version"], raw["stack"], rules, known_keys(tool) or frozenset(),
+                 bool(raw.get("nested", False)), combined)

@@ -83,7 +83,8 @@ def _marks(path: str, node: yaml.Node, constructor: yaml.SafeLoader, prefix: Mar
                 raise BridgeError(f"{_where(path, key_node.start_mark)}: a key must be text, got {key!r}; quote it")
             name = str(key)
             if name in seen:  # PyYAML keeps the last silently; a guess we refuse
-                raise BridgeError(f"{_where(path, key_node.start_mark)}: duplicate key {name!r}; keep one of them")
+                dotted = ".".join(str(p) for p in (*prefix, name))
+                raise BridgeError(f"{_where(path, key_node.start_mark)}: duplicate key {dotted!r}; keep one of them")
             seen.add(name)
             out[(*prefix, name)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             _marks(path, value_node, constructor, (*prefix, name), out)

@@ -10,7 +10,7 @@ import click
 @click.command("import", short_help="Write a spec from a training config (and its sharding configs).")
 @click.argument("configs", nargs=-1, required=True, metavar="CONFIG...")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Spec file to write (default: stdout).")
-@click.option("--from", "tool", type=click.Choice(["trl", "axolotl", "llamafactory"]), help="The tool the config is for.")
+@click.option("--from", "tool", type=click.Choice(["trl", "axolotl", "llamafactory", "litgpt", "torchtune"]), help="The tool the config is for.")
 @click.option("--hf-config", type=click.Path(dir_okay=False), help="The model's HF config.json (the architecture).")
 def import_cmd(configs: tuple[str, ...], output: Path | None, tool: str | None, hf_config: str | None) -> int:
     """Read a training CONFIG (a `trl sft --config` YAML) and write a spec with the stack that tool uses.

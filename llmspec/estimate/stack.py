@@ -141,6 +141,8 @@ def apply(spec: Spec, tr: Training, parts: dict, *, n_trainable: int, sbytes: in
         notes.append(f"DeepSpeed buckets: reduce {reduce:,} + prefetch {prefetch if hw.sharding == 'zero3' else 0:,} "
                      "16-bit elements")
 
+    notes += _fsdp_deferred_sync(spec, tr, parts, base_bytes=base_bytes)
+
     # --- loss -------------------------------------------------------------------------------------------------
     V, h = arch.vocab_size, arch.d_model
     if tr.loss == "chunked":
@@ -168,6 +170,36 @@ def apply(spec: Spec, tr: Training, parts: dict, *, n_trainable: int, sbytes: in
         notes.append(f"torch.compile: ASSUMED x{COMPILE_FACTOR} on {what} (not measurable on a CPU; source: "
                      "torchtune README, Optimization flags table)")
     return notes
+
+
+def _fsdp_deferred_sync(spec: Spec, tr: Training, parts: dict, *, base_bytes: float) -> list[str]:
+    """FSDP with gradient accumulation and sync_each_batch = false: on accumulation micro-batches FSDP.no_sync
+    keeps the full, unsharded gradient of every FSDP unit that has a trainable parameter, on every rank
+    (torch==2.13.0:torch/distributed/fsdp/fully_sharded_data_parallel.py:FullyShardedDataParallel.no_sync, "FSDP
+    will accumulate the full model gradients (instead of gradient shards)"). With use_orig_params (Lightning
+    Fabric's and accelerate's FSDP default) a unit's flat parameter needs a gradient when any parameter in it does,
+    so under LoRA each block's whole gradient is kept (frozen weights included), not only the adapters'; the
+    embedding/head unit of a LoRA run has no trainable parameter and keeps none. Assumes one FSDP unit per block
+    (transformer-layer auto-wrap, as LitGPT and HF Trainer wrap)."""
+    hw = spec.hardware
+    if hw is None or tr.sync_each_batch is not False or tr.gradient_accumulation <= 1 or hw.offload != "none":
+        return []
+    dp = max(1, hw.world_size // (hw.tensor_parallel * hw.pipeline_parallel))
+    if hw.sharding != "fsdp" or dp <= 1:
+        return []
+    from llmspec.estimate.params import count_params
+    from llmspec.estimate.shapes import layout
+
+    arch = spec.arch
+    if tr.method in ("lora", "qlora"):
+        numel, gbytes = arch.n_layers * layout(arch).layer_params, base_bytes
+    else:
+        numel, gbytes = count_params(arch, tr, family=spec.model.family).total, P.grad_bytes(tr.precision)
+    unsharded = numel * gbytes / (hw.tensor_parallel * hw.pipeline_parallel)
+    parts["live_grads"] = max(parts["live_grads"], unsharded)
+    parts["grads"] = max(parts["grads"], unsharded)
+    return [f"FSDP no_sync over {tr.gradient_accumulation} micro-batches (sync_each_batch=false): each rank keeps "
+            f"unsharded gradients of every unit with a trainable parameter ({numel / 1e9:.2f}B x {gbytes:g} bytes)"]
 
 
 def _knob_value(tr: Training, knob: str):

@@ -294,6 +294,12 @@ class Training(Strict):
     activation_offload: bool | None = None
     """Move saved activations to CPU memory during forward and back in backward (torchtune
     enable_activation_offloading, TRL activation_offloading)."""
+    # --- FSDP gradient accumulation (issue 12): unset takes the stack's default ---
+    sync_each_batch: bool | None = None
+    """FSDP with gradient_accumulation > 1: reduce-scatter gradients on every micro-batch (true: each rank keeps
+    its gradient shard) or only on the last one (false: FSDP no_sync accumulates every FSDP unit's full unsharded
+    gradients on each rank; HF Trainer / accelerate and LitGPT do this). Unset: the stack's."""
+
     data: Data | None = None
     """Dataset file paths."""
 
@@ -452,8 +458,9 @@ class Hardware(Strict):
     """Tensor-parallel degree."""
     pipeline_parallel: int = Field(default=1, ge=1, le=4096)
     """Pipeline-parallel degree."""
-    mfu: float = Field(default=0.4, gt=0, le=1)
-    """Assumed model FLOP utilisation for time estimates (0.3-0.5 is typical for dense training)."""
+    mfu: float = Field(default=0.4, ge=0.001, le=1)
+    """Assumed model FLOP utilisation for time estimates (0.3-0.5 is typical for dense training; at least 0.001,
+    below which the time of any run overflows into meaningless figures)."""
     budget_gpu_hours: float | None = Field(default=None, gt=0, le=1e12)
     """GPU-hour budget for the run."""
     budget_hours: float | None = Field(default=None, gt=0, le=1e9)

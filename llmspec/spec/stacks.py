@@ -27,6 +27,7 @@ KNOBS: dict[str, tuple[str, str]] = {
     "activation_checkpointing": ("training", "activation_checkpointing"),
     "lora_dtype": ("lora", "dtype"),
     "qlora_quantize": ("lora", "quantize"),
+    "sync_each_batch": ("training", "sync_each_batch"),
 }
 
 

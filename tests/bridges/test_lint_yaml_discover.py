@@ -96,5 +96,5 @@ def test_nested_keys_keep_their_own_positions():
 
 
 def test_a_nested_duplicate_key_is_refused():
-    with pytest.raises(Exception, match=r"x.yaml:4:3: duplicate key 'r'"):
+    with pytest.raises(Exception, match=r"x.yaml:4:3: duplicate key 'peft_config.r'"):
         parse_yaml("x.yaml", "a: 1\npeft_config:\n  r: 16\n  r: 8\n")

@@ -131,3 +131,26 @@ def test_unknown_stack_is_one_line_with_did_you_mean_exit_2(tmp_path):
         assert result.exit_code == 2
         lines = [line for line in result.output.splitlines() if line.strip()]
         assert len(lines) == 1 and "did you mean 'torchtune'?" in lines[0] and f"{path}:15:1:" in lines[0]
+
+
+def test_fsdp_no_sync_keeps_unsharded_block_gradients_under_lora(load):
+    # LitGPT (and HF Trainer / accelerate) skip the reduce-scatter on accumulation micro-batches (FSDP.no_sync):
+    # every rank keeps each block's whole bf16 gradient, frozen weights included (use_orig_params flat parameters)
+    from llmspec.estimate.shapes import layout
+    from llmspec.spec.models import Architecture
+
+    lora = ("training.method=lora", "training.precision=bf16", "hardware.count=2", "hardware.sharding=fsdp",
+            "training.gradient_accumulation=8")
+    blocks = 32 * layout(Architecture(n_layers=32, d_model=4096, n_heads=32, ffn_dim=11008, vocab_size=32000,
+                                      context_length=4096)).layer_params * 2
+    deferred = training_memory(load("training.stack=litgpt", *lora))
+    synced = training_memory(load("training.stack=litgpt", *lora, "training.sync_each_batch=true"))
+    assert deferred.per_gpu_bytes - synced.per_gpu_bytes > 0.95 * blocks
+    assert any("FSDP no_sync" in a for a in deferred.assumptions)
+    assert any("sync_each_batch=false from its preset" in a or "sync_each_batch=false" in a
+               for a in deferred.assumptions)
+    # torchtune reduce-scatters every micro-batch; one micro-batch has nothing to defer
+    tt = training_memory(load("training.stack=torchtune", *lora))
+    assert not any("FSDP no_sync" in a for a in tt.assumptions)
+    single = training_memory(load("training.stack=litgpt", *lora[:-1]))
+    assert not any("FSDP no_sync" in a for a in single.assumptions)
