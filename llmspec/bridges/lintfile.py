@@ -39,16 +39,17 @@ class Foreign:
     imported: Imported
 
 
-def read_foreign(path: str, tool: str | None = None) -> Foreign:
+def read_foreign(path: str, tool: str | None = None, named: bool = True) -> Foreign:
     """Read and import a YAML file for lint. Raises :class:`NotAConfig` when it is no known tool's training
     config (a YAML that does not parse is none either), :class:`BridgeError` when it is one that cannot be
-    imported (a key the tool does not have, keys of two tools)."""
+    imported (a key the tool does not have, keys of two tools). ``tool`` (--from) is trusted for files named on the
+    command line; a file found in a folder must still look like a training config."""
     text = read_text_or_fail(path)
     try:
         entries = parse_yaml(path, text)
     except BridgeError as exc:
         raise NotAConfig(str(exc)) from None
-    if tool is None and not recognised(entries):
+    if (tool is None or not named) and not recognised(entries):
         first = entries[0]
         raise NotAConfig(f"{path}:{first.line}:{first.col}: not a training config of a tool llmspec reads (axolotl, "
                          "LLaMA-Factory, LitGPT, torchtune, TRL); lint it with --from TOOL, or leave it out")

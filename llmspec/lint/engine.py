@@ -146,7 +146,7 @@ class Linter:
         from llmspec.bridges.yamlfile import BridgeError
 
         try:
-            self._foreign[path] = read_foreign(path, self.options.tool)
+            self._foreign[path] = read_foreign(path, self.options.tool, named)
         except NotAConfig as exc:
             if named and not self.options.skip_other_yaml:
                 raise ForeignConfigError(str(exc)) from None

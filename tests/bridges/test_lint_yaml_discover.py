@@ -50,6 +50,12 @@ def test_a_folder_lints_the_training_configs_and_skips_other_yaml(repo):
     assert "in 1 spec" in result.out
 
 
+def test_from_does_not_make_other_yaml_in_a_folder_a_training_config(repo):
+    result = _lint(".", "--from", "trl")
+    assert result.code == 0, result.out + result.err
+    assert "configs/sft.yaml" in result.out and "mkdocs" not in result.out + result.err
+
+
 def test_exclude_drops_a_training_config(repo):
     (repo / "llmspec.toml").write_text('exclude = ["configs/**"]\n')
     result = _lint(".")
