@@ -14,6 +14,7 @@ not checked because no accelerator was given (BRG001), rather than checking agai
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from llmspec.bridges.detect import recognised
 from llmspec.bridges.importer import Imported, import_entries
 from llmspec.bridges.yamlfile import BridgeError, parse_yaml, read_text_or_fail
+from llmspec.spec.problems import Problem, SpecError
 from llmspec.spec.source import Location, SourceMap
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -123,8 +125,19 @@ def load_foreign(f: Foreign, overrides: Sequence[str], config: Config) -> tuple[
         # no accelerator anywhere: the spec's default GPU would be a guess, so memory is not checked
         dropped = sorted({*(data.pop("hardware", None) or {}), *(k[9:] for k in keys if k.startswith("hardware."))})
         overrides = [o for o, k in zip(overrides, keys, strict=True) if not k.startswith("hardware.")]
-    spec = load_data(data, source, overrides)
+    try:
+        spec = load_data(data, source, overrides)
+    except SpecError as exc:
+        raise SpecError([_for_yaml(p) for p in exc.problems]) from None
     return spec, [_hardware_note(spec, source, top, f.imported.tool, dropped)]
+
+
+def _for_yaml(problem: Problem) -> Problem:
+    """A spec problem in the words of a training config: no architecture is fixed on the command line."""
+    if problem.key == "model" and "hf_config" in problem.message and "--set" not in problem.message:
+        return dataclasses.replace(problem, message=f"{problem.message}; for a training config: --set "
+                                   "model.hf_config=path/to/config.json (the model's HF config)")
+    return problem
 
 
 def _hardware_note(spec: Spec, source: SourceMap, top: Location, tool: str,

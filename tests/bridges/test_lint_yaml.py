@@ -186,3 +186,13 @@ def test_linting_yaml_imports_no_heavy_module(here):
     findings, modules = proc.stdout.rsplit("\n", 2)[0], set(json.loads(proc.stdout.strip().splitlines()[-1]))
     assert '"code": "HW005"' in findings  # the DeepSpeed file was read
     assert not modules & {"torch", "transformers", "lm_eval", "accelerate", "deepspeed", "peft", "numpy"}
+
+
+def test_no_architecture_says_how_to_give_one(here):
+    (here / "train.yaml").write_text("model_name_or_path: Qwen/Qwen2-0.5B\nmax_length: 1024\n")
+    result = _lint("train.yaml")
+    assert result.code == 1
+    assert "train.yaml:1:1: SPC002 [error] model: [model] needs either a [model.architecture] table or hf_config" in result.out
+    assert "--set model.hf_config=path/to/config.json" in result.out
+    ok = _lint("train.yaml", "--set", f"model.hf_config={PRESETS / 'Qwen2.5-0.5B.json'}")
+    assert ok.code == 0 and "SPC002" not in ok.out, ok.out
