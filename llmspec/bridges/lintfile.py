@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmspec.bridges.detect import recognised
 from llmspec.bridges.importer import Imported, import_entries
+from llmspec.bridges.sharding import kind
 from llmspec.bridges.yamlfile import BridgeError, parse_yaml, read_text_or_fail
 from llmspec.spec.problems import Problem, SpecError
 from llmspec.spec.source import Location, SourceMap
@@ -41,11 +42,12 @@ class Foreign:
     imported: Imported
 
 
-def read_foreign(path: str, tool: str | None = None, named: bool = True) -> Foreign:
+def read_foreign(path: str, tool: str | None = None, named: bool = True, beside: Sequence[str] = ()) -> Foreign:
     """Read and import a YAML file for lint. Raises :class:`NotAConfig` when it is no known tool's training
     config (a YAML that does not parse is none either), :class:`BridgeError` when it is one that cannot be
     imported (a key the tool does not have, keys of two tools). ``tool`` (--from) is trusted for files named on the
-    command line; a file found in a folder must still look like a training config."""
+    command line; a file found in a folder must still look like a training config. ``beside``: accelerate /
+    DeepSpeed / FSDP configs the run uses (--sharding-config), as for `llmspec import`."""
     text = read_text_or_fail(path)
     try:
         entries = parse_yaml(path, text)
@@ -53,9 +55,13 @@ def read_foreign(path: str, tool: str | None = None, named: bool = True) -> Fore
         raise NotAConfig(str(exc)) from None
     if (tool is None or not named) and not recognised(entries):
         first = entries[0]
+        what = kind(entries)
+        if what is not None:
+            raise NotAConfig(f"{path}:{first.line}:{first.col}: an {what} config, not a training config; lint the "
+                             f"training config with --sharding-config {path}")
         raise NotAConfig(f"{path}:{first.line}:{first.col}: not a training config of a tool llmspec reads (axolotl, "
                          "LLaMA-Factory, LitGPT, torchtune, TRL); lint it with --from TOOL, or leave it out")
-    return Foreign(path, text, import_entries(path, entries, tool))
+    return Foreign(path, text, import_entries(path, entries, tool, beside=beside))
 
 
 def _tables(f: Foreign) -> dict[tuple[str, ...], Location]:

@@ -101,3 +101,16 @@ def test_accelerate_precision_that_contradicts_the_training_config(at_root, tmp_
     result = run_cli("import", str(at_root), "tests/bridges/fixtures/accelerate_fsdp.yaml", "-o", str(tmp_path / "s.toml"))
     assert result.code == 2
     assert "accelerate_fsdp.yaml:5:1: mixed_precision = 'bf16' contradicts fp16 = True" in result.err
+
+
+def test_lint_with_the_accelerate_config(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "train.yaml").write_text(TRAIN)
+    (tmp_path / "fsdp.yaml").write_text((FIXTURES / "accelerate_fsdp.yaml").read_text())
+    named = run_cli("lint", "-f", "concise", "train.yaml", "fsdp.yaml")
+    assert named.code == 2 and named.err.startswith("fsdp.yaml:3:1: an accelerate config, not a training config; "
+                                                    "lint the training config with --sharding-config fsdp.yaml")
+    result = run_cli("lint", "-f", "concise", "train.yaml", "--sharding-config", "fsdp.yaml",
+                     "--set", "hardware.accelerator=A100-80GB")
+    assert result.code in (0, 1), result.out + result.err
+    assert "memory checked on 2x A100-80GB" in result.out  # num_processes: 2 from the accelerate config
