@@ -135,6 +135,8 @@ def compose(path: str, text: str) -> yaml.Node:
         raise BridgeError(f"{path}:1:1: the file is empty; give a training config (a YAML mapping of keys)")
     if not isinstance(node, yaml.MappingNode):
         raise BridgeError(f"{_where(path, node.start_mark)}: expected a YAML mapping of config keys at the top level")
+    if not node.value:
+        raise BridgeError(f"{_where(path, node.start_mark)}: the mapping has no keys; give a training config")
     return node
 
 

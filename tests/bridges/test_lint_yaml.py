@@ -151,6 +151,7 @@ def test_the_trl_fixtures_lint(here):
     ("max_length: 512\nmax_length: 1024\n", "bad.yaml:2:1: duplicate key 'max_length'"),
     ("- a\n- b\n", "bad.yaml:1:1: expected a YAML mapping"),
     ("", "bad.yaml:1:1: the file is empty"),
+    ("{}\n", "bad.yaml:1:1: the mapping has no keys"),
 ])
 def test_bad_yaml_named_on_the_command_line_is_one_line_exit_2(here, text, expected):
     (here / "bad.yaml").write_text(text)
@@ -158,6 +159,13 @@ def test_bad_yaml_named_on_the_command_line_is_one_line_exit_2(here, text, expec
     assert result.code == 2, result.out + result.err
     assert result.err.startswith(expected) and len(result.err.strip().splitlines()) == 1, result.err
     assert "Traceback" not in result.err
+
+
+@pytest.mark.parametrize("command", [("lint", "--from", "trl"), ("import",)])
+def test_an_empty_mapping_is_one_line_also_with_from(here, command):
+    (here / "bad.yaml").write_text("{}\n")
+    result = run_cli(*command, "bad.yaml")
+    assert result.code == 2 and result.err == "bad.yaml:1:1: the mapping has no keys; give a training config\n"
 
 
 def test_from_settles_an_ambiguous_config(here):
