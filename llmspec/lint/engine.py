@@ -60,6 +60,8 @@ class Options:
     tool: str | None = None
     """--from: the tool every YAML training config is for (else detected from its keys)."""
     skip_other_yaml: bool = False
+    sharding: Sequence[str] = ()
+    """--sharding-config: accelerate / DeepSpeed / FSDP configs read with every YAML training config."""
     """Named YAML files that are no known tool's training config are skipped (pre-commit names every file)."""
 
 
@@ -146,7 +148,7 @@ class Linter:
         from llmspec.bridges.yamlfile import BridgeError
 
         try:
-            self._foreign[path] = read_foreign(path, self.options.tool)
+            self._foreign[path] = read_foreign(path, self.options.tool, named, self.options.sharding)
         except NotAConfig as exc:
             if named and not self.options.skip_other_yaml:
                 raise ForeignConfigError(str(exc)) from None

@@ -50,6 +50,12 @@ def test_a_folder_lints_the_training_configs_and_skips_other_yaml(repo):
     assert "in 1 spec" in result.out
 
 
+def test_from_does_not_make_other_yaml_in_a_folder_a_training_config(repo):
+    result = _lint(".", "--from", "trl")
+    assert result.code == 0, result.out + result.err
+    assert "configs/sft.yaml" in result.out and "mkdocs" not in result.out + result.err
+
+
 def test_exclude_drops_a_training_config(repo):
     (repo / "llmspec.toml").write_text('exclude = ["configs/**"]\n')
     result = _lint(".")
@@ -98,3 +104,25 @@ def test_nested_keys_keep_their_own_positions():
 def test_a_nested_duplicate_key_is_refused():
     with pytest.raises(Exception, match=r"x.yaml:4:3: duplicate key 'peft_config.r'"):
         parse_yaml("x.yaml", "a: 1\npeft_config:\n  r: 16\n  r: 8\n")
+
+
+def test_merge_keys_are_read_as_pyyaml_reads_them():
+    # YAML 1.1 merge keys (`<<: *base`), as yaml.safe_load (what the tools use) reads them: the mapping's own keys
+    # win, a merged key points at where the anchor wrote it
+    text = ("base: &b\n  r: 16\n  alpha: 8\npeft_config:\n  <<: *b\n  alpha: 32\n")
+    entries = parse_yaml("x.yaml", text)
+    assert {e.key: e.value for e in entries} == yaml.safe_load(text)
+    peft = next(e for e in entries if e.key == "peft_config")
+    assert (peft.at("r"), peft.at("alpha")) == ((2, 3), (6, 3))
+    top = "defaults: &d\n  max_length: 512\n<<: *d\nmax_length: 1024\n"
+    assert [(e.key, e.value, e.line) for e in parse_yaml("t.yaml", top)] == [
+        ("defaults", {"max_length": 512}, 1), ("max_length", 1024, 4)]
+
+
+def test_a_merge_key_in_a_lint_of_a_real_config(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "train.yaml").write_text("model_name_or_path: meta-llama/Llama-2-7b-hf\nmax_length: 1024\n"
+                                         "model_init_kwargs: &kw {torch_dtype: bfloat16}\n"
+                                         "dataset_kwargs:\n  <<: *kw\n  skip_prepare_dataset: true\n")
+    result = _lint("train.yaml")
+    assert result.code == 0, result.out + result.err
