@@ -95,6 +95,10 @@ def lint(paths, output_format, output_file, select, ignore, overrides, strict, e
             click.get_current_context().exit(2)
     else:
         click.echo(text, nl=False)
+    for error in result.errors:  # after every other file's findings: one bad config never hides them
+        click.echo(error, err=True)
+    if result.errors:
+        click.get_current_context().exit(2)
     if not result.files and paths:
         click.echo("llmspec lint: no spec files found in " + ", ".join(paths), err=True)
     failing = result.count("error") + (result.count("warning") if strict else 0)

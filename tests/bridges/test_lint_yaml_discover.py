@@ -77,6 +77,23 @@ def test_skip_other_yaml_still_reports_a_broken_training_config(repo):
     assert result.code == 2 and "old.yaml:2:1: TRL 1.16.0 has no key 'max_seq_length'" in result.err
 
 
+def test_a_config_that_cannot_be_read_never_loses_the_other_files_findings(repo):
+    """One bad file never loses the others' findings (as for TOML specs): its line comes after the report of every
+    other file, and the run still exits 2."""
+    (repo / "configs" / "ds.yaml").write_text(TRL + "deepspeed: missing_ds.json\n")
+    (repo / "configs" / "old.yaml").write_text("max_length: 512\nmax_seq_length: 512\n")
+    spec = repo / "spec.toml"
+    spec.write_text((ROOT / "examples" / "llama2-7b-lora-a100.toml").read_text().replace(
+        'owner = "ml-platform"', 'owner = "ml-platform"\n'))
+    result = _lint(".", "--set", "hardware.accelerator=A100-80GB")
+    assert result.code == 2, result.out + result.err
+    assert "configs/sft.yaml:" in result.out and "spec.toml:" in result.out and "in 2 specs" in result.out
+    errors = result.err.splitlines()
+    assert len(errors) == 2
+    assert any(e.startswith("configs/ds.yaml:4:1: deepspeed: 'missing_ds.json' not found") for e in errors), errors
+    assert any(e.startswith("configs/old.yaml:2:1: TRL 1.16.0 has no key 'max_seq_length'") for e in errors), errors
+
+
 def test_the_pre_commit_hook_covers_yaml():
     (hook,) = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
     import re
