@@ -79,3 +79,29 @@ def test_precision_torchtune_cannot_express_is_one_line_exit_2(tmp_path):
     spec, _ = _import(tmp_path, TT_FIXTURES[0])
     result = run_cli("export", str(spec), "--to", "torchtune", "--set", "training.precision=bf16-mixed")
     assert result.code == 2 and "training.precision = 'bf16-mixed' has no torchtune equivalent" in result.err
+
+
+def test_spec_default_grad_norm_does_not_leak_into_the_export(tmp_path):
+    spec, _ = _import(tmp_path, TT_FIXTURES[0])  # clip_grad_norm: null in the shipped config
+    exported = run_cli("export", str(spec), "--to", "torchtune")
+    assert exported.code == 0 and "clip_grad_norm: null" in exported.out
+
+
+@pytest.mark.parametrize("config, tool", [(TT_FIXTURES[0], "torchtune"),
+                                          (FIXTURES / "litgpt_llama2_7b_qlora.yaml", "litgpt")])
+def test_import_and_export_never_import_the_tools_or_torch(tmp_path, config, tool):
+    import subprocess
+    import sys
+
+    out = tmp_path / "spec.toml"
+    code = (
+        "import sys; from llmspec.cli import main\n"
+        f"for argv in (['import', {str(config)!r}, '-o', {str(out)!r}], ['export', {str(out)!r}, '--to', {tool!r}]):\n"
+        "    sys.argv = ['llmspec', *argv]\n"
+        "    try:\n        main()\n    except SystemExit:\n        pass\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'litgpt', 'torchtune', 'lightning'))\n"
+        "print('HEAVY', heavy)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "HEAVY []" in proc.stdout, proc.stdout + proc.stderr
+    assert f"written ({tool})" in proc.stderr
