@@ -9,10 +9,10 @@ from llmspec.bridges.yamlfile import BridgeError, Entry
 #   LLaMA-Factory: src/llamafactory/hparams/finetuning_args.py, data_args.py (stage, finetuning_type, cutoff_len, template)
 #   TRL: trl/trainer/sft_config.py and model_config.py (max_length, use_peft, lora_r, dataset_name)
 MARKERS: dict[str, frozenset[str]] = {
-    "axolotl": frozenset({"base_model", "sequence_len", "micro_batch_size", "adapter", "datasets"}),
+    "axolotl": frozenset({"base_model", "sequence_len", "micro_batch_size", "adapter"}),
     "llamafactory": frozenset({"stage", "finetuning_type", "cutoff_len", "template", "lora_rank", "lora_target"}),
-    "trl": frozenset({"max_length", "use_peft", "lora_r", "lora_target_modules", "dataset_name",
-                      "completion_only_loss", "assistant_only_loss"}),
+    # not lora_r / lora_target_modules (axolotl has them too) nor datasets (TRL's DatasetMixtureConfig has it)
+    "trl": frozenset({"max_length", "use_peft", "dataset_name", "completion_only_loss", "assistant_only_loss"}),
 }
 NAMES = {"axolotl": "axolotl", "llamafactory": "LLaMA-Factory", "trl": "TRL"}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,9 @@ from typing import Any
 from llmspec.bridges.detect import NAMES, detect
 from llmspec.bridges.tables import TOOLS, Rule, table
 from llmspec.bridges.yamlfile import BridgeError, Entry, read_yaml
+
+HOOKS = {"axolotl": "llmspec.bridges.axolotl", "llamafactory": "llmspec.bridges.llamafactory"}
+"""The module that decides a tool's `combined` keys (after_import)."""
 
 
 @dataclass
@@ -56,6 +60,8 @@ def import_config(path: str, tool: str | None = None, hf_config: str | None = No
         if rule is None:
             notes.append(f"{where}: unmapped: {e.key} (the spec has no field for it)")
             continue
+        if rule.combined or (tab.null_unset and e.value is None):  # the tool's module / the tool's default decides
+            continue
         ok, value = _convert(e, rule.values)
         if not ok:
             notes.append(f"{where}: unsupported: {e.key} = {e.value!r} (the spec has no equivalent of this value)")
@@ -65,7 +71,9 @@ def import_config(path: str, tool: str | None = None, hf_config: str | None = No
         elif value != "none":
             _put(spec, rule.to, [value] if rule.as_list and isinstance(value, str) else value)
             origins[rule.to] = e
-    _defaults(spec, tab.rules, {e.key for e in entries})
+    if tool in HOOKS:  # keys whose value depends on others (axolotl adapter + load_in_4bit -> method, ...)
+        notes += importlib.import_module(HOOKS[tool]).after_import(path, entries, spec)
+    _defaults(spec, tab.rules, {e.key for e in entries if not (tab.null_unset and e.value is None)})
     _validate(path, tool, spec, origins)
     notes += _architecture(spec, path, hf_config)
     return Imported(tool, spec, notes)
@@ -94,9 +102,18 @@ def _defaults(spec: dict[str, Any], rules: dict[str, Rule], given: set[str]) -> 
     for key, rule in rules.items():
         if key in given or rule.default is None or (rule.to.startswith("training.lora.") and not lora):
             continue
+        if rule.combined or _has(spec, rule.to):  # another key of the config set it (flash_attention: true)
+            continue
         ok, value = _convert(Entry(key, rule.default, 0, 0), rule.values)
         if ok and value != "none":
             _put(spec, rule.to, value)
+
+
+def _has(tree: dict[str, Any], dotted: str) -> bool:
+    *parents, last = dotted.split(".")
+    for part in parents:
+        tree = tree.get(part, {})
+    return last in tree
 
 
 def _architecture(spec: dict[str, Any], path: str, hf_config: str | None) -> list[str]:
