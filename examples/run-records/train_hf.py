@@ -11,6 +11,7 @@ Needs the eval extra (torch, transformers); the model is built offline into the 
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 from pathlib import Path
 
@@ -34,7 +35,8 @@ def main() -> None:
     model = AutoModelForCausalLM.from_pretrained(tinymodel.resolve("llmspec:tiny-base"))
     ids = torch.randint(0, model.config.vocab_size, (16, 32), generator=torch.Generator().manual_seed(0))
     data = [{"input_ids": row, "labels": row} for row in ids]  # 16 sequences of 32 tokens
-    callback = LlmspecCallback(SPEC, output=args.output, on_mismatch="warn")
+    # the spec as a path relative to here, so that its messages name it the way you would type it
+    callback = LlmspecCallback(os.path.relpath(SPEC), output=args.output, on_mismatch="warn")
     with tempfile.TemporaryDirectory() as scratch:  # the Trainer's output_dir; nothing is saved
         training = TrainingArguments(
             output_dir=scratch, max_steps=3, per_device_train_batch_size=args.batch_size, learning_rate=1e-3,

@@ -11,10 +11,11 @@ from llmspec.bridges.yamlfile import BridgeError, Entry
 #   LitGPT: litgpt/finetune/lora.py, full.py setup (checkpoint_dir, lora_query..lora_head, num_nodes, train)
 #   torchtune: recipes/configs/*.yaml (checkpointer, enable_activation_checkpointing, max_steps_per_epoch, ...)
 MARKERS: dict[str, frozenset[str]] = {
-    "axolotl": frozenset({"base_model", "sequence_len", "micro_batch_size", "adapter", "datasets"}),
+    "axolotl": frozenset({"base_model", "sequence_len", "micro_batch_size", "adapter"}),
     "llamafactory": frozenset({"stage", "finetuning_type", "cutoff_len", "template", "lora_rank", "lora_target"}),
-    "trl": frozenset({"max_length", "use_peft", "lora_target_modules", "dataset_name",
-                      "completion_only_loss", "assistant_only_loss"}),
+    # not lora_r / lora_target_modules (axolotl has them too; lora_r LitGPT too) nor datasets (TRL's
+    # DatasetMixtureConfig has it)
+    "trl": frozenset({"max_length", "use_peft", "dataset_name", "completion_only_loss", "assistant_only_loss"}),
     "litgpt": frozenset({"checkpoint_dir", "lora_query", "lora_key", "lora_value", "lora_projection", "lora_mlp",
                          "lora_head", "num_nodes", "train"}),
     "torchtune": frozenset({"checkpointer", "enable_activation_checkpointing", "enable_activation_offloading",

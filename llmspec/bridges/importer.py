@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,8 @@ from llmspec.bridges.yamlfile import BridgeError, Entry, read_yaml
 
 # tools whose keys are also read together ([combined] in their table) by a bridge module of their own
 BRIDGE_MODULES = {"litgpt": "llmspec.bridges.litgpt_bridge", "torchtune": "llmspec.bridges.torchtune_bridge"}
+HOOKS = {"axolotl": "llmspec.bridges.axolotl", "llamafactory": "llmspec.bridges.llamafactory"}
+"""The module that decides a tool's `combined` keys (after_import)."""
 
 
 @dataclass
@@ -77,10 +80,12 @@ def import_entries(path: str, entries: list[Entry], tool: str | None = None, hf_
         if e.key in tab.combined:
             continue  # read together with its companions by the tool's bridge module, below
         rule = tab.rules.get(e.key)
-        if rule is None and e.key in SHARDING_KEYS:
-            continue  # read by llmspec.bridges.sharding below
+        if e.key in SHARDING_KEYS and (rule is None or not rule.combined):
+            continue  # read by llmspec.bridges.sharding below (unless the tool's own module reads it: axolotl's fsdp)
         if rule is None:
             notes.append(f"{where}: unmapped: {e.key} (the spec has no field for it)")
+            continue
+        if rule.combined or (tab.null_unset and e.value is None):  # the tool's module / the tool's default decides
             continue
         ok, value = _convert(e, rule.values)
         if not ok:
@@ -91,18 +96,22 @@ def import_entries(path: str, entries: list[Entry], tool: str | None = None, hf_
         elif value != "none":
             _put(spec, rule.to, [value] if rule.as_list and isinstance(value, str) else value)
             origins[rule.to] = e
-    given = {e.key for e in entries if e.value is not None or not tab.nested}
+    given = {e.key for e in entries if e.value is not None or not (tab.nested or tab.null_unset)}
     repo = None
     if tab.combined:
-        import importlib
-
         bridge = importlib.import_module(BRIDGE_MODULES[tool])
         values = {k: r.default for k, r in tab.combined.items()}
         values |= {e.key: e.value for e in entries if e.key in tab.combined and e.key in given}
         positions = {e.key: f"{path}:{e.line}:{e.col}" for e in entries}
         repo = bridge.combine(spec, values, positions, notes, path)
+    if tool in HOOKS:  # keys whose value depends on others (axolotl adapter + load_in_4bit -> method, ...)
+        notes += importlib.import_module(HOOKS[tool]).after_import(path, entries, spec)
     _defaults(spec, tab.rules, given | {k for k, r in tab.rules.items() if r.to in origins})
-    notes += _sharding(spec, origins, entries, beside)
+    notes += _sharding(spec, origins, [e for e in entries if not ((r := tab.rules.get(e.key)) and r.combined)], beside)
+    if tool in HOOKS:
+        from llmspec.bridges.toolmap import hardware_note
+
+        notes += hardware_note(spec, path)
     _validate(path, tool, spec, origins)
     notes += _architecture(spec, path, hf_config, repo)
     return Imported(tool, spec, notes, origins, entries)
@@ -156,9 +165,18 @@ def _defaults(spec: dict[str, Any], rules: dict[str, Rule], given: set[str]) -> 
     for key, rule in rules.items():
         if key in given or rule.default is None or (rule.to.startswith("training.lora.") and not lora):
             continue
+        if rule.combined or _has(spec, rule.to):  # another key of the config set it (flash_attention: true)
+            continue
         ok, value = _convert(Entry(key, rule.default, 0, 0), rule.values)
         if ok and value != "none":
             _put(spec, rule.to, value)
+
+
+def _has(tree: dict[str, Any], dotted: str) -> bool:
+    *parents, last = dotted.split(".")
+    for part in parents:
+        tree = tree.get(part, {})
+    return last in tree
 
 
 def _architecture(spec: dict[str, Any], path: str, hf_config: str | None, repo: str | None = None) -> list[str]:

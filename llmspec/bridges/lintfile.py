@@ -14,6 +14,7 @@ not checked because no accelerator was given (BRG001), rather than checking agai
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,7 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 from llmspec.bridges.detect import recognised
 from llmspec.bridges.importer import Imported, import_entries
+from llmspec.bridges.sharding import kind
 from llmspec.bridges.yamlfile import BridgeError, parse_yaml, read_text_or_fail
+from llmspec.spec.problems import Problem, SpecError
 from llmspec.spec.source import Location, SourceMap
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -39,20 +42,26 @@ class Foreign:
     imported: Imported
 
 
-def read_foreign(path: str, tool: str | None = None) -> Foreign:
+def read_foreign(path: str, tool: str | None = None, named: bool = True, beside: Sequence[str] = ()) -> Foreign:
     """Read and import a YAML file for lint. Raises :class:`NotAConfig` when it is no known tool's training
     config (a YAML that does not parse is none either), :class:`BridgeError` when it is one that cannot be
-    imported (a key the tool does not have, keys of two tools)."""
+    imported (a key the tool does not have, keys of two tools). ``tool`` (--from) is trusted for files named on the
+    command line; a file found in a folder must still look like a training config. ``beside``: accelerate /
+    DeepSpeed / FSDP configs the run uses (--sharding-config), as for `llmspec import`."""
     text = read_text_or_fail(path)
     try:
         entries = parse_yaml(path, text)
     except BridgeError as exc:
         raise NotAConfig(str(exc)) from None
-    if tool is None and not recognised(entries):
+    if (tool is None or not named) and not recognised(entries):
         first = entries[0]
+        what = kind(entries)
+        if what is not None:
+            raise NotAConfig(f"{path}:{first.line}:{first.col}: an {what} config, not a training config; lint the "
+                             f"training config with --sharding-config {path}")
         raise NotAConfig(f"{path}:{first.line}:{first.col}: not a training config of a tool llmspec reads (axolotl, "
                          "LLaMA-Factory, LitGPT, torchtune, TRL); lint it with --from TOOL, or leave it out")
-    return Foreign(path, text, import_entries(path, entries, tool))
+    return Foreign(path, text, import_entries(path, entries, tool, beside=beside))
 
 
 def _tables(f: Foreign) -> dict[tuple[str, ...], Location]:
@@ -122,8 +131,19 @@ def load_foreign(f: Foreign, overrides: Sequence[str], config: Config) -> tuple[
         # no accelerator anywhere: the spec's default GPU would be a guess, so memory is not checked
         dropped = sorted({*(data.pop("hardware", None) or {}), *(k[9:] for k in keys if k.startswith("hardware."))})
         overrides = [o for o, k in zip(overrides, keys, strict=True) if not k.startswith("hardware.")]
-    spec = load_data(data, source, overrides)
+    try:
+        spec = load_data(data, source, overrides)
+    except SpecError as exc:
+        raise SpecError([_for_yaml(p) for p in exc.problems]) from None
     return spec, [_hardware_note(spec, source, top, f.imported.tool, dropped)]
+
+
+def _for_yaml(problem: Problem) -> Problem:
+    """A spec problem in the words of a training config: no architecture is fixed on the command line."""
+    if problem.key == "model" and "hf_config" in problem.message and "--set" not in problem.message:
+        return dataclasses.replace(problem, message=f"{problem.message}; for a training config: --set "
+                                   "model.hf_config=path/to/config.json (the model's HF config)")
+    return problem
 
 
 def _hardware_note(spec: Spec, source: SourceMap, top: Location, tool: str,

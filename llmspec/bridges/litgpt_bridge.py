@@ -94,6 +94,11 @@ def export_litgpt(spec: Any, where: str) -> str:
     hw = spec.hardware
     devices, nodes = (hw.count, hw.nodes) if hw is not None else (1, 1)
     explicit = t.model_fields_set
+    if t.method == "qlora" and devices * nodes > 1:  # lora.py:setup raises NotImplementedError for it
+        raise _refuse(where, "hardware.count", devices * nodes, "LitGPT quantises only on one device")
+    if devices * nodes > 1 and hw is not None and hw.sharding not in ("fsdp", "zero3"):
+        if "sharding" in hw.model_fields_set:
+            raise _refuse(where, "hardware.sharding", hw.sharding, "LitGPT shards with FSDP on more than one device")
     left: list[str] = []
     for key, litgpt_value, why in [
         ("packing", False, "LitGPT pads each batch, it does not pack"),
@@ -109,8 +114,9 @@ def export_litgpt(spec: Any, where: str) -> str:
     if t.method in ("lora", "qlora"):
         out.update(_lora(t, where))
     train: dict[str, Any] = {"global_batch_size": t.micro_batch_size * t.gradient_accumulation * devices * nodes,
-                             "micro_batch_size": t.micro_batch_size, "max_seq_length": t.seq_len,
-                             "epochs": int(t.epochs)}
+                             "micro_batch_size": t.micro_batch_size, "epochs": int(t.epochs)}
+    if "seq_len" in explicit:  # the spec's default 2048 is no LitGPT setting (null: the longest example)
+        train["max_seq_length"] = t.seq_len
     if t.max_steps is not None:
         train["max_steps"] = t.max_steps
     if t.warmup_steps is not None:
@@ -122,7 +128,7 @@ def export_litgpt(spec: Any, where: str) -> str:
         train["lr_warmup_fraction"] = t.warmup_ratio
     else:
         train["lr_warmup_steps"] = 0  # LitGPT's default is 100 steps; the spec has no warmup
-    if t.max_grad_norm is not None:
+    if t.max_grad_norm is not None and "max_grad_norm" in explicit:  # the spec's default 1.0 is no LitGPT setting
         train["max_norm"] = t.max_grad_norm
     out["train"] = train
     init_args: dict[str, Any] = {"lr": t.learning_rate, "weight_decay": t.weight_decay}

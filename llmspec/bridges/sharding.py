@@ -158,7 +158,7 @@ def read_json(path: str) -> list[Entry]:
 def kind(entries: list[Entry]) -> str | None:
     """deepspeed, accelerate or fsdp: what a sharding config is, by its keys (None: none of them)."""
     keys = {e.key for e in entries}
-    if keys & {"compute_environment", "distributed_type"} and keys <= ACCELERATE_KEYS:
+    if keys & {"compute_environment", "distributed_type"}:
         return "accelerate"
     if keys & {"zero_optimization", "train_micro_batch_size_per_gpu", "train_batch_size", "zero_allow_untested_optimizer"}:
         return "deepspeed"

@@ -100,12 +100,13 @@ def export_torchtune(spec: Any, where: str) -> str:
     if t.max_steps is not None and t.max_steps % int(t.epochs):
         raise _refuse(where, "training.max_steps", t.max_steps, "max_steps_per_epoch x epochs")
     name, entry = _model_for(spec, where)
+    seq_len = t.seq_len if "seq_len" in t.model_fields_set else None  # the spec's default: no torchtune setting
     prefix = {"full": "", "lora": "lora_", "qlora": "qlora_"}[t.method]
     model: dict[str, Any] = {"_component_": f"{entry['module']}.{prefix}{name}"}
     if t.method != "full":
         model.update(_lora(t, where))
     out: dict[str, Any] = {"output_dir": f"/tmp/torchtune/{name}/{RECIPE[t.method]}", "model": model,
-                           "tokenizer": {**entry["tokenizer"], "max_seq_len": t.seq_len},
+                           "tokenizer": {**entry["tokenizer"], "max_seq_len": seq_len},
                            "checkpointer": {"_component_": entry.get("checkpointer", "torchtune.training.FullModelHFCheckpointer"),
                                             "checkpoint_dir": str(spec.model.weights or f"/tmp/{name}"),
                                             "checkpoint_files": entry["checkpoint_files"], "recipe_checkpoint": None,
@@ -129,7 +130,8 @@ def export_torchtune(spec: Any, where: str) -> str:
     out["loss"] = {"_component_": loss[t.loss]}
     if t.method == "full":
         out["optimizer_in_bwd"] = bool(t.optimizer_in_backward)
-    out |= {"clip_grad_norm": t.max_grad_norm, "compile": bool(t.compile),
+    clip = t.max_grad_norm if "max_grad_norm" in t.model_fields_set else None  # the spec's default 1.0: no setting
+    out |= {"clip_grad_norm": clip, "compile": bool(t.compile),
             "metric_logger": {"_component_": "torchtune.training.metric_logging.DiskLogger",
                               "log_dir": "${output_dir}/logs"},
             "log_every_n_steps": 1, "log_peak_memory_stats": True, "device": "cuda", "dtype": t.precision,

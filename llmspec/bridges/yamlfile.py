@@ -73,25 +73,46 @@ def _where(path: str, mark: Any) -> str:
     return f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else f"{path}:1:1"
 
 
-def _marks(path: str, node: yaml.Node, constructor: yaml.SafeLoader, prefix: MarkPath, out: dict) -> None:
-    """Record the position of every key and list item under ``node``; refuse duplicate keys at any depth."""
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+def _pairs(path: str, node: yaml.MappingNode, constructor: yaml.SafeLoader, prefix: MarkPath) -> list[tuple]:
+    """(name, key node, value node) of a mapping, as yaml.safe_load reads it: merge keys (``<<: *base``) merged
+    the way PyYAML merges them (the mapping's own keys win); a key written twice in the mapping itself is refused."""
+    seen: set[str] = set()
+    for key_node, _ in node.value:
+        if key_node.tag == _MERGE:
+            continue
+        key = constructor.construct_object(key_node, deep=True)
+        if not isinstance(key, (str, int, float, bool)):
+            raise BridgeError(f"{_where(path, key_node.start_mark)}: a key must be text, got {key!r}; quote it")
+        name = str(key)
+        if name in seen:  # PyYAML keeps the last silently; a guess we refuse
+            dotted = ".".join(str(p) for p in (*prefix, name))
+            raise BridgeError(f"{_where(path, key_node.start_mark)}: duplicate key {dotted!r}; keep one of them")
+        seen.add(name)
+    constructor.flatten_mapping(node)
+    found: dict[str, tuple] = {}
+    for key_node, value_node in node.value:
+        name = str(constructor.construct_object(key_node, deep=True))
+        found[name] = (name, key_node, value_node)
+    return list(found.values())
+
+
+def _marks(path: str, node: yaml.Node, constructor: yaml.SafeLoader, prefix: MarkPath, out: dict) -> list[tuple]:
+    """Record the position of every key and list item under ``node``; refuse duplicate keys at any depth. A key
+    merged from an anchor (``<<: *base``) points at where the anchor wrote it. Returns a mapping's pairs."""
     if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key_node, value_node in node.value:
-            key = constructor.construct_object(key_node, deep=True)
-            if not isinstance(key, (str, int, float, bool)) or key is None:
-                raise BridgeError(f"{_where(path, key_node.start_mark)}: a key must be text, got {key!r}; quote it")
-            name = str(key)
-            if name in seen:  # PyYAML keeps the last silently; a guess we refuse
-                dotted = ".".join(str(p) for p in (*prefix, name))
-                raise BridgeError(f"{_where(path, key_node.start_mark)}: duplicate key {dotted!r}; keep one of them")
-            seen.add(name)
+        pairs = _pairs(path, node, constructor, prefix)
+        for name, key_node, value_node in pairs:
             out[(*prefix, name)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             _marks(path, value_node, constructor, (*prefix, name), out)
-    elif isinstance(node, yaml.SequenceNode):
+        return pairs
+    if isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             out[(*prefix, index)] = (item.start_mark.line + 1, item.start_mark.column + 1)
             _marks(path, item, constructor, (*prefix, index), out)
+    return []
 
 
 def read_text_or_fail(path: str) -> str:
@@ -114,6 +135,8 @@ def compose(path: str, text: str) -> yaml.Node:
         raise BridgeError(f"{path}:1:1: the file is empty; give a training config (a YAML mapping of keys)")
     if not isinstance(node, yaml.MappingNode):
         raise BridgeError(f"{_where(path, node.start_mark)}: expected a YAML mapping of config keys at the top level")
+    if not node.value:
+        raise BridgeError(f"{_where(path, node.start_mark)}: the mapping has no keys; give a training config")
     return node
 
 
@@ -123,10 +146,8 @@ def parse_yaml(path: str, text: str) -> list[Entry]:
     marks: dict[MarkPath, tuple[int, int]] = {}
     constructor = yaml.SafeLoader(text)
     try:
-        _marks(path, node, constructor, (), marks)
         entries = []
-        for key_node, value_node in node.value:
-            key = str(constructor.construct_object(key_node, deep=True))
+        for key, key_node, value_node in _marks(path, node, constructor, (), marks):
             value = constructor.construct_object(value_node, deep=True)
             sub = {p[1:]: m for p, m in marks.items() if p[0] == key and len(p) > 1}
             entries.append(Entry(key, value, key_node.start_mark.line + 1, key_node.start_mark.column + 1, sub, path))
@@ -136,7 +157,7 @@ def parse_yaml(path: str, text: str) -> list[Entry]:
         raise BridgeError(f"{path}:1:1: YAML error: {exc}; fix the YAML") from None
     finally:
         constructor.dispose()
-    return entries
+    return sorted(entries, key=lambda e: (e.line, e.col))  # merged keys (`<<: *base`) where the anchor wrote them
 
 
 def read_yaml(path: str) -> list[Entry]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from llmspec.integrations.record import KIND, SCHEMA_VERSION, RunRecord
+from llmspec.textsafe import visible
 
 PARTS = ("weights", "gradients", "optimizer_states")
 """Parts the callbacks count from the tensors themselves, named as in the estimate's breakdown."""
@@ -50,6 +51,8 @@ class Calibration:
     spec_path: str
     rows: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    as_run: list[str] = field(default_factory=list)
+    """Overrides applied to estimate for what ran (--as-run)."""
 
     @property
     def overall(self) -> Row | None:
@@ -63,7 +66,8 @@ class Calibration:
                 "gpu_memory_measured": rec.gpu_memory is not None,
                 "overall_error": overall.error if overall else None,
                 "parts": [r.to_dict() for r in self.rows], "tokens_per_second": rec.tokens_per_second,
-                "mismatches": [m.message for m in rec.mismatches], "notes": list(self.notes)}
+                "mismatches": [m.message for m in rec.mismatches], "as_run": list(self.as_run),
+                "notes": list(self.notes)}
 
 
 def _position(text: str, loc: tuple) -> tuple[int, int]:
@@ -144,16 +148,43 @@ def load_checked_spec(path: str, record: RunRecord, text: str, spec_path: str | 
     return spec, chosen
 
 
-def calibrate(path: str, spec_path: str | None = None) -> Calibration:
+def _as_run(spec, chosen: str, record: RunRecord, out: Calibration):
+    """The spec with the run's differing values set (--as-run), or the spec itself when they do not load."""
+    from llmspec.integrations.compare import as_overrides
+    from llmspec.project import load_spec
+    from llmspec.spec.problems import SpecError
+
+    overrides, skipped = as_overrides(record.mismatches)
+    if skipped:
+        out.notes.append(f"--as-run: not applied (no spec value states it): {', '.join(skipped)}")
+    if not overrides:
+        return spec
+    try:
+        spec = load_spec(chosen, [*record.spec.overrides, *overrides])
+    except SpecError as exc:
+        out.notes.append(f"--as-run: the run's values do not make a valid spec ({exc.problems[0]}); "
+                         "the estimate is the spec's")
+        return spec
+    out.as_run = overrides
+    out.notes.append(f"--as-run: estimated for the run's configuration: {', '.join(overrides)}")
+    return spec
+
+
+def calibrate(path: str, spec_path: str | None = None, as_run: bool = False) -> Calibration:
     from llmspec.estimate import count_params, training_memory
     from llmspec.estimate.result import FRAGMENTATION
 
     record, text = read_record(path)
     spec, chosen = load_checked_spec(path, record, text, spec_path)
-    memory = training_memory(spec)  # without [training]: the defaults, as `llmspec estimate` would assume
     out = Calibration(path, record, chosen)
+    if as_run and record.mismatches:
+        spec = _as_run(spec, chosen, record, out)
+    memory = training_memory(spec)  # without [training]: the defaults, as `llmspec estimate` would assume
     parts = record.parts
-    out.rows.append(Row("parameters", count_params(spec.arch, spec.training, family=spec.model.family).total, parts.parameters, unit="count"))
+    counted = count_params(spec.arch, spec.training, family=spec.model.family)
+    out.rows.append(Row("parameters", counted.total + counted.lora, parts.parameters, unit="count",
+                        note="with the adapters" if counted.lora else ""))
+    out.rows.append(Row("trainable_parameters", counted.trainable, parts.trainable_parameters, unit="count"))
     measured = {"weights": parts.weights_bytes, "gradients": parts.gradients_bytes,
                 "optimizer_states": parts.optimizer_states_bytes}
     for part in PARTS:
@@ -168,9 +199,9 @@ def calibrate(path: str, spec_path: str | None = None) -> Calibration:
             out.notes.append(f"process RSS peak {_gib(record.process_rss_peak_bytes)} is host memory with the "
                              "interpreter and libraries, not comparable with the estimate")
     else:
-        counted = sum(memory.breakdown.get(p, 0) for p in PARTS)
+        in_parts = sum(memory.breakdown.get(p, 0) for p in PARTS)
         run_counted = sum((measured[p] or 0) for p in PARTS if p in memory.breakdown)
-        out.rows.append(Row("rest (activations, logits, buffers)", memory.per_gpu_bytes - counted,
+        out.rows.append(Row("rest (activations, logits, buffers)", memory.per_gpu_bytes - in_parts,
                             gpu.allocated_peak_bytes - run_counted, note="peak minus the parts above"))
         out.rows.append(Row("peak_allocated", memory.per_gpu_bytes, gpu.allocated_peak_bytes,
                             note="torch.cuda.max_memory_allocated, largest step"))
@@ -178,9 +209,9 @@ def calibrate(path: str, spec_path: str | None = None) -> Calibration:
                             note=f"estimate: peak + {FRAGMENTATION:.0%} fragmentation"))
         out.notes.append("the CUDA context and workspaces are outside torch's counters: compare the estimate's "
                          "overhead with nvidia-smi, not with these rows")
-    if record.mismatches:
+    if record.mismatches and not out.as_run:
         out.notes.append(f"the run differed from the spec in {len(record.mismatches)} key(s); the estimate is the "
-                         "spec's, so these errors include that difference")
+                         "spec's, so these errors include that difference (--as-run estimates for what ran)")
     return out
 
 
@@ -213,7 +244,9 @@ def _shown(path: str) -> str:
 
 
 def _gib(n: int) -> str:
-    return f"{n / 2**30:.2f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
+    if n >= 2**30:
+        return f"{n / 2**30:.2f} GiB"
+    return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n / 2**10:.1f} KiB"
 
 
 def render_text(cal: Calibration) -> str:
@@ -227,7 +260,8 @@ def render_text(cal: Calibration) -> str:
         fmt = _gib if row.unit == "bytes" else (lambda n: f"{n:,}")
         est = fmt(row.estimate) if row.estimate is not None else "-"
         meas = fmt(row.measured) if row.measured is not None else "not measured"
-        err = f"{row.error:+.2%}" if row.error is not None else "-"
+        err = "-" if row.error is None else (f"{row.error:+.2%}" if row.error == 0 or abs(row.error) >= 5e-5
+                                             else f"{'+' if row.error > 0 else '-'}<0.01%")
         lines.append(f"  {row.part:<38}{est:>12}{meas:>12}{err:>9}" + (f"  {row.note}" if row.note else ""))
     overall = cal.overall
     if overall is not None and overall.error is not None:
@@ -237,4 +271,4 @@ def render_text(cal: Calibration) -> str:
     if rec.tokens_per_second is not None:
         lines.append(f"  throughput: {rec.tokens_per_second:,.0f} tokens/s over {rec.tokens:,} tokens")
     lines += [f"  note: {n}" for n in cal.notes]
-    return "\n".join(lines)
+    return "\n".join(visible(line) for line in lines)  # a record's text is data: no control character reaches the terminal

@@ -3,6 +3,7 @@ their framework exposes into spec keys (``run_config``), and this module compare
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -121,3 +122,21 @@ def architecture_config(hf_config: dict[str, Any]) -> dict[str, Any]:
     except HFConfigError:
         return {}
     return {f"model.architecture.{k}": v for k, v in arch.items() if not isinstance(v, dict)}
+
+
+def as_overrides(mismatches: list[Mismatch]) -> tuple[list[str], list[str]]:
+    """``--set`` overrides that make the spec say what the run did, and the keys that cannot be written so (a
+    derived key such as hardware.gpus, or a value the spec has no way to state)."""
+    overrides, skipped = [], []
+    for m in mismatches:
+        value = m.run
+        if m.key == GPUS or value is None or not isinstance(value, (bool, int, float, str)):
+            skipped.append(m.key)
+        elif isinstance(value, bool):
+            overrides.append(f"{m.key}={str(value).lower()}")
+        elif isinstance(value, str):
+            overrides.append(f"{m.key}={json.dumps(value)}")  # a JSON string is a TOML basic string
+        else:
+            overrides.append(f"{m.key}={value!r}")
+    return overrides, skipped
+

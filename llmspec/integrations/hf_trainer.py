@@ -24,6 +24,7 @@ from llmspec.integrations.recorder import (
     OnMismatch,
     Recorder,
     gradient_checkpointing,
+    method_config,
     optimizer_config,
     param_dtype,
 )
@@ -67,10 +68,7 @@ def run_config(args, model: torch.nn.Module) -> dict[str, Any]:
     sharding = _sharding(args)
     if sharding is not None:
         config["hardware.sharding"] = sharding
-    if getattr(model, "peft_config", None):
-        config["training.method"] = "qlora" if getattr(model, "is_loaded_in_4bit", False) else "lora"
-    elif all(p.requires_grad for p in model.parameters()):
-        config["training.method"] = "full"
+    config.update(method_config(model))
     return config
 
 

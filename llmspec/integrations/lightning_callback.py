@@ -21,7 +21,13 @@ from lightning.pytorch import Callback
 
 from llmspec.integrations.compare import GPUS, LIGHTNING_PRECISION, OPTIMIZER_CLASSES
 from llmspec.integrations.record import Framework
-from llmspec.integrations.recorder import OnMismatch, Recorder, gradient_checkpointing, optimizer_config
+from llmspec.integrations.recorder import (
+    OnMismatch,
+    Recorder,
+    gradient_checkpointing,
+    method_config,
+    optimizer_config,
+)
 
 
 def _sharding(strategy) -> str | None:
@@ -95,6 +101,7 @@ class LlmspecLightningCallback(Callback):
         checkpointing = gradient_checkpointing(pl_module)
         if checkpointing is not None:
             config["training.activation_checkpointing"] = checkpointing
+        config.update(method_config(pl_module))
         self._step = trainer.global_step
         self.recorder.begin(pl_module, framework, trainer.world_size, config)
 

@@ -249,3 +249,20 @@ def param_dtype(model: torch.nn.Module) -> str:
         if p.requires_grad:
             return str(p.dtype).removeprefix("torch.")
     return "float32"
+
+
+def method_config(model: torch.nn.Module) -> dict[str, Any]:
+    """training.method and the LoRA settings of a PEFT model inside ``model`` (training.method full when every
+    parameter trains; nothing is claimed otherwise)."""
+    peft = next((m for m in model.modules() if getattr(m, "peft_config", None)), None)
+    if peft is None:
+        return {"training.method": "full"} if all(p.requires_grad for p in model.parameters()) else {}
+    configs: dict[str, Any] = getattr(peft, "peft_config")  # noqa: B009  (nn.Module's __getattr__ types it as Tensor)
+    lora = next(iter(configs.values()))
+    quantised = any(getattr(m, "is_loaded_in_4bit", False) for m in model.modules())
+    out: dict[str, Any] = {"training.method": "qlora" if quantised else "lora"}
+    for key, attr in (("rank", "r"), ("alpha", "lora_alpha"), ("dropout", "lora_dropout")):
+        if isinstance(getattr(lora, attr, None), (int, float)):
+            out[f"training.lora.{key}"] = getattr(lora, attr)
+    return out
+

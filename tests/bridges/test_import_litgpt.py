@@ -141,8 +141,33 @@ def test_round_trip_keeps_training_and_memory_keys(tmp_path, config):
     (("training.lora.targets=[\"q_proj\",\"gate_proj\"]",), "training.lora.targets = ['q_proj', 'gate_proj'] has no"),
     (("training.precision=fp8-mixed",), "training.precision = 'fp8-mixed' has no LitGPT equivalent"),
     (("training.epochs=1.5",), "training.epochs = 1.5 has no LitGPT equivalent"),
+    (("hardware.count=2", "hardware.sharding=zero1"), "hardware.sharding = 'zero1' has no LitGPT equivalent"),
+    (("hardware.count=2", "training.method=qlora"), "hardware.count = 2 has no LitGPT equivalent"),
 ])
 def test_value_litgpt_cannot_express_is_one_line_exit_2(tmp_path, sets, message):
     spec, _ = _import(tmp_path, FIXTURES / "litgpt_llama3_8b_lora.yaml")
     result = run_cli("export", str(spec), "--to", "litgpt", *[a for s in sets for a in ("--set", s)])
     assert result.code == 2 and message in result.err and result.err.count("\n") == 1
+
+
+def test_spec_default_grad_norm_does_not_leak_into_the_export(tmp_path):
+    # the fixture has no max_norm (LitGPT does not clip); the spec's own default 1.0 must not turn clipping on
+    spec, _ = _import(tmp_path, FIXTURES / "litgpt_llama2_7b_qlora.yaml")
+    exported = run_cli("export", str(spec), "--to", "litgpt")
+    assert exported.code == 0 and "max_norm" not in exported.out
+    clipped = run_cli("export", str(spec), "--to", "litgpt", "--set", "training.max_grad_norm=0.5")
+    assert clipped.code == 0 and "max_norm: 0.5" in clipped.out
+
+
+def test_the_documented_litgpt_export_is_what_export_writes(tmp_path, root):
+    """docs/integrations.md shows real output: its `cat litgpt.yaml` block is what the export of the fixture writes."""
+    doc = (root / "docs" / "integrations.md").read_text(encoding="utf-8")
+    section = doc[doc.index("## LitGPT: import and export"):]
+    shown = section[section.index("$ cat litgpt.yaml\n"):].split("```")[0].splitlines()[1:]
+    config = tmp_path / "train.yaml"
+    config.write_text((FIXTURES / "litgpt_llama2_7b_qlora.yaml").read_text())
+    spec = tmp_path / "spec.toml"
+    assert run_cli("import", str(config), "-o", str(spec)).code == 0
+    result = run_cli("export", str(spec), "--to", "litgpt")
+    assert result.code == 0, result.err
+    assert result.out.replace(str(spec), "spec.toml").splitlines() == shown

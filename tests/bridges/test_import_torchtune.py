@@ -79,3 +79,45 @@ def test_precision_torchtune_cannot_express_is_one_line_exit_2(tmp_path):
     spec, _ = _import(tmp_path, TT_FIXTURES[0])
     result = run_cli("export", str(spec), "--to", "torchtune", "--set", "training.precision=bf16-mixed")
     assert result.code == 2 and "training.precision = 'bf16-mixed' has no torchtune equivalent" in result.err
+
+
+def test_spec_default_grad_norm_does_not_leak_into_the_export(tmp_path):
+    spec, _ = _import(tmp_path, TT_FIXTURES[0])  # clip_grad_norm: null in the shipped config
+    exported = run_cli("export", str(spec), "--to", "torchtune")
+    assert exported.code == 0 and "clip_grad_norm: null" in exported.out
+
+
+@pytest.mark.parametrize("config, tool", [(TT_FIXTURES[0], "torchtune"),
+                                          (FIXTURES / "litgpt_llama2_7b_qlora.yaml", "litgpt")])
+def test_import_and_export_never_import_the_tools_or_torch(tmp_path, config, tool):
+    import subprocess
+    import sys
+
+    out = tmp_path / "spec.toml"
+    code = (
+        "import sys; from llmspec.cli import main\n"
+        f"for argv in (['import', {str(config)!r}, '-o', {str(out)!r}], ['export', {str(out)!r}, '--to', {tool!r}]):\n"
+        "    sys.argv = ['llmspec', *argv]\n"
+        "    try:\n        main()\n    except SystemExit:\n        pass\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'litgpt', 'torchtune', 'lightning'))\n"
+        "print('HEAVY', heavy)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "HEAVY []" in proc.stdout, proc.stdout + proc.stderr
+    assert f"written ({tool})" in proc.stderr
+
+
+@pytest.mark.parametrize("config, expected", [
+    # precision: bf16-true (line 6) on a T4; train.epochs: 4 (nested, line 35 col 3) for QLoRA
+    (FIXTURES / "litgpt_llama2_7b_qlora.yaml", [":6:1: HW001 [error]", ":35:3: OVF004 [warning]"]),
+    (TT_FIXTURES[0], [":87:1: HW001 [error]"]),  # dtype: bf16
+])
+def test_lint_of_the_config_as_it_stands_points_at_its_own_lines(tmp_path, config, expected):
+    copy = tmp_path / config.name  # this repository's lint settings exclude tests/**
+    copy.write_text(config.read_text())
+    config = copy
+    result = run_cli("lint", str(config), "--set", "hardware.accelerator=T4", "--format", "concise")
+    assert result.code == 1, result.out + result.err
+    for where in expected:
+        assert f"{config}{where}" in result.out, result.out
+    assert "this LitGPT config names no GPU" in result.out or "this torchtune config names no GPU" in result.out

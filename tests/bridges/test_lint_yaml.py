@@ -151,6 +151,7 @@ def test_the_trl_fixtures_lint(here):
     ("max_length: 512\nmax_length: 1024\n", "bad.yaml:2:1: duplicate key 'max_length'"),
     ("- a\n- b\n", "bad.yaml:1:1: expected a YAML mapping"),
     ("", "bad.yaml:1:1: the file is empty"),
+    ("{}\n", "bad.yaml:1:1: the mapping has no keys"),
 ])
 def test_bad_yaml_named_on_the_command_line_is_one_line_exit_2(here, text, expected):
     (here / "bad.yaml").write_text(text)
@@ -158,6 +159,13 @@ def test_bad_yaml_named_on_the_command_line_is_one_line_exit_2(here, text, expec
     assert result.code == 2, result.out + result.err
     assert result.err.startswith(expected) and len(result.err.strip().splitlines()) == 1, result.err
     assert "Traceback" not in result.err
+
+
+@pytest.mark.parametrize("command", [("lint", "--from", "trl"), ("import",)])
+def test_an_empty_mapping_is_one_line_also_with_from(here, command):
+    (here / "bad.yaml").write_text("{}\n")
+    result = run_cli(*command, "bad.yaml")
+    assert result.code == 2 and result.err == "bad.yaml:1:1: the mapping has no keys; give a training config\n"
 
 
 def test_from_settles_an_ambiguous_config(here):
@@ -168,3 +176,31 @@ def test_from_settles_an_ambiguous_config(here):
     assert result.code == 2 and "train.yaml:2:1: TRL 1.16.0 has no key 'cutoff_len'" in result.err
     (here / "train.yaml").write_text("model_name_or_path: meta-llama/Llama-2-7b-hf\nmax_length: 512\n")
     assert _lint("train.yaml", "--from", "trl").code == 0
+
+
+def test_linting_yaml_imports_no_heavy_module(here):
+    # pre-commit speed: a TRL config with a DeepSpeed file is linted without torch, transformers, accelerate or
+    # deepspeed (checked in a fresh process)
+    import subprocess
+    import sys
+
+    (here / "ds.json").write_text((FIXTURES / "deepspeed_zero3_offload.json").read_text())
+    (here / "train.yaml").write_text(TRAIN.replace("bf16: true", "fp16: true") + "deepspeed: ds.json\n")
+    probe = ("import json, sys\nfrom llmspec.cli import cli\ntry:\n    cli.main(['lint', 'train.yaml', '--set', "
+             "'hardware.accelerator=A100-80GB', '-f', 'json'], standalone_mode=False)\nexcept SystemExit:\n    pass\n"
+             "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))\n")
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=here)
+    assert proc.returncode == 0, proc.stderr
+    findings, modules = proc.stdout.rsplit("\n", 2)[0], set(json.loads(proc.stdout.strip().splitlines()[-1]))
+    assert '"code": "HW005"' in findings  # the DeepSpeed file was read
+    assert not modules & {"torch", "transformers", "lm_eval", "accelerate", "deepspeed", "peft", "numpy"}
+
+
+def test_no_architecture_says_how_to_give_one(here):
+    (here / "train.yaml").write_text("model_name_or_path: Qwen/Qwen2-0.5B\nmax_length: 1024\n")
+    result = _lint("train.yaml")
+    assert result.code == 1
+    assert "train.yaml:1:1: SPC002 [error] model: [model] needs either a [model.architecture] table or hf_config" in result.out
+    assert "--set model.hf_config=path/to/config.json" in result.out
+    ok = _lint("train.yaml", "--set", f"model.hf_config={PRESETS / 'Qwen2.5-0.5B.json'}")
+    assert ok.code == 0 and "SPC002" not in ok.out, ok.out

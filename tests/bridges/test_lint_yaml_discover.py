@@ -50,6 +50,12 @@ def test_a_folder_lints_the_training_configs_and_skips_other_yaml(repo):
     assert "in 1 spec" in result.out
 
 
+def test_from_does_not_make_other_yaml_in_a_folder_a_training_config(repo):
+    result = _lint(".", "--from", "trl")
+    assert result.code == 0, result.out + result.err
+    assert "configs/sft.yaml" in result.out and "mkdocs" not in result.out + result.err
+
+
 def test_exclude_drops_a_training_config(repo):
     (repo / "llmspec.toml").write_text('exclude = ["configs/**"]\n')
     result = _lint(".")
@@ -69,6 +75,23 @@ def test_skip_other_yaml_still_reports_a_broken_training_config(repo):
     (repo / "old.yaml").write_text("max_length: 512\nmax_seq_length: 512\n")
     result = _lint("--skip-other-yaml", "old.yaml")
     assert result.code == 2 and "old.yaml:2:1: TRL 1.16.0 has no key 'max_seq_length'" in result.err
+
+
+def test_a_config_that_cannot_be_read_never_loses_the_other_files_findings(repo):
+    """One bad file never loses the others' findings (as for TOML specs): its line comes after the report of every
+    other file, and the run still exits 2."""
+    (repo / "configs" / "ds.yaml").write_text(TRL + "deepspeed: missing_ds.json\n")
+    (repo / "configs" / "old.yaml").write_text("max_length: 512\nmax_seq_length: 512\n")
+    spec = repo / "spec.toml"
+    spec.write_text((ROOT / "examples" / "llama2-7b-lora-a100.toml").read_text().replace(
+        'owner = "ml-platform"', 'owner = "ml-platform"\n'))
+    result = _lint(".", "--set", "hardware.accelerator=A100-80GB")
+    assert result.code == 2, result.out + result.err
+    assert "configs/sft.yaml:" in result.out and "spec.toml:" in result.out and "in 2 specs" in result.out
+    errors = result.err.splitlines()
+    assert len(errors) == 2
+    assert any(e.startswith("configs/ds.yaml:4:1: deepspeed: 'missing_ds.json' not found") for e in errors), errors
+    assert any(e.startswith("configs/old.yaml:2:1: TRL 1.16.0 has no key 'max_seq_length'") for e in errors), errors
 
 
 def test_the_pre_commit_hook_covers_yaml():
@@ -98,3 +121,25 @@ def test_nested_keys_keep_their_own_positions():
 def test_a_nested_duplicate_key_is_refused():
     with pytest.raises(Exception, match=r"x.yaml:4:3: duplicate key 'peft_config.r'"):
         parse_yaml("x.yaml", "a: 1\npeft_config:\n  r: 16\n  r: 8\n")
+
+
+def test_merge_keys_are_read_as_pyyaml_reads_them():
+    # YAML 1.1 merge keys (`<<: *base`), as yaml.safe_load (what the tools use) reads them: the mapping's own keys
+    # win, a merged key points at where the anchor wrote it
+    text = ("base: &b\n  r: 16\n  alpha: 8\npeft_config:\n  <<: *b\n  alpha: 32\n")
+    entries = parse_yaml("x.yaml", text)
+    assert {e.key: e.value for e in entries} == yaml.safe_load(text)
+    peft = next(e for e in entries if e.key == "peft_config")
+    assert (peft.at("r"), peft.at("alpha")) == ((2, 3), (6, 3))
+    top = "defaults: &d\n  max_length: 512\n<<: *d\nmax_length: 1024\n"
+    assert [(e.key, e.value, e.line) for e in parse_yaml("t.yaml", top)] == [
+        ("defaults", {"max_length": 512}, 1), ("max_length", 1024, 4)]
+
+
+def test_a_merge_key_in_a_lint_of_a_real_config(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "train.yaml").write_text("model_name_or_path: meta-llama/Llama-2-7b-hf\nmax_length: 1024\n"
+                                         "model_init_kwargs: &kw {torch_dtype: bfloat16}\n"
+                                         "dataset_kwargs:\n  <<: *kw\n  skip_prepare_dataset: true\n")
+    result = _lint("train.yaml")
+    assert result.code == 0, result.out + result.err

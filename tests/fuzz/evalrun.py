@@ -9,10 +9,12 @@ template or metric name would run code and write the canary), a response cache (
 truncated), an ``eval.seed`` and an ``--output``. The cache is a private copy of the built demo model, kept
 across examples (so a cache left corrupt by one run meets the next), in a folder of its own.
 
-Invariants, on top of harness.violations (exit code 0/1/2/3, no "internal error" or traceback, no hang):
+Invariants, on top of harness.violations (exit code 0/1/2/3, no "internal error" or traceback, no hang; one
+seed instead sends the run SIGTERM mid-run, in a subprocess, so a signal that kills it shows as exit -15):
 - the canary never appears: no pickle is unpickled and no suite code runs without consent;
-- a refused or failed run says why in one line (stderr holds one line that is not a warning);
-- a run that reaches a verdict writes results.json (strict JSON), junit.xml (parses) and summary.md;
+- a refused run (exit 2) says why in one line (stderr holds one line that is not a warning);
+- a run that reaches a verdict writes results.json (strict JSON), junit.xml (parses) and summary.md; a run cut
+  short (exit 3 after it started) writes all three too, and results.json says it is incomplete;
 - the demo model with the project's suite and a spec that `check` accepts reaches a verdict (exit 0 or 1):
   nothing that check lets through, and no damaged file in llmspec's own cache, makes the run fail.
 """
@@ -79,6 +81,8 @@ class EvalCase:
     truncate_cache: bool = False
     seed: int | None = None
     output: str = "o"
+    sigterm: bool = False
+    """Run in a subprocess and send it SIGTERM once lm-eval has opened its response cache (mid-run)."""
 
 
 CASES = st.builds(EvalCase, st.sampled_from(CHECKPOINTS), st.sampled_from(SUITES), st.booleans(),
@@ -86,7 +90,8 @@ CASES = st.builds(EvalCase, st.sampled_from(CHECKPOINTS), st.sampled_from(SUITES
 # the issue's inputs, one at a time on the intact run (which comes first and fills the response cache)
 EVAL_SEEDS = [EvalCase()] + [EvalCase(checkpoint=c) for c in CHECKPOINTS[1:]] + [
     EvalCase(suite=s) for s in SUITES[1:]] + [EvalCase(truncate_cache=True), EvalCase(seed=2**64),
-                                              EvalCase(output="afile"), EvalCase(output="afile/x")]
+                                              EvalCase(output="afile"), EvalCase(output="afile/x"),
+                                              EvalCase(sigterm=True)]
 
 
 class _Payload:
@@ -166,10 +171,14 @@ def eval_problems(case: EvalCase, ex: Example, res, cwd: Path, canary: Path) -> 
         out.append(f"eval: {what} without consent ({case.checkpoint}, {case.suite})")
     if out:
         return out
-    if res.code in (2, 3) and len(_stderr_lines(res.err)) != 1:
-        out.append(f"eval: exit {res.code} without exactly one line saying why")
+    if res.code == 2 and len(_stderr_lines(res.err)) != 1:
+        out.append("eval: a refusal (exit 2) without exactly one line saying why")
+    target = cwd / case.output
+    if res.code == 3 and (target / "results.json").is_file():  # a run that started and was cut short
+        missing = [n for n in ("junit.xml", "summary.md") if not (target / n).is_file()]
+        if missing or not _strict_json((target / "results.json").read_text())["run"].get("incomplete"):
+            out.append("eval: an interrupted run left reports missing or unmarked")
     if res.code in (0, 1):
-        target = cwd / case.output
         try:
             results = _strict_json((target / "results.json").read_text())
             ET.parse(target / "junit.xml")
@@ -178,10 +187,41 @@ def eval_problems(case: EvalCase, ex: Example, res, cwd: Path, canary: Path) -> 
                 out.append("eval: an incomplete run exits 0/1")
         except (OSError, ValueError, ET.ParseError, KeyError) as exc:
             out.append(f"eval: a run with a verdict left a report missing or unparseable ({type(exc).__name__})")
-    intact = case.checkpoint in ("built", "built-truncated") and case.suite == "smoke" and case.output == "o"
+    intact = case.checkpoint in ("built", "built-truncated") and case.suite == "smoke" and case.output == "o" \
+        and not case.sigterm
     if intact and res.code not in (0, 1) and run(["check", "spec.toml"], cwd).code == 0:
         out.append(f"eval: the demo model and suite, with a spec check accepts, end in exit {res.code}")
     return out
+
+
+def _terminated(args: list[str], cwd: Path, root: Path):
+    """``llmspec ARGS`` in a subprocess (a signal must not reach this process), sent SIGTERM when lm-eval creates
+    its response cache in a cache of its own (the model has loaded and the first task runs): an event, not a
+    time. A run that finishes first is fine too: the invariants hold for every ending."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from harness import Outcome
+
+    cache = root / "cache-sigterm"
+    shutil.rmtree(cache, ignore_errors=True)
+    shutil.copytree(Path(os.environ["LLMSPEC_CACHE"]) / "models", cache / "models")
+    env = {**os.environ, "LLMSPEC_CACHE": str(cache)}
+    proc = subprocess.Popen([sys.executable, "-m", "llmspec", *args], cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        while proc.poll() is None and not any((cache / "lm-eval").rglob("*.db")):
+            time.sleep(0.05)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=HANG)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        return Outcome(-1, out, err, hung=True)
+    return Outcome(proc.returncode, out, err)
 
 
 def fuzz_eval(n: int, report) -> None:
@@ -219,7 +259,7 @@ def fuzz_eval(n: int, report) -> None:
         old_cache, old_hang = os.environ.get("LLMSPEC_CACHE"), harness.HANG_SECONDS
         os.environ["LLMSPEC_CACHE"], harness.HANG_SECONDS = str(cache), HANG
         try:
-            res = run(args, cwd)
+            res = _terminated(args, cwd, root) if case.sigterm else run(args, cwd)
         finally:
             harness.HANG_SECONDS = old_hang
             if old_cache is None:

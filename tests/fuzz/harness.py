@@ -407,6 +407,8 @@ def violations(ex: Example, res: Outcome, cwd: Path) -> list[str]:
     if "internal error" in both or "Traceback (most recent call last)" in both:
         kind = re.search(r"internal error \((\w+)", both)
         out.append(f"{ex.command}: internal error ({kind.group(1) if kind else 'traceback'})")
+    elif res.code < 0:
+        out.append(f"{ex.command}: killed by signal {-res.code}")
     elif res.code not in EXIT_CODES[ex.command]:
         out.append(f"{ex.command}: undocumented exit code {res.code}")
     if ex.command in SPEC_COMMANDS and ex.config in BROKEN_CONFIGS and res.code != 2 and not res.hung:

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SPEC = Path(__file__).resolve().parents[2] / "examples" / "run-records" / "tiny-train.toml"
 SPEC_LIGHTNING = FIXTURES / "tiny-train-lightning.toml"
+SPEC_LORA = FIXTURES / "tiny-train-lora.toml"
 SEQ, EXAMPLES = 32, 16
 
 
@@ -59,11 +60,18 @@ def _model():
     return AutoModelForCausalLM.from_pretrained(tinymodel.resolve("llmspec:tiny-base"))
 
 
-def train_hf(output: Path, spec: Path = SPEC, on_mismatch: str = "warn", **args: Any):
-    """A real HF Trainer run (CPU) with LlmspecCallback; ``args`` override the TrainingArguments that match SPEC."""
+def train_hf(output: Path, spec: Path = SPEC, on_mismatch: str = "warn", lora: dict | None = None, **args: Any):
+    """A real HF Trainer run (CPU) with LlmspecCallback; ``args`` override the TrainingArguments that match SPEC;
+    ``lora`` (peft LoraConfig arguments) trains adapters instead of every weight."""
     from transformers import Trainer, TrainingArguments
 
     from llmspec.integrations.hf_trainer import LlmspecCallback
+
+    model = _model()
+    if lora is not None:
+        from peft import LoraConfig, get_peft_model
+
+        model = get_peft_model(model, LoraConfig(**lora))
 
     settings: dict[str, Any] = dict(max_steps=3, per_device_train_batch_size=4, learning_rate=1e-3, seed=0,
                                     lr_scheduler_type="linear", use_cpu=True, report_to=[], save_strategy="no",
@@ -71,7 +79,7 @@ def train_hf(output: Path, spec: Path = SPEC, on_mismatch: str = "warn", **args:
     settings.update(args)
     data = [{"input_ids": x["input_ids"], "labels": x["input_ids"]} for x in _data()]
     callback = LlmspecCallback(spec, output=output, on_mismatch=on_mismatch)  # type: ignore[arg-type]
-    trainer = Trainer(model=_model(), args=TrainingArguments(output_dir=str(output.parent / "hf-out"), **settings),
+    trainer = Trainer(model=model, args=TrainingArguments(output_dir=str(output.parent / "hf-out"), **settings),
                       train_dataset=data, callbacks=[callback])
     trainer.train()
     return callback

@@ -128,3 +128,57 @@ def test_importing_the_package_imports_no_framework() -> None:
             "print(sorted(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_gpu_rows_and_as_run_against_llmspec_estimate(spec, tmp_path) -> None:
+    """The CUDA rows' arithmetic and --as-run, checked against `llmspec estimate --format json`. No GPU exists here,
+    so the record's CUDA peaks are written by hand (input data for calibrate; torch.cuda is not involved)."""
+    data = _record(spec)
+    data["device"] = {"type": "cuda", "name": "hand-written, no GPU here", "count": 1}
+    data["gpu_memory"] = {"allocated_peak_bytes": 30_000_000, "reserved_peak_bytes": 33_554_432}
+    data["gpu_memory_note"] = None
+    data["parts"].update(gradients_bytes=4_353_024, optimizer_states_bytes=8_706_256)
+    data["mismatches"] = [{"key": "training.micro_batch_size", "spec": 4, "run": 8,
+                           "message": "spec says training.micro_batch_size 4, run has 8"},
+                          {"key": "hardware.gpus", "spec": 1, "run": 2, "message": "spec says GPUs ... 1, run has 2"}]
+    path = _write(tmp_path / "r.json", data)
+
+    def estimated(*sets: str) -> dict:
+        result = run_cli("estimate", str(spec), "--format", "json", *sets)
+        assert result.code == 0, result.err
+        return json.loads(result.out)["memory"]["training"]
+
+    def rows(*flags: str) -> dict:
+        result = run_cli("calibrate", str(path), "--format", "json", *flags)
+        assert result.code == 0, result.err
+        [entry] = json.loads(result.out)["records"]
+        return entry | {"rows": {r["part"]: r for r in entry["parts"]}}
+
+    as_spec, as_run = rows(), rows("--as-run")
+    for entry, est in ((as_spec, estimated()), (as_run, estimated("--set", "training.micro_batch_size=8"))):
+        peak = entry["rows"]["peak_allocated"]
+        assert peak["estimate"] == est["per_gpu_bytes"] and peak["measured"] == 30_000_000
+        assert peak["error"] == pytest.approx((est["per_gpu_bytes"] - 30_000_000) / 30_000_000)
+        assert entry["overall_error"] == peak["error"]
+        assert entry["rows"]["peak_reserved"]["estimate"] == int(est["per_gpu_bytes"] * 1.08)
+    assert as_run["rows"]["peak_allocated"]["estimate"] > as_spec["rows"]["peak_allocated"]["estimate"]
+    assert as_run["as_run"] == ["training.micro_batch_size=8"] and as_spec["as_run"] == []
+    assert "--as-run: not applied (no spec value states it): hardware.gpus" in as_run["notes"]
+    text = run_cli("calibrate", str(path)).out
+    assert "overall: the estimate's peak is" in text and "summary: peak allocated vs estimate over 1 of 1" in text
+
+
+def test_text_from_a_record_cannot_reach_the_terminal_as_control_characters(spec, tmp_path) -> None:
+    data = _record(spec)
+    data["device"]["name"] = "A100\x1b]0;owned\x07"
+    data["mismatches"] = [{"key": "training.optimizer", "spec": "adamw", "run": "x",
+                           "message": "spec says training.optimizer adamw, run has x\nllmspec: all clear\r"}]
+    result = run_cli("calibrate", str(_write(tmp_path / "r.json", data)))
+    assert result.code == 0, result.err
+    assert "\x1b" not in result.out and "\x07" not in result.out and "\r" not in result.out
+    assert "run has x\\nllmspec: all clear\\r" in result.out
+    assert not any(line.startswith("llmspec: all clear") for line in result.out.splitlines())
+
+    data["schema_version"] = "2\x1b[2J"
+    err = _one_line_error(str(_write(tmp_path / "v.json", data)))
+    assert "\x1b" not in err and "\\x1b[2J" in err

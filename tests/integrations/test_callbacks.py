@@ -114,3 +114,42 @@ def test_cuda_peaks_are_recorded(tmp_path) -> None:
     assert record["gpu_memory"]["allocated_peak_bytes"] == max(p["allocated_peak_bytes"] for p in peaks)
     result = run_cli("calibrate", str(out))
     assert result.code == 0 and "peak_allocated" in result.out and "overall: the estimate's peak is" in result.out
+
+
+def test_the_documented_output_is_what_calibrate_prints(hf_record) -> None:
+    """docs/integrations.md shows real output: its deterministic lines (everything but throughput and RSS) are
+    what `calibrate` prints for the example run."""
+    doc = (ROOT / "docs" / "integrations.md").read_text(encoding="utf-8")
+    section = doc[doc.index("## Record runs and calibrate"):]
+    block = section[section.index("$ llmspec calibrate run-record.json\n"):].split("```")[0]
+    expected = [line for line in block.splitlines()[1:]
+                if line.strip() and "tokens/s" not in line and "RSS" not in line]
+    result = run_cli("calibrate", str(hf_record))
+    assert result.code == 0, result.err
+    shown = [line.replace(str(hf_record), "run-record.json") for line in result.out.splitlines()]
+    shown = [line.split(", spec ")[0] if line.startswith("run-record.json:") else line for line in shown]
+    expected = [line.split(", spec ")[0] if line.startswith("run-record.json:") else line for line in expected]
+    assert len(expected) >= 8
+    assert [line for line in expected if line not in shown] == []
+
+
+def test_a_lora_run_is_checked_and_counted(tmp_path) -> None:
+    """A real HF Trainer run of peft LoRA adapters on c_attn: method and adapter settings are checked, and only the
+    adapters have gradients and optimizer states."""
+    pytest.importorskip("peft", reason="needs the eval extra (pip install -e '.[eval]')")
+    from integ_helpers import SPEC_LORA
+
+    out = tmp_path / "run-record.json"
+    train_hf(out, spec=SPEC_LORA, max_steps=2,
+             lora={"r": 8, "lora_alpha": 16, "target_modules": ["c_attn"], "lora_dropout": 0.0, "fan_in_fan_out": True})
+    record = json.loads(out.read_text(encoding="utf-8"))
+    assert [m["message"] for m in record["mismatches"]] == ["spec says training.max_steps 3, run has 2"]
+    assert {k: v for k, v in record["run_config"].items() if k.startswith(("training.method", "training.lora"))} == {
+        "training.method": "lora", "training.lora.rank": 8, "training.lora.alpha": 16, "training.lora.dropout": 0.0}
+    adapters = 4 * (128 * 8 + 8 * 384)  # A and B of c_attn (128 -> 384) in 4 layers
+    parts = record["parts"]
+    assert parts["trainable_parameters"] == adapters and parts["parameters"] == 1_088_256 + adapters
+    assert parts["gradients_bytes"] == 4 * adapters
+
+    rows = {r["part"]: r for r in json.loads(run_cli("calibrate", str(out), "--format", "json").out)["records"][0]["parts"]}
+    assert rows["parameters"]["error"] == rows["trainable_parameters"]["error"] == rows["weights"]["error"] == 0.0

@@ -62,3 +62,20 @@ def test_seq_len_is_checked_from_the_batches(tmp_path) -> None:
     spec.write_text(SPEC.read_text(encoding="utf-8").replace("seq_len = 32", "seq_len = 64"), encoding="utf-8")
     with pytest.warns(RunConfigWarning, match="spec says training.seq_len 64, run has 32"):
         train_hf(tmp_path / "run-record.json", spec=spec, max_steps=3)
+
+
+def test_lightning_accumulation_differs_from_the_spec(tmp_path) -> None:
+    """A real Lightning fit accumulating 2 micro-batches per optimizer step where the spec says 1."""
+    pytest.importorskip("lightning", reason="needs lightning (pip install -e '.[integrations-lightning]')")
+    from integ_helpers import train_lightning
+
+    from llmspec.integrations.recorder import RunConfigWarning
+
+    out = tmp_path / "run-record.json"
+    with pytest.warns(RunConfigWarning, match="spec says training.gradient_accumulation 1, run has 2"):
+        train_lightning(out, max_steps=2, accumulate_grad_batches=2)
+    record = json.loads(out.read_text(encoding="utf-8"))
+    assert [m["key"] for m in record["mismatches"]] == ["training.gradient_accumulation", "training.max_steps"]
+    # one step record per optimizer step, each with both micro-batches' tokens
+    assert [(s["step"], s["tokens"]) for s in record["steps"]] == [(1, 2 * 4 * 32), (2, 2 * 4 * 32)]
+    assert record["run_config"]["training.micro_batch_size"] == 4
