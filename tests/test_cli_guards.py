@@ -58,3 +58,16 @@ def test_lint_fix_hints_can_be_pasted_into_a_shell() -> None:
     assert "--set 'training.lora.targets=[\"all-linear\"]'" in seen
 
 
+
+
+@pytest.mark.parametrize("module", ["numpy", "lm_eval"])
+def test_eval_without_the_eval_extra_names_it_in_one_line(module: str) -> None:
+    # a core install (no eval extra) got "internal error (ModuleNotFoundError: numpy)" from `eval --dry-run`; the
+    # module is made unimportable in the subprocess, as on a core install
+    shim = (f"import sys; sys.modules[{module!r}] = None; sys.argv = ['llmspec', *sys.argv[1:]]; "
+            "from llmspec.cli import main; main()")
+    result = subprocess.run([sys.executable, "-c", shim, "eval", "--dry-run", "examples/tiny-finetuned.toml"],
+                            capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert result.returncode == 2
+    assert result.stderr == (f"llmspec eval: needs the eval extra ({module} is not installed): pip install "
+                             "'llmspec-cli[eval]'\n")

@@ -56,7 +56,7 @@ def _measure(spec) -> dict:
             import peft  # noqa: F401
     except ImportError as exc:
         raise click.ClickException(
-            f"--measure needs the eval extra ({exc.name} is not installed): pip install 'llmspec[eval]'"
+            f"--measure needs the eval extra ({exc.name} is not installed): pip install 'llmspec-cli[eval]'"
         ) from None
     out = {}
     try:

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+
 import click
 
 from llmspec.cli._options import PathParam, set_option
+
+EVAL_EXTRA = ("numpy", "scipy", "torch", "transformers", "lm_eval")
+"""The eval extra's modules (pyproject.toml [project.optional-dependencies] eval) that eval imports."""
+
+
+def _installed(name: str) -> bool:
+    if name in sys.modules:  # also a module blocked with sys.modules[name] = None
+        return sys.modules[name] is not None
+    return importlib.util.find_spec(name) is not None
 
 
 @click.command("eval", short_help="Run the spec's lm-eval suites and judge its gates.")
@@ -46,6 +58,11 @@ def eval_cmd(spec: str, overrides: tuple[str, ...], model, suites, limit, device
     from llmspec.eval.modelref import EvalError
     from llmspec.eval.runner import EvalOptions, run
 
+    missing = next((m for m in EVAL_EXTRA if not _installed(m)), None)
+    if missing is not None:  # one line naming the extra, not an internal error from the first import
+        click.echo(f"llmspec eval: needs the eval extra ({missing} is not installed): pip install "
+                   "'llmspec-cli[eval]'", err=True)
+        return 2
     loaded = load_or_exit(spec, overrides)
     if loaded.eval is None and not suites:
         click.echo(f"llmspec eval: {spec} has no [eval] section, so there is nothing to run; add one, e.g. "

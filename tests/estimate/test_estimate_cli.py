@@ -55,5 +55,5 @@ def test_measure_without_the_eval_extra_is_one_line(write_spec):
     out = subprocess.run([sys.executable, "-c", code, "estimate", str(write_spec(LLAMA2_7B)), "--measure"],
                          capture_output=True, text=True)
     assert out.returncode == 2
-    assert "pip install 'llmspec[eval]'" in out.stderr
+    assert "pip install 'llmspec-cli[eval]'" in out.stderr
     assert "Traceback" not in out.stderr and "internal error" not in out.stderr
