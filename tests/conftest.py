@@ -34,7 +34,7 @@ def examples_dir() -> Path:
 # install command (the core install has none of them); with the extra installed nothing changes.
 OPTIONAL_MODULES = {"numpy": "eval", "scipy": "eval", "torch": "eval", "transformers": "eval", "lm_eval": "eval",
                     "peft": "eval", "matplotlib": "report", "optuna": "sweep-optuna", "ray": "sweep-ray",
-                    "lightning": "integrations-lightning"}
+                    "lightning": "integrations-lightning", "accelerate": "eval"}
 
 
 def _skip_if_extra_missing(exc: BaseException) -> None:
@@ -47,6 +47,14 @@ def _skip_if_extra_missing(exc: BaseException) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item):
+    # @pytest.mark.needs("matplotlib"): a test whose result (not only its imports) depends on an optional module;
+    # @pytest.mark.eval: the eval extra. Each is a skip naming the extra when the module is missing.
+    wanted = [m for mark in item.iter_markers("needs") for m in mark.args]
+    if item.get_closest_marker("eval") is not None:
+        wanted += ["lm_eval", "torch"]
+    for module in wanted:
+        if importlib.util.find_spec(module) is None:
+            pytest.skip(f"needs {module} (pip install -e '.[{OPTIONAL_MODULES.get(module, 'eval')}]')")
     try:
         return (yield)
     except ModuleNotFoundError as exc:

@@ -58,16 +58,16 @@ def eval_cmd(spec: str, overrides: tuple[str, ...], model, suites, limit, device
     from llmspec.eval.modelref import EvalError
     from llmspec.eval.runner import EvalOptions, run
 
-    missing = next((m for m in EVAL_EXTRA if not _installed(m)), None)
-    if missing is not None:  # one line naming the extra, not an internal error from the first import
-        click.echo(f"llmspec eval: needs the eval extra ({missing} is not installed): pip install "
-                   "'llmspec-cli[eval]'", err=True)
-        return 2
     loaded = load_or_exit(spec, overrides)
     if loaded.eval is None and not suites:
         click.echo(f"llmspec eval: {spec} has no [eval] section, so there is nothing to run; add one, e.g. "
                    '[eval] suites = ["smoke"] with [[eval.gates]] (see suites/ and docs/eval.md), or pass --suite NAME',
                    err=True)
+        return 2
+    missing = next((m for m in EVAL_EXTRA if not _installed(m)), None)
+    if missing is not None:  # one line naming the extra, not an internal error from the first import
+        click.echo(f"llmspec eval: needs the eval extra ({missing} is not installed): pip install "
+                   "'llmspec-cli[eval]'", err=True)
         return 2
 
     def log(message: str) -> None:

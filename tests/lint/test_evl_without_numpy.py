@@ -56,3 +56,15 @@ def test_the_metric_table_imports_no_numpy():
             "default_metrics; print(direction('acc'), direction('word_perplexity'), default_metrics('generate_until'))")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert p.stdout.split() == ["True", "False", "['f1']"], p.stderr
+
+
+def test_evl006_says_power_was_not_checked_without_numpy(tmp_path):
+    # EVL006 returned silently on a core install (a pre-commit hook), so an undecidable gate went unflagged
+    spec = tmp_path / "spec.toml"
+    spec.write_text(SPEC.format(metric="acc").replace("min = 0.5", "max_drop = 0.05"))
+    p = subprocess.run([sys.executable, "-c", NO_NUMPY, "lint", "-f", "json", "--select", "EVL006", str(spec)],
+                       capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr
+    found = json.loads(p.stdout)
+    assert [f["code"] for f in found] == ["EVL006"]
+    assert "not checked (numpy is not installed)" in found[0]["message"]

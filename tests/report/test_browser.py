@@ -80,6 +80,7 @@ def test_screenshot_is_a_rendered_page_with_the_chart(rendered: dict) -> None:
     assert int(_mask(pixels, CAPACITY_LINE).sum()) > 50, "the capacity line is missing"
 
 
+@pytest.mark.needs("matplotlib")
 @pytest.mark.slow
 def test_rendered_dom_has_the_tables_and_the_svg(rendered: dict) -> None:
     dom = parse_html(rendered["dom"])

@@ -31,6 +31,7 @@ def _table(tables, first_header: str):
     return found[0]
 
 
+@pytest.mark.needs("matplotlib")
 @pytest.mark.parametrize("spec_path", EXAMPLES, ids=IDS)
 def test_markdown_report_of_every_example(spec_path: Path, tmp_path: Path) -> None:
     out = tmp_path / "review.md"
@@ -75,6 +76,7 @@ def test_markdown_report_of_every_example(spec_path: Path, tmp_path: Path) -> No
         assert "## What would fit" in text or "does not fit" not in text
 
 
+@pytest.mark.needs("matplotlib")
 @pytest.mark.parametrize("spec_path", EXAMPLES, ids=IDS)
 def test_html_report_of_every_example(spec_path: Path, tmp_path: Path) -> None:
     out = tmp_path / "review.html"
@@ -94,6 +96,7 @@ def test_html_report_of_every_example(spec_path: Path, tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == [out]  # HTML inlines its chart: no files beside it
 
 
+@pytest.mark.needs("matplotlib")
 def test_markdown_goes_to_stdout_without_output_option() -> None:
     spec = ROOT / "examples" / "llama2-7b-lora-a100.toml"
     result = run_cli("report", str(spec))
@@ -187,6 +190,7 @@ def test_missing_spec_is_exit_2(tmp_path: Path) -> None:
     assert result.stderr.startswith(f"{tmp_path / 'nope.toml'}:1:1: ") and "Traceback" not in result.stderr
 
 
+@pytest.mark.needs("matplotlib")
 def test_report_never_imports_torch_and_draws_with_matplotlib_only_when_needed(tmp_path: Path) -> None:
     code = f"""
 import sys

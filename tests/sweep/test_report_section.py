@@ -5,12 +5,14 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from click.testing import CliRunner
 from sweep_helpers import EXAMPLE, ROOT
 
 from llmspec.cli import cli
 
 
+@pytest.mark.needs("matplotlib")
 def test_report_has_sweep_section_and_chart(tmp_path) -> None:
     out = tmp_path / "review.md"
     result = CliRunner().invoke(cli, ["report", str(EXAMPLE), "-o", str(out)])

@@ -50,7 +50,15 @@ class GatePower(Rule):
             return
         from importlib.util import find_spec
 
-        if find_spec("numpy") is None or find_spec("yaml") is None:  # a core install: `eval --dry-run` says it
+        missing = next((m for m in ("numpy", "scipy") if find_spec(m) is None), None)
+        if missing is not None:  # a core install (e.g. a pre-commit hook): say that power was not checked
+            first = next(i for i, g in enumerate(ev.gates) if g.max_drop is not None)
+            yield self.finding(
+                ctx, ("eval", "gates", first, "max_drop"),
+                f"the power of the max_drop gates was not checked ({missing} is not installed): an undecidable gate "
+                "would pass any candidate",
+                fix="install the eval extra (pip install 'llmspec-cli[eval]'; in a pre-commit hook, add it to "
+                    "additional_dependencies) or run `llmspec eval --dry-run`")
             return
         from llmspec.eval.gateplan import plan_gates
 
