@@ -105,3 +105,19 @@ def test_import_and_export_never_import_the_tools_or_torch(tmp_path, config, too
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert "HEAVY []" in proc.stdout, proc.stdout + proc.stderr
     assert f"written ({tool})" in proc.stderr
+
+
+@pytest.mark.parametrize("config, expected", [
+    # precision: bf16-true (line 6) on a T4; train.epochs: 4 (nested, line 35 col 3) for QLoRA
+    (FIXTURES / "litgpt_llama2_7b_qlora.yaml", [":6:1: HW001 [error]", ":35:3: OVF004 [warning]"]),
+    (TT_FIXTURES[0], [":87:1: HW001 [error]"]),  # dtype: bf16
+])
+def test_lint_of_the_config_as_it_stands_points_at_its_own_lines(tmp_path, config, expected):
+    copy = tmp_path / config.name  # this repository's lint settings exclude tests/**
+    copy.write_text(config.read_text())
+    config = copy
+    result = run_cli("lint", str(config), "--set", "hardware.accelerator=T4", "--format", "concise")
+    assert result.code == 1, result.out + result.err
+    for where in expected:
+        assert f"{config}{where}" in result.out, result.out
+    assert "this LitGPT config names no GPU" in result.out or "this torchtune config names no GPU" in result.out

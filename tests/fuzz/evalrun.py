@@ -161,7 +161,8 @@ def _suite(kind: str, cwd: Path, canary: Path) -> str:
 
 
 def _stderr_lines(text: str) -> list[str]:
-    return [line for line in text.splitlines() if line.strip() and not line.startswith("warning:")]
+    """The lines that say what went wrong (not warnings, nor click's usage banner around a usage error)."""
+    return [line for line in text.splitlines() if line.strip() and not line.startswith(("warning:", "Usage:", "Try '"))]
 
 
 def eval_problems(case: EvalCase, ex: Example, res, cwd: Path, canary: Path) -> list[str]:

@@ -71,6 +71,19 @@ def test_hf_trainer_optimizer_is_transformers_default(tmp_path):
     assert preset["activation_checkpointing"].value is args.gradient_checkpointing is False
 
 
+def test_hf_trainer_and_accelerate_defer_fsdp_gradient_sync():
+    # Trainer wraps every micro-batch but the last in accelerator.no_sync unless the accumulation plugin's
+    # sync_each_batch is set, and accelerate's plugin defaults it to False
+    utils = pytest.importorskip("accelerate.utils", reason="accelerate is not installed here")
+    trainer = pytest.importorskip("transformers.trainer", reason="transformers is not installed here")
+    assert utils.GradientAccumulationPlugin().sync_each_batch is False
+    assert 'plugin_kwargs.get("sync_each_batch", False)' in inspect.getsource(trainer.Trainer)
+    assert "no_sync" in inspect.getsource(trainer.Trainer)
+    for name in ("hf-trainer", "trl", "axolotl", "llamafactory", "accelerate"):
+        assert stacks.stack(name).defaults["sync_each_batch"].value is False
+    assert stacks.stack("pytorch").defaults["sync_each_batch"].value is True
+
+
 def test_trl_turns_gradient_checkpointing_on():
     trl = pytest.importorskip("trl", reason="trl is not installed here")
     from trl import SFTConfig
