@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import json
+import statistics
 import tempfile
 from pathlib import Path
 
@@ -27,14 +28,22 @@ def table(rows: list[dict]) -> str:
         errs = [abs(r["error"]) for r in rows if r["size"] == size]
         if errs:
             bad = [r["id"] for r in rows if r["size"] == size and abs(r["error"]) > TOLERANCE]
-            out += ["", f"**{size}**: {len(errs)} cases, mean |error| {100 * sum(errs) / len(errs):.1f}%, max "
-                        f"{100 * max(errs):.1f}%, within 5%: {len(errs) - len(bad)}/{len(errs)}"
-                        + (f"; outside: {', '.join(bad)}" if bad else "")]
+            out += ["", f"**{size}**: {len(errs)} cases, median |error| {100 * statistics.median(errs):.1f}%, mean "
+                        f"{100 * sum(errs) / len(errs):.1f}%, max {100 * max(errs):.1f}%, within 5%: "
+                        f"{len(errs) - len(bad)}/{len(errs)}" + (f"; outside: {', '.join(bad)}" if bad else "")]
+    out += ["", "| family | reduced: within 5% | reduced: worst error | held-out: within 5% | "
+                "held-out: worst error |", "|---|---:|---:|---:|---:|"]
+    for fam in dict.fromkeys(r["family"] for r in rows):
+        cells = []
+        for size in ("reduced", "held-out"):
+            errs = [abs(r["error"]) for r in rows if r["family"] == fam and r["size"] == size]
+            cells += [f"{sum(e <= TOLERANCE for e in errs)}/{len(errs)}", f"{100 * max(errs):.1f}%"] if errs else ["", ""]
+        out.append(f"| {fam} | " + " | ".join(cells) + " |")
     return "\n".join(out)
 
 
-def run_families(size: str, write: bool = True) -> int:
-    cases = [c for c in json.loads(FROZEN.read_text()) if size == "all" or c["size"] == size]
+def run_families(size: str, write: bool = True, table_only: bool = False) -> int:
+    cases = [c for c in json.loads(FROZEN.read_text()) if (size == "all" or c["size"] == size) and not table_only]
     previous = {r["id"]: r for r in json.loads(RESULTS.read_text())} if RESULTS.exists() else {}
     with tempfile.TemporaryDirectory() as tmp:
         for case in cases:

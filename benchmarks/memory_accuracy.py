@@ -152,7 +152,7 @@ def main(argv=None) -> int:
     if args.families:
         from family_runs import run_families
 
-        return run_families(args.families, write=not args.no_write)
+        return run_families(args.families, write=not args.no_write, table_only=args.table_only)
     cases = [c for c in CASES if (args.split == "all" or c[4] == args.split) and (not args.only or c[0] in args.only)]
     if args.table_only:
         cases = []

@@ -33,6 +33,7 @@ with large vocabularies it is the largest single part.
 
 from __future__ import annotations
 
+from llmspec.estimate.precision import DTYPE_BYTES
 from llmspec.spec.models import Architecture, Training
 
 LOGITS_FORWARD = 10  # bytes per token per vocab entry at the end of forward (8 under fp32)
@@ -96,8 +97,26 @@ def block_kinds(arch: Architecture) -> list[tuple[int, int]]:
 def blocks_bytes_per_token(arch: Architecture, training: Training, seq_len: int,
                            family: str | None = None) -> tuple[float, float]:
     """(all blocks together, the largest single block): bytes saved for backward per token."""
-    per = [(n, layer_bytes_per_token(arch, training, seq_len, f, family)) for n, f in block_kinds(arch)]
+    from llmspec.estimate.params import layer_split
+
+    moe_blocks = layer_split(arch)[1]
+    kinds = block_kinds(arch)
+    # the last kind is the MoE block when there is one (ffn None: its routed width and routed copies)
+    per = [(n, layer_bytes_per_token(arch, training, seq_len, None if moe_blocks and i == len(kinds) - 1 else f,
+                                     family)) for i, (n, f) in enumerate(kinds)]
     return sum(n * b for n, b in per), max(b for _, b in per)
+
+
+def routed_bytes_per_token(arch: Architecture, training: Training) -> float:
+    """What an MoE block saves per token beyond a dense MLP of the same activation width: the copy of each token's
+    hidden state gathered for every expert it visits (``hidden_states[token_idx]``, the residual dtype; the grouped
+    matmul saves it as its input) and each visited expert's output (16-bit; saved by the multiplication with the
+    routing weight): experts_per_token x d_model x (residual bytes + 2). transformers integrations/moe.py
+    (grouped_mm experts forward: index, _grouped_mm, ``* top_k_weights``); measured on the Mixtral, Qwen2-MoE and
+    Qwen3-MoE classes under FakeTensorMode."""
+    if arch.moe is None:
+        return 0.0
+    return arch.moe.experts_per_token * arch.d_model * (residual_bytes(training) + 2)
 
 
 def adapted_roles(arch: Architecture, training: Training, family: str | None = None) -> set[str]:
@@ -109,6 +128,45 @@ def adapted_roles(arch: Architecture, training: Training, family: str | None = N
 
     roles = {s.role.rsplit(".", 1)[-1] for s in lora_shapes(arch, training.lora.targets, family)}
     return roles & _BLOCK_ROLES
+
+
+def lora_expert_weight_bytes(arch: Architecture, training: Training, family: str | None = None) -> tuple[float, float]:
+    """(all MoE blocks, one block): the adapted expert stacks PEFT materialises under LoRA, saved for backward.
+
+    With the registry's peft_experts = "fused", PEFT wraps the 3-D expert parameters in lora.ParamWrapper, whose
+    forward registers a parametrization ``W + scaling * lhs @ rhs`` (peft/tuners/lora/layer.py, _LoraFactorsProxy:
+    one ``torch.baddbmm`` in the dtype of W): a full copy of every expert's gate_up_proj and down_proj in the
+    frozen base dtype. The grouped expert matmul (transformers integrations/moe.py, torch._grouped_mm) saves that
+    weight for its backward, because it now requires grad, so each MoE block keeps a copy of all its experts until
+    its backward runs; the router's small parametrized weight is one more copy of d_model x n_experts. Measured on
+    MixtralForCausalLM and Qwen3MoeForCausalLM under FakeTensorMode. 0 without LoRA or for other families."""
+    if training.method not in ("lora", "qlora") or arch.moe is None:
+        return 0.0, 0.0
+    roles = adapted_roles(arch, training, family)
+    from llmspec.estimate.params import layer_split, peft_experts
+
+    if peft_experts(family) != "fused" or not roles & {"gate_up", "down"}:
+        return 0.0, 0.0
+    m, d = arch.moe, arch.d_model
+    f_e = m.expert_ffn_dim or arch.ffn_dim
+    mats = (2 * d * f_e if "gate_up" in roles else 0) + (d * f_e if "down" in roles else 0)
+    base = DTYPE_BYTES.get(training.base_dtype or "", 4 if training.precision == "fp32" else 2)
+    per_block = (m.n_experts * mats + d * m.n_experts) * base
+    return layer_split(arch)[1] * per_block, per_block
+
+
+def lora_expert_grad_bytes(arch: Architecture, training: Training, family: str | None = None) -> float:
+    """The gradient of one parametrized expert stack, live during an MoE block's backward while the saved copies of
+    every block still are (lora_expert_weight_bytes): the grouped matmul's backward returns a weight gradient of the
+    stack's full size (down_proj, d_model x expert width per expert, first in backward; the larger gate_up_proj's
+    comes once down_proj's copy and gradient are freed, which nets the same), and only then does the baddbmm's
+    backward reduce it to the low-rank factors. Measured on MixtralForCausalLM under FakeTensorMode."""
+    if not lora_expert_weight_bytes(arch, training, family)[1]:
+        return 0.0
+    m = arch.moe
+    assert m is not None  # lora_expert_weight_bytes is 0 without MoE
+    base = DTYPE_BYTES.get(training.base_dtype or "", 4 if training.precision == "fp32" else 2)
+    return m.n_experts * arch.d_model * (m.expert_ffn_dim or arch.ffn_dim) * base
 
 
 def lora_dropout_bytes_per_token(arch: Architecture, training: Training, f: int, family: str | None = None) -> float:
@@ -132,10 +190,12 @@ def model_dropout_bytes_per_token(arch: Architecture, training: Training, family
 def layer_bytes_per_token(arch: Architecture, training: Training, seq_len: int, ffn: int | None = None,
                           family: str | None = None) -> float:
     """Bytes one block saves for backward per token (no recomputation); ``ffn`` is its MLP activation width
-    (default: the MoE width, see block_kinds); ``family`` (model.family) names the real modules."""
+    (default None: an MoE block, of the routed width with its routed copies, see block_kinds); ``family``
+    (model.family) names the real modules."""
     h, kvw, H = arch.d_model, arch.kv_heads * arch.head_size, arch.n_heads
     h_attn = arch.n_heads * arch.head_size
     f = ffn_width(arch) if ffn is None else ffn
+    routed = routed_bytes_per_token(arch, training) if ffn is None else 0.0  # an MoE block (block_kinds)
     lora = training.method in ("lora", "qlora") and training.lora is not None
     if lora:
         roles = adapted_roles(arch, training, family)
@@ -153,7 +213,7 @@ def layer_bytes_per_token(arch: Architecture, training: Training, seq_len: int, 
     if arch.qk_norm:  # Qwen3's q_norm / k_norm (RMSNorm upcasts): 6 B per element of q and k (4 under LoRA), measured
         per += (4 if lora else 6) * (h_attn + kvw)
     per += 4 * H + 8
-    per += model_dropout_bytes_per_token(arch, training, family)
+    per += model_dropout_bytes_per_token(arch, training, family) + routed
     kind = "lora" if lora else "full"
     a, b = family_fit(family, kind) if transformers_classes(training) else (0.0, 0.0)
     per += a * h + b * f
@@ -161,6 +221,9 @@ def layer_bytes_per_token(arch: Architecture, training: Training, seq_len: int, 
         per += non_gated_mlp_bytes_per_token(arch, training, f)
     if eager_attention(training, family):
         per += (8 if training.precision == "fp32" else 6) * H * seq_len
+        per += 2 * H * seq_len if softcapping(family) else 0  # the saved tanh of the scores (registry softcapping)
+    elif math_attention(arch, family):
+        per += math_attention_bytes_per_token(arch, seq_len)
     return per
 
 
@@ -205,6 +268,25 @@ def eager_attention(training: Training, family: str | None = None) -> bool:
     return training.attention == "eager" or (fam is not None and not fam.sdpa)
 
 
+def math_attention(arch: Architecture, family: str | None = None) -> bool:
+    """sdpa falls back to its math kernel: a family with the registry's mqa_math_sdpa, one K/V head for several
+    query heads, and the old decoder architecture (one norm per block; hfmap writes multi_query for it)."""
+    from llmspec.spec.families import family as registry_family
+
+    fam = registry_family(family)
+    new_arch = arch.parallel_attention and arch.norms_per_layer == 2
+    return bool(fam is not None and fam.mqa_math_sdpa and arch.kv_heads == 1 < arch.n_heads and not new_arch)
+
+
+def math_attention_bytes_per_token(arch: Architecture, seq_len: int) -> float:
+    """What sdpa's math kernel saves for backward per token and block instead of what a fused kernel saves
+    (_scaled_dot_product_attention_math: q and k scaled by sqrt(scale) in fp32, the fp32 probabilities and v in
+    fp32, 4 x (n_heads x s + q width + 2 x kv width), where the fused kernel keeps the 16-bit q, k, v and an fp32
+    logsumexp, 2 x (q width + 2 x kv width) + 4 x n_heads)."""
+    H, qw, kvw = arch.n_heads, arch.n_heads * arch.head_size, arch.kv_heads * arch.head_size
+    return 4 * H * seq_len + 2 * qw + 4 * kvw - 4 * H
+
+
 def checkpoint_bytes_per_token(arch: Architecture, training: Training) -> float:
     """With full recomputation a block keeps only its input (Korthikanti et al. 2022, section 4.1: 2sbh)."""
     return residual_bytes(training) * arch.d_model
@@ -219,7 +301,17 @@ def non_layer_bytes_per_token(arch: Architecture, training: Training, phase: str
     return (0 if lora else NON_LAYER_H_BACKWARD) * arch.d_model
 
 
-def logits_bytes_per_token(arch: Architecture, phase: str, precision: str) -> float:
+def softcapping(family: str | None) -> bool:
+    from llmspec.spec.families import family as registry_family
+
+    fam = registry_family(family)
+    return fam is not None and fam.softcapping
+
+
+def logits_bytes_per_token(arch: Architecture, phase: str, precision: str, family: str | None = None) -> float:
+    """The loss path's bytes per token (module docstring); a soft-capping family (the registry's softcapping)
+    also saves the 16-bit tanh of its logits for backward: + 2 x vocab (measured on Gemma2ForCausalLM)."""
+    cap = 2 * arch.vocab_size if softcapping(family) else 0
     if phase == "forward":
-        return (8 if precision == "fp32" else LOGITS_FORWARD) * arch.vocab_size
-    return LOGITS_BACKWARD * arch.vocab_size
+        return (8 if precision == "fp32" else LOGITS_FORWARD) * arch.vocab_size + cap
+    return LOGITS_BACKWARD * arch.vocab_size + cap

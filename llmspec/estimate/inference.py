@@ -27,7 +27,7 @@ from llmspec.estimate import precision as P
 from llmspec.estimate.params import count_params
 from llmspec.estimate.result import OVERHEAD_NOTE, MemoryEstimate, accelerator_note, capacity, overhead
 from llmspec.estimate.shapes import layout
-from llmspec.spec.models import Hardware, Inference, Spec
+from llmspec.spec.models import Hardware, Inference, Spec, Training
 
 
 def inference_tp(spec: Spec) -> int:
@@ -75,6 +75,42 @@ def lengths(spec: Spec) -> tuple[int, int]:
     return prompt, kv
 
 
+def moe_peak(arch) -> float:
+    """Peak bytes per prompt token inside an MoE block (16-bit): the fused gate_up output of every visited expert
+    stays whole until the product (its gate and up halves are views: 4 x routed width), with the activation and the
+    product (2 + 2 x routed width), the hidden state gathered per visited expert (2 x experts_per_token x d_model)
+    and the block's residual and norm buffers (8.5 x d_model, as in a dense block). transformers
+    integrations/moe.py (grouped_mm experts forward); measured on Mixtral, Qwen2-MoE and Qwen3-MoE."""
+    from llmspec.estimate.params import layer_split
+
+    if arch.moe is None or not layer_split(arch)[1]:
+        return 0.0
+    return 8 * A.ffn_width(arch) + 2 * arch.moe.experts_per_token * arch.d_model + 8.5 * arch.d_model
+
+
+def attention_peak(spec: Spec, prompt: int) -> float:
+    """Peak bytes per prompt token inside attention (16-bit compute) when no fused sdpa kernel runs; 0 otherwise.
+
+    * Eager-only classes (the registry's sdpa = False, Gemma 2: soft-capping; transformers
+      models/gemma2/modeling_gemma2.py, eager_attention_forward): the masked scores (2 x n_heads x s) are still
+      referenced while softmax(dtype=float32) makes its fp32 copy and result (4 + 4 x n_heads x s); plus q
+      (2 x n_heads x head_dim), K and V repeated to n_heads when grouped (repeat_kv: 4 x n_heads x head_dim), the
+      sliding-window and full masks (2 x 2 x s) and the block's hidden states (6 x d_model).
+    * sdpa's math kernel (activations.math_attention, Falcon with one K/V head): fp32 scores + mask and fp32
+      probabilities (8 x n_heads x s), the bf16 and bool masks (3 x s), q rotated, in fp32 and scaled
+      (2 + 8 x q width), k and v in fp32 (8 x kv width), the fp32 rotary cos and sin (8 x head_dim), the qkv output
+      (2 x (q width + 2 x kv width)) and the hidden states (6 x d_model).
+    Measured on Gemma2ForCausalLM and FalconForCausalLM prefills under FakeTensorMode."""
+    arch, fam = spec.arch, spec.model.family
+    H, hd, h, s = arch.n_heads, arch.head_size, arch.d_model, prompt
+    qw, kvw = H * hd, arch.kv_heads * hd
+    if A.eager_attention(spec.training or Training(), fam):
+        return 10 * H * s + 2 * qw + (4 * qw if arch.kv_heads < H else 0) + 4 * s + 6 * h
+    if A.math_attention(arch, fam):
+        return 8 * H * s + 3 * s + 10 * qw + 8 * kvw + 8 * hd + 2 * (qw + 2 * kvw) + 6 * h
+    return 0.0
+
+
 def inference_memory(spec: Spec) -> MemoryEstimate:
     inf = spec.inference or Inference()
     arch = spec.arch
@@ -87,7 +123,7 @@ def inference_memory(spec: Spec) -> MemoryEstimate:
     kv = kv_bytes_per_token(spec) * s * b / kv_split
     c = 4 if inf.precision == "fp32" else 2
     h, f = arch.d_model, max(width for _, width in A.block_kinds(arch))  # widest MLP (dense layers of MoE)
-    layer_peak = max(6 * f + 8.5 * h, 16.25 * h) * c / 2 / tp
+    layer_peak = max(6 * f + 8.5 * h, 16.25 * h, attention_peak(spec, p), moe_peak(arch)) * c / 2 / tp
     logits_tokens = p if inf.logits == "all" else 1  # the engine's preset (generation engines: the last position)
     end_peak = (c * arch.vocab_size * logits_tokens + c * h * p) / tp  # logits + the final hidden states
     fa, fb = A.family_fit(spec.model.family, "prefill")  # the real class's own buffers (family registry)

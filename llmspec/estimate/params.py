@@ -35,9 +35,13 @@ class LoraShape:
     d_in: int
     d_out: int
     copies: int
+    rank_factor: int = 1
+    """The adapter's rank is rank_factor x lora.rank: 2 on the fused gate_up_proj experts, where PEFT doubles the
+    rank of the two fused transformers-4 projections (w1 + w3; peft/utils/transformers_weight_conversion.py,
+    _convert_peft_config_moe: rank_pattern r x len(required_old_targets))."""
 
     def params(self, rank: int) -> int:
-        return rank * (self.d_in + self.d_out) * self.copies
+        return rank * self.rank_factor * (self.d_in + self.d_out) * self.copies
 
 
 @dataclass
@@ -205,15 +209,32 @@ def lora_shapes(arch: Architecture, targets: list[str] | tuple[str, ...],
 def _lora_shapes(arch: Architecture, targets, family: str | None) -> list[LoraShape]:
     names = all_linear_targets(arch, family) if "all-linear" in targets else list(dict.fromkeys(targets))
     layout = layout_for(family)
+    experts = peft_experts(family) if arch.moe is not None else "separate"
     seen: set[str] = set()
     out = []
     for name in names:
         for role in layout.get(name, ()):
             for label, d_in, d_out, copies in _role_shapes(arch, role):
+                if experts == "none" and (label.startswith("expert.") or label == "router"):
+                    continue  # PEFT does not reach the fused experts or the router of this class
                 if label not in seen:  # w1 and gate_proj name the same matrices
                     seen.add(label)
                     out.append(LoraShape(name, label, d_in, d_out, copies))
+    if experts == "fused":
+        gate = next((s for s in out if s.role == "expert.gate"), None)
+        up = next((s for s in out if s.role == "expert.up"), None)
+        if gate is not None and up is not None:  # one adapter of rank 2r on the fused [gate; up] stack per expert
+            fused = LoraShape(gate.target, "expert.gate_up", gate.d_in, gate.d_out + up.d_out, gate.copies, 2)
+            out = [fused if s is gate else s for s in out if s is not up]
     return out
+
+
+def peft_experts(family: str | None) -> str:
+    """How PEFT adapts this family's MoE experts (the registry's peft_experts): "fused", "none" or "separate"."""
+    from llmspec.spec.families import family as registry_family
+
+    fam = registry_family(family)
+    return fam.peft_experts if fam is not None else "separate"
 
 
 def module_names(arch: Architecture, family: str | None = None) -> list[str]:

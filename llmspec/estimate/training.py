@@ -35,6 +35,22 @@ def _base_bytes(tr: Training) -> float:
     return 4 if tr.precision == "fp32" else 2
 
 
+def tied_grad_sum_bytes(arch, tr: Training) -> float:
+    """Extra bytes at the end of backward when a trained, tied embedding matrix receives its second gradient.
+
+    The tied matrix is used twice (token embedding and lm_head), so autograd's AccumulateGrad sums two full-size
+    gradients: the head's (under autocast cast back to the fp32 weight: the backward of aten._to_copy) is already in
+    ``.grad`` when ``aten.embedding_dense_backward`` produces the embedding's, and ``grad + new_grad`` is computed out
+    of place (torch/csrc/autograd/functions/accumulate_grad.h, accumulateGrad: in place only when nothing else holds
+    the old gradient). For that moment three vocab x d_model gradients are live where the estimate had one: 2 x vocab
+    x d_model x gradient bytes. The embedding's backward is the last op of backward, so every other gradient is live
+    too (measured on Gemma, Gemma 2, Falcon, OPT and OLMo under FakeTensorMode; benchmarks/memory_accuracy.md).
+    LoRA / QLoRA: the embedding is frozen (0)."""
+    if not arch.tie_embeddings or tr.method in ("lora", "qlora"):
+        return 0.0
+    return 2.0 * arch.vocab_size * arch.d_model * P.grad_bytes(tr.precision)
+
+
 def training_memory(spec: Spec) -> MemoryEstimate:
     tr = spec.training or Training()
     hw = spec.hardware or Hardware()
@@ -71,7 +87,8 @@ def training_memory(spec: Spec) -> MemoryEstimate:
         if tr.lora:
             shapes = lora_shapes(arch, tr.lora.targets, spec.model.family)
             rank = tr.lora.rank
-            mats = [(s.d_in, rank, s.copies) for s in shapes] + [(rank, s.d_out, s.copies) for s in shapes]
+            mats = [(s.d_in, rank * s.rank_factor, s.copies) for s in shapes] + [
+                (rank * s.rank_factor, s.d_out, s.copies) for s in shapes]
         vectors = 0
     else:
         weights = N * P.trainable_weight_bytes(prec)
@@ -138,15 +155,22 @@ def training_memory(spec: Spec) -> MemoryEstimate:
     non_layer_b = A.non_layer_bytes_per_token(arch, tr, "backward") * T / tp
     kept = L * A.checkpoint_bytes_per_token(arch, tr) * T / tp if tr.activation_checkpointing else blocks
     recompute = largest_block if tr.activation_checkpointing else 0.0
+    experts_all, experts_one = (x / tp for x in A.lora_expert_weight_bytes(arch, tr, family))
+    expert_grad = A.lora_expert_grad_bytes(arch, tr, family) / tp
+    if tr.activation_checkpointing:
+        recompute += experts_one + expert_grad
+    else:
+        kept += experts_all
     # with checkpointing, peft's lora_dropout copies of the recomputed block are live while the loss gradients are
     # (measured: the backward peak rises by one block's dropout bytes; activations.lora_dropout_bytes_per_token)
     ckpt_dropout = 0.0
     if tr.activation_checkpointing and lora:
         ckpt_dropout = max(A.lora_dropout_bytes_per_token(arch, tr, f, family) for _, f in A.block_kinds(arch)) * T / tp
-    logits_f = A.logits_bytes_per_token(arch, "forward", prec) * T / tp
-    logits_b = A.logits_bytes_per_token(arch, "backward", prec) * T / tp
+    logits_f = A.logits_bytes_per_token(arch, "forward", prec, family) * T / tp
+    logits_b = A.logits_bytes_per_token(arch, "backward", prec, family) * T / tp
     live_grads = grads if tr.gradient_accumulation > 1 else 0.0
     copies_bwd = 0.0 if tr.activation_checkpointing else copies
+    tied = tied_grad_sum_bytes(arch, tr) / mp
 
     # --- training-stack knobs (llmspec.estimate.stack; issue 12) --------------------------------------------
     per_layer = A.checkpoint_bytes_per_token(arch, tr) * T / tp if tr.activation_checkpointing else largest_block
@@ -161,10 +185,19 @@ def training_memory(spec: Spec) -> MemoryEstimate:
 
     # --- phases --------------------------------------------------------------------------------------
     state = weights + master + states + gathered
-    bwd_start_total = state + dequant + copies_bwd + live_grads + kept + ckpt_dropout + non_layer_b + logits_b
+    # three moments of backward: its start (loss gradients, every activation), its end (every gradient; the tied
+    # matrix's two gradients summed, or one recomputed block) and, with LoRA on fused MoE experts, the first MoE
+    # block's backward (loss buffers gone, one expert stack's full-size gradient live: lora_expert_grad_bytes)
+    moments = {
+        "start": state + dequant + copies_bwd + live_grads + kept + ckpt_dropout + non_layer_b + logits_b,
+        "end": state + dequant + grads + max(recompute, tied),
+        "expert": (state + dequant + copies_bwd + live_grads + kept + ckpt_dropout + expert_grad
+                   if expert_grad and not tr.activation_checkpointing else 0.0),
+    }
+    moment = max(moments, key=moments.__getitem__)
     phases = {
         "forward": state + dequant + copies + live_grads + kept + non_layer_f + logits_f,
-        "backward": max(bwd_start_total, state + dequant + grads + recompute),
+        "backward": moments[moment],
         "optimizer": state + grads + temp,
     }
     peak_phase = max(phases, key=phases.__getitem__)
@@ -172,10 +205,9 @@ def training_memory(spec: Spec) -> MemoryEstimate:
     if master:
         breakdown["master_weights"] = master
     if copies:
-        # at the end of backward (all gradients live) the autocast copies are freed: only its start holds them
-        at_bwd_start = phases["backward"] == bwd_start_total
+        # at the end of backward (all gradients live) the autocast copies are freed
         breakdown["autocast_copies"] = copies if peak_phase == "forward" else (
-            copies_bwd if peak_phase == "backward" and at_bwd_start else 0)
+            copies_bwd if peak_phase == "backward" and moment != "end" else 0)
     breakdown["gradients"] = {"forward": live_grads, "optimizer": grads}.get(peak_phase, 0)
     breakdown["optimizer_states"] = states
     if gathered:
@@ -184,14 +216,19 @@ def training_memory(spec: Spec) -> MemoryEstimate:
         breakdown["dequant_buffer"] = dequant
     if peak_phase == "optimizer":
         breakdown["optimizer_buffers"] = temp
-    else:
-        bwd_start = phases["backward"] == bwd_start_total
-        if peak_phase == "backward" and not bwd_start:
-            breakdown["gradients"] = grads
-            breakdown["activations"] = recompute
+    elif peak_phase == "backward" and moment == "end":
+        breakdown["gradients"] = grads
+        if tied > recompute:
+            breakdown["tied_gradient_sum"] = tied
         else:
-            if peak_phase == "backward":
-                breakdown["gradients"] = live_grads
+            breakdown["activations"] = recompute
+    else:
+        if peak_phase == "backward":
+            breakdown["gradients"] = live_grads
+        if peak_phase == "backward" and moment == "expert":
+            breakdown["activations"] = kept + ckpt_dropout
+            breakdown["expert_weight_gradient"] = expert_grad
+        else:
             breakdown["activations"] = kept + (non_layer_f if peak_phase == "forward" else non_layer_b + ckpt_dropout)
             breakdown["logits_and_loss"] = logits_f if peak_phase == "forward" else logits_b
     rounded = {k: int(round(v)) for k, v in breakdown.items() if v}

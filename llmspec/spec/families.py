@@ -81,6 +81,26 @@ class Family:
     model.hf_config): what the estimate assumes."""
     sdpa: bool = True
     """The class runs torch's scaled_dot_product_attention; False: eager attention only (s x s scores)."""
+    mqa_math_sdpa: bool = False
+    """With a single K/V head the class hands torch's sdpa one K/V head for n_heads queries, with neither
+    enable_gqa nor repeat_kv (FalconAttention.forward, old decoder architecture with multi_query). No fused kernel
+    accepts unequal head counts (torch sdp_utils, check_batch_size_and_num_heads_dense), so sdpa runs its math
+    kernel (aten/native/transformers/attention.cpp, _scaled_dot_product_attention_math), which upcasts q, k, v to
+    fp32 and materialises the n_heads x s x s scores and probabilities (activations.math_attention)."""
+    softcapping: bool = False
+    """The class soft-caps attention scores and final logits, ``tanh(x / cap) * cap`` (Gemma2Config
+    attn_logit_softcapping = 50.0 and final_logit_softcapping = 30.0 by default; a spec cannot change them). Each
+    tanh output is saved for backward in the compute dtype: + 2 x n_heads x s bytes per token and block (eager
+    attention) and + 2 x vocab per token for the logits (modeling_gemma2.py, eager_attention_forward and
+    Gemma2ForCausalLM.forward)."""
+    peft_experts: str = "separate"
+    """How PEFT 0.21 adapts the MoE experts of this class under LoRA. "fused": transformers 5 stores the experts as
+    3-D parameters (gate_up_proj, down_proj), and PEFT's v4 -> v5 conversion (peft/utils/
+    transformers_weight_conversion.py, _convert_peft_config_moe) maps the expert and router names onto them:
+    lora.ParamWrapper adapters, one per expert, rank 2r on gate_up_proj and r on down_proj, plus the router weight.
+    "none": PEFT has no conversion for the class (its model_type is not a key of transformers'
+    _MODEL_TO_CONVERSION_PATTERN), so neither the 3-D experts nor the router (not nn.Linear) are adapted.
+    "separate": one adapter per expert matrix (transformers 4 nn.Linear experts; families outside the registry)."""
 
     @property
     def linear_names(self) -> tuple[str, ...]:
@@ -119,7 +139,8 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
         vocab_size=32000, hidden_size=4096, intermediate_size=14336, num_hidden_layers=32, num_attention_heads=32,
         num_key_value_heads=8, head_dim="", hidden_act="silu", max_position_embeddings=131072,
         tie_word_embeddings=False, num_local_experts=8, num_experts_per_tok=2),
-        _ROPE, moe=True, aliases={"num_local_experts": "num_experts"}, quirks="MoE from num_local_experts"),
+        _ROPE, moe=True, aliases={"num_local_experts": "num_experts"}, quirks="MoE from num_local_experts",
+        peft_experts="fused"),  # peft adds "mixtral" to the conversion patterns itself
     # Qwen2Attention: q/k/v_proj bias=True, o_proj bias=False (not configurable).
     _llama_like("qwen2", "Qwen2ForCausalLM", dict(
         vocab_size=151936, hidden_size=4096, intermediate_size=22016, num_hidden_layers=32, num_attention_heads=32,
@@ -133,7 +154,8 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
         tie_word_embeddings=False, decoder_sparse_step=1, moe_intermediate_size=1408,
         shared_expert_intermediate_size=5632, num_experts_per_tok=4, num_experts=60, mlp_only_layers=[],
         qkv_bias=True), {**_ROPE, "qkv_bias": "$qkv_bias"}, moe=True, peft=None,
-        quirks="dense blocks from mlp_only_layers / decoder_sparse_step; one gated shared expert"),
+        quirks="dense blocks from mlp_only_layers / decoder_sparse_step; one gated shared expert",
+        peft_experts="none"),  # transformers maps qwen3_moe etc. -> "qwen2_moe", but has no "qwen2_moe" key
     # Qwen3Attention: q_norm / k_norm = RMSNorm(head_dim).
     _llama_like("qwen3", "Qwen3ForCausalLM", dict(
         vocab_size=151936, hidden_size=4096, intermediate_size=22016, num_hidden_layers=32, num_attention_heads=32,
@@ -145,7 +167,8 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
         num_key_value_heads=4, head_dim="", hidden_act="silu", max_position_embeddings=32768,
         tie_word_embeddings=False, attention_bias=False, decoder_sparse_step=1, moe_intermediate_size=768,
         num_experts_per_tok=8, num_experts=128, mlp_only_layers=[]), {**_ROPE, "qk_norm": True, **_ATTN_BIAS},
-        moe=True, peft=None, quirks="dense blocks from mlp_only_layers / decoder_sparse_step"),
+        moe=True, peft=None, quirks="dense blocks from mlp_only_layers / decoder_sparse_step",
+        peft_experts="fused"),  # _MODEL_TO_CONVERSION_PATTERN["qwen3_moe"] = "qwen2_moe"
     # GemmaRMSNorm scales by (1 + weight): still one weight vector per norm.
     _llama_like("gemma", "GemmaForCausalLM", dict(
         vocab_size=256000, hidden_size=3072, intermediate_size=24576, num_hidden_layers=28, num_attention_heads=16,
@@ -157,9 +180,11 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
         num_key_value_heads=4, head_dim=256, hidden_activation="gelu_pytorch_tanh", max_position_embeddings=8192,
         tie_word_embeddings=True, attention_bias=False), {**_ROPE, "norms_per_layer": 4, **_ATTN_BIAS},
         aliases={"hidden_act": "hidden_activation"}, quirks="eager attention (logit soft-capping)",
-        activation_fit={"full": (23, 1), "lora": (13, 1)},
+        # refitted (benchmarks/fit_families.py, calibration shapes) once the soft-capping tanh had its own term
+        # (it was (23, 1) / (13, 1))
+        activation_fit={"full": (20, 0), "lora": (10, 0)},
         # Gemma2PreTrainedModel._supports_sdpa = False (attention logit soft-capping): eager attention
-        sdpa=False),
+        sdpa=False, softcapping=True),
     # Phi3Attention: fused qkv_proj and o_proj without bias; Phi3MLP: fused gate_up_proj and down_proj.
     Family("phi3", "Phi3ForCausalLM", True, dict(
         vocab_size=32064, hidden_size=3072, intermediate_size=8192, num_hidden_layers=32, num_attention_heads=32,
@@ -204,8 +229,10 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
                  "hidden_act": "activation"},
         arch={"norm": "layernorm", "qkv_bias": "$bias", "attn_out_bias": "$bias", "mlp_bias": "$bias",
               "parallel_attention": "$parallel_attn"},
-        dropout_keys=("hidden_dropout",), dropout_h=1,
-        activation_fit={"full": (-3.2, -2.55), "lora": (0.8, -2.55)},
+        dropout_keys=("hidden_dropout",), dropout_h=1, mqa_math_sdpa=True,
+        # refitted (benchmarks/fit_families.py, calibration shapes) once sdpa's math kernel had its own term: the
+        # same residual as GPT-NeoX's parallel LayerNorm / GELU block (it was (-3.2, -2.55) / (0.8, -2.55))
+        activation_fit={"full": (-12, -4), "lora": (-8, -4)},
         quirks="kv heads from new_decoder_architecture / multi_query; norms from num_ln_in_parallel_attn; alibi"),
     # OPTAttention: q/k/v/out_proj bias=enable_bias; fc1/fc2 bias=enable_bias; OPTLearnedPositionalEmbedding has
     # max_position_embeddings + 2 rows (offset 2, from fairseq).

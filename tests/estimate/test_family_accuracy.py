@@ -19,21 +19,9 @@ BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 sys.path.insert(0, str(BENCH))
 CASES = [c for c in json.loads((BENCH / "memory_accuracy_cases.json").read_text()) if c["size"] == "reduced"]
 
-# case id -> why (measured error before the fix that is still missing)
-_MOE_LORA = ("MoE + LoRA: peft on transformers-5 fused experts (3-D parameters) saves per-expert inputs the "
-             "coefficients do not model")
-_MOE_PREFILL = "MoE prefill: the routed copies of the hidden state per visited expert are not in the prefill term"
-_MASK = "prefill builds an s x s attention mask / eager scores (H x s per token) that the prefill term lacks"
-KNOWN_GAPS: dict[str, str] = {
-    "mixtral-lora-reduced": f"-29.2%: {_MOE_LORA}",
-    "mixtral-infer-reduced": f"-10.5%: {_MOE_PREFILL}",
-    "qwen2_moe-lora-reduced": f"+9.8%: {_MOE_LORA}",
-    "qwen2_moe-infer-reduced": f"-7.2%: {_MOE_PREFILL}",
-    "qwen3_moe-lora-reduced": f"-17.3%: {_MOE_LORA}",
-    "qwen3_moe-infer-reduced": f"-10.9%: {_MOE_PREFILL}",
-    "gemma2-infer-reduced": f"-47.2%: Gemma 2 runs eager attention with logit soft-capping; {_MASK}",
-    "falcon-infer-reduced": f"-48.4%: Falcon's attention; {_MASK}",
-}
+# case id -> why (measured error before the fix that is still missing); empty since the MoE-LoRA, MoE-prefill,
+# eager / math-kernel attention and soft-capping terms (benchmarks/memory_accuracy.md)
+KNOWN_GAPS: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
