@@ -67,3 +67,14 @@ def export_trl(spec: Any, where: str) -> str:
         out[key] = value
     return f"# Written by `llmspec export --to trl` from {where} (trl {tab.version}).\n" + yaml.safe_dump(
         out, sort_keys=False, default_flow_style=None)
+
+
+def exporter(tool: str) -> Any:
+    """The export function of ``tool`` (trl here; axolotl and LLaMA-Factory in their own modules)."""
+    if tool == "axolotl":
+        from llmspec.bridges.axolotl import export_axolotl
+        return export_axolotl
+    if tool == "llamafactory":
+        from llmspec.bridges.llamafactory import export_llamafactory
+        return export_llamafactory
+    return export_trl

@@ -115,7 +115,7 @@ def inverse(spec: Any, tab: Table, where: str, name: str) -> dict[str, Any]:
             default = str(rule.default).lower() if rule.default is not None else None
             value = default if default in spelled else spelled[0]
             value = {"true": True, "false": False}.get(value, value)
-        out[key] = value
+        out[key] = int(value) if isinstance(value, float) and key.endswith("alpha") and value.is_integer() else value
     return out
 
 
@@ -124,4 +124,4 @@ def _text(value: Any) -> str:
 
 
 def dump(out: dict[str, Any], header: str) -> str:
-    return header + "\n" + yaml.safe_dump(out, sort_keys=False, default_flow_style=None)
+    return header + "\n" + yaml.safe_dump(out, sort_keys=False, default_flow_style=False)
