@@ -7,13 +7,13 @@ from pathlib import Path
 import click
 
 
-@click.command("import", short_help="Write a spec from a TRL training config.")
+@click.command("import", short_help="Write a spec from a TRL, axolotl or LLaMA-Factory config.")
 @click.argument("configs", nargs=-1, required=True, metavar="CONFIG...")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Spec file to write (default: stdout).")
 @click.option("--from", "tool", type=click.Choice(["trl", "axolotl", "llamafactory"]), help="The tool the config is for.")
 @click.option("--hf-config", type=click.Path(dir_okay=False), help="The model's HF config.json (the architecture).")
 def import_cmd(configs: tuple[str, ...], output: Path | None, tool: str | None, hf_config: str | None) -> int:
-    """Read training CONFIGs (a `trl sft --config` YAML) and write a spec with the stack that tool uses.
+    """Read training CONFIGs (a `trl sft --config`, axolotl or LLaMA-Factory YAML) and write a spec with the stack that tool uses.
 
     Every key is mapped, or reported on one line as unmapped or unsupported (on stderr). Exit status: 0 when
     written, 2 on bad input (unknown tool or key, YAML syntax error; one `file:line:col` line).
