@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 from bridge_helpers import run_cli
-from peer_helpers import peer_parse
+from peer_helpers import accepted, peer_parse_all
 
 from llmspec.bridges.tables import table
 from llmspec.project import load_spec
@@ -37,11 +37,22 @@ def test_every_exported_key_is_an_axolotl_key(tmp_path, spec):
     assert keys <= table("axolotl").known
 
 
+CASES = {"lora": (SPECS[0], ()), "qlora": (SPECS[1], ()), "full": (SPECS[0], FULL)}
+
+
+@pytest.fixture(scope="module")
+def parsed_exports(tmp_path_factory):
+    """Every case exported, then one axolotl process validating them all."""
+    paths = {case: _export(tmp_path_factory.mktemp(case), spec, *extra) for case, (spec, extra) in CASES.items()}
+    results = peer_parse_all("axolotl", list(paths.values()))
+    return {case: accepted(results, path) for case, path in paths.items()}
+
+
 @pytest.mark.axolotl
-@pytest.mark.parametrize("spec, extra", [(SPECS[0], ()), (SPECS[1], ()), (SPECS[0], FULL)],
-                         ids=["lora", "qlora", "full"])
-def test_export_passes_axolotls_own_validation(tmp_path, spec, extra):
-    parsed = peer_parse("axolotl", _export(tmp_path, spec, *extra))
+@pytest.mark.parametrize("case", CASES)
+def test_export_passes_axolotls_own_validation(parsed_exports, case):
+    spec, extra = CASES[case]
+    parsed = parsed_exports[case]
     t = load_spec(str(spec), extra[1::2]).training
     assert (parsed["micro_batch_size"], parsed["gradient_accumulation_steps"]) == (t.micro_batch_size,
                                                                                    t.gradient_accumulation)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 from bridge_helpers import run_cli
-from peer_helpers import peer_parse
+from peer_helpers import accepted, peer_parse_all
 from test_export_axolotl import FULL, KEPT, LORA_KEPT, SPECS
 
 from llmspec.bridges.tables import table
@@ -31,10 +31,18 @@ def test_every_exported_key_is_a_llamafactory_key(tmp_path, spec, extra):
     assert set(yaml.safe_load(_export(tmp_path, spec, *extra).read_text())) <= table("llamafactory").known
 
 
+@pytest.fixture(scope="module")
+def parsed_exports(tmp_path_factory):
+    """Every case exported, then one LLaMA-Factory process parsing them all."""
+    paths = {i: _export(tmp_path_factory.mktemp(i), spec, *extra) for i, (spec, extra) in zip(IDS, CASES)}
+    results = peer_parse_all("llamafactory", list(paths.values()))
+    return {i: accepted(results, path) for i, path in paths.items()}
+
+
 @pytest.mark.llamafactory
 @pytest.mark.parametrize("spec, extra", CASES, ids=IDS)
-def test_export_passes_llamafactorys_own_parser(tmp_path, spec, extra):
-    parsed = peer_parse("llamafactory", _export(tmp_path, spec, *extra))
+def test_export_passes_llamafactorys_own_parser(parsed_exports, request, spec, extra):
+    parsed = parsed_exports[request.node.callspec.id]
     t = load_spec(str(spec), extra[1::2]).training
     assert (parsed["per_device_train_batch_size"], parsed["gradient_accumulation_steps"]) == (
         t.micro_batch_size, t.gradient_accumulation)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from bridge_helpers import FIXTURES, PRESETS, run_cli
-from peer_helpers import peer_parse
+from peer_helpers import accepted, peer_parse_all
 
 LF = sorted(FIXTURES.glob("llamafactory_*.yaml"))
 PARSED = [p for p in LF if "ds3" not in p.stem]  # the ds3 one names a DeepSpeed JSON: its parser needs deepspeed
@@ -84,12 +84,17 @@ def test_shared_keys_only_asks_for_from(tmp_path):
     assert tomllib.loads(out.read_text())["training"]["stack"] == "llamafactory"
 
 
+@pytest.fixture(scope="module")
+def parsed_fixtures():
+    return peer_parse_all("llamafactory", PARSED)  # one parser process for every fixture
+
+
 @pytest.mark.llamafactory
 @pytest.mark.parametrize("config", PARSED, ids=lambda p: p.stem)
-def test_fixture_passes_llamafactorys_own_parser(config):
+def test_fixture_passes_llamafactorys_own_parser(parsed_fixtures, config):
     import yaml
 
-    parsed, raw = peer_parse("llamafactory", config), yaml.safe_load(config.read_text())
+    parsed, raw = accepted(parsed_fixtures, config), yaml.safe_load(config.read_text())
     for key in ("model_name_or_path", "finetuning_type", "per_device_train_batch_size", "gradient_accumulation_steps",
                 "learning_rate", "quantization_bit"):
         assert parsed.get(key) == raw.get(key), key
