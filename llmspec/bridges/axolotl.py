@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from llmspec.bridges.tables import table
-from llmspec.bridges.toolmap import at, deepspeed, dump, given, hardware_note, inverse, optimizer, put, unsupported
+from llmspec.bridges.toolmap import at, dump, given, inverse, optimizer, put, unsupported
 from llmspec.bridges.yamlfile import BridgeError, Entry
 
 PLUGINS = {"cut_cross_entropy": "axolotl.integrations.cut_cross_entropy.CutCrossEntropyPlugin",
@@ -53,10 +53,8 @@ def after_import(path: str, entries: list[Entry], spec: dict[str, Any]) -> list[
             notes.append(unsupported(path, e, "the spec holds a validation share between 0 and 1"))
     if (e := given(entries, "early_stopping_patience")) is not None:
         training["early_stopping"] = True
-    if (e := given(entries, "deepspeed")) is not None:
-        notes += deepspeed(spec, e, path)
     notes += _fsdp(path, entries, spec)
-    return notes + hardware_note(spec, path)
+    return notes
 
 
 def _number(path: str, e: Entry) -> Any:

@@ -69,12 +69,22 @@ def export_trl(spec: Any, where: str) -> str:
         out, sort_keys=False, default_flow_style=None)
 
 
-def exporter(tool: str) -> Any:
-    """The export function of ``tool`` (trl here; axolotl and LLaMA-Factory in their own modules)."""
+def export_config(tool: str, spec: Any, where: str) -> str:
+    """The config text of ``tool`` for ``spec`` (each tool's own export function)."""
+    if tool == "litgpt":
+        from llmspec.bridges.litgpt_bridge import export_litgpt
+
+        return export_litgpt(spec, where)
+    if tool == "torchtune":
+        from llmspec.bridges.torchtune_bridge import export_torchtune
+
+        return export_torchtune(spec, where)
     if tool == "axolotl":
         from llmspec.bridges.axolotl import export_axolotl
-        return export_axolotl
+
+        return export_axolotl(spec, where)
     if tool == "llamafactory":
         from llmspec.bridges.llamafactory import export_llamafactory
-        return export_llamafactory
-    return export_trl
+
+        return export_llamafactory(spec, where)
+    return export_trl(spec, where)

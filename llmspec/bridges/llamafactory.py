@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from llmspec.bridges.tables import table
-from llmspec.bridges.toolmap import at, deepspeed, dump, given, hardware_note, inverse, optimizer, put, unsupported
+from llmspec.bridges.toolmap import at, dump, given, inverse, optimizer, put, unsupported
 from llmspec.bridges.yamlfile import BridgeError, Entry
 
 DEEPSPEED = {("zero2", "none"): "examples/deepspeed/ds_z2_config.json",
@@ -72,11 +72,9 @@ def after_import(path: str, entries: list[Entry], spec: dict[str, Any]) -> list[
         if names:
             put(spec, "training.data.train", names[0])
         notes += [f"{at(path, e)}: unmapped: dataset {n!r} (the spec holds one training set)" for n in names[1:]]
-    if (e := given(entries, "early_stopping_steps")) is not None:
+    if given(entries, "early_stopping_steps") is not None:
         training["early_stopping"] = True
-    if (e := given(entries, "deepspeed")) is not None:
-        notes += deepspeed(spec, e, path)
-    return notes + hardware_note(spec, path)
+    return notes
 
 
 def export_llamafactory(spec: Any, where: str) -> str:

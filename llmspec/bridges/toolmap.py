@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -53,36 +51,6 @@ def optimizer(spec: dict[str, Any], tab: Table, key: str, e: Entry | None, path:
     return []
 
 
-def deepspeed(spec: dict[str, Any], e: Entry, path: str) -> list[str]:
-    """hardware.sharding / offload from a DeepSpeed config (a JSON path beside the config or the working directory,
-    or the JSON inline): zero_optimization.stage 1/2/3, offload_optimizer / offload_param devices."""
-    ds = e.value
-    if isinstance(ds, str):
-        found = next((p for p in (Path(path).parent / ds, Path(ds)) if p.is_file()), None)
-        if found is None:
-            return [f"{at(path, e)}: unmapped: deepspeed = {ds!r} (file not found beside the config or here; "
-                    "hardware.sharding not set: give the JSON or set it by hand)"]
-        try:
-            ds = json.loads(found.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise BridgeError(f"{found}:1:1: cannot read this DeepSpeed config ({exc}); fix the JSON") from None
-    zero = ds.get("zero_optimization", {}) if isinstance(ds, dict) else {}
-    stage = zero.get("stage", 0) if isinstance(zero, dict) else 0
-    if stage not in (0, 1, 2, 3):
-        return [unsupported(path, e, f"zero_optimization.stage {stage!r} is not 0-3")]
-    put(spec, "hardware.sharding", {0: "none", 1: "zero1", 2: "zero2", 3: "zero3"}[stage])
-
-    def on(part: str) -> bool:
-        device = zero.get(part, {}).get("device", "none") if isinstance(zero.get(part), dict) else "none"
-        return device in ("cpu", "nvme")
-
-    if on("offload_param"):
-        put(spec, "hardware.offload", "optimizer+params")
-    elif on("offload_optimizer"):
-        put(spec, "hardware.offload", "optimizer")
-    return []
-
-
 def hardware_note(spec: dict[str, Any], path: str) -> list[str]:
     if "hardware" not in spec:
         return []
@@ -99,7 +67,7 @@ def inverse(spec: Any, tab: Table, where: str, name: str) -> dict[str, Any]:
     # knobs the spec leaves to its stack (e.g. loss "full"): written where the tool spells them, else left out
     filled = {f"{KNOBS[k][0]}.{KNOBS[k][1]}".replace("lora.", "training.lora.") for k in spec.training.stack_sources()}
     for key, rule in tab.rules.items():
-        if rule.combined or (rule.to.startswith("training.lora.") and not lora):
+        if rule.combined or rule.to.startswith("hardware.") or (rule.to.startswith("training.lora.") and not lora):
             continue
         value = get(spec, rule.to)
         if value is None or any(r.to == rule.to and k in out for k, r in tab.rules.items()):

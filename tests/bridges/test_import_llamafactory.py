@@ -54,7 +54,7 @@ def test_lora_defaults_of_llamafactory(tmp_path):
 
 def test_deepspeed_json_named_by_the_config_is_read(tmp_path):
     spec, err = _import(tmp_path, FIXTURES / "llamafactory_full_sft_ds3.yaml", "--hf-config", str(QWEN))
-    assert spec["hardware"] == {"sharding": "zero3"} and "the config names no GPU" in err
+    assert spec["hardware"]["sharding"] == "zero3" and "hardware" in err
 
 
 def test_each_extra_dataset_and_unmapped_key_is_one_line(tmp_path):
