@@ -14,7 +14,7 @@
              entry of `datasets:`) and `fsdp_config.KEY` (FSDPConfig). Run it with axolotl's own venv.
   llamafactory  the dataclasses LLaMA-Factory's get_train_args parses a training YAML with
              (llamafactory.hparams.parser._TRAIN_ARGS, an HfArgumentParser); its keys are flat.
-             DISABLE_VERSION_CHECK=1 lets it import beside a transformers newer than its pin (installed --no-deps).
+             Run it with its own venv (.venv-llamafactory: its pinned transformers 5.6.0).
 
 Re-run after upgrading the tool:  python scripts/bridges_keys.py trl|litgpt|torchtune|axolotl|llamafactory
 litgpt needs an older huggingface-hub than the eval stack and torchtune needs torchao, so those two run with the

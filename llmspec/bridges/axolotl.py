@@ -169,8 +169,9 @@ def export_axolotl(spec: Any, where: str) -> str:
     if t.validation_split:
         out["val_set_size"] = t.validation_split
     if t.early_stopping:
-        comments.append("# early_stopping_patience: the spec says only that it stops early; 3 evaluations here.")
-        out["early_stopping_patience"] = 3
+        comments.append("# early_stopping_patience: the spec says only that it stops early; 3 evaluations here, every "
+                        "100 steps (axolotl requires eval_steps and save_steps with it).")
+        out.update(early_stopping_patience=3, eval_steps=100, save_steps=100)
     out.update(inverse(spec, tab, where, "axolotl"))
     if t.activation_checkpointing and t.activation_offload:
         out.pop("activation_offloading", None)

@@ -79,4 +79,12 @@ def export_config(tool: str, spec: Any, where: str) -> str:
         from llmspec.bridges.torchtune_bridge import export_torchtune
 
         return export_torchtune(spec, where)
+    if tool == "axolotl":
+        from llmspec.bridges.axolotl import export_axolotl
+
+        return export_axolotl(spec, where)
+    if tool == "llamafactory":
+        from llmspec.bridges.llamafactory import export_llamafactory
+
+        return export_llamafactory(spec, where)
     return export_trl(spec, where)

@@ -72,6 +72,8 @@ def after_import(path: str, entries: list[Entry], spec: dict[str, Any]) -> list[
         if names:
             put(spec, "training.data.train", names[0])
         notes += [f"{at(path, e)}: unmapped: dataset {n!r} (the spec holds one training set)" for n in names[1:]]
+    if given(entries, "early_stopping_steps") is not None:
+        training["early_stopping"] = True
     return notes
 
 
@@ -102,6 +104,8 @@ def export_llamafactory(spec: Any, where: str) -> str:
         out["max_steps"] = t.max_steps
     if t.validation_split:
         out["val_size"] = t.validation_split
+    if t.early_stopping:
+        out["early_stopping_steps"] = 3
     out["dataset"] = t.data.train if t.data and t.data.train else "alpaca_en_demo"
     out["template"] = "default"
     out.update(inverse(spec, tab, where, "LLaMA-Factory"))
@@ -114,6 +118,8 @@ def export_llamafactory(spec: Any, where: str) -> str:
             "# template: the spec does not name the chat template; set yours (default here)."]
     if not (t.data and t.data.train):
         head.append("# dataset: the spec names no training data; replace alpaca_en_demo with yours.")
+    if t.early_stopping:
+        head.append("# early_stopping_steps: the spec says only that it stops early; 3 evaluations here.")
     return dump(out, "\n".join(head))
 
 

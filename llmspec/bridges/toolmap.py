@@ -67,7 +67,7 @@ def inverse(spec: Any, tab: Table, where: str, name: str) -> dict[str, Any]:
     # knobs the spec leaves to its stack (e.g. loss "full"): written where the tool spells them, else left out
     filled = {f"{KNOBS[k][0]}.{KNOBS[k][1]}".replace("lora.", "training.lora.") for k in spec.training.stack_sources()}
     for key, rule in tab.rules.items():
-        if rule.combined or (rule.to.startswith("training.lora.") and not lora):
+        if rule.combined or rule.to.startswith("hardware.") or (rule.to.startswith("training.lora.") and not lora):
             continue
         value = get(spec, rule.to)
         if value is None or any(r.to == rule.to and k in out for k, r in tab.rules.items()):
@@ -83,7 +83,7 @@ def inverse(spec: Any, tab: Table, where: str, name: str) -> dict[str, Any]:
             default = str(rule.default).lower() if rule.default is not None else None
             value = default if default in spelled else spelled[0]
             value = {"true": True, "false": False}.get(value, value)
-        out[key] = value
+        out[key] = int(value) if isinstance(value, float) and key.endswith("alpha") and value.is_integer() else value
     return out
 
 
@@ -92,4 +92,4 @@ def _text(value: Any) -> str:
 
 
 def dump(out: dict[str, Any], header: str) -> str:
-    return header + "\n" + yaml.safe_dump(out, sort_keys=False, default_flow_style=None)
+    return header + "\n" + yaml.safe_dump(out, sort_keys=False, default_flow_style=False)

@@ -9,13 +9,14 @@ import click
 from llmspec.cli._options import set_option
 
 
-@click.command("export", short_help="Write a TRL, LitGPT or torchtune training config from a spec.")
+@click.command("export", short_help="Write a TRL, axolotl, LLaMA-Factory, LitGPT or torchtune config from a spec.")
 @click.argument("spec_path", metavar="SPEC")
-@click.option("--to", "tool", type=click.Choice(["trl", "litgpt", "torchtune"]), required=True, help="The tool to write a config for.")
+@click.option("--to", "tool", type=click.Choice(["trl", "axolotl", "llamafactory", "litgpt", "torchtune"]), required=True, help="The tool to write a config for.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File to write (default: stdout).")
 @set_option
 def export_cmd(spec_path: str, tool: str, output: Path | None, overrides: tuple[str, ...]) -> int:
-    """Write SPEC as a `trl sft --config FILE`, `litgpt finetune_lora --config FILE` or `tune run` YAML. Every
+    """Write SPEC as a `trl sft --config FILE`, axolotl, `llamafactory-cli train`, `litgpt finetune_lora --config
+    FILE` or `tune run` YAML. Every
     key of the spec that the config does not carry (checked by importing the written config again) is named on
     stderr, one `file:line:col: not exported: KEY` line each. Exit status: 0 written, 2 on a bad spec or a value
     the tool cannot express (one `file:line:col` line)."""

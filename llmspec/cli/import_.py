@@ -13,7 +13,7 @@ import click
 @click.option("--from", "tool", type=click.Choice(["trl", "axolotl", "llamafactory", "litgpt", "torchtune"]), help="The tool the config is for.")
 @click.option("--hf-config", type=click.Path(dir_okay=False), help="The model's HF config.json (the architecture).")
 def import_cmd(configs: tuple[str, ...], output: Path | None, tool: str | None, hf_config: str | None) -> int:
-    """Read a training CONFIG (a `trl sft --config` YAML) and write a spec with the stack that tool uses.
+    """Read a training CONFIG (TRL, axolotl, LLaMA-Factory, LitGPT or torchtune) and write a spec with the stack that tool uses.
 
     The accelerate, DeepSpeed or FSDP configs it names (`deepspeed: ds.json`, `fsdp`, `fsdp_config`) are read
     too, and so are those given after it (an accelerate `--config_file` YAML, a DeepSpeed JSON): they set

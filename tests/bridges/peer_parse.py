@@ -1,12 +1,12 @@
 """Run a tool's own config parser over one YAML, inside the tool's own venv; print the parsed values as JSON.
 
-    TOOL_VENV/bin/python tests/bridges/peer_parse.py axolotl|llamafactory CONFIG.yaml
+    TOOL_VENV/bin/python tests/bridges/peer_parse.py axolotl|llamafactory CONFIG.yaml...
 
 axolotl: axolotl.utils.config.validate_config with explicit GPU capabilities (a bf16-capable A100-class GPU; no GPU
 is detected, none exists here). LLaMA-Factory: llamafactory.hparams.get_train_args over the YAML as `llamafactory-cli
 train` reads it (read_args: OmegaConf.load). This machine has no GPU and transformers' TrainingArguments refuses
 bf16=True without one, so the bf16-capability check is patched to say yes (the only mock; the config is unchanged).
-Exit 1 with the parser's message on stderr when it refuses the config.
+Prints one line per config: PARSED [path, values] or REFUSED [path, the parser's message].
 """
 
 import json
@@ -46,10 +46,12 @@ def llamafactory(path: str) -> dict:
 
 
 if __name__ == "__main__":
-    tool, config = sys.argv[1], sys.argv[2]
-    try:
-        parsed = {"axolotl": axolotl, "llamafactory": llamafactory}[tool](config)
-    except Exception as exc:  # the parser's refusal, reported to the test
-        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
-        sys.exit(1)
-    print("PARSED " + json.dumps(parsed, default=str))
+    # one process parses every file given (importing axolotl takes tens of seconds; CI pays it once per tool)
+    tool, configs = sys.argv[1], sys.argv[2:]
+    for config in configs:
+        try:
+            parsed = {"axolotl": axolotl, "llamafactory": llamafactory}[tool](config)
+        except Exception as exc:  # the parser's refusal, reported to the test
+            print("REFUSED " + json.dumps([config, f"{type(exc).__name__}: {exc}"]))
+            continue
+        print("PARSED " + json.dumps([config, parsed], default=str))

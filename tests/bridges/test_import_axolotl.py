@@ -7,8 +7,9 @@ import tomllib
 from pathlib import Path
 
 import pytest
+import yaml
 from bridge_helpers import FIXTURES, PRESETS, run_cli
-from peer_helpers import peer_parse
+from peer_helpers import accepted, peer_parse_all
 
 AXOLOTL = sorted(FIXTURES.glob("axolotl_*.y*ml"))
 LLAMA3 = PRESETS / "Meta-Llama-3-8B.json"  # the Llama-3 layout for the NousResearch Llama-3.x checkpoints
@@ -128,11 +129,22 @@ def test_defaults_where_the_config_is_silent(tmp_path):
     assert (t["precision"], t["activation_checkpointing"], t["packing"], t["method"]) == ("fp32", False, False, "full")
 
 
+@pytest.fixture(scope="module")
+def parsed_fixtures(tmp_path_factory):
+    bad = tmp_path_factory.mktemp("bad") / "bad.yml"  # early stopping without eval_steps/save_steps
+    bad.write_text(yaml.safe_dump({**yaml.safe_load(AXOLOTL[0].read_text()), "early_stopping_patience": 3}))
+    results = peer_parse_all("axolotl", [*AXOLOTL, bad])  # one parser process for every fixture
+    return results | {"bad": results[str(bad)]}
+
+
+@pytest.mark.axolotl
+def test_axolotls_validation_can_refuse(parsed_fixtures):
+    assert isinstance(parsed_fixtures["bad"], str) and "early_stopping_patience" in parsed_fixtures["bad"]
+
+
 @pytest.mark.axolotl
 @pytest.mark.parametrize("config", AXOLOTL, ids=lambda p: p.stem)
-def test_fixture_passes_axolotls_own_validation(config):
-    import yaml
-
-    parsed, raw = peer_parse("axolotl", config), yaml.safe_load(config.read_text())
+def test_fixture_passes_axolotls_own_validation(parsed_fixtures, config):
+    parsed, raw = accepted(parsed_fixtures, config), yaml.safe_load(config.read_text())
     for key in ("base_model", "sequence_len", "micro_batch_size", "gradient_accumulation_steps", "adapter", "lora_r"):
         assert parsed.get(key) == raw.get(key), key
