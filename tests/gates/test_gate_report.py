@@ -222,3 +222,22 @@ def test_summary_shows_each_gates_power_and_that_bounds_are_marginal():
     assert "marginal one-sided bounds" in html and "not simultaneous confidence intervals" in html
     c["gates"] = c["gates"][:1]
     assert "marginal" not in summary(c, "PASSED")
+
+
+def test_console_tables_show_each_gates_power_and_that_bounds_are_marginal(capsys):
+    """The console output of `llmspec eval` (without -q): the gate table gets the power column and the note when a
+    baseline gate is present, and neither when there is none."""
+    from llmspec.cli.eval import _print_table
+
+    rng = np.random.default_rng(8)
+    cand, base = shifted_pair(rng, 400, 0.7, 0.0)
+    c = _acc(cand)
+    c["gates"] = evaluate_gates([{"metric": "t/acc", "max_drop": 0.05}], c, _acc(base), 0.05, metrics=REG).to_json()
+    _print_table(c)
+    out = " ".join(capsys.readouterr().out.split())
+    assert "detects (80% power)" in out and f"{c['gates'][0]['detectable_drop']:.3g}" in out
+    assert "not simultaneous confidence intervals" in out
+    c["gates"] = evaluate_gates([{"metric": "t/acc", "min": 0.5}], c, None, 0.05, metrics=REG).to_json()
+    _print_table(c)
+    out = capsys.readouterr().out
+    assert "detects" not in out and "simultaneous" not in out
