@@ -11,20 +11,11 @@ report gives the estimate's allocated peak against the published figure; then me
 scored runs, per held-out source, and for the runs whose memory-relevant settings the spec can express fully
 (`needs` empty). Excluded runs and runs from stacks without a preset (llmspec/data/stacks*.toml) are listed apart.
 
-The config-hub table in memory_accuracy.md (six LitGPT runs, with the terms of the bitsandbytes of the time) is
-kept as it was: see `litgpt_bnb_extra`.
-
-* bitsandbytes before the ``ctx.tensors = (None, B)`` change kept every 4-bit linear's input for backward:
-  ``MatMul4Bit.forward`` did ``ctx.tensors = (A, B)`` (TimDettmers/bitsandbytes, bitsandbytes/autograd/
-  _functions.py at 29e3420c; bitsandbytes-foundation/bitsandbytes at 60a0d8a5 keeps ``(None, B)``). A frozen
-  16-bit ``nn.Linear`` saves no input, so each quantised linear's input is extra: per token and block the
-  fused-qkv input (h), the attention projection input (n_heads x head_dim), the shared fc_1/fc_2 input (h)
-  and the MLP projection input (ffn), 2 bytes each (bf16).
-* Lightning's BitsandbytesPrecision replaces every ``torch.nn.Linear`` (lightning/fabric/plugins/precision/
-  bitsandbytes.py, ``_ClassReplacementContextManager({"torch.nn.Linear": ...})``), so LitGPT's lm_head is
-  NF4 too (peft + transformers keep it 16-bit), and it quantises from ``weight.to(torch.half)``: its
-  dequantised weight is fp16, then cast to bf16 (``F.dequantize_4bit(B, state).to(A.dtype)``), two transient
-  copies of the largest 4-bit weight (the lm_head, V x h) instead of one of the largest block linear.
+The config-hub table in memory_accuracy.md (six LitGPT runs) gives a last column with the bitsandbytes those
+configs pinned (LitGPT 41dece20 pyproject.toml: bitsandbytes==0.42.0, which kept each 4-bit matmul's input for
+backward): the same spec with ``training.lora.quant_saves_input = true`` (llmspec.estimate.stack._lightning_bnb
+for the formula and its source). LitGPT's 4-bit output head and its fp16 dequantisation are the litgpt stack's
+``lora.quantize = "every-linear"`` default.
 """
 
 from __future__ import annotations
@@ -44,7 +35,8 @@ MODELS = HERE / "published" / "models.toml"
 UNIT = {"GB": 1e9, "GiB": 2**30}
 # `needs` entries that a spec knob expresses since issue 12 (the run sets them through its `knobs`)
 KNOBBED = {"compile", "chunked_ce", "fused_linear_ce", "optimizer_fused", "optimizer_in_backward", "paged_optimizer",
-           "activation_offload", "adapter_fp32", "lora_on_head", "dora", "qlora_adapted_only"}
+           "activation_offload", "adapter_fp32", "lora_on_head", "dora", "qlora_adapted_only", "fsdp_no_sync",
+           "bnb_saved_inputs", "quant_format", "quantised_head"}
 
 
 def preset_stacks() -> set[str]:
@@ -187,7 +179,7 @@ def report(rows: list[dict]) -> str:
     return "\n".join(out) + "\n"
 
 
-# --- the LitGPT config-hub table of memory_accuracy.md (unchanged) --------------------------------------------
+# --- the LitGPT config-hub table of memory_accuracy.md --------------------------------------------------------
 HUB = [
     ("llama-2-7b-lora.toml", "llama-2-7b/lora.yaml", 19.77),
     ("llama-3-8b-lora.toml", "llama-3-8b/lora.yaml", 19.73),
@@ -200,21 +192,6 @@ EARLIER = {"llama-2-7b-lora.toml": 19.63, "llama-3-8b-lora.toml": 19.89, "mistra
            "llama-2-7b-qlora.toml": 10.02, "mistral-7b-qlora.toml": 10.51, "tiny-llama-full.toml": 11.36}
 
 
-def litgpt_bnb_extra(spec) -> float:
-    """Bytes the LitGPT QLoRA runs held beyond llmspec's model (see the module docstring)."""
-    from llmspec.estimate.shapes import layout
-
-    a, tr = spec.arch, spec.training
-    tokens = tr.micro_batch_size * tr.seq_len
-    saved_inputs = 2 * (2 * a.d_model + a.n_heads * a.head_size + a.ffn_dim) * a.n_layers * tokens
-    head = a.vocab_size * a.d_model
-    head_nf4 = -head * (2 - (4 + 32 / 64) / 8)  # lm_head NF4 (bnb.nf4: 4.5 bits) instead of bf16
-    lay = layout(a)
-    ours = max(m.rows * m.cols for m in lay.block_linears) * 2
-    dequant = 2 * 2 * max(head, ours // 2) - ours  # fp16 + bf16 copies of the lm_head, minus our one buffer
-    return saved_inputs + head_nf4 + dequant
-
-
 def hub_table() -> str:
     from llmspec.estimate import training_memory
     from llmspec.spec.loader import load_spec
@@ -223,14 +200,15 @@ def hub_table() -> str:
         return f"{100 * (x / ref - 1):+.1f}%"
 
     out = ["| LitGPT config | spec | published | earlier comparison | llmspec estimate | difference | "
-           "+ LitGPT/bnb-of-the-time terms | difference |",
+           "+ bitsandbytes 0.42.0 saved inputs | difference |",
            "|---|---|---:|---:|---:|---:|---:|---:|"]
     for fname, config, published in HUB:
         spec = load_spec(HERE / "published" / fname)
         gb = training_memory(spec).per_gpu_bytes / 1e9
         earlier = f"{EARLIER[fname]:.2f} GB ({pct(EARLIER[fname], published)})"
         if spec.training.method == "qlora":
-            lit_gb = gb + litgpt_bnb_extra(spec) / 1e9
+            old_bnb = load_spec(HERE / "published" / fname, ["training.lora.quant_saves_input=true"])
+            lit_gb = training_memory(old_bnb).per_gpu_bytes / 1e9
             lit = f"{lit_gb:.2f} GB | {pct(lit_gb, published)}"
         else:
             lit = "n/a | n/a"

@@ -16,6 +16,10 @@ Example::
     include = ["specs/**/*.toml"]          # always lint these as specs (see docs/lint.md, "Which files")
     exclude = ["specs/drafts/**"]
 
+    [tool.llmspec.hardware]                # for training configs of other tools (axolotl, TRL, ...): they name
+    accelerator = "A100-80GB"              # no GPU; same keys as a spec's [hardware]; `--set hardware.KEY=...`
+    count = 8                              # on the command line wins
+
     [tool.llmspec.thresholds.OVF001]
     warn_epochs = 6
 
@@ -71,6 +75,9 @@ class Config(BaseModel):
     """Globs of files that are always linted as specs, whatever they contain."""
     exclude: list[str] = Field(default_factory=list)
     """Globs of files and folders never linted."""
+    hardware: dict[str, Any] = Field(default_factory=dict)
+    """The spec's [hardware] for linting training configs of other tools, which name no GPU (validated as a
+    spec's [hardware])."""
 
     _path: Path | None = PrivateAttr(default=None)
     _positions: dict = PrivateAttr(default_factory=dict)
@@ -86,8 +93,8 @@ class Config(BaseModel):
         """The folder relative globs are matched from: the config file's folder, else the working directory."""
         return self._path.parent if self._path is not None else Path.cwd()
 
-    def error(self, key_path: tuple, message: str) -> ConfigError:
-        """A :class:`ConfigError` positioned at ``key_path`` (relative to the llmspec table) of this file."""
+    def position(self, key_path: tuple) -> tuple[str, int, int]:
+        """(file, line, col) of ``key_path`` (relative to the llmspec table), else of the nearest enclosing key."""
         path = self._prefix + tuple(key_path)
         for k in range(len(path), 0, -1):
             if path[:k] in self._positions:
@@ -95,7 +102,11 @@ class Config(BaseModel):
                 break
         else:
             line, col = 1, 1
-        return ConfigError(str(self._path or "<config>"), line, col, message)
+        return str(self._path or "<config>"), line, col
+
+    def error(self, key_path: tuple, message: str) -> ConfigError:
+        """A :class:`ConfigError` positioned at ``key_path`` (relative to the llmspec table) of this file."""
+        return ConfigError(*self.position(key_path), message)
 
 
 def _normalise(raw: dict) -> dict:
@@ -150,7 +161,29 @@ def load_config(path: Path) -> Config:
     except CatalogError as exc:
         where = ("accelerators", exc.name, exc.key) if exc.key else ("accelerators", exc.name)
         raise config.error(where, str(exc)) from None
+    _check_hardware(config)
     return config
+
+
+def _check_hardware(config: Config) -> None:
+    """[hardware] validates as a spec's [hardware] does, with an accelerator of the catalog (or the config's own)."""
+    if not config.hardware:
+        return
+    from llmspec.catalog import CatalogError, resolve
+    from llmspec.spec.messages import message_for
+    from llmspec.spec.models import Hardware
+
+    try:
+        Hardware.model_validate(config.hardware)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        raise config.error(("hardware", *err["loc"]), message_for(Hardware, err, "hardware")) from None
+    name = config.hardware.get("accelerator")
+    if isinstance(name, str):
+        try:
+            resolve(name, config.accelerators or None)
+        except CatalogError as exc:
+            raise config.error(("hardware", "accelerator"), f"hardware.accelerator: {exc}") from None
 
 
 def _has_table(pyproject: Path) -> bool:

@@ -33,7 +33,8 @@ def examples_dir() -> Path:
 # Modules of the optional extras. A test that fails only because one of them is not installed is a skip with the
 # install command (the core install has none of them); with the extra installed nothing changes.
 OPTIONAL_MODULES = {"numpy": "eval", "scipy": "eval", "torch": "eval", "transformers": "eval", "lm_eval": "eval",
-                    "peft": "eval", "matplotlib": "report", "optuna": "sweep-optuna", "ray": "sweep-ray"}
+                    "peft": "eval", "matplotlib": "report", "optuna": "sweep-optuna", "ray": "sweep-ray",
+                    "lightning": "integrations-lightning"}
 
 
 def _skip_if_extra_missing(exc: BaseException) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -33,7 +35,26 @@ def test_report_refuses_an_output_suffix_it_cannot_write(tmp_path: Path) -> None
 
 
 def test_lint_fix_hints_can_be_pasted_into_a_shell() -> None:
-    result = _llmspec("lint", "examples/llama3-70b-full-fsdp-8xh100.toml", "-f", "concise")
-    assert result.returncode == 1
-    full = _llmspec("lint", "examples/llama3-70b-full-fsdp-8xh100.toml")
-    assert "--set 'training.lora.targets=[\"all-linear\"]'" in full.stdout
+    """Every `--set` group a MEM001 fix prints is shell-quoted: pasted through a shell (shlex, as POSIX sh splits
+    it), `llmspec estimate` accepts it and the run then fits. A list value (LoRA targets) must survive quoting."""
+    import shlex
+
+    cases = [("examples/llama3-70b-full-fsdp-8xh100.toml", ()),
+             ("examples/llama2-7b-lora-a100.toml", ("--set", "training.method=full"))]  # a LoRA all-linear hint
+    seen = ""
+    for spec, extra in cases:
+        result = _llmspec("lint", spec, "-f", "concise", *extra)
+        assert result.returncode == 1
+        full = _llmspec("lint", spec, *extra).stdout
+        seen += full
+        groups = re.findall(r"\((--set [^()]*)\)", full)
+        assert groups, full
+        for group in groups:
+            args = shlex.split(group)
+            assert all(a == "--set" or "=" in a for a in args), group
+            fixed = _llmspec("estimate", spec, *extra, *args, "--format", "json")
+            assert fixed.returncode == 0, (group, fixed.stderr)
+            assert json.loads(fixed.stdout)["memory"]["training"]["fits"] is True, group
+    assert "--set 'training.lora.targets=[\"all-linear\"]'" in seen
+
+

@@ -37,13 +37,24 @@ def test_estimate_shows_control_characters_of_the_name_visibly(tmp_path: Path) -
     assert result.output.splitlines()[0].startswith("x\\r\\nforged\\x1b]0;pwned\\x07[red]  ")  # markup shown too
 
 
-def test_estimate_json_is_strict_and_names_what_overflowed() -> None:
+def test_an_mfu_too_small_for_finite_times_is_refused_at_its_key() -> None:
+    # hardware.mfu = 1e-310 once overflowed the wall-clock time into Infinity (written as null with a warning);
+    # the spec now bounds it at 0.001, so every time the estimate prints is finite
     spec = ROOT / "examples" / "llama2-7b-lora-a100.toml"
     result = _run("estimate", str(spec), "--set", "hardware.mfu=1e-310", "--format", "json")
-    assert result.exit_code == 0
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "<--set hardware.mfu>:1:1: hardware.mfu: 1e-310 is out of range; it must be >= 0.001"
+    assert result.stdout == ""
+
+
+def test_estimate_json_is_strict_at_the_smallest_mfu() -> None:
+    spec = ROOT / "examples" / "llama2-7b-lora-a100.toml"
+    result = _run("estimate", str(spec), "--set", "hardware.mfu=0.001", "--set", "training.epochs=100000",
+                  "--set", "training.dataset_tokens=1e16", "--format", "json")
+    assert result.exit_code == 0, result.stderr
     data = _strict(result.stdout)
-    assert data["compute"]["wall_hours"] is None
-    assert "compute.wall_hours overflowed" in result.stderr
+    assert data["compute"]["wall_hours"] > 1e9
+    assert "overflowed" not in result.stderr
 
 
 def test_check_shows_a_file_name_with_control_characters_visibly(tmp_path: Path) -> None:

@@ -7,14 +7,21 @@ from llmspec.bridges.yamlfile import BridgeError, Entry
 # Keys only one tool's config has (from each tool's documented config format):
 #   axolotl: https://docs.axolotl.ai/docs/config-reference.html (base_model, sequence_len, micro_batch_size, adapter)
 #   LLaMA-Factory: src/llamafactory/hparams/finetuning_args.py, data_args.py (stage, finetuning_type, cutoff_len, template)
-#   TRL: trl/trainer/sft_config.py and model_config.py (max_length, use_peft, lora_r, dataset_name)
+#   TRL: trl/trainer/sft_config.py and model_config.py (max_length, use_peft, dataset_name; not lora_r, LitGPT has it)
+#   LitGPT: litgpt/finetune/lora.py, full.py setup (checkpoint_dir, lora_query..lora_head, num_nodes, train)
+#   torchtune: recipes/configs/*.yaml (checkpointer, enable_activation_checkpointing, max_steps_per_epoch, ...)
 MARKERS: dict[str, frozenset[str]] = {
-    "axolotl": frozenset({"base_model", "sequence_len", "micro_batch_size", "adapter", "datasets"}),
+    "axolotl": frozenset({"base_model", "sequence_len", "micro_batch_size", "adapter"}),
     "llamafactory": frozenset({"stage", "finetuning_type", "cutoff_len", "template", "lora_rank", "lora_target"}),
-    "trl": frozenset({"max_length", "use_peft", "lora_r", "lora_target_modules", "dataset_name",
-                      "completion_only_loss", "assistant_only_loss"}),
+    # not lora_r / lora_target_modules (axolotl has them too; lora_r LitGPT too) nor datasets (TRL's
+    # DatasetMixtureConfig has it)
+    "trl": frozenset({"max_length", "use_peft", "dataset_name", "completion_only_loss", "assistant_only_loss"}),
+    "litgpt": frozenset({"checkpoint_dir", "lora_query", "lora_key", "lora_value", "lora_projection", "lora_mlp",
+                         "lora_head", "num_nodes", "train"}),
+    "torchtune": frozenset({"checkpointer", "enable_activation_checkpointing", "enable_activation_offloading",
+                            "max_steps_per_epoch", "clip_grad_norm", "optimizer_in_bwd", "log_every_n_steps"}),
 }
-NAMES = {"axolotl": "axolotl", "llamafactory": "LLaMA-Factory", "trl": "TRL"}
+NAMES = {"axolotl": "axolotl", "llamafactory": "LLaMA-Factory", "trl": "TRL", "litgpt": "LitGPT", "torchtune": "torchtune"}
 
 
 def detect(path: str, entries: list[Entry]) -> str:
@@ -28,3 +35,18 @@ def detect(path: str, entries: list[Entry]) -> str:
                           f"such as {', '.join(sorted(MARKERS['trl'])[:3])} of TRL); give --from trl|axolotl|llamafactory")
     found = "; ".join(f"{NAMES[t]} ({', '.join(k)})" for t, k in sorted(hits.items()))
     raise BridgeError(f"{path}:{first.line}:{first.col}: keys of more than one tool: {found}; give --from TOOL")
+
+
+def recognised(entries: list[Entry]) -> bool:
+    """Whether these top-level keys are a training config of a tool llmspec reads (lint's folder search and
+    pre-commit): marker keys of a tool, and at least half of all keys accepted by that tool's parser where its key
+    list exists (llmspec/data/bridges/<tool>_keys.txt). Decided on parsed keys, never on text."""
+    from llmspec.bridges.tables import known_keys
+
+    keys = {e.key for e in entries}
+    for tool, marks in MARKERS.items():
+        if keys & marks:
+            known = known_keys(tool)
+            if known is None or 2 * len(keys & known) >= len(keys):
+                return True
+    return False

@@ -67,3 +67,16 @@ def export_trl(spec: Any, where: str) -> str:
         out[key] = value
     return f"# Written by `llmspec export --to trl` from {where} (trl {tab.version}).\n" + yaml.safe_dump(
         out, sort_keys=False, default_flow_style=None)
+
+
+def export_config(tool: str, spec: Any, where: str) -> str:
+    """The config text of ``tool`` for ``spec`` (each tool's own export function)."""
+    if tool == "litgpt":
+        from llmspec.bridges.litgpt_bridge import export_litgpt
+
+        return export_litgpt(spec, where)
+    if tool == "torchtune":
+        from llmspec.bridges.torchtune_bridge import export_torchtune
+
+        return export_torchtune(spec, where)
+    return export_trl(spec, where)

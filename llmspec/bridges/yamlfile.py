@@ -1,13 +1,27 @@
-"""Read a YAML config keeping each top-level key's position (PyYAML compose nodes keep marks)."""
+"""Read a YAML config keeping positions (PyYAML compose nodes keep marks), and find its real comments.
+
+``read_yaml`` gives each top-level key as an :class:`Entry` with its 1-based ``line:col``; nested keys and list
+items keep their own positions in ``Entry.marks`` (``("r",)`` for ``peft_config: {r: 16}``, ``(0, "path")`` for
+the first item of ``datasets``), so that every tool's table can point at the key that set a value. ``flatten``
+turns nested mappings into dotted entries (``peft_config.r``) for tables that map nested keys.
+
+``comments(text)`` lists the real comments of a YAML text, found with PyYAML's own scanner: a ``#`` inside a
+quoted string or a block scalar is text, not a comment.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
 from llmspec.spec.tomltext import ReadError, read_text
+
+MarkPath = tuple[str | int, ...]
+_BREAKS = "\n\x85\u2028\u2029"  # PyYAML's line breaks (reader.py), plus "\r" not followed by "\n"
 
 
 class BridgeError(Exception):
@@ -20,39 +34,184 @@ class Entry:
     value: Any
     line: int
     col: int
+    marks: Mapping[MarkPath, tuple[int, int]] = field(default_factory=dict, compare=False, repr=False)
+    """Positions of the nested keys and list items under this key, relative to it."""
+    file: str = ""
+    """The file the key is in."""
+
+    def children(self) -> list[Entry]:
+        """The keys of a mapping value as entries of their own (``deepspeed: {zero_optimization: ...}``)."""
+        if not isinstance(self.value, dict):
+            return []
+        return [Entry(str(k), v, *self.at(str(k)), {p[1:]: m for p, m in self.marks.items() if p[:1] == (str(k),)
+                                                    and len(p) > 1}, self.file) for k, v in self.value.items()]
+
+    def at(self, *path: str | int) -> tuple[int, int]:
+        """The position of a nested key (the nearest enclosing one that exists), else of this key."""
+        for k in range(len(path), 0, -1):
+            if tuple(path[:k]) in self.marks:
+                return self.marks[tuple(path[:k])]
+        return self.line, self.col
 
 
-def read_yaml(path: str) -> list[Entry]:
-    """The top-level keys of the YAML mapping in ``path``, in file order, with 1-based line:col."""
+def flatten(entries: list[Entry]) -> list[Entry]:
+    """Nested mappings as dotted entries at their own positions (``peft_config: {r: 16}`` -> ``peft_config.r``);
+    lists and scalars stay whole."""
+    out: list[Entry] = []
+    for e in entries:
+        if isinstance(e.value, dict) and e.value:
+            for key, value in e.value.items():
+                line, col = e.marks.get((key,), (e.line, e.col))
+                sub = {p[1:]: m for p, m in e.marks.items() if p[:1] == (key,) and len(p) > 1}
+                out += flatten([Entry(f"{e.key}.{key}", value, line, col, sub, e.file)])
+        else:
+            out.append(e)
+    return out
+
+
+def _where(path: str, mark: Any) -> str:
+    return f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else f"{path}:1:1"
+
+
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+def _pairs(path: str, node: yaml.MappingNode, constructor: yaml.SafeLoader, prefix: MarkPath) -> list[tuple]:
+    """(name, key node, value node) of a mapping, as yaml.safe_load reads it: merge keys (``<<: *base``) merged
+    the way PyYAML merges them (the mapping's own keys win); a key written twice in the mapping itself is refused."""
+    seen: set[str] = set()
+    for key_node, _ in node.value:
+        if key_node.tag == _MERGE:
+            continue
+        key = constructor.construct_object(key_node, deep=True)
+        if not isinstance(key, (str, int, float, bool)):
+            raise BridgeError(f"{_where(path, key_node.start_mark)}: a key must be text, got {key!r}; quote it")
+        name = str(key)
+        if name in seen:  # PyYAML keeps the last silently; a guess we refuse
+            dotted = ".".join(str(p) for p in (*prefix, name))
+            raise BridgeError(f"{_where(path, key_node.start_mark)}: duplicate key {dotted!r}; keep one of them")
+        seen.add(name)
+    constructor.flatten_mapping(node)
+    found: dict[str, tuple] = {}
+    for key_node, value_node in node.value:
+        name = str(constructor.construct_object(key_node, deep=True))
+        found[name] = (name, key_node, value_node)
+    return list(found.values())
+
+
+def _marks(path: str, node: yaml.Node, constructor: yaml.SafeLoader, prefix: MarkPath, out: dict) -> list[tuple]:
+    """Record the position of every key and list item under ``node``; refuse duplicate keys at any depth. A key
+    merged from an anchor (``<<: *base``) points at where the anchor wrote it. Returns a mapping's pairs."""
+    if isinstance(node, yaml.MappingNode):
+        pairs = _pairs(path, node, constructor, prefix)
+        for name, key_node, value_node in pairs:
+            out[(*prefix, name)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            _marks(path, value_node, constructor, (*prefix, name), out)
+        return pairs
+    if isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            out[(*prefix, index)] = (item.start_mark.line + 1, item.start_mark.column + 1)
+            _marks(path, item, constructor, (*prefix, index), out)
+    return []
+
+
+def read_text_or_fail(path: str) -> str:
     try:
-        text = read_text(path)
+        return read_text(path)
     except ReadError as exc:
         raise BridgeError(f"{path}:{exc.line}:{exc.col}: {exc.message}") from None
+
+
+def compose(path: str, text: str) -> yaml.Node:
+    """The YAML node tree of ``text``; a syntax error is one ``file:line:col`` line."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        where = f"{mark.line + 1}:{mark.column + 1}" if mark else "1:1"
-        raise BridgeError(f"{path}:{where}: YAML syntax error: {exc.problem or exc.context}; fix the YAML") from None
-    except yaml.YAMLError as exc:
+        raise BridgeError(f"{_where(path, mark)}: YAML syntax error: {exc.problem or exc.context}; fix the YAML") from None
+    except (yaml.YAMLError, RecursionError) as exc:
         raise BridgeError(f"{path}:1:1: YAML error: {exc}; fix the YAML") from None
     if node is None:
         raise BridgeError(f"{path}:1:1: the file is empty; give a training config (a YAML mapping of keys)")
     if not isinstance(node, yaml.MappingNode):
-        raise BridgeError(f"{path}:{node.start_mark.line + 1}:{node.start_mark.column + 1}: "
-                          "expected a YAML mapping of config keys at the top level")
-    entries: list[Entry] = []
+        raise BridgeError(f"{_where(path, node.start_mark)}: expected a YAML mapping of config keys at the top level")
+    if not node.value:
+        raise BridgeError(f"{_where(path, node.start_mark)}: the mapping has no keys; give a training config")
+    return node
+
+
+def parse_yaml(path: str, text: str) -> list[Entry]:
+    """The top-level keys of the YAML mapping in ``text``, in file order, each with its nested marks."""
+    node = compose(path, text)
+    marks: dict[MarkPath, tuple[int, int]] = {}
     constructor = yaml.SafeLoader(text)
     try:
-        for key_node, value_node in node.value:
-            key = constructor.construct_object(key_node, deep=True)
-            if any(e.key == str(key) for e in entries):  # PyYAML keeps the last silently; a guess we refuse
-                raise BridgeError(f"{path}:{key_node.start_mark.line + 1}:{key_node.start_mark.column + 1}: "
-                                  f"duplicate key {key!r}; keep one of them")
+        entries = []
+        for key, key_node, value_node in _marks(path, node, constructor, (), marks):
             value = constructor.construct_object(value_node, deep=True)
-            entries.append(Entry(str(key), value, key_node.start_mark.line + 1, key_node.start_mark.column + 1))
-    except yaml.YAMLError as exc:
+            sub = {p[1:]: m for p, m in marks.items() if p[0] == key and len(p) > 1}
+            entries.append(Entry(key, value, key_node.start_mark.line + 1, key_node.start_mark.column + 1, sub, path))
+    except yaml.MarkedYAMLError as exc:
+        raise BridgeError(f"{_where(path, exc.problem_mark)}: YAML error: {exc.problem}; fix the YAML") from None
+    except (yaml.YAMLError, RecursionError) as exc:
         raise BridgeError(f"{path}:1:1: YAML error: {exc}; fix the YAML") from None
     finally:
         constructor.dispose()
-    return entries
+    return sorted(entries, key=lambda e: (e.line, e.col))  # merged keys (`<<: *base`) where the anchor wrote them
+
+
+def read_yaml(path: str) -> list[Entry]:
+    """The top-level keys of the YAML mapping in ``path``, in file order, with 1-based line:col."""
+    return parse_yaml(path, read_text_or_fail(path))
+
+
+def lines(text: str) -> list[str]:
+    """The lines of a YAML text as PyYAML counts them (for showing the line of a finding)."""
+    return re.split("\r\n|[\r" + _BREAKS + "]", text)
+
+
+def position(text: str, index: int) -> tuple[int, int]:
+    """1-based (line, col) of a character index, counting lines as PyYAML does."""
+    line, start, i = 1, 0, 0
+    while i < index:
+        ch = text[i]
+        if ch in _BREAKS or (ch == "\r" and text[i + 1 : i + 2] != "\n"):
+            line, start = line + 1, i + 1
+        i += 1
+    return line, index - start + 1
+
+
+def comments(text: str) -> list[tuple[int, str]]:
+    """(index, text) of each real comment: a ``#`` outside every token PyYAML's scanner reads, at the start of a
+    line or after a space. A text PyYAML cannot scan has no comments (its syntax error cannot be suppressed)."""
+    if "#" not in text:
+        return []
+    spans: list[tuple[int, int]] = []
+    try:
+        for _event in yaml.parse(text, Loader=yaml.SafeLoader):  # the whole text parses (not only scans)
+            pass
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            start, end = token.start_mark.index, token.end_mark.index
+            if isinstance(token, yaml.ScalarToken) and token.style in ("|", ">"):
+                # a block scalar's header line (`key: | # comment`) may end in a comment: its text starts below
+                start = min((j for j in (text.find(b, start) for b in "\r" + _BREAKS) if j >= 0), default=end)
+            if end > start:
+                spans.append((start, end))
+    except (yaml.YAMLError, RecursionError):
+        return []
+    spans.sort()
+    out: list[tuple[int, str]] = []
+    i, k, n = 0, 0, len(text)
+    while i < n:
+        while k < len(spans) and spans[k][1] <= i:
+            k += 1
+        if k < len(spans) and spans[k][0] <= i:
+            i = spans[k][1]
+            continue
+        if text[i] == "#" and (i == 0 or text[i - 1] in " \t\r" + _BREAKS):
+            end = min((j for j in (text.find(b, i) for b in "\r" + _BREAKS) if j >= 0), default=n)
+            out.append((i, text[i:end]))
+            i = end
+            continue
+        i += 1
+    return out

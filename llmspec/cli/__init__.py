@@ -12,6 +12,7 @@ from llmspec._version import __version__
 # command name -> "module:attribute"; modules are imported lazily
 COMMANDS: dict[str, str] = {
     "accelerators": "llmspec.cli.accelerators:accelerators",
+    "calibrate": "llmspec.cli.calibrate:calibrate_cmd",
     "check": "llmspec.cli.check:check",
     "diff": "llmspec.cli.report:diff",
     "report": "llmspec.cli.report:report",

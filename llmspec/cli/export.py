@@ -9,22 +9,27 @@ import click
 from llmspec.cli._options import set_option
 
 
-@click.command("export", short_help="Write a TRL training config from a spec.")
+@click.command("export", short_help="Write a TRL, LitGPT or torchtune training config from a spec.")
 @click.argument("spec_path", metavar="SPEC")
-@click.option("--to", "tool", type=click.Choice(["trl"]), required=True, help="The tool to write a config for.")
+@click.option("--to", "tool", type=click.Choice(["trl", "litgpt", "torchtune"]), required=True, help="The tool to write a config for.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File to write (default: stdout).")
 @set_option
 def export_cmd(spec_path: str, tool: str, output: Path | None, overrides: tuple[str, ...]) -> int:
-    """Write SPEC as a `trl sft --config FILE` YAML. Exit status: 0 written, 2 on a bad spec or a value the tool
-    cannot express (one `file:line:col` line)."""
-    from llmspec.bridges.exporter import export_trl
+    """Write SPEC as a `trl sft --config FILE`, `litgpt finetune_lora --config FILE` or `tune run` YAML. Every
+    key of the spec that the config does not carry (checked by importing the written config again) is named on
+    stderr, one `file:line:col: not exported: KEY` line each. Exit status: 0 written, 2 on a bad spec or a value
+    the tool cannot express (one `file:line:col` line)."""
+    from llmspec.bridges.detect import NAMES
+    from llmspec.bridges.exporter import export_config
+    from llmspec.bridges.unexported import unexported
     from llmspec.bridges.yamlfile import BridgeError
     from llmspec.project import load_spec
     from llmspec.spec.problems import SpecError
 
     try:
         spec = load_spec(spec_path, overrides)
-        text = export_trl(spec, spec_path)
+        text = export_config(tool, spec, spec_path)
+        notes = unexported(spec, tool, NAMES.get(tool, tool), text)
     except SpecError as exc:
         for problem in exc.problems:
             click.echo(str(problem), err=True)
@@ -32,6 +37,8 @@ def export_cmd(spec_path: str, tool: str, output: Path | None, overrides: tuple[
     except BridgeError as exc:
         click.echo(str(exc), err=True)
         return 2
+    for note in notes:  # nothing left out silently: one line each on stderr (the YAML itself stays clean)
+        click.echo(note, err=True)
     if output is None:
         click.echo(text, nl=False)
     else:

@@ -36,12 +36,20 @@ def _codes(values: tuple[str, ...]) -> list[str]:
 @click.option("--color/--no-color", default=None, help="Colour the full and concise formats (default: on a terminal).")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
               help="Worker processes (default: one per CPU for 64 specs or more).")
+@click.option("--from", "tool", type=click.Choice(["trl", "axolotl", "llamafactory", "litgpt", "torchtune"]),
+              help="The tool every YAML training config is for (default: told by its keys).")
+@click.option("--sharding-config", "sharding", multiple=True, type=PathParam(exists=True, dir_okay=False),
+              help="An accelerate, DeepSpeed or FSDP config the YAML training configs run with (as `llmspec import "
+                   "CONFIG SHARDING...` reads it).")
+@click.option("--skip-other-yaml", is_flag=True,
+              help="Skip named YAML files that are no training config (pre-commit names every staged file).")
 def lint(paths, output_format, output_file, select, ignore, overrides, strict, exit_zero, statistics, data,
-         config_path, color, jobs) -> int:
+         config_path, color, jobs, tool, sharding, skip_other_yaml) -> int:
     """Lint spec files: memory, overfitting, sampling, context, budget, hardware, security and eval rules.
 
-    PATH is a spec file or a folder searched for specs (default: the current folder). TOML files that are
-    not specs (pyproject.toml, ...) are skipped. Every finding points at file:line:col, says what was found,
+    PATH is a spec file, a training config of another tool (axolotl, TRL, ... YAML; linted as it stands, at its
+    own line:col), or a folder searched for both (default: the current folder). TOML files that are not specs
+    (pyproject.toml, ...) and YAML files that are no training config are skipped there. Every finding points at file:line:col, says what was found,
     the limit and the fix; `llmspec rule CODE` explains a rule.
 
     Exit status: 0 no error-level findings, 1 error-level findings (or warnings with --strict),
@@ -50,17 +58,18 @@ def lint(paths, output_format, output_file, select, ignore, overrides, strict, e
     from pathlib import Path
 
     from llmspec.config import ConfigError
-    from llmspec.lint.engine import LintUsageError, Options, lint_paths
+    from llmspec.lint.engine import ForeignConfigError, LintUsageError, Options, lint_paths
     from llmspec.lint.formats import renderer
 
     options = Options(
         select=_codes(select) or None, ignore=_codes(ignore), overrides=overrides, data=data,
-        config=Path(config_path) if config_path else None, jobs=jobs,
+        config=Path(config_path) if config_path else None, jobs=jobs, tool=tool, skip_other_yaml=skip_other_yaml,
+        sharding=sharding,
     )
     try:
         result = lint_paths(paths or (".",), options)
     except (ConfigError, LintUsageError) as exc:
-        click.echo(f"llmspec lint: {exc}", err=True)
+        click.echo(str(exc) if isinstance(exc, ForeignConfigError) else f"llmspec lint: {exc}", err=True)
         click.get_current_context().exit(2)
     if color is None:
         color = output_file is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
@@ -86,6 +95,10 @@ def lint(paths, output_format, output_file, select, ignore, overrides, strict, e
             click.get_current_context().exit(2)
     else:
         click.echo(text, nl=False)
+    for error in result.errors:  # after every other file's findings: one bad config never hides them
+        click.echo(error, err=True)
+    if result.errors:
+        click.get_current_context().exit(2)
     if not result.files and paths:
         click.echo("llmspec lint: no spec files found in " + ", ".join(paths), err=True)
     failing = result.count("error") + (result.count("warning") if strict else 0)

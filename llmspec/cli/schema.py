@@ -14,9 +14,11 @@ def _generators() -> dict[str, Callable[[], dict]]:
     """File name -> generator, for every schema in schemas/. The registry lives here, above the packages it
     draws from, so that the spec package imports neither eval nor config."""
     from llmspec.eval.suite import json_schema as suite_schema  # the suite file format (no torch import)
+    from llmspec.integrations.record import json_schema as run_record_schema  # pydantic only, no torch
     from llmspec.spec.schema import spec_schema
 
-    return {"llmspec.schema.json": spec_schema, "suite.schema.json": suite_schema}
+    return {"llmspec.schema.json": spec_schema, "suite.schema.json": suite_schema,
+            "run-record.schema.json": run_record_schema}
 
 
 def all_schemas() -> dict[str, dict]:

@@ -94,6 +94,12 @@ def phase_sharding(parts: dict[str, int], spec: Spec) -> tuple[dict[str, int], l
         out["gathered_layers"] = int(2 * lay.layer_params * per)
         notes.append(f"zero3/fsdp: + two all-gathered layers at {8 * per:g} bits per parameter, their stored dtype "
                      "(analytic)")
+        if hw.sharding == "fsdp":  # + FSDP's unsharded root unit (llmspec.estimate.stack.fsdp_root_unit)
+            from llmspec.estimate.params import count_params
+            from llmspec.estimate.stack import fsdp_root_unit
+
+            total = count_params(spec.arch, tr, family=spec.model.family).total
+            out["gathered_layers"] += int(fsdp_root_unit(spec.arch, total, lay.layer_params, tr, notes))
     return out, notes
 
 

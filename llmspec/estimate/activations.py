@@ -154,11 +154,38 @@ def layer_bytes_per_token(arch: Architecture, training: Training, seq_len: int, 
         per += (4 if lora else 6) * (h_attn + kvw)
     per += 4 * H + 8
     per += model_dropout_bytes_per_token(arch, training, family)
-    a, b = family_fit(family, "lora" if lora else "full")
+    kind = "lora" if lora else "full"
+    a, b = family_fit(family, kind) if transformers_classes(training) else (0.0, 0.0)
     per += a * h + b * f
+    if (a, b) == (0.0, 0.0):
+        per += non_gated_mlp_bytes_per_token(arch, training, f)
     if eager_attention(training, family):
         per += (8 if training.precision == "fp32" else 6) * H * seq_len
     return per
+
+
+def transformers_classes(training: Training) -> bool:
+    """The stack trains the transformers class (the registry's activation fits were measured on it); LitGPT and
+    torchtune build their own modules (llmspec/data/stacks.toml, model_code)."""
+    from llmspec.spec.stacks import stack
+
+    return stack(training.stack).model_code.value == "transformers"
+
+
+def non_gated_mlp_bytes_per_token(arch: Architecture, training: Training, f: int) -> float:
+    """What a two-matrix MLP (fc -> activation -> proj: GPT-2, GPT-NeoX, Phi-1/2, Falcon, OPT) saves less than the
+    gated one the coefficients above describe, when no measured family fit says it already (registry families
+    carry it in their fit). A gated MLP saves gate, up, act(gate) and their product (4 tensors of width f; 3 under
+    LoRA, where the frozen down projection needs no input); a plain one saves the activation's input and output
+    (2; 1 under LoRA): half as many in full training, 4 x f fewer bytes under LoRA. Checked on LitGPT's GptNeoxMLP
+    against LLaMAMLP (litgpt==0.5.13:litgpt/model.py, one F.gelu; bf16 blocks under saved_tensors_hooks at h 256 /
+    512 and f 1024 / 2048: x f coefficients 4 vs 8 full, 2 vs 6 LoRA). An activation written as several
+    elementwise ops (HF's NewGELUActivation, gelu_new) saves more; the registry fits measure that per class."""
+    if arch.gated:
+        return 0.0
+    if training.method in ("lora", "qlora") and training.lora is not None:
+        return -4.0 * (2 if residual_bytes(training) == 4 else 1) * f
+    return -_FULL[_family(training.precision)][2] / 2 * f
 
 
 def family_fit(family: str | None, kind: str) -> tuple[float, float]:

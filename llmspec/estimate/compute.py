@@ -77,10 +77,11 @@ def attention_dim(spec: Spec) -> int:
     return spec.arch.n_heads * spec.arch.head_size
 
 
-def compute(spec: Spec) -> Compute:
+def compute(spec: Spec, serving: bool = True) -> Compute:
+    """FLOPs, tokens, time and cost of the training run; with ``serving``, also the serving throughput bounds
+    (`sweep plan` judges budgets only, so it leaves them out)."""
     tr = spec.training or Training()
     hw = spec.hardware or Hardware()
-    inf = spec.inference or Inference()
     arch = spec.arch
     notes: list[str] = []
     N = matmul_params(spec)
@@ -122,7 +123,8 @@ def compute(spec: Spec) -> Compute:
         notes.append("no dataset_tokens (or dataset_examples x mean_example_tokens) or max_steps: no time")
 
     decode = prefill = None
-    if acc is not None:
+    if acc is not None and serving:
+        inf = spec.inference or Inference()
         from llmspec.estimate.inference import inference_tp, kv_bytes_per_token, weight_bytes
 
         tp = inference_tp(spec)

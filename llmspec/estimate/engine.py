@@ -38,7 +38,9 @@ def apply(spec: Spec, inf: Inference, parts: dict, *, capacity: int | None, laye
     if sources:
         notes.append(f"engine {inf.backend}: " + ", ".join(f"{k}={getattr(inf, k)}" for k in sources)
                      + " from its preset (llmspec/data/engines.toml)")
-    if inf.precision == "int4" and inf.weight_group_size and inf.weight_group_size != 128:
+    notes += _bitsandbytes_4bit(spec, inf, parts, tp=tp)
+    if inf.precision == "int4" and inf.quant_format == "int4-groups" and inf.weight_group_size \
+            and inf.weight_group_size != 128:
         parts["quant_scales"] *= 128 / inf.weight_group_size
         notes.append(f"int4 groups of {inf.weight_group_size} weights (one fp16 scale + 4-bit zero point each)")
     if inf.attention == "eager":
@@ -67,3 +69,28 @@ def apply(spec: Spec, inf: Inference, parts: dict, *, capacity: int | None, laye
                  f"{s} tokens fit{f' (max_num_seqs {inf.max_num_seqs})' if inf.max_num_seqs and fit > inf.max_num_seqs else ''}")
     parts["concurrent_sequences"] = cap_seqs
     return notes, int(usable)
+
+
+def _bitsandbytes_4bit(spec: Spec, inf: Inference, parts: dict, *, tp: int) -> list[str]:
+    """bitsandbytes 4-bit weights (QLoRA section 3; bitsandbytes/functional.py quantize_4bit, blocksize 64): 4 bits
+    per weight plus an fp32 absmax per 64 weights, or with double quantisation an 8-bit absmax per 64 and an fp32
+    constant per 256 blocks. MatMul4Bit dequantises each weight for its matmul (``F.dequantize_4bit(B,
+    state).to(A.dtype)``): a transient of the largest 4-bit weight, two (fp16 + the cast) when Lightning's
+    BitsandbytesPrecision quantised it from fp16 (lightning==2.5:lightning/fabric/plugins/precision/
+    bitsandbytes.py:_Linear4bit._quantize_weight, ``weight.to(torch.half)``), which also makes the head 4-bit."""
+    if inf.precision != "int4" or inf.quant_format == "int4-groups":
+        return []
+    from llmspec.estimate.shapes import layout
+
+    arch = spec.arch
+    lay = layout(arch)
+    head = arch.vocab_size * arch.d_model if inf.quantize_head else 0
+    quantised = lay.block_linear_numel + head
+    scale = 1 / 64 + 4 / (64 * 256) if inf.double_quant else 4 / 64
+    parts["weights"] -= head * (2 - 0.5) / tp  # the head was counted 16-bit
+    parts["quant_scales"] = quantised * scale / tp
+    largest = max([head] + [m.rows * m.cols for m in lay.block_linears])
+    parts["dequant_buffer"] = largest * (4 if inf.quantize_head else 2) / tp
+    return [f"bitsandbytes {inf.quant_format}{' double-quantised' if inf.double_quant else ''}: absmax per 64 "
+            f"weights{'; the head 4-bit too (Lightning), dequantised via fp16' if inf.quantize_head else ''}; "
+            "one dequantised weight live per matmul"]

@@ -121,7 +121,7 @@ def _training_candidates(spec: Spec) -> list[_Candidate]:
         out.append(_Candidate("ckpt", "enable activation checkpointing",
                               {"training.activation_checkpointing": True}, 1.0,
                               "~33% more compute (forward recomputed); same result"))
-    out += _stack_candidates(tr)
+    out += _stack_candidates(tr, spec.hardware)
     mb, ga = tr.micro_batch_size, tr.gradient_accumulation
     k = 2
     while mb // k >= 1 and mb % k == 0:
@@ -164,9 +164,10 @@ def _training_candidates(spec: Spec) -> list[_Candidate]:
     return out
 
 
-def _stack_candidates(tr: Training) -> list[_Candidate]:
+def _stack_candidates(tr: Training, hw: Hardware | None = None) -> list[_Candidate]:
     """Knobs of the training stack (issue 12) that the stack supports: a fused optimizer step, a chunked or fused
-    linear loss, activation offloading, a paged 8-bit optimizer (llmspec.estimate.stack has their effects)."""
+    linear loss, activation offloading, a paged 8-bit optimizer, and under FSDP with gradient accumulation a
+    reduce-scatter on every micro-batch (llmspec.estimate.stack has their effects)."""
     from llmspec.spec.stacks import stack
 
     supports = stack(tr.stack).supports
@@ -185,6 +186,10 @@ def _stack_candidates(tr: Training) -> list[_Candidate]:
     if not tr.activation_offload and ok("activation_offload", True):
         out.append(_Candidate("offload_act", "offload activations to CPU", {"training.activation_offload": True}, 2.5,
                               "slower steps when PCIe cannot hide the copies; same result"))
+    if tr.sync_each_batch is False and tr.gradient_accumulation > 1 and hw is not None and hw.sharding == "fsdp":
+        out.append(_Candidate("sync", "reduce-scatter gradients on every micro-batch (accelerate sync_each_batch)",
+                              {"training.sync_each_batch": True}, 0.3,
+                              "same result; one gradient reduce-scatter per micro-batch instead of per step"))
     if tr.optimizer in ("adam", "adamw", "adamw_8bit") and not tr.paged_optimizer:
         out.append(_Candidate("paged", "paged 8-bit AdamW (bitsandbytes)",
                               {"training.optimizer": "adamw_8bit", "training.paged_optimizer": True}, 3.2,

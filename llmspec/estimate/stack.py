@@ -39,8 +39,8 @@ import math
 
 from llmspec.estimate import precision as P
 from llmspec.estimate.params import lora_shapes
-from llmspec.spec.models import Spec, Training
-from llmspec.spec.stacks import KNOBS
+from llmspec.spec.models import Architecture, Spec, Training, peft_default_targets
+from llmspec.spec.stacks import KNOBS, stack
 
 COMPILE_FACTOR = 0.85  # assumed; see the module docstring for its source
 ADAM = ("adam", "adamw")
@@ -62,6 +62,14 @@ def apply(spec: Spec, tr: Training, parts: dict, *, n_trainable: int, sbytes: in
     knob_values = {k: _knob_value(tr, k) for k in KNOBS}
     notes = [f"stack {tr.stack}: " + ", ".join(f"{k}={knob_values[k]}" for k in from_stack)
              + " from its preset (llmspec/data/stacks.toml)" if from_stack else f"stack {tr.stack}"]
+    peft_targets = peft_default_targets(spec)
+    if peft_targets is not None:
+        notes.append(f"lora.targets = {list(peft_targets)}: PEFT's default for model_type {spec.model.family} "
+                     f"({stack(tr.stack).adapters.source})")
+    code = stack(tr.stack).model_code.value
+    if code != "transformers":
+        notes.append(f"activations of {code}'s own model classes: generic per-architecture terms, not the family "
+                     "registry's fits measured on the transformers class")
     own = [k for k in KNOBS if _knob_set(tr, k)]
     if own:
         notes.append("set by the spec: " + ", ".join(f"{k}={knob_values[k]}" for k in own))
@@ -104,6 +112,7 @@ def apply(spec: Spec, tr: Training, parts: dict, *, n_trainable: int, sbytes: in
             old = frozen_quantised * P.nf4_bytes(lo.double_quant)
             new = q_numel * nf4_bytes(lo.double_quant, lo.quant_block) + (frozen_quantised - q_numel) * base_bytes
             parts["weights"] += new - old
+            notes += _lightning_bnb(spec, tr, parts, base_bytes=base_bytes, tokens=tokens)
             if lo.quantize == "adapted":
                 notes.append(f"QLoRA quantises only the adapted linears ({q_numel / max(1, frozen_quantised):.0%} "
                              f"of block-linear weights); the rest stay {8 * base_bytes}-bit")
@@ -141,6 +150,8 @@ def apply(spec: Spec, tr: Training, parts: dict, *, n_trainable: int, sbytes: in
         notes.append(f"DeepSpeed buckets: reduce {reduce:,} + prefetch {prefetch if hw.sharding == 'zero3' else 0:,} "
                      "16-bit elements")
 
+    notes += _fsdp_deferred_sync(spec, tr, parts, base_bytes=base_bytes)
+
     # --- loss -------------------------------------------------------------------------------------------------
     V, h = arch.vocab_size, arch.d_model
     if tr.loss == "chunked":
@@ -168,6 +179,83 @@ def apply(spec: Spec, tr: Training, parts: dict, *, n_trainable: int, sbytes: in
         notes.append(f"torch.compile: ASSUMED x{COMPILE_FACTOR} on {what} (not measurable on a CPU; source: "
                      "torchtune README, Optimization flags table)")
     return notes
+
+
+def _lightning_bnb(spec: Spec, tr: Training, parts: dict, *, base_bytes: float, tokens: float) -> list[str]:
+    """QLoRA terms of Lightning's quantiser and of older bitsandbytes.
+
+    * lora.quantize = "every-linear": lightning/fabric/plugins/precision/bitsandbytes.py (lightning@71aed751, as
+      pinned by LitGPT 8641822; the same in lightning 2.5) replaces every torch.nn.Linear, so the output head is
+      4-bit too, and _Linear4bit._quantize_weight quantises ``weight.to(torch.half)``: MatMul4Bit dequantises it
+      to fp16 and casts it to the compute dtype (``F.dequantize_4bit(B, state).to(A.dtype)``), two transients of
+      the largest 4-bit weight (the head, V x h) instead of one.
+    * lora.quant_saves_input: bitsandbytes before 0.43.2 saved each 4-bit matmul's input for backward
+      (bitsandbytes==0.42.0:bitsandbytes/autograd/_functions.py:MatMul4Bit.forward ``ctx.tensors = (A, B)``;
+      0.43.2 saves ``(None, B)``): per token and block the attention input (h), the attention output projection's input
+      (n_heads x head_dim), the MLP input (h) and the down projection's input (ffn), 2 bytes each."""
+    lo, arch = tr.lora, spec.arch
+    notes: list[str] = []
+    if lo is None:
+        return notes
+    if lo.quantize == "every-linear":
+        from llmspec.estimate.shapes import layout
+
+        head = arch.vocab_size * arch.d_model
+        parts["weights"] -= head * (base_bytes - nf4_bytes(lo.double_quant, lo.quant_block))
+        largest = max([head] + [m.rows * m.cols for m in layout(arch).block_linears])
+        parts["dequant"] = largest * (2 + base_bytes)
+        notes.append("QLoRA (Lightning BitsandbytesPrecision): every nn.Linear 4-bit, the output head too; weights "
+                     "quantised from fp16, so a dequantised weight is an fp16 copy plus its cast")
+    if lo.quant_saves_input:
+        per_block = 2 * (2 * arch.d_model + arch.n_heads * arch.head_size + arch.ffn_dim) * tokens
+        parts["kept"] += per_block * (1 if tr.activation_checkpointing else arch.n_layers)
+        notes.append("bitsandbytes < 0.43.2: each 4-bit matmul keeps its 16-bit input for backward")
+    return notes
+
+
+def fsdp_root_unit(arch: Architecture, n_params: int, layer_params: int, tr: Training, notes: list[str]) -> float:
+    """FSDP's root unit (what no wrapped block holds: embeddings, final norm, head) stays unsharded from the start of
+    forward to its post-backward: torch does not reshard the root after forward (torch==2.13.0:torch/distributed/
+    fsdp/_runtime_utils.py:_post_forward_reshard, "Do not free the root's parameters"; FSDP2 _fsdp_state.py:
+    FSDPState._lazy_init, "For the root, do not reshard after forward"), beside its shard. With per-block wrapping
+    (LitGPT, torchtune, HF Trainer's transformer-layer policy) it is every parameter outside the blocks, in the
+    compute dtype (the frozen base's under LoRA/QLoRA: embeddings and head are not quantised)."""
+    root = max(0, n_params - arch.n_layers * layer_params)
+    rbytes = (P.DTYPE_BYTES[tr.base_dtype] if tr.base_dtype else (4 if tr.precision == "fp32" else 2)) \
+        if tr.method in ("lora", "qlora") else P.DTYPE_BYTES[P.compute_dtype(tr.precision)]
+    notes.append(f"FSDP root unit (embeddings, final norm, head: {root / 1e6:.0f}M parameters) unsharded through "
+                 "forward and backward")
+    return root * rbytes
+
+
+def _fsdp_deferred_sync(spec: Spec, tr: Training, parts: dict, *, base_bytes: float) -> list[str]:
+    """FSDP with gradient accumulation and sync_each_batch = false: on accumulation micro-batches FSDP.no_sync
+    keeps the full, unsharded gradient of every FSDP unit that has a trainable parameter, on every rank
+    (torch==2.13.0:torch/distributed/fsdp/fully_sharded_data_parallel.py:FullyShardedDataParallel.no_sync, "FSDP
+    will accumulate the full model gradients (instead of gradient shards)"). With use_orig_params (Lightning
+    Fabric's and accelerate's FSDP default) a unit's flat parameter needs a gradient when any parameter in it does,
+    so under LoRA each block's whole gradient is kept (frozen weights included), not only the adapters'; the
+    embedding/head unit of a LoRA run has no trainable parameter and keeps none. Assumes one FSDP unit per block
+    (transformer-layer auto-wrap, as LitGPT and HF Trainer wrap)."""
+    hw = spec.hardware
+    if hw is None or tr.sync_each_batch is not False or tr.gradient_accumulation <= 1 or hw.offload != "none":
+        return []
+    dp = max(1, hw.world_size // (hw.tensor_parallel * hw.pipeline_parallel))
+    if hw.sharding != "fsdp" or dp <= 1:
+        return []
+    from llmspec.estimate.params import count_params
+    from llmspec.estimate.shapes import layout
+
+    arch = spec.arch
+    if tr.method in ("lora", "qlora"):
+        numel, gbytes = arch.n_layers * layout(arch).layer_params, base_bytes
+    else:
+        numel, gbytes = count_params(arch, tr, family=spec.model.family).total, P.grad_bytes(tr.precision)
+    unsharded = numel * gbytes / (hw.tensor_parallel * hw.pipeline_parallel)
+    parts["live_grads"] = max(parts["live_grads"], unsharded)
+    parts["grads"] = max(parts["grads"], unsharded)
+    return [f"FSDP no_sync over {tr.gradient_accumulation} micro-batches (sync_each_batch=false): each rank keeps "
+            f"unsharded gradients of every unit with a trainable parameter ({numel / 1e9:.2f}B x {gbytes:g} bytes)"]
 
 
 def _knob_value(tr: Training, knob: str):

@@ -105,6 +105,8 @@ def training_memory(spec: Spec) -> MemoryEstimate:
         gathered = 2 * lay.layer_params * cbytes
         notes.append(f"{sharding} over {dp} ranks: two all-gathered layers live (compute + prefetch), "
                      f"{8 * cbytes:g} bits per parameter")
+        if sharding == "fsdp":
+            gathered += S.fsdp_root_unit(arch, N, lay.layer_params, tr, notes)
     if hw.sharding != "none" and dp == 1:
         notes.append(f"sharding {hw.sharding} has no effect with one data-parallel rank")
     if hw.offload != "none":
@@ -149,12 +151,13 @@ def training_memory(spec: Spec) -> MemoryEstimate:
     # --- training-stack knobs (llmspec.estimate.stack; issue 12) --------------------------------------------
     per_layer = A.checkpoint_bytes_per_token(arch, tr) * T / tp if tr.activation_checkpointing else largest_block
     parts = {"weights": weights, "grads": grads, "states": states, "temp": temp, "kept": kept, "logits_f": logits_f,
-             "logits_b": logits_b, "live_grads": live_grads, "per_layer_kept": per_layer}
+             "logits_b": logits_b, "live_grads": live_grads, "per_layer_kept": per_layer, "dequant": dequant}
     notes += S.apply(spec, tr, parts, n_trainable=Nt, sbytes=sbytes, largest=largest, base_bytes=_base_bytes(tr),
                      frozen_quantised=lay.block_linear_numel, tokens=T / tp)
     weights, grads, states, temp, kept, logits_f, logits_b, live_grads = (
         parts[k] for k in ("weights", "grads", "states", "temp", "kept", "logits_f", "logits_b", "live_grads"))
     gathered += parts.get("buckets", 0.0)  # DeepSpeed communication buckets (issue 12)
+    dequant = parts["dequant"]  # QLoRA's dequantised-weight transient, as the stack's quantiser makes it
 
     # --- phases --------------------------------------------------------------------------------------
     state = weights + master + states + gathered

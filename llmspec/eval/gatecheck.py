@@ -2,7 +2,7 @@
 task reports. Used by ``llmspec eval`` (and ``--dry-run``), ``llmspec check`` and the EVL005 lint rule.
 
 What a task reports (``reported``): the llmspec metrics the suite lists for it (or, without ``metrics =``, the
-built-in defaults for its output_type: llmspec.eval.metrics.builtin.default_metrics) and lm-eval's own metrics,
+built-in defaults for its output_type: llmspec.eval.metricnames.default_metrics) and lm-eval's own metrics,
 as ``name,filter`` and, for the "none" filter, the bare name (llmspec.eval.taskinfo). Local task YAMLs are read
 with the safe reader; lm-eval's built-in tasks only when a ``builtin`` resolver is given (it needs lm_eval).
 """
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from llmspec.eval.metricnames import default_metrics, direction
 from llmspec.eval.suite import Suite, SuiteError, SuiteTask, find_suite, load_suite
 from llmspec.eval.taskinfo import TaskYamlError, lmeval_metrics, read_task
 
@@ -42,13 +43,10 @@ def spec_suites(spec) -> tuple[list[Suite], list[GateProblem]]:
 
 def reported(suite: Suite, task: SuiteTask, builtin: BuiltinResolver | None) -> dict[str, bool | None] | None:
     """Gateable metric names of one suite task -> higher_is_better (None: unknown); None when not knowable here."""
-    from importlib.util import find_spec
-
     from llmspec.eval.taskinfo import available
 
-    if not available() or find_spec("numpy") is None:  # a core install: eval (which needs both) checks instead
+    if not available():  # no PyYAML to read task files (the eval extra): eval checks instead
         return None
-    from llmspec.eval.metrics.builtin import default_metrics, direction
 
     path = suite.task_path(task)
     cfg = read_task(path) if path is not None else (builtin(task.task) if builtin else None)

@@ -13,6 +13,10 @@ such as ``[package]``), not UTF-8, too large, or not a regular file (a FIFO, a d
 
 Files matching the config's ``include`` globs are always linted; files matching ``exclude`` never are. Folders
 are searched recursively for ``*.toml``, skipping hidden folders and virtual environments.
+
+``*.yaml`` / ``*.yml`` files are training configs of other tools (axolotl, TRL, ...) when their parsed keys say so
+(llmspec.bridges.lintfile decides, through the ``foreign`` callback): found in a folder, other YAML is skipped;
+named on the command line, it is a usage error.
 """
 
 from __future__ import annotations
@@ -96,8 +100,14 @@ def _relative(path: str, root: str) -> str:
     return rel.replace(os.sep, "/") if os.sep != "/" else rel
 
 
-def discover(paths: list[str], config_for: Callable) -> tuple[list[str], list[str], list[str]]:
-    """(spec files to lint, named files skipped as non-specs, paths that do not exist)."""
+def is_yaml(path: str) -> bool:
+    return path.lower().endswith((".yaml", ".yml"))
+
+
+def discover(paths: list[str], config_for: Callable,
+             foreign: Callable[[str, bool], bool] | None = None) -> tuple[list[str], list[str], list[str]]:
+    """(spec files to lint, named files skipped as non-specs, paths that do not exist). ``foreign(path, named)``
+    says whether a YAML file is a training config to lint (None: YAML files are not considered)."""
     files: list[str] = []
     skipped: list[str] = []
     missing: list[str] = []
@@ -112,7 +122,12 @@ def discover(paths: list[str], config_for: Callable) -> tuple[list[str], list[st
         root = config.root
         if any(glob_match(p, path, root) for p in config.exclude):
             return
-        if any(glob_match(p, path, root) for p in config.include):
+        if is_yaml(path):
+            if foreign is not None and foreign(path, named or any(glob_match(p, path, root) for p in config.include)):
+                files.append(path)
+            elif named and foreign is None:
+                skipped.append(path)
+        elif any(glob_match(p, path, root) for p in config.include):
             files.append(path)
         elif os.path.basename(path) not in _NOT_SPECS and is_spec(Path(path)):
             files.append(path)
@@ -124,7 +139,7 @@ def discover(paths: list[str], config_for: Callable) -> tuple[list[str], list[st
             for folder, dirs, names in os.walk(raw):
                 dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIP_DIRS)
                 for name in sorted(names):
-                    if name.endswith(".toml"):
+                    if name.endswith(".toml") or (foreign is not None and is_yaml(name)):
                         consider(os.path.normpath(os.path.join(folder, name)), named=False)
         elif os.path.exists(raw):
             consider(raw, named=True)

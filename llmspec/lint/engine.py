@@ -13,7 +13,7 @@ from pathlib import Path
 
 from llmspec.config import Config, ConfigError, config_file, load_config
 from llmspec.lint import noqa
-from llmspec.lint.discover import discover, glob_match
+from llmspec.lint.discover import discover, glob_match, is_yaml
 from llmspec.lint.registry import ENGINE_CODES, all_rules, check_selectors, matches
 from llmspec.lint.rule import Context, Finding, Rule
 from llmspec.spec import tomltext
@@ -25,6 +25,10 @@ class LintUsageError(Exception):
     """A usage error on the command line (unknown code, bad path): exit 2."""
 
 
+class ForeignConfigError(LintUsageError):
+    """A training config of another tool that cannot be linted: one ``file:line:col`` line, exit 2."""
+
+
 @dataclass
 class LintResult:
     findings: list[Finding] = field(default_factory=list)
@@ -34,6 +38,9 @@ class LintResult:
     """Files named on the command line that are not specs (see discover.is_spec)."""
     rules: dict[str, type[Rule]] = field(default_factory=dict)
     """Every rule known in this run (built-in and plugin), by code."""
+    errors: list[str] = field(default_factory=list)
+    """One `file:line:col` line per training config of another tool that could not be read (exit 2, after the
+    other files' findings are reported: one bad file never loses the others')."""
 
     def count(self, severity: str) -> int:
         return sum(1 for f in self.findings if f.severity == severity)
@@ -53,6 +60,12 @@ class Options:
     """An explicit config file instead of discovery."""
     jobs: int | None = None
     """Worker processes for large batches; None: one per CPU when there are at least PARALLEL_MIN specs."""
+    tool: str | None = None
+    """--from: the tool every YAML training config is for (else detected from its keys)."""
+    skip_other_yaml: bool = False
+    sharding: Sequence[str] = ()
+    """--sharding-config: accelerate / DeepSpeed / FSDP configs read with every YAML training config."""
+    """Named YAML files that are no known tool's training config are skipped (pre-commit names every file)."""
 
 
 PARALLEL_MIN = 64
@@ -128,6 +141,26 @@ class Linter:
         self._files: dict[str, Path | None] = {}
         self._configs: dict[Path | None, Config] = {}
         self._explicit = load_config(self.options.config) if self.options.config else None
+        self._foreign: dict = {}  # YAML path -> llmspec.bridges.lintfile.Foreign, read when discovered
+        self.errors: list[str] = []  # foreign configs that could not be read (LintResult.errors)
+
+    def foreign(self, path: str, named: bool) -> bool:
+        """Whether a YAML file is a training config of another tool to lint (see llmspec.bridges.lintfile). A
+        named file that is none, or one that cannot be imported, is a usage error, recorded in ``errors`` while
+        the other files are still linted; found in a folder, one that is no tool's config is skipped."""
+        from llmspec.bridges.lintfile import NotAConfig, read_foreign
+        from llmspec.bridges.yamlfile import BridgeError
+
+        try:
+            self._foreign[path] = read_foreign(path, self.options.tool, named, self.options.sharding)
+        except NotAConfig as exc:
+            if named and not self.options.skip_other_yaml:
+                self.errors.append(str(exc))
+            return False
+        except BridgeError as exc:
+            self.errors.append(str(exc))
+            return False
+        return True
 
     def config_for(self, path: str | os.PathLike) -> Config:
         """The configuration governing ``path`` (cached per folder and per config file for this run)."""
@@ -176,8 +209,23 @@ class Linter:
         from llmspec.spec.loader import load_spec
         from llmspec.spec.problems import SpecError
 
+        notes: list = []
         try:
-            spec = load_spec(path, self.options.overrides, accelerators=plan.config.accelerators)
+            if path in self._foreign or is_yaml(path):
+                from llmspec.bridges.lintfile import load_foreign
+
+                if path not in self._foreign and not self.foreign(path, named=True):
+                    raise ForeignConfigError(self.errors.pop() if self.errors else f"{path}:1:1: not a training config")
+                spec, notes = load_foreign(self._foreign[path], self.options.overrides, plan.config)
+            else:
+                spec = load_spec(path, self.options.overrides, accelerators=plan.config.accelerators)
+        except ForeignConfigError as exc:  # a YAML named to lint_file directly (not through discovery)
+            import re
+
+            m = re.match(r"^(.*):(\d+):(\d+): (.*)$", str(exc), re.S)
+            file, line, col, message = (m[1], int(m[2]), int(m[3]), m[4]) if m else (path, 1, 1, str(exc))
+            name, severity, _ = ENGINE_CODES["SPC002"]
+            return [Finding("SPC002", severity, message, file, line, col, "", None, name)], {}
         except SpecError as exc:
             out = []
             for p in exc.problems:
@@ -192,6 +240,9 @@ class Linter:
             return out, texts
         ctx = Context(spec, plan.config.accelerators, {"data": self.options.data})
         out = []
+        for code, message, loc in notes:
+            name, severity, _ = ENGINE_CODES[code]
+            out.append(Finding(code, severity, message, loc.file, loc.line, loc.col, "", None, name))
         for rule in plan.instances:
             try:
                 out.extend(rule.check(ctx) or ())
@@ -236,11 +287,12 @@ def lint_paths(paths: Iterable[str | os.PathLike], options: Options | None = Non
     linter = Linter(options)
     result = LintResult(rules=dict(linter.rules))
     seen: set[tuple] = set()
-    files, skipped, missing = discover([os.fspath(p) for p in paths], linter.config_for)
+    files, skipped, missing = discover([os.fspath(p) for p in paths], linter.config_for, linter.foreign)
     if missing:
         raise LintUsageError(f"{missing[0]}: no such file or directory")
     result.skipped = skipped
     result.files = list(files)
+    result.errors = linter.errors
     for findings in _run(linter, files):
         for f in findings:
             key = (f.file, f.line, f.col, f.code, f.message)
@@ -290,4 +342,4 @@ def _run(linter: Linter, files: list[str]):
         _WORKER = None
 
 
-__all__ = ["lint_paths", "Linter", "LintResult", "Options", "LintUsageError", "ConfigError"]
+__all__ = ["lint_paths", "Linter", "LintResult", "Options", "LintUsageError", "ForeignConfigError", "ConfigError"]

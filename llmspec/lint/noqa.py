@@ -5,6 +5,9 @@
 - ``# llmspec: noqa-file: SEC002`` anywhere in a file (usually at the top, on a line of its own) suppresses
   that code in the whole file; ``# llmspec: noqa-file`` alone suppresses everything in the file.
 
+The same comments work in the YAML training configs lint reads (llmspec.bridges.lintfile); only real YAML
+comments count there too.
+
 Codes are full codes (a family prefix and three digits); text after them is a free-form reason:
 ``# llmspec: noqa: SEC001 revision pinned and reviewed``.
 
@@ -19,6 +22,7 @@ import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from llmspec.lint.discover import is_yaml
 from llmspec.spec import tomltext
 
 _NOQA = re.compile(
@@ -52,6 +56,8 @@ def parse(file: str, text: str) -> list[Suppression]:
     SPC001 finding cannot be hidden)."""
     if "llmspec" not in text:
         return []
+    if is_yaml(file):
+        return _parse_yaml(file, text)
     try:
         parsed = tomllib.loads(text, parse_float=str)
     except (tomllib.TOMLDecodeError, RecursionError):
@@ -60,14 +66,25 @@ def parse(file: str, text: str) -> list[Suppression]:
     for match in _NOQA.finditer(text):
         if not tomltext.in_comment(text, match.start(), parsed):
             continue
-        codes = match.group("codes")
-        if codes:
-            parsed_codes: frozenset[str] | None = frozenset(c.upper() for c in re.split(r"[ \t,]+", codes) if c)
-        else:  # "noqa:" followed by no valid code suppresses nothing (never everything, by accident)
-            parsed_codes = frozenset() if match.group("colon") else None
-        line, col = tomltext.position(text, match.start())
-        found.append(Suppression(file, line, col, parsed_codes, match.group("kind").lower() == "noqa-file"))
+        found.append(_suppression(file, match, *tomltext.position(text, match.start())))
     return found
+
+
+def _suppression(file: str, match: re.Match[str], line: int, col: int) -> Suppression:
+    codes = match.group("codes")
+    if codes:
+        parsed_codes: frozenset[str] | None = frozenset(c.upper() for c in re.split(r"[ \t,]+", codes) if c)
+    else:  # "noqa:" followed by no valid code suppresses nothing (never everything, by accident)
+        parsed_codes = frozenset() if match.group("colon") else None
+    return Suppression(file, line, col, parsed_codes, match.group("kind").lower() == "noqa-file")
+
+
+def _parse_yaml(file: str, text: str) -> list[Suppression]:
+    """Suppressions in the real comments of a YAML training config (PyYAML's scanner tells them from strings)."""
+    from llmspec.bridges.yamlfile import comments, position
+
+    return [_suppression(file, match, *position(text, start + match.start()))
+            for start, comment in comments(text) for match in _NOQA.finditer(comment)]
 
 
 def apply(findings: Iterable, suppressions: list[Suppression]) -> list:

@@ -92,6 +92,10 @@ ENGINE_CODES = {
     "LNT001": ("unused-suppression", "warning", "A `# llmspec: noqa` comment suppresses nothing."),
     "LNT002": ("unknown-suppression-code", "warning", "A `# llmspec: noqa` comment names no known rule."),
     "LNT003": ("rule-crashed", "error", "A rule (or llmspec itself) failed on this spec (please report it)."),
+    "BRG001": ("memory-not-checked", "info", "A training config of another tool names no GPU and none was given "
+               "(project config [hardware] or --set hardware.accelerator): memory was not checked."),
+    "BRG002": ("hardware-source", "info", "Which hardware the memory of a training config of another tool was "
+               "checked on, and where it came from (project config or --set)."),
 }
 
 CODE_RE = re.compile(r"^[A-Z]{2,6}[0-9]{3}$")

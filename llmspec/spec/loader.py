@@ -340,3 +340,19 @@ def load_spec(
     Raises :class:`SpecError` listing every problem, each with its file:line:col.
     """
     return _Loader(accelerators).load(path, overrides)
+
+
+def load_data(data: dict, source: SourceMap, overrides: Iterable[str] = ()) -> Spec:
+    """Validate a spec document already in memory (a training config of another tool, imported by
+    llmspec.bridges), whose positions ``source`` already holds: ``--set`` overrides, hf_config and the catalog
+    are applied as for a file. Raises :class:`SpecError` listing every problem."""
+    loader = _Loader(source.accelerators)
+    loader.source = source
+    loader.apply_overrides(data, overrides)
+    loader.import_hf_config(data)
+    source.raw = copy.deepcopy(data)
+    spec = loader.validate(data)
+    if spec is None or loader.problems:
+        raise SpecError(loader.problems)
+    spec._source = source
+    return spec

@@ -177,7 +177,9 @@ class Lora(Strict):
         default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"], max_length=64
     )
     """Modules that get adapters, by Hugging Face name (q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj,
-    down_proj), or ["all-linear"]."""
+    down_proj), or ["all-linear"]. Unset on a stack whose adapters are PEFT's (hf-trainer and the stacks on it,
+    pytorch, accelerate): PEFT's default for model.family (Llama q_proj, v_proj; GPT-2 c_attn; ...); otherwise, or
+    for a family PEFT has no default for, q_proj, k_proj, v_proj, o_proj."""
 
     # --- adapter and QLoRA knobs (issue 12); dtype and quantize default to the training stack's ---
     dtype: HalfOrFull | None = None
@@ -186,14 +188,19 @@ class Lora(Strict):
     dora: bool = False
     """DoRA (weight-decomposed LoRA, peft use_dora): a magnitude vector per adapted module, and each adapted
     module keeps its base and LoRA outputs for backward."""
-    quantize: Literal["all-linear", "adapted"] | None = None
-    """QLoRA: which block linears are 4-bit: every one (bitsandbytes via transformers, LitGPT) or only those that
-    carry an adapter (torchtune). Unset: the stack's."""
+    quantize: Literal["all-linear", "adapted", "every-linear"] | None = None
+    """QLoRA: which linears are 4-bit: every block linear (bitsandbytes via transformers), only those that carry an
+    adapter (torchtune), or every nn.Linear with the output head (Lightning's BitsandbytesPrecision, LitGPT: it
+    quantises from fp16, so each dequantised weight is an fp16 copy cast to the compute dtype). Unset: the
+    stack's."""
     quant_format: Literal["nf4", "fp4"] = "nf4"
     """QLoRA 4-bit format (bitsandbytes bnb_4bit_quant_type; torchtune and torchao: nf4). Both are 4 bits plus
     block scales."""
     quant_block: int = Field(default=64, ge=16, le=4096)
     """QLoRA quantisation block size (bitsandbytes blocksize 64; torchao NF4 block_size 64)."""
+    quant_saves_input: bool = False
+    """QLoRA: each 4-bit matmul keeps its 16-bit input for backward (bitsandbytes before 0.43.2: MatMul4Bit saved
+    ctx.tensors = (A, B); later versions save (None, B) when the weight is frozen)."""
 
 
 class Data(Strict):
@@ -294,6 +301,12 @@ class Training(Strict):
     activation_offload: bool | None = None
     """Move saved activations to CPU memory during forward and back in backward (torchtune
     enable_activation_offloading, TRL activation_offloading)."""
+    # --- FSDP gradient accumulation (issue 12): unset takes the stack's default ---
+    sync_each_batch: bool | None = None
+    """FSDP with gradient_accumulation > 1: reduce-scatter gradients on every micro-batch (true: each rank keeps
+    its gradient shard) or only on the last one (false: FSDP no_sync accumulates every FSDP unit's full unsharded
+    gradients on each rank; HF Trainer / accelerate and LitGPT do this). Unset: the stack's."""
+
     data: Data | None = None
     """Dataset file paths."""
 
@@ -402,6 +415,17 @@ class Inference(Strict):
     cuda_graph_memory: Bytes | None = Field(default=None, le=2**45)
     """Memory held by captured CUDA graphs; ASSUMED 0.5 GiB for vLLM and TGI (not measurable here)."""
 
+    # --- 4-bit weight layout (issue 12): bitsandbytes formats besides int4 groups ---
+    quant_format: Literal["int4-groups", "nf4", "fp4"] = "int4-groups"
+    """int4 weights: int4-groups (GPTQ/AWQ/torchao: a scale and zero point per weight_group_size weights) or
+    bitsandbytes nf4 / fp4 (an fp32 absmax per 64 weights, or 8-bit with double_quant; each matmul dequantises its
+    weight into a 16-bit transient)."""
+    double_quant: bool = False
+    """bitsandbytes nf4 / fp4: quantise the absmax scales to 8 bits (bnb_4bit_use_double_quant, LitGPT bnb.nf4-dq)."""
+    quantize_head: bool = False
+    """bitsandbytes nf4 / fp4: the output head is 4-bit too, quantised from fp16 as Lightning's
+    BitsandbytesPrecision does (LitGPT): a dequantised weight is an fp16 copy plus its cast to the compute dtype."""
+
     @model_validator(mode="after")
     def _engine_defaults(self) -> Inference:
         from llmspec.spec.stacks import engine
@@ -452,8 +476,9 @@ class Hardware(Strict):
     """Tensor-parallel degree."""
     pipeline_parallel: int = Field(default=1, ge=1, le=4096)
     """Pipeline-parallel degree."""
-    mfu: float = Field(default=0.4, gt=0, le=1)
-    """Assumed model FLOP utilisation for time estimates (0.3-0.5 is typical for dense training)."""
+    mfu: float = Field(default=0.4, ge=0.001, le=1)
+    """Assumed model FLOP utilisation for time estimates (0.3-0.5 is typical for dense training; at least 0.001,
+    below which the time of any run overflows into meaningless figures)."""
     budget_gpu_hours: float | None = Field(default=None, gt=0, le=1e12)
     """GPU-hour budget for the run."""
     budget_hours: float | None = Field(default=None, gt=0, le=1e9)
@@ -577,6 +602,14 @@ class Spec(Strict):
 
     _source: object = PrivateAttr(default=None)
 
+    # -- PEFT's default adapter targets (issue 12): a stack whose adapters are PEFT's, lora.targets unset ---------
+    @model_validator(mode="after")
+    def _peft_default_targets(self) -> Spec:
+        targets = peft_default_targets(self)
+        if targets is not None and self.training is not None and self.training.lora is not None:
+            self.training.lora.__dict__["targets"] = list(targets)  # not marked as set: it came from PEFT
+        return self
+
     @property
     def source(self):
         """The :class:`llmspec.spec.source.SourceMap` this spec was loaded from (positions of every key)."""
@@ -587,3 +620,19 @@ class Spec(Strict):
         """The architecture (resolved from hf_config by the loader when needed)."""
         assert self.model.architecture is not None, "load specs with llmspec.load_spec"
         return self.model.architecture
+
+
+def peft_default_targets(spec: Spec) -> tuple[str, ...] | None:
+    """PEFT's default target_modules for the spec's model_type when the spec leaves lora.targets unset and its
+    stack builds adapters with PEFT (peft LoraModel._prepare_adapter_config reads
+    TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING); None otherwise (then lora.targets' own default holds)."""
+    from llmspec.spec.families import family
+    from llmspec.spec.stacks import stack
+
+    tr = spec.training
+    if tr is None or tr.lora is None or "targets" in tr.lora.model_fields_set:
+        return None
+    fam = family(spec.model.family)
+    if fam is None or fam.peft_targets is None or stack(tr.stack).adapters.value != "peft":
+        return None
+    return fam.peft_targets

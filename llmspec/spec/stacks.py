@@ -27,6 +27,7 @@ KNOBS: dict[str, tuple[str, str]] = {
     "activation_checkpointing": ("training", "activation_checkpointing"),
     "lora_dtype": ("lora", "dtype"),
     "qlora_quantize": ("lora", "quantize"),
+    "sync_each_batch": ("training", "sync_each_batch"),
 }
 
 
@@ -42,6 +43,12 @@ class Stack:
     description: str
     defaults: dict[str, Default]
     supports: dict[str, list]
+    model_code: Default = Default("transformers", "")
+    """Whose model classes the stack trains: "transformers" (the family registry's real class and its measured
+    activation fit apply), or the stack's own ("litgpt", "torchtune": the generic per-architecture terms apply)."""
+    adapters: Default = Default("peft", "")
+    """Which library builds LoRA adapters: "peft" (its default target_modules per model_type apply when a spec
+    leaves lora.targets unset), or the stack's own ("litgpt", "torchtune")."""
 
 
 @cache
@@ -66,7 +73,13 @@ def stack(name: str) -> Stack:
         supports.update(base.supports)
     defaults.update({k: Default(v["value"], v["source"]) for k, v in raw.get("defaults", {}).items()})
     supports.update(raw.get("supports", {}))
-    return Stack(name, raw["description"], defaults, supports)
+    attrs = {"model_code": Default("transformers", ""), "adapters": Default("peft", "")}
+    for key in attrs:
+        if "base" in raw:
+            attrs[key] = getattr(stack(raw["base"]), key)
+        if key in raw:
+            attrs[key] = Default(raw[key]["value"], raw[key]["source"])
+    return Stack(name, raw["description"], defaults, supports, attrs["model_code"], attrs["adapters"])
 
 
 # --- serving engines (llmspec/data/engines.toml): inference.backend's defaults -------------------------------
@@ -89,6 +102,10 @@ def markdown() -> str:
         preset = stack(name)
         base = _raw()[name].get("base")
         own = _raw()[name].get("defaults", {})
+        for key, label in (("model_code", "model classes"), ("adapters", "LoRA adapters")):
+            if key in _raw()[name]:
+                attr = getattr(preset, key)
+                out.append(f"| `{name}` | {label} | `{attr.value}` | {attr.source} |")
         if base and not own:
             out.append(f"| `{name}` | (all) | as `{base}` | {preset.description} |")
             continue

@@ -167,7 +167,7 @@ class FastPath:
 
         key = tuple([(k, repr(v)) for k, v in overrides.items() if not _estimate_free(k)])
         if key not in self._work:
-            self._work[key] = compute(spec) if spec.training is not None else None
+            self._work[key] = compute(spec, serving=False) if spec.training is not None else None
         mem_key = tuple([kv for kv in key if kv[0] not in COMPUTE_ONLY])
         if mem_key not in self._memory:
             train = training_memory(spec) if spec.training is not None and spec.hardware is not None else None

@@ -35,3 +35,16 @@ def run_cli(*args: str) -> Result:
             sys.argv = old_argv
         out, err = streams[0].getvalue(), streams[1].getvalue()
     return Result(code, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def bridges_python() -> Path | None:
+    """The python of the venv that holds litgpt and torchtune with their own dependencies (litgpt needs an older
+    huggingface-hub than the eval stack, torchtune needs torchao); .ci/run builds it. None when it is absent."""
+    import os
+
+    given = os.environ.get("LLMSPEC_BRIDGES_PYTHON")
+    path = Path(given) if given else ROOT / ".venv-bridges" / "bin" / "python"
+    return path if path.is_file() else None

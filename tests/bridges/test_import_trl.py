@@ -97,11 +97,12 @@ def test_shared_keys_only_asks_for_from(tmp_path):
     ("base_model: NousResearch/Llama-2-7b-hf\nsequence_len: 4096\nmicro_batch_size: 2\n", "axolotl"),
     ("stage: sft\nfinetuning_type: lora\ncutoff_len: 2048\n", "LLaMA-Factory"),
 ])
-def test_tool_not_supported_yet_is_named(tmp_path, text, tool):
+def test_other_tools_are_told_by_their_keys(tmp_path, text, tool):
     config = tmp_path / "c.yaml"
     config.write_text(text)
     result = run_cli("import", str(config))
-    assert result.code == 2 and f"{tool} configs do not import yet" in result.err
+    stack = {"axolotl": "axolotl", "LLaMA-Factory": "llamafactory"}[tool]
+    assert result.code == 0 and f'stack = "{stack}"' in result.out, result.err
 
 
 def test_unknown_tool_exit_2(tmp_path):

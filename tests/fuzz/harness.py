@@ -41,7 +41,8 @@ ROOT = HERE.parent.parent
 CORPUS = HERE / "corpus"
 EXAMPLES = ROOT / "examples"
 HF_CONFIG = EXAMPLES / "configs" / "llama-3-8b.json"
-HANG_SECONDS = int(os.environ.get("LLMSPEC_FUZZ_HANG", "30"))  # far above any run; turns a hang into a failure
+DEFAULT_RECURSION_LIMIT = 1000  # CPython's default (sys.getrecursionlimit() in a fresh interpreter)
+HANG_SECONDS = int(os.environ.get("LLMSPEC_FUZZ_HANG", "120"))  # far above any run, even on a loaded machine
 
 SPECS = {p.name: p.read_text(encoding="utf-8") for p in sorted((CORPUS / "specs").glob("*.toml"))}
 SPECS.update({f"example-{p.name}": p.read_text(encoding="utf-8") for p in sorted(EXAMPLES.glob("*.toml"))})
@@ -49,6 +50,7 @@ CONFIGS = {"none": None, **{p.stem: p.read_text(encoding="utf-8") for p in sorte
 BROKEN_CONFIGS = {"typo", "typo-with-accelerator", "bad-accelerator", "invalid-toml"}
 SETS = json.loads((CORPUS / "sets.json").read_text(encoding="utf-8"))
 LONG_COMMENT = "# " + "x" * (300 * 1024)
+ODD_NAME = "odd\x01\x1b[31m\r name.toml"  # control characters in a file name (a finding's location)
 
 EXIT_CODES = {
     "check": {0, 2}, "lint": {0, 1, 2}, "estimate": {0, 1, 2}, "report": {0, 2}, "diff": {0, 1, 2},
@@ -157,7 +159,7 @@ def examples(command: str) -> st.SearchStrategy[Example]:
             lambda s, c, f, target, strict, out, sets: Example(
                 "lint", ["lint", "-f", f, *(["--strict"] if strict else []), *sets,
                          *(["-o", out] if out is not None else []), target], s, config=c, fmt=f, output=out),
-            spec, config, fmt, st.sampled_from(["spec.toml", "."]), st.booleans(), st.one_of(st.none(), OUTPUT),
+            spec, config, fmt, st.sampled_from(["spec.toml", ".", ODD_NAME]), st.booleans(), st.one_of(st.none(), OUTPUT),
             SET_ARGS)
     if command == "estimate":
         return st.builds(lambda s, c, f, sets: Example("estimate", ["estimate", *f, *sets, "spec.toml"], s, config=c,
@@ -190,6 +192,57 @@ def examples(command: str) -> st.SearchStrategy[Example]:
     raise ValueError(command)
 
 
+FORMATS = {"lint": ["full", "concise", "json", "github", "sarif", "junit"], "estimate": ["text", "json"],
+           "report": ["md", "html"], "diff": ["md", "json"]}
+
+
+def _spec_example(command: str, spec: str, fmt: str, config: str = "none", sets: tuple[str, ...] = ()) -> Example:
+    text = SPECS[spec].replace("{{LONG_COMMENT}}", LONG_COMMENT)
+    sets_args = [a for item in sets for a in ("--set", item)]
+    if command == "lint":
+        return Example("lint", ["lint", "-f", fmt, *sets_args, "spec.toml"], text, config=config, fmt=fmt)
+    if command == "estimate":
+        return Example("estimate", ["estimate", *(["--format", "json"] if fmt == "json" else []), *sets_args,
+                                    "spec.toml"], text, config=config, fmt=fmt)
+    if command == "report":
+        return Example("report", ["report", "--format", fmt, *sets_args, "spec.toml"], text, config=config, fmt=fmt)
+    if command == "diff":
+        return Example("diff", ["diff", "--format", fmt, "old.toml", "spec.toml"], text, config=config, fmt=fmt)
+    return Example(command, [command, *(["--dry-run"] if command == "eval" else []), *sets_args, "spec.toml"], text,
+                   config=config)
+
+
+def seeds(command: str) -> list[Example]:
+    """The corpus itself, unmutated, run before anything is generated: every corpus spec in every output format,
+    the valid spec under every project config and every ``--set`` of the corpus, and the odd names and paths.
+    A short derandomised run would otherwise reach a seed only by luck (a mutation usually breaks it)."""
+    corpus = sorted(name for name in SPECS if not name.startswith("example-"))
+    if command in ("init", "schema"):
+        names = [n for n in NASTY if n and "\x00" not in n] + ["m\n[hardware]", "\ud800"]
+        if command == "schema":
+            return [Example("schema", ["schema", "-o", out], output=out) for out in ["afile/x", "afile", "pipe.toml",
+                                                                                     "/proc/llmspec-x", ""]]
+        folders = ["ckpt", 'ckpt\n[hardware]\naccelerator = "H100"\n#', "ckpt\r`<x>"]
+        return [Example("init", ["init", "--from-hf", folders[i % 3], "--name", n], name=n,
+                        extra={"folder": folders[i % 3]}) for i, n in enumerate(names)]
+    out = [_spec_example(command, name, fmt) for name in corpus for fmt in FORMATS.get(command, [""])]
+    out += [_spec_example(command, "valid.toml", FORMATS.get(command, [""])[0], config=c) for c in sorted(CONFIGS)]
+    out += [_spec_example(command, "risky.toml", FORMATS.get(command, [""])[0], config=c)
+            for c in ("custom-accelerator",)]
+    if command != "diff":
+        out += [_spec_example(command, "valid.toml", FORMATS.get(command, ["json"])[-1], sets=(s,)) for s in SETS]
+    if command == "lint":
+        text = SPECS["risky.toml"]
+        out += [Example("lint", ["lint", "-f", f, target], text, fmt=f) for f in FORMATS["lint"]
+                for target in (ODD_NAME, ".")]
+        out += [Example("lint", ["lint", "-f", "json", "-o", o, "spec.toml"], text, fmt="json", output=o)
+                for o in ["afile/x", "pipe.toml", "/proc/llmspec-x", ""]]
+    if command == "eval":
+        out += [Example("eval", ["eval", "--dry-run", "--output", o, "spec.toml"], SPECS["risky.toml"], output=o)
+                for o in ["afile/x", "afile", "pipe.toml", ""]]
+    return out
+
+
 # -- workspace and running ---------------------------------------------------------------------------------------
 def workspace(root: Path, ex: Example) -> Path:
     """A fresh folder with the example's files and its hostile neighbours."""
@@ -197,6 +250,8 @@ def workspace(root: Path, ex: Example) -> Path:
     root.mkdir(parents=True)
     write = lambda name, text: (root / name).write_text(text, encoding="utf-8", errors="replace", newline="")  # noqa: E731
     write("spec.toml", ex.spec)
+    if ODD_NAME in ex.args:
+        write(ODD_NAME, ex.spec)
     write("old.toml", ex.old or SPECS["valid.toml"])
     write("base.toml", SPECS["valid.toml"])
     write("afile", "")
@@ -241,11 +296,18 @@ def run(args: list[str], cwd: Path) -> Outcome:
     old_argv, old_cwd = sys.argv, os.getcwd()
     hung = False
     previous = signal.signal(signal.SIGALRM, _alarm) if hasattr(signal, "SIGALRM") else None
+    # the stack a console script starts with: Python's default limit above the frames of this process (Hypothesis
+    # raises the limit while it runs, which would hide a recursion the real command hits)
+    depth, frame = 0, sys._getframe()
+    while frame is not None:
+        depth, frame = depth + 1, frame.f_back
+    old_limit = sys.getrecursionlimit()
     with runner.isolation() as streams:
         sys.argv = ["llmspec", *args]
         code = 0
         try:
             os.chdir(cwd)
+            sys.setrecursionlimit(depth + DEFAULT_RECURSION_LIMIT)
             if previous is not None:
                 signal.alarm(HANG_SECONDS)
             main()
@@ -254,6 +316,7 @@ def run(args: list[str], cwd: Path) -> Outcome:
         except _Hang:
             hung, code = True, -1
         finally:
+            sys.setrecursionlimit(old_limit)
             if previous is not None:
                 signal.alarm(0)
                 signal.signal(signal.SIGALRM, previous)
@@ -344,12 +407,19 @@ def violations(ex: Example, res: Outcome, cwd: Path) -> list[str]:
     if "internal error" in both or "Traceback (most recent call last)" in both:
         kind = re.search(r"internal error \((\w+)", both)
         out.append(f"{ex.command}: internal error ({kind.group(1) if kind else 'traceback'})")
+    elif res.code < 0:
+        out.append(f"{ex.command}: killed by signal {-res.code}")
     elif res.code not in EXIT_CODES[ex.command]:
         out.append(f"{ex.command}: undocumented exit code {res.code}")
     if ex.command in SPEC_COMMANDS and ex.config in BROKEN_CONFIGS and res.code != 2 and not res.hung:
         out.append(f"{ex.command}: broken llmspec.toml ignored (exit {res.code})")
     if not out:
         out += output_problems(ex, res, cwd)
+    if ex.command == "lint" and "no spec files found" in both and res.code in (0, 1):
+        target = ex.args[-1] if ex.args[-1] != "." else "spec.toml"
+        sets = [a for i, a in enumerate(ex.args) if a == "--set" or (i and ex.args[i - 1] == "--set")]
+        if run(["check", *sets, target], cwd).code == 0:  # lint decides what a spec is the way check does
+            out.append("lint: skips a spec that check accepts")
     return out
 
 
@@ -362,9 +432,10 @@ def lint_findings(cwd: Path, name: str = "spec.toml") -> tuple[set[tuple[str, in
     return found, res
 
 
-def metamorphic_problems(cwd: Path, spec: str, text: str, line: int) -> list[str]:
+def metamorphic_problems(cwd: Path, spec: str, text: str, line: int, pad: int = 0) -> list[str]:
     """Free text must not hide findings. ``spec`` is valid; the same spec with ``text`` set as meta.description,
-    and with ``text`` appended to line ``line`` as a comment, keeps every finding located elsewhere."""
+    with ``text`` appended to line ``line`` as a comment, with a leading comment of at least ``pad`` characters,
+    and with its table names quoted (the same TOML), keeps every finding located elsewhere."""
     problems = []
     check = run(["check", "spec.toml"], cwd)
     lint_files = run(["lint", "-f", "json", "spec.toml"], cwd)
@@ -375,21 +446,38 @@ def metamorphic_problems(cwd: Path, spec: str, text: str, line: int) -> list[str
     before, _ = lint_findings(cwd)
     before = {f for f in before if not f[0].startswith(("LNT", "SPC"))}
     lines = spec.split("\n")
+    comment = re.sub(r"[\x00-\x08\x0a-\x1f\x7f]", " ", text)  # what a comment can hold (TOML 1.0)
+    # (variant, lines it adds above every original line): each adds only free text, or quotes table names
     variants = {
-        "description": re.sub(r"(?m)^description = .*$", lambda m: "description = " + toml_string(text), spec,
-                              count=1),
-        "comment": "\n".join(lines[:line] + [lines[line] + "  # " + re.sub(r"[\x00-\x08\x0a-\x1f\x7f]", " ", text)]
-                             + lines[line + 1:]),
+        "description": (re.sub(r"(?m)^description = .*$", lambda m: "description = " + toml_string(text), spec,
+                               count=1), 0),
+        "comment": ("\n".join(lines[:line] + [lines[line] + "  # " + comment] + lines[line + 1:]), 0),
+        "leading comment": ("# " + (comment or "x") * (1 + pad // max(1, len(comment))) + "\n" + spec, 1),
+        "quoted table name": (re.sub(r"(?m)^\[([A-Za-z_.]+)\]", lambda m: "[" + ".".join(
+            f'"{part}"' for part in m.group(1).split(".")) + "]", spec), 0),
     }
-    for kind, variant in variants.items():
+    if re.search(r"noqa-file", comment, re.IGNORECASE):  # a real file-wide suppression may hide anything
+        del variants["comment"], variants["leading comment"]
+    for kind, (variant, shift) in variants.items():
         (cwd / "variant.toml").write_text(variant, encoding="utf-8", errors="replace", newline="")
         after, res = lint_findings(cwd, "variant.toml")
         if res.code == 2 or "internal error" in res.err:
             continue
+        after = {(code, n - shift) for code, n in after}
         lost = {f for f in before - after if not (kind == "comment" and f[1] == line + 1)}
         if lost:
             problems.append(f"lint: free text in a {kind} hides findings")
     return problems
+
+
+META_BASES = sorted(name for name in SPECS if name in ("valid.toml", "risky.toml") or name.startswith("example-"))
+# the issue's inputs for free text: a file-wide suppression inside a string, and a suppression that a line
+# separator other than LF/CRLF (U+2028, U+2029, U+0085, VT, FF) would move onto the next line (line 6 is the one
+# above risky.toml's trust_remote_code); a long leading comment (pad)
+META_SEEDS = [("risky.toml", "# llmspec: noqa-file", 6, 0), ("risky.toml", "# llmspec: noqa: SEC001", 6, 0)] + [
+    ("risky.toml", f"note{sep}# llmspec: noqa", 6, 0) for sep in ("\u2028", "\u2029", "\u0085", "\x0b", "\x0c")
+] + [("risky.toml", "x", 0, 300 * 1024)]
+META = st.tuples(st.sampled_from(META_BASES), TEXT, st.integers(0, 40), st.sampled_from([0, 0, 0, 300 * 1024]))
 
 
 @contextlib.contextmanager
@@ -404,3 +492,54 @@ def memory_cap(limit: int):
     finally:
         resource.setrlimit(resource.RLIMIT_AS, old)
 
+
+
+# -- running a family ------------------------------------------------------------------------------------------
+def fuzz_settings(n: int):
+    """Derandomised (the same examples on every run), the seeds first, no shrinking (an example that breaks an
+    invariant is reported as generated: shrinking re-runs slow cases)."""
+    from hypothesis import HealthCheck, Phase, settings
+
+    return settings(max_examples=n, derandomize=True, deadline=None, database=None,
+                    phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+
+
+def fuzz(command: str, n: int, report) -> None:
+    """Run ``command``'s seeds and ``n`` generated examples; ``report(violations, example, outcome)`` gets each
+    example's broken invariants (a test asserts there are none; collect.py counts them)."""
+    import tempfile
+
+    from hypothesis import example, given
+
+    root = Path(tempfile.mkdtemp(prefix=f"llmspec-fuzz-{command}-"))
+
+    def prop(ex):
+        cwd = workspace(root / "w", ex)
+        res = run(ex.args, cwd)
+        report(violations(ex, res, cwd), ex, res)
+
+    for ex in reversed(seeds(command)):
+        prop = example(ex)(prop)
+    fuzz_settings(n)(given(examples(command))(prop))()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def fuzz_free_text(n: int, report) -> None:
+    """The metamorphic family: free text never hides a finding (``report(violations, args)``)."""
+    import tempfile
+
+    from hypothesis import example, given
+
+    root = Path(tempfile.mkdtemp(prefix="llmspec-fuzz-meta-"))
+
+    def prop(args):
+        name, text, line, pad = args
+        spec = SPECS[name]
+        line = min(line, len(spec.split("\n")) - 1)
+        cwd = workspace(root / "w", Example("lint", [], spec))
+        report(metamorphic_problems(cwd, spec, text, line, pad), args)
+
+    for seed in reversed(META_SEEDS):
+        prop = example(seed)(prop)
+    fuzz_settings(n)(given(META)(prop))()
+    shutil.rmtree(root, ignore_errors=True)

@@ -56,3 +56,33 @@ def test_fused_optimizer_fixes_an_optimizer_step_peak(tmp_path):
     text = SPEC.replace('loss = "full"', 'loss = "chunked"').replace('memory = "34GiB"', 'memory = "33GiB"')  # chunked+foreach 33.1 GiB; fused 28.9 within 10% headroom
     fixes = _fixes(tmp_path, text)
     assert fixes and fixes[0].overrides == {"training.optimizer_impl": "fused"}
+
+
+# LitGPT LoRA on 2 x 24 GiB with FSDP and gradient accumulation: no_sync keeps each block's unsharded gradient
+# (about 13 GB for Llama-2-7B); reducing on every micro-batch frees it
+FSDP_NO_SYNC = """
+[model]
+name = "llama-2-7b"
+family = "llama"
+architecture = { n_layers = 32, d_model = 4096, n_heads = 32, ffn_dim = 11008, vocab_size = 32000, context_length = 4096 }
+
+[training]
+method = "lora"
+stack = "litgpt"
+precision = "bf16"
+micro_batch_size = 1
+gradient_accumulation = 16
+seq_len = 1024
+activation_checkpointing = true
+
+[hardware]
+accelerator = "A100-40GB"
+memory = "20GiB"
+count = 2
+sharding = "fsdp"
+"""
+
+
+def test_fsdp_no_sync_run_is_offered_a_reduce_on_every_micro_batch(tmp_path):
+    fixes = _fixes(tmp_path, FSDP_NO_SYNC)
+    assert fixes and fixes[0].overrides == {"training.sync_each_batch": True}, [f.description for f in fixes]

@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from llmspec.spec import stacks
+from llmspec.spec.families import FAMILIES
 from llmspec.spec.models import StackName, Training
 
 SOURCE = re.compile(r"^[\w.-]+==[\w.]+(:[\w./-]+)?(:[\w.]+)?")
@@ -70,6 +71,19 @@ def test_hf_trainer_optimizer_is_transformers_default(tmp_path):
     assert preset["activation_checkpointing"].value is args.gradient_checkpointing is False
 
 
+def test_hf_trainer_and_accelerate_defer_fsdp_gradient_sync():
+    # Trainer wraps every micro-batch but the last in accelerator.no_sync unless the accumulation plugin's
+    # sync_each_batch is set, and accelerate's plugin defaults it to False
+    utils = pytest.importorskip("accelerate.utils", reason="accelerate is not installed here")
+    trainer = pytest.importorskip("transformers.trainer", reason="transformers is not installed here")
+    assert utils.GradientAccumulationPlugin().sync_each_batch is False
+    assert 'plugin_kwargs.get("sync_each_batch", False)' in inspect.getsource(trainer.Trainer)
+    assert "no_sync" in inspect.getsource(trainer.Trainer)
+    for name in ("hf-trainer", "trl", "axolotl", "llamafactory", "accelerate"):
+        assert stacks.stack(name).defaults["sync_each_batch"].value is False
+    assert stacks.stack("pytorch").defaults["sync_each_batch"].value is True
+
+
 def test_trl_turns_gradient_checkpointing_on():
     trl = pytest.importorskip("trl", reason="trl is not installed here")
     from trl import SFTConfig
@@ -97,13 +111,27 @@ def test_peft_keeps_adapters_fp32_on_a_bf16_model():
     assert stacks.stack("pytorch").defaults["lora_dtype"].value == "fp32"
 
 
-def test_peft_default_target_modules_are_what_the_lora_defaults_say():
+@pytest.mark.parametrize("model_type", list(FAMILIES))
+def test_unset_lora_targets_take_peft_default_for_the_family_on_peft_stacks(model_type):
     from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as peft_targets
 
-    # llmspec's Lora.targets default is q, k, v, o for every family; PEFT's for Llama-style models is q, v.
-    # The docs (docs/estimate.md, "Training stacks") say so; this pins PEFT's side of that statement.
-    for model_type in ("llama", "mistral", "qwen2"):
-        assert list(peft_targets[model_type]) == ["q_proj", "v_proj"]
+    from llmspec.spec.families import PRESETS, preset_spec
+    from llmspec.spec.models import Spec
+
+    name = next((p for p in PRESETS if preset_spec(p)["model"]["family"] == model_type), None)
+    if name is None:
+        pytest.skip(f"no preset of {model_type}")
+    tables = preset_spec(name)
+    for stack_name in ("hf-trainer", "pytorch", "litgpt"):
+        spec = Spec.model_validate({**tables, "training": {"method": "lora", "stack": stack_name}})
+        expected = peft_targets.get(model_type)
+        if stack_name == "litgpt" or expected is None:  # LitGPT's own adapters; or PEFT asks for target_modules
+            assert spec.training.lora.targets == ["q_proj", "k_proj", "v_proj", "o_proj"]
+        else:
+            assert sorted(spec.training.lora.targets) == sorted(expected)
+        assert "targets" not in spec.training.lora.model_fields_set
+        told = Spec.model_validate({**tables, "training": {"method": "lora", "lora": {"targets": ["all-linear"]}}})
+        assert told.training.lora.targets == ["all-linear"]
 
 
 def test_torch_adamw_without_flags_is_foreach_on_cuda():

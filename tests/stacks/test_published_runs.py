@@ -14,7 +14,7 @@ RUNS = tomllib.loads((ROOT / "benchmarks/published/runs.toml").read_text(encodin
 CITE = re.compile(r"^[\w.-]+/[\w.-]+@[0-9a-f]{7,40}:[\w./-]+")
 NEEDS = {"compile", "chunked_ce", "fused_linear_ce", "optimizer_fused", "optimizer_in_backward", "paged_optimizer",
          "activation_offload", "adapter_fp32", "lora_on_head", "dora", "qlora_adapted_only", "quant_format",
-         "quantised_head", "bnb_saved_inputs", "prompt_length", "attention_kernel", "load_time_peak"}
+         "quantised_head", "bnb_saved_inputs", "prompt_length", "attention_kernel", "fsdp_no_sync"}
 
 
 def _bench():

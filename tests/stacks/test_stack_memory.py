@@ -131,3 +131,115 @@ def test_unknown_stack_is_one_line_with_did_you_mean_exit_2(tmp_path):
         assert result.exit_code == 2
         lines = [line for line in result.output.splitlines() if line.strip()]
         assert len(lines) == 1 and "did you mean 'torchtune'?" in lines[0] and f"{path}:15:1:" in lines[0]
+
+
+def test_fsdp_no_sync_keeps_unsharded_block_gradients_under_lora(load):
+    # LitGPT (and HF Trainer / accelerate) skip the reduce-scatter on accumulation micro-batches (FSDP.no_sync):
+    # every rank keeps each block's whole bf16 gradient, frozen weights included (use_orig_params flat parameters)
+    from llmspec.estimate.shapes import layout
+    from llmspec.spec.models import Architecture
+
+    lora = ("training.method=lora", "training.precision=bf16", "hardware.count=2", "hardware.sharding=fsdp",
+            "training.gradient_accumulation=8")
+    blocks = 32 * layout(Architecture(n_layers=32, d_model=4096, n_heads=32, ffn_dim=11008, vocab_size=32000,
+                                      context_length=4096)).layer_params * 2
+    deferred = training_memory(load("training.stack=litgpt", *lora))
+    synced = training_memory(load("training.stack=litgpt", *lora, "training.sync_each_batch=true"))
+    assert deferred.per_gpu_bytes - synced.per_gpu_bytes > 0.95 * blocks
+    assert any("FSDP no_sync" in a for a in deferred.assumptions)
+    assert any("sync_each_batch=false from its preset" in a or "sync_each_batch=false" in a
+               for a in deferred.assumptions)
+    # torchtune reduce-scatters every micro-batch; one micro-batch has nothing to defer
+    tt = training_memory(load("training.stack=torchtune", *lora))
+    assert not any("FSDP no_sync" in a for a in tt.assumptions)
+    single = training_memory(load("training.stack=litgpt", *lora[:-1]))
+    assert not any("FSDP no_sync" in a for a in single.assumptions)
+
+
+def test_plain_mlp_saves_half_the_gated_mlp_activations():
+    # fc -> gelu -> proj keeps the activation's input and output (f-wide each; LoRA: only its input, the frozen proj
+    # needs none); a gated MLP keeps gate, up, act(gate) and the product (LoRA: three of them)
+    from llmspec.estimate.activations import layer_bytes_per_token
+    from llmspec.spec.models import Architecture, Lora, Training
+
+    dims = dict(n_layers=4, d_model=2048, n_heads=32, ffn_dim=8192, vocab_size=51200, context_length=2048)
+    gated, plain = Architecture(**dims, activation="swiglu"), Architecture(**dims, activation="gelu")
+    lora = Training(stack="litgpt", method="lora", precision="bf16", lora=Lora(targets=["q_proj", "v_proj"]))
+    full = Training(stack="litgpt", method="full", precision="bf16")
+    for tr, fewer in ((lora, 4), (full, 4)):
+        assert layer_bytes_per_token(gated, tr, 1024) - layer_bytes_per_token(plain, tr, 1024) == fewer * 8192
+
+
+def test_stacks_with_their_own_model_classes_skip_the_transformers_class_fit():
+    # the registry's gpt_neox fit was measured on transformers' GPTNeoXLayer; LitGPT trains its own Block
+    from llmspec.estimate.activations import layer_bytes_per_token
+    from llmspec.spec.models import Architecture, Lora, Training
+
+    neox = Architecture(n_layers=4, d_model=4096, n_heads=32, ffn_dim=16384, vocab_size=50688, context_length=4096,
+                        activation="gelu", norm="layernorm", parallel_attention=True)
+    lo = Lora(targets=["query_key_value"])
+    hf = layer_bytes_per_token(neox, Training(method="lora", precision="bf16", lora=lo), 1024, family="gpt_neox")
+    lit = layer_bytes_per_token(neox, Training(stack="litgpt", method="lora", precision="bf16", lora=lo), 1024,
+                                family="gpt_neox")
+    assert lit - hf == 8 * 4096  # the fit's -8 x d_model for transformers' class; the MLP term is the same 2 x f
+
+
+def test_estimate_says_lora_targets_came_from_peft(load):
+    est = training_memory(load("training.method=lora"))
+    assert any("lora.targets = ['q_proj', 'v_proj']: PEFT's default for model_type llama" in a for a in est.assumptions)
+    told = training_memory(load("training.method=lora", 'training.lora.targets=["q_proj","k_proj"]'))
+    assert not any("PEFT's default" in a for a in told.assumptions)
+
+
+def test_lightning_quantises_the_head_from_fp16_and_old_bitsandbytes_keeps_inputs(load):
+    # LitGPT's BitsandbytesPrecision: every nn.Linear 4-bit (the head too), quantised from fp16 (two transients of
+    # the dequantised head: fp16 and its bf16 cast); bitsandbytes < 0.43.2 kept each 4-bit matmul's input
+    qlora = ("training.stack=litgpt", "training.method=qlora", "training.precision=bf16", "training.seq_len=512",
+             "training.activation_checkpointing=false", "training.lora.double_quant=false")
+    lit = training_memory(load(*qlora))
+    hf_layout = training_memory(load(*qlora, "training.lora.quantize=all-linear"))
+    head = 32000 * 4096
+    assert lit.breakdown["weights"] == pytest.approx(hf_layout.breakdown["weights"] - head * (2 - 4.5 / 8), abs=2)
+    assert lit.breakdown["dequant_buffer"] == head * 4
+    old_bnb = training_memory(load(*qlora, "training.lora.quant_saves_input=true"))
+    saved = 2 * (2 * 4096 + 4096 + 11008) * 32 * 512
+    assert old_bnb.breakdown["activations"] - lit.breakdown["activations"] == saved
+
+
+def test_bitsandbytes_4bit_inference_scales_head_and_dequant_buffer(tmp_path):
+    # LitGPT generate with quantize=bnb.nf4(-dq): every nn.Linear NF4 (head included), an absmax per 64 weights,
+    # and the dequantised head (fp16 + its bf16 cast) live in the head's matmul
+    from llmspec.estimate import inference_memory
+    from llmspec.estimate.shapes import layout
+    from llmspec.spec.models import Architecture
+
+    path = tmp_path / "serve.toml"
+    path.write_text(LLAMA2_7B.replace("[training]\nmicro_batch_size = 1\nseq_len = 4096\nactivation_checkpointing = true\n",
+                                      '[inference]\nprecision = "int4"\nseq_len = 56\n'), encoding="utf-8")
+    blocks = layout(Architecture(n_layers=32, d_model=4096, n_heads=32, ffn_dim=11008, vocab_size=32000,
+                                 context_length=4096)).block_linear_numel
+    head = 32000 * 4096
+    groups = inference_memory(load_spec(path))
+    nf4 = inference_memory(load_spec(path, ["inference.quant_format=nf4", "inference.quantize_head=true"]))
+    dq = inference_memory(load_spec(path, ["inference.quant_format=nf4", "inference.quantize_head=true",
+                                           "inference.double_quant=true"]))
+    assert nf4.breakdown["quant_scales"] == round((blocks + head) * 4 / 64)
+    assert dq.breakdown["quant_scales"] == round((blocks + head) * (1 / 64 + 4 / (64 * 256)))
+    assert groups.breakdown["weights"] - nf4.breakdown["weights"] == pytest.approx(head * 1.5, abs=2)
+    assert nf4.breakdown["dequant_buffer"] == head * 4
+    assert "dequant_buffer" not in groups.breakdown
+
+
+def test_fsdp_root_unit_stays_unsharded_through_forward_and_backward(load):
+    # torch does not reshard the root FSDP unit after forward (FSDP1 _post_forward_reshard, FSDP2 FSDPState): the
+    # parameters outside the wrapped blocks (embeddings, final norm, head) are whole on every rank, bf16 under AMP
+    from llmspec.estimate.shapes import layout
+    from llmspec.spec.models import Architecture
+
+    lay = layout(Architecture(n_layers=32, d_model=4096, n_heads=32, ffn_dim=11008, vocab_size=32000,
+                              context_length=4096))
+    est = training_memory(load("training.stack=torchtune", "hardware.count=8", "hardware.sharding=fsdp"))
+    root = N - 32 * lay.layer_params
+    assert root >= 2 * 32000 * 4096
+    assert est.breakdown["gathered_layers"] == 2 * lay.layer_params * 2 + root * 2
+    assert any("FSDP root unit" in a for a in est.assumptions)

@@ -34,6 +34,9 @@ high = 4.0
 
 [sweep.parameters."inference.batch_size"]
 values = [1, 64, 512]
+
+[sweep.parameters."training.stack"]
+values = ["hf-trainer", "torchtune", "litgpt", "pytorch"]
 '''
 
 

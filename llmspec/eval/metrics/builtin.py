@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from llmspec.eval.metricnames import BUILTIN_METRICS, default_metrics, direction  # noqa: F401 (re-exported)
 from llmspec.eval.metrics import records as rec
 from llmspec.eval.metrics.api import Metric
 from llmspec.eval.metrics.textnorm import squad_f1
@@ -20,8 +21,6 @@ from llmspec.eval.metrics.textnorm import squad_f1
 
 class MeanMetric(Metric):
     """Per-sample numbers, corpus value = their mean (lm_eval.api.metrics.mean)."""
-
-    default = True
 
     mean = True
 
@@ -37,9 +36,7 @@ class Accuracy(MeanMetric):
     continuation is the greedy one (loglikelihood)."""
 
     name = "acc"
-    higher_is_better = True
     proportion = True
-    output_types: tuple[str, ...] = ("multiple_choice", "loglikelihood")
 
     def _scores(self, lls: list[float], options: list[str]) -> list[float]:
         return lls
@@ -66,7 +63,6 @@ class AccuracyNorm(Accuracy):
     (lm-eval: ``np.argmax(lls / completion_len)``, completion_len = len(choice))."""
 
     name = "acc_norm"
-    output_types = ("multiple_choice",)
 
     def _scores(self, lls: list[float], options: list[str]) -> list[float]:
         return [_per_length(ll, float(len(c))) for ll, c in zip(lls, options)]
@@ -76,10 +72,6 @@ class _Weighted(Metric):
     """Per-sample (loglikelihood, weight); corpus value from sum(ll) / sum(weight) (lm_eval.api.metrics.
     weighted_mean), so long documents weigh more. Reads lm-eval's own logged pair when present (a task may
     override count_words/count_bytes), else computes it from the record."""
-
-    default = True
-    higher_is_better = False
-    output_types = ("loglikelihood_rolling",)
 
     def weight(self, sample: dict) -> int:
         raise NotImplementedError
@@ -161,8 +153,6 @@ class TokenF1(MeanMetric):
     normalisation and F1 as in the official SQuAD v2.0 evaluation script)."""
 
     name = "f1"
-    higher_is_better = True
-    output_types = ("generate_until",)
 
     def per_sample(self, sample: dict) -> float:
         pred = rec.generated_text(sample, self.name)
@@ -176,9 +166,6 @@ class MacroF1(Metric):
     lower-cased generated text."""
 
     name = "macro_f1"
-    higher_is_better = True
-    output_types = ("multiple_choice", "generate_until")
-    default = False  # only where a suite asks: over answer positions of multiple choice it means nothing
 
     def per_sample(self, sample: dict) -> tuple[str, str]:
         resps = rec._need(sample, "filtered_resps", self.name)
@@ -230,13 +217,5 @@ BUILTINS: tuple[type[Metric], ...] = (
     TokenF1,
     MacroF1,
 )
-
-
-def default_metrics(output_type: str) -> list[str]:
-    """The built-ins scored for a suite task that lists no ``metrics``: those marked default for its output type."""
-    return [cls.name for cls in BUILTINS if getattr(cls, "default", False) and output_type in cls.output_types]
-
-
-def direction(name: str) -> bool | None:
-    """higher_is_better of a built-in metric, None for any other name."""
-    return next((cls.higher_is_better for cls in BUILTINS if cls.name == name), None)
+for _cls in BUILTINS:  # direction, output types and default from the one table (llmspec.eval.metricnames)
+    _cls.higher_is_better, _cls.output_types, _cls.default = BUILTIN_METRICS[_cls.name]

@@ -29,9 +29,14 @@ def _lines(file: str) -> tuple[str, ...]:
 def _read(path: str, mtime_ns: int, size: int) -> tuple[str, ...]:
     """The file's lines; keyed on where it is and when it changed, not on the name a finding gives."""
     try:  # bounded and non-blocking (a finding may be about a FIFO); lines as TOML counts them, as findings do
-        return tuple(tomltext.lines(tomltext.read_text(path)))
+        text = tomltext.read_text(path)
     except tomltext.ReadError:
         return ()
+    if path.lower().endswith((".yaml", ".yml")):  # a training config of another tool: lines as PyYAML counts them
+        from llmspec.bridges.yamlfile import lines
+
+        return tuple(lines(text))
+    return tuple(tomltext.lines(text))
 
 
 def source_line(file: str, line: int) -> str:

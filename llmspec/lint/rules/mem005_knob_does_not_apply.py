@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from llmspec.lint.rule import Rule
 
-_LORA = ("dtype", "dora", "quantize", "quant_format", "quant_block")
-_QLORA = ("quantize", "quant_format", "quant_block")
+_LORA = ("dtype", "dora", "quantize", "quant_format", "quant_block", "quant_saves_input")
+_QLORA = ("quantize", "quant_format", "quant_block", "quant_saves_input")
+_BNB_INFERENCE = ("quant_format", "double_quant", "quantize_head")
 
 
 class KnobDoesNotApply(Rule):
@@ -13,9 +14,10 @@ class KnobDoesNotApply(Rule):
     does not have. Checked: adapter knobs without LoRA, QLoRA knobs without QLoRA, loss chunks without a
     chunked loss, an optimizer implementation or paging for an optimizer that has none, an optimizer step in
     backward with gradient accumulation (torchtune requires gradient_accumulation_steps = 1), and DeepSpeed
-    settings without a ZeRO sharding or CPU Adam without optimizer offload; paged-KV settings (vLLM's
-    gpu_memory_utilization, max_num_seqs, ...) for an engine without a paged pool, and an int4 group size for
-    weights that are not int4.
+    settings without a ZeRO sharding or CPU Adam without optimizer offload; sync_each_batch without FSDP and
+    gradient accumulation; paged-KV settings (vLLM's gpu_memory_utilization, max_num_seqs, ...) for an engine
+    without a paged pool, an int4 group size for weights that are not int4, and bitsandbytes layout settings
+    (quant_format, double_quant, quantize_head) for weights that are not int4 or not a bitsandbytes format.
 
     Why:
     A knob that does nothing is usually a sign the author meant something else (e.g. loss_chunks with the
@@ -64,7 +66,14 @@ class KnobDoesNotApply(Rule):
             yield self.finding(ctx, ("inference", "weight_group_size"),
                                f"weight_group_size applies to int4 weights, not precision = {inf.precision!r}",
                                fix='remove weight_group_size, or set precision = "int4"')
+        if inf is not None:
+            yield from self._bnb_inference(ctx, inf)
         hw = ctx.spec.hardware
+        if tr is not None and "sync_each_batch" in tr.model_fields_set and (
+                hw is None or hw.sharding != "fsdp" or tr.gradient_accumulation == 1):
+            yield self.finding(ctx, ("training", "sync_each_batch"),
+                               "sync_each_batch decides when FSDP reduces gradients under gradient accumulation; this "
+                               "run has no FSDP sharding or no accumulation", fix="remove sync_each_batch")
         if hw is not None and hw.deepspeed is not None:
             if hw.sharding not in ("zero1", "zero2", "zero3"):
                 yield self.finding(ctx, ("hardware", "deepspeed"),
@@ -74,6 +83,19 @@ class KnobDoesNotApply(Rule):
                 yield self.finding(ctx, ("hardware", "deepspeed", "optimizer"),
                                    'deepspeed.optimizer = "cpu-adam" runs the step on the CPU, but offload = "none" '
                                    "keeps the states on the GPU", fix='set hardware.offload = "optimizer"')
+
+    def _bnb_inference(self, ctx, inf):
+        for name in _BNB_INFERENCE:
+            if name not in inf.model_fields_set:
+                continue
+            if inf.precision != "int4":
+                yield self.finding(ctx, ("inference", name),
+                                   f"{name} describes 4-bit weights, not precision = {inf.precision!r}",
+                                   fix=f'remove {name}, or set precision = "int4"')
+            elif name != "quant_format" and inf.quant_format == "int4-groups":
+                yield self.finding(ctx, ("inference", name),
+                                   f"{name} applies to bitsandbytes nf4 / fp4, not quant_format = \"int4-groups\"",
+                                   fix=f'remove {name}, or set quant_format = "nf4"')
 
     def _training(self, ctx, tr):
         lora_set = tr.lora.model_fields_set if tr.lora is not None else set()

@@ -1,0 +1,139 @@
+"""LLaMA-Factory configs: the keys llmspec/data/bridges/llamafactory.toml marks `combined` (import), and
+`export --to llamafactory`. Each decision cites llamafactory 0.9.5 in llamafactory.toml; this module only combines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llmspec.bridges.tables import table
+from llmspec.bridges.toolmap import at, dump, given, inverse, optimizer, put, unsupported
+from llmspec.bridges.yamlfile import BridgeError, Entry
+
+DEEPSPEED = {("zero2", "none"): "examples/deepspeed/ds_z2_config.json",
+             ("zero3", "none"): "examples/deepspeed/ds_z3_config.json",
+             ("zero2", "optimizer"): "examples/deepspeed/ds_z2_offload_config.json",
+             ("zero3", "optimizer+params"): "examples/deepspeed/ds_z3_offload_config.json"}
+"""The DeepSpeed JSONs LLaMA-Factory 0.9.5 ships in examples/deepspeed/."""
+
+
+def after_import(path: str, entries: list[Entry], spec: dict[str, Any]) -> list[str]:
+    tab, notes, training = table("llamafactory"), [], spec["training"]
+    stage = given(entries, "stage")
+    if stage is not None and stage.value not in ("sft", "pt"):
+        notes.append(unsupported(path, stage, "the spec describes supervised training (sft, pt); the rest is "
+                                 "read as that"))
+    kind = given(entries, "finetuning_type")
+    method = str(kind.value) if kind else "lora"
+    if kind is not None and method not in ("lora", "full"):
+        notes.append(unsupported(path, kind, "the spec trains full, lora or qlora; written as full"))
+        method = "full"
+    bits = given(entries, "quantization_bit")
+    if bits is not None:
+        quant = given(entries, "quantization_method")
+        if method == "lora" and bits.value == 4 and (quant is None or quant.value == "bnb"):
+            method = "qlora"
+        else:
+            notes.append(unsupported(path, bits, "the spec quantises only a QLoRA base, to 4-bit bitsandbytes"))
+    training["method"] = method
+    lora = method in ("lora", "qlora")
+    if not lora:
+        training.pop("lora", None)
+    else:
+        rank = training.get("lora", {}).get("rank", 8)
+        alpha = given(entries, "lora_alpha")
+        put(spec, "training.lora.alpha", alpha.value if alpha else rank * 2)  # FT: lora_rank * 2
+        target = given(entries, "lora_target")
+        names = [n.strip() for n in str(target.value if target else "all").split(",") if n.strip()]
+        put(spec, "training.lora.targets", ["all-linear"] if names == ["all"] else names)
+
+    pure, bf16, fp16 = (given(entries, k) for k in ("pure_bf16", "bf16", "fp16"))
+    if pure is not None and pure.value is True:
+        training["precision"] = "bf16"
+    elif bf16 is not None and bf16.value is True:
+        training["precision"] = "bf16-mixed"
+    elif fp16 is not None and fp16.value is True:
+        training["precision"] = "fp16-mixed"
+    else:
+        training["precision"] = "fp32"
+    notes += optimizer(spec, tab, "optim", given(entries, "optim"), path)
+
+    packing, neat = given(entries, "packing"), given(entries, "neat_packing")
+    training["packing"] = bool((neat and neat.value) or (packing.value if packing else
+                                                         (stage.value if stage else "sft") == "pt"))
+    if (e := given(entries, "max_steps")) is not None and e.value != -1:
+        training["max_steps"] = e.value
+    if (e := given(entries, "val_size")) is not None:
+        if isinstance(e.value, float) and 0 < e.value < 1:
+            training["validation_split"] = e.value
+        elif e.value not in (0, 0.0):
+            notes.append(unsupported(path, e, "the spec holds a validation share between 0 and 1"))
+    if (e := given(entries, "dataset")) is not None:
+        names = [n.strip() for n in str(e.value).split(",") if n.strip()]
+        if names:
+            put(spec, "training.data.train", names[0])
+        notes += [f"{at(path, e)}: unmapped: dataset {n!r} (the spec holds one training set)" for n in names[1:]]
+    return notes
+
+
+def export_llamafactory(spec: Any, where: str) -> str:
+    """The YAML text of a `llamafactory-cli train` config for ``spec`` (the inverse of llamafactory.toml)."""
+    if spec.training is None:
+        raise BridgeError(f"{where}: the spec has no [training] table; there is nothing to export")
+    t, tab = spec.training, table("llamafactory")
+    if t.method not in ("full", "lora", "qlora"):
+        raise BridgeError(f"{where}: training.method = {t.method!r} has no LLaMA-Factory equivalent; use full, lora "
+                          "or qlora")
+    out: dict[str, Any] = {"model_name_or_path": spec.model.weights or spec.model.hf_config or spec.model.name,
+                           "stage": "sft", "do_train": True, "finetuning_type": "full" if t.method == "full" else "lora"}
+    precision = {"bf16-mixed": {"bf16": True}, "bf16": {"bf16": True, "pure_bf16": True},
+                 "fp16-mixed": {"fp16": True}, "fp32": {}}
+    if t.precision not in precision:
+        raise BridgeError(f"{where}: training.precision = {t.precision!r} has no LLaMA-Factory equivalent "
+                          f"({', '.join(precision)}); change it")
+    out.update(precision[t.precision])
+    if t.method in ("lora", "qlora"):
+        out["lora_alpha"] = int(t.lora.alpha) if float(t.lora.alpha).is_integer() else t.lora.alpha
+        out["lora_target"] = "all" if t.lora.targets == ["all-linear"] else ",".join(t.lora.targets)
+    if t.method == "qlora":
+        out.update(quantization_bit=4, quantization_method="bnb")
+    out["optim"] = _optimizer(t, where)
+    out["packing"] = t.packing
+    if t.max_steps:
+        out["max_steps"] = t.max_steps
+    if t.validation_split:
+        out["val_size"] = t.validation_split
+    out["dataset"] = t.data.train if t.data and t.data.train else "alpaca_en_demo"
+    out["template"] = "default"
+    out.update(inverse(spec, tab, where, "LLaMA-Factory"))
+    if t.method != "qlora":
+        out.pop("quantization_type", None)
+        out.pop("double_quantization", None)
+    out.update(_sharding(spec, where))
+    out["output_dir"] = "saves/llmspec/sft"
+    head = [f"# Written by `llmspec export --to llamafactory` from {where} (llamafactory {tab.version}).",
+            "# template: the spec does not name the chat template; set yours (default here)."]
+    if not (t.data and t.data.train):
+        head.append("# dataset: the spec names no training data; replace alpaca_en_demo with yours.")
+    return dump(out, "\n".join(head))
+
+
+def _optimizer(t: Any, where: str) -> str:
+    names = {("adamw", False): "adamw_torch_fused", ("adamw_8bit", False): "adamw_bnb_8bit", ("adafactor", False):
+             "adafactor", ("sgd", False): "sgd", ("lion", False): "lion_32bit", ("adamw", True): "paged_adamw_32bit",
+             ("adamw_8bit", True): "paged_adamw_8bit", ("lion", True): "paged_lion_32bit"}
+    name = names.get((t.optimizer, bool(t.paged_optimizer)))
+    if name is None:
+        raise BridgeError(f"{where}: training.optimizer = {t.optimizer!r} (paged {bool(t.paged_optimizer)}) has no "
+                          "LLaMA-Factory optim equivalent; use adamw, adamw_8bit, adafactor, sgd or lion")
+    return name
+
+
+def _sharding(spec: Any, where: str) -> dict[str, Any]:
+    hw = spec.hardware
+    if hw is None or hw.sharding == "none":
+        return {}
+    name = DEEPSPEED.get((hw.sharding, hw.offload))
+    if name is None:
+        raise BridgeError(f"{where}: hardware.sharding = {hw.sharding!r} with offload {hw.offload!r}: LLaMA-Factory "
+                          "ships no DeepSpeed config for it (FSDP runs through an accelerate config); write it by hand")
+    return {"deepspeed": name}
