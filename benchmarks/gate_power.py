@@ -14,6 +14,10 @@ step-down (paired.holm) at family-wise alpha = 0.05, regression mode, max_drop =
 - A cell is "unreachable" when the smallest p-value the test can reach at n is above Holm's first level
   alpha/m: llmspec reports those gates UNDECIDABLE (exit 2) instead of judging them.
 
+The last section is the demo spec's m = 4 gates made baseline gates at max_drop = 0.05 points, at the smoke
+suite's real n (rows of suites/smoke/kb_mc.jsonl) and at the n the power formula asks for (a 10-point drop
+detected with 80% power): A/A, a true drop at the margin, and a 10-point drop.
+
 Seeded; REPS replications per cell; Monte-Carlo SE of a 5% rate = sqrt(.05 * .95 / REPS).
 """
 
@@ -36,6 +40,7 @@ MS = (1, 5, 10, 20)
 DROPS = (0.02, 0.05, 0.10)
 REPS = 1000
 P = 0.7  # baseline accuracy
+DEMO_M, DEMO_MARGIN = 4, 0.05  # examples/tiny-finetuned.toml has 4 gates; a 5-point margin
 
 
 def accuracy_pair(rng: np.random.Generator, n: int, drop: float) -> tuple[np.ndarray, np.ndarray]:
@@ -53,22 +58,22 @@ def mean_pair(rng: np.random.Generator, n: int, drop: float) -> tuple[np.ndarray
     return doc - drop + rng.normal(0, 0.15, n), doc + rng.normal(0, 0.15, n)
 
 
-def p_accuracy(cand: np.ndarray, base: np.ndarray) -> float:
+def p_accuracy(cand: np.ndarray, base: np.ndarray, margin: float = 0.0) -> float:
     b = int(np.sum((cand >= 0.5) & (base < 0.5)))
     c = int(np.sum((cand < 0.5) & (base >= 0.5)))
-    return paired.tango_p(b, c, cand.size, 0.0, "regression")
+    return paired.tango_p(b, c, cand.size, margin, "regression")
 
 
-def p_mean(cand: np.ndarray, base: np.ndarray) -> float:
-    return paired.paired_mean(cand - base, 0.0, "regression").p_value
+def p_mean(cand: np.ndarray, base: np.ndarray, margin: float = 0.0) -> float:
+    return paired.paired_mean(cand - base, margin, "regression").p_value
 
 
-def cell(kind: str, n: int, m: int, drop: float, seed: int) -> float:
+def cell(kind: str, n: int, m: int, drop: float, seed: int, margin: float = 0.0) -> float:
     rng = np.random.default_rng(seed)
     make, pval = (accuracy_pair, p_accuracy) if kind == "accuracy" else (mean_pair, p_mean)
     hits = 0
     for _ in range(REPS):
-        ps = [pval(*make(rng, n, drop)) for _ in range(m)]
+        ps = [pval(*make(rng, n, drop), margin) for _ in range(m)]
         rejected = paired.holm(ps, ALPHA)[0]
         hits += any(rejected) if drop == 0 else sum(rejected)
     return hits / (REPS if drop == 0 else REPS * m)
@@ -116,6 +121,26 @@ def main() -> None:
            f"(Monte-Carlo SE of a 5% rate: {se:.1f} points).", "",
            "## Accuracy (0/1 per document): Tango's score test, continuity-corrected", "", *table("accuracy"), "",
            "## Per-item means (F1-like scores): paired t-test", "", *table("mean"), ""]
+    root = Path(__file__).resolve().parents[1]
+    demo_n = sum(1 for line in (root / "suites" / "smoke" / "kb_mc.jsonl").read_text().splitlines() if line)
+    need = next(k for k in range(2, 100_000) if paired.detectable_drop(DEMO_MARGIN, 0.5, k, ALPHA / DEMO_M) <= 0.10)
+    out += ["## The demo suite", "",
+            f"The smoke suite's multiple-choice task has n = {demo_n} documents: the row n = 40 above. The demo spec "
+            f"has {DEMO_M} gates; made baseline gates with max_drop = {DEMO_MARGIN} points (Holm, alpha = {ALPHA}), "
+            f"each detects with 80% power a drop of {paired.detectable_drop(DEMO_MARGIN, 0.5, demo_n, ALPHA / DEMO_M):.3g}"
+            f" at n = {demo_n} (sigma = 0.5, unpaired variance 2 sigma^2/n). A 10-point drop needs n >= {need}. The "
+            f"simulated runs below are positively correlated with accuracy {P} (sigma^2 = {P * (1 - P):.2f} < 0.25), "
+            "so the formula is conservative for them.", "",
+            "| test | n | A/A false failure (any gate) | true drop = margin (5 points): failures | "
+            "10-point drop: failures |", "|---|---:|---:|---:|---:|"]
+    for kind in ("accuracy", "mean"):
+        for n in (demo_n, need):
+            seed = zlib.crc32(f"demo-{kind}-{n}".encode())
+            rates = [cell(kind, n, DEMO_M, d, seed + i, DEMO_MARGIN) for i, d in enumerate((0.0, DEMO_MARGIN, 0.10))]
+            WORST.append(rates[0])
+            name = "Tango (accuracy)" if kind == "accuracy" else "paired t (per-item means)"
+            out.append(f"| {name} | {n} | " + " | ".join(f"{100 * r:.1f}%" for r in rates) + " |")
+    out.append("")
     bound = binom_upper(REPS, ALPHA) / REPS
     out += [f"Largest A/A false-failure rate over the reachable cells: {100 * max(WORST):.1f}%; a true rate of "
             f"5% exceeds {100 * bound:.1f}% with probability 0.1% ({REPS} replications), so every size is "

@@ -103,6 +103,7 @@ def _print_table(results: dict) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    from llmspec.eval.gate_result import HOLM_NOTE, POWER_HEADER, power_cell
     from llmspec.textsafe import visible
 
     def text(value) -> str:  # names and reasons are data: control characters visible, no rich markup
@@ -115,14 +116,17 @@ def _print_table(results: dict) -> None:
         for name, m in tr.get("metrics", {}).items():
             ci = f"[{m['ci_low']:.4g}, {m['ci_high']:.4g}]" if m.get("ci_low") is not None else "n/a"
             table.add_row(text(task), text(name), f"{m['value']:.4g}", ci, str(m["n"]))
+    baseline = any(g.get("kind") == "baseline" for g in results.get("gates", []))
     gates = Table(title="gates")
-    for col in ("gate", "check", "status", "reason"):
-        gates.add_column(col)
+    for col in ("gate", "check", "status", *((POWER_HEADER,) if baseline else ()), "reason"):
+        gates.add_column(col, justify="right" if col == POWER_HEADER else "left")
     style = {"pass": "green", "fail": "red", "error": "yellow", "skipped": "dim", "undecidable": "yellow"}
     for g in results.get("gates", []):
         gates.add_row(text(g["metric"]), text(g["kind"]), f"[{style.get(g['status'], '')}]{text(g['status'])}[/]",
-                      text(g["reason"]))
+                      *((power_cell(g),) if baseline else ()), text(g["reason"]))
     console = Console()
     console.print(table)
     if results.get("gates"):
         console.print(gates)
+    if baseline:
+        console.print(escape(HOLM_NOTE), soft_wrap=True)

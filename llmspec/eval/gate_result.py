@@ -77,3 +77,21 @@ def get(gate: Any, key: str, default: Any = None) -> Any:
 
 def fmt(x: float | None) -> str:
     return "n/a" if x is None or not math.isfinite(x) else f"{x:.4g}"
+
+
+HOLM_NOTE = ("Baseline-gate bounds are marginal one-sided bounds, each at its gate's Holm level: they are not "
+             "simultaneous confidence intervals (Strassburger & Bretz 2008). Each verdict is exactly whether its "
+             "own bound excludes the margin.")
+POWER_HEADER = "detects (80% power)"
+
+
+def power_cell(g: dict) -> str:
+    """A baseline gate's smallest drop detected with 80% power at its n and level (unpaired-variance assumption),
+    in the gate's units; empty for threshold gates."""
+    if g.get("kind") != "baseline":
+        return ""
+    x = g.get("detectable_drop")
+    if x is None or not math.isfinite(x):
+        return "n/a"
+    return f"{100 * x:.3g}%" if g.get("drop_unit") == "percent" else f"{x:.3g}"
+

@@ -116,18 +116,22 @@ def plan_gates(spec, suites: list[Suite] | None = None) -> list[GatePlan]:
     return out
 
 
+def power_text(p: GatePlan, percent: bool) -> str:
+    """What the gate detects with 80% power, in the gate's units, or why that is unknown (one short phrase)."""
+    if p.undecidable:
+        need = f"{p.needed_n:,}" if p.needed_n else "far more"
+        return f"UNDECIDABLE (smallest reachable p-value {p.floor:.3g}; needs n >= {need})"
+    if p.detectable_drop is None:
+        return "n/a (sigma unknown before a run)" if p.n else "n/a (n unknown before a run)"
+    return f"a drop of {100 * p.detectable_drop:.3g}%" if percent else f"a drop of {p.detectable_drop:.3g}"
+
+
 def describe(plans: list[GatePlan], unit_of: dict[str, str]) -> list[str]:
     """One line per baseline gate for --dry-run."""
     lines = []
     for p in plans:
-        def f(x: float | None, pct: bool = unit_of.get(p.metric) == "percent") -> str:
-            return "n/a" if x is None else (f"{100 * x:.3g}%" if pct else f"{x:.3g}")
-
         head = f"  {p.metric}: n={p.n if p.n is not None else 'unknown'}, {p.method} at level {p.level:.3g}"
-        if p.undecidable:
-            need = f"{p.needed_n:,}" if p.needed_n else "far more"
-            lines.append(f"{head}: UNDECIDABLE (smallest reachable p-value {p.floor:.3g}; needs n >= {need})")
-        else:
-            lines.append(f"{head}: detects a drop of {f(p.detectable_drop)} with 80% power"
-                         + ("" if p.detectable_drop is not None else " (sigma unknown before a run)"))
+        text = power_text(p, unit_of.get(p.metric) == "percent")
+        lines.append(f"{head}: {text}" if p.undecidable or p.detectable_drop is None
+                     else f"{head}: detects {text} with 80% power")
     return lines

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from llmspec.eval.gate_result import HOLM_NOTE, POWER_HEADER, power_cell
 from llmspec.textsafe import md_code, md_text, xml_text
 
 
@@ -117,13 +118,15 @@ def summary(results: dict, verdict: str) -> str:
             lines.append(f"| {md_text(task)} | {md_text(name)} | {_fmt(m.get('value'))} | {ci} | {m.get('n')} | {better} |")
     gates = results.get("gates") or []
     if gates:
-        lines += ["", "| gate | check | status | value | reason |", "|---|---|---|---:|---|"]
+        lines += ["", f"| gate | check | status | value | {POWER_HEADER} | reason |", "|---|---|---|---:|---:|---|"]
         icon = {"pass": "✅ pass", "fail": "❌ fail", "error": "⚠️ error", "skipped": "⏭️ skipped",
                 "undecidable": "⚠️ undecidable"}
         for g in gates:
             reason = md_text(g.get("reason", ""))
             lines.append(f"| {md_text(g['metric'])} | {md_text(g['kind'])} | {icon.get(g.get('status'), g.get('status'))} | "
-                         f"{_fmt(g.get('value'))} | {reason} |")
+                         f"{_fmt(g.get('value'))} | {md_text(power_cell(g))} | {reason} |")
+        if any(g.get("kind") == "baseline" for g in gates):
+            lines += ["", md_text(HOLM_NOTE)]
     incomplete = run.get("incomplete")
     if incomplete:
         lines += ["", f"**Incomplete run:** {md_text(incomplete)}"]

@@ -41,6 +41,9 @@ class ReportData:
     lint_error: str | None = None
     results: dict | None = None
     results_path: str | None = None
+    gate_power: list[dict] | None = None
+    """Power by design of each max_drop gate (llmspec.eval.gateplan), before any run; None when it has none."""
+    gate_power_error: str | None = None
 
     # -- derived values the sections and the diff share ------------------------------------------------
     def memory(self, phase: str) -> dict:
@@ -91,6 +94,7 @@ def gather(path: str, overrides: Sequence[str] = (), results: str | None = None,
     _estimate(data)
     if lint:
         _lint(data)
+    _gate_power(data)
     if results is not None:
         data.results, data.results_path = load_results(results), str(results)
     return data
@@ -144,6 +148,27 @@ def _lint(data: ReportData) -> None:
         data.lint_error = f"lint could not run: {exc}"
         return
     data.lint = [f.to_dict() for f in result.findings]
+
+
+def _gate_power(data: ReportData) -> None:
+    """n, test, level and the drop each max_drop gate detects with 80% power, as ``eval --dry-run`` prints them."""
+    ev = data.spec.eval
+    if ev is None or not any(g.max_drop is not None for g in ev.gates):
+        return
+    try:
+        from llmspec.eval.gateplan import plan_gates, power_text
+    except ImportError:
+        data.gate_power_error = "gate power needs the eval extra (pip install 'llmspec-cli[eval]')"
+        return
+    units = {g.metric: g.drop_unit for g in ev.gates}
+    try:
+        plans = plan_gates(data.spec)
+    except Exception as exc:
+        data.gate_power_error = f"gate power could not be planned ({type(exc).__name__}: {exc}); please report it"
+        return
+    data.gate_power = [{"metric": p.metric, "n": p.n, "method": p.method, "level": p.level,
+                        "detects": power_text(p, units.get(p.metric) == "percent"), "undecidable": p.undecidable}
+                       for p in plans]
 
 
 def load_results(path: str) -> dict:

@@ -12,6 +12,7 @@ from llmspec.report import fmt
 from llmspec.report import sections_run as run
 from llmspec.report.doc import Bullets, Callout, Document, Para, Section, Table, code, lit
 from llmspec.report.model import ReportData
+from llmspec.report.sections_gates import gate_power
 from llmspec.textsafe import one_line
 
 
@@ -30,6 +31,9 @@ def report_document(data: ReportData) -> Document:
     fits = run.what_would_fit(data)
     if fits is not None:
         doc.sections.append(fits)
+    power = gate_power(data)
+    if power is not None:
+        doc.sections.append(power)
     if data.results is not None:
         doc.sections.append(run.eval_results(data))
     if spec.sweep is not None:  # issue 14: the sweep's plan (owned by llmspec.sweep)

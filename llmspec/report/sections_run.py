@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from llmspec.eval.gate_result import HOLM_NOTE, power_cell
 from llmspec.report import charts, fmt
 from llmspec.report.doc import Bullets, Callout, Chart, Para, Section, Table, code, lit
 from llmspec.report.model import ReportData
@@ -292,9 +293,11 @@ def eval_results(data: ReportData) -> Section:
         for g in gates:
             status = {"pass": "pass", "fail": "**FAIL**", "error": "**ERROR**"}.get(g["status"], lit(g["status"]))
             grow.append([code(g["metric"]), lit(g.get("kind", "")), status,
-                         fmt.metric(g.get("value")), lit(g.get("reason", ""))])
-        section.add(Para("**Gates**"), Table(["Gate", "Kind", "Status", "Value", "Reason"], grow,
-                                             align=["l", "l", "l", "r", "l"]))
+                         fmt.metric(g.get("value")), lit(power_cell(g)), lit(g.get("reason", ""))])
+        section.add(Para("**Gates**"), Table(["Gate", "Kind", "Status", "Value", "Detects (80% power)", "Reason"],
+                                             grow, align=["l", "l", "l", "r", "r", "l"]))
+        if any(g.get("kind") == "baseline" for g in gates):
+            section.add(Para(lit(HOLM_NOTE)))
         failed = [g for g in gates if g["status"] in ("fail", "error")]
         section.add(Callout("error" if failed else "ok", f"{len(gates) - len(failed)} of {len(gates)} gates passed."))
     elif data.spec.eval and data.spec.eval.gates:

@@ -3,6 +3,7 @@ did-you-mean (local YAMLs and lm-eval's built-in tasks), and the power of baseli
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -51,12 +52,46 @@ def test_unknown_gate_metric_is_found_before_the_model_loads(tmp_path, metric, m
     assert not (tmp_path / "o" / "results.json").exists()
 
 
+GATES2 = 'eval.gates=[{metric="kb_mc/acc", max_drop=0.05}, {metric="kb_qa/f1", max_drop=0.05}]'
+
+
+def _drop_at(n: int, level: float) -> str:
+    """The power formula computed here, independently of llmspec: margin + (z_(1-level) + z_0.8) sqrt(2 * 0.25 / n)."""
+    from statistics import NormalDist
+
+    z = NormalDist().inv_cdf
+    return f"{0.05 + (z(1 - level) + z(0.8)) * (2 * 0.25 / n) ** 0.5:.3g}"
+
+
 def test_dry_run_shows_the_power_of_each_baseline_gate(tmp_path):
-    gates = 'eval.gates=[{metric="kb_mc/acc", max_drop=0.05}, {metric="kb_qa/f1", max_drop=0.05}]'
-    run = run_llmspec("eval", "examples/tiny-finetuned.toml", "--dry-run", "--set", gates, out=tmp_path / "o")
+    run = run_llmspec("eval", "examples/tiny-finetuned.toml", "--dry-run", "--set", GATES2, out=tmp_path / "o")
     assert run.code == 0, run.stderr
-    assert "kb_mc/acc: n=40, tango-score-cc at level 0.025: detects a drop of 0.363 with 80% power" in run.stdout
-    assert "kb_qa/f1: n=40, paired-t at level 0.025" in run.stdout
-    few = run_llmspec("eval", "examples/tiny-finetuned.toml", "--dry-run", "--set", gates, "--set", "eval.limit=8",
+    drop = _drop_at(40, 0.025)
+    assert drop == "0.363"
+    assert f"kb_mc/acc: n=40, tango-score-cc at level 0.025: detects a drop of {drop} with 80% power" in run.stdout
+    assert f"kb_qa/f1: n=40, paired-t at level 0.025: detects a drop of {drop} with 80% power" in run.stdout
+    few = run_llmspec("eval", "examples/tiny-finetuned.toml", "--dry-run", "--set", GATES2, "--set", "eval.limit=8",
                       "--set", "eval.alpha=0.001", out=tmp_path / "o")
     assert "kb_mc/acc: n=8, tango-score-cc at level 0.0005: UNDECIDABLE" in few.stdout, few.stdout
+
+
+def test_report_shows_the_power_of_each_baseline_gate(tmp_path):
+    """`llmspec report` on a spec with baseline gates: the same n, test, level and detectable drop as --dry-run,
+    judged on the Markdown as markdown-it-py renders it."""
+    from markdown_it import MarkdownIt
+
+    out = tmp_path / "review.md"
+    run = run_llmspec("report", "examples/tiny-finetuned.toml", "--set", GATES2, "--set", "eval.limit=20",
+                      "-o", str(out))
+    assert run.code == 0, run.stderr
+    html = MarkdownIt("commonmark").enable("table").render(out.read_text())
+    assert "Eval gates: power by design" in html
+    drop = _drop_at(20, 0.025)
+    rows = [re.findall(r"<td[^>]*>(.*?)</td>", r) for r in re.findall(r"<tr>(.*?)</tr>", html, re.S)]
+    for metric, test in (("kb_mc/acc", "tango-score-cc"), ("kb_qa/f1", "paired-t")):
+        assert [f"<code>{metric}</code>", "20", test, "0.025", f"a drop of {drop}"] in rows, rows
+    undecidable = run_llmspec("report", "examples/tiny-finetuned.toml", "--set", GATES2, "--set", "eval.limit=8",
+                              "--set", "eval.alpha=0.001", "-o", str(out))
+    assert undecidable.code == 0
+    assert "UNDECIDABLE (smallest reachable p-value" in out.read_text()
+

@@ -198,3 +198,46 @@ def test_a_perfect_baseline_does_not_claim_perfect_power():
     r = rep.results[0]
     assert r.status == "pass" and r.detectable_drop > 0.3
     assert any("detects with 80% power only drops of" in w for w in r.warnings)
+
+
+def test_summary_shows_each_gates_power_and_that_bounds_are_marginal():
+    """summary.md, as markdown-it-py renders it: a baseline gate's row carries the drop it detects with 80% power
+    (the detectable_drop results.json stores, in the gate's units), a threshold gate's cell is empty, and a note
+    under the table says the bounds are marginal, not simultaneous. Without a baseline gate there is no note."""
+    from markdown_it import MarkdownIt
+
+    from llmspec.eval.outputs import summary
+
+    rng = np.random.default_rng(7)
+    cand, base = shifted_pair(rng, 400, 0.7, 0.0)
+    c = _acc(cand)
+    gates = [{"metric": "t/acc", "min": 0.5}, {"metric": "t/acc", "max_drop": 0.05}]
+    c["gates"] = evaluate_gates(gates, c, _acc(base), 0.05, metrics=REG).to_json()
+    drop = c["gates"][1]["detectable_drop"]
+    assert 0.05 < drop < 0.2
+    html = MarkdownIt("commonmark").enable("table").render(summary(c, "PASSED"))
+    assert "<th style=\"text-align:right\">detects (80% power)</th>" in html
+    assert f"<td style=\"text-align:right\">{drop:.3g}</td>" in html
+    assert "<td style=\"text-align:right\"></td>" in html  # the threshold gate
+    assert "marginal one-sided bounds" in html and "not simultaneous confidence intervals" in html
+    c["gates"] = c["gates"][:1]
+    assert "marginal" not in summary(c, "PASSED")
+
+
+def test_console_tables_show_each_gates_power_and_that_bounds_are_marginal(capsys):
+    """The console output of `llmspec eval` (without -q): the gate table gets the power column and the note when a
+    baseline gate is present, and neither when there is none."""
+    from llmspec.cli.eval import _print_table
+
+    rng = np.random.default_rng(8)
+    cand, base = shifted_pair(rng, 400, 0.7, 0.0)
+    c = _acc(cand)
+    c["gates"] = evaluate_gates([{"metric": "t/acc", "max_drop": 0.05}], c, _acc(base), 0.05, metrics=REG).to_json()
+    _print_table(c)
+    out = " ".join(capsys.readouterr().out.split())
+    assert "detects (80% power)" in out and f"{c['gates'][0]['detectable_drop']:.3g}" in out
+    assert "not simultaneous confidence intervals" in out
+    c["gates"] = evaluate_gates([{"metric": "t/acc", "min": 0.5}], c, None, 0.05, metrics=REG).to_json()
+    _print_table(c)
+    out = capsys.readouterr().out
+    assert "detects" not in out and "simultaneous" not in out
