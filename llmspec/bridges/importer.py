@@ -38,13 +38,14 @@ def _put(tree: dict[str, Any], dotted: str, value: Any) -> None:
     tree[last] = value
 
 
-def _convert(e: Entry, values: dict[str, Any]) -> tuple[bool, Any]:
-    """(mapped?, value): a value listed in ``values`` maps to its entry ("none": the key changes nothing)."""
+def _convert(e: Entry, values: dict[str, Any], pass_others: bool = False) -> tuple[bool, Any]:
+    """(mapped?, value): a value listed in ``values`` maps to its entry ("none": the key changes nothing); another
+    value is unsupported, or taken as it is with ``pass_others``."""
     if not values:
         return True, e.value
     text = str(e.value).lower() if not isinstance(e.value, bool) else ("true" if e.value else "false")
     if text not in values:
-        return False, None
+        return (True, e.value) if pass_others else (False, None)
     return True, values[text]
 
 
@@ -87,7 +88,7 @@ def import_entries(path: str, entries: list[Entry], tool: str | None = None, hf_
             continue
         if rule.combined or (tab.null_unset and e.value is None):  # the tool's module / the tool's default decides
             continue
-        ok, value = _convert(e, rule.values)
+        ok, value = _convert(e, rule.values, rule.pass_others)
         if not ok:
             notes.append(f"{where}: unsupported: {e.key} = {e.value!r} (the spec has no equivalent of this value)")
         elif rule.fraction_to and isinstance(value, float) and 0 < value < 1:
@@ -167,7 +168,7 @@ def _defaults(spec: dict[str, Any], rules: dict[str, Rule], given: set[str]) -> 
             continue
         if rule.combined or _has(spec, rule.to):  # another key of the config set it (flash_attention: true)
             continue
-        ok, value = _convert(Entry(key, rule.default, 0, 0), rule.values)
+        ok, value = _convert(Entry(key, rule.default, 0, 0), rule.values, rule.pass_others)
         if ok and value != "none":
             _put(spec, rule.to, value)
 

@@ -24,6 +24,8 @@ class Rule:
     """Where a value strictly between 0 and 1 goes instead (a key that is a count at 1 and above, a ratio below)."""
     combined: bool = False
     """Decided with other keys by the tool's own module (llmspec/bridges/<tool>.py), not by the generic mapping."""
+    pass_others: bool = False
+    """`others = "pass"`: a value not listed in `values` is taken as it is (max_steps: -1 means none, 100 is 100)."""
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,8 @@ def known_keys(tool: str) -> frozenset[str] | None:
 def table(tool: str) -> Table:
     raw = tomllib.loads((DATA / f"{tool}.toml").read_text(encoding="utf-8"))
     rules = {key: Rule(r["to"], r["source"], r.get("default"), dict(r.get("values", {})),
-                        r.get("fraction_to"), bool(r.get("as_list", False)), bool(r.get("combined", False)))
+                        r.get("fraction_to"), bool(r.get("as_list", False)), bool(r.get("combined", False)),
+                        r.get("others") == "pass")
              for key, r in raw["map"].items()}
     combined = {key: Rule("", r["source"], r.get("default")) for key, r in raw.get("combined", {}).items()}
     return Table(raw["tool"], raw["version"], raw["stack"], rules, known_keys(tool) or frozenset(),

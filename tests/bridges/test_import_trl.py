@@ -183,3 +183,15 @@ def test_ambiguous_input_is_refused(tmp_path, text, message):
     config.write_text(text)
     result = run_cli("import", str(config))
     assert result.code == 2 and result.err.startswith(f"{config}{message}") and result.err.count("\n") == 1
+
+
+def test_max_steps_is_imported_and_minus_one_means_none(tmp_path):
+    # max_steps: 100 was reported "unsupported" (the table listed only -1); any other value is taken as it is
+    for value, expected in (("100", 100), ("-1", None)):
+        config = tmp_path / f"c{value}.yaml"
+        config.write_text(f"model_name_or_path: x/y\nmax_length: 512\nmax_steps: {value}\n")
+        out = tmp_path / f"s{value}.toml"
+        result = run_cli("import", str(config), "-o", str(out))
+        assert result.code == 0 and "unsupported" not in result.err, result.err
+        training = tomllib.loads(out.read_text())["training"]
+        assert training.get("max_steps") == expected
