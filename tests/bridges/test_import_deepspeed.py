@@ -89,13 +89,31 @@ def test_a_json_syntax_error_is_file_line_col(here):
     assert result.code == 2 and result.err.startswith("ds.json:2:36: JSON syntax error"), result.err
 
 
-def _hf_mismatches(ds: dict, **args) -> list[str]:
-    from transformers import TrainingArguments
-    from transformers.integrations.deepspeed import HfTrainerDeepSpeedConfig
+@pytest.fixture(autouse=True)
+def _no_global_deepspeed_config():
+    """transformers keeps the last HfTrainerDeepSpeedConfig in a module-level weakref that every later model build in
+    this process reads (is_deepspeed_zero3_enabled); clear it after each test."""
+    yield
+    import sys
 
-    hf = HfTrainerDeepSpeedConfig(ds)
-    hf.trainer_config_process(TrainingArguments(output_dir="out", report_to=[], **args))
-    return hf.mismatches
+    if "transformers.integrations.deepspeed" in sys.modules:
+        sys.modules["transformers.integrations.deepspeed"].unset_hf_deepspeed_config()
+
+
+def _hf_mismatches(ds: dict, **args) -> list[str]:
+    # HfTrainerDeepSpeedConfig needs the deepspeed package (its constructor checks the distribution), and it registers
+    # itself in a module-level weakref that transformers reads when it builds any model: unset it afterwards, or a
+    # later from_config in the same process asks this object is_zero3()
+    pytest.importorskip("deepspeed", reason="DS_BUILD_OPS=0 pip install --no-build-isolation deepspeed")
+    from transformers import TrainingArguments
+    from transformers.integrations.deepspeed import HfTrainerDeepSpeedConfig, unset_hf_deepspeed_config
+
+    try:
+        hf = HfTrainerDeepSpeedConfig(ds)
+        hf.trainer_config_process(TrainingArguments(output_dir="out", report_to=[], **args))
+        return hf.mismatches
+    finally:
+        unset_hf_deepspeed_config()
 
 
 @pytest.mark.parametrize(("ds_value", "refused"), [("auto", False), (2, False), (4, True)])

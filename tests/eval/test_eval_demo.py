@@ -88,7 +88,9 @@ def test_summary_markdown_structure(demo_runs, name):
     verdict = "PASSED" if name == "tiny-finetuned" else "FAILED"
     assert lines[0] == f"## llmspec eval: llmspec:{name} — {verdict}"
     assert "| task | metric | value | 95% CI | n | better |" in lines
-    assert "| gate | check | status | value | reason |" in lines
+    from llmspec.eval.outputs import POWER_HEADER
+
+    assert f"| gate | check | status | value | {POWER_HEADER} | reason |" in lines
     for gate in GATES:
         assert any(line.startswith(f"| {gate} | threshold |") for line in lines), gate
 
