@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from llmspec.bridges.tables import table
-from llmspec.bridges.toolmap import at, dump, given, inverse, optimizer, put, unsupported
+from llmspec.bridges.toolmap import at, dump, given, hf_optim, inverse, optimizer, put, unsupported
 from llmspec.bridges.yamlfile import BridgeError, Entry
 
 PLUGINS = {"cut_cross_entropy": "axolotl.integrations.cut_cross_entropy.CutCrossEntropyPlugin",
@@ -159,7 +159,7 @@ def export_axolotl(spec: Any, where: str) -> str:
             out["bnb_config_kwargs"] = {"bnb_4bit_quant_type": t.lora.quant_format,
                                         "bnb_4bit_use_double_quant": t.lora.double_quant}
     out["learning_rate"] = t.learning_rate
-    out["optimizer"] = _optimizer(t, where)
+    out["optimizer"] = hf_optim(t, where, "axolotl optimizer")
     if t.activation_checkpointing:
         out["gradient_checkpointing"] = "offload" if t.activation_offload else True
     comments = ["# datasets: the spec does not say the data's format; set `type` (alpaca here) to yours."]
@@ -182,17 +182,6 @@ def export_axolotl(spec: Any, where: str) -> str:
     out["output_dir"] = "./outputs/out"
     head = f"# Written by `llmspec export --to axolotl` from {where} (axolotl {tab.version})."
     return dump(out, "\n".join([head, *comments]))
-
-
-def _optimizer(t: Any, where: str) -> str:
-    names = {("adamw", False): "adamw_torch_fused", ("adamw_8bit", False): "adamw_bnb_8bit", ("adafactor", False):
-             "adafactor", ("sgd", False): "sgd", ("lion", False): "lion_32bit", ("adamw", True): "paged_adamw_32bit",
-             ("adamw_8bit", True): "paged_adamw_8bit", ("lion", True): "paged_lion_32bit"}
-    name = names.get((t.optimizer, bool(t.paged_optimizer)))
-    if name is None:
-        raise BridgeError(f"{where}: training.optimizer = {t.optimizer!r} (paged {bool(t.paged_optimizer)}) has no "
-                          "axolotl optimizer equivalent; use adamw, adamw_8bit, adafactor, sgd or lion")
-    return name
 
 
 def _sharding(spec: Any, where: str) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from llmspec.bridges.tables import table
-from llmspec.bridges.toolmap import at, dump, given, inverse, optimizer, put, unsupported
+from llmspec.bridges.toolmap import at, dump, given, hf_optim, inverse, optimizer, put, unsupported
 from llmspec.bridges.yamlfile import BridgeError, Entry
 
 DEEPSPEED = {("zero2", "none"): "examples/deepspeed/ds_z2_config.json",
@@ -98,7 +98,7 @@ def export_llamafactory(spec: Any, where: str) -> str:
         out["lora_target"] = "all" if t.lora.targets == ["all-linear"] else ",".join(t.lora.targets)
     if t.method == "qlora":
         out.update(quantization_bit=4, quantization_method="bnb")
-    out["optim"] = _optimizer(t, where)
+    out["optim"] = hf_optim(t, where, "LLaMA-Factory optim")
     out["packing"] = t.packing
     if t.max_steps:
         out["max_steps"] = t.max_steps
@@ -121,17 +121,6 @@ def export_llamafactory(spec: Any, where: str) -> str:
     if t.early_stopping:
         head.append("# early_stopping_steps: the spec says only that it stops early; 3 evaluations here.")
     return dump(out, "\n".join(head))
-
-
-def _optimizer(t: Any, where: str) -> str:
-    names = {("adamw", False): "adamw_torch_fused", ("adamw_8bit", False): "adamw_bnb_8bit", ("adafactor", False):
-             "adafactor", ("sgd", False): "sgd", ("lion", False): "lion_32bit", ("adamw", True): "paged_adamw_32bit",
-             ("adamw_8bit", True): "paged_adamw_8bit", ("lion", True): "paged_lion_32bit"}
-    name = names.get((t.optimizer, bool(t.paged_optimizer)))
-    if name is None:
-        raise BridgeError(f"{where}: training.optimizer = {t.optimizer!r} (paged {bool(t.paged_optimizer)}) has no "
-                          "LLaMA-Factory optim equivalent; use adamw, adamw_8bit, adafactor, sgd or lion")
-    return name
 
 
 def _sharding(spec: Any, where: str) -> dict[str, Any]:

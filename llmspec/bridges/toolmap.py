@@ -93,3 +93,20 @@ def _text(value: Any) -> str:
 
 def dump(out: dict[str, Any], header: str) -> str:
     return header + "\n" + yaml.safe_dump(out, sort_keys=False, default_flow_style=False)
+
+
+# HF TrainingArguments `optim` names (transformers training_args.py OptimizerNames), which axolotl and LLaMA-Factory
+# both take: (spec optimizer, paged) -> name
+HF_OPTIM = {("adamw", False): "adamw_torch_fused", ("adamw_8bit", False): "adamw_bnb_8bit",
+            ("adafactor", False): "adafactor", ("sgd", False): "sgd", ("lion", False): "lion_32bit",
+            ("adamw", True): "paged_adamw_32bit", ("adamw_8bit", True): "paged_adamw_8bit",
+            ("lion", True): "paged_lion_32bit"}
+
+
+def hf_optim(t: Any, where: str, what: str) -> str:
+    """The HF `optim` name of the spec's optimizer; BridgeError naming ``what`` (the tool's key) when there is none."""
+    name = HF_OPTIM.get((t.optimizer, bool(t.paged_optimizer)))
+    if name is None:
+        raise BridgeError(f"{where}: training.optimizer = {t.optimizer!r} (paged {bool(t.paged_optimizer)}) has no "
+                          f"{what} equivalent; use adamw, adamw_8bit, adafactor, sgd or lion")
+    return name
