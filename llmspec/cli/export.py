@@ -26,6 +26,7 @@ def export_cmd(spec_path: str, tool: str, output: Path | None, overrides: tuple[
     from llmspec.bridges.yamlfile import BridgeError
     from llmspec.project import load_spec
     from llmspec.spec.problems import SpecError
+    from llmspec.textsafe import visible
 
     try:
         spec = load_spec(spec_path, overrides)
@@ -36,7 +37,7 @@ def export_cmd(spec_path: str, tool: str, output: Path | None, overrides: tuple[
             click.echo(str(problem), err=True)
         return 2
     except BridgeError as exc:
-        click.echo(str(exc), err=True)
+        click.echo(visible(exc), err=True)
         return 2
     for note in notes:  # nothing left out silently: one line each on stderr (the YAML itself stays clean)
         click.echo(note, err=True)
@@ -44,5 +45,5 @@ def export_cmd(spec_path: str, tool: str, output: Path | None, overrides: tuple[
         click.echo(text, nl=False)
     else:
         output.write_text(text, encoding="utf-8")
-        click.echo(f"{output}: written ({tool})", err=True)
+        click.echo(visible(f"{output}: written ({tool})"), err=True)
     return 0

@@ -25,18 +25,19 @@ def import_cmd(configs: tuple[str, ...], output: Path | None, tool: str | None, 
     from llmspec.bridges.importer import import_config
     from llmspec.bridges.writer import render
     from llmspec.bridges.yamlfile import BridgeError
+    from llmspec.textsafe import visible
 
     try:
         result = import_config(configs[0], tool, hf_config, configs[1:])
     except BridgeError as exc:
-        click.echo(str(exc), err=True)
+        click.echo(visible(exc), err=True)
         return 2
     for note in result.notes:
-        click.echo(note, err=True)
+        click.echo(visible(note), err=True)
     text = render(result.spec, configs[0])
     if output is None:
         click.echo(text, nl=False)
     else:
         output.write_text(text, encoding="utf-8")
-        click.echo(f"{output}: written ({result.tool})", err=True)
+        click.echo(visible(f"{output}: written ({result.tool})"), err=True)
     return 0

@@ -60,6 +60,7 @@ def lint(paths, output_format, output_file, select, ignore, overrides, strict, e
     from llmspec.config import ConfigError
     from llmspec.lint.engine import ForeignConfigError, LintUsageError, Options, lint_paths
     from llmspec.lint.formats import renderer
+    from llmspec.textsafe import visible
 
     options = Options(
         select=_codes(select) or None, ignore=_codes(ignore), overrides=overrides, data=data,
@@ -69,7 +70,7 @@ def lint(paths, output_format, output_file, select, ignore, overrides, strict, e
     try:
         result = lint_paths(paths or (".",), options)
     except (ConfigError, LintUsageError) as exc:
-        click.echo(str(exc) if isinstance(exc, ForeignConfigError) else f"llmspec lint: {exc}", err=True)
+        click.echo(visible(exc) if isinstance(exc, ForeignConfigError) else f"llmspec lint: {exc}", err=True)
         click.get_current_context().exit(2)
     if color is None:
         color = output_file is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
@@ -96,7 +97,7 @@ def lint(paths, output_format, output_file, select, ignore, overrides, strict, e
     else:
         click.echo(text, nl=False)
     for error in result.errors:  # after every other file's findings: one bad config never hides them
-        click.echo(error, err=True)
+        click.echo(visible(error), err=True)
     if result.errors:
         click.get_current_context().exit(2)
     if not result.files and paths:

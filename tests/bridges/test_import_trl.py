@@ -195,3 +195,16 @@ def test_max_steps_is_imported_and_minus_one_means_none(tmp_path):
         assert result.code == 0 and "unsupported" not in result.err, result.err
         training = tomllib.loads(out.read_text())["training"]
         assert training.get("max_steps") == expected
+
+
+@pytest.mark.parametrize("command", ["import", "lint"])
+def test_control_characters_of_a_config_path_are_shown_visibly(tmp_path, command):
+    # import and lint printed a bad config's path raw: an escape sequence in a folder name reached the terminal
+    folder = tmp_path / "x\x1b]0;pwned\x07"
+    folder.mkdir()
+    config = folder / "c.yaml"
+    config.write_text("model_name_or_path: a/b\nmax_length: 512\nmax_seq_length: 3\n")
+    result = run_cli(command, str(config))
+    assert result.code == 2
+    assert not any(ch in result.err for ch in "\x1b\x07"), result.err
+    assert "x\\x1b]0;pwned\\x07/c.yaml:3:1: TRL 1.16.0 has no key 'max_seq_length'" in result.err
