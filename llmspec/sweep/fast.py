@@ -8,8 +8,9 @@ learning-rate axis costs one estimate for all its values.
 
 The verdict codes mirror the rules' conditions: MEM001 (training does not fit), MEM003 (serving does not fit),
 BUD001 / BUD002 / BUD003 (GPU-hours, cost, wall clock over the run's budget, error level) and SPC002 (invalid
-spec). tests/sweep/test_equivalence.py checks them against full `check` + `lint` of the same points written
-out as spec files.
+spec). A point that passes them is then checked by every other error-level lint rule (MEM004, HW001, CTX001, ...;
+status lint-error), so that "feasible" means what full `lint` would say. tests/sweep/test_equivalence.py checks
+the verdicts against full `check` + `lint` of the same points written out as spec files.
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ BATCH_SHAPE = frozenset(f"training.{k}" for k in BATCH_KEYS)
 """Keys only the batch-shape part of the training estimate reads: points that differ only in these (and keys above)
 share one llmspec.estimate.training.training_static."""
 FAST_CODES = ("SPC002", "MEM001", "MEM003", "BUD001", "BUD002", "BUD003")
-"""Error-level codes the fast path decides; a point with none of them is feasible."""
+"""Error-level codes the fast path decides from its own estimates; a point with none of them is then checked by the
+other error-level rules (FastPath._lint_errors)."""
 
 
 _PREFIXES = tuple(p for p in ESTIMATE_FREE if p.endswith("."))
@@ -92,7 +94,8 @@ class Verdict:
     index: int
     overrides: dict[str, Any]
     codes: list[str] = field(default_factory=list)
-    """Error-level codes that make the point infeasible (FAST_CODES, LNT003 when an estimate failed)."""
+    """Error-level codes that make the point infeasible (FAST_CODES, another error-level rule's code, LNT003 when an
+    estimate or a rule failed)."""
     messages: list[str] = field(default_factory=list)
     train_bytes: int | None = None
     """Training memory per GPU, overhead included."""
@@ -103,7 +106,8 @@ class Verdict:
     wall_hours: float | None = None
     spec: Spec | None = None
     status: str = ""
-    """feasible, invalid, does-not-fit, over-budget, over-sweep-budget or error (set by :func:`judge`)."""
+    """feasible, invalid, does-not-fit, over-budget, lint-error (an error-level finding of another lint rule),
+    over-sweep-budget or error (set by :meth:`FastPath.evaluate` and llmspec.sweep.plan.sweep_budget)."""
 
     @property
     def feasible(self) -> bool:
@@ -136,6 +140,8 @@ class FastPath:
         """training_static and compute_static, shared by the points that differ only in the batch shape
         (BATCH_SHAPE) and in keys only compute reads (COMPUTE_ONLY)."""
         self._compute_static: dict[tuple, Any] = {}
+        self._rules: list | None = None
+        self._constant: list = []
         self.by_table = _sections_validate_alone()
         self._after_validators = _spec_after_validators()
         self._table_models = {name: _table_model(name) for name in Spec.model_fields}
@@ -205,6 +211,39 @@ class FastPath:
             self._memory[mem_key] = (train, serve)
         return (*self._memory[mem_key], self._work[key])
 
+    def _lint_errors(self, spec: Spec) -> list:
+        """Error-level findings of the rules FAST_CODES leave out, on a point that passed memory and budget. Points
+        that fail those are infeasible already, and most points of a large space do: the rules run on few. A rule
+        that read no swept table on the base point would do the same on every point: its findings there count for
+        all (:meth:`_split_rules`)."""
+        from llmspec.lint.rule import Context
+
+        if self._rules is None:
+            self._rules, self._constant = self._split_rules()
+        ctx = Context(spec, self.accelerators)
+        return self._constant + [f for rule in self._rules for f in rule.check(ctx) or () if f.severity == "error"]
+
+    def _split_rules(self) -> tuple[list, list]:
+        """(rules to run on each point, the error findings of the others): each rule runs once on the base point
+        through a stand-in that records the top-level tables it reads. A deterministic rule that read none of the
+        tables the sweep changes follows the same path with the same values on every point."""
+        from llmspec.lint.rule import Context
+
+        swept = {key.split(".", 1)[0] for key in self.base.sweep.parameters} if self.base.sweep else set()
+        per_point, constant = [], []
+        for rule in _error_rules():
+            reads = _Reads(self.point_base)
+            try:
+                found = [f for f in rule.check(Context(reads, self.accelerators)) or () if f.severity == "error"]  # type: ignore[arg-type]
+            except Exception:  # left to the per-point run, which reports it
+                per_point.append(rule)
+                continue
+            if reads.tables & (swept | {"*"}):
+                per_point.append(rule)
+            else:
+                constant += found
+        return per_point, constant
+
     def evaluate(self, index: int, overrides: Mapping[str, Any], keep_spec: bool = False) -> Verdict:
         v = Verdict(index, dict(overrides))
         spec, problems = self.validate(overrides)
@@ -230,11 +269,49 @@ class FastPath:
             v.gpu_hours, v.cost, v.wall_hours = work.gpu_hours, work.cost, work.wall_hours
             if hw is not None:
                 v.codes += _budget_codes(work, hw)
-        v.status = ("does-not-fit" if {"MEM001", "MEM003"} & set(v.codes)
-                    else "over-budget" if v.codes else "feasible")
+        if not v.codes:
+            try:
+                found = self._lint_errors(spec)
+            except Exception as exc:  # a crashed rule: the verdict cannot be computed, so it is not "feasible"
+                v.codes, v.messages, v.status = ["LNT003"], [f"a lint rule crashed ({type(exc).__name__}: {exc})"], "error"
+                return v
+            v.codes = sorted({f.code for f in found})
+            v.messages = [f"{f.code}: {f.message}" for f in found]
+            if v.codes:
+                v.status = "lint-error"
+        if not v.status:
+            v.status = ("does-not-fit" if {"MEM001", "MEM003"} & set(v.codes)
+                        else "over-budget" if v.codes else "feasible")
         if keep_spec:
             v.spec = spec
         return v
+
+
+def _error_rules() -> list:
+    """The error-level lint rules the fast path does not decide itself (FAST_CODES): MEM004, HW001, CTX001 and the
+    others, with their default severity, as the plan's full lint runs them (llmspec.sweep.plan._lint_points)."""
+    from llmspec.lint.registry import all_rules
+
+    return [cls() for cls in all_rules().values()
+            if not cls.opt_in and cls.severity == "error" and cls.code not in FAST_CODES]
+
+
+class _Reads:
+    """Stands in for a Spec and records the top-level tables read through it (``arch`` is [model]; any other
+    attribute, such as model_dump, counts as reading everything: "*")."""
+
+    def __init__(self, spec: Spec):
+        self._spec = spec
+        self.tables: set[str] = set()
+
+    def __getattr__(self, name: str) -> Any:
+        if name in Spec.model_fields:
+            self.tables.add(name)
+        elif name == "arch":
+            self.tables.add("model")
+        elif name != "source":
+            self.tables.add("*")
+        return getattr(self._spec, name)
 
 
 def _table_model(name: str) -> type[BaseModel] | None:

@@ -45,7 +45,7 @@ class Plan:
 
     def counts(self) -> dict[str, int]:
         out = Counter(v.status for v in self.verdicts)
-        return {k: out.get(k, 0) for k in ("feasible", "invalid", "does-not-fit", "over-budget",
+        return {k: out.get(k, 0) for k in ("feasible", "invalid", "does-not-fit", "over-budget", "lint-error",
                                            "over-sweep-budget", "error")}
 
     def code_counts(self) -> dict[str, int]:

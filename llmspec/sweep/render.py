@@ -9,6 +9,7 @@ from llmspec.units import format_bytes
 
 _STATUS_WORDS = {
     "feasible": "feasible", "invalid": "invalid spec", "does-not-fit": "do not fit", "over-budget": "over the run budget",
+    "lint-error": "with a lint error",
     "over-sweep-budget": "over the sweep budget", "error": "estimate failed",
 }
 

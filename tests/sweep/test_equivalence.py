@@ -2,7 +2,8 @@
 
 Sampled points of a space built to produce every verdict: invalid values (lora.dropout = 1.0 is out of range;
 an unknown accelerator), training that does not fit (MEM001), serving that does not fit (MEM003), and runs over
-their GPU-hour, cost and wall-clock budgets (BUD001-BUD003).
+their GPU-hour, cost and wall-clock budgets (BUD001-BUD003), and a knob its stack cannot run with (MEM004, an
+error-level rule the fast path runs on the points that pass memory and budget).
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ values = [1, 64, 512]
 
 [sweep.parameters."training.stack"]
 values = ["hf-trainer", "torchtune", "litgpt", "pytorch"]
+
+[sweep.parameters."training.optimizer_in_backward"]
+values = [true, false]
 '''
 
 
@@ -65,17 +69,25 @@ def test_fast_path_matches_check_and_lint(tmp_path, space_spec) -> None:
     checked = [runner.invoke(cli, ["check", "-q", str(f)]) for f in files]
     linted = lint_paths([str(f) for f in files], Options(jobs=1))
     by_file: dict[str, set[str]] = {str(f): set() for f in files}
+    errors: dict[str, set[str]] = {str(f): set() for f in files}
     for finding in linted.findings:
         if finding.severity == "error" and (finding.code in FAST_CODES or finding.code.startswith("SPC")):
             by_file[finding.file].add("SPC002" if finding.code.startswith("SPC") else finding.code)
+        if finding.severity == "error":
+            errors[finding.file].add(finding.code)
     for v, f, c in zip(verdicts, files, checked, strict=True):
         assert (c.exit_code == 2) == (v.status == "invalid"), (v.overrides, c.output, v.messages)
+        # feasible exactly when full check + lint find no error at all
+        assert v.feasible == (c.exit_code == 0 and not errors[str(f)]), (v.overrides, errors[str(f)], v.codes)
+        if v.status == "lint-error":
+            assert set(v.codes) == errors[str(f)], (v.overrides, errors[str(f)], v.codes)
+            continue
         assert by_file[str(f)] == set(v.codes), (v.overrides, by_file[str(f)], v.codes)
         if v.status == "invalid":
             for message in v.messages:  # the same words as check, which adds file:line:col
                 assert message in c.output, (message, c.output)
     seen = Counter(code for v in verdicts for code in v.codes)
-    for code in ("SPC002", "MEM001", "MEM003", "BUD001", "BUD002", "BUD003"):
+    for code in ("SPC002", "MEM001", "MEM003", "BUD001", "BUD002", "BUD003", "MEM004"):
         assert seen[code] > 0, f"the sampled points never produced {code}: {dict(seen)}"
     assert any(v.feasible for v in verdicts)
 

@@ -121,3 +121,21 @@ def test_table_validation_equals_whole_spec_validation(path, point) -> None:
     assert spec.training is not None and whole.training is not None
     if whole.training.lora is not None:
         assert spec.training.lora is not None and spec.training.lora.targets == whole.training.lora.targets
+
+
+def test_rules_that_read_no_swept_table_run_once(tmp_path) -> None:
+    """EVL rules read only [eval], which the example does not sweep: they run once, on the base point; rules that
+    read a swept table run on each point. A gate on an unknown metric (EVL005, error) then rejects every point."""
+    from sweep_helpers import EXAMPLE
+
+    fast = FastPath(load_spec(EXAMPLE))
+    per_point, constant = fast._split_rules()
+    codes = {r.code for r in per_point}
+    assert "MEM004" in codes and "EVL005" not in codes and constant == []
+    text = EXAMPLE.read_text(encoding="utf-8").replace('metric = "kb_mc/acc"', 'metric = "kb_mc/no_such_metric"')
+    assert "no_such_metric" in text
+    path = tmp_path / "sweep.toml"
+    path.write_text(text, encoding="utf-8")
+    rejected = FastPath(load_spec(path))
+    verdicts = [rejected.evaluate(i, p) for i, p in enumerate([{"training.learning_rate": 1e-4}, {}])]
+    assert all(v.status == "lint-error" and "EVL005" in v.codes for v in verdicts), verdicts
