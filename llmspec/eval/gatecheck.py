@@ -73,33 +73,41 @@ def _suggest(word: str, options: list[str]) -> str:
 def gate_problems(spec, suites: list[Suite], builtin: BuiltinResolver | None = None) -> list[GateProblem]:
     """One problem per gate that names a task no suite runs or a metric its task does not report."""
     problems: list[GateProblem] = []
-    tasks = {t.task: (s, t) for s in suites for t in s.tasks}
     cache: dict[str, dict[str, bool | None] | None] = {}
     for i, gate in enumerate(spec.eval.gates if spec.eval else []):
-        task, _, metric = gate.metric.partition("/")
-        key = ("eval", "gates", i, "metric")
-        if task not in tasks:
-            names = sorted(tasks)
-            problems.append(GateProblem(
-                key, f"gate {gate.metric!r} names task {task!r}, which none of the suites "
-                     f"({', '.join(s.name for s in suites) or 'none'}) runs",
-                f"{_suggest(task, names)}tasks: {', '.join(names) or 'none'}"))
-            continue
-        if task not in cache:
-            try:
-                cache[task] = reported(*tasks[task], builtin)
-            except TaskYamlError as e:
-                problems.append(GateProblem(key, f"gate {gate.metric!r}: {e}", "fix the task YAML"))
-                cache[task] = None
-                continue
-        names_of = cache[task]
-        if names_of is None or metric in names_of:
-            continue
-        listed = sorted(names_of)
-        problems.append(GateProblem(
-            key, f"gate {gate.metric!r}: task {task!r} does not report metric {metric!r}",
-            f"{_suggest(metric, listed)}{task} reports: {', '.join(listed)}"))
+        problem = metric_problem(gate.metric, ("eval", "gates", i, "metric"), suites, builtin, cache, what="gate")
+        if problem is not None:
+            problems.append(problem)
     return problems
+
+
+def metric_problem(name: str, key: tuple[str | int, ...], suites: list[Suite],
+                   builtin: BuiltinResolver | None = None,
+                   cache: dict[str, dict[str, bool | None] | None] | None = None,
+                   what: str = "gate") -> GateProblem | None:
+    """The problem with one "task/metric" name (a gate's, a sweep objective's), or None: its task is one the suites
+    run and the task reports the metric (or what it reports is not knowable here)."""
+    cache = {} if cache is None else cache
+    tasks = {t.task: (s, t) for s in suites for t in s.tasks}
+    task, _, metric = name.partition("/")
+    if task not in tasks:
+        names = sorted(tasks)
+        return GateProblem(
+            key, f"{what} {name!r} names task {task!r}, which none of the suites "
+                 f"({', '.join(s.name for s in suites) or 'none'}) runs",
+            f"{_suggest(task, names)}tasks: {', '.join(names) or 'none'}")
+    if task not in cache:
+        try:
+            cache[task] = reported(*tasks[task], builtin)
+        except TaskYamlError as e:
+            cache[task] = None
+            return GateProblem(key, f"{what} {name!r}: {e}", "fix the task YAML")
+    names_of = cache[task]
+    if names_of is None or metric in names_of:
+        return None
+    listed = sorted(names_of)
+    return GateProblem(key, f"{what} {name!r}: task {task!r} does not report metric {metric!r}",
+                       f"{_suggest(metric, listed)}{task} reports: {', '.join(listed)}")
 
 
 def check_lines(spec) -> list[str]:

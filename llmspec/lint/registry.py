@@ -63,6 +63,7 @@ BUILTIN_MODULES = (
     # sweeps
     "swp001_objective_is_release_gate",
     "swp002_best_of_n_optimism",
+    "swp003_objective_metric_unknown",
     # hardware
     "hw001_precision_support",
     "hw002_fp16_on_bf16_hardware",

@@ -24,6 +24,7 @@ class Sweeper:
     def __init__(self, spec: Spec, out: Path, engine: str, *, trust_suite_code: bool = False):
         if spec.sweep is None or spec.sweep.objective is None:
             raise SweepError("`llmspec sweep run` needs [sweep.objective] metric = \"task/metric\" (what to optimise)")
+        _check_objective(spec)
         self.spec = spec
         self.trust_suite_code = trust_suite_code
         self.sweep = spec.sweep
@@ -86,6 +87,16 @@ class Sweeper:
                "validation_value": best["value"], "gap": gap}
         self.recorder.record(**row)
         return row
+
+
+def _check_objective(spec: Spec) -> None:
+    """Refuse to start when the objective names a task or metric its suites do not report (lint's SWP003): found
+    before the first trial trains, not after it."""
+    from llmspec.lint.rule import Context
+    from llmspec.lint.rules.swp003_objective_metric_unknown import RULE
+
+    for f in RULE().check(Context(spec, spec.source.accelerators if spec.source is not None else None)) or ():
+        raise SweepError(f"{f.file}:{f.line}:{f.col}: {f.message}; {f.fix}")
 
 
 def _holdout_metric(metric: str, holdout_suite: str) -> str:

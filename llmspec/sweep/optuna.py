@@ -120,6 +120,7 @@ def run(spec: Spec, train: Callable[[TrialRun], Any], out: Path, n_trials: int |
     lock = threading.Lock()
 
     seen: set[str] = set()
+    stopped: list[SweepError] = []
 
     def objective(trial: optuna.Trial) -> float:
         overrides = suggest(trial, sweep, sweeper.fast.values)
@@ -152,6 +153,11 @@ def run(spec: Spec, train: Callable[[TrialRun], Any], out: Path, n_trials: int |
         except optuna.TrialPruned:
             sweeper.finished(trial_run, "stopped-early", trial_run.reports[-1][1] if trial_run.reports else None)
             raise
+        except SweepError as exc:  # a user-fixable problem (one line, exit 2): stop here, without Optuna's traceback
+            sweeper.finished(trial_run, "failed", None, str(exc))
+            stopped.append(exc)
+            trial.study.stop()
+            raise optuna.TrialPruned(f"stopped: {exc}") from None
         except Exception as exc:
             sweeper.finished(trial_run, "failed", None, f"{type(exc).__name__}: {exc}")
             raise
@@ -164,6 +170,8 @@ def run(spec: Spec, train: Callable[[TrialRun], Any], out: Path, n_trials: int |
 
     study.optimize(objective, n_trials=wanted * (MAX_REFUSED_PER_TRIAL + 1), n_jobs=workers, callbacks=[enough],
                    catch=(RuntimeError, ValueError, OSError))
+    if stopped:
+        raise stopped[0]
     rows = read_trials(sweeper.out)
     best = best_trials(rows, sweeper.objective.direction, 1)
     holdout = sweeper.confirm(best[0]) if best else None

@@ -42,6 +42,22 @@ def test_run_needs_an_objective(tmp_path, example_text) -> None:
                                      '"task/metric" (what to optimise)')
 
 
+@pytest.mark.parametrize("engine", ["optuna", "ray"])
+def test_run_refuses_an_objective_its_suite_does_not_report(tmp_path, engine) -> None:
+    """Found before any trial trains (it used to surface after trial 0, with Optuna's traceback)."""
+    pytest.importorskip("optuna" if engine == "optuna" else "ray", reason=f"the sweep-{engine} extra is not installed")
+    out = tmp_path / "o"
+    result = _run("run", str(TINY), "--engine", engine, "--trust-suite-code", "--train",
+                  "llmspec.sweep.demo:train_tiny", "--out", str(out), "--set", "sweep.objective.metric=kb_val/nosuch")
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0] == ("llmspec sweep run: <--set sweep.objective.metric>:1:1: the sweep objective 'kb_val/nosuch': "
+                        "task 'kb_val' does not report metric 'nosuch'; kb_val reports: word_perplexity, "
+                        "word_perplexity,none")
+    assert not list(out.glob("trial-*"))  # nothing trained
+
+
 def test_report_of_missing_run(tmp_path) -> None:
     result = _run("report", str(tmp_path / "nothing"))
     assert result.exit_code == 2
