@@ -6,3 +6,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 EXAMPLE = ROOT / "examples" / "sweeps" / "llama2-7b-lora-sweep.toml"
+
+
+def train_without_objective(run):
+    """A --train target that trains nothing and returns no objective value (a user's bug)."""
+    return {"loss": 1.0}

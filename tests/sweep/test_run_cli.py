@@ -58,6 +58,25 @@ def test_run_refuses_an_objective_its_suite_does_not_report(tmp_path, engine) ->
     assert not list(out.glob("trial-*"))  # nothing trained
 
 
+def test_a_trial_error_stops_optuna_with_one_line(tmp_path) -> None:
+    """A user-fixable problem inside a trial (the training function returns no objective) ends the study with one
+    line, exit 2, and no Optuna traceback. A subprocess: Optuna's log handler writes to the real stderr."""
+    pytest.importorskip("optuna", reason="the sweep-optuna extra is not installed")
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests" / "sweep")])}
+    proc = subprocess.run(
+        [sys.executable, "-m", "llmspec", "sweep", "run", str(TINY), "--engine", "optuna", "--trust-suite-code",
+         "--train", "sweep_helpers:train_without_objective", "--out", str(tmp_path / "o")],
+        capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert (proc.stdout + proc.stderr).strip().splitlines() == [
+        "llmspec sweep run: the training function returned ['loss'], without the objective 'kb_val/word_perplexity'"]
+
+
 def test_report_of_missing_run(tmp_path) -> None:
     result = _run("report", str(tmp_path / "nothing"))
     assert result.exit_code == 2
