@@ -150,7 +150,9 @@ def report(rows: list[dict]) -> str:
             "for each checkpoint tensor (`lora.quant_chunk = 0`: a load phase). Its training figure is "
             "max_memory_reserved() after a peak reset at the end of init and the recipe never empties the cache, so it "
             "cannot fall below the init figure in the same table (9.13 GB). What remains (-25%) is the allocator's "
-            "reserve over allocated bytes, which the estimate leaves to `overhead_bytes`, and torchao 0.1's NF4 storage "
+            "reserve over allocated bytes, which the estimate leaves to `overhead_bytes`: replaying that init through "
+            "the caching allocator's rules (`benchmarks/published/torchtune_qlora_init_replay.py`, torchao 0.1's own "
+            "to_nf4) gives 9.20 GB reserved, 7.41 GB peak allocated; and torchao 0.1's NF4 storage "
             "(0.547 bytes per weight, not 0.516: its quantization_factor is a view into a bf16 tensor materialised per "
             "64-block, made contiguous in torchao 0.3 by #298; about +0.2 GB here), which no knob models."]
     out += ["", "## Held out, one source at a time", "",
