@@ -97,14 +97,21 @@ def block_kinds(arch: Architecture) -> list[tuple[int, int]]:
 def blocks_bytes_per_token(arch: Architecture, training: Training, seq_len: int,
                            family: str | None = None) -> tuple[float, float]:
     """(all blocks together, the largest single block): bytes saved for backward per token."""
+    scores = attention_scores_bytes_per_token(arch, training, seq_len, family)
+    per = [(n, b + scores) for n, b in block_terms(arch, training, family)]
+    return sum(n * b for n, b in per), max(b for _, b in per)
+
+
+def block_terms(arch: Architecture, training: Training, family: str | None = None) -> list[tuple[int, float]]:
+    """(number of blocks, bytes saved per token without the attention scores) per kind of block (block_kinds):
+    the part of layer_bytes_per_token that does not depend on the sequence length."""
     from llmspec.estimate.params import layer_split
 
     moe_blocks = layer_split(arch)[1]
     kinds = block_kinds(arch)
     # the last kind is the MoE block when there is one (ffn None: its routed width and routed copies)
-    per = [(n, layer_bytes_per_token(arch, training, seq_len, None if moe_blocks and i == len(kinds) - 1 else f,
-                                     family)) for i, (n, f) in enumerate(kinds)]
-    return sum(n * b for n, b in per), max(b for _, b in per)
+    return [(n, layer_static_bytes_per_token(arch, training, None if moe_blocks and i == len(kinds) - 1 else f,
+                                             family)) for i, (n, f) in enumerate(kinds)]
 
 
 def routed_bytes_per_token(arch: Architecture, training: Training) -> float:
@@ -192,6 +199,13 @@ def layer_bytes_per_token(arch: Architecture, training: Training, seq_len: int, 
     """Bytes one block saves for backward per token (no recomputation); ``ffn`` is its MLP activation width
     (default None: an MoE block, of the routed width with its routed copies, see block_kinds); ``family``
     (model.family) names the real modules."""
+    return (layer_static_bytes_per_token(arch, training, ffn, family)
+            + attention_scores_bytes_per_token(arch, training, seq_len, family))
+
+
+def layer_static_bytes_per_token(arch: Architecture, training: Training, ffn: int | None = None,
+                                 family: str | None = None) -> float:
+    """layer_bytes_per_token without the attention scores: what does not depend on the sequence length."""
     h, kvw, H = arch.d_model, arch.kv_heads * arch.head_size, arch.n_heads
     h_attn = arch.n_heads * arch.head_size
     f = ffn_width(arch) if ffn is None else ffn
@@ -219,12 +233,20 @@ def layer_bytes_per_token(arch: Architecture, training: Training, seq_len: int, 
     per += a * h + b * f
     if (a, b) == (0.0, 0.0):
         per += non_gated_mlp_bytes_per_token(arch, training, f)
-    if eager_attention(training, family):
-        per += (8 if training.precision == "fp32" else 6) * H * seq_len
-        per += 2 * H * seq_len if softcapping(family) else 0  # the saved tanh of the scores (registry softcapping)
-    elif math_attention(arch, family):
-        per += math_attention_bytes_per_token(arch, seq_len)
     return per
+
+
+def attention_scores_bytes_per_token(arch: Architecture, training: Training, seq_len: int,
+                                     family: str | None = None) -> float:
+    """What a block's attention saves per token that grows with the sequence length: the eager path's scores and
+    probabilities, or sdpa's math-kernel fallback; 0 with a fused kernel."""
+    H = arch.n_heads
+    if eager_attention(training, family):
+        # eager: the saved scores per head and key position; soft-capping also saves their tanh (registry softcapping)
+        return (8 if training.precision == "fp32" else 6) * H * seq_len + (2 * H * seq_len if softcapping(family) else 0)
+    if math_attention(arch, family):
+        return math_attention_bytes_per_token(arch, seq_len)
+    return 0.0
 
 
 def transformers_classes(training: Training) -> bool:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from typing import Any, NamedTuple
 
 from llmspec.estimate.params import count_params
 from llmspec.estimate.result import accelerator
@@ -77,14 +78,27 @@ def attention_dim(spec: Spec) -> int:
     return spec.arch.n_heads * spec.arch.head_size
 
 
-def compute(spec: Spec, serving: bool = True) -> Compute:
+class ComputeStatic(NamedTuple):
+    """What compute reads from the architecture and the accelerator alone (no [training] key, no budget key):
+    `sweep plan` computes it once for the points that share them."""
+
+    matmul_params: int
+    accelerator: Any
+
+
+def compute_static(spec: Spec) -> ComputeStatic:
+    return ComputeStatic(matmul_params(spec), accelerator(spec))
+
+
+def compute(spec: Spec, serving: bool = True, static: ComputeStatic | None = None) -> Compute:
     """FLOPs, tokens, time and cost of the training run; with ``serving``, also the serving throughput bounds
-    (`sweep plan` judges budgets only, so it leaves them out)."""
+    (`sweep plan` judges budgets only, so it leaves them out). ``static``: compute_static of this spec or of one
+    with the same architecture and accelerator."""
     tr = spec.training or Training()
     hw = spec.hardware or Hardware()
     arch = spec.arch
     notes: list[str] = []
-    N = matmul_params(spec)
+    N, acc = static if static is not None else compute_static(spec)
     attn_fwd = 2 * arch.n_layers * tr.seq_len * attention_dim(spec)
     lora = tr.method in ("lora", "qlora")
     matmul = (4 if lora else 6) * N
@@ -105,7 +119,6 @@ def compute(spec: Spec, serving: bool = True) -> Compute:
         capped = tr.max_steps * tokens_per_step
         tokens = capped if tokens is None else min(tokens, capped)
     steps = math.ceil(tokens / tokens_per_step) if tokens is not None else None
-    acc = accelerator(spec)
     rate = _PRECISION_RATE[tr.precision]
     peak = acc.peak_tflops(rate) if acc else None
     if acc is None:

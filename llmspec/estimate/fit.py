@@ -267,7 +267,7 @@ def what_would_fit(spec: Spec, limit: int = 5) -> list[Fix]:
     from llmspec.estimate.training import training_memory
 
     fixes: list[Fix] = []
-    plans = []
+    plans: list[tuple[str, Callable[[Spec], Any], Callable[[Spec], list[_Candidate]]]] = []
     if spec.training is not None:
         plans.append(("training", training_memory, _training_candidates))
     if spec.inference is not None:

@@ -1,4 +1,5 @@
-"""What the training stack's knobs do to memory (issue 12). Called once from training_memory.
+"""What the training stack's knobs do to memory (issue 12). Called from training_memory: apply_static for what the
+batch shape does not change (a sweep shares it between points), apply_batch for the rest.
 
 Each knob is a field of the spec (llmspec.spec.models.Training / Lora); unset ones were filled from the stack
 preset (llmspec/data/stacks.toml). The effects, part by part, with their sources:
@@ -54,10 +55,12 @@ def nf4_bytes(double_quant: bool, block: int) -> float:
     return (4 + (8 / block + 32 / (block * 256) if double_quant else 32 / block)) / 8
 
 
-def apply(spec: Spec, tr: Training, parts: dict, *, n_trainable: int, sbytes: int, largest: int,
-          base_bytes: float, frozen_quantised: int, tokens: float) -> list[str]:
-    """Adjust ``parts`` (bytes: weights, grads, states, temp, kept, logits_f, logits_b, live_grads, and
-    per_layer_kept for offloading) in place for the training's stack knobs; return the notes that say what was
+def apply_static(spec: Spec, tr: Training, parts: dict, *, n_trainable: int, sbytes: int, largest: int,
+                 base_bytes: float, frozen_quantised: int) -> list[str]:
+    """Adjust ``parts`` (bytes: weights, grads, states, temp, dequant, and live_grads as it is when gradients
+    accumulate) in place for the knobs that do not depend on the batch shape; set ``parts["kept_per_token"]`` to
+    the saved bytes per token (after tensor parallelism) that the adapters' knobs add, which apply_batch scales by
+    the tokens. Reads no key of llmspec.estimate.training.BATCH_KEYS. Returns the notes that say what was
     assumed."""
     arch = spec.arch
     from_stack = tr.stack_sources()
@@ -79,6 +82,7 @@ def apply(spec: Spec, tr: Training, parts: dict, *, n_trainable: int, sbytes: in
     half = tr.precision in ("bf16", "fp16")
     fp32_adapters = lo is not None and half and lo.dtype == "fp32"
     sb = 4 if fp32_adapters else sbytes  # bytes per optimizer-state element of the trainable tensors
+    parts["kept_per_token"] = 0.0
 
     # --- adapters -------------------------------------------------------------------------------------------
     if lo is not None:
@@ -98,14 +102,14 @@ def apply(spec: Spec, tr: Training, parts: dict, *, n_trainable: int, sbytes: in
             parts["weights"] += head * abytes
             parts["grads"] += head * abytes
             parts["states"] += 2 * head * abytes if tr.optimizer in ADAM else 0
-            parts["kept"] += 2 * arch.d_model * tokens
+            parts["kept_per_token"] += 2 * arch.d_model
             notes.append("LoRA on lm_head: an adapter of rank x (hidden + vocab); the head input is kept")
         if lo.dora:
             mags = sum(s.d_out * s.copies for s in shapes)
             parts["weights"] += mags * abytes
             parts["grads"] += mags * abytes
             parts["states"] += 2 * mags * abytes if tr.optimizer in ADAM else 0
-            parts["kept"] += (2 + abytes) * tokens * sum(s.d_out * s.copies for s in shapes)
+            parts["kept_per_token"] += (2 + abytes) * sum(s.d_out * s.copies for s in shapes)
             notes.append("DoRA: magnitude vectors, and each adapted module keeps its base and LoRA outputs")
         if tr.method == "qlora":
             adapted = sum(s.d_in * s.d_out * s.copies for s in shapes)
@@ -114,7 +118,7 @@ def apply(spec: Spec, tr: Training, parts: dict, *, n_trainable: int, sbytes: in
             old = frozen_quantised * P.nf4_bytes(lo.double_quant)
             new = q_numel * nf4_bytes(lo.double_quant, lo.quant_block) + (frozen_quantised - q_numel) * base_bytes
             parts["weights"] += new - old
-            notes += _lightning_bnb(spec, tr, parts, base_bytes=base_bytes, tokens=tokens)
+            notes += _lightning_bnb(spec, tr, parts, base_bytes=base_bytes)
             notes += torchao_load(spec, tr, parts, quantised=[s for s in shapes if lo.quantize == "adapted"]
                                   or None)
             if lo.quantize == "adapted":
@@ -154,6 +158,17 @@ def apply(spec: Spec, tr: Training, parts: dict, *, n_trainable: int, sbytes: in
         notes.append(f"DeepSpeed buckets: reduce {reduce:,} + prefetch {prefetch if hw.sharding == 'zero3' else 0:,} "
                      "16-bit elements")
 
+    return notes
+
+
+def apply_batch(spec: Spec, tr: Training, parts: dict, *, base_bytes: float, tokens: float) -> list[str]:
+    """The knobs' effects that depend on the batch shape, after apply_static: the adapters' saved bytes per token,
+    FSDP's deferred gradient sync under accumulation, the loss and the activations' offloading and compile factor.
+    ``parts`` also holds kept, logits_f, logits_b, per_layer_kept and live_grads (already 0 without accumulation);
+    ``tokens`` is the micro-batch's tokens per tensor-parallel rank."""
+    arch = spec.arch
+    notes: list[str] = []
+    parts["kept"] += parts["kept_per_token"] * tokens
     notes += _fsdp_deferred_sync(spec, tr, parts, base_bytes=base_bytes)
 
     # --- loss -------------------------------------------------------------------------------------------------
@@ -185,7 +200,7 @@ def apply(spec: Spec, tr: Training, parts: dict, *, n_trainable: int, sbytes: in
     return notes
 
 
-def _lightning_bnb(spec: Spec, tr: Training, parts: dict, *, base_bytes: float, tokens: float) -> list[str]:
+def _lightning_bnb(spec: Spec, tr: Training, parts: dict, *, base_bytes: float) -> list[str]:
     """QLoRA terms of Lightning's quantiser and of older bitsandbytes.
 
     * lora.quantize = "every-linear": lightning/fabric/plugins/precision/bitsandbytes.py (lightning@71aed751, as
@@ -211,8 +226,8 @@ def _lightning_bnb(spec: Spec, tr: Training, parts: dict, *, base_bytes: float, 
         notes.append("QLoRA (Lightning BitsandbytesPrecision): every nn.Linear 4-bit, the output head too; weights "
                      "quantised from fp16, so a dequantised weight is an fp16 copy plus its cast")
     if lo.quant_saves_input:
-        per_block = 2 * (2 * arch.d_model + arch.n_heads * arch.head_size + arch.ffn_dim) * tokens
-        parts["kept"] += per_block * (1 if tr.activation_checkpointing else arch.n_layers)
+        per_block = 2 * (2 * arch.d_model + arch.n_heads * arch.head_size + arch.ffn_dim)
+        parts["kept_per_token"] += per_block * (1 if tr.activation_checkpointing else arch.n_layers)
         notes.append("bitsandbytes < 0.43.2: each 4-bit matmul keeps its 16-bit input for backward")
     return notes
 

@@ -20,6 +20,8 @@ about n_layers layers of activations under 1F1B (same paper, section 4.2.3).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from llmspec.estimate import activations as A
 from llmspec.estimate import precision as P
 from llmspec.estimate import stack as S
@@ -51,7 +53,46 @@ def tied_grad_sum_bytes(arch, tr: Training) -> float:
     return 2.0 * arch.vocab_size * arch.d_model * P.grad_bytes(tr.precision)
 
 
-def training_memory(spec: Spec) -> MemoryEstimate:
+BATCH_KEYS = ("micro_batch_size", "seq_len", "gradient_accumulation")
+"""The [training] keys that only the batch-shape part of the estimate reads (training_memory); training_static
+never reads them, so `sweep plan` computes one static part for all points that differ only in these
+(tests/estimate/test_training_static.py)."""
+
+
+@dataclass
+class TrainingStatic:
+    """What training_static computes once for every batch shape: bytes, and bytes per token before the batch's
+    tokens and tensor parallelism scale them."""
+
+    parts: dict[str, float]
+    """weights, grads, states, temp, dequant (after the stack's static knobs), live_grads (as it is when gradients
+    accumulate), kept_per_token, and buckets (DeepSpeed) when set."""
+    master: float
+    copies: float
+    gathered: float
+    mp: int
+    tp: int
+    blocks: list[tuple[int, float]]
+    """(number of blocks, saved bytes per token without the attention scores) per kind of block."""
+    non_layer_f: float
+    non_layer_b: float
+    checkpoint: float
+    ckpt_dropout: float
+    experts_all: float
+    experts_one: float
+    expert_grad: float
+    logits_f: float
+    logits_b: float
+    tied: float
+    base_bytes: float
+    notes: list[str]
+    capacity: tuple[int | None, str | None, list[str]]
+    accelerator_note: str
+
+
+def training_static(spec: Spec) -> TrainingStatic:
+    """The part of the estimate that reads no key of BATCH_KEYS: model state, parallelism, the stack knobs that do
+    not depend on the batch shape, and the activations' per-token coefficients."""
     tr = spec.training or Training()
     hw = spec.hardware or Hardware()
     arch = spec.arch
@@ -145,42 +186,71 @@ def training_memory(spec: Spec) -> MemoryEstimate:
                      + ("; weights too, two layers fetched at a time" if hw.offload == "optimizer+params" else ""))
     weights, copies, grads, states, master, temp = (x / mp for x in (weights, copies, grads, states, master, temp))
 
-    # --- activations -------------------------------------------------------------------------------
-    T = tr.micro_batch_size * tr.seq_len
+    # --- per-token coefficients of the activations (scaled by the batch shape in training_memory) -----------------
     tp = hw.tensor_parallel
     family = spec.model.family
-    blocks, largest_block = (x * T / tp for x in A.blocks_bytes_per_token(arch, tr, tr.seq_len, family))
-    L = arch.n_layers
-    non_layer_f = A.non_layer_bytes_per_token(arch, tr, "forward") * T / tp
-    non_layer_b = A.non_layer_bytes_per_token(arch, tr, "backward") * T / tp
-    kept = L * A.checkpoint_bytes_per_token(arch, tr) * T / tp if tr.activation_checkpointing else blocks
-    recompute = largest_block if tr.activation_checkpointing else 0.0
     experts_all, experts_one = (x / tp for x in A.lora_expert_weight_bytes(arch, tr, family))
-    expert_grad = A.lora_expert_grad_bytes(arch, tr, family) / tp
-    if tr.activation_checkpointing:
-        recompute += experts_one + expert_grad
-    else:
-        kept += experts_all
     # with checkpointing, peft's lora_dropout copies of the recomputed block are live while the loss gradients are
     # (measured: the backward peak rises by one block's dropout bytes; activations.lora_dropout_bytes_per_token)
     ckpt_dropout = 0.0
     if tr.activation_checkpointing and lora:
-        ckpt_dropout = max(A.lora_dropout_bytes_per_token(arch, tr, f, family) for _, f in A.block_kinds(arch)) * T / tp
-    logits_f = A.logits_bytes_per_token(arch, "forward", prec, family) * T / tp
-    logits_b = A.logits_bytes_per_token(arch, "backward", prec, family) * T / tp
-    live_grads = grads if tr.gradient_accumulation > 1 else 0.0
-    copies_bwd = 0.0 if tr.activation_checkpointing else copies
-    tied = tied_grad_sum_bytes(arch, tr) / mp
+        ckpt_dropout = max(A.lora_dropout_bytes_per_token(arch, tr, f, family) for _, f in A.block_kinds(arch))
 
-    # --- training-stack knobs (llmspec.estimate.stack; issue 12) --------------------------------------------
-    per_layer = A.checkpoint_bytes_per_token(arch, tr) * T / tp if tr.activation_checkpointing else largest_block
-    parts = {"weights": weights, "grads": grads, "states": states, "temp": temp, "kept": kept, "logits_f": logits_f,
-             "logits_b": logits_b, "live_grads": live_grads, "per_layer_kept": per_layer, "dequant": dequant}
-    notes += S.apply(spec, tr, parts, n_trainable=Nt, sbytes=sbytes, largest=largest, base_bytes=_base_bytes(tr),
-                     frozen_quantised=lay.block_linear_numel, tokens=T / tp)
+    # --- training-stack knobs that do not depend on the batch shape (llmspec.estimate.stack; issue 12) -------------
+    parts = {"weights": weights, "grads": grads, "states": states, "temp": temp, "live_grads": grads,
+             "dequant": dequant}
+    notes += S.apply_static(spec, tr, parts, n_trainable=Nt, sbytes=sbytes, largest=largest,
+                            base_bytes=_base_bytes(tr), frozen_quantised=lay.block_linear_numel)
+    cap, acc, cap_notes = capacity(spec)
+    return TrainingStatic(
+        parts=parts, master=master, copies=copies, gathered=gathered + parts.get("buckets", 0.0), mp=mp, tp=tp,
+        blocks=A.block_terms(arch, tr, family),
+        non_layer_f=A.non_layer_bytes_per_token(arch, tr, "forward"),
+        non_layer_b=A.non_layer_bytes_per_token(arch, tr, "backward"),
+        checkpoint=A.checkpoint_bytes_per_token(arch, tr), ckpt_dropout=ckpt_dropout,
+        experts_all=experts_all, experts_one=experts_one, expert_grad=A.lora_expert_grad_bytes(arch, tr, family) / tp,
+        logits_f=A.logits_bytes_per_token(arch, "forward", prec, family),
+        logits_b=A.logits_bytes_per_token(arch, "backward", prec, family),
+        tied=tied_grad_sum_bytes(arch, tr) / mp, base_bytes=_base_bytes(tr), notes=notes,
+        capacity=(cap, acc, cap_notes), accelerator_note=accelerator_note(spec))
+
+
+def training_memory(spec: Spec, static: TrainingStatic | None = None) -> MemoryEstimate:
+    """Training memory per GPU. ``static``: training_static of this spec or of one that differs from it only in
+    BATCH_KEYS (a sweep computes it once for all such points)."""
+    tr = spec.training or Training()
+    hw = spec.hardware or Hardware()
+    arch = spec.arch
+    st = static if static is not None else training_static(spec)
+    notes = list(st.notes)
+    master, copies, gathered, tp = st.master, st.copies, st.gathered, st.tp
+
+    # --- activations -------------------------------------------------------------------------------
+    T = tr.micro_batch_size * tr.seq_len
+    scores = A.attention_scores_bytes_per_token(arch, tr, tr.seq_len, spec.model.family)
+    blocks = sum(n * (b + scores) for n, b in st.blocks) * T / tp
+    largest_block = max(b + scores for _, b in st.blocks) * T / tp
+    non_layer_f = st.non_layer_f * T / tp
+    non_layer_b = st.non_layer_b * T / tp
+    kept = arch.n_layers * st.checkpoint * T / tp if tr.activation_checkpointing else blocks
+    recompute = largest_block if tr.activation_checkpointing else 0.0
+    expert_grad = st.expert_grad
+    if tr.activation_checkpointing:
+        recompute += st.experts_one + expert_grad
+    else:
+        kept += st.experts_all
+    ckpt_dropout = st.ckpt_dropout * T / tp
+    copies_bwd = 0.0 if tr.activation_checkpointing else copies
+    tied = st.tied
+
+    # --- training-stack knobs that depend on the batch shape (llmspec.estimate.stack; issue 12) ------------------
+    per_layer = st.checkpoint * T / tp if tr.activation_checkpointing else largest_block
+    parts = dict(st.parts)
+    parts.update(kept=kept, logits_f=st.logits_f * T / tp, logits_b=st.logits_b * T / tp, per_layer_kept=per_layer,
+                 live_grads=parts["live_grads"] if tr.gradient_accumulation > 1 else 0.0)
+    notes += S.apply_batch(spec, tr, parts, base_bytes=st.base_bytes, tokens=T / tp)
     weights, grads, states, temp, kept, logits_f, logits_b, live_grads = (
         parts[k] for k in ("weights", "grads", "states", "temp", "kept", "logits_f", "logits_b", "live_grads"))
-    gathered += parts.get("buckets", 0.0)  # DeepSpeed communication buckets (issue 12)
     dequant = parts["dequant"]  # QLoRA's dequantised-weight transient, as the stack's quantiser makes it
 
     # --- phases --------------------------------------------------------------------------------------
@@ -241,7 +311,7 @@ def training_memory(spec: Spec) -> MemoryEstimate:
         notes.append("dropout: the hidden-state dropout masks of the real class are counted (family registry); "
                      "attention-probability dropout runs inside the fused attention kernel and saves none")
     notes.append(OVERHEAD_NOTE)
-    cap, acc, cap_notes = capacity(spec)
+    cap, acc, cap_notes = st.capacity
     return MemoryEstimate(
         mode="training",
         per_gpu_bytes=per_gpu,
@@ -252,5 +322,5 @@ def training_memory(spec: Spec) -> MemoryEstimate:
         phases={k: (per_gpu if k == peak_phase else min(int(round(v)), per_gpu)) for k, v in phases.items()},
         assumptions=notes + cap_notes,
         accelerator=acc,
-        accelerator_note=accelerator_note(spec),
+        accelerator_note=st.accelerator_note,
     )

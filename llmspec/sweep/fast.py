@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from llmspec.estimate.training import BATCH_KEYS
 from llmspec.spec.messages import message_for
 from llmspec.spec.models import Spec
 
@@ -41,6 +42,9 @@ COMPUTE_ONLY = frozenset({
 })
 """Keys that only the compute estimate reads (not training or inference memory): points that differ only in these
 share their memory estimates. Checked like ESTIMATE_FREE in tests/sweep/test_fast_path.py."""
+BATCH_SHAPE = frozenset(f"training.{k}" for k in BATCH_KEYS)
+"""Keys only the batch-shape part of the training estimate reads: points that differ only in these (and keys above)
+share one llmspec.estimate.training.training_static."""
 FAST_CODES = ("SPC002", "MEM001", "MEM003", "BUD001", "BUD002", "BUD003")
 """Error-level codes the fast path decides; a point with none of them is feasible."""
 
@@ -54,10 +58,16 @@ def _estimate_free(key: str) -> bool:
 
 
 def _sections_validate_alone() -> bool:
-    """True while Spec has no validator across its tables: then validating only the tables a point changes (each
-    with all of its own validators) and reusing the base's other tables is the same as validating the whole."""
+    """True while Spec's own validators are all model validators of mode "after": then validating only the tables a
+    point changes (each with all of its own validators), reusing the base's other tables and running Spec's
+    after-validators on the result is the same as validating the whole."""
     decorators = Spec.__pydantic_decorators__
-    return not (decorators.model_validators or decorators.field_validators)
+    return not decorators.field_validators and all(
+        d.info.mode == "after" for d in decorators.model_validators.values())
+
+
+def _spec_after_validators() -> list[str]:
+    return list(Spec.__pydantic_decorators__.model_validators)
 
 
 def with_overrides(doc: Mapping, point: Mapping[str, Any]) -> dict:
@@ -122,7 +132,12 @@ class FastPath:
         self.accelerators = spec.source.accelerators
         self._memory: dict[tuple, tuple] = {}
         self._work: dict[tuple, Any] = {}
+        self._static: dict[tuple, Any] = {}
+        """training_static and compute_static, shared by the points that differ only in the batch shape
+        (BATCH_SHAPE) and in keys only compute reads (COMPUTE_ONLY)."""
+        self._compute_static: dict[tuple, Any] = {}
         self.by_table = _sections_validate_alone()
+        self._after_validators = _spec_after_validators()
         self._table_models = {name: _table_model(name) for name in Spec.model_fields}
 
     def _validate_tables(self, data: dict, overrides: Mapping[str, Any]) -> Spec:
@@ -141,7 +156,10 @@ class FastPath:
                     {"type": e["type"], "loc": (name, *e["loc"]), "input": e["input"], "ctx": e.get("ctx", {})}
                     if "ctx" in e else {"type": e["type"], "loc": (name, *e["loc"]), "input": e["input"]}
                     for e in exc.errors(include_url=False)]) from None
-        return self.point_base.model_copy(update=update)
+        spec = self.point_base.model_copy(update=update)
+        for name in self._after_validators:
+            spec = getattr(spec, name)()
+        return spec
 
     def validate(self, overrides: Mapping[str, Any]) -> tuple[Spec | None, list[str]]:
         data = with_overrides(self.doc, overrides)
@@ -164,13 +182,25 @@ class FastPath:
 
     def estimates(self, spec: Spec, overrides: Mapping[str, Any]) -> tuple:
         from llmspec.estimate import compute, inference_memory, training_memory
+        from llmspec.estimate.compute import compute_static
+        from llmspec.estimate.training import training_static
 
         key = tuple([(k, repr(v)) for k, v in overrides.items() if not _estimate_free(k)])
-        if key not in self._work:
-            self._work[key] = compute(spec, serving=False) if spec.training is not None else None
         mem_key = tuple([kv for kv in key if kv[0] not in COMPUTE_ONLY])
+        static_key = tuple([kv for kv in mem_key if kv[0] not in BATCH_SHAPE])
+        if key not in self._work:
+            if spec.training is None:
+                self._work[key] = None
+            else:
+                if static_key not in self._compute_static:
+                    self._compute_static[static_key] = compute_static(spec)
+                self._work[key] = compute(spec, serving=False, static=self._compute_static[static_key])
         if mem_key not in self._memory:
-            train = training_memory(spec) if spec.training is not None and spec.hardware is not None else None
+            train = None
+            if spec.training is not None and spec.hardware is not None:
+                if static_key not in self._static:
+                    self._static[static_key] = training_static(spec)
+                train = training_memory(spec, self._static[static_key])
             serve = inference_memory(spec) if spec.inference is not None and spec.hardware is not None else None
             self._memory[mem_key] = (train, serve)
         return (*self._memory[mem_key], self._work[key])

@@ -80,7 +80,7 @@ def _resolve(sweep: Sweep, values: Mapping[str, Any], base: Mapping) -> Point:
         return dict(values)
     point: Point = {}
     for key, param in params.items():
-        if not param.when or active(param, {**values, **point}, base):
+        if not param.when or active(param, values, base):  # the point so far holds the same values as ``values``
             point[key] = values[key]
     # a later parameter may switch off the condition of an earlier one: evaluate once more on the result
     return {k: v for k, v in point.items() if not params[k].when or active(params[k], point, base)}

@@ -93,3 +93,31 @@ def test_compute_only_keys_do_not_change_memory(path, key) -> None:
     changed, problems = FastPath(spec).validate({key: COMPUTE_CHANGES[key]})
     assert changed is not None, problems
     assert _all(changed)[:2] == _all(spec)[:2]
+
+
+POINTS = [
+    {"training.lora.rank": 32},  # the training table is new: PEFT's default targets must be filled again
+    {"training.stack": "torchtune", "training.micro_batch_size": 2},
+    {"training.method": "full", "training.seq_len": 1024},
+    {"training.lora.targets": ["q_proj", "k_proj"], "hardware.count": 2, "hardware.sharding": "fsdp"},
+    {"hardware.count": 4},  # the training table is the base's, shared
+]
+
+
+@pytest.mark.parametrize("path", SPECS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("point", POINTS, ids=lambda p: ",".join(p))
+def test_table_validation_equals_whole_spec_validation(path, point) -> None:
+    """Validating only the changed tables, then Spec's own after-validators (PEFT's default targets), gives the
+    spec that Spec.model_validate gives for the whole document."""
+    from llmspec.spec.models import Spec
+    from llmspec.sweep.fast import with_overrides
+
+    fast = FastPath(load_spec(path))
+    assert fast.by_table
+    spec, problems = fast.validate(point)
+    assert spec is not None, problems
+    whole = Spec.model_validate(with_overrides(fast.doc, point))
+    assert spec.model_dump() == whole.model_dump()
+    assert spec.training is not None and whole.training is not None
+    if whole.training.lora is not None:
+        assert spec.training.lora is not None and spec.training.lora.targets == whole.training.lora.targets
