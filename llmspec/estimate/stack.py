@@ -32,6 +32,8 @@ preset (llmspec/data/stacks.toml). The effects, part by part, with their sources
 * lm_head in lora.targets: an adapter on the output head (rank x (hidden + vocab)); its input is kept.
 * lora.quantize = "adapted": only adapted block linears are 4-bit (torchtune); lora.quant_block: the block size of
   the absmax scales (bitsandbytes / torchao 64).
+* lora.quant_chunk (torchao NF4, torchtune): a load phase, the weights plus the transient of quantising the largest
+  4-bit weight (torchao_load).
 """
 
 from __future__ import annotations
@@ -117,6 +119,8 @@ def apply_static(spec: Spec, tr: Training, parts: dict, *, n_trainable: int, sby
             new = q_numel * nf4_bytes(lo.double_quant, lo.quant_block) + (frozen_quantised - q_numel) * base_bytes
             parts["weights"] += new - old
             notes += _lightning_bnb(spec, tr, parts, base_bytes=base_bytes)
+            notes += torchao_load(spec, tr, parts, quantised=[s for s in shapes if lo.quantize == "adapted"]
+                                  or None)
             if lo.quantize == "adapted":
                 notes.append(f"QLoRA quantises only the adapted linears ({q_numel / max(1, frozen_quantised):.0%} "
                              f"of block-linear weights); the rest stay {8 * base_bytes}-bit")
@@ -226,6 +230,41 @@ def _lightning_bnb(spec: Spec, tr: Training, parts: dict, *, base_bytes: float) 
         parts["kept_per_token"] += per_block * (1 if tr.activation_checkpointing else arch.n_layers)
         notes.append("bitsandbytes < 0.43.2: each 4-bit matmul keeps its 16-bit input for backward")
     return notes
+
+
+# torchao==0.1:torchao/dtypes/nf4tensor.py:NF4Tensor.convert_to_norm_float_weight, per element of the weight being
+# quantised: the 16-bit weight on the GPU (2 B; torchtune's copy_ moves each checkpoint tensor there first) and its
+# scaled blocks (2 B); quantize_tensor_nearest then forms (value - nf4), 16 bf16 differences per element, and their
+# .abs() (32 + 32 B) for the elements in flight. torchao 0.2 (CHUNK_SIZE) keeps those to one chunk and writes
+# uint8 codes (1 B) for the whole weight. Measured on torchao v0.1 and v0.2.0's nf4tensor.py with llmspec's
+# storage tracker on CPU: 68.08 B/element unchunked; 5 B/element + 64 B x CHUNK_SIZE chunked.
+NF4_LOAD_WEIGHT_BYTES = 4
+NF4_LOAD_CODE_BYTES = 1
+NF4_LOAD_INFLIGHT_BYTES = 64
+
+
+def torchao_load(spec: Spec, tr: Training, parts: dict, *, quantised=None) -> list[str]:
+    """The load phase of a QLoRA run quantised by torchao's to_nf4 (lora.quant_chunk set: torchtune): the model's
+    weights at rest plus the transient of quantising its largest 4-bit weight. The peak allocated bytes while the
+    model is built and its checkpoint loaded; a reserved counter keeps that pool for the rest of the run (the
+    caching allocator returns segments only on empty_cache, and reset_peak_memory_stats resets reserved to the
+    current reserved). ``quantised``: the adapted linears' shapes (lora.quantize = "adapted"), else every block
+    linear."""
+    lo = tr.lora
+    if lo is None or lo.quant_chunk is None:
+        return []
+    from llmspec.estimate.shapes import layout
+
+    arch = spec.arch
+    sizes = [s.d_in * s.d_out for s in quantised] if quantised else [m.rows * m.cols for m in layout(arch).block_linears]
+    n = max(sizes, default=0)
+    chunk = lo.quant_chunk or n
+    transient = NF4_LOAD_WEIGHT_BYTES * n + (NF4_LOAD_CODE_BYTES * n if chunk < n else 0) \
+        + NF4_LOAD_INFLIGHT_BYTES * min(n, chunk)
+    parts["load"] = parts["weights"] + transient
+    how = "each weight in one piece (torchao 0.1)" if not lo.quant_chunk else f"{lo.quant_chunk:,} elements at a time"
+    return [f"QLoRA load: torchao to_nf4 quantises {how}; quantising the largest 4-bit weight ({n / 1e6:.1f}M "
+            f"elements) holds {transient / 2**30:.2f} GiB beside the weights"]
 
 
 def fsdp_root_unit(arch: Architecture, n_params: int, layer_params: int, tr: Training, notes: list[str]) -> float:

@@ -270,6 +270,8 @@ def training_memory(spec: Spec, static: TrainingStatic | None = None) -> MemoryE
         "backward": moments[moment],
         "optimizer": state + grads + temp,
     }
+    if parts.get("load"):  # QLoRA quantised at load by torchao (stack.torchao_load; issue 12)
+        phases["load"] = parts["load"]
     peak_phase = max(phases, key=phases.__getitem__)
     breakdown: dict[str, float] = {"weights": weights}
     if master:
@@ -301,6 +303,8 @@ def training_memory(spec: Spec, static: TrainingStatic | None = None) -> MemoryE
         else:
             breakdown["activations"] = kept + (non_layer_f if peak_phase == "forward" else non_layer_b + ckpt_dropout)
             breakdown["logits_and_loss"] = logits_f if peak_phase == "forward" else logits_b
+    if peak_phase == "load":
+        breakdown = {"weights": weights, "load_quantisation": parts["load"] - weights}
     rounded = {k: int(round(v)) for k, v in breakdown.items() if v}
     per_gpu = sum(rounded.values())
     if tr.dropout:

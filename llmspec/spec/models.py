@@ -202,6 +202,13 @@ class Lora(Strict):
     """QLoRA: each 4-bit matmul keeps its 16-bit input for backward (bitsandbytes before 0.43.2: MatMul4Bit saved
     ctx.tensors = (A, B); later versions save (None, B) when the weight is frozen)."""
 
+    # --- QLoRA load-time quantisation (issue 12: the torchtune QLoRA tutorial) ---
+    quant_chunk: int | None = Field(default=None, ge=0, le=2**40)
+    """QLoRA with torchao NF4 (torchtune): weight elements torchao's to_nf4 quantises at a time when the model is
+    built and its checkpoint loaded on the GPU; 0 = each weight in one piece (torchao 0.1), which holds 16 bf16
+    differences and their absolute values (64 bytes) per element. Unset: the stack's (torchtune: 1,048,576,
+    torchao's CHUNK_SIZE); stacks that quantise with bitsandbytes have no value and no load phase."""
+
 
 class Data(Strict):
     """Dataset files (relative to this file). Read only by opt-in checks such as `llmspec lint --data`."""

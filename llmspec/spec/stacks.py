@@ -28,6 +28,7 @@ KNOBS: dict[str, tuple[str, str]] = {
     "lora_dtype": ("lora", "dtype"),
     "qlora_quantize": ("lora", "quantize"),
     "sync_each_batch": ("training", "sync_each_batch"),
+    "qlora_quant_chunk": ("lora", "quant_chunk"),
 }
 
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from llmspec.lint.rule import Rule
 
-_LORA = ("dtype", "dora", "quantize", "quant_format", "quant_block", "quant_saves_input")
-_QLORA = ("quantize", "quant_format", "quant_block", "quant_saves_input")
+_LORA = ("dtype", "dora", "quantize", "quant_format", "quant_block", "quant_saves_input", "quant_chunk")
+_QLORA = ("quantize", "quant_format", "quant_block", "quant_saves_input", "quant_chunk")
 _BNB_INFERENCE = ("quant_format", "double_quant", "quantize_head")
 
 
