@@ -221,6 +221,10 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
         reads_head_dim=False,  # FalconConfig.head_dim is always hidden_size // num_attention_heads
         import_hook=_falcon_import, export_hook=_falcon_export,
         dropout_keys=("hidden_dropout",), dropout_h=1, mqa_math_sdpa=True,
+        # transformers 5.25.0 FalconAttention.forward calls the shared attention interface (ALL_ATTENTION_FUNCTIONS:
+        # sdpa_attention_forward repeats K/V or passes enable_gqa), so sdpa's fused kernel runs (measured there:
+        # benchmarks/memory_accuracy.md, "Falcon and transformers 5.25")
+        mqa_math_sdpa_until="5.25.0",
         # refitted (benchmarks/fit_families.py, calibration shapes) once sdpa's math kernel had its own term: the
         # same residual as GPT-NeoX's parallel LayerNorm / GELU block (it was (-3.2, -2.55) / (0.8, -2.55))
         activation_fit={"full": (-12, -4), "lora": (-8, -4)},

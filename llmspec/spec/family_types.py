@@ -143,6 +143,9 @@ class Family:
     accepts unequal head counts (torch sdp_utils, check_batch_size_and_num_heads_dense), so sdpa runs its math
     kernel (aten/native/transformers/attention.cpp, _scaled_dot_product_attention_math), which upcasts q, k, v to
     fp32 and materialises the n_heads x s x s scores and probabilities (activations.math_attention)."""
+    mqa_math_sdpa_until: str | None = None
+    """The first transformers release whose class no longer takes that path (None: every release does). The
+    estimate reads the installed version without importing transformers (llmspec.estimate.hfversion)."""
     softcapping: bool = False
     """The class soft-caps attention scores and final logits, ``tanh(x / cap) * cap`` (Gemma2Config
     attn_logit_softcapping = 50.0 and final_logit_softcapping = 30.0 by default; a spec cannot change them). Each
