@@ -98,6 +98,16 @@ def _sharding(spec: Any, where: str) -> dict[str, Any]:
     return {"fsdp": True, "fsdp_config": config}
 
 
+def companions(tool: str, spec: Any, where: str) -> dict[str, str]:
+    """Files the tool's run needs beside its config (suffix -> text): LLaMA-Factory's FSDP accelerate config."""
+    if tool == "llamafactory":
+        from llmspec.bridges.llamafactory import ACCELERATE_FSDP, accelerate_fsdp
+
+        text = accelerate_fsdp(spec, where)
+        return {ACCELERATE_FSDP: text} if text is not None else {}
+    return {}
+
+
 def export_config(tool: str, spec: Any, where: str) -> str:
     """The config text of ``tool`` for ``spec`` (each tool's own export function)."""
     if tool == "litgpt":

@@ -60,12 +60,16 @@ class Words:
 
     def _export(self, overrides: dict[str, Any]) -> dict[str, Any] | str:
         """The exported config as flat `key: value`s, or why the export refuses it."""
-        from llmspec.bridges.exporter import export_config
+        from llmspec.bridges.exporter import companions, export_config
         from llmspec.estimate.fit import with_overrides
 
         spec = with_overrides(self.spec, overrides) if overrides else self.spec
         try:
-            return _flat(yaml.safe_load(export_config(self.tool, spec, _WHERE)) or {})
+            flat = _flat(yaml.safe_load(export_config(self.tool, spec, _WHERE)) or {})
+            # a file the run needs beside the config (LLaMA-Factory's FSDP accelerate config) is one line
+            for suffix in companions(self.tool, spec, _WHERE):
+                flat[f"a *.{suffix} beside it (`llmspec export --to {self.tool} -o FILE` writes one)"] = None
+            return flat
         except BridgeError as exc:
             return str(exc).removeprefix(f"{_WHERE}: ")
 
@@ -75,7 +79,8 @@ class Words:
         after = self._export(overrides)
         if isinstance(self.base, str) or isinstance(after, str):
             return self.base if isinstance(self.base, str) else str(after)
-        lines = [_shown(k, v) for k, v in after.items() if self.base.get(k, object()) != v]
+        lines = [_shown(k, v) if v is not None or "*." not in k else k for k, v in after.items()
+                 if k not in self.base or self.base[k] != v]
         return lines + [f"remove {k}" for k in self.base if k not in after]
 
     def key_names(self, key: str) -> list[str]:
