@@ -143,7 +143,7 @@ def _detail_rows(comp: dict, skip: set[str]) -> list[list[str]]:
     rows = []
     trains = comp.get("tokens") is not None or comp.get("steps") is not None
     for key, value in _flat(comp):
-        if value is None or isinstance(value, (dict, list)) or key in skip or key == "assumptions":
+        if value is None or isinstance(value, (dict, list)) or key in skip or key in ("assumptions", "training_assumed"):
             continue
         if key in TRAINING_ONLY and not trains:
             continue
