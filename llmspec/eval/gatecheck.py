@@ -74,11 +74,43 @@ def gate_problems(spec, suites: list[Suite], builtin: BuiltinResolver | None = N
     """One problem per gate that names a task no suite runs or a metric its task does not report."""
     problems: list[GateProblem] = []
     cache: dict[str, dict[str, bool | None] | None] = {}
+    tasks = {t.task: (s, t) for s in suites for t in s.tasks}
     for i, gate in enumerate(spec.eval.gates if spec.eval else []):
-        problem = metric_problem(gate.metric, ("eval", "gates", i, "metric"), suites, builtin, cache, what="gate")
+        key = ("eval", "gates", i, "metric")
+        problem = metric_problem(gate.metric, key, suites, builtin, cache, what="gate")
+        if problem is None and gate.max_drop is not None:
+            task, _, metric = gate.metric.partition("/")
+            try:
+                agg = _aggregation(*tasks[task], metric, builtin)
+            except TaskYamlError:  # metric_problem has read this file: unreachable, but never a silent pass
+                agg = None
+            if agg is not None:
+                problem = GateProblem(
+                    key, f"gate {gate.metric!r} has max_drop, which compares per-sample values, but lm-eval "
+                         f"aggregates {metric.split(',', 1)[0]!r} over the whole set ({agg}), not per sample",
+                    "judge it with min or max, or list an llmspec metric for the task in the suite (metrics = [...])")
         if problem is not None:
             problems.append(problem)
     return problems
+
+
+def _aggregation(suite: Suite, task: SuiteTask, metric: str, builtin: BuiltinResolver | None) -> str | None:
+    """lm-eval's aggregation of a metric of this task that is not a mean of per-sample values; None when llmspec
+    computes the metric itself (listed for the task, or the output type's default), lm-eval averages it, or the
+    task's config is not knowable here. A max_drop gate needs per-sample values (llmspec.eval.gate_baseline)."""
+    from llmspec.eval.taskinfo import LMEVAL_AGGREGATION, metric_name
+
+    base = metric.split(",", 1)[0]
+    path = suite.task_path(task)
+    cfg = read_task(path) if path is not None else (builtin(task.task) if builtin else None)
+    if cfg is None or base in (task.metrics or default_metrics(str(cfg.get("output_type", "")))):
+        return None
+    for entry in cfg.get("metric_list") or []:
+        if isinstance(entry, dict) and metric_name(entry) == base and entry.get("aggregation") is not None:
+            agg = entry["aggregation"]
+            return None if agg == "mean" else str(getattr(agg, "name", agg))
+    agg = LMEVAL_AGGREGATION.get(base)
+    return None if agg in (None, "mean") else agg
 
 
 def metric_problem(name: str, key: tuple[str | int, ...], suites: list[Suite],
