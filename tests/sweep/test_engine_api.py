@@ -4,6 +4,7 @@ samplers per method, define-by-run conditions, refused points, constraints, and 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,8 @@ def _spec(tmp_path: Path, sweep: str):
     base = text[: text.index("[sweep]")]
     path = tmp_path / "s.toml"
     path.write_text(base + sweep, encoding="utf-8")
+    # the suites beside it: `sweep run` checks the objective against them before any trial (SWP003)
+    shutil.copytree(TINY.parent / "suites", tmp_path / "suites", dirs_exist_ok=True)
     return load_spec(path)
 
 
