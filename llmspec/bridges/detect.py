@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import PurePath
+
 from llmspec.bridges.yamlfile import BridgeError, Entry
 
 # Keys only one tool's config has (from each tool's documented config format):
@@ -50,3 +53,17 @@ def recognised(entries: list[Entry]) -> bool:
             if known is None or 2 * len(keys & known) >= len(keys):
                 return True
     return False
+
+
+_TOP_KEY = re.compile(r"^([A-Za-z_][\w-]*)\s*:(?:\s|$)", re.M)
+
+
+def looks_like(path: str, text: str) -> bool:
+    """Whether a YAML file that does not parse is meant as a training config, so that its syntax error is reported
+    rather than the file skipped: the top-level `key:` lines (column 0, read from the text, since there is no parse)
+    pass :func:`recognised`, or the file or its folder is named after a tool (axolotl/qlora.yml, trl_sft.yaml)."""
+    keys = [Entry(k, None, 1, 1) for k in dict.fromkeys(_TOP_KEY.findall(text))]
+    if keys and recognised(keys):
+        return True
+    parts = re.split(r"[^a-z0-9]+", str(PurePath(path).with_suffix("")).lower())
+    return bool(set(parts) & set(MARKERS))

@@ -7,7 +7,8 @@ from typing import Any
 import yaml
 
 from llmspec.bridges.tables import table
-from llmspec.bridges.yamlfile import BridgeError
+from llmspec.bridges.toolmap import given, hf_optim, put
+from llmspec.bridges.yamlfile import BridgeError, Entry
 
 # keys whose value several spec values decide; written by _combined below, not by the generic inverse
 _COMBINED = {"bf16", "fp16", "use_peft", "load_in_4bit"}
@@ -36,6 +37,14 @@ def _combined(spec: Any, where: str) -> dict[str, Any]:
     return {**precision[t.precision], **method[t.method]}
 
 
+def after_import(path: str, entries: list[Entry], spec: dict[str, Any]) -> list[str]:
+    """TRL keys read together on import: a paged_* `optim` (HF OptimizerNames) is also training.paged_optimizer."""
+    e = given(entries, "optim")
+    if e is not None and str(e.value).lower().startswith("paged_"):
+        put(spec, "training.paged_optimizer", True)
+    return []
+
+
 def export_trl(spec: Any, where: str) -> str:
     """The YAML text of a `trl sft --config` file for ``spec`` (a loaded Spec); BridgeError when it has no training."""
     if spec.training is None:
@@ -45,7 +54,10 @@ def export_trl(spec: Any, where: str) -> str:
     out.update(_combined(spec, where))
     method = spec.training.method
     for key, rule in tab.rules.items():
-        if key in _COMBINED or key in out:
+        if key in _COMBINED or key in out or rule.alias_of:
+            continue
+        if key == "optim":  # HF OptimizerNames, shared with axolotl and LLaMA-Factory (paged_* included)
+            out[key] = hf_optim(spec.training, where, "TRL optim")
             continue
         if key in _LORA_KEYS | _QLORA_KEYS and method not in ("lora", "qlora"):
             continue
@@ -65,8 +77,35 @@ def export_trl(spec: Any, where: str) -> str:
             value = default if default in tool_values else tool_values[0]
             value = {"true": True, "false": False}.get(value, value)
         out[key] = value
+    out.update(_sharding(spec, where))
     return f"# Written by `llmspec export --to trl` from {where} (trl {tab.version}).\n" + yaml.safe_dump(
         out, sort_keys=False, default_flow_style=None)
+
+
+def _sharding(spec: Any, where: str) -> dict[str, Any]:
+    """FSDP as transformers 5.24 takes it: `fsdp: true` and fsdp_config (reshard_after_forward False is ZeRO-2's
+    peak, cpu_offload moves parameters and states off the GPU). ZeRO-1/3 need a DeepSpeed JSON, which the spec
+    does not hold: left out (the export names [hardware] as not exported)."""
+    hw = spec.hardware
+    if hw is None or hw.sharding not in ("fsdp", "zero2"):
+        return {}
+    if hw.offload == "optimizer":
+        raise BridgeError(f"{where}: hardware.offload = 'optimizer' with {hw.sharding}: FSDP offloads parameters and "
+                          "optimizer states together (cpu_offload); use optimizer+params or none")
+    config: dict[str, Any] = {"reshard_after_forward": hw.sharding == "fsdp"}
+    if hw.offload == "optimizer+params":
+        config["cpu_offload"] = True
+    return {"fsdp": True, "fsdp_config": config}
+
+
+def companions(tool: str, spec: Any, where: str) -> dict[str, str]:
+    """Files the tool's run needs beside its config (suffix -> text): LLaMA-Factory's FSDP accelerate config."""
+    if tool == "llamafactory":
+        from llmspec.bridges.llamafactory import ACCELERATE_FSDP, accelerate_fsdp
+
+        text = accelerate_fsdp(spec, where)
+        return {ACCELERATE_FSDP: text} if text is not None else {}
+    return {}
 
 
 def export_config(tool: str, spec: Any, where: str) -> str:

@@ -15,7 +15,8 @@ from llmspec.bridges.yamlfile import BridgeError, Entry, read_yaml
 
 # tools whose keys are also read together ([combined] in their table) by a bridge module of their own
 BRIDGE_MODULES = {"litgpt": "llmspec.bridges.litgpt_bridge", "torchtune": "llmspec.bridges.torchtune_bridge"}
-HOOKS = {"axolotl": "llmspec.bridges.axolotl", "llamafactory": "llmspec.bridges.llamafactory"}
+HOOKS = {"axolotl": "llmspec.bridges.axolotl", "llamafactory": "llmspec.bridges.llamafactory",
+         "trl": "llmspec.bridges.exporter"}
 """The module that decides a tool's `combined` keys (after_import)."""
 
 
@@ -87,6 +88,10 @@ def import_entries(path: str, entries: list[Entry], tool: str | None = None, hf_
             notes.append(f"{where}: unmapped: {e.key} (the spec has no field for it)")
             continue
         if rule.combined or (tab.null_unset and e.value is None):  # the tool's module / the tool's default decides
+            continue
+        if rule.alias_of and any(o.key == rule.alias_of for o in entries):
+            notes.append(f"{where}: unmapped: {e.key} (a deprecated alias of {rule.alias_of}, which the config "
+                         "also sets and which wins)")
             continue
         ok, value = _convert(e, rule.values, rule.pass_others)
         if not ok:

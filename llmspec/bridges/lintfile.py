@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from llmspec.bridges.detect import recognised
+from llmspec.bridges.detect import looks_like, recognised
 from llmspec.bridges.importer import Imported, import_entries
 from llmspec.bridges.sharding import kind
 from llmspec.bridges.yamlfile import BridgeError, parse_yaml, read_text_or_fail
@@ -51,8 +51,8 @@ def read_foreign(path: str, tool: str | None = None, named: bool = True, beside:
     text = read_text_or_fail(path)
     try:
         entries = parse_yaml(path, text)
-    except BridgeError as exc:
-        raise NotAConfig(str(exc)) from None
+    except BridgeError as exc:  # reported even where other YAML is skipped when it is meant as a training config
+        raise (BridgeError if looks_like(path, text) else NotAConfig)(str(exc)) from None
     if (tool is None or not named) and not recognised(entries):
         first = entries[0]
         what = kind(entries)

@@ -120,15 +120,48 @@ def export_llamafactory(spec: Any, where: str) -> str:
         head.append("# dataset: the spec names no training data; replace alpaca_en_demo with yours.")
     if t.early_stopping:
         head.append("# early_stopping_steps: the spec says only that it stops early; 3 evaluations here.")
+    if spec.hardware is not None and spec.hardware.sharding == "fsdp":
+        head.append(f"# FSDP runs through accelerate, with the accelerate config written beside this file (*.{ACCELERATE_FSDP}):"
+                    f"\n#   accelerate launch --config_file NAME.{ACCELERATE_FSDP} src/train.py NAME.yaml")
     return dump(out, "\n".join(head))
 
 
 def _sharding(spec: Any, where: str) -> dict[str, Any]:
     hw = spec.hardware
-    if hw is None or hw.sharding == "none":
+    if hw is None or hw.sharding == "none" or hw.sharding == "fsdp":  # FSDP: the accelerate config, below
         return {}
     name = DEEPSPEED.get((hw.sharding, hw.offload))
     if name is None:
         raise BridgeError(f"{where}: hardware.sharding = {hw.sharding!r} with offload {hw.offload!r}: LLaMA-Factory "
-                          "ships no DeepSpeed config for it (FSDP runs through an accelerate config); write it by hand")
+                          "ships no DeepSpeed config for it; write it by hand")
     return {"deepspeed": name}
+
+
+ACCELERATE_FSDP = "fsdp_config.yaml"
+"""The suffix of the accelerate config written beside an FSDP export (LLaMA-Factory runs FSDP through accelerate)."""
+
+
+def accelerate_fsdp(spec: Any, where: str) -> str | None:
+    """The accelerate `--config_file` YAML for a spec that shards with FSDP (None otherwise), after LLaMA-Factory
+    0.9.5's examples/accelerate/fsdp_config.yaml, launched as `accelerate launch --config_file FILE src/train.py
+    CONFIG` (README, "FSDP+QLoRA"). FSDP offloads parameters and optimizer states together (fsdp_offload_params)."""
+    hw, t = spec.hardware, spec.training
+    if hw is None or hw.sharding != "fsdp":
+        return None
+    if hw.offload == "optimizer":
+        raise BridgeError(f"{where}: hardware.offload = 'optimizer' with fsdp: FSDP offloads parameters and "
+                          "optimizer states together (fsdp_offload_params); use optimizer+params or none")
+    mixed = {"bf16-mixed": "bf16", "fp16-mixed": "fp16", "fp32": "no"}  # pure bf16: LLaMA-Factory's pure_bf16 loads it
+    config: dict[str, Any] = {
+        "compute_environment": "LOCAL_MACHINE", "debug": False, "distributed_type": "FSDP", "downcast_bf16": "no",
+        "fsdp_config": {"fsdp_auto_wrap_policy": "TRANSFORMER_BASED_WRAP", "fsdp_backward_prefetch": "BACKWARD_PRE",
+                        "fsdp_cpu_ram_efficient_loading": True, "fsdp_forward_prefetch": False,
+                        "fsdp_offload_params": hw.offload == "optimizer+params", "fsdp_sharding_strategy": "FULL_SHARD",
+                        "fsdp_state_dict_type": "FULL_STATE_DICT", "fsdp_sync_module_states": True,
+                        "fsdp_use_orig_params": False},
+        "machine_rank": 0, "main_training_function": "main",
+        **({"mixed_precision": mixed[t.precision]} if t.precision in mixed else {}),
+        "num_machines": hw.nodes, "num_processes": hw.count * hw.nodes, "rdzv_backend": "static",
+        "same_network": True, "tpu_env": [], "tpu_use_cluster": False, "tpu_use_sudo": False, "use_cpu": False}
+    return dump(config, f"# Written by `llmspec export --to llamafactory` from {where}: the accelerate config of its "
+                        "FSDP run\n# (after LLaMA-Factory 0.9.5 examples/accelerate/fsdp_config.yaml).")

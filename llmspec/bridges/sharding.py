@@ -79,6 +79,7 @@ FSDP_CONFIG: dict[str, Map] = {  # HF TrainingArguments.fsdp_config (keys with o
     "offload_params": Map("hardware.offload", {"true": "optimizer+params", "false": SKIP}),
     "sharding_strategy": Map("hardware.sharding", _STRATEGY),
     "reshard_after_forward": Map("hardware.sharding", {"true": "fsdp", "false": "zero2", **_STRATEGY}),
+    "cpu_offload": Map("hardware.offload", {"true": "optimizer+params", "false": SKIP}),  # HF 5.24 fsdp_config
 }
 FSDP_OPTIONS = {"full_shard": ("hardware.sharding", "fsdp"), "shard_grad_op": ("hardware.sharding", "zero2"),
                 "no_shard": ("hardware.sharding", "none"), "offload": ("hardware.offload", "optimizer+params"),
@@ -191,6 +192,8 @@ def _read(path: str) -> list[Entry]:
 
 def _named(e: Entry, found: Found, done: set[str]) -> None:
     """The `deepspeed`, `fsdp` or `fsdp_config` key of a training config."""
+    if e.key == "fsdp" and e.value is True:  # HF 5.24: fsdp=True, the rest in fsdp_config (reshard default True)
+        return
     if e.key == "fsdp":
         options = e.value.split() if isinstance(e.value, str) else e.value if isinstance(e.value, list) else None
         if options is None and e.value not in (None, False, ""):
@@ -269,4 +272,7 @@ def sharding(entries: list[Entry], beside: list[str]) -> Found:
     for e in entries:
         if e.key in SHARDING_KEYS:
             _named(e, found, done)
+    on = next((e for e in entries if e.key == "fsdp" and e.value is True), None)
+    if on is not None and "hardware.sharding" not in found.values:
+        _put(found, "hardware.sharding", "fsdp", on)  # HF TrainingArguments: reshard_after_forward default True
     return found

@@ -26,6 +26,9 @@ class Rule:
     """Decided with other keys by the tool's own module (llmspec/bridges/<tool>.py), not by the generic mapping."""
     pass_others: bool = False
     """`others = "pass"`: a value not listed in `values` is taken as it is (max_steps: -1 means none, 100 is 100)."""
+    alias_of: str | None = None
+    """A deprecated alias of this key: imported unless that key is given too (it wins, as in the tool), never
+    exported (TRL's gradient_checkpointing -> activation_checkpointing in transformers 5.24)."""
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,7 @@ def table(tool: str) -> Table:
     raw = tomllib.loads((DATA / f"{tool}.toml").read_text(encoding="utf-8"))
     rules = {key: Rule(r["to"], r["source"], r.get("default"), dict(r.get("values", {})),
                         r.get("fraction_to"), bool(r.get("as_list", False)), bool(r.get("combined", False)),
-                        r.get("others") == "pass")
+                        r.get("others") == "pass", r.get("alias_of"))
              for key, r in raw["map"].items()}
     combined = {key: Rule("", r["source"], r.get("default")) for key, r in raw.get("combined", {}).items()}
     return Table(raw["tool"], raw["version"], raw["stack"], rules, known_keys(tool) or frozenset(),

@@ -100,11 +100,18 @@ def export_torchtune(spec: Any, where: str) -> str:
     if t.max_steps is not None and t.max_steps % int(t.epochs):
         raise _refuse(where, "training.max_steps", t.max_steps, "max_steps_per_epoch x epochs")
     name, entry = _model_for(spec, where)
+    if t.method not in entry.get("methods", RECIPE):
+        raise _refuse(where, "training.method", t.method, f"torchtune {table('torchtune').version} ships "
+                      f"single-device {', '.join(entry['methods'])} configs for {entry['preset']}")
     seq_len = t.seq_len if "seq_len" in t.model_fields_set else None  # the spec's default: no torchtune setting
     prefix = {"full": "", "lora": "lora_", "qlora": "qlora_"}[t.method]
     model: dict[str, Any] = {"_component_": f"{entry['module']}.{prefix}{name}"}
     if t.method != "full":
         model.update(_lora(t, where))
+        if not entry.get("lora_output", True):  # the builder has no apply_lora_to_output (tied output)
+            if model.pop("apply_lora_to_output"):
+                raise _refuse(where, "training.lora.targets", t.lora.targets, f"{entry['preset']}'s output is the "
+                              "tied embedding, which torchtune does not adapt")
     out: dict[str, Any] = {"output_dir": f"/tmp/torchtune/{name}/{RECIPE[t.method]}", "model": model,
                            "tokenizer": {**entry["tokenizer"], "max_seq_len": seq_len},
                            "checkpointer": {"_component_": entry.get("checkpointer", "torchtune.training.FullModelHFCheckpointer"),

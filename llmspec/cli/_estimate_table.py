@@ -90,10 +90,12 @@ def render(result, spec) -> None:
         ("decode tokens/s (upper bound)", _num(c.decode_tokens_per_s)),
         ("prefill tokens/s (upper bound)", _num(c.prefill_tokens_per_s)),
     ]
+    if c.training_assumed:  # no [training] table: only the serving bounds describe the spec
+        rows = rows[-2:]
     for row in rows:
         table.add_row(*row)
     console.print(table)
-    for note in c.assumptions:
+    for note in [] if c.training_assumed else c.assumptions:
         console.print(f"  [dim]- {_text(note)}[/dim]")
     if result.fits:
         console.print("[bold]what would fit[/bold] (cheapest first):")

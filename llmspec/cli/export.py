@@ -21,7 +21,7 @@ def export_cmd(spec_path: str, tool: str, output: Path | None, overrides: tuple[
     stderr, one `file:line:col: not exported: KEY` line each. Exit status: 0 written, 2 on a bad spec or a value
     the tool cannot express (one `file:line:col` line)."""
     from llmspec.bridges.detect import NAMES
-    from llmspec.bridges.exporter import export_config
+    from llmspec.bridges.exporter import companions, export_config
     from llmspec.bridges.unexported import unexported
     from llmspec.bridges.yamlfile import BridgeError
     from llmspec.project import load_spec
@@ -31,6 +31,7 @@ def export_cmd(spec_path: str, tool: str, output: Path | None, overrides: tuple[
     try:
         spec = load_spec(spec_path, overrides)
         text = export_config(tool, spec, spec_path)
+        beside = companions(tool, spec, spec_path)
         notes = unexported(spec, tool, NAMES.get(tool, tool), text)
     except SpecError as exc:
         for problem in exc.problems:
@@ -39,11 +40,20 @@ def export_cmd(spec_path: str, tool: str, output: Path | None, overrides: tuple[
     except BridgeError as exc:
         click.echo(visible(exc), err=True)
         return 2
+    if beside and output is None:
+        names = ", ".join(f"*.{suffix}" for suffix in beside)
+        click.echo(visible(f"{spec_path}:1:1: the {NAMES.get(tool, tool)} run needs a second file beside its "
+                           f"config ({names}); give -o FILE to write both"), err=True)
+        return 2
     for note in notes:  # nothing left out silently: one line each on stderr (the YAML itself stays clean)
         click.echo(note, err=True)
     if output is None:
         click.echo(text, nl=False)
-    else:
-        output.write_text(text, encoding="utf-8")
-        click.echo(visible(f"{output}: written ({tool})"), err=True)
+        return 0
+    output.write_text(text, encoding="utf-8")
+    click.echo(visible(f"{output}: written ({tool})"), err=True)
+    for suffix, companion in beside.items():
+        path = output.with_name(f"{output.stem}.{suffix}")
+        path.write_text(companion, encoding="utf-8")
+        click.echo(visible(f"{path}: written (its accelerate config; give it beside the config to import)"), err=True)
     return 0

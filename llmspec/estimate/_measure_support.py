@@ -73,6 +73,9 @@ def phase_sharding(parts: dict[str, int], spec: Spec) -> tuple[dict[str, int], l
     if hw is not None and hw.offload != "none":
         said.append(f"offload {hw.offload}: not applied to the measurement (one GPU's tensors, nothing moved to "
                     "CPU); compare with the estimate without offload")
+    if hw is not None and hw.tensor_parallel * hw.pipeline_parallel > 1:
+        parts, note = _model_parallel(parts, hw.tensor_parallel, hw.pipeline_parallel)
+        said.append(note)
     if hw is None or hw.sharding == "none":
         return parts, said
     dp = max(1, hw.world_size // (hw.tensor_parallel * hw.pipeline_parallel))
@@ -101,6 +104,18 @@ def phase_sharding(parts: dict[str, int], spec: Spec) -> tuple[dict[str, int], l
             total = count_params(spec.arch, tr, family=spec.model.family).total
             out["gathered_layers"] += int(fsdp_root_unit(spec.arch, total, lay.layer_params, tr, notes))
     return out, notes
+
+
+def _model_parallel(parts: dict[str, int], tp: int, pp: int) -> tuple[dict[str, int], str]:
+    """One rank's share under tensor and pipeline parallelism, applied analytically to the measured categories as
+    llmspec.estimate.training assumes: tensor parallelism with sequence parallelism divides weights, gradients,
+    optimizer state and activations by its degree (Korthikanti et al. 2022, 4.2.2); pipeline stages divide the
+    model state (the first stage still holds about n_layers layers of activations under 1F1B, 4.2.3). The
+    measurement itself is of one unsharded replica (a CPU cannot run the collectives)."""
+    state = ("weights", "autocast_copies", "optimizer_states", "optimizer_step", "backward_grads_and_buffers")
+    out = {k: v // (tp * pp if k in state else tp) for k, v in parts.items()}
+    return out, (f"tensor parallel {tp} x pipeline {pp}: the measured replica's weights, gradients and optimizer "
+                 f"state divided by {tp * pp}, its activations by {tp} (analytic, as the estimate assumes)")
 
 
 def rename(parts: dict[str, int]) -> dict[str, int]:

@@ -290,14 +290,20 @@ def eager_attention(training: Training, family: str | None = None) -> bool:
     return training.attention == "eager" or (fam is not None and not fam.sdpa)
 
 
-def math_attention(arch: Architecture, family: str | None = None) -> bool:
+def math_attention(arch: Architecture, family: str | None = None, transformers: str | None = None) -> bool:
     """sdpa falls back to its math kernel: a family with the registry's mqa_math_sdpa, one K/V head for several
-    query heads, and the old decoder architecture (one norm per block; hfmap writes multi_query for it)."""
+    query heads, and the old decoder architecture (one norm per block; hfmap writes multi_query for it), on a
+    transformers release before the registry's mqa_math_sdpa_until (``transformers``: that version; default the
+    installed one, else hfversion.ASSUMED)."""
+    from llmspec.estimate.hfversion import at_least, transformers_version
     from llmspec.spec.families import family as registry_family
 
     fam = registry_family(family)
     new_arch = arch.parallel_attention and arch.norms_per_layer == 2
-    return bool(fam is not None and fam.mqa_math_sdpa and arch.kv_heads == 1 < arch.n_heads and not new_arch)
+    if not (fam is not None and fam.mqa_math_sdpa and arch.kv_heads == 1 < arch.n_heads and not new_arch):
+        return False
+    until = fam.mqa_math_sdpa_until
+    return until is None or not at_least(transformers or transformers_version()[0], until)
 
 
 def math_attention_bytes_per_token(arch: Architecture, seq_len: int) -> float:

@@ -54,6 +54,9 @@ class Compute:
     prefill_tokens_per_s: float | None
     """Upper bound on prefill throughput at hardware.mfu, compute bound."""
     assumptions: list[str] = field(default_factory=list)
+    training_assumed: bool = False
+    """True when the spec has no [training] table: the training figures are of the defaults; `estimate` does not
+    print them (the JSON has them, marked by this flag)."""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -162,4 +165,5 @@ def compute(spec: Spec, serving: bool = True, static: ComputeStatic | None = Non
         decode_tokens_per_s=decode,
         prefill_tokens_per_s=prefill,
         assumptions=notes,
+        training_assumed=spec.training is None,
     )

@@ -6,7 +6,9 @@ registry's key names and then read back with the importer (``llmspec.spec.hf_imp
 imports to exactly the spec's architecture is used, so a family that cannot express the architecture is an
 UnsupportedArchitecture naming what differs, not a silently different model. A spec with ``model.hf_config``
 uses that config.json as it is. Without ``model.family`` the first registry family that expresses the
-architecture exactly is taken (llama before qwen2 before ..., the registry's order).
+architecture exactly is taken (the registry's order). The per-family keys are the registry's declarations
+(``llmspec.spec.family_types``), inverted here generically, plus the entry's own export hook: this module names no
+family.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from llmspec.spec.families import FAMILIES, Family
+from llmspec.spec.family_types import AllOf, MoeKeys, Switch
 from llmspec.spec.hf_import import _GATED_ACT, _PLAIN_ACT, HFConfigError, architecture_from_hf
 from llmspec.spec.models import Architecture, Spec
 
@@ -43,65 +46,49 @@ def family_config(fam: Family, a: Architecture) -> dict[str, Any]:
     }
     if a.head_dim is not None or fam.defaults.get("head_dim") not in ("", None):
         cfg["head_dim"] = a.head_size
-    for field, value in fam.arch.items():
-        if isinstance(value, str) and value.startswith("$"):
-            cfg[value[1:]] = getattr(a, field)
-    _INVERSE.get(fam.model_type, _none)(a, cfg)
+    for field, rule in fam.arch.items():
+        _write_field(cfg, rule, getattr(a, field))
+    for cfg_key, (canonical, _) in fam.same_as.items():
+        cfg[cfg_key] = cfg[key(canonical)]
+    if fam.moe is not None:
+        _write_moe(cfg, fam.moe, a, key("intermediate_size"))
+    if fam.export_hook is not None:
+        fam.export_hook(a, cfg)
     cfg.update(fam.config_overrides)
     return cfg
 
 
-def _none(a: Architecture, cfg: dict) -> None:
-    return None
+def _write_field(cfg: dict[str, Any], rule: Any, value: Any) -> None:
+    """The config keys that make the importer read ``value`` through the registry rule (literals and Offset
+    fields write nothing: the round trip in _differences checks them)."""
+    if isinstance(rule, str) and rule.startswith("$"):
+        cfg[rule[1:]] = value
+    elif isinstance(rule, Switch):
+        for config_value, ours in rule.table.items():
+            if ours == value:
+                cfg[rule.key] = config_value
+                break
+    elif isinstance(rule, AllOf):
+        items = list(rule.keys.items())
+        cfg.update(rule.keys)
+        if not value and items:
+            cfg[items[0][0]] = not items[0][1]
 
 
-def _gpt2(a: Architecture, cfg: dict) -> None:
-    cfg["n_positions"] = a.learned_positions or a.context_length
-
-
-def _opt(a: Architecture, cfg: dict) -> None:
-    cfg.update(word_embed_proj_dim=a.d_model, layer_norm_elementwise_affine=a.norm == "layernorm",
-               do_layer_norm_before=a.final_norm, _remove_final_layer_norm=False)
-
-
-def _falcon(a: Architecture, cfg: dict) -> None:
-    # FalconAttention: multi_query -> one k/v head; new_decoder_architecture -> num_kv_heads, and
-    # num_ln_in_parallel_attn norms (ln_attn + ln_mlp); otherwise n_head k/v heads
-    # FalconConfig.__init__ takes hidden_size / num_hidden_layers / num_attention_heads (the RefinedWeb spellings
-    # n_embed / n_layer / n_head are read from old config.json files only)
-    for old, new_key in (("n_embed", "hidden_size"), ("n_layer", "num_hidden_layers"), ("n_head", "num_attention_heads")):
-        cfg[new_key] = cfg.pop(old)
-    two_norms = a.parallel_attention and a.norms_per_layer == 2
-    new = two_norms or a.kv_heads not in (1, a.n_heads)
-    cfg.update(new_decoder_architecture=new, multi_query=a.kv_heads == 1 and not new,
-               alibi=a.position == "alibi", num_ln_in_parallel_attn=a.norms_per_layer if new else None)
-
-
-def _mixtral(a: Architecture, cfg: dict) -> None:
-    if a.moe is not None:
-        cfg.update(num_local_experts=a.moe.n_experts, num_experts_per_tok=a.moe.experts_per_token,
-                   intermediate_size=a.moe.expert_ffn_dim or a.ffn_dim)
-
-
-def _qwen3_moe(a: Architecture, cfg: dict) -> None:
+def _write_moe(cfg: dict[str, Any], keys: MoeKeys, a: Architecture, width_key: str) -> None:
     m = a.moe
     if m is None:
-        cfg.update(num_experts=0)
+        if keys.sparse_layers is not None:  # zero experts: every block dense
+            cfg[keys.n_experts] = 0
         return
-    cfg.update(num_experts=m.n_experts, num_experts_per_tok=m.experts_per_token,
-               moe_intermediate_size=m.expert_ffn_dim or a.ffn_dim, mlp_only_layers=list(range(m.dense_layers)),
-               decoder_sparse_step=1)
-
-
-def _qwen2_moe(a: Architecture, cfg: dict) -> None:
-    _qwen3_moe(a, cfg)
-    if a.moe is not None:
-        f_e = a.moe.expert_ffn_dim or a.ffn_dim
-        cfg["shared_expert_intermediate_size"] = (a.moe.shared_expert_ffn_dim or f_e) if a.moe.shared_experts else 0
-
-
-_INVERSE = {"gpt2": _gpt2, "opt": _opt, "falcon": _falcon, "mixtral": _mixtral, "qwen3_moe": _qwen3_moe,
-            "qwen2_moe": _qwen2_moe}
+    f_e = m.expert_ffn_dim or a.ffn_dim
+    cfg.update({keys.n_experts: m.n_experts, keys.experts_per_token: m.experts_per_token,
+                keys.expert_ffn_dim or width_key: f_e})
+    if keys.sparse_layers is not None:
+        list_key, step_key = keys.sparse_layers
+        cfg.update({list_key: list(range(m.dense_layers)), step_key: 1})
+    if keys.shared_expert_ffn_dim is not None:
+        cfg[keys.shared_expert_ffn_dim] = (m.shared_expert_ffn_dim or f_e) if m.shared_experts else 0
 
 
 def _normalised(a: Architecture) -> dict:

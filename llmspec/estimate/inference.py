@@ -24,6 +24,7 @@ from __future__ import annotations
 from llmspec.estimate import activations as A
 from llmspec.estimate import engine as E
 from llmspec.estimate import precision as P
+from llmspec.estimate.hfversion import attention_version_notes
 from llmspec.estimate.params import count_params
 from llmspec.estimate.result import OVERHEAD_NOTE, MemoryEstimate, accelerator_note, capacity, overhead
 from llmspec.estimate.shapes import layout
@@ -150,6 +151,7 @@ def inference_memory(spec: Spec) -> MemoryEstimate:
     notes += engine_notes
     rounded = {k: int(round(v)) for k, v in breakdown.items() if v}
     per_gpu = sum(rounded.values())
+    notes += attention_version_notes(arch, spec.model.family)  # version-dependent registry facts
     notes.append(OVERHEAD_NOTE)
     del concurrent  # reported in the notes; MemoryEstimate has no field for it yet
     return MemoryEstimate(

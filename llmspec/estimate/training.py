@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from llmspec.estimate import activations as A
 from llmspec.estimate import precision as P
 from llmspec.estimate import stack as S
+from llmspec.estimate.hfversion import attention_version_notes
 from llmspec.estimate.params import count_params, lora_shapes
 from llmspec.estimate.result import OVERHEAD_NOTE, MemoryEstimate, accelerator_note, capacity, overhead
 from llmspec.estimate.shapes import layout
@@ -310,6 +311,7 @@ def training_memory(spec: Spec, static: TrainingStatic | None = None) -> MemoryE
     if tr.dropout:
         notes.append("dropout: the hidden-state dropout masks of the real class are counted (family registry); "
                      "attention-probability dropout runs inside the fused attention kernel and saves none")
+    notes += attention_version_notes(arch, spec.model.family)  # version-dependent registry facts
     notes.append(OVERHEAD_NOTE)
     cap, acc, cap_notes = st.capacity
     return MemoryEstimate(

@@ -104,9 +104,12 @@ def _versions() -> dict[str, str | None]:
     import platform
     from importlib.metadata import PackageNotFoundError, version
 
-    out: dict[str, str | None] = {"python": platform.python_version()}
-    for dist, key in (("llmspec", "llmspec"), ("lm_eval", "lm_eval"), ("torch", "torch"),
-                      ("transformers", "transformers")):
+    from llmspec._version import __version__
+
+    # llmspec's own version from the package (its distribution is named llmspec-cli: a lookup of "llmspec" found
+    # nothing and results.json said null)
+    out: dict[str, str | None] = {"python": platform.python_version(), "llmspec": __version__}
+    for dist, key in (("lm_eval", "lm_eval"), ("torch", "torch"), ("transformers", "transformers")):
         try:
             out[key] = version(dist)
         except PackageNotFoundError:

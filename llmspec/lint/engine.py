@@ -243,13 +243,23 @@ class Linter:
         for code, message, loc in notes:
             name, severity, _ = ENGINE_CODES[code]
             out.append(Finding(code, severity, message, loc.file, loc.line, loc.col, "", None, name))
+        foreign = path in self._foreign
         for rule in plan.instances:
+            if ("tool-config" if foreign else "spec") not in rule.applies_to:
+                continue
             try:
                 out.extend(rule.check(ctx) or ())
             except Exception as exc:
                 name, severity, _ = ENGINE_CODES["LNT003"]
                 out.append(Finding("LNT003", severity, f"rule {rule.code} crashed on this spec ({type(exc).__name__}: "
                                    f"{exc}); this is a bug in the rule, please report it", path, 1, 1, "", None, name))
+        if foreign:  # a tool's config: its fixes name the tool's keys, not the spec's
+            from llmspec.bridges.fixwords import Words, translate
+
+            words = Words(self._foreign[path].imported.tool, spec)
+            for f in out:
+                if f.fix:
+                    f.fix = translate(f.fix, words, f.key)
         return out, dict(spec.source.texts)
 
     def _per_file_ignores(self, path: str, plan: _Plan) -> list[str]:

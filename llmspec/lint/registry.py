@@ -27,6 +27,7 @@ BUILTIN_MODULES = (
     "arc003_declared_parameters",
     "arc004_vocab_padding",
     "arc005_lora_targets_unmatched",
+    "arc006_lora_targets_required",
     # context window
     "ctx001_train_seq_len",
     "ctx002_prompt_plus_output",

@@ -160,6 +160,9 @@ class Rule:
     """Default thresholds; each one's source is given in the docstring. Config overrides them per rule."""
     opt_in: ClassVar[str | None] = None
     """Run only when this run option is set (e.g. "data" for `llmspec lint --data`)."""
+    applies_to: ClassVar[frozenset[str]] = frozenset({"spec", "tool-config"})
+    """The inputs the rule checks: "spec" (a TOML spec) and "tool-config" (a training tool's YAML, linted as the
+    spec it imports to). A rule about what only a spec can say (its [meta] owner) leaves out "tool-config"."""
 
     def __init__(self, thresholds: Mapping[str, Any] | None = None, severity: str | None = None):
         merged = dict(type(self).thresholds)

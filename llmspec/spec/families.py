@@ -4,6 +4,10 @@ One :class:`Family` per Hugging Face ``model_type``. Every consumer reads this t
 (``llmspec.spec.hf_import``), parameter counts and LoRA shapes (``llmspec.estimate.params``), the model that
 ``--measure`` builds (``llmspec.estimate.hfmap``), ``llmspec init`` and the lint rules. Adding a family means
 adding an entry here and a real config.json under ``llmspec/data/presets/``; tests are parametrised over the table.
+Per-family config quirks are declarations (``llmspec.spec.family_types``: key spellings, fixed and switched fields,
+derived fields, values a spec cannot express, MoE keys) that the importer and exporter read generically; what
+needs code is a hook named by the entry and defined beside it. No other module names a family
+(tests/params/test_registry_only.py).
 
 Sources: transformers 5.24 ``models/<family>/configuration_<family>.py`` (``defaults``: what transformers uses
 when config.json leaves a key out) and ``modeling_<family>.py`` (module names, biases, norms); PEFT 0.21
@@ -21,10 +25,18 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from llmspec.spec.family_types import AllOf, ConfigReader, Family, MoeKeys, Offset, Switch
+
+if TYPE_CHECKING:
+    from llmspec.spec.models import Architecture
+
+__all__ = ["FAMILIES", "Family", "PRESETS", "Preset", "UnknownPreset", "family", "modules_for", "preset",
+           "preset_spec"]
 
 PRESET_DIR = Path(__file__).resolve().parent.parent / "data" / "presets"
 
@@ -43,76 +55,45 @@ _NEOX = {"query_key_value": ("qkv",), "dense": ("o",), "dense_h_to_4h": ("up",),
          "lm_head": ("head",)}
 
 
-@dataclass(frozen=True)
-class Family:
-    model_type: str
-    """Hugging Face ``model_type`` (config.json), also ``model.family`` in a spec."""
-    hf_class: str
-    """The transformers class that ``AutoModelForCausalLM`` builds for this model_type (``--measure`` builds it)."""
-    gated: bool
-    """The MLP has gate, up and down matrices (SwiGLU / GeGLU), not two (fc1 / fc2)."""
-    defaults: Mapping[str, Any]
-    """config key -> the value transformers uses when config.json omits it ("" = none / derived)."""
-    modules: Mapping[str, tuple[str, ...]]
-    """LoRA target name (the real module name in the transformers class) -> the roles it covers."""
-    peft_targets: tuple[str, ...] | None
-    """PEFT's default target_modules for this model_type (None: PEFT has none and asks for target_modules)."""
-    aliases: Mapping[str, str] = field(default_factory=dict)
-    """canonical config key -> this family's spelling (tried first)."""
-    arch: Mapping[str, Any] = field(default_factory=dict)
-    """Architecture fields the family fixes: a literal, or "$key" to read a boolean config key."""
-    dropout_keys: tuple[str, ...] = ()
-    """config keys of the hidden-state dropouts of the real class (residual, embedding, MLP): training.dropout."""
-    attention_dropout_keys: tuple[str, ...] = ("attention_dropout",)
-    """config keys of the dropout on attention probabilities (applied inside the fused attention kernel on CUDA)."""
-    quirks: str = ""
-    """What the importer's code does for this family (llmspec.spec.hf_import._QUIRKS), for people."""
-    dropout_h: int = 0
-    """Bytes per token per block, in units of d_model, that training.dropout > 0 adds (the masks the hidden-state
-    dropouts keep for backward), measured on the real class under FakeTensorMode (bf16-mixed, exact integers at
-    seq 256 and 512; benchmarks/memory_accuracy.md)."""
-    activation_fit: Mapping[str, tuple[float, float]] = field(default_factory=dict)
-    """Bytes per token the Llama-fitted activation coefficients miss for this real class, as (x d_model, x ffn):
-    "full" and "lora" per block saved for backward (bf16-mixed, LoRA on all linear layers), "prefill" at the peak
-    of a prefill. Fitted on the real class at three small shapes by benchmarks/fit_families.py (calibration),
-    then checked on the held-out real widths of benchmarks/memory_accuracy.py. Empty: the Llama coefficients hold."""
-    config_overrides: Mapping[str, Any] = field(default_factory=dict)
-    """config keys a spec's architecture cannot express, set when --measure writes the config from a spec (not from
-    model.hf_config): what the estimate assumes."""
-    sdpa: bool = True
-    """The class runs torch's scaled_dot_product_attention; False: eager attention only (s x s scores)."""
-    mqa_math_sdpa: bool = False
-    """With a single K/V head the class hands torch's sdpa one K/V head for n_heads queries, with neither
-    enable_gqa nor repeat_kv (FalconAttention.forward, old decoder architecture with multi_query). No fused kernel
-    accepts unequal head counts (torch sdp_utils, check_batch_size_and_num_heads_dense), so sdpa runs its math
-    kernel (aten/native/transformers/attention.cpp, _scaled_dot_product_attention_math), which upcasts q, k, v to
-    fp32 and materialises the n_heads x s x s scores and probabilities (activations.math_attention)."""
-    softcapping: bool = False
-    """The class soft-caps attention scores and final logits, ``tanh(x / cap) * cap`` (Gemma2Config
-    attn_logit_softcapping = 50.0 and final_logit_softcapping = 30.0 by default; a spec cannot change them). Each
-    tanh output is saved for backward in the compute dtype: + 2 x n_heads x s bytes per token and block (eager
-    attention) and + 2 x vocab per token for the logits (modeling_gemma2.py, eager_attention_forward and
-    Gemma2ForCausalLM.forward)."""
-    peft_experts: str = "separate"
-    """How PEFT 0.21 adapts the MoE experts of this class under LoRA. "fused": transformers 5 stores the experts as
-    3-D parameters (gate_up_proj, down_proj), and PEFT's v4 -> v5 conversion (peft/utils/
-    transformers_weight_conversion.py, _convert_peft_config_moe) maps the expert and router names onto them:
-    lora.ParamWrapper adapters, one per expert, rank 2r on gate_up_proj and r on down_proj, plus the router weight.
-    "none": PEFT has no conversion for the class (its model_type is not a key of transformers'
-    _MODEL_TO_CONVERSION_PATTERN), so neither the 3-D experts nor the router (not nn.Linear) are adapted.
-    "separate": one adapter per expert matrix (transformers 4 nn.Linear experts; families outside the registry)."""
-
-    @property
-    def linear_names(self) -> tuple[str, ...]:
-        """Module names of the block linears (what "all-linear" selects), in registry order."""
-        skip = {"embed", "pos_embed", "head"}
-        return tuple(n for n, roles in self.modules.items() if not set(roles) & skip and n not in ("w1", "w2", "w3"))
-
-
-def _llama_like(model_type: str, hf_class: str, defaults: dict, arch: dict, *, moe: bool = False,
+def _llama_like(model_type: str, hf_class: str, defaults: dict, arch: dict, *, moe: MoeKeys | None = None,
                 peft=("q_proj", "v_proj"), **kw) -> Family:
     modules = {**_SEPARATE, **(_MOE if moe else {})}
-    return Family(model_type, hf_class, True, defaults, modules, peft, arch=arch, **kw)
+    return Family(model_type, hf_class, True, defaults, modules, peft, arch=arch, moe=moe, **kw)
+
+
+# Qwen2MoeDecoderLayer / Qwen3MoeDecoderLayer: layer i gets the sparse block iff i not in mlp_only_layers and
+# num_experts > 0 and (i + 1) % decoder_sparse_step == 0; otherwise a dense MLP of intermediate_size.
+_QWEN_MOE_LAYERS = ("mlp_only_layers", "decoder_sparse_step")
+
+
+def _falcon_import(r: ConfigReader, arch: dict[str, Any]) -> None:
+    # FalconAttention: new_decoder_architecture -> (2 * num_kv_heads + num_heads) * head_dim for fused qkv;
+    # multi_query -> one k/v head; else 3 * hidden. FalconDecoderLayer norms: parallel_attn with
+    # num_ln_in_parallel_attn == 2 (the new-architecture default) -> ln_attn + ln_mlp; parallel_attn otherwise ->
+    # input_layernorm only; sequential -> input + post_attention layernorm.
+    new_arch = r.bool("new_decoder_architecture")
+    if new_arch:
+        arch["n_kv_heads"] = r.int("num_key_value_heads", required=False) or arch["n_heads"]
+    elif r.bool("multi_query"):
+        arch["n_kv_heads"] = 1
+    else:
+        arch["n_kv_heads"] = arch["n_heads"]
+    n_ln = r.int("num_ln_in_parallel_attn", required=False)
+    if n_ln is None and new_arch:
+        n_ln = 2
+    if not arch["parallel_attention"]:
+        arch["norms_per_layer"] = 2
+    else:
+        arch["norms_per_layer"] = 2 if n_ln == 2 else 1
+
+
+def _falcon_export(a: Architecture, cfg: dict[str, Any]) -> None:
+    # the inverse: multi_query -> one k/v head; new_decoder_architecture -> num_kv_heads, and
+    # num_ln_in_parallel_attn norms (ln_attn + ln_mlp); otherwise n_head k/v heads
+    two_norms = a.parallel_attention and a.norms_per_layer == 2
+    new = two_norms or a.kv_heads not in (1, a.n_heads)
+    cfg.update(new_decoder_architecture=new, multi_query=a.kv_heads == 1 and not new,
+               num_ln_in_parallel_attn=a.norms_per_layer if new else None)
 
 
 _ROPE = {"norm": "rmsnorm"}
@@ -139,7 +120,8 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
         vocab_size=32000, hidden_size=4096, intermediate_size=14336, num_hidden_layers=32, num_attention_heads=32,
         num_key_value_heads=8, head_dim="", hidden_act="silu", max_position_embeddings=131072,
         tie_word_embeddings=False, num_local_experts=8, num_experts_per_tok=2),
-        _ROPE, moe=True, aliases={"num_local_experts": "num_experts"}, quirks="MoE from num_local_experts",
+        _ROPE, moe=MoeKeys("num_local_experts"), aliases={"num_local_experts": "num_experts"},
+        quirks="MoE from num_local_experts (experts of intermediate_size)",
         peft_experts="fused"),  # peft adds "mixtral" to the conversion patterns itself
     # Qwen2Attention: q/k/v_proj bias=True, o_proj bias=False (not configurable).
     _llama_like("qwen2", "Qwen2ForCausalLM", dict(
@@ -153,7 +135,9 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
         num_key_value_heads=16, head_dim="", hidden_act="silu", max_position_embeddings=32768,
         tie_word_embeddings=False, decoder_sparse_step=1, moe_intermediate_size=1408,
         shared_expert_intermediate_size=5632, num_experts_per_tok=4, num_experts=60, mlp_only_layers=[],
-        qkv_bias=True), {**_ROPE, "qkv_bias": "$qkv_bias"}, moe=True, peft=None,
+        qkv_bias=True), {**_ROPE, "qkv_bias": "$qkv_bias"}, peft=None,
+        moe=MoeKeys("num_experts", expert_ffn_dim="moe_intermediate_size", sparse_layers=_QWEN_MOE_LAYERS,
+                    shared_expert_ffn_dim="shared_expert_intermediate_size", shared_expert_gate=True),
         quirks="dense blocks from mlp_only_layers / decoder_sparse_step; one gated shared expert",
         peft_experts="none"),  # transformers maps qwen3_moe etc. -> "qwen2_moe", but has no "qwen2_moe" key
     # Qwen3Attention: q_norm / k_norm = RMSNorm(head_dim).
@@ -167,7 +151,8 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
         num_key_value_heads=4, head_dim="", hidden_act="silu", max_position_embeddings=32768,
         tie_word_embeddings=False, attention_bias=False, decoder_sparse_step=1, moe_intermediate_size=768,
         num_experts_per_tok=8, num_experts=128, mlp_only_layers=[]), {**_ROPE, "qk_norm": True, **_ATTN_BIAS},
-        moe=True, peft=None, quirks="dense blocks from mlp_only_layers / decoder_sparse_step",
+        moe=MoeKeys("num_experts", expert_ffn_dim="moe_intermediate_size", sparse_layers=_QWEN_MOE_LAYERS),
+        peft=None, quirks="dense blocks from mlp_only_layers / decoder_sparse_step",
         peft_experts="fused"),  # _MODEL_TO_CONVERSION_PATTERN["qwen3_moe"] = "qwen2_moe"
     # GemmaRMSNorm scales by (1 + weight): still one weight vector per norm.
     _llama_like("gemma", "GemmaForCausalLM", dict(
@@ -203,7 +188,9 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
         aliases={"hidden_size": "n_embd", "num_hidden_layers": "n_layer", "num_attention_heads": "n_head",
                  "max_position_embeddings": "n_positions", "intermediate_size": "n_inner",
                  "hidden_act": "activation_function"},
-        arch={"norm": "layernorm", "qkv_bias": True, "attn_out_bias": True, "mlp_bias": True, "position": "learned"},
+        arch={"norm": "layernorm", "qkv_bias": True, "attn_out_bias": True, "mlp_bias": True, "position": "learned",
+              "learned_positions": Offset("context_length")},
+        reject={"add_cross_attention": (True, "GPT-2 with add_cross_attention = true (an encoder-decoder)")},
         dropout_keys=("resid_pdrop", "embd_pdrop"), attention_dropout_keys=("attn_pdrop",), dropout_h=6,
         activation_fit={"full": (-14, 2), "lora": (-10, 2), "prefill": (2, 2)},
         quirks="learned positions = n_positions"),
@@ -224,12 +211,20 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
         alibi=False, new_decoder_architecture=False, multi_query=True, parallel_attn=True, bias=False,
         num_ln_in_parallel_attn=""),
         {**_NEOX, "word_embeddings": ("embed",)}, ("query_key_value",),
-        aliases={"hidden_size": "n_embed", "num_hidden_layers": "n_layer", "num_attention_heads": "n_head",
-                 "num_key_value_heads": "num_kv_heads", "intermediate_size": "ffn_hidden_size",
+        aliases={"num_key_value_heads": "num_kv_heads", "intermediate_size": "ffn_hidden_size",
                  "hidden_act": "activation"},
+        # FalconConfig.__init__ takes hidden_size / num_hidden_layers / num_attention_heads: the RefinedWeb
+        # spellings are read from old config.json files only
+        legacy_aliases={"hidden_size": "n_embed", "num_hidden_layers": "n_layer", "num_attention_heads": "n_head"},
         arch={"norm": "layernorm", "qkv_bias": "$bias", "attn_out_bias": "$bias", "mlp_bias": "$bias",
-              "parallel_attention": "$parallel_attn"},
+              "parallel_attention": "$parallel_attn", "position": Switch("alibi", {True: "alibi", False: "rope"})},
+        reads_head_dim=False,  # FalconConfig.head_dim is always hidden_size // num_attention_heads
+        import_hook=_falcon_import, export_hook=_falcon_export,
         dropout_keys=("hidden_dropout",), dropout_h=1, mqa_math_sdpa=True,
+        # transformers 5.25.0 FalconAttention.forward calls the shared attention interface (ALL_ATTENTION_FUNCTIONS:
+        # sdpa_attention_forward repeats K/V or passes enable_gqa), so sdpa's fused kernel runs (measured there:
+        # benchmarks/memory_accuracy.md, "Falcon and transformers 5.25")
+        mqa_math_sdpa_until="5.25.0",
         # refitted (benchmarks/fit_families.py, calibration shapes) once sdpa's math kernel had its own term: the
         # same residual as GPT-NeoX's parallel LayerNorm / GELU block (it was (-3.2, -2.55) / (0.8, -2.55))
         activation_fit={"full": (-12, -4), "lora": (-8, -4)},
@@ -246,7 +241,11 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
         ("q_proj", "v_proj"),
         aliases={"intermediate_size": "ffn_dim", "hidden_act": "activation_function"},
         arch={"qkv_bias": "$enable_bias", "attn_out_bias": "$enable_bias", "mlp_bias": "$enable_bias",
-              "position": "learned"},
+              "position": "learned", "learned_positions": Offset("context_length", 2),  # OPTLearnedPositionalEmbedding
+              "norm": Switch("layer_norm_elementwise_affine", {True: "layernorm", False: "nonparametric"}),
+              "final_norm": AllOf({"do_layer_norm_before": True, "_remove_final_layer_norm": False})},
+        same_as={"word_embed_proj_dim": ("hidden_size", "the project_in/project_out layers of such checkpoints "
+                                         "(e.g. opt-350m)")},
         dropout_keys=("dropout",), dropout_h=4,
         activation_fit={"full": (-10, -6), "lora": (-6, -4), "prefill": (-0.5, -2.0)},
         quirks="learned positions = max_position_embeddings + 2; word_embed_proj_dim must equal hidden_size"),

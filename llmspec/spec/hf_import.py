@@ -3,8 +3,9 @@
 ``architecture_from_hf(config) -> (family, architecture dict)``. The dict uses the field names of
 :class:`llmspec.spec.models.Architecture` and is validated against it. Per-family facts (defaults that
 transformers fills in when a key is missing, key aliases, biases and norms that the modelling code fixes) are
-the family registry's (``llmspec.spec.families``); the quirks that need code are the functions below. Every fact
-is taken from transformers 5.24 ``models/<family>/{configuration,modeling}_<family>.py``.
+the family registry's (``llmspec.spec.families``), declared there in the vocabulary of ``llmspec.spec.family_types``
+and read here generically: this module names no family. Every fact is taken from transformers 5.24
+``models/<family>/{configuration,modeling}_<family>.py``.
 
 This module does not import transformers: the lint path reads specs with ``hf_config`` too.
 """
@@ -12,11 +13,12 @@ This module does not import transformers: the lint path reads specs with ``hf_co
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from llmspec.spec.families import FAMILIES, Family
+from llmspec.spec.family_types import AllOf, MoeKeys, Offset, Switch
 from llmspec.spec.models import Architecture
 
 # hidden_act -> Architecture.activation, for gated MLPs (gate, up, down) and plain ones (fc1, fc2).
@@ -48,14 +50,15 @@ class _Reader:
         entry = FAMILIES[family]
         self.defaults: Mapping[str, Any] = entry.defaults
         self.aliases: Mapping[str, str] = entry.aliases
+        self.legacy: Mapping[str, str] = entry.legacy_aliases
 
     def get(self, key: str, *, required: bool = True) -> Any:
-        alias = self.aliases.get(key)
-        for name in (key, alias):
-            if name is not None and name in self.config and self.config[name] is not None:
+        names = [n for n in (key, self.aliases.get(key), self.legacy.get(key)) if n is not None]
+        for name in names:
+            if name in self.config and self.config[name] is not None:
                 return self.config[name]
-        for name in (key, alias):
-            if name is not None and name in self.defaults:
+        for name in names:
+            if name in self.defaults:
                 value = self.defaults[name]
                 return None if value == "" else value
         if required:
@@ -122,17 +125,65 @@ def architecture_from_hf(config: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         "position": "rope",
         "parallel_attention": False,
     }
-    head_dim = r.int("head_dim", required=False)
+    head_dim = r.int("head_dim", required=False) if entry.reads_head_dim else None
     if head_dim is not None and head_dim * n_heads != d_model:
         arch["head_dim"] = head_dim
-    for field, value in entry.arch.items():
-        if isinstance(value, str) and value.startswith("$"):
-            value = r.bool(value[1:])
-        arch[field] = value
-    quirk = _QUIRKS.get(family)
-    if quirk is not None:
-        quirk(r, arch)
+    _check_expressible(r, entry)
+    for field, rule in entry.arch.items():
+        arch[field] = _field(r, rule, arch)
+    if entry.moe is not None:
+        _moe(r, entry.moe, arch)
+    if entry.import_hook is not None:
+        entry.import_hook(r, arch)
     return family, _validated(arch)
+
+
+def _field(r: _Reader, rule: Any, arch: dict[str, Any]) -> Any:
+    """The value of one registry arch rule (llmspec.spec.family_types.ArchRule) for this config."""
+    if isinstance(rule, str) and rule.startswith("$"):
+        return r.bool(rule[1:])
+    if isinstance(rule, Switch):
+        value = r.get(rule.key)
+        if value not in rule.table:
+            raise HFConfigError(f"config.json {rule.key!r} = {value!r} has no llmspec equivalent; "
+                                f"known: {', '.join(map(repr, rule.table))}")
+        return rule.table[value]
+    if isinstance(rule, AllOf):
+        return all(r.get(key) == want for key, want in rule.keys.items())
+    if isinstance(rule, Offset):
+        return arch[rule.source] + rule.by
+    return rule
+
+
+def _check_expressible(r: _Reader, entry: Family) -> None:
+    for key, (value, what) in entry.reject.items():
+        if r.get(key, required=False) == value:
+            raise HFConfigError(f"{what} cannot be expressed in a spec")
+    for key, (canonical, what) in entry.same_as.items():
+        got, want = r.int(key, required=False), r.int(canonical)
+        if got is not None and got != want:
+            raise HFConfigError(f"model_type {r.family!r}: {key} ({got}) differs from {canonical} ({want}): {what} "
+                                "cannot be expressed in a spec")
+
+
+def _moe(r: _Reader, keys: MoeKeys, arch: dict[str, Any]) -> None:
+    """The registry's MoE keys -> architecture.moe (none when every block is dense)."""
+    dense = 0 if keys.sparse_layers is None else _dense_layer_count(r, keys, arch["n_layers"])
+    if dense == arch["n_layers"]:  # no sparse block at all: a dense model with MLPs of intermediate_size
+        return
+    moe: dict[str, Any] = {"n_experts": r.int(keys.n_experts), "experts_per_token": r.int(keys.experts_per_token)}
+    if keys.expert_ffn_dim is not None:
+        moe["expert_ffn_dim"] = r.int(keys.expert_ffn_dim)
+    if dense:
+        moe["dense_layers"] = dense
+    if keys.shared_expert_ffn_dim is not None:
+        shared = r.int(keys.shared_expert_ffn_dim)
+        if not shared and keys.shared_expert_gate:  # the class still builds the gate (hidden -> 1) around nothing
+            raise HFConfigError(f"{keys.shared_expert_ffn_dim} = 0 (a shared-expert gate without a shared expert) "
+                                "cannot be expressed in a spec")
+        if shared:
+            moe.update(shared_experts=1, shared_expert_ffn_dim=shared, shared_expert_gate=keys.shared_expert_gate)
+    arch["moe"] = moe
 
 
 def architecture_from_file(path: str | Path) -> tuple[str, dict[str, Any]]:
@@ -171,99 +222,17 @@ def _validated(arch: dict[str, Any]) -> dict[str, Any]:
     return arch
 
 
-# --- quirks that need code -------------------------------------------------------------------------------------
-
-
-def _gpt2(r: _Reader, arch: dict[str, Any]) -> None:
-    # GPT2Model.wpe = nn.Embedding(n_positions, n_embd); GPT2MLP inner size n_inner or 4 * n_embd.
-    if r.bool("add_cross_attention"):
-        raise HFConfigError("GPT-2 with add_cross_attention = true (an encoder-decoder) cannot be expressed in a spec")
-    arch["learned_positions"] = arch["context_length"]
-
-
-def _falcon(r: _Reader, arch: dict[str, Any]) -> None:
-    # FalconAttention: new_decoder_architecture -> (2 * num_kv_heads + num_heads) * head_dim for fused qkv;
-    # multi_query -> one k/v head; else 3 * hidden. FalconDecoderLayer norms: parallel_attn with
-    # num_ln_in_parallel_attn == 2 (the new-architecture default) -> ln_attn + ln_mlp; parallel_attn otherwise ->
-    # input_layernorm only; sequential -> input + post_attention layernorm.
-    new_arch = r.bool("new_decoder_architecture")
-    if new_arch:
-        arch["n_kv_heads"] = r.int("num_key_value_heads", required=False) or arch["n_heads"]
-    elif r.bool("multi_query"):
-        arch["n_kv_heads"] = 1
-    else:
-        arch["n_kv_heads"] = arch["n_heads"]
-    n_ln = r.int("num_ln_in_parallel_attn", required=False)
-    if n_ln is None and new_arch:
-        n_ln = 2
-    if not arch["parallel_attention"]:
-        arch["norms_per_layer"] = 2
-    else:
-        arch["norms_per_layer"] = 2 if n_ln == 2 else 1
-    arch["position"] = "alibi" if r.bool("alibi") else "rope"
-    arch.pop("head_dim", None)  # FalconConfig.head_dim is always hidden_size // num_attention_heads
-
-
-def _opt(r: _Reader, arch: dict[str, Any]) -> None:
-    proj = r.int("word_embed_proj_dim", required=False)
-    if proj is not None and proj != arch["d_model"]:
-        raise HFConfigError(
-            f"OPT word_embed_proj_dim ({proj}) differs from hidden_size ({arch['d_model']}): the project_in/"
-            "project_out layers of such checkpoints (e.g. opt-350m) cannot be expressed in a spec"
-        )
-    arch["learned_positions"] = arch["context_length"] + 2  # OPTLearnedPositionalEmbedding offset = 2
-    arch["norm"] = "layernorm" if r.bool("layer_norm_elementwise_affine") else "nonparametric"
-    arch["final_norm"] = r.bool("do_layer_norm_before") and not r.bool("_remove_final_layer_norm")
-
-
-def _dense_layer_count(r: _Reader, n_layers: int) -> int:
-    # Qwen2MoeDecoderLayer / Qwen3MoeDecoderLayer: layer i gets the sparse block iff i not in mlp_only_layers and
-    # num_experts > 0 and (i + 1) % decoder_sparse_step == 0; otherwise a dense MLP of intermediate_size.
-    step = r.count("decoder_sparse_step")
+def _dense_layer_count(r: _Reader, keys: MoeKeys, n_layers: int) -> int:
+    """Blocks with a dense MLP (MoeKeys.sparse_layers): i in the list key, or (i + 1) % step != 0, or no experts."""
+    assert keys.sparse_layers is not None
+    list_key, step_key = keys.sparse_layers
+    step = r.count(step_key)
     if step < 1:
-        raise HFConfigError(f"config.json 'decoder_sparse_step' must be at least 1, got {step}")
-    dense = r.get("mlp_only_layers") or []
+        raise HFConfigError(f"config.json {step_key!r} must be at least 1, got {step}")
+    dense = r.get(list_key) or []
     if not isinstance(dense, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in dense):
-        raise HFConfigError(f"config.json 'mlp_only_layers' must be a list of layer indices, got {dense!r}")
-    if r.int("num_experts") == 0:
+        raise HFConfigError(f"config.json {list_key!r} must be a list of layer indices, got {dense!r}")
+    if r.int(keys.n_experts) == 0:
         return n_layers
     only = set(dense)
     return sum(1 for i in range(n_layers) if i in only or (i + 1) % step != 0)
-
-
-def _mixtral(r: _Reader, arch: dict[str, Any]) -> None:
-    arch["moe"] = {"n_experts": r.int("num_local_experts"), "experts_per_token": r.int("num_experts_per_tok")}
-
-
-def _qwen3_moe(r: _Reader, arch: dict[str, Any]) -> None:
-    dense = _dense_layer_count(r, arch["n_layers"])
-    if dense == arch["n_layers"]:  # no sparse block at all: a dense model with MLPs of intermediate_size
-        return
-    arch["moe"] = {
-        "n_experts": r.int("num_experts"),
-        "experts_per_token": r.int("num_experts_per_tok"),
-        "expert_ffn_dim": r.int("moe_intermediate_size"),
-    }
-    if dense:
-        arch["moe"]["dense_layers"] = dense
-
-
-def _qwen2_moe(r: _Reader, arch: dict[str, Any]) -> None:
-    _qwen3_moe(r, arch)
-    if "moe" not in arch:  # the shared expert lives in the sparse block only
-        return
-    shared = r.int("shared_expert_intermediate_size")
-    if not shared:  # Qwen2MoeSparseMoeBlock still builds shared_expert_gate (hidden -> 1) around an empty MLP
-        raise HFConfigError("shared_expert_intermediate_size = 0 (a shared-expert gate without a shared expert) "
-                            "cannot be expressed in a spec")
-    arch["moe"].update(shared_experts=1, shared_expert_ffn_dim=shared, shared_expert_gate=True)
-
-
-_QUIRKS: dict[str, Callable[[_Reader, dict[str, Any]], None]] = {
-    "gpt2": _gpt2,
-    "falcon": _falcon,
-    "opt": _opt,
-    "mixtral": _mixtral,
-    "qwen3_moe": _qwen3_moe,
-    "qwen2_moe": _qwen2_moe,
-}

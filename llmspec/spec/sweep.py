@@ -9,15 +9,25 @@ that is not in the spec, reversed bounds, a log scale over values <= 0, an empty
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from llmspec.spec.types import Strict
 
-Scalar = bool | int | float | str
-Value = Scalar | list[Scalar]
+
+def _finite(value: object) -> object:
+    """One error for a NaN or infinite number, before the union below tries each of its members (each would report
+    its own, so one bad bound gave two lines)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise PydanticCustomError("finite_number", "Input should be a finite number")
+    return value
+
+
+Number = Annotated[int | float, BeforeValidator(_finite)]
+Scalar = Annotated[bool | int | float | str, BeforeValidator(_finite)]
+Value = Annotated[bool | int | float | str | list[Scalar], BeforeValidator(_finite)]
 Distribution = Literal["choice", "uniform", "log_uniform", "int"]
 MAX_GRID_POINTS = 10_000
 """Default largest grid `sweep plan` expands; raise it per spec with sweep.max_grid_points."""
@@ -40,11 +50,11 @@ class Parameter(Strict):
     defaults to choice when `values` is given."""
     values: list[Value] | None = Field(default=None, max_length=100_000)
     """The values of a choice (and of a grid axis)."""
-    low: int | float | None = None
+    low: Number | None = None
     """Lower bound (inclusive)."""
-    high: int | float | None = None
+    high: Number | None = None
     """Upper bound (inclusive)."""
-    step: int | float | None = Field(default=None, gt=0)
+    step: Number | None = Field(default=None, gt=0)
     """int: the step between values (default 1); uniform: an optional discretisation step."""
     grid_points: int | None = Field(default=None, ge=2, le=100_000)
     """uniform / log_uniform under method = "grid": how many evenly spaced (log-spaced) points to try."""

@@ -69,6 +69,40 @@ def test_round_trip_keeps_training_and_memory_keys(tmp_path, spec, extra):
         assert (a.lora.quant_format, a.lora.double_quant) == (b.lora.quant_format, b.lora.double_quant)
 
 
-def test_fsdp_has_no_llamafactory_yaml_spelling():
+def test_fsdp_without_an_output_file_is_one_line_exit_2():
+    # FSDP needs a second file (the accelerate config): stdout cannot hold both
     result = run_cli("export", str(SPECS[0]), "--to", "llamafactory", "--set", "hardware.sharding=fsdp")
-    assert result.code == 2 and "FSDP runs through an accelerate config" in result.err and result.err.count("\n") == 1
+    assert result.code == 2 and result.err.count("\n") == 1
+    assert "needs a second file beside its config (*.fsdp_config.yaml); give -o FILE to write both" in result.err
+
+
+@pytest.mark.parametrize(("offload", "count", "nodes"), [("none", 8, 1), ("optimizer+params", 4, 2)])
+def test_fsdp_export_writes_the_accelerate_config_beside_it(tmp_path, offload, count, nodes):
+    """LLaMA-Factory 0.9.5 runs FSDP through accelerate (examples/accelerate/fsdp_config.yaml): the export writes
+    that config beside the YAML, accelerate's own parser accepts it, and importing both gives the sharding back."""
+    from accelerate.commands.config.config_args import ClusterConfig
+
+    out = tmp_path / "lf.yaml"
+    sets = ["--set", "hardware.sharding=fsdp", "--set", f"hardware.offload={offload}", "--set",
+            f"hardware.count={count}", "--set", f"hardware.nodes={nodes}"]
+    result = run_cli("export", str(SPECS[0]), "--to", "llamafactory", "-o", str(out), *sets)
+    assert result.code == 0, result.err
+    companion = tmp_path / "lf.fsdp_config.yaml"
+    assert f"{companion}: written" in result.err
+    parsed = ClusterConfig.from_yaml_file(str(companion))
+    assert str(parsed.distributed_type) in ("FSDP", "DistributedType.FSDP")
+    assert parsed.fsdp_config["fsdp_offload_params"] is (offload == "optimizer+params")
+    assert (parsed.num_processes, parsed.num_machines) == (count * nodes, nodes)
+    assert "deepspeed" not in yaml.safe_load(out.read_text())
+    back = tmp_path / "back.toml"
+    hf = ROOT / "llmspec" / "data" / "presets" / "Llama-2-7b-hf.json"
+    imported = run_cli("import", str(out), str(companion), "-o", str(back), "--hf-config", str(hf))
+    assert imported.code == 0, imported.err
+    hw = load_spec(str(back), ()).hardware
+    assert (hw.sharding, hw.offload, hw.count, hw.nodes) == ("fsdp", offload, count, nodes)
+
+
+def test_fsdp_cannot_offload_the_optimizer_alone(tmp_path):
+    result = run_cli("export", str(SPECS[0]), "--to", "llamafactory", "-o", str(tmp_path / "lf.yaml"),
+                     "--set", "hardware.sharding=fsdp", "--set", "hardware.offload=optimizer")
+    assert result.code == 2 and "FSDP offloads parameters and optimizer states together" in result.err

@@ -74,7 +74,7 @@ def test_precision_trl_cannot_express_is_one_line_exit_2(tmp_path):
 
 def test_value_without_a_trl_spelling_is_not_dropped(tmp_path):
     result = run_cli("export", str(SPECS[0]), "--to", "trl", "--set", "training.optimizer=adam")
-    assert result.code == 2 and "training.optimizer = 'adam' has no TRL optim equivalent" in result.err
+    assert result.code == 2 and "training.optimizer = 'adam' (paged False) has no TRL optim equivalent" in result.err
 
 
 def _leaves(tree, prefix):
@@ -120,3 +120,67 @@ def test_a_stack_trl_does_not_run_on_is_named(tmp_path):
     result = run_cli("export", str(SPECS[0]), "--to", "trl", "--set", "training.stack=torchtune")
     assert result.code == 0
     assert "<--set training.stack>:1:1: not exported: training.stack" in result.err
+
+
+def test_export_writes_activation_checkpointing_not_the_deprecated_alias(tmp_path, monkeypatch):
+    """transformers 5.24 renamed TrainingArguments.gradient_checkpointing to activation_checkpointing (the old name
+    is a deprecated alias that raises a FutureWarning, removed in v6): the export writes the new name, and TRL's
+    parser reads it without the warning."""
+    import warnings
+
+    out = _export(tmp_path, SPECS[0])
+    text = out.read_text()
+    assert "activation_checkpointing: true" in text and "gradient_checkpointing" not in text
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*gradient_checkpointing.*deprecated", category=FutureWarning)
+        _, training_args, _, _ = _trl_parse(out, monkeypatch)
+    assert training_args.activation_checkpointing is True
+
+
+@pytest.mark.parametrize(("keys", "expected"), [
+    ("gradient_checkpointing: false\n", False),  # the old name alone still imports (transformers still reads it)
+    ("activation_checkpointing: false\n", False),
+    ("activation_checkpointing: false\ngradient_checkpointing: true\n", False),  # the new name wins, as in TA
+])
+def test_import_reads_both_checkpointing_keys(tmp_path, monkeypatch, keys, expected):
+    config = tmp_path / "trl.yaml"
+    config.write_text("model_name_or_path: meta-llama/Llama-2-7b-hf\nmax_length: 512\noutput_dir: out\n" + keys)
+    _, training_args, _, _ = _trl_parse(config, monkeypatch)
+    assert training_args.activation_checkpointing is expected  # what TRL itself makes of the keys
+    result = run_cli("import", str(config), "-o", str(tmp_path / "s.toml"))
+    assert result.code == 0, result.err
+    assert load_spec(str(tmp_path / "s.toml"), ()).training.activation_checkpointing is expected
+    if "gradient" in keys and "activation" in keys:
+        assert "unmapped: gradient_checkpointing (a deprecated alias of activation_checkpointing" in result.err
+
+
+@pytest.mark.parametrize(("sharding", "offload", "reshard", "cpu_offload"), [
+    ("fsdp", "none", True, False), ("zero2", "optimizer+params", False, True)])
+def test_fsdp_export_passes_trls_parser_and_comes_back(tmp_path, monkeypatch, sharding, offload, reshard, cpu_offload):
+    out = tmp_path / "trl.yaml"
+    result = run_cli("export", str(SPECS[0]), "--to", "trl", "-o", str(out), "--set", f"hardware.sharding={sharding}",
+                     "--set", f"hardware.offload={offload}")
+    assert result.code == 0, result.err
+    _, training_args, _, _ = _trl_parse(out, monkeypatch)
+    assert training_args.fsdp  # transformers 5.24: fsdp=True, the strategy in fsdp_config
+    assert training_args.fsdp_config["reshard_after_forward"] is reshard
+    assert bool(training_args.fsdp_config.get("cpu_offload", False)) is cpu_offload
+    back = tmp_path / "back.toml"
+    hf = ROOT / "llmspec" / "data" / "presets" / "Llama-2-7b-hf.json"
+    assert run_cli("import", str(out), "-o", str(back), "--hf-config", str(hf)).code == 0
+    hw = load_spec(str(back), ()).hardware
+    assert (hw.sharding, hw.offload) == (sharding, offload)
+
+
+def test_paged_optimizer_round_trip(tmp_path, monkeypatch):
+    out = tmp_path / "trl.yaml"
+    result = run_cli("export", str(SPECS[0]), "--to", "trl", "-o", str(out), "--set", "training.optimizer=adamw_8bit",
+                     "--set", "training.paged_optimizer=true")
+    assert result.code == 0, result.err
+    _, training_args, _, _ = _trl_parse(out, monkeypatch)
+    assert str(training_args.optim.value) == "paged_adamw_8bit"
+    back = tmp_path / "back.toml"
+    hf = ROOT / "llmspec" / "data" / "presets" / "Llama-2-7b-hf.json"
+    assert run_cli("import", str(out), "-o", str(back), "--hf-config", str(hf)).code == 0
+    t = load_spec(str(back), ()).training
+    assert (t.optimizer, t.paged_optimizer) == ("adamw_8bit", True)

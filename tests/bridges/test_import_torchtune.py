@@ -121,3 +121,33 @@ def test_lint_of_the_config_as_it_stands_points_at_its_own_lines(tmp_path, confi
     for where in expected:
         assert f"{config}{where}" in result.out, result.out
     assert "this LitGPT config names no GPU" in result.out or "this torchtune config names no GPU" in result.out
+
+
+@pytest.mark.parametrize(("preset", "method", "builder"), [
+    ("Qwen2.5-7B", "lora", "torchtune.models.qwen2_5.lora_qwen2_5_7b_base"),
+    ("Gemma-7B", "qlora", "torchtune.models.gemma.qlora_gemma_7b"),
+    ("Gemma-2-9B", "lora", "torchtune.models.gemma2.lora_gemma2_9b")])
+def test_export_of_the_added_builders_imports_back(tmp_path, preset, method, builder):
+    import yaml
+
+    spec = tmp_path / "spec.toml"
+    spec.write_text(f'version = 1\nextends = "preset:{preset}"\n[model]\nname = "m"\n[training]\nmethod = "{method}"\n'
+                    'precision = "bf16"\nstack = "torchtune"\n')
+    out = tmp_path / "tt.yaml"
+    assert run_cli("export", str(spec), "--to", "torchtune", "-o", str(out)).code == 0
+    model = yaml.safe_load(out.read_text())["model"]
+    assert model["_component_"] == builder
+    assert ("apply_lora_to_output" in model) is preset.startswith("Qwen")  # Gemma's LoRA builders have none
+    back = tmp_path / "back.toml"
+    result = run_cli("import", str(out), "-o", str(back))
+    assert result.code == 0, result.err
+    assert f'extends = "preset:{preset}"' in back.read_text() and f'method = "{method}"' in back.read_text()
+
+
+def test_a_method_torchtune_ships_no_config_for_is_one_line(tmp_path):
+    spec = tmp_path / "spec.toml"
+    spec.write_text('version = 1\nextends = "preset:Gemma-7B"\n[model]\nname = "m"\n[training]\nmethod = "full"\n'
+                    'precision = "bf16"\nstack = "torchtune"\n')
+    result = run_cli("export", str(spec), "--to", "torchtune")
+    assert result.code == 2 and result.err.count("\n") == 1
+    assert "torchtune 0.6.1 ships single-device lora, qlora configs for Gemma-7B" in result.err

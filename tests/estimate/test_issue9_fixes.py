@@ -231,6 +231,21 @@ def test_inference_appears_only_with_an_inference_table(write_spec):
     assert with_table["memory"]["inference"]["assumed"] is False
 
 
+def test_training_compute_appears_only_with_a_training_table(write_spec):
+    """A spec without [training] printed training FLOPs and tokens per step of the defaults, unlabelled."""
+    import json
+
+    path = write_spec(TINY.replace("[training]\nmicro_batch_size = 2\nseq_len = 256\n", ""), "serve.toml")
+    table = CliRunner().invoke(cli, ["estimate", str(path)], terminal_width=200)
+    assert table.exit_code == 0 and "decode tokens/s" in table.output
+    assert "training FLOPs per token" not in table.output and "tokens per optimizer step" not in table.output
+    data = json.loads(CliRunner().invoke(cli, ["estimate", str(path), "--format", "json"]).output)
+    assert data["compute"]["training_assumed"] is True
+    with_table = json.loads(CliRunner().invoke(cli, ["estimate", str(write_spec(TINY, "t.toml")), "--format",
+                                                     "json"]).output)
+    assert with_table["compute"]["training_assumed"] is False
+
+
 @pytest.mark.parametrize("hardware, said", [
     ('[hardware]\naccelerator = "A100"\n', "accelerator 'A100' is the catalog's A100-80GB (an alias)"),
     ("", "no [hardware] table: assumed A100-80GB, the default accelerator"),

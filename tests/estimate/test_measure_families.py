@@ -98,3 +98,18 @@ def test_inference_tensor_parallel_is_applied_and_said(load):
     assert two.breakdown["kv_cache"] == one.breakdown["kv_cache"] // 2  # 2 KV heads split 2 ways
     assert any("tensor parallel 2" in note for note in two.emulated)
     assert inference_memory(spec).per_gpu_bytes == pytest.approx(two.peak_bytes, rel=0.05)
+
+
+def test_training_tensor_parallel_is_applied_and_said(load):
+    """The training measurement used to ignore tensor parallelism without a word (a TP=2 spec measured one whole
+    replica, and the table showed the estimate 50% below it)."""
+    from llmspec.estimate import training_memory
+    from llmspec.estimate.measure import measure_training
+
+    one = measure_training(load(TINY, "hardware.count=2"))
+    spec = load(TINY, "hardware.count=2", "hardware.tensor_parallel=2")
+    two = measure_training(spec)
+    assert two.breakdown["weights"] == one.breakdown["weights"] // 2
+    assert two.breakdown["optimizer_states"] == one.breakdown["optimizer_states"] // 2
+    assert any("tensor parallel 2 x pipeline 1" in note for note in two.emulated)
+    assert training_memory(spec).per_gpu_bytes == pytest.approx(two.peak_bytes, rel=0.05)

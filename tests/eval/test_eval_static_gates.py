@@ -11,7 +11,8 @@ from eval_helpers import ROOT, run_llmspec
 
 pytestmark = pytest.mark.eval
 
-EXAMPLES = sorted((ROOT / "examples").glob("*.toml"))
+EXAMPLES = sorted(p for p in (ROOT / "examples").rglob("*.toml") if "[model]" in p.read_text(encoding="utf-8"))
+"""Every example spec, in subfolders too (examples/sweeps has gates); base files without [model] are fragments."""
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)

@@ -129,7 +129,7 @@ def test_unknown_model_type_is_one_error_line_and_exit_2(tmp_path):
     "content, message",
     [
         ("{not json", "not valid JSON: Expecting property name enclosed in double quotes at line 1"),
-        (json.dumps({**load("opt-1.3b"), "word_embed_proj_dim": 512}), "OPT word_embed_proj_dim (512) differs"),
+        (json.dumps({**load("opt-1.3b"), "word_embed_proj_dim": 512}), "model_type 'opt': word_embed_proj_dim (512) differs"),
     ],
 )
 def test_bad_configs_exit_2(tmp_path, content, message):

@@ -30,6 +30,10 @@ BAD = [
      ["is a table"]),
     ("continuous axis in a grid", "grid_points = 4\n", "", ('"training.learning_rate"]', 2), ["needs grid_points"]),
     ("non-integer int bounds", "low = 4\nhigh = 16", "low = 4.5\nhigh = 16", ("low = 4.5", 1), ["whole number"]),
+    ("nan bound", "low = 5e-5", "low = nan", ("low = nan", 1), ["low: nan is not allowed"]),
+    ("infinite bound", "high = 1e-3", "high = inf", ("high = inf", 1), ["high: inf is not allowed"]),
+    ("nan value", "values = [2048, 4096]", "values = [2048, nan]", ("values = [2048, nan]", 17),
+     ["values[1]: nan is not allowed"]),
 ]
 
 

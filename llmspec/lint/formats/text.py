@@ -62,6 +62,10 @@ def _head(f, color: bool) -> str:
 def summary(result, color: bool = False) -> str:
     n = len(result.files)
     specs = f"{n} spec{'s' if n != 1 else ''}"
+    bad = len(getattr(result, "errors", ()))
+    unread = f"{bad} file{'s' if bad != 1 else ''} could not be read (see stderr)" if bad else ""
+    if not result.findings and unread:  # nothing found in what could be read is no pass for what could not
+        return _style(f"Not all checked: {unread}; no findings in {specs}.", color, fg="red")
     if not result.findings:
         return _style(f"All checks passed ({specs}).", color, fg="green")
     parts = []
@@ -69,7 +73,8 @@ def summary(result, color: bool = False) -> str:
         k = result.count(severity)
         if k:
             parts.append(f"{k} {severity}{'s' if k != 1 and severity != 'info' else ''}")
-    return f"Found {len(result.findings)} finding{'s' if len(result.findings) != 1 else ''} ({', '.join(parts)}) in {specs}."
+    found = f"Found {len(result.findings)} finding{'s' if len(result.findings) != 1 else ''} ({', '.join(parts)}) in {specs}"
+    return f"{found}; {unread}." if unread else f"{found}."
 
 
 def full(result, *, color: bool = False) -> str:

@@ -53,13 +53,13 @@ class ObjectiveMetricUnknown(Rule):
         if sweep is None or sweep.objective is None:
             return
         from llmspec.eval.gatecheck import GateProblem, metric_problem, spec_suites
-        from llmspec.eval.suite import SuiteError, find_suite, load_suite
+        from llmspec.eval.suite import Suite, SuiteError, find_suite, load_suite
 
         objective = sweep.objective
         spec_dir = Path(ctx.spec.source.path).parent if ctx.spec.source is not None else Path.cwd()
         problems: list[GateProblem] = []
 
-        def suite_at(ref: str, field: str):
+        def suite_at(ref: str, field: str) -> Suite | None:
             try:
                 return load_suite(find_suite(ref, spec_dir))
             except SuiteError as e:

@@ -40,3 +40,21 @@ def test_position(tmp_path):
     path.write_text(wrap_example('[meta]\ndescription = "x"\n\n[training]\nmethod = "full"\n'))
     out = CliRunner().invoke(cli, ["lint", str(path), "--select", "ORG", "-f", "concise"]).output
     assert f"{path}:1:2: ORG001" in out and f"{path}:4:2: ORG002" in out
+
+
+
+def test_owner_is_not_asked_of_a_training_tool_config(tmp_path, monkeypatch):
+    """A training tool's YAML (here TRL's) has no place for an owner: ORG001 applies to specs only (ORG002 keeps
+    both inputs: every tool has a seed)."""
+    import json
+    from pathlib import Path
+
+    import llmspec
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "train.yaml").write_text("model_name_or_path: meta-llama/Llama-2-7b-hf\nmax_length: 512\n")
+    preset = Path(llmspec.__file__).parent / "data" / "presets" / "Llama-2-7b-hf.json"
+    outcome = CliRunner().invoke(cli, ["lint", "train.yaml", "-f", "json", "--select", "ORG",
+                                       "--set", f"model.hf_config={preset}"])
+    assert "ORG001" not in [f["code"] for f in json.loads(outcome.output)]
+    assert OwnerRule.applies_to == frozenset({"spec"}) and "tool-config" in SeedRule.applies_to

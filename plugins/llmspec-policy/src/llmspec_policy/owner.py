@@ -29,6 +29,7 @@ class OwnerRule(Rule):
     code = "ORG001"
     name = "spec-names-owner"
     severity = "warning"
+    applies_to = frozenset({"spec"})  # a training tool's YAML has no place for an owner: only specs are checked
 
     def check(self, ctx):
         meta = ctx.spec.meta
