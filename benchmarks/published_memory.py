@@ -36,6 +36,18 @@ UNIT = {"GB": 1e9, "GiB": 2**30}
 # Blind folds: source -> the commit that added its runs (and its exclusion rules) before they were first scored; the
 # estimator was not changed after that commit for them
 BLIND = {"torchao": "9010082"}
+# What was found about a blind fold after it was scored (the fold stays scored and reported as blind)
+BLIND_FINDINGS = {"torchao": (
+    "After scoring: the six quantised runs are 1.4-20.5% below their figures because these are `max_memory_reserved()` "
+    "of a process that loaded the whole bf16 model on the GPU, quantised it in place and then captured CUDA graphs "
+    "(torch.cuda.graph's `__enter__` calls `empty_cache()`, which returns only segments with no live block). The "
+    "quantised weights sit in the freed bf16 weights' segments and keep them reserved: "
+    "`python benchmarks/published/torchao_quantise_replay.py` replays this through the caching allocator's rules and "
+    "gets 1.34 GB reserved above allocated for Llama-2-7B int8, 0.41 GB for int4, 0.34 GB and 0.10 GB for Llama-3-8B. "
+    "That accounts for most of the int8dq misses; the weight-only rows keep another 0.5-1.4 GB that the replay does "
+    "not explain (a guess, not checked: the compiled decode's CUDA-graph pool holding a dequantised weight, the head "
+    "the largest). The estimator is unchanged: reserved-pool fragmentation from load-time quantisation is not "
+    "modelled.")}
 # `needs` entries that a spec knob expresses since issue 12 (the run sets them through its `knobs`)
 KNOBBED = {"compile", "chunked_ce", "fused_linear_ce", "optimizer_fused", "optimizer_in_backward", "paged_optimizer",
            "activation_offload", "adapter_fp32", "lora_on_head", "dora", "qlora_adapted_only", "fsdp_no_sync",
@@ -172,6 +184,8 @@ def report(rows: list[dict]) -> str:
                 "|---|---:|---:|---:|---:|---:|---:|",
                 stats_line(f"{src} (blind)", stats(blind)),
                 stats_line("every other source", stats([r for r in scored if r["source"] not in BLIND]))]
+        if src in BLIND_FINDINGS:
+            out += ["", BLIND_FINDINGS[src]]
     needs: dict[str, list[float]] = {}
     for r in scored:
         for n in r["needs"]:

@@ -110,7 +110,7 @@ def measure_training(spec: Spec, *, fake: bool = True) -> Measurement:
             targets = adapter.targets
             # peft annotates lora_alpha as int but only divides by it (scaling = alpha / r): a float alpha is valid
             cfg = LoraConfig(r=adapter.rank, lora_alpha=adapter.alpha,  # type: ignore[arg-type]
-                             lora_dropout=adapter.dropout,
+                             lora_dropout=adapter.dropout, use_dora=adapter.dora,
                              target_modules="all-linear" if "all-linear" in targets else list(targets),
                              task_type="CAUSAL_LM")
             # the adapter dtype is the trainable-weight dtype of the precision (precision.trainable_weight_bytes):

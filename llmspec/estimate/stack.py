@@ -27,9 +27,11 @@ preset (llmspec/data/stacks.toml). The effects, part by part, with their sources
   worth stay on the GPU.
 * lora.dtype fp32 on a 16-bit base (peft autocast_adapter_dtype): adapter weights, gradients and Adam states in
   4 bytes instead of 2.
-* lora.dora: one magnitude vector per adapted module (trainable), and peft's DoraLinearLayer.forward keeps the
-  base output and the LoRA output (each out_features wide) for the magnitude's gradient.
-* lm_head in lora.targets: an adapter on the output head (rank x (hidden + vocab)); its input is kept.
+* lora.dora: one magnitude vector per adapted module (trainable; counted here, params.count_params does not), and
+  each adapted module saves its base output and its scaled LoRA output (out_features wide each) for the magnitude's
+  gradient (dora_bytes_per_token).
+* lm_head in lora.targets: the adapter's weights are counted with the others (params.lora_shapes maps lm_head to the
+  head role); what the stack adds is what its forward saves: the head input and the rank-wide lora_A output.
 * lora.quantize = "adapted": only adapted block linears are 4-bit (torchtune); lora.quant_block: the block size of
   the absmax scales (bitsandbytes / torchao 64).
 * lora.quant_chunk (torchao NF4, torchtune): a load phase, the weights plus the transient of quantising the largest
@@ -41,6 +43,7 @@ from __future__ import annotations
 import math
 
 from llmspec.estimate import precision as P
+from llmspec.estimate.adapters import dora_bytes_per_token, lora_output_bytes
 from llmspec.estimate.params import lora_shapes
 from llmspec.spec.models import Architecture, Spec, Training, peft_default_targets
 from llmspec.spec.stacks import KNOBS, stack
@@ -97,20 +100,23 @@ def apply_static(spec: Spec, tr: Training, parts: dict, *, n_trainable: int, sby
             parts["temp"] *= 2
             notes.append("LoRA adapters in fp32 on a 16-bit base (weights, gradients and optimizer states 4 bytes)")
         abytes = 4 if lo.dtype == "fp32" or not half else 2
-        if "lm_head" in lo.targets:
-            head = lo.rank * (arch.d_model + arch.vocab_size)
-            parts["weights"] += head * abytes
-            parts["grads"] += head * abytes
-            parts["states"] += 2 * head * abytes if tr.optimizer in ADAM else 0
-            parts["kept_per_token"] += 2 * arch.d_model
-            notes.append("LoRA on lm_head: an adapter of rank x (hidden + vocab); the head input is kept")
+        obytes, lbytes = lora_output_bytes(tr)
+        if any(s.role == "head" for s in shapes):
+            # the head adapter's weights, gradients and states are in n_trainable already (count_params); lora_A
+            # saves its input (the final norm's output, cast to the LoRA path's dtype) and lora_B lora_A's output.
+            # The frozen head itself saves no input. Measured: 2 x (hidden + rank) bytes per token under bf16-mixed
+            # (tests/stacks/test_dora_measured.py).
+            parts["kept_per_token"] += lbytes * (arch.d_model + lo.rank)
+            notes.append(f"LoRA on lm_head: its input and rank-wide lora_A output kept ({lbytes} bytes each)")
         if lo.dora:
             mags = sum(s.d_out * s.copies for s in shapes)
             parts["weights"] += mags * abytes
             parts["grads"] += mags * abytes
             parts["states"] += 2 * mags * abytes if tr.optimizer in ADAM else 0
-            parts["kept_per_token"] += (2 + abytes) * sum(s.d_out * s.copies for s in shapes)
-            notes.append("DoRA: magnitude vectors, and each adapted module keeps its base and LoRA outputs")
+            parts["kept_per_token"] += dora_bytes_per_token(arch, tr, shapes)
+            what = "one recomputed block's" if tr.activation_checkpointing else "every adapted module's"
+            notes.append(f"DoRA: magnitude vectors; {what} base output ({obytes} B) and LoRA output ({lbytes} B) "
+                         "per output element kept for the magnitude's gradient")
         if tr.method == "qlora":
             adapted = sum(s.d_in * s.d_out * s.copies for s in shapes)
             q_numel = adapted if lo.quantize == "adapted" else frozen_quantised
@@ -168,6 +174,13 @@ def apply_batch(spec: Spec, tr: Training, parts: dict, *, base_bytes: float, tok
     ``tokens`` is the micro-batch's tokens per tensor-parallel rank."""
     arch = spec.arch
     notes: list[str] = []
+    if not tr.packing:
+        # a padding collator pads each batch to its longest example, truncated at the maximum length
+        # (transformers==5.24.0:src/transformers/data/data_collator.py:DataCollatorWithPadding, padding=True is
+        # "longest"; torchtune padded_collate_sft; litgpt get_sft_collate_fn): the peak is the batch whose longest
+        # example reaches seq_len, so every row is assumed seq_len long, padding included
+        notes.append(f"batches padded, not packed: each of the {tr.micro_batch_size} rows assumed padded to seq_len = "
+                     f"{tr.seq_len:,} tokens (the longest batch; padding tokens cost memory like real ones)")
     parts["kept"] += parts["kept_per_token"] * tokens
     notes += _fsdp_deferred_sync(spec, tr, parts, base_bytes=base_bytes)
 

@@ -22,7 +22,7 @@ from llmspec.spec import stacks
 from llmspec.spec.families import FAMILIES
 from llmspec.spec.models import StackName, Training
 
-SOURCE = re.compile(r"^[\w.-]+==[\w.]+(:[\w./-]+)?(:[\w.]+)?")
+SOURCE = re.compile(r"^[\w.-]+==[\w.]+:[\w./-]+\.\w+:[A-Za-z_][\w.]*")  # package==version:path:symbol
 
 
 def _installed(name: str) -> Path:
@@ -43,6 +43,8 @@ def test_every_default_cites_package_version_path_symbol_and_validates(name):
     for knob, default in preset.defaults.items():
         assert knob in stacks.KNOBS
         assert SOURCE.match(default.source), (name, knob, default.source)
+    for attr in (preset.model_code, preset.adapters):  # whose model classes and adapters: cited the same way
+        assert SOURCE.match(attr.source), (name, attr)
     t = Training.model_validate({"stack": name, "method": "qlora"})
     for knob, default in preset.defaults.items():
         table, field = stacks.KNOBS[knob]
@@ -69,6 +71,57 @@ def test_hf_trainer_optimizer_is_transformers_default(tmp_path):
     assert preset["optimizer_impl"].value == "fused"
     assert preset["compile"].value is args.torch_compile is False
     assert preset["activation_checkpointing"].value is args.gradient_checkpointing is False
+
+
+def test_hf_trainer_paged_optimizer_and_loss_are_transformers_defaults(tmp_path):
+    from transformers import LlamaConfig, LlamaForCausalLM, TrainingArguments
+    from transformers.loss.loss_utils import ForCausalLMLoss
+
+    args = TrainingArguments(output_dir=str(tmp_path), use_cpu=True)
+    preset = stacks.stack("hf-trainer").defaults
+    optim = str(args.optim.value if hasattr(args.optim, "value") else args.optim)
+    # paged only for optim="paged_adamw*" (the bitsandbytes paged optimizers); the default is not one of them
+    assert preset["paged_optimizer"].value is ("paged" in optim) is False
+    assert any("paged" in str(o.value) for o in type(args.optim))  # the paged names do exist in this version
+    # loss "full": no Liger fused linear cross-entropy unless asked, and the causal-LM loss upcasts the logits of
+    # every position (logits_to_keep = 0 keeps all of them in training)
+    assert args.use_liger_kernel is False and preset["loss"].value == "full"
+    cfg = LlamaConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
+                      num_key_value_heads=2, vocab_size=64)
+    model = LlamaForCausalLM(cfg)
+    assert model.loss_function is ForCausalLMLoss
+    assert "logits = logits.float()" in inspect.getsource(ForCausalLMLoss)
+    assert inspect.signature(LlamaForCausalLM.forward).parameters["logits_to_keep"].default == 0
+
+
+def test_hf_trainer_qlora_quantises_every_block_linear_but_the_head():
+    # transformers' bitsandbytes 4-bit quantizer with a default BitsAndBytesConfig: get_modules_to_not_convert
+    # leaves out the output embedding (and tied weights), replace_with_bnb_linear converts every other nn.Linear.
+    # bitsandbytes itself is not installed here (CUDA), so the replacement is not run: the modules it would
+    # replace are the ones should_convert_module admits, which is the selection replace_with_bnb_linear applies.
+    # (BitsAndBytesConfig's own default format is fp4 without double quantisation; a QLoRA spec's lora.quant_format
+    # / double_quant describe the QLoRA recipe, nf4 + double quant, which users set explicitly.)
+    import torch
+    from transformers import BitsAndBytesConfig, LlamaConfig, LlamaForCausalLM
+    from transformers.quantizers.quantizer_bnb_4bit import Bnb4BitHfQuantizer
+    from transformers.quantizers.quantizers_utils import should_convert_module
+
+    from llmspec.estimate.shapes import layout
+    from llmspec.spec.models import Architecture
+
+    cfg = LlamaConfig(hidden_size=64, intermediate_size=160, num_hidden_layers=2, num_attention_heads=4,
+                      num_key_value_heads=2, vocab_size=96)
+    with torch.device("meta"):
+        model = LlamaForCausalLM(cfg)
+    q = BitsAndBytesConfig(load_in_4bit=True)
+    skip = Bnb4BitHfQuantizer.get_modules_to_not_convert(model, q.llm_int8_skip_modules, model._keep_in_fp32_modules)
+    converted = {n: m.weight.numel() for n, m in model.named_modules()
+                 if type(m) is torch.nn.Linear and should_convert_module(n, skip)}
+    assert "lm_head" not in converted and len(converted) == 2 * 7
+    arch = Architecture(n_layers=2, d_model=64, n_heads=4, n_kv_heads=2, ffn_dim=160, vocab_size=96,
+                        context_length=128)
+    assert sum(converted.values()) == layout(arch).block_linear_numel  # what "all-linear" quantises
+    assert stacks.stack("hf-trainer").defaults["qlora_quantize"].value == "all-linear"
 
 
 def test_hf_trainer_and_accelerate_defer_fsdp_gradient_sync():

@@ -92,3 +92,19 @@ def test_unknown_backend_is_one_line_with_did_you_mean(tmp_path):
     assert result.exit_code == 2
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and "did you mean 'vllm'?" in lines[0]
+
+
+@pytest.mark.parametrize("backend", [
+    "hf", "vllm", "tgi", "llama.cpp",
+    # vllm 0.10.2 and llama.cpp (llama-cpp-python 0.3.16's vendored copy) were read from their sdists, TGI 2.2.0
+    # from its tagged repository; TensorRT-LLM's wheel cannot be downloaded or installed here and only its
+    # KvCacheConfig defaults were read (versioned API reference): logits, attention, max_num_tokens and its CUDA
+    # graph default are not verified yet. strict: citing them fully makes this XPASS and fail, so it gets removed
+    pytest.param("trtllm", marks=pytest.mark.xfail(strict=True, reason="TensorRT-LLM sources not all verified")),
+])
+def test_every_engine_default_cites_package_version_path_symbol(backend):
+    from llmspec.spec.stacks import engine
+    from tests.stacks.test_presets import SOURCE
+
+    for knob, default in engine(backend).items():
+        assert SOURCE.match(default.source), (backend, knob, default.source)

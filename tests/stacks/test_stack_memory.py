@@ -243,3 +243,50 @@ def test_fsdp_root_unit_stays_unsharded_through_forward_and_backward(load):
     assert root >= 2 * 32000 * 4096
     assert est.breakdown["gathered_layers"] == 2 * lay.layer_params * 2 + root * 2
     assert any("FSDP root unit" in a for a in est.assumptions)
+
+
+def test_dora_under_checkpointing_keeps_one_block_not_every_block(tmp_path):
+    # the audit's case: 65 GiB of DoRA activations and a false MEM001 on a run whose checkpointed blocks keep one
+    # block's DoRA outputs at a time (tests/stacks/test_dora_measured.py measures the real peft DoRA)
+    args = ["lint", "examples/llama2-7b-lora-a100.toml", "--set", "training.micro_batch_size=10", "--select", "MEM001"]
+    for dora in ("false", "true"):
+        result = CliRunner().invoke(cli, [*args, "--set", f"training.lora.dora={dora}"])
+        assert result.exit_code == 0, result.output
+    spec = load_spec("examples/llama2-7b-lora-a100.toml", ("training.micro_batch_size=10",))
+    dora = load_spec("examples/llama2-7b-lora-a100.toml", ("training.micro_batch_size=10", "training.lora.dora=true"))
+    tokens, outs = 10 * 2048, 3 * 4096 + 4096  # q, k, v, o of one block (bf16-mixed: 2 + 2 bytes per element)
+    extra = training_memory(dora).breakdown["activations"] - training_memory(spec).breakdown["activations"]
+    assert extra == pytest.approx(4 * outs * tokens + 2 * 4 * 4096 * tokens, rel=1e-6)
+    assert any("DoRA: magnitude vectors; one recomputed block's" in a for a in training_memory(dora).assumptions)
+
+
+def test_dora_without_checkpointing_keeps_every_adapted_output_by_dtype(load):
+    # bf16-mixed: base and LoRA outputs both bf16 under autocast (4 B); pure bf16 with PEFT's fp32 adapters: the
+    # LoRA path runs in fp32 (2 + 4 B)
+    for precision, per in (("bf16-mixed", 4), ("bf16", 6)):
+        base = ("training.method=lora", "training.activation_checkpointing=false", f"training.precision={precision}",
+                'training.lora.targets=["q_proj", "v_proj"]')
+        plain, dora = training_memory(load(*base)), training_memory(load(*base, "training.lora.dora=true"))
+        extra = dora.breakdown["activations"] - plain.breakdown["activations"]
+        assert extra == pytest.approx(per * 32 * 2 * 4096 * 4096, rel=1e-6), precision
+
+
+def test_lora_on_lm_head_counts_the_adapter_once_and_keeps_its_input(load):
+    base = ("training.method=lora", "training.activation_checkpointing=false", "training.lora.rank=16")
+    plain = training_memory(load(*base, 'training.lora.targets=["q_proj", "v_proj"]'))
+    head = training_memory(load(*base, 'training.lora.targets=["q_proj", "v_proj", "lm_head"]'))
+    numel = 16 * (4096 + 32000)  # lora_A (r x hidden) + lora_B (vocab x r)
+    # bf16-mixed, fp32 adapters (PEFT): two fp32 Adam states of each adapter element, counted once
+    assert head.breakdown["optimizer_states"] - plain.breakdown["optimizer_states"] == 8 * numel
+    # its input and lora_A's output, bf16 under autocast, per token
+    assert head.breakdown["activations"] - plain.breakdown["activations"] == 2 * (4096 + 16) * 4096
+
+
+def test_padded_batches_state_the_assumed_row_length():
+    args = ["estimate", "examples/llama2-7b-lora-a100.toml", "--format", "json"]
+    padded = json.loads(CliRunner().invoke(cli, [*args, "--set", "training.packing=false"]).output)
+    packed = json.loads(CliRunner().invoke(cli, args).output)
+    note = "batches padded, not packed: each of the 4 rows assumed padded to seq_len = 2,048 tokens"
+    assert any(a.startswith(note) for a in padded["memory"]["training"]["assumptions"])
+    assert not any("padded" in a for a in packed["memory"]["training"]["assumptions"])
+    assert padded["memory"]["training"]["per_gpu_bytes"] == packed["memory"]["training"]["per_gpu_bytes"]

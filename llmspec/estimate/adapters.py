@@ -1,0 +1,60 @@
+"""What adapters save for backward beyond plain LoRA's block terms (issue 12): DoRA and LoRA on the output head.
+Used by llmspec.estimate.stack.apply_static."""
+
+from __future__ import annotations
+
+from llmspec.estimate import precision as P
+from llmspec.spec.models import Architecture, Training
+
+
+def lora_output_bytes(tr: Training) -> tuple[int, int]:
+    """(base output, LoRA-path output) bytes per element of an adapted module's output. The base layer computes in
+    the compute dtype. peft casts the module input to the adapter dtype (peft==0.21.2:src/peft/tuners/lora/
+    layer.py:Linear.forward, ``x = self._cast_input_dtype(x, lora_A.weight.dtype)``), so lora_A / lora_B run in the
+    adapter dtype, unless autocast runs them in the compute dtype (AMP). bf16-mixed with fp32 adapters: 2 and 2;
+    pure bf16 with fp32 adapters (PEFT's default): 2 and 4; torchtune / LitGPT (bf16 adapters): 2 and 2."""
+    obytes = P.activation_bytes(tr.precision)
+    if P.is_amp(tr.precision) or tr.lora is None:
+        return obytes, obytes
+    half = tr.precision in ("bf16", "fp16")
+    return obytes, 4 if tr.lora.dtype == "fp32" or not half else 2
+
+
+def dora_bytes_per_token(arch: Architecture, tr: Training, shapes) -> float:
+    """Bytes per token DoRA saves beyond LoRA. peft==0.21.2:src/peft/tuners/lora/dora.py:DoraLinearLayer.forward
+    returns ``(mag_norm_scale - 1) * base_result + mag_norm_scale * lora_result * scaling``: autograd saves
+    base_result (base output, compute dtype) and ``lora_result * scaling`` (LoRA-path dtype) for the magnitude's
+    gradient, out_features wide each (torchtune==0.6.1:torchtune/modules/peft/dora.py:DoRALinear.forward saves the
+    same two). Every adapted module's without checkpointing; with it, one block's (recomputed in backward) plus that
+    block's largest backward transient: the output gradient and one product for the magnitude's gradient, in the
+    promoted dtype (fp32 when the magnitude or the LoRA output is fp32). Experts count for the tokens routed to
+    them (experts_per_token of n_experts). Modules outside the blocks (lm_head, embeddings) are always kept.
+    Measured with llmspec's fake-tensor tracker on LlamaForCausalLM + peft use_dora (tests/stacks/
+    test_dora_measured.py): 4.0 bytes per output element under bf16-mixed, as this gives."""
+    from llmspec.estimate.params import layer_split
+
+    obytes, lbytes = lora_output_bytes(tr)
+    dense, moe = layer_split(arch)
+    k = arch.moe.experts_per_token if arch.moe is not None else 1
+    attn = mlp = moe_mlp = outside = 0.0
+    widest = 0
+    for s in shapes:
+        role = s.role
+        if role in ("embed", "pos_embed", "head"):
+            outside += s.d_out * s.copies
+            continue
+        widest = max(widest, s.d_out)
+        if role in ("q", "k", "v", "o", "qkv"):
+            attn += s.d_out
+        elif role.startswith("expert."):
+            moe_mlp += s.d_out * k
+        elif role.startswith("shared.") or role in ("router", "shared_gate"):
+            moe_mlp += s.d_out
+        else:
+            mlp += s.d_out
+    every = attn * arch.n_layers + mlp * dense + moe_mlp * moe
+    if not tr.activation_checkpointing:
+        return (obytes + lbytes) * (every + outside)
+    one = max(attn + mlp if dense else 0.0, attn + moe_mlp if moe else 0.0)
+    mbytes = 4 if tr.precision == "fp32" or (tr.lora is not None and tr.lora.dtype == "fp32") else 2  # magnitude
+    return (obytes + lbytes) * (one + outside) + 2 * max(obytes, lbytes, mbytes) * widest
