@@ -105,12 +105,12 @@ class Words:
     def nowhere(self, keys: list[str]) -> str:
         if all(k.startswith("hardware.") for k in keys):  # the launcher's, or a DeepSpeed / accelerate config's
             return f"no {self.name} config key (set it where the run is launched)"
-        return f"no {self.name} config key"
+        return f"llmspec maps no {self.name} key to it"
 
     def one(self, key: str, value: Any | None, raw: str) -> str:
         if value is None:
             names = self.key_names(key)
-            return f"{' / '.join(names)} ({self.name})" if names else f"{raw} (no {self.name} config key)"
+            return f"{' / '.join(names)} ({self.name})" if names else f"{raw} ({self.nowhere([key])})"
         lines = self.changes({key: value})
         if isinstance(lines, str):
             return f"{raw} ({self.name} cannot express it: {lines})"

@@ -47,9 +47,9 @@ def test_axolotl_fixes_name_axolotl_keys(here):
 def test_llamafactory_fixes_name_llamafactory_keys(here):
     fixes = _fixes(here, "llamafactory_lora_sft.yaml", "T4", 1, "Meta-Llama-3-8B.json")
     assert "(LLaMA-Factory: quantization_bit: 4, quantization_method: bnb," in fixes["MEM001"]
-    assert fixes["OVF006"].startswith("set val_size: 0.05 or training.data.eval (no LLaMA-Factory config key), and "
+    assert fixes["OVF006"].startswith("set val_size: 0.05 or training.data.eval (llmspec maps no LLaMA-Factory key to it), and "
                                       "early_stopping_steps: 3")
-    assert "set weight_decay: 0.1 or training.dropout = 0.1 (no LLaMA-Factory config key)" in fixes["OVF007"]
+    assert "set weight_decay: 0.1 or training.dropout = 0.1 (llmspec maps no LLaMA-Factory key to it)" in fixes["OVF007"]
     full = _fixes(here, "llamafactory_full_sft.yaml", "A100-80GB", 8, "Meta-Llama-3-8B.json")["MEM001"]
     assert "(LLaMA-Factory: deepspeed: examples/deepspeed/ds_z2_config.json)" in full
 
