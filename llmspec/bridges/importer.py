@@ -11,7 +11,7 @@ from typing import Any
 from llmspec.bridges.detect import NAMES, detect
 from llmspec.bridges.sharding import SHARDING_KEYS, sharding
 from llmspec.bridges.tables import TOOLS, Rule, table
-from llmspec.bridges.yamlfile import BridgeError, Entry, read_yaml
+from llmspec.bridges.yamlfile import BridgeError, Entry, read_nested, read_yaml
 
 # tools whose keys are also read together ([combined] in their table) by a bridge module of their own
 BRIDGE_MODULES = {"litgpt": "llmspec.bridges.litgpt_bridge", "torchtune": "llmspec.bridges.torchtune_bridge"}
@@ -66,8 +66,6 @@ def import_entries(path: str, entries: list[Entry], tool: str | None = None, hf_
                           f"(supported: {', '.join(TOOLS)}); write the spec by hand or use --from trl")
     tab = table(tool)
     if tab.nested:
-        from llmspec.bridges.nested import read_nested
-
         entries = read_nested(path, tab.is_leaf)
     spec: dict[str, Any] = {"version": 1, "model": {}, "training": {"stack": tab.stack}}
     notes: list[str] = []
