@@ -56,10 +56,18 @@ class Words:
 
     def __init__(self, tool: str, spec: Any):
         self.tool, self.spec, self.name = tool, spec, NAMES.get(tool, tool)
+        self._done: dict[str, dict[str, Any] | str] = {}
         self.base = self._export({})
 
     def _export(self, overrides: dict[str, Any]) -> dict[str, Any] | str:
-        """The exported config as flat `key: value`s, or why the export refuses it."""
+        """The exported config as flat `key: value`s, or why the export refuses it (once per set of changes: the
+        fixes of one config share most of them)."""
+        key = repr(sorted(overrides.items()))
+        if key not in self._done:
+            self._done[key] = self._export_now(overrides)
+        return self._done[key]
+
+    def _export_now(self, overrides: dict[str, Any]) -> dict[str, Any] | str:
         from llmspec.bridges.exporter import companions, export_config
         from llmspec.estimate.fit import with_overrides
 
