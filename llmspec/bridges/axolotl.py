@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmspec.bridges.tables import table
+from llmspec.bridges.tables import Combined, table
 from llmspec.bridges.toolmap import at, dump, given, hf_optim, inverse, optimizer, put, unsupported
 from llmspec.bridges.yamlfile import BridgeError, Entry
 
@@ -18,7 +18,7 @@ DEEPSPEED = {"zero1": "deepspeed_configs/zero1.json", "zero2": "deepspeed_config
 """The DeepSpeed JSONs axolotl ships (`axolotl fetch deepspeed_configs`) for each ZeRO stage."""
 
 
-def after_import(path: str, entries: list[Entry], spec: dict[str, Any]) -> list[str]:
+def after_import(path: str, entries: list[Entry], spec: dict[str, Any]) -> Combined:
     """Write the combined keys into ``spec``; one note per value the spec cannot hold or key it does not map."""
     tab, notes, training = table("axolotl"), [], spec["training"]
     adapter, four, eight = given(entries, "adapter"), given(entries, "load_in_4bit"), given(entries, "load_in_8bit")
@@ -54,7 +54,7 @@ def after_import(path: str, entries: list[Entry], spec: dict[str, Any]) -> list[
     if (e := given(entries, "early_stopping_patience")) is not None:
         training["early_stopping"] = True
     notes += _fsdp(path, entries, spec)
-    return notes
+    return Combined(notes)
 
 
 def _number(path: str, e: Entry) -> Any:

@@ -6,7 +6,7 @@ from typing import Any
 
 import yaml
 
-from llmspec.bridges.tables import table
+from llmspec.bridges.tables import Combined, table
 from llmspec.bridges.toolmap import given, hf_optim, put
 from llmspec.bridges.yamlfile import BridgeError, Entry
 
@@ -37,12 +37,12 @@ def _combined(spec: Any, where: str) -> dict[str, Any]:
     return {**precision[t.precision], **method[t.method]}
 
 
-def after_import(path: str, entries: list[Entry], spec: dict[str, Any]) -> list[str]:
+def after_import(path: str, entries: list[Entry], spec: dict[str, Any]) -> Combined:
     """TRL keys read together on import: a paged_* `optim` (HF OptimizerNames) is also training.paged_optimizer."""
     e = given(entries, "optim")
     if e is not None and str(e.value).lower().startswith("paged_"):
         put(spec, "training.paged_optimizer", True)
-    return []
+    return Combined()
 
 
 def export_trl(spec: Any, where: str) -> str:

@@ -56,10 +56,18 @@ class Words:
 
     def __init__(self, tool: str, spec: Any):
         self.tool, self.spec, self.name = tool, spec, NAMES.get(tool, tool)
+        self._done: dict[str, dict[str, Any] | str] = {}
         self.base = self._export({})
 
     def _export(self, overrides: dict[str, Any]) -> dict[str, Any] | str:
-        """The exported config as flat `key: value`s, or why the export refuses it."""
+        """The exported config as flat `key: value`s, or why the export refuses it (once per set of changes: the
+        fixes of one config share most of them)."""
+        key = repr(sorted(overrides.items()))
+        if key not in self._done:
+            self._done[key] = self._export_now(overrides)
+        return self._done[key]
+
+    def _export_now(self, overrides: dict[str, Any]) -> dict[str, Any] | str:
         from llmspec.bridges.exporter import companions, export_config
         from llmspec.estimate.fit import with_overrides
 
@@ -105,12 +113,12 @@ class Words:
     def nowhere(self, keys: list[str]) -> str:
         if all(k.startswith("hardware.") for k in keys):  # the launcher's, or a DeepSpeed / accelerate config's
             return f"no {self.name} config key (set it where the run is launched)"
-        return f"no {self.name} config key"
+        return f"llmspec maps no {self.name} key to it"
 
     def one(self, key: str, value: Any | None, raw: str) -> str:
         if value is None:
             names = self.key_names(key)
-            return f"{' / '.join(names)} ({self.name})" if names else f"{raw} (no {self.name} config key)"
+            return f"{' / '.join(names)} ({self.name})" if names else f"{raw} ({self.nowhere([key])})"
         lines = self.changes({key: value})
         if isinstance(lines, str):
             return f"{raw} ({self.name} cannot express it: {lines})"

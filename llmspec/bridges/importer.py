@@ -11,13 +11,13 @@ from typing import Any
 from llmspec.bridges.detect import NAMES, detect
 from llmspec.bridges.sharding import SHARDING_KEYS, sharding
 from llmspec.bridges.tables import TOOLS, Rule, table
-from llmspec.bridges.yamlfile import BridgeError, Entry, read_yaml
+from llmspec.bridges.yamlfile import BridgeError, Entry, read_nested, read_yaml
 
-# tools whose keys are also read together ([combined] in their table) by a bridge module of their own
-BRIDGE_MODULES = {"litgpt": "llmspec.bridges.litgpt_bridge", "torchtune": "llmspec.bridges.torchtune_bridge"}
 HOOKS = {"axolotl": "llmspec.bridges.axolotl", "llamafactory": "llmspec.bridges.llamafactory",
-         "trl": "llmspec.bridges.exporter"}
-"""The module that decides a tool's `combined` keys (after_import)."""
+         "trl": "llmspec.bridges.exporter", "litgpt": "llmspec.bridges.litgpt_bridge",
+         "torchtune": "llmspec.bridges.torchtune_bridge"}
+"""The module whose ``after_import(path, entries, spec) -> Combined`` decides a tool's keys that are read together
+(`combined = true` rules, or a nested tool's [combined] table: axolotl adapter + load_in_4bit -> method, ...)."""
 
 
 @dataclass
@@ -66,8 +66,6 @@ def import_entries(path: str, entries: list[Entry], tool: str | None = None, hf_
                           f"(supported: {', '.join(TOOLS)}); write the spec by hand or use --from trl")
     tab = table(tool)
     if tab.nested:
-        from llmspec.bridges.nested import read_nested
-
         entries = read_nested(path, tab.is_leaf)
     spec: dict[str, Any] = {"version": 1, "model": {}, "training": {"stack": tab.stack}}
     notes: list[str] = []
@@ -103,23 +101,16 @@ def import_entries(path: str, entries: list[Entry], tool: str | None = None, hf_
             _put(spec, rule.to, [value] if rule.as_list and isinstance(value, str) else value)
             origins[rule.to] = e
     given = {e.key for e in entries if e.value is not None or not (tab.nested or tab.null_unset)}
-    repo = None
-    if tab.combined:
-        bridge = importlib.import_module(BRIDGE_MODULES[tool])
-        values = {k: r.default for k, r in tab.combined.items()}
-        values |= {e.key: e.value for e in entries if e.key in tab.combined and e.key in given}
-        positions = {e.key: f"{path}:{e.line}:{e.col}" for e in entries}
-        repo = bridge.combine(spec, values, positions, notes, path)
-    if tool in HOOKS:  # keys whose value depends on others (axolotl adapter + load_in_4bit -> method, ...)
-        notes += importlib.import_module(HOOKS[tool]).after_import(path, entries, spec)
+    combined = importlib.import_module(HOOKS[tool]).after_import(path, entries, spec)
+    notes += combined.notes
     _defaults(spec, tab.rules, given | {k for k, r in tab.rules.items() if r.to in origins})
     notes += _sharding(spec, origins, [e for e in entries if not ((r := tab.rules.get(e.key)) and r.combined)], beside)
-    if tool in HOOKS:
+    if not tab.nested:  # HF-Trainer tools: [hardware] holds only the sharding their keys name
         from llmspec.bridges.toolmap import hardware_note
 
         notes += hardware_note(spec, path)
     _validate(path, tool, spec, origins)
-    notes += _architecture(spec, path, hf_config, repo)
+    notes += _architecture(spec, path, hf_config, combined.repo)
     return Imported(tool, spec, notes, origins, entries)
 
 

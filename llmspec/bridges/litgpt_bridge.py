@@ -7,8 +7,8 @@ from typing import Any
 
 import yaml
 
-from llmspec.bridges.tables import table
-from llmspec.bridges.yamlfile import BridgeError
+from llmspec.bridges.tables import Combined, combined_values, table
+from llmspec.bridges.yamlfile import BridgeError, Entry
 
 # litgpt/lora.py: the boolean switches and the Hugging Face module names they adapt (LLaMA-style MLP names)
 TARGETS = {"lora_query": ["q_proj"], "lora_key": ["k_proj"], "lora_value": ["v_proj"], "lora_projection": ["o_proj"],
@@ -18,6 +18,14 @@ QUANTIZE = {"bnb.nf4": ("nf4", False), "bnb.nf4-dq": ("nf4", True), "bnb.fp4": (
 PRECISION = {"bf16": "bf16-true", "bf16-mixed": "bf16-mixed", "fp32": "32-true", "fp16-mixed": "16-mixed", "fp16": "16-true"}
 OPTIMIZER = {"adamw": "torch.optim.AdamW", "adam": "torch.optim.Adam", "sgd": "torch.optim.SGD",
              "adamw_8bit": "bitsandbytes.optim.AdamW8bit"}
+
+
+def after_import(path: str, entries: list[Entry], spec: dict[str, Any]) -> Combined:
+    """The keys litgpt reads together ([combined] in its table), decided by :func:`combine`."""
+    notes: list[str] = []
+    positions = {e.key: f"{path}:{e.line}:{e.col}" for e in entries}
+    repo = combine(spec, combined_values(table("litgpt"), entries), positions, notes, path)
+    return Combined(notes, repo)
 
 
 def combine(spec: dict[str, Any], values: dict[str, Any], where: dict[str, str], notes: list[str], path: str) -> str:

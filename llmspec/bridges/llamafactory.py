@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmspec.bridges.tables import table
+from llmspec.bridges.tables import Combined, table
 from llmspec.bridges.toolmap import at, dump, given, hf_optim, inverse, optimizer, put, unsupported
 from llmspec.bridges.yamlfile import BridgeError, Entry
 
@@ -16,7 +16,7 @@ DEEPSPEED = {("zero2", "none"): "examples/deepspeed/ds_z2_config.json",
 """The DeepSpeed JSONs LLaMA-Factory 0.9.5 ships in examples/deepspeed/."""
 
 
-def after_import(path: str, entries: list[Entry], spec: dict[str, Any]) -> list[str]:
+def after_import(path: str, entries: list[Entry], spec: dict[str, Any]) -> Combined:
     tab, notes, training = table("llamafactory"), [], spec["training"]
     stage = given(entries, "stage")
     if stage is not None and stage.value not in ("sft", "pt"):
@@ -74,7 +74,7 @@ def after_import(path: str, entries: list[Entry], spec: dict[str, Any]) -> list[
         notes += [f"{at(path, e)}: unmapped: dataset {n!r} (the spec holds one training set)" for n in names[1:]]
     if given(entries, "early_stopping_steps") is not None:
         training["early_stopping"] = True
-    return notes
+    return Combined(notes)
 
 
 def export_llamafactory(spec: Any, where: str) -> str:

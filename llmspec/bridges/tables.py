@@ -54,6 +54,22 @@ class Table:
         return key in self.known and not any(k.startswith(key + ".") for k in self.known)
 
 
+@dataclass
+class Combined:
+    """What a tool's bridge module decides from keys read together (``after_import``): the notes, and for LitGPT
+    and torchtune the Hugging Face repository the config's checkpoint names (for the architecture preset)."""
+
+    notes: list[str] = field(default_factory=list)
+    repo: str | None = None
+
+
+def combined_values(tab: Table, entries: list[Any]) -> dict[str, Any]:
+    """The [combined] keys of a nested tool's table: the tool's defaults, overridden by the values the config
+    gives (an empty value in a nested config is the default)."""
+    values = {k: r.default for k, r in tab.combined.items()}
+    return values | {e.key: e.value for e in entries if e.key in tab.combined and e.value is not None}
+
+
 @cache
 def known_keys(tool: str) -> frozenset[str] | None:
     """Every key the tool's parser accepts, None when no key list was generated for it yet."""

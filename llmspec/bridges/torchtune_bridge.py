@@ -9,8 +9,8 @@ from typing import Any
 
 import yaml
 
-from llmspec.bridges.tables import DATA, table
-from llmspec.bridges.yamlfile import BridgeError
+from llmspec.bridges.tables import DATA, Combined, combined_values, table
+from llmspec.bridges.yamlfile import BridgeError, Entry
 
 # torchtune/modules/peft/_utils.py LORA_ATTN_MODULES and the LoRA MLP/output switches -> Hugging Face module names
 ATTN = {"q_proj": "q_proj", "k_proj": "k_proj", "v_proj": "v_proj", "output_proj": "o_proj"}
@@ -25,6 +25,14 @@ RECIPE = {"full": "full_finetune_single_device", "lora": "lora_finetune_single_d
 @cache
 def models() -> dict[str, dict[str, Any]]:
     return tomllib.loads((DATA / "torchtune.toml").read_text(encoding="utf-8"))["models"]
+
+
+def after_import(path: str, entries: list[Entry], spec: dict[str, Any]) -> Combined:
+    """The keys torchtune reads together ([combined] in its table), decided by :func:`combine`."""
+    notes: list[str] = []
+    positions = {e.key: f"{path}:{e.line}:{e.col}" for e in entries}
+    repo = combine(spec, combined_values(table("torchtune"), entries), positions, notes, path)
+    return Combined(notes, repo)
 
 
 def combine(spec: dict[str, Any], values: dict[str, Any], where: dict[str, str], notes: list[str], path: str) -> str:

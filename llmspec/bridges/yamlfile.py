@@ -12,7 +12,7 @@ quoted string or a block scalar is text, not a comment.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,19 +54,40 @@ class Entry:
         return self.line, self.col
 
 
-def flatten(entries: list[Entry]) -> list[Entry]:
+def flatten(entries: list[Entry], is_leaf: Callable[[str], bool] | None = None) -> list[Entry]:
     """Nested mappings as dotted entries at their own positions (``peft_config: {r: 16}`` -> ``peft_config.r``);
-    lists and scalars stay whole."""
+    lists and scalars stay whole, and so does a mapping whose dotted key ``is_leaf`` (a tool key whose value is a
+    whole dict, such as LitGPT's log.metadata)."""
     out: list[Entry] = []
     for e in entries:
-        if isinstance(e.value, dict) and e.value:
+        if isinstance(e.value, dict) and e.value and not (is_leaf is not None and is_leaf(e.key)):
             for key, value in e.value.items():
                 line, col = e.marks.get((key,), (e.line, e.col))
                 sub = {p[1:]: m for p, m in e.marks.items() if p[:1] == (key,) and len(p) > 1}
-                out += flatten([Entry(f"{e.key}.{key}", value, line, col, sub, e.file)])
+                out += flatten([Entry(f"{e.key}.{key}", value, line, col, sub, e.file)], is_leaf)
         else:
             out.append(e)
     return out
+
+
+class NestedLoader(yaml.SafeLoader):
+    """YAML 1.1 reads `lr: 3e-4` (no dot) as text; OmegaConf (torchtune) and jsonargparse (LitGPT) both add this
+    float resolver (omegaconf/_utils.py:get_yaml_loader, jsonargparse/_loaders_dumpers.py), so their configs are
+    read as they read them."""
+
+
+NestedLoader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(r"""^(?:
+     [-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+    |\.[0-9_]+(?:[eE][-+][0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""", re.X), list("-+0123456789."))
+
+
+def read_nested(path: str, is_leaf: Callable[[str], bool]) -> list[Entry]:
+    """A nested config (LitGPT, torchtune) as dotted keys, each at its own line:col: `train: {micro_batch_size: 2}`
+    is the entry `train.micro_batch_size` at the position of `micro_batch_size` (see :func:`flatten`)."""
+    return flatten(parse_yaml(path, read_text_or_fail(path), NestedLoader), is_leaf)
 
 
 def _where(path: str, mark: Any) -> str:
@@ -122,10 +143,10 @@ def read_text_or_fail(path: str) -> str:
         raise BridgeError(f"{path}:{exc.line}:{exc.col}: {exc.message}") from None
 
 
-def compose(path: str, text: str) -> yaml.Node:
+def compose(path: str, text: str, loader: type[yaml.SafeLoader] = yaml.SafeLoader) -> yaml.Node:
     """The YAML node tree of ``text``; a syntax error is one ``file:line:col`` line."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         raise BridgeError(f"{_where(path, mark)}: YAML syntax error: {exc.problem or exc.context}; fix the YAML") from None
@@ -140,11 +161,11 @@ def compose(path: str, text: str) -> yaml.Node:
     return node
 
 
-def parse_yaml(path: str, text: str) -> list[Entry]:
+def parse_yaml(path: str, text: str, loader: type[yaml.SafeLoader] = yaml.SafeLoader) -> list[Entry]:
     """The top-level keys of the YAML mapping in ``text``, in file order, each with its nested marks."""
-    node = compose(path, text)
+    node = compose(path, text, loader)
     marks: dict[MarkPath, tuple[int, int]] = {}
-    constructor = yaml.SafeLoader(text)
+    constructor = loader(text)
     try:
         entries = []
         for key, key_node, value_node in _marks(path, node, constructor, (), marks):

@@ -256,10 +256,13 @@ class Linter:
         if foreign:  # a tool's config: its fixes name the tool's keys, not the spec's
             from llmspec.bridges.fixwords import Words, translate
 
-            words = Words(self._foreign[path].imported.tool, spec)
-            for f in out:
-                if f.fix:
-                    f.fix = translate(f.fix, words, f.key)
+            try:
+                words = Words(self._foreign[path].imported.tool, spec)
+                fixes = [translate(f.fix, words, f.key) if f.fix else f.fix for f in out]
+            except Exception:  # a fix left in spec keys is still a fix: the findings must never be lost over it
+                fixes = [f.fix for f in out]
+            for f, fix in zip(out, fixes, strict=True):
+                f.fix = fix
         return out, dict(spec.source.texts)
 
     def _per_file_ignores(self, path: str, plan: _Plan) -> list[str]:

@@ -1,42 +1,15 @@
-"""Run `llmspec ARGS` through the real entry point (exit codes as the shell sees them)."""
+"""Fixture paths, the bridges venv and `run_cli` (tests/cli_run.py: `llmspec ARGS` through the real entry point)."""
 
 from __future__ import annotations
 
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 
-from click.testing import CliRunner
+from cli_run import Result, run_cli
+
+__all__ = ["FIXTURES", "PRESETS", "ROOT", "Result", "bridges_python", "run_cli"]
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 PRESETS = Path(__file__).resolve().parents[2] / "llmspec" / "data" / "presets"
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-
-def run_cli(*args: str) -> Result:
-    from llmspec.cli import main
-
-    runner = CliRunner()
-    old_argv = sys.argv
-    with runner.isolation() as streams:
-        sys.argv = ["llmspec", *args]
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        finally:
-            sys.argv = old_argv
-        out, err = streams[0].getvalue(), streams[1].getvalue()
-    return Result(code, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
-
-
 ROOT = Path(__file__).resolve().parents[2]
 
 

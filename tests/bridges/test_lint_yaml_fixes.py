@@ -47,9 +47,9 @@ def test_axolotl_fixes_name_axolotl_keys(here):
 def test_llamafactory_fixes_name_llamafactory_keys(here):
     fixes = _fixes(here, "llamafactory_lora_sft.yaml", "T4", 1, "Meta-Llama-3-8B.json")
     assert "(LLaMA-Factory: quantization_bit: 4, quantization_method: bnb," in fixes["MEM001"]
-    assert fixes["OVF006"].startswith("set val_size: 0.05 or training.data.eval (no LLaMA-Factory config key), and "
+    assert fixes["OVF006"].startswith("set val_size: 0.05 or training.data.eval (llmspec maps no LLaMA-Factory key to it), and "
                                       "early_stopping_steps: 3")
-    assert "set weight_decay: 0.1 or training.dropout = 0.1 (no LLaMA-Factory config key)" in fixes["OVF007"]
+    assert "set weight_decay: 0.1 or training.dropout = 0.1 (llmspec maps no LLaMA-Factory key to it)" in fixes["OVF007"]
     full = _fixes(here, "llamafactory_full_sft.yaml", "A100-80GB", 8, "Meta-Llama-3-8B.json")["MEM001"]
     assert "(LLaMA-Factory: deepspeed: examples/deepspeed/ds_z2_config.json)" in full
 
@@ -130,3 +130,17 @@ def test_a_rule_that_applies_to_specs_only_skips_tool_configs(here, monkeypatch)
     (here / "spec.toml").write_text(f'version = 1\n[model]\nname = "m"\nhf_config = "{PRESETS / "Llama-2-7b-hf.json"}"\n')
     spec_run = run_cli("lint", "-f", "concise", "spec.toml")
     assert "spec.toml:2:2: TST001" in spec_run.out, spec_run.out + spec_run.err
+
+
+def test_machine_formats_carry_an_unreadable_file(here):
+    """A CI report (JUnit, GitHub annotations) of a run that could not read a file shows an error, not a pass."""
+    import xml.etree.ElementTree as ET
+
+    (here / "bad.yaml").write_text("base_model: x\nmicro_batch_size: [1,\n")
+    report = run_cli("lint", "-f", "junit", "bad.yaml")
+    assert report.code == 2
+    root = ET.fromstring(report.out.split("\n", 1)[1])
+    assert root.get("errors") == "1" and root.get("tests") == "1"
+    assert root.find("testsuite/testcase/error").get("message").startswith("bad.yaml:3:1: YAML syntax error")
+    github = run_cli("lint", "-f", "github", "bad.yaml")
+    assert github.out.startswith("::error file=bad.yaml,line=3,col=1,title=unreadable::YAML syntax error")

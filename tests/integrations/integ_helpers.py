@@ -3,44 +3,18 @@ callbacks, and the real `llmspec` entry point. A few steps on 16 random sequence
 
 from __future__ import annotations
 
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from click.testing import CliRunner
+from cli_run import Result, run_cli
+
+__all__ = ["EXAMPLES", "SEQ", "SPEC", "SPEC_LIGHTNING", "SPEC_LORA", "Result", "run_cli", "train_hf", "train_lightning"]
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SPEC = Path(__file__).resolve().parents[2] / "examples" / "run-records" / "tiny-train.toml"
 SPEC_LIGHTNING = FIXTURES / "tiny-train-lightning.toml"
 SPEC_LORA = FIXTURES / "tiny-train-lora.toml"
 SEQ, EXAMPLES = 32, 16
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-
-def run_cli(*args: str) -> Result:
-    """`llmspec ARGS` through ``llmspec.cli.main`` (return values become exit codes, as in the shell)."""
-    from llmspec.cli import main
-
-    runner = CliRunner()
-    old_argv = sys.argv
-    with runner.isolation() as streams:
-        sys.argv = ["llmspec", *args]
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        finally:
-            sys.argv = old_argv
-        out, err = streams[0].getvalue(), streams[1].getvalue()
-    return Result(code, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
 
 
 def _data():

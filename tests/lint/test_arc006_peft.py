@@ -50,4 +50,4 @@ def test_peft_refuses_exactly_where_arc006_fires(model_type, tmp_path):
     spec.write_text('version = 1\n[model]\nname = "m"\nhf_config = "config.json"\n\n[training]\nmethod = "lora"\n'
                     'stack = "trl"\n')
     out = CliRunner().invoke(cli, ["lint", str(spec), "--select", "ARC006", "-f", "concise"]).output
-    assert ("ARC006" in out) is refused, out
+    assert (": ARC006 [error]" in out) is refused, out

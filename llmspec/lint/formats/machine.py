@@ -3,6 +3,8 @@ specs and file names is escaped for each by llmspec.textsafe: strict JSON, one w
 
 from __future__ import annotations
 
+import re
+
 from llmspec.textsafe import github_data, github_property, json_dumps, xml_text
 
 _GITHUB_LEVEL = {"error": "error", "warning": "warning", "info": "notice"}
@@ -27,6 +29,13 @@ def github(result, *, color: bool = False) -> str:
             f"::{_GITHUB_LEVEL.get(f.severity, 'warning')} file={github_property(f.file)},line={f.line},"
             f"col={f.col},title={title}::{github_data(with_fix(f))}"
         )
+    for error in getattr(result, "errors", []):  # a file that could not be read: an error annotation, never silence
+        m = re.match(r"^(.*?):(\d+):(\d+): (.*)$", error, re.S)
+        if m:
+            lines.append(f"::error file={github_property(m[1])},line={m[2]},col={m[3]},title=unreadable::"
+                         f"{github_data(m[4])}")
+        else:
+            lines.append(f"::error title=unreadable::{github_data(error)}")
     return "".join(line + "\n" for line in lines)
 
 
@@ -54,6 +63,16 @@ def junit(result, *, color: bool = False) -> str:
                 f"\nfix: {f.fix}" if f.fix else ""))
         total += max(1, len(findings))
         failures += len(findings)
-    root.set("tests", str(total))
+    errors = getattr(result, "errors", [])  # files that could not be read: an error case each, never a pass
+    if errors:
+        suite = ET.SubElement(root, "testsuite", name="unreadable files", tests=str(len(errors)), failures="0",
+                              errors=str(len(errors)), skipped="0")
+        for line in errors:
+            where = line.split(": ", 1)[0]
+            case = ET.SubElement(suite, "testcase", classname=xml_text(where.split(":")[0]), name="llmspec lint",
+                                 file=xml_text(where.split(":")[0]))
+            ET.SubElement(case, "error", message=xml_text(line), type="unreadable").text = xml_text(line)
+    root.set("tests", str(total + len(errors)))
     root.set("failures", str(failures))
+    root.set("errors", str(len(errors)))
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
