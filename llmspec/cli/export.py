@@ -38,7 +38,7 @@ def export_cmd(spec_path: str, tool: str, output: Path | None, overrides: tuple[
             click.echo(str(problem), err=True)
         return 2
     except BridgeError as exc:
-        click.echo(visible(exc), err=True)
+        click.echo(visible(_located(str(exc), spec_path, spec)), err=True)
         return 2
     if beside and output is None:
         names = ", ".join(f"*.{suffix}" for suffix in beside)
@@ -57,3 +57,16 @@ def export_cmd(spec_path: str, tool: str, output: Path | None, overrides: tuple[
         path.write_text(companion, encoding="utf-8")
         click.echo(visible(f"{path}: written (its accelerate config; give it beside the config to import)"), err=True)
     return 0
+
+
+def _located(message: str, spec_path: str, spec) -> str:
+    """An exporter's refusal names the spec key it cannot express ("SPEC: training.precision = 'fp8-mixed' has no
+    ..."): point it at that key's file:line:col, where the key (or its table, or a --set) was written."""
+    import re
+
+    match = re.match(rf"{re.escape(spec_path)}: ((?:model|training|hardware|inference|sampling)(?:\.\w+)+) = ",
+                     message)
+    if match is None or spec.source is None:
+        return message
+    loc = spec.source.locate(tuple(match[1].split(".")))
+    return f"{loc.file}:{loc.line}:{loc.col}: {message[len(spec_path) + 2:]}"
