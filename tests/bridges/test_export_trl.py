@@ -184,3 +184,12 @@ def test_paged_optimizer_round_trip(tmp_path, monkeypatch):
     assert run_cli("import", str(out), "-o", str(back), "--hf-config", str(hf)).code == 0
     t = load_spec(str(back), ()).training
     assert (t.optimizer, t.paged_optimizer) == ("adamw_8bit", True)
+
+
+@pytest.mark.parametrize("fixture", sorted((ROOT / "tests" / "bridges" / "fixtures").glob("trl_*.yaml")),
+                         ids=lambda p: p.name)
+def test_trl_fixtures_pass_trls_own_parser(fixture, monkeypatch):
+    """The TRL fixtures the import tests read are configs `trl sft --config FILE` accepts."""
+    pytest.importorskip("trl", reason="the trl extra is not installed")
+    args = _trl_parse(fixture, monkeypatch)
+    assert args[1].per_device_train_batch_size >= 1  # (script, training, model) dataclasses, as `trl sft` gets them
