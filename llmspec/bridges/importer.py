@@ -103,7 +103,10 @@ def import_entries(path: str, entries: list[Entry], tool: str | None = None, hf_
     given = {e.key for e in entries if e.value is not None or not (tab.nested or tab.null_unset)}
     combined = importlib.import_module(HOOKS[tool]).after_import(path, entries, spec)
     notes += combined.notes
-    _defaults(spec, tab.rules, given | {k for k, r in tab.rules.items() if r.to in origins})
+    filled = _defaults(spec, tab.rules, given | {k for k, r in tab.rules.items() if r.to in origins})
+    if filled:  # never a silent guess: the tool's own defaults, said in one line
+        notes.append(f"{path}: {NAMES[tool]}'s defaults for keys the config leaves out, written into the spec: "
+                     + ", ".join(filled))
     notes += _sharding(spec, origins, [e for e in entries if not ((r := tab.rules.get(e.key)) and r.combined)], beside)
     if not tab.nested:  # HF-Trainer tools: [hardware] holds only the sharding their keys name
         from llmspec.bridges.toolmap import hardware_note
@@ -156,8 +159,10 @@ def _validate(path: str, tool: str, spec: dict[str, Any], origins: dict[str, Ent
                           f"{err['msg']}; fix the value in the config") from None
 
 
-def _defaults(spec: dict[str, Any], rules: dict[str, Rule], given: set[str]) -> None:
-    """The tool's own defaults where ours differ and the config is silent (LoRA ones only for a LoRA run)."""
+def _defaults(spec: dict[str, Any], rules: dict[str, Rule], given: set[str]) -> list[str]:
+    """The tool's own defaults where ours differ and the config is silent (LoRA ones only for a LoRA run); returns
+    "key = value" of each one written."""
+    filled: list[str] = []
     lora = spec["training"].get("method") in ("lora", "qlora")
     for key, rule in rules.items():
         if key in given or rule.default is None or (rule.to.startswith("training.lora.") and not lora):
@@ -167,6 +172,8 @@ def _defaults(spec: dict[str, Any], rules: dict[str, Rule], given: set[str]) -> 
         ok, value = _convert(Entry(key, rule.default, 0, 0), rule.values, rule.pass_others)
         if ok and value != "none":
             _put(spec, rule.to, value)
+            filled.append(f"{key} = {rule.default!r}")
+    return filled
 
 
 def _has(tree: dict[str, Any], dotted: str) -> bool:
