@@ -3,6 +3,8 @@ rounds used, frozen in ``memory_accuracy_blind_cases.json`` and committed before
 
     python benchmarks/family_blind.py --freeze     # write the case list (no model is built)
     python benchmarks/family_blind.py --run        # run every case once, write memory_accuracy_blind.json + md table
+    python benchmarks/family_blind.py --rerun      # the same cases on today's code: memory_accuracy_blind_rerun.json
+                                                   # and its own md table (the blind figure stays the first run's)
 
 The rule, fixed before any case ran (nothing below is chosen per family by looking at a result):
 
@@ -39,6 +41,7 @@ from llmspec.spec.scaffold import toml_value
 HERE = Path(__file__).resolve().parent
 FROZEN = HERE / "memory_accuracy_blind_cases.json"
 RESULTS = HERE / "memory_accuracy_blind.json"
+RERUN = HERE / "memory_accuracy_blind_rerun.json"
 TOLERANCE = 0.05
 ATTENTION_ROLES = {"q", "k", "v", "qkv", "o"}
 
@@ -128,13 +131,13 @@ def table(rows: list[dict]) -> str:
     errs = [abs(r["error"]) for r in rows]
     bad = [f"{r['id']} ({100 * r['error']:+.1f}%)" for r in rows if abs(r["error"]) > TOLERANCE]
     worst = max(rows, key=lambda r: abs(r["error"]))
-    out += ["", f"**blind held-out**: {len(errs)} cases, within 5%: {len(errs) - len(bad)}/{len(errs)}, median "
+    out += ["", f"**{len(errs)} cases, within 5%: {len(errs) - len(bad)}/{len(errs)}, median "
                 f"|error| {100 * statistics.median(errs):.1f}%, mean {100 * sum(errs) / len(errs):.1f}%, worst "
                 f"{100 * worst['error']:+.1f}% ({worst['id']})" + (f"; outside 5%: {', '.join(bad)}" if bad else "")]
     return "\n".join(out)
 
 
-def run_all() -> int:
+def run_all(results: Path = RESULTS, marker: str = "blind") -> int:
     frozen = json.loads(FROZEN.read_text())
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -150,12 +153,12 @@ def run_all() -> int:
             print(f"{row['id']:28s} {row['model_class']:22s} est {row['estimate_bytes'] / 2**30:8.3f} GiB  meas "
                   f"{row['measured_bytes'] / 2**30:8.3f} GiB  {100 * row['error']:+6.1f}%  ({row['seconds']} s)",
                   flush=True)
-    RESULTS.write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
+    results.write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
     ok = [r for r in rows if "failed" not in r]
     failed = [f"{r['id']}: {r['failed']}" for r in rows if "failed" in r]
     md = HERE / "memory_accuracy.md"
     text = md.read_text(encoding="utf-8")
-    begin, end = "<!-- blind:begin -->", "<!-- blind:end -->"
+    begin, end = f"<!-- {marker}:begin -->", f"<!-- {marker}:end -->"
     body = table(ok) + ("\n\nCases that could not run: " + "; ".join(failed) if failed else "")
     if begin in text:
         head, _, rest = text.partition(begin)
@@ -171,5 +174,7 @@ if __name__ == "__main__":
         print(f"wrote {FROZEN}")
     elif sys.argv[1:] == ["--run"]:
         sys.exit(run_all())
+    elif sys.argv[1:] == ["--rerun"]:
+        sys.exit(run_all(RERUN, "blind-rerun"))
     else:
         sys.exit(__doc__)

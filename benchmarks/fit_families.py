@@ -26,6 +26,7 @@ sys.path.insert(0, str(HERE))
 SHAPES = [(256, 1024), (512, 1024), (256, 2048)]
 SETUPS = {"full": ["training.method=full", "training.precision=bf16-mixed"],
           "lora": ["training.method=lora", "training.precision=bf16-mixed", 'training.lora.targets=["all-linear"]'],
+          "lora-fp32": ["training.method=lora", "training.precision=fp32", 'training.lora.targets=["all-linear"]'],
           "prefill": []}
 
 

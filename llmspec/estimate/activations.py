@@ -213,11 +213,10 @@ def layer_static_bytes_per_token(arch: Architecture, training: Training, ffn: in
     lora = training.method in ("lora", "qlora") and training.lora is not None
     if lora:
         roles = adapted_roles(arch, training, family)
-        groups = sum(bool(roles & g) for g in (_ATTN_IN, {"o"}, _MLP_IN))
         scale = 2 if residual_bytes(training) == 4 else 1
         n_adapted = len(roles)
-        per = scale * ((12 + 4 * groups) * h + 4 * kvw + (6 + 2 * ("down" in roles)) * f
-                       + 2 * training.lora.rank * n_adapted)  # type: ignore[union-attr]
+        per = lora_h_coefficient(roles, training) * h + scale * (
+            4 * kvw + (6 + 2 * ("down" in roles)) * f + 2 * training.lora.rank * n_adapted)  # type: ignore[union-attr]
         per += lora_dropout_bytes_per_token(arch, training, f, family)
     else:
         ch, ck, cf = _FULL[_family(training.precision)]
@@ -228,7 +227,7 @@ def layer_static_bytes_per_token(arch: Architecture, training: Training, ffn: in
         per += (4 if lora else 6) * (h_attn + kvw)
     per += 4 * H + 8
     per += model_dropout_bytes_per_token(arch, training, family) + routed
-    kind = "lora" if lora else "full"
+    kind = ("lora-fp32" if training.precision == "fp32" else "lora") if lora else "full"
     a, b = family_fit(family, kind) if transformers_classes(training) else (0.0, 0.0)
     per += a * h + b * f
     if (a, b) == (0.0, 0.0):
@@ -242,11 +241,38 @@ def attention_scores_bytes_per_token(arch: Architecture, training: Training, seq
     probabilities, or sdpa's math-kernel fallback; 0 with a fused kernel."""
     H = arch.n_heads
     if eager_attention(training, family):
-        # eager: the saved scores per head and key position; soft-capping also saves their tanh (registry softcapping)
-        return (8 if training.precision == "fp32" else 6) * H * seq_len + (2 * H * seq_len if softcapping(family) else 0)
+        # the saved 16-bit tanh of the scores (registry softcapping); under fp32 the 8 x n_heads x s already holds it
+        # (measured on Gemma2ForCausalLM, LoRA, exactly 2 x n_heads x s less than with the term)
+        cap = 2 * H * seq_len if softcapping(family) and training.precision != "fp32" else 0
+        return (8 if training.precision == "fp32" else 6) * H * seq_len + cap
     if math_attention(arch, family):
         return math_attention_bytes_per_token(arch, seq_len)
     return 0.0
+
+
+def lora_h_coefficient(roles: set[str], training: Training) -> float:
+    """Bytes per token per LoRA block in units of d_model. On a 16-bit base: 12, + 4 for each adapted input group
+    (attention in, attention out, MLP in), doubled when the residual stream is fp32. Under fp32 (fp32 base and
+    adapters, no autocast): 16, + 4 when the attention inputs and + 4 when the MLP inputs carry adapters; an adapted
+    o_proj adds nothing there, and the 16-bit terms do not double (what doubles are the kv, ffn and rank terms).
+    Measured on LlamaForCausalLM and MistralForCausalLM under FakeTensorMode (exact at (d_model, ffn) = (256, 1024),
+    (512, 1024), (256, 2048), 3 minus 2 blocks) for targets q; q, v; q, k, v, o; o; gate, up; down; gate, up, down;
+    all-linear: fp32 measured 16-24 x d_model where doubling the 16-bit coefficient gave 24-48."""
+    if training.precision == "fp32" and residual_bytes(training) == 4:
+        return 16 + 4 * bool(roles & _ATTN_IN) + 4 * bool(roles & _MLP_IN)
+    groups = sum(bool(roles & g) for g in (_ATTN_IN, {"o"}, _MLP_IN))
+    return (12 + 4 * groups) * (2 if residual_bytes(training) == 4 else 1)
+
+
+def checkpointed_copy_share(arch: Architecture, training: Training, linear_numel: int) -> float:
+    """The share of the autocast weight copies still live at the start of backward under activation checkpointing:
+    the blocks' copies are made again when a block is recomputed, but the output head is outside every checkpointed
+    block, so its 16-bit copy (vocab x d_model) stays from the forward to the loss backward. Measured on
+    GemmaForCausalLM and LlamaForCausalLM under FakeTensorMode (full fine-tuning, bf16-mixed, checkpointing: the
+    measured autocast copies at the backward peak are exactly the head's). 0 under LoRA (no trainable head copy)."""
+    if training.method in ("lora", "qlora") or not linear_numel:
+        return 0.0
+    return min(1.0, arch.vocab_size * arch.d_model / linear_numel)
 
 
 def transformers_classes(training: Training) -> bool:
@@ -274,12 +300,14 @@ def non_gated_mlp_bytes_per_token(arch: Architecture, training: Training, f: int
 
 
 def family_fit(family: str | None, kind: str) -> tuple[float, float]:
-    """The family's measured residual (x d_model, x ffn) bytes per token for "full", "lora" or "prefill"
-    (the registry's activation_fit; (0, 0) when the Llama coefficients hold)."""
+    """The family's measured residual (x d_model, x ffn) bytes per token for "full", "lora", "lora-fp32" (else
+    "lora") or "prefill" (the registry's activation_fit; (0, 0) when the Llama coefficients hold)."""
     from llmspec.spec.families import family as registry_family
 
     fam = registry_family(family)
-    return fam.activation_fit.get(kind, (0.0, 0.0)) if fam is not None else (0.0, 0.0)
+    if fam is None:
+        return 0.0, 0.0
+    return fam.activation_fit.get(kind, fam.activation_fit.get(kind.split("-")[0], (0.0, 0.0)))
 
 
 def eager_attention(training: Training, family: str | None = None) -> bool:

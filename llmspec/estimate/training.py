@@ -48,10 +48,11 @@ def tied_grad_sum_bytes(arch, tr: Training) -> float:
     the old gradient). For that moment three vocab x d_model gradients are live where the estimate had one: 2 x vocab
     x d_model x gradient bytes. The embedding's backward is the last op of backward, so every other gradient is live
     too (measured on Gemma, Gemma 2, Falcon, OPT and OLMo under FakeTensorMode; benchmarks/memory_accuracy.md).
-    LoRA / QLoRA: the embedding is frozen (0)."""
+    LoRA / QLoRA: the embedding is frozen (0). With gradient accumulation the accumulated gradient is one more
+    (measured: 3 extra on Gemma at 3 x 256k x 3072, the blind held-out case gemma-full-ckpt-accum)."""
     if not arch.tie_embeddings or tr.method in ("lora", "qlora"):
         return 0.0
-    return 2.0 * arch.vocab_size * arch.d_model * P.grad_bytes(tr.precision)
+    return (2.0 + (tr.gradient_accumulation > 1)) * arch.vocab_size * arch.d_model * P.grad_bytes(tr.precision)
 
 
 BATCH_KEYS = ("micro_batch_size", "seq_len", "gradient_accumulation")
@@ -84,7 +85,8 @@ class TrainingStatic:
     expert_grad: float
     logits_f: float
     logits_b: float
-    tied: float
+    copies_bwd: float
+    """The autocast copies still live at the start of backward (under checkpointing: the head's only)."""
     base_bytes: float
     notes: list[str]
     capacity: tuple[int | None, str | None, list[str]]
@@ -212,7 +214,8 @@ def training_static(spec: Spec) -> TrainingStatic:
         experts_all=experts_all, experts_one=experts_one, expert_grad=A.lora_expert_grad_bytes(arch, tr, family) / tp,
         logits_f=A.logits_bytes_per_token(arch, "forward", prec, family),
         logits_b=A.logits_bytes_per_token(arch, "backward", prec, family),
-        tied=tied_grad_sum_bytes(arch, tr) / mp, base_bytes=_base_bytes(tr), notes=notes,
+        copies_bwd=copies * A.checkpointed_copy_share(arch, tr, lay.linear_numel) if tr.activation_checkpointing
+        else copies, base_bytes=_base_bytes(tr), notes=notes,
         capacity=(cap, acc, cap_notes), accelerator_note=accelerator_note(spec))
 
 
@@ -241,8 +244,8 @@ def training_memory(spec: Spec, static: TrainingStatic | None = None) -> MemoryE
     else:
         kept += st.experts_all
     ckpt_dropout = st.ckpt_dropout * T / tp
-    copies_bwd = 0.0 if tr.activation_checkpointing else copies
-    tied = st.tied
+    copies_bwd = st.copies_bwd
+    tied = tied_grad_sum_bytes(arch, tr) / st.mp  # reads gradient_accumulation: the batch part
 
     # --- training-stack knobs that depend on the batch shape (llmspec.estimate.stack; issue 12) ------------------
     per_layer = st.checkpoint * T / tp if tr.activation_checkpointing else largest_block

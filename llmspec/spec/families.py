@@ -158,7 +158,7 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
     _llama_like("gemma", "GemmaForCausalLM", dict(
         vocab_size=256000, hidden_size=3072, intermediate_size=24576, num_hidden_layers=28, num_attention_heads=16,
         num_key_value_heads=16, head_dim=256, hidden_act="gelu_pytorch_tanh", max_position_embeddings=8192,
-        tie_word_embeddings=True, attention_bias=False), {**_ROPE, **_ATTN_BIAS}, activation_fit={"lora": (2, 0)}),
+        tie_word_embeddings=True, attention_bias=False), {**_ROPE, **_ATTN_BIAS}, activation_fit={"lora": (2, 0), "lora-fp32": (4, 0)}),
     # Gemma2DecoderLayer: input, post_attention, pre_feedforward and post_feedforward RMSNorms.
     _llama_like("gemma2", "Gemma2ForCausalLM", dict(
         vocab_size=256000, hidden_size=2304, intermediate_size=9216, num_hidden_layers=26, num_attention_heads=8,
@@ -167,7 +167,7 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
         aliases={"hidden_act": "hidden_activation"}, quirks="eager attention (logit soft-capping)",
         # refitted (benchmarks/fit_families.py, calibration shapes) once the soft-capping tanh had its own term
         # (it was (23, 1) / (13, 1))
-        activation_fit={"full": (20, 0), "lora": (10, 0)},
+        activation_fit={"full": (20, 0), "lora": (10, 0), "lora-fp32": (20, 0)},
         # Gemma2PreTrainedModel._supports_sdpa = False (attention logit soft-capping): eager attention
         sdpa=False, softcapping=True),
     # Phi3Attention: fused qkv_proj and o_proj without bias; Phi3MLP: fused gate_up_proj and down_proj.
@@ -178,7 +178,7 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
         {"qkv_proj": ("qkv",), "o_proj": ("o",), "gate_up_proj": ("gate_up",), "down_proj": ("down",),
          "embed_tokens": ("embed",), "lm_head": ("head",)}, None, arch=_ROPE,
         dropout_keys=("resid_pdrop", "embd_pdrop"), dropout_h=4,
-        activation_fit={"lora": (-2, 0), "prefill": (0, 2)}),
+        activation_fit={"lora": (-2, 0), "lora-fp32": (12, 0), "prefill": (0, 2)}),
     # GPT2Attention / GPT2MLP: Conv1D layers (c_attn, c_proj, c_fc, c_proj) with biases; wpe has n_positions rows.
     Family("gpt2", "GPT2LMHeadModel", False, dict(
         vocab_size=50257, n_positions=1024, n_embd=768, n_layer=12, n_head=12, n_inner="", num_key_value_heads="",
@@ -192,7 +192,7 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
               "learned_positions": Offset("context_length")},
         reject={"add_cross_attention": (True, "GPT-2 with add_cross_attention = true (an encoder-decoder)")},
         dropout_keys=("resid_pdrop", "embd_pdrop"), attention_dropout_keys=("attn_pdrop",), dropout_h=6,
-        activation_fit={"full": (-14, 2), "lora": (-10, 2), "prefill": (2, 2)},
+        activation_fit={"full": (-14, 2), "lora": (-10, 2), "lora-fp32": (0, 4), "prefill": (2, 2)},
         quirks="learned positions = n_positions"),
     # GPTNeoXAttention: query_key_value and dense with bias=config.attention_bias; GPTNeoXMLP: nn.Linear with bias.
     Family("gpt_neox", "GPTNeoXForCausalLM", False, dict(
@@ -202,7 +202,7 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
         {**_NEOX, "embed_in": ("embed",)}, ("query_key_value",),
         arch={"norm": "layernorm", **_ATTN_BIAS, "mlp_bias": True, "parallel_attention": "$use_parallel_residual"},
         dropout_keys=("hidden_dropout",), dropout_h=6,
-        activation_fit={"full": (-12, -4), "lora": (-8, -4), "prefill": (2.1, -2.4)}),
+        activation_fit={"full": (-12, -4), "lora": (-8, -4), "lora-fp32": (8, -8), "prefill": (2.1, -2.4)}),
     # FalconLinear layers take bias=config.bias; LayerNorm has weight and bias. n_embed, n_head and n_layer are the
     # names of the original RefinedWeb configs.
     Family("falcon", "FalconForCausalLM", False, dict(
@@ -227,7 +227,7 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
         mqa_math_sdpa_until="5.25.0",
         # refitted (benchmarks/fit_families.py, calibration shapes) once sdpa's math kernel had its own term: the
         # same residual as GPT-NeoX's parallel LayerNorm / GELU block (it was (-3.2, -2.55) / (0.8, -2.55))
-        activation_fit={"full": (-12, -4), "lora": (-8, -4)},
+        activation_fit={"full": (-12, -4), "lora": (-8, -4), "lora-fp32": (-5, -8)},
         quirks="kv heads from new_decoder_architecture / multi_query; norms from num_ln_in_parallel_attn; alibi"),
     # OPTAttention: q/k/v/out_proj bias=enable_bias; fc1/fc2 bias=enable_bias; OPTLearnedPositionalEmbedding has
     # max_position_embeddings + 2 rows (offset 2, from fairseq).
@@ -247,7 +247,7 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
         same_as={"word_embed_proj_dim": ("hidden_size", "the project_in/project_out layers of such checkpoints "
                                          "(e.g. opt-350m)")},
         dropout_keys=("dropout",), dropout_h=4,
-        activation_fit={"full": (-10, -6), "lora": (-6, -4), "prefill": (-0.5, -2.0)},
+        activation_fit={"full": (-10, -6), "lora": (-6, -4), "lora-fp32": (0, -12), "prefill": (-0.5, -2.0)},
         quirks="learned positions = max_position_embeddings + 2; word_embed_proj_dim must equal hidden_size"),
     # OlmoLayerNorm: F.layer_norm without weight or bias (no parameters).
     _llama_like("olmo", "OlmoForCausalLM", dict(

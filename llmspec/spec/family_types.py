@@ -129,8 +129,9 @@ class Family:
     seq 256 and 512; benchmarks/memory_accuracy.md)."""
     activation_fit: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     """Bytes per token the Llama-fitted activation coefficients miss for this real class, as (x d_model, x ffn):
-    "full" and "lora" per block saved for backward (bf16-mixed, LoRA on all linear layers), "prefill" at the peak
-    of a prefill. Fitted on the real class at three small shapes by benchmarks/fit_families.py (calibration),
+    "full" and "lora" per block saved for backward (bf16-mixed, LoRA on all linear layers), "lora-fp32" the same
+    under fp32 precision (instead of "lora"; fitted after the blind held-out run, on the calibration shapes),
+    "prefill" at the peak of a prefill. Fitted on the real class at three small shapes by benchmarks/fit_families.py (calibration),
     then checked on the held-out real widths of benchmarks/memory_accuracy.py. Empty: the Llama coefficients hold."""
     config_overrides: Mapping[str, Any] = field(default_factory=dict)
     """config keys a spec's architecture cannot express, set when --measure writes the config from a spec (not from

@@ -1,0 +1,92 @@
+"""LoRA under fp32 precision and checkpointed full fine-tuning against the real class (the cause of the blind held-out misses of the
+lora-all-fp32 set-up, benchmarks/memory_accuracy.md). The old code doubled the whole 16-bit LoRA coefficient, so a
+block's activations came out 12-24 x d_model bytes per token too high; the d_model part does not double
+(activations.lora_h_coefficient). Per block = the 3-block run minus the 2-block run, so the non-block terms cancel."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from llmspec.estimate import training_memory
+from tests.estimate.test_measure_families import reduced_spec
+
+TARGETS = [["q_proj", "v_proj"], ["o_proj"], ["down_proj"], ["q_proj", "k_proj", "v_proj", "o_proj"], ["all-linear"]]
+
+
+def per_block(load, preset: str, targets: list[str], h: int, ffn: int | None = None,
+              batch: int = 1) -> tuple[float, float]:
+    from llmspec.estimate.measure import measure_training
+
+    est, meas = [], []
+    for layers in (2, 3):
+        text = reduced_spec(preset, h=h, context=256).replace("n_layers = 2\n", f"n_layers = {layers}\n")
+        if ffn is not None:
+            text = text.replace(f"ffn_dim = {2 * h}\n", f"ffn_dim = {ffn}\n")
+        spec = load(text, "training.method=lora", "training.precision=fp32", "training.seq_len=256",
+                    f"training.micro_batch_size={batch}",
+                    f"training.lora.targets={json.dumps(targets)}")
+        est.append(training_memory(spec).phases["backward"])
+        meas.append(measure_training(spec).phases["backward"])
+    tokens = 256 * batch
+    return (est[1] - est[0]) / tokens, (meas[1] - meas[0]) / tokens
+
+
+@pytest.mark.eval
+@pytest.mark.parametrize("targets", TARGETS, ids=["+".join(t) for t in TARGETS])
+@pytest.mark.parametrize("preset", ["Llama-2-7B", "Mistral-7B"])
+def test_fp32_lora_block_bytes_match_the_real_class(load, preset, targets):
+    h = 256
+    est, meas = per_block(load, preset, targets, h)
+    assert abs(est - meas) <= 0.25 * h, (est, meas, (est - meas) / h)  # the old code: 12-24 x h over
+
+
+# the families whose real class saves other tensors: the registry's "lora-fp32" residuals (fitted on
+# benchmarks/fit_families.py's calibration shapes, not these), and Gemma 2's soft-capped eager scores under fp32
+FAMILY_PRESETS = ["GPT-2", "Pythia-1.4B", "OPT-1.3B", "Falcon-7B", "Gemma-7B", "Gemma-2-9B", "Phi-3-mini-4k"]
+
+
+@pytest.mark.eval
+@pytest.mark.parametrize("preset", FAMILY_PRESETS)
+def test_fp32_lora_block_bytes_of_other_families(load, preset):
+    # MLP 4 x d_model (the two-matrix checkpoints' ratio) and 4 sequences, as the calibration shapes; at batch 1
+    # Falcon-7B's peak moment in backward differs by a weight-sized transient (+5.9 x d_model per token here)
+    h = 256
+    est, meas = per_block(load, preset, ["all-linear"], h, ffn=4 * h, batch=4)
+    assert abs(est - meas) <= 0.25 * h, (est, meas, (est - meas) / h)
+
+
+# --- full fine-tuning with activation checkpointing: the head's autocast copy (the blind set's Gemma misses) ----
+
+
+@pytest.mark.eval
+@pytest.mark.parametrize("preset", ["Gemma-7B", "Llama-2-7B"])
+@pytest.mark.parametrize("accumulation", [1, 4])
+def test_checkpointing_keeps_the_heads_autocast_copy(load, preset, accumulation):
+    """The blocks' autocast copies are recomputed, the head's is live until the loss backward (the old code dropped
+    every copy: -4.9% Gemma-7B, -3.8% Llama-2-7B at this shape, where the head dominates)."""
+    from llmspec.estimate.measure import measure_training
+
+    text = reduced_spec(preset, h=128, context=256).replace("vocab_size = 256\n", "vocab_size = 16384\n")
+    spec = load(text, "training.method=full", "training.precision=bf16-mixed", "training.seq_len=128",
+                "training.micro_batch_size=2", "training.activation_checkpointing=true",
+                f"training.gradient_accumulation={accumulation}")
+    est, meas = training_memory(spec), measure_training(spec)
+    assert est.breakdown["autocast_copies"] == 16384 * 128 * 2
+    assert est.per_gpu_bytes == pytest.approx(meas.peak_bytes, rel=0.005)
+
+
+@pytest.mark.eval
+@pytest.mark.parametrize("accumulation, extra", [(1, 2), (4, 3)])
+def test_tied_gradient_sum_with_accumulation(load, accumulation, extra):
+    """At the end of backward a tied matrix's gradients are summed out of place; with accumulation the accumulated
+    gradient is one more vocab x d_model copy (the old code: 2 for both; blind case gemma-full-ckpt-accum -6.1%)."""
+    from llmspec.estimate.measure import measure_training
+
+    text = reduced_spec("Gemma-7B", h=128, context=256).replace("vocab_size = 256\n", "vocab_size = 8192\n")
+    spec = load(text, "training.method=full", "training.precision=bf16-mixed", "training.seq_len=8",
+                f"training.gradient_accumulation={accumulation}")
+    est, meas = training_memory(spec), measure_training(spec)
+    assert est.breakdown["tied_gradient_sum"] == extra * 8192 * 128 * 4
+    assert est.per_gpu_bytes == pytest.approx(meas.peak_bytes, rel=0.005)
