@@ -15,7 +15,7 @@ step-down (paired.holm) at family-wise alpha = 0.05, regression mode, max_drop =
   alpha/m: llmspec reports those gates UNDECIDABLE (exit 2) instead of judging them.
 
 The last section is the demo spec's m = 4 gates made baseline gates at max_drop = 0.05 points, at the smoke
-suite's real n (rows of suites/smoke/kb_mc.jsonl) and at the n the power formula asks for (a 10-point drop
+suite's real n (rows of suites/smoke/kb_mc.jsonl), at the n the power formula asks for and at the old n = 40 (a 10-point drop
 detected with 80% power): A/A, a true drop at the margin, and a 10-point drop.
 
 Seeded; REPS replications per cell; Monte-Carlo SE of a 5% rate = sqrt(.05 * .95 / REPS).
@@ -27,6 +27,7 @@ import math
 import sys
 import zlib
 from pathlib import Path
+from statistics import NormalDist
 
 import numpy as np
 
@@ -124,17 +125,27 @@ def main() -> None:
     root = Path(__file__).resolve().parents[1]
     demo_n = sum(1 for line in (root / "suites" / "smoke" / "kb_mc.jsonl").read_text().splitlines() if line)
     need = next(k for k in range(2, 100_000) if paired.detectable_drop(DEMO_MARGIN, 0.5, k, ALPHA / DEMO_M) <= 0.10)
+    level = ALPHA / DEMO_M
+    z_level, z_power = NormalDist().inv_cdf(1 - level), NormalDist().inv_cdf(paired.POWER)
     out += ["## The demo suite", "",
-            f"The smoke suite's multiple-choice task has n = {demo_n} documents: the row n = 40 above. The demo spec "
-            f"has {DEMO_M} gates; made baseline gates with max_drop = {DEMO_MARGIN} points (Holm, alpha = {ALPHA}), "
-            f"each detects with 80% power a drop of {paired.detectable_drop(DEMO_MARGIN, 0.5, demo_n, ALPHA / DEMO_M):.3g}"
-            f" at n = {demo_n} (sigma = 0.5, unpaired variance 2 sigma^2/n). A 10-point drop needs n >= {need}. The "
-            f"simulated runs below are positively correlated with accuracy {P} (sigma^2 = {P * (1 - P):.2f} < 0.25), "
-            "so the formula is conservative for them.", "",
+            f"The demo spec (examples/tiny-finetuned.toml) has {DEMO_M} gates. Made baseline gates with max_drop = "
+            f"{DEMO_MARGIN} points (Holm, alpha = {ALPHA}), the first is tested at alpha/m = {level:.4g}. A gate "
+            "detects with 80% power a drop of margin + (z_(1-alpha/m) + z_0.8) * sqrt(2 sigma^2 / n) "
+            "(paired.detectable_drop; sigma = 0.5, the largest for values in [0, 1]; the unpaired variance, "
+            "conservative when the two runs are not negatively correlated). For a 10-point drop:", "",
+            f"    {DEMO_MARGIN} + ({z_level:.3f} + {z_power:.3f}) * sqrt(0.5 / n) <= 0.10  =>  "
+            f"n >= 0.5 * (({z_level:.3f} + {z_power:.3f}) / {0.10 - DEMO_MARGIN:.2f})^2 = "
+            f"{0.5 * ((z_level + z_power) / (0.10 - DEMO_MARGIN)) ** 2:.1f}, so n >= {need}.", "",
+            f"The smoke suite has n = {demo_n} documents per gated task (rows of suites/smoke/kb_mc.jsonl; "
+            f"llmspec/eval/kb.py, EVAL_ITEMS), where such a gate detects a drop of "
+            f"{paired.detectable_drop(DEMO_MARGIN, 0.5, demo_n, level):.3g}; the suite had n = 40 before, where it "
+            f"detected only {paired.detectable_drop(DEMO_MARGIN, 0.5, 40, level):.3g}. The simulated runs below are "
+            f"positively correlated with accuracy {P} (sigma^2 = {P * (1 - P):.2f} < 0.25), so the formula is "
+            "conservative for them.", "",
             "| test | n | A/A false failure (any gate) | true drop = margin (5 points): failures | "
             "10-point drop: failures |", "|---|---:|---:|---:|---:|"]
     for kind in ("accuracy", "mean"):
-        for n in (demo_n, need):
+        for n in sorted({40, need, demo_n}):
             seed = zlib.crc32(f"demo-{kind}-{n}".encode())
             rates = [cell(kind, n, DEMO_M, d, seed + i, DEMO_MARGIN) for i, d in enumerate((0.0, DEMO_MARGIN, 0.10))]
             WORST.append(rates[0])

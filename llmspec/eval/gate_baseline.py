@@ -72,7 +72,9 @@ def baseline_test(
     sign = 1.0 if hib else -1.0
     res.margin = float(_get(gate, "max_drop")) / (100.0 if unit == "percent" else 1.0)
     test: paired.TestResult
-    if unit == "points" and getattr(metric_obj, "proportion", False):
+    # Tango's test needs 0/1 values in both runs: an lm-eval metric's type is inferred from one run's logged values
+    binary = all(v in (0, 1) for v in (*cand, *base))
+    if unit == "points" and getattr(metric_obj, "proportion", False) and binary:
         test = paired.paired_proportions(*((cand, base) if hib else (base, cand)), res.margin, mode)
         sigma = SIGMA_BOUNDED  # not the baseline's own p(1-p): a baseline at 1.0 would claim perfect power
     elif unit == "points" and getattr(metric_obj, "mean", False):

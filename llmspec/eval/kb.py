@@ -1,4 +1,4 @@
-"""A knowledge base the project writes itself: a fictional line of water purifiers.
+"""A knowledge base the project writes itself: a fictional catalogue of water purifiers (8 lines x 50 models).
 
 It feeds the tiny demo models (training text) and the offline ``smoke`` suite (held-out text and
 questions). Everything is generated from a fixed seed with :class:`random.Random`, so the same text comes
@@ -18,11 +18,23 @@ from collections.abc import Callable
 from pathlib import Path
 
 SEED = 20261123
-VERSION = 4  # bump when the generator's output changes (it is part of the tiny models' build recipe)
+VERSION = 7  # bump when the generator's output changes (it is part of the tiny models' build recipe)
 
-PRODUCTS = ["Brook 100", "Cascade 200", "Delta 300", "Fjord 400", "Glacier 500", "Harbor 600",
-            "Lagoon 700", "Meadow 800"]
-# attribute -> one distinct value per product (assigned by a seeded shuffle)
+# Sizing: each gated task has EVAL_ITEMS distinct documents. The smallest drop a baseline gate detects with 80%
+# power at level alpha/m is margin + (z_(1-alpha/m) + z_0.8) * sqrt(2 sigma^2 / n) (llmspec.eval.paired.
+# detectable_drop; Chow, Shao & Wang, sec. 3.2). With the demo spec's m = 4 gates, alpha = 0.05, a 5-point
+# margin, the conservative sigma = 0.5 of values in [0, 1] and the unpaired variance, a 10-point drop needs
+# n >= 1,902 (suites/README.md; tests/eval/test_eval_suites.py recomputes it from the same function).
+EVAL_ITEMS = 2000
+
+# 8 product lines x 50 model numbers = 400 products. Every model of a line shares the line's warranty, capacity,
+# cartridge, first replacement step and indicator colour (40 line facts, as many as a ~1M-parameter model learns
+# in a few hundred steps), and 400 products x 5 attributes give EVAL_ITEMS distinct questions. The documents are
+# distinct, but they share those 40 facts: see suites/README.md on what the gates' independence assumption means.
+LINES = ["Brook", "Cascade", "Delta", "Fjord", "Glacier", "Harbor", "Lagoon", "Meadow"]
+NUMBERS = [str(100 + 10 * i) for i in range(50)]
+PRODUCTS = [f"{line} {number}" for line in LINES for number in NUMBERS]
+# attribute -> the values it takes (each line gets one, by a seeded draw)
 VALUES = {
     "warranty": ["6 months", "12 months", "18 months", "24 months", "36 months", "48 months",
                  "60 months", "72 months"],
@@ -125,32 +137,49 @@ EVAL_QUESTIONS = {
 }
 CLASS_LABELS = ["filter", "warranty", "leak", "delivery"]
 CLASS_WEIGHTS = [0.5, 0.25, 0.15, 0.10]  # deliberate imbalance: accuracy hides a model that only says "filter"
+# What a customer writes, by topic: never the label word itself (tests/eval/test_eval_suites.py checks it), so a
+# model has to learn which complaints belong to which topic.
 CLASS_KEYWORDS = {
-    "filter": ["the filter is clogged", "the water tastes of old filter", "the filter light is on",
-               "the cartridge is worn out", "the filter needs a change"],
-    "warranty": ["is it still under warranty", "the warranty card is lost", "can I claim the warranty",
-                 "the guarantee ran out", "the warranty covers a repair"],
-    "leak": ["water is dripping on the counter", "there is a puddle under it", "it is leaking from the base",
-             "the tank drips water", "the seal is leaking"],
-    "delivery": ["the parcel never arrived", "the courier lost my order", "the delivery is late",
-                 "the box came damaged in transit", "the shipping address was wrong"],
+    "filter": ["the water tastes of chlorine", "the cartridge is worn out", "the change lamp is blinking",
+               "the water flows very slowly", "the water smells musty", "the cartridge has turned grey",
+               "the water looks cloudy", "the refill is used up", "the water tastes metallic",
+               "the purifier no longer cleans the water"],
+    "warranty": ["is it still covered after two years", "the guarantee card is lost", "can I get a free repair",
+                 "the guarantee ran out last week", "will you replace it for free", "the receipt is gone but it broke",
+                 "who pays for the repair", "is a cracked jug covered", "the free repair was refused",
+                 "does the cover include the pump"],
+    "leak": ["water is dripping on the counter", "there is a puddle under it", "the base is always wet",
+             "the tank drips all night", "the seal lets water through", "the jug spills from a crack",
+             "water seeps from the tap", "the floor is wet every morning", "drops run down the side",
+             "the hose is dripping"],
+    "delivery": ["the parcel never arrived", "the courier lost my order", "the order is two weeks late",
+                 "the box came damaged in transit", "the shipping address was wrong",
+                 "the tracking number does not work", "the package went to my neighbour",
+                 "I got the wrong item in the box", "the parcel was sent back to you",
+                 "nobody rang when the van came"],
 }
 TRAIN_TICKETS = ["Ticket: My {p} has a problem: {k}.\nCategory: {label}",
                  "Ticket: About the {p}, {k}. What now?\nCategory: {label}",
                  "Ticket: Dear support, {k} with my {p}.\nCategory: {label}"]
-EVAL_TICKET = "Hello, writing about my {p}: {k}, please help."
+# Held-out ticket wordings: the suite's tickets use only these frames, which the training text never does.
+TICKETS_PER_KEYWORD = 4  # training tickets per keyword and pass
+TRAIN_PRODUCTS_PER_LINE = 2  # products of each line named in one pass of the training text
+EVAL_TICKETS = ["Hello, writing about my {p}: {k}, please help.", "Hi team, {k} and I own a {p}.",
+                "Question from a {p} owner: {k}.", "Good morning. {k}, it is a {p}.", "Urgent: my {p} and {k}.",
+                "Since Monday {k}; the model is a {p}."]
 
 
 def facts(seed: int = SEED) -> dict[str, dict[str, str]]:
-    """product -> attribute -> value; each attribute's values are a seeded permutation over the products."""
+    """product -> attribute -> value: each attribute's values are a seeded permutation over the lines, and every
+    product of a line has its line's values."""
     rng = random.Random(seed)
-    table: dict[str, dict[str, str]] = {p: {} for p in PRODUCTS}
+    per_line: dict[str, dict[str, str]] = {line: {} for line in LINES}
     for attr, values in VALUES.items():
         shuffled = list(values)
         rng.shuffle(shuffled)
-        for product, value in zip(PRODUCTS, shuffled):
-            table[product][attr] = value
-    return table
+        for line, value in zip(LINES, shuffled):
+            per_line[line][attr] = value
+    return {f"{line} {number}": dict(per_line[line]) for line in LINES for number in NUMBERS}
 
 
 OPENERS = ["", "", "", "Note: ", "In short, ", "Good to know: ", "From the manual: ", "Tip: ", "Remember: ",
@@ -178,42 +207,41 @@ def _vary(rng: random.Random, template: str) -> str:
 
 
 def training_text(repeats: int = 6, seed: int = SEED) -> str:
-    """The fine-tuning corpus, ``repeats`` shuffled passes over: every fact in every training wording
-    (statements with varied openers and product names, FAQ lines, question/answer records), one product sheet
-    per product (its facts as one paragraph in random order), general manual text and labelled support
-    tickets. Records are separated by blank lines."""
+    """The fine-tuning corpus, ``repeats`` shuffled passes. Each pass names TRAIN_PRODUCTS_PER_LINE products of
+    every line (a seeded draw): their facts in every training wording (statements with varied openers and
+    product names, FAQ lines, question/answer records), general manual text and labelled support tickets
+    (TICKETS_PER_KEYWORD per keyword and pass, random products). A model learns the 40 line facts from a corpus
+    it sees several times; one pass over all 400 products (~650k tokens) left it at chance. Records are
+    separated by blank lines."""
     rng = random.Random(seed + 1)
     table = facts(seed)
     out: list[str] = []
     for _ in range(repeats):
-        lines = [_vary(rng, t).format(p=p, v=v) for p, row in table.items() for a, v in row.items()
+        chosen = [f"{line} {n}" for line in LINES for n in rng.sample(NUMBERS, TRAIN_PRODUCTS_PER_LINE)]
+        lines = [_vary(rng, t).format(p=p, v=table[p][a]) for p in chosen for a in table[p]
                  for t in TRAIN_TEMPLATES[a]]
-        lines += [f"Question: {q.format(p=p)}\nAnswer: {v}." for p, row in table.items() for a, v in row.items()
+        lines += [f"Question: {q.format(p=p)}\nAnswer: {table[p][a]}." for p in chosen for a in table[p]
                   for q in TRAIN_QUESTIONS[a]]
-        for p, row in table.items():
-            attrs = list(row)
-            rng.shuffle(attrs)
-            lines.append(" ".join(_vary(rng, rng.choice(TRAIN_TEMPLATES[a][:3])).format(p=p, v=row[a])
-                                  for a in attrs))
         lines += MANUAL * 2
         for label, keys in CLASS_KEYWORDS.items():
             for k in keys:
-                for p in PRODUCTS:
-                    lines.append(rng.choice(TRAIN_TICKETS).format(p=p, k=k, label=label))
+                for _ in range(TICKETS_PER_KEYWORD):
+                    lines.append(rng.choice(TRAIN_TICKETS).format(p=rng.choice(PRODUCTS), k=k, label=label))
         rng.shuffle(lines)
         out.extend(lines)
     return "\n\n".join(out) + "\n"
 
 
 def heldout_docs(seed: int = SEED) -> list[dict]:
-    """Perplexity documents: one paragraph per product, in wordings the training text never uses."""
+    """Perplexity documents: one paragraph per product (400), in wordings the training text never uses."""
     table = facts(seed)
     return [{"text": " ".join(HELDOUT_TEMPLATES[a].format(p=p, v=v) for a, v in row.items())}
             for p, row in table.items()]
 
 
 def mc_docs(seed: int = SEED) -> list[dict]:
-    """Multiple choice: the right value and three other products' values for the same attribute."""
+    """Multiple choice, one question per product and attribute (EVAL_ITEMS): the right value and three other
+    values of the same attribute."""
     rng = random.Random(seed + 2)
     table = facts(seed)
     docs = []
@@ -234,16 +262,20 @@ def qa_docs(seed: int = SEED) -> list[dict]:
             for p, row in table.items() for a, v in row.items()]
 
 
-def classification_docs(n: int = 60, seed: int = SEED) -> list[dict]:
-    """Ticket topics with class imbalance (CLASS_WEIGHTS), worded unlike the training tickets."""
+def classification_docs(n: int = EVAL_ITEMS, seed: int = SEED) -> list[dict]:
+    """Ticket topics with class imbalance (CLASS_WEIGHTS): distinct (held-out frame, product, keyword) triples
+    drawn without replacement, so no text repeats, and no frame the training tickets use."""
     rng = random.Random(seed + 3)
     docs = []
     counts = [round(w * n) for w in CLASS_WEIGHTS]
     for label, count in zip(CLASS_LABELS, counts):
-        for i in range(count):
-            k = CLASS_KEYWORDS[label][i % len(CLASS_KEYWORDS[label])]
-            p = rng.choice(PRODUCTS)
-            docs.append({"text": EVAL_TICKET.format(p=p, k=k), "label": CLASS_LABELS.index(label)})
+        keys = CLASS_KEYWORDS[label]
+        space = len(EVAL_TICKETS) * len(PRODUCTS) * len(keys)
+        for i in rng.sample(range(space), count):
+            frame, rest = divmod(i, len(PRODUCTS) * len(keys))
+            p, k = divmod(rest, len(keys))
+            docs.append({"text": EVAL_TICKETS[frame].format(p=PRODUCTS[p], k=keys[k]),
+                         "label": CLASS_LABELS.index(label)})
     rng.shuffle(docs)
     return docs
 

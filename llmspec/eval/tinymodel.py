@@ -32,7 +32,7 @@ EOS = "<|endoftext|>"
 
 _ARCH: dict[str, Any] = {"n_layer": 4, "n_embd": 128, "n_head": 4, "n_inner": 512, "n_positions": 256, "vocab_size": 2048}
 _TOKENIZER = {"vocab_size": 2048, "min_frequency": 2}
-_TRAIN = {"steps": 400, "batch_size": 16, "seq_len": 128, "lr": 3e-3, "warmup": 40, "weight_decay": 0.01,
+_TRAIN = {"steps": 500, "batch_size": 16, "seq_len": 128, "lr": 3e-3, "warmup": 40, "weight_decay": 0.01,
           "label_smoothing": 0.2}
 
 RECIPES: dict[str, dict] = {

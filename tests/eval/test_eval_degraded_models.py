@@ -1,17 +1,21 @@
 """Real degraded copies of the demo model, judged through `llmspec eval --baseline` against the fine-tuned run.
 
-Copies: Gaussian noise at three scales (relative to each weight tensor's own standard deviation), an identical
-file copy and a re-serialised copy (loaded and saved again by transformers). One baseline run is shared; each copy
-runs once with m = 20 baseline gates (every gateable metric of the smoke suite, some twice), and the same real
-results are then judged again with m = 1, 5, 10 gates by the library's evaluate_gates.
+Copies: an identical file copy, a re-serialised copy (loaded and saved again by transformers), and Gaussian noise at
+three scales relative to each weight tensor's own standard deviation: SMALL, DROP10 (found by measurement: the scale
+at which multiple-choice accuracy drops about 10 points, see SCALES) and LARGE.
 
-Measured: the smoke suite (8 perplexity documents, 40 multiple-choice and QA items, 60 tickets) is too small for
-every gate to catch these drops at alpha/m; what holds, and is asserted, is that no degraded copy passes a gate
-silently (a pass carries the power warning), undecidable gates fail closed, verdicts match their printed bounds,
-and identical copies pass.
+The baseline is the demo run shared with test_eval_demo.py (`llmspec eval examples/tiny-finetuned.toml -q`). Each
+copy runs once through the CLI: the DROP10 copy with the demo spec's own 4 gates made baseline gates (m = 4,
+5-point / 5% margins: what the smoke suite was sized for, suites/README.md), the others with m = 20 baseline gates
+(every gateable metric of the smoke suite, some twice). The same real results are then judged again with m = 1, 4,
+5, 10 and 20 gates by the library's evaluate_gates.
 
-What the issue measured on the old code: with several perplexity gates a copy with +66% word perplexity passed
-("no proven drop beyond 5%: change -66%, upper bound -46.1%").
+At 2,000 documents per gated task and 400 perplexity documents every gate is decidable at alpha/20. The identical
+copies have the fine-tuned model's bytes, so lm-eval's response cache (keyed by a hash of the model files) serves
+their requests; their verdicts are still computed by `llmspec eval --baseline`.
+
+What the issue measured on the old 40-item suite: a 10-point accuracy drop was caught by 5.6% of gates at m = 5, and
+with several perplexity gates a copy with +66% word perplexity passed.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -32,12 +37,25 @@ PERCENT = ["kb_perplexity/word_perplexity", "kb_perplexity/byte_perplexity", "kb
 GATES20 = [(g, "points") for g in POINTS] + [(g, "percent") for g in PERCENT] + \
           [(g, "points") for g in POINTS[:7]]
 assert len(GATES20) == 20
-SCALES = {"small": 0.02, "large": 0.5, "huge": 2.0}
+# the demo spec's gates (examples/tiny-finetuned.toml), each made a baseline gate with a 5-point (5%) margin
+DEMO4 = [("kb_perplexity/word_perplexity", "percent"), ("kb_mc/acc", "points"), ("kb_qa/f1", "points"),
+         ("kb_tickets/macro_f1", "points")]
+# Noise scales, found by measurement: kb_mc accuracy (2,000 items; the fine-tuned model scores 1.0) of copies made
+# with seed 200: 0.05 -> 0.9935, 0.1 -> 0.973, 0.2 -> 0.9475, 0.3 -> 0.9385, 0.4 -> 0.9335, 0.5 -> 0.916,
+# 0.53 -> 0.9135, 0.56 -> 0.899, 0.58 -> 0.891, 0.6 -> 0.866, 0.7 -> 0.6545.
+SCALES = {"small": 0.05, "drop10": 0.56, "large": 1.0}
+SEEDS = {"small": 100, "drop10": 200, "large": 102}
 
 
 def _gates_arg(gates) -> str:
     items = [f'{{metric="{m}", max_drop={0.05 if u == "points" else 5.0}, drop_unit="{u}"}}' for m, u in gates]
     return "eval.gates=[" + ", ".join(items) + "]"
+
+
+def _gate_models(gates):
+    from llmspec.spec.models import Gate
+
+    return [Gate(metric=g, max_drop=0.05 if u == "points" else 5.0, drop_unit=u) for g, u in gates]
 
 
 def _noisy_copy(src: Path, dst: Path, scale: float, seed: int) -> Path:
@@ -63,29 +81,34 @@ def copies(tiny_models, tmp_path_factory):
     src = tiny_models["tiny-finetuned"]
     out = {"identical": Path(shutil.copytree(src, root / "identical")),
            "reserialised": _noisy_copy(src, root / "reserialised", 0.0, 0)}
-    for i, (name, scale) in enumerate(SCALES.items()):
-        out[name] = _noisy_copy(src, root / name, scale, 100 + i)
+    for name, scale in SCALES.items():
+        out[name] = _noisy_copy(src, root / name, scale, SEEDS[name])
     return out
 
 
 @pytest.fixture(scope="module")
-def runs(copies, tmp_path_factory):
+def runs(copies, demo_runs, tmp_path_factory):
     from eval_helpers import run_llmspec
 
     root = tmp_path_factory.mktemp("degraded-runs")
-    base = run_llmspec("eval", "examples/tiny-finetuned.toml", "-q", out=root / "baseline")
+    base = demo_runs["tiny-finetuned"]
     assert base.code == 0, base.stderr
-    baseline = str(root / "baseline" / "results.json")
-    return {name: run_llmspec("eval", "examples/tiny-finetuned.toml", "-q", "--model", str(path), "--baseline",
-                              baseline, "--set", _gates_arg(GATES20), out=root / name)
-            for name, path in copies.items()}, json.loads(Path(baseline).read_text())
+    baseline = str(base.out / "results.json")
+    def run(name: str):
+        quiet, gates = ((), DEMO4) if name == "drop10" else (("-q",), GATES20)
+        return run_llmspec("eval", "examples/tiny-finetuned.toml", *quiet, "--model", str(copies[name]),
+                           "--baseline", baseline, "--set", _gates_arg(gates), out=root / name,
+                           env={"COLUMNS": "200"})  # the console table's header on one line
+
+    with ThreadPoolExecutor(max_workers=len(copies)) as pool:  # independent CLI processes, run side by side
+        out = dict(zip(copies, pool.map(run, copies)))
+    return out, json.loads(Path(baseline).read_text())
 
 
 def _printed_bound_agrees(g: dict) -> None:
     from llmspec.eval import paired
 
-    if g["status"] not in ("pass", "fail"):
-        return
+    assert g["status"] in ("pass", "fail"), g["reason"]  # every gate is decidable at this n
     word = "upper" if g["mode"] == "regression" else "lower"
     assert re.search(rf"{word} bound \S+", g["reason"]), g["reason"]
     rejected = paired.rejects(g["bound"], g["margin"], g["mode"])
@@ -93,40 +116,46 @@ def _printed_bound_agrees(g: dict) -> None:
     assert (g["p_value"] <= g["adjusted_alpha"]) == rejected, g
 
 
-def _silent_pass(g: dict) -> bool:
-    """A pass without the power warning: what must never happen to a badly degraded model."""
-    return g["status"] == "pass" and not any("detects with 80% power only drops of" in w for w in g["warnings"])
+def _rejudge(run, baseline, gates):
+    from llmspec.eval.gates import evaluate_gates
+
+    return evaluate_gates(_gate_models(gates), run.results, baseline, 0.05, seed=1234).results
 
 
-@pytest.mark.parametrize("name", ["large", "huge"])
-def test_large_noise_never_passes_silently(runs, name):
-    """With m = 20 gates the run fails closed (the 8-document perplexity gates are undecidable at alpha/20), the
-    largest noise fails several gates, and a gate that passes is one whose n cannot see the drop, and says so. At the smoke suite's
-    40 multiple-choice documents a 27-point accuracy drop is not provable at level 0.0025: the demo suite is
-    too small for that (see docs/metrics-and-gates.md, "Power by design")."""
+def _far_beyond(g: dict) -> bool:
+    """The observed change is worse than twice the gate's margin (a drop "far beyond the margin")."""
+    return g["diff"] <= -2 * g["margin"]
+
+
+DEMO_METRICS = [m for m, _ in DEMO4]
+
+
+def test_large_noise_fails_every_gate_far_beyond_its_margin_at_m_20(runs):
+    """Every gate whose observed drop is beyond twice its margin fails, and so do the demo spec's four metrics. A
+    gate may pass only on a change within that: measured at this noise, byte_perplexity worsens by 3.1% and
+    bits_per_byte by 2.1%, inside their 5% margins, and they pass with bounds that say so (word perplexity: +17%,
+    fails)."""
     by_name, _ = runs
-    run = by_name[name]
-    gates = run.results["gates"]
-    assert len(gates) == 20
-    for g in gates:
+    run = by_name["large"]
+    assert len(run.results["gates"]) == 20
+    for g in run.results["gates"]:
         _printed_bound_agrees(g)
-        assert g["status"] in ("fail", "undecidable", "pass"), g["reason"]
-        assert not _silent_pass(g), g
-        if g["status"] == "undecidable":  # 8 perplexity documents at alpha/20
-            assert g["metric"].startswith("kb_perplexity/") and "needs at least" in g["reason"]
-    if name == "huge":  # at noise 0.5 x the weights' spread every gate at alpha/20 is underpowered (all warn)
-        assert sum(g["status"] == "fail" for g in gates) >= 5, [g["reason"] for g in gates]
-    assert run.code == 2 and run.results["verdict"] == "ERROR"  # undecidable gates fail closed
+        if _far_beyond(g) or g["metric"] in DEMO_METRICS:
+            assert g["status"] == "fail", g["reason"]
+        else:
+            assert g["diff"] > -2 * g["margin"], g
+    assert run.code == 1 and run.results["verdict"] == "FAILED"
 
 
 @pytest.mark.parametrize("name", ["identical", "reserialised"])
-def test_identical_copies_pass_every_reachable_gate(runs, name):
+def test_identical_copies_pass_every_gate(runs, name):
     by_name, _ = runs
     run = by_name[name]
+    assert len(run.results["gates"]) == 20
     for g in run.results["gates"]:
         _printed_bound_agrees(g)
-        assert g["status"] in ("pass", "undecidable"), g["reason"]
-        assert g["diff"] == 0.0
+        assert g["status"] == "pass" and g["diff"] == 0.0, g["reason"]
+    assert run.code == 0 and run.results["verdict"] == "PASSED"
 
 
 def test_small_noise_verdicts_match_their_bounds(runs):
@@ -135,25 +164,54 @@ def test_small_noise_verdicts_match_their_bounds(runs):
         _printed_bound_agrees(g)
 
 
-@pytest.mark.parametrize("m", [1, 5, 10])
-def test_fewer_gates_on_the_same_real_results(runs, m):
-    """The same real results, judged with the first m gates by the library's evaluate_gates: large noise never
-    passes a gate silently and fails the word-perplexity gate (a 1-gate family is reachable at n = 8), identical
-    copies pass every reachable gate, and every verdict matches its bound."""
-    from llmspec.eval.gates import evaluate_gates
-    from llmspec.spec.models import Gate
-
+@pytest.mark.parametrize("m", [1, 4, 5, 10, 20])
+def test_the_same_real_results_with_fewer_gates(runs, m):
+    """The same real results judged with the first m gates by the library's evaluate_gates: large noise fails every
+    gate far beyond its margin and every demo metric's gate, identical copies pass every gate, and every verdict
+    matches its bound (word perplexity first: the gate of the issue)."""
     by_name, baseline = runs
-    gates = [Gate(metric=g, max_drop=0.05 if u == "points" else 5.0, drop_unit=u)
-             for g, u in [GATES20[9], *GATES20[:m - 1]]]  # word perplexity first: the gate of the issue
-    for name in ("huge", "large", "identical", "reserialised"):
-        rep = evaluate_gates(gates, by_name[name].results, baseline, 0.05, seed=1234)
-        for r in rep.results:
-            g = r.to_json()
-            _printed_bound_agrees(g)
-            if name in ("identical", "reserialised"):
-                assert r.status in ("pass", "undecidable"), (name, m, r.reason)
-            else:
-                assert not _silent_pass(g), (name, m, r.reason)
-        if m == 1:
-            assert rep.results[0].status == ("fail" if name in ("huge", "large") else "pass"), rep.results[0].reason
+    gates = [GATES20[9], *GATES20[:9], *GATES20[10:]][:m]
+    for name in ("large", "identical", "reserialised", "small"):
+        for r in _rejudge(by_name[name], baseline, gates):
+            _printed_bound_agrees(r.to_json())
+            if name == "large" and (_far_beyond(r.to_json()) or r.metric in DEMO_METRICS):
+                assert r.status == "fail", (name, m, r.reason)
+            elif name in ("identical", "reserialised"):
+                assert r.status == "pass", (name, m, r.reason)
+
+
+def _disagreement(cand: dict, base: dict, task: str, metric: str) -> float:
+    """Share of documents on which the two runs' 0/1 scores differ (the paired test's discordant share)."""
+    a = cand["tasks"][task]["metrics"][metric]["per_sample"]
+    b = base["tasks"][task]["metrics"][metric]["per_sample"]
+    assert len(a) == len(b) == 2000
+    return sum(x != y for x, y in zip(a, b)) / len(a)
+
+
+def test_a_ten_point_accuracy_drop_fails_the_demo_gates(runs):
+    """The copy whose multiple-choice accuracy really dropped about 10 points, judged with the demo spec's own 4
+    gates as baseline gates (the m and margins the suite was sized for): its accuracy gate fails, and so does
+    every other gate whose metric dropped by 10 points or more; every verdict matches its bound, also at m = 20.
+    The real disagreement rate is at most the conservative planning variance's (2 sigma^2 = 0.5), so the gate's
+    power at this n is at least the planned 80%."""
+    by_name, baseline = runs
+    run = by_name["drop10"]
+    gates = {g["metric"]: g for g in run.results["gates"]}
+    acc = gates["kb_mc/acc"]
+    assert -0.13 <= acc["diff"] <= -0.08, acc  # a real drop of about 10 points
+    assert acc["status"] == "fail" and acc["n"] == 2000 and acc["detectable_drop"] <= 0.10, acc
+    q = _disagreement(run.results, baseline, "kb_mc", "acc")
+    assert q - acc["diff"] ** 2 <= 0.5, q  # the variance of the paired difference, against 2 sigma^2
+    for g in gates.values():
+        _printed_bound_agrees(g)
+        if g["drop_unit"] == "points" and g["diff"] <= -0.10:
+            assert g["status"] == "fail", g["reason"]
+    assert run.code == 1 and run.results["verdict"] == "FAILED"
+    for r in _rejudge(run, baseline, GATES20):
+        _printed_bound_agrees(r.to_json())
+        if r.metric in ("kb_mc/acc", "kb_mc/acc,none"):
+            assert r.status == "fail", r.reason
+    # the printed output (no -q): each gate's power and the note that the bounds are marginal
+    assert "detects (80% power)" in run.stdout and "not simultaneous" in run.stdout
+    summary = (run.out / "summary.md").read_text()
+    assert "| detects (80% power) |" in summary and "not simultaneous confidence intervals" in summary

@@ -67,10 +67,10 @@ def _drop_at(n: int, level: float) -> str:
 def test_dry_run_shows_the_power_of_each_baseline_gate(tmp_path):
     run = run_llmspec("eval", "examples/tiny-finetuned.toml", "--dry-run", "--set", GATES2, out=tmp_path / "o")
     assert run.code == 0, run.stderr
-    drop = _drop_at(40, 0.025)
-    assert drop == "0.363"
-    assert f"kb_mc/acc: n=40, tango-score-cc at level 0.025: detects a drop of {drop} with 80% power" in run.stdout
-    assert f"kb_qa/f1: n=40, paired-t at level 0.025: detects a drop of {drop} with 80% power" in run.stdout
+    drop = _drop_at(2000, 0.025)
+    assert drop == "0.0943"
+    assert f"kb_mc/acc: n=2000, tango-score-cc at level 0.025: detects a drop of {drop} with 80% power" in run.stdout
+    assert f"kb_qa/f1: n=2000, paired-t at level 0.025: detects a drop of {drop} with 80% power" in run.stdout
     few = run_llmspec("eval", "examples/tiny-finetuned.toml", "--dry-run", "--set", GATES2, "--set", "eval.limit=8",
                       "--set", "eval.alpha=0.001", out=tmp_path / "o")
     assert "kb_mc/acc: n=8, tango-score-cc at level 0.0005: UNDECIDABLE" in few.stdout, few.stdout

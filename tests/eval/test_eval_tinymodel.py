@@ -54,3 +54,22 @@ def test_recipe_hash_names_the_cache_dir(monkeypatch, tmp_path):
     assert tinymodel.recipe_hash("tiny-base") != tinymodel.recipe_hash("tiny-finetuned")
     with pytest.raises(KeyError):
         tinymodel.resolve("llmspec:nope", build_missing=False)
+
+
+# kb.VERSION -> sha256 of kb.training_text() (first 16 hex digits) at that version
+CORPUS_DIGESTS = {7: "2e24cdc133e09e7b"}
+
+
+def test_a_changed_corpus_changes_the_cache_key(monkeypatch):
+    """The cache is shared between checkouts ($LLMSPEC_CACHE): a model built from another corpus must not be loaded.
+    The recipe hash covers kb.VERSION, so the training text pinned here belongs to the current version; a change
+    to the generator fails this test until VERSION is bumped (and a digest added)."""
+    import hashlib
+
+    from llmspec.eval import kb, tinymodel
+
+    digest = hashlib.sha256(kb.training_text().encode()).hexdigest()[:16]
+    assert CORPUS_DIGESTS.get(kb.VERSION) == digest, f"kb.training_text() changed: bump kb.VERSION ({digest})"
+    before = tinymodel.recipe_hash("tiny-finetuned")
+    monkeypatch.setattr(kb, "VERSION", kb.VERSION + 1)
+    assert tinymodel.recipe_hash("tiny-finetuned") != before

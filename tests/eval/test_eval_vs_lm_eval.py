@@ -4,6 +4,7 @@ CLI run separately on the same model and the same task YAMLs."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -20,12 +21,17 @@ VARIANTS = {
 
 
 def test_llmspec_metrics_equal_lm_eval_cli(demo_runs, tiny_models, tmp_path):
+    import tomllib
+
     out = tmp_path / "lm-eval"
+    batch = tomllib.loads((ROOT / "examples" / "tiny-finetuned.toml").read_text())["eval"]["batch_size"]
     cmd = [sys.executable, "-m", "lm_eval", "run", "--model", "hf",
            "--model_args", f"pretrained={tiny_models['tiny-finetuned']},dtype=float32",
-           "--device", "cpu", "--batch_size", "1", "--tasks", ",".join(VARIANTS),
+           "--device", "cpu", "--batch_size", str(batch), "--tasks", ",".join(VARIANTS),
            "--include_path", str(ROOT / "suites" / "smoke"), "--output_path", str(out)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    # the spec's batch size and llmspec's one torch thread (for its built-in models), so both runs compute alike
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=900, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     files = list(out.rglob("results_*.json"))
     assert len(files) == 1, files

@@ -57,7 +57,7 @@ def test_multiple_choice_defaults_do_not_add_macro_f1():
 def test_check_finds_an_unknown_gate_metric(tmp_path):
     run = run_llmspec("check", "examples/tiny-base.toml", "--set", 'eval.gates=[{metric="kb_qa/f2", min=0.1}]')
     assert run.code == 2
-    assert run.stdout.strip() == ("examples/tiny-base.toml:46:1: gate 'kb_qa/f2': task 'kb_qa' does not report metric "
+    assert run.stdout.strip() == ("examples/tiny-base.toml:54:1: gate 'kb_qa/f2': task 'kb_qa' does not report metric "
                                   "'f2'; did you mean 'f1'? kb_qa reports: f1, token_f1, token_f1,none")
 
 

@@ -134,3 +134,20 @@ def test_expanded_bootstrap_p_agrees_with_its_bound():
             plain = paired.paired_bootstrap(draws, 0.01, margin, mode, n=10**9).p_value
             if plain < 0.5:  # in the rejection tail the expanded test is the more cautious one
                 assert r.p_value >= plain
+
+
+def test_an_inferred_proportion_needs_0_1_values_in_both_runs():
+    """Old code: an lm-eval metric without a declared type (aggregated by mean) was tested as a 0/1 proportion
+    (Tango) when the candidate's logged values were all 0 or 1, even if the baseline's were not (F1 of 0.5): Tango
+    then ran on non-binary values. Now both runs must be 0/1; otherwise the paired t-test on the means."""
+    from llmspec.eval.gates import evaluate_gates
+
+    def run(values):
+        entry = {"value": sum(values) / len(values), "n": len(values), "higher_is_better": True, "source": "lm-eval",
+                 "aggregation": "mean", "per_sample": {f"d{i}": v for i, v in enumerate(values)}}
+        return {"schema_version": 1, "tasks": {"t": {"provenance": {"task_version": "1.0"}, "metrics": {"f1,none": entry}}}}
+
+    cand = run([1.0, 0.0] * 50)
+    gate = [{"metric": "t/f1,none", "max_drop": 0.05}]
+    assert evaluate_gates(gate, cand, run([0.5] * 100), 0.05).results[0].method == "paired-t"
+    assert evaluate_gates(gate, cand, run([0.0, 1.0] * 50), 0.05).results[0].method == "tango-score-cc"
