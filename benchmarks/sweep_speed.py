@@ -147,7 +147,10 @@ def main() -> None:
         "",
         "The fast path validates each point with pydantic (the tables the point changes, with all their "
         "validators: the same errors as `llmspec check`), estimates it (training and serving memory, compute), "
-        "and applies the error conditions of MEM001, MEM003 and BUD001-BUD003 and the sweep's own budget. "
+        "applies the error conditions of MEM001, MEM003 and BUD001-BUD003, runs the other error-level lint rules on "
+        "the points that pass them (those that read no swept table once, on the base spec), and applies the "
+        "sweep's own budget. The training and compute estimates share their static parts between points that "
+        "differ only in the batch shape (llmspec.estimate.training.training_static). "
         "tests/sweep/test_equivalence.py checks its verdicts against `check` + `lint` of the same points "
         "written out as spec files.",
     ]
