@@ -34,8 +34,17 @@ def detect(path: str, entries: list[Entry]) -> str:
         return next(iter(hits))
     first = entries[0] if entries else Entry("", None, 1, 1)
     if not hits:
-        raise BridgeError(f"{path}:{first.line}:{first.col}: cannot tell which tool this config is for (no key "
-                          f"such as {', '.join(sorted(MARKERS['trl'])[:3])} of TRL); give --from trl|axolotl|llamafactory")
+        from llmspec.bridges.tables import known_keys
+
+        tools = ", ".join(NAMES[t] for t in sorted(MARKERS, key=str.lower))
+        foreign = [e for e in entries if not any(e.key in (known_keys(t) or ()) for t in MARKERS)]
+        if foreign and len(foreign) == len(entries):  # no key of any tool: name the ones that are not
+            names = ", ".join(e.key for e in foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+            raise BridgeError(f"{path}:{first.line}:{first.col}: not a training config of a tool llmspec reads: "
+                              f"no key of {tools} ({names}); give the training config, or --from TOOL")
+        raise BridgeError(f"{path}:{first.line}:{first.col}: cannot tell which tool this config is for: its keys "
+                          "are ones the HF-Trainer tools share, with no key only one of them has (such as "
+                          f"{', '.join(sorted(MARKERS['trl'])[:3])} of TRL); give --from trl|axolotl|llamafactory")
     found = "; ".join(f"{NAMES[t]} ({', '.join(k)})" for t, k in sorted(hits.items()))
     raise BridgeError(f"{path}:{first.line}:{first.col}: keys of more than one tool: {found}; give --from TOOL")
 

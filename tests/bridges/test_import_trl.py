@@ -106,10 +106,19 @@ def test_other_tools_are_told_by_their_keys(tmp_path, text, tool):
 
 
 def test_unknown_tool_exit_2(tmp_path):
+    """A config of no tool llmspec reads names its keys that are nobody's (it used to offer only --from trl|axolotl|
+    llamafactory); one with only keys the HF-Trainer tools share asks for --from."""
     config = tmp_path / "c.yaml"
-    config.write_text("foo: 1\n")
+    config.write_text("services:\n  web:\n    image: nginx\nfoo: 1\n")
     result = run_cli("import", str(config))
-    assert result.code == 2 and f"{config}:1:1: cannot tell which tool" in result.err
+    assert result.code == 2 and result.err.strip().splitlines() == [
+        f"{config}:1:1: not a training config of a tool llmspec reads: no key of axolotl, LitGPT, LLaMA-Factory, "
+        "torchtune, TRL (services, foo); give the training config, or --from TOOL"]
+    shared = tmp_path / "shared.yaml"
+    shared.write_text("learning_rate: 2.0e-4\nnum_train_epochs: 1\n")
+    result = run_cli("import", str(shared))
+    assert result.code == 2 and f"{shared}:1:1: cannot tell which tool this config is for" in result.err
+    assert "give --from trl|axolotl|llamafactory" in result.err
 
 
 def test_yaml_syntax_error_has_line_and_col(tmp_path):
