@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from llmspec.spec.module_tree import containers
+
 if TYPE_CHECKING:
     from llmspec.spec.models import Architecture
 
@@ -161,6 +163,17 @@ class Family:
     "none": PEFT has no conversion for the class (its model_type is not a key of transformers'
     _MODEL_TO_CONVERSION_PATTERN), so neither the 3-D experts nor the router (not nn.Linear) are adapted.
     "separate": one adapter per expert matrix (transformers 4 nn.Linear experts; families outside the registry)."""
+
+    tree: str = ""
+    """The class's module tree, every ``named_modules()`` path in compact form (``llmspec.spec.module_tree``): the
+    LoRA target names above are its adaptable leaves, every other name is a container PEFT cannot adapt (an
+    attention or MLP block, a decoder layer, a norm, a dropout, the rotary embedding). Checked against the real
+    class built from each preset (tests/params/test_module_tree.py)."""
+
+    @property
+    def container_names(self) -> tuple[str, ...]:
+        """Module names of the tree that PEFT cannot adapt (blocks, layers, norms, dropouts, rotary embedding)."""
+        return containers(self.tree, self.modules, self.peft_experts)
 
     @property
     def linear_names(self) -> tuple[str, ...]:
