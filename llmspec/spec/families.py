@@ -47,10 +47,17 @@ PRESET_DIR = Path(__file__).resolve().parent.parent / "data" / "presets"
 _SEPARATE = {"q_proj": ("q",), "k_proj": ("k",), "v_proj": ("v",), "o_proj": ("o",),
              "gate_proj": ("gate",), "up_proj": ("up",), "down_proj": ("down",),
              "embed_tokens": ("embed",), "lm_head": ("head",)}
-# MoE routers (MixtralTopKRouter / Qwen*MoeTopKRouter "gate", Qwen2MoeSparseMoeBlock.shared_expert_gate) and the
-# transformers-4 Mixtral expert names that PEFT maps onto the fused experts
-# (peft/utils/transformers_weight_conversion.py).
+# The MoE names assumed when the family is unknown: the router "gate", Qwen2-MoE's shared_expert_gate, and the
+# transformers-4 Mixtral expert names (aliases of gate_proj / up_proj / down_proj there).
 _MOE = {"gate": ("router",), "shared_expert_gate": ("shared_gate",), "w1": ("gate",), "w3": ("up",), "w2": ("down",)}
+# transformers 5 stores the experts as fused 3-D parameters (MixtralExperts / Qwen*MoeExperts: no expert modules),
+# and PEFT 0.21 reaches them only through its v4 -> v5 conversion (peft/utils/transformers_weight_conversion.py,
+# _MOE_TARGET_MODULE_MAPPING): mixtral maps gate, w1, w3, w2; the "qwen2_moe" pattern (qwen3_moe) gate, gate_proj,
+# up_proj, down_proj. Any other expert name matches nothing (Mixtral's gate_proj: "Target modules ... not found").
+_MOE_ROUTER = {"gate": ("router",)}
+_MIXTRAL = {"q_proj": ("q",), "k_proj": ("k",), "v_proj": ("v",), "o_proj": ("o",), **_MOE_ROUTER,
+            "w1": ("gate",), "w3": ("up",), "w2": ("down",), "embed_tokens": ("embed",), "lm_head": ("head",)}
+_QWEN_MOE = {**_SEPARATE, **_MOE_ROUTER}
 _NEOX = {"query_key_value": ("qkv",), "dense": ("o",), "dense_h_to_4h": ("up",), "dense_4h_to_h": ("down",),
          "lm_head": ("head",)}
 
@@ -73,8 +80,8 @@ _MOE_MLP = "gate_proj?dense up_proj?dense down_proj?dense act_fn?dense gate?moe 
 
 
 def _llama_like(model_type: str, hf_class: str, defaults: dict, arch: dict, *, moe: MoeKeys | None = None,
-                peft=("q_proj", "v_proj"), tree: str = _decoder_tree(), **kw) -> Family:
-    modules = {**_SEPARATE, **(_MOE if moe else {})}
+                peft=("q_proj", "v_proj"), tree: str = _decoder_tree(),
+                modules: Mapping[str, tuple[str, ...]] = _SEPARATE, **kw) -> Family:
     return Family(model_type, hf_class, True, defaults, modules, peft, arch=arch, moe=moe, tree=tree, **kw)
 
 
@@ -139,7 +146,7 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
         tie_word_embeddings=False, num_local_experts=8, num_experts_per_tok=2),
         _ROPE, moe=MoeKeys("num_local_experts"), aliases={"num_local_experts": "num_experts"},
         quirks="MoE from num_local_experts (experts of intermediate_size)",
-        tree=_decoder_tree(mlp="gate experts(act_fn)"),
+        tree=_decoder_tree(mlp="gate experts(act_fn)"), modules=_MIXTRAL, peft_fused=("w1", "w3"),
         peft_experts="fused"),  # peft adds "mixtral" to the conversion patterns itself
     # Qwen2Attention: q/k/v_proj bias=True, o_proj bias=False (not configurable).
     _llama_like("qwen2", "Qwen2ForCausalLM", dict(
@@ -158,6 +165,7 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
                     shared_expert_ffn_dim="shared_expert_intermediate_size", shared_expert_gate=True),
         quirks="dense blocks from mlp_only_layers / decoder_sparse_step; one gated shared expert",
         tree=_decoder_tree(mlp=_MOE_MLP + f" shared_expert?shared({_GATED_MLP}) shared_expert_gate?shared_gate"),
+        modules={**_QWEN_MOE, "shared_expert_gate": ("shared_gate",)},
         peft_experts="none"),  # transformers maps qwen3_moe etc. -> "qwen2_moe", but has no "qwen2_moe" key
     # Qwen3Attention: q_norm / k_norm = RMSNorm(head_dim).
     _llama_like("qwen3", "Qwen3ForCausalLM", dict(
@@ -173,7 +181,8 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
         num_experts_per_tok=8, num_experts=128, mlp_only_layers=[]), {**_ROPE, "qk_norm": True, **_ATTN_BIAS},
         moe=MoeKeys("num_experts", expert_ffn_dim="moe_intermediate_size", sparse_layers=_QWEN_MOE_LAYERS),
         peft=None, quirks="dense blocks from mlp_only_layers / decoder_sparse_step",
-        tree=_decoder_tree(attn=_ATTN + " q_norm k_norm", mlp=_MOE_MLP),
+        tree=_decoder_tree(attn=_ATTN + " q_norm k_norm", mlp=_MOE_MLP), modules=_QWEN_MOE,
+        peft_fused=("gate_proj", "up_proj"),
         peft_experts="fused"),  # _MODEL_TO_CONVERSION_PATTERN["qwen3_moe"] = "qwen2_moe"
     # GemmaRMSNorm scales by (1 + weight): still one weight vector per norm.
     _llama_like("gemma", "GemmaForCausalLM", dict(

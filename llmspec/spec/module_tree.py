@@ -133,6 +133,18 @@ def matches(nodes: list[Node], target: str, n_layers: int) -> list[Node]:
     return out
 
 
+def distinct_names(modules: Mapping[str, tuple[str, ...]]) -> list[str]:
+    """The layout's names without aliases: a name whose roles an earlier name already covers (the generic layout's
+    transformers-4 expert names w1 / w3 / w2 beside gate_proj / up_proj / down_proj) is left out."""
+    seen: set[tuple[str, ...]] = set()
+    out = []
+    for name, roles in modules.items():
+        if roles not in seen:
+            seen.add(roles)
+            out.append(name)
+    return out
+
+
 def containers(tree: str, modules: Mapping[str, tuple[str, ...]], peft_experts: str) -> tuple[str, ...]:
     """Every module name of the tree that PEFT cannot adapt (layer indices left out), in tree order."""
     names = (n.name for n in parse(tree) if n.name != "#" and not adaptable(modules, peft_experts, n.name))

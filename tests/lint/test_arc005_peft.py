@@ -3,8 +3,9 @@ class (each preset's config.json with 2 layers, on the meta device) raises exact
 error, and adapts exactly the modules ARC005's classification says a target matches.
 
 Targets tried per class: every module name of its tree that exists there, alone when PEFT can adapt it and beside a
-real linear when it is a container (one container sinks the whole list), a dotted path to each of them, a name of
-no module alone and beside a real linear."""
+real linear when it is a container (one container sinks the whole list), a dotted path to each of them, every name
+of the registry's layouts (PEFT's MoE expert names apart and together), a name of no module alone and beside a real
+linear."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import pytest
 from lint_helpers import lint_spec
 
 from llmspec.lint.rules.arc005_lora_targets_unmatched import classify
-from llmspec.spec.families import FAMILIES, PRESETS
+from llmspec.spec.families import FAMILIES, GENERIC_MODULES, PRESETS
 from llmspec.spec.hf_import import architecture_from_hf
 from llmspec.spec.models import Architecture
 from llmspec.spec.module_tree import adaptable, present
@@ -29,6 +30,7 @@ from test_families import meta_model, small
 pytestmark = [pytest.mark.needs("torch"), pytest.mark.needs("transformers"), pytest.mark.needs("peft")]
 
 CASES = [(name, {}) for name in PRESETS] + [("Qwen1.5-MoE-A2.7B", {"mlp_only_layers": [0]}),
+                                             ("Qwen3-30B-A3B", {"mlp_only_layers": [0]}),
                                              ("Falcon-7B", {"parallel_attn": False})]
 
 
@@ -45,30 +47,37 @@ def peft_run(config: dict, targets: list[str]) -> set[str] | str:
             for name, _ in model.named_parameters() if ".lora_" in name}
 
 
-def arc005(tmp_path: Path, config: dict, targets: list[str]) -> list[str]:
-    """ARC005's severities for this target list, from the real lint of a spec that reads the config.json."""
+def arc005(tmp_path: Path, config: dict, targets: list[str]) -> list[tuple[str, str]]:
+    """ARC005's findings (severity, message) for this target list, from the real lint of a spec that reads the
+    config.json."""
     (tmp_path / "config.json").write_text(json.dumps(config), encoding="utf-8")
     spec = (f'[model]\nname = "m"\nhf_config = "config.json"\n\n[training]\nmethod = "lora"\n\n[training.lora]\n'
             f"targets = {json.dumps(targets)}\n")
-    return [f.severity for f in lint_spec(tmp_path, spec, select=["ARC005"]).findings]
+    return [(f.severity, f.message) for f in lint_spec(tmp_path, spec, select=["ARC005"]).findings]
+
+
+# what PEFT says -> what ARC005's error says for the same cause
+CAUSES = {"is not supported": "container module", "not found in the base model": "no module of",
+          "Cannot convert PEFT target(s)": "Cannot convert PEFT target(s)"}
 
 
 def targets_to_try(fam, arch) -> list[tuple[list[str], str]]:
-    """(target list, what it exercises)."""
+    """(target list, what it exercises): every module of the tree and every name of the registry's and the generic
+    layouts, containers beside a real linear, dotted paths, PEFT's fused expert names apart and together, a name of
+    no module alone and beside a real linear."""
     nodes = present(fam.tree, arch)
-    linear = next(n.name for n in nodes if adaptable(fam.modules, fam.peft_experts, n.name)
-                  and n.name in fam.linear_names)
+    linear = fam.linear_names[0]
     out: list[tuple[list[str], str]] = []
-    seen: set[str] = set()
-    for node in nodes:
-        if node.name in seen or node.name == "#":
-            continue
-        seen.add(node.name)
-        dotted = ".".join(node.path.split(".")[-2:]).replace("#", "1")
-        if adaptable(fam.modules, fam.peft_experts, node.name):
-            out += [([node.name], "adaptable"), ([dotted], "adaptable, dotted")]
+    for name in dict.fromkeys([n.name for n in nodes if n.name != "#"] + list(fam.modules) + list(GENERIC_MODULES)):
+        node = next((n for n in nodes if n.name == name), None)
+        if node is None or adaptable(fam.modules, fam.peft_experts, name):
+            out.append(([name], "a name alone"))
         else:
-            out += [([linear, node.name], "container"), ([dotted], "container, dotted")]
+            out.append(([linear, name], "a container beside a linear"))
+        if node is not None:
+            out.append(([".".join(node.path.split(".")[-2:]).replace("#", "1")], "a dotted path"))
+    if fam.peft_fused:
+        out.append((list(fam.peft_fused), "the fused expert names together"))
     out += [(["no_such_module"], "nothing"), ([linear, "no_such_module"], "partial"),
             ([linear, "mlp.no_such_module"], "partial, dotted")]
     return out
@@ -84,13 +93,12 @@ def test_arc005_says_error_exactly_when_peft_raises(name, extra, tmp_path):
         peft_says = peft_run(config, targets)
         ours = arc005(tmp_path, config, targets)
         context = (targets, what, peft_says, ours)
-        raised = isinstance(peft_says, str)
-        assert ("error" in ours) is raised, context
-        if raised:
-            expect = "is not supported" if what.startswith("container") else "not found in the base model"
-            assert expect in peft_says, context
+        errors = [message for severity, message in ours if severity == "error"]
+        if isinstance(peft_says, str):  # PEFT raised: ARC005 says error, for the same cause
+            cause = next(ours_ for theirs, ours_ in CAUSES.items() if theirs in peft_says)
+            assert errors and any(cause in m for m in errors), context
             continue
-        assert ours == (["warning"] if what.startswith("partial") else []), context
-        verdicts = classify(arch, model_type, targets)
-        matched = {n.path for v in verdicts if v.kind == "matched" for n in v.nodes}
+        assert not errors, context
+        assert [s for s, _ in ours] == (["warning"] if what.startswith("partial") else []), context
+        matched = {n.path for v in classify(arch, model_type, targets) if v.kind == "matched" for n in v.nodes}
         assert matched == peft_says, context

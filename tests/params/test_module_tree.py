@@ -96,3 +96,18 @@ def test_tree_syntax_and_matching():
     with pytest.raises(ValueError, match="unknown condition"):
         parse("a?nope")
     assert containers("a(b(#(q_proj)))", {"q_proj": ("q",)}, "separate") == ("a", "b")
+
+
+@pytest.mark.parametrize("model_type", sorted(FAMILIES))
+def test_peft_moe_conversion_facts_are_pefts(model_type):
+    """peft_experts == "fused" exactly where PEFT converts the class, and peft_fused is PEFT's fused name group."""
+    from peft.utils import transformers_weight_conversion as conv
+
+    fam = FAMILIES[model_type]
+    pattern = conv._MODEL_TO_CONVERSION_PATTERN.get(model_type)
+    fused = tuple(conv._MOE_FUSED_TARGETS.get(pattern, {}).get("gate_up_proj", ())) if pattern else ()
+    assert fam.peft_fused == fused
+    if fam.moe is not None:
+        assert (fam.peft_experts == "fused") is bool(pattern)
+        # every name PEFT's conversion maps is one of the family's LoRA target names
+        assert set(conv._MOE_TARGET_MODULE_MAPPING.get(pattern, {})) <= set(fam.modules)

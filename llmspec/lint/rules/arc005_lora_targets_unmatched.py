@@ -24,25 +24,44 @@ class Verdict:
     """The module paths (layer indices as "#") the target selects in the family's tree."""
 
 
+_MLP_ROLES = {"gate", "up", "down"}
+
+
 def classify(arch, family: str | None, targets) -> list[Verdict]:
     """What PEFT does with each entry of a target_modules list on this family's class (llmspec.spec.module_tree):
     a target selects every module whose path is the target or ends in "." + target; one container among them and
-    PEFT raises. A name of the registry's layout that is no module of the tree (w1/w2/w3, the fused experts' names)
-    is matched when its roles exist in the architecture (llmspec.estimate.params)."""
+    PEFT raises. On a family whose fused experts PEFT converts (Family.peft_experts == "fused"), an MLP name of the
+    layout (Mixtral's w1 / w3 / w2, Qwen3-MoE's gate_proj / up_proj / down_proj) selects the experts only. A name
+    of the layout that is no module of the tree is matched when its roles exist here (llmspec.estimate.params)."""
     fam = registry_family(family)
     modules, experts = modules_for(family), (fam.peft_experts if fam is not None else "separate")
     nodes = present(tree_for(family), arch)
     out = []
     for target in dict.fromkeys(targets):
         hit = tuple(matches(nodes, target, arch.n_layers))
+        name = target.rsplit(".", 1)[-1]
         if any(not adaptable(modules, experts, n.name) for n in hit):
-            kind = "container"
-        else:
-            # an adaptable module matches when its matrices exist here (gate_proj needs a gated MLP, gate a router)
-            name = target.rsplit(".", 1)[-1] if hit else target
-            kind = "unmatched" if unmatched_targets(arch, [name], family) else "matched"
+            out.append(Verdict(target, "container", hit))
+            continue
+        if experts == "fused" and set(modules.get(name, ())) & _MLP_ROLES:
+            # PEFT's conversion turns the name into a target parameter of the 3-D experts: it selects them, and no
+            # longer the dense blocks' linears of that name (measured: Qwen3-MoE down_proj with a dense block 0)
+            experts_nodes = tuple(n for n in nodes if n.name == "experts")
+            out.append(Verdict(target, "matched" if experts_nodes else "unmatched", experts_nodes))
+            continue
+        # an adaptable module matches when its matrices exist here (gate_proj needs a gated MLP, gate a router)
+        kind = "unmatched" if unmatched_targets(arch, [name if hit else target], family) else "matched"
         out.append(Verdict(target, kind, hit))
     return out
+
+
+def unpaired(family: str | None, targets) -> list[str]:
+    """The targets PEFT's MoE conversion fuses (Family.peft_fused) when only some of them are named: PEFT raises
+    "Cannot convert PEFT target(s) ... without also targeting ..."."""
+    fam = registry_family(family)
+    fused = fam.peft_fused if fam is not None else ()
+    named = [t for t in targets if t.rsplit(".", 1)[-1] in fused]
+    return named if {t.rsplit(".", 1)[-1] for t in named} < set(fused) else []
 
 
 class LoraTargetsUnmatched(Rule):
@@ -64,6 +83,10 @@ class LoraTargetsUnmatched(Rule):
       (`layers`, `model.layers`, `h`), a norm, a dropout, an activation or the rotary embedding. PEFT wraps only
       Linear, Embedding and Conv1D layers and raises `ValueError: Target module ... is not supported` at startup,
       whatever the other targets are: an error, whose fix names the linear layers inside the block.
+    - Some but not all of the expert names PEFT fuses into one adapter on transformers 5 (Mixtral's `w1` / `w3`,
+      Qwen3-MoE's `gate_proj` / `up_proj`): PEFT raises "Cannot convert PEFT target(s) ... without also targeting
+      ...": an error. Mixtral's experts answer only to `w1`, `w3`, `w2` there (`gate_proj` matches nothing), and
+      on Qwen3-MoE an MLP name adapts the experts, not the dense blocks' linears of that name.
     - No target matches any module (or the list is empty): PEFT stops with "Target modules ... not found in the
       base model": an error.
     - Some targets match and others name nothing (`gate_proj` in a non-gated MLP, the router `gate` in a dense
@@ -123,7 +146,8 @@ class LoraTargetsUnmatched(Rule):
         verdicts = classify(arch, family, targets)
         unmatched = [v.target for v in verdicts if v.kind == "unmatched"]
         containers = [v for v in verdicts if v.kind == "container"]
-        if targets and not unmatched and not containers:
+        half = unpaired(family, targets)
+        if targets and not unmatched and not containers and not half:
             return
         model = f"this {family} model" if family else "this architecture (model.family not set: Llama's modules)"
         fam = registry_family(family)
@@ -148,6 +172,16 @@ class LoraTargetsUnmatched(Rule):
                 fix=(f"name the linear layers inside it instead: [{_names(held)}]; or " if held else
                      "remove it (a norm, dropout, activation or rotary embedding takes no adapter); ") + fix,
             )
+        if half:
+            fam_fused = fam.peft_fused if fam is not None else ()
+            missing = [n for n in fam_fused if n not in {t.rsplit(".", 1)[-1] for t in half}]
+            yield self.finding(
+                ctx, self._key(ctx, targets, half[0]),
+                f"LoRA target{'s' if len(half) > 1 else ''} [{_names(half)}] without [{_names(missing)}]: "
+                f"{owner} fuses them into one gate_up_proj parameter per expert, and PEFT raises \"Cannot convert "
+                f"PEFT target(s) {', '.join(half)} without also targeting {', '.join(missing)}\" at startup",
+                fix=f"name them together: [{_names(fam_fused)}]; or " + fix,
+            )
         if targets and not unmatched:
             return
         key = self._key(ctx, targets, unmatched[0] if unmatched else "")
@@ -162,8 +196,9 @@ class LoraTargetsUnmatched(Rule):
             return
         matched = [v.target for v in verdicts if v.kind == "matched"]
         several = len(unmatched) > 1
-        rest = (f"PEFT skips {'them' if several else 'it'} silently and adapts only [{_names(matched)}]" if matched
-                else f"PEFT skips {'them' if several else 'it'} (and stops at the container target)")
+        rest = f"PEFT skips {'them' if several else 'it'} silently and adapts only [{_names(matched)}]"
+        if containers:
+            rest = f"PEFT would skip {'them' if several else 'it'} silently, but stops at the container target first"
         yield self.finding(
             ctx, key,
             f"LoRA target{'s' if several else ''} [{_names(unmatched)}] {'match' if several else 'matches'} no "
