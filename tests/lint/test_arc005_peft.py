@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from lint_helpers import lint_spec
 
+from llmspec.estimate.params import all_linear_targets
 from llmspec.lint.rules.arc005_lora_targets_unmatched import classify
 from llmspec.spec.families import FAMILIES, GENERIC_MODULES, PRESETS
 from llmspec.spec.hf_import import architecture_from_hf
@@ -34,7 +35,7 @@ CASES = [(name, {}) for name in PRESETS] + [("Qwen1.5-MoE-A2.7B", {"mlp_only_lay
                                              ("Falcon-7B", {"parallel_attn": False})]
 
 
-def peft_run(config: dict, targets: list[str]) -> set[str] | str:
+def peft_run(config: dict, targets: list[str] | str) -> set[str] | str:
     """The module paths (layer indices as "#") PEFT puts adapters on, or the error it raises."""
     import peft
 
@@ -43,7 +44,8 @@ def peft_run(config: dict, targets: list[str]) -> set[str] | str:
     except ValueError as exc:  # NoMatchingPeftModuleError is a ValueError too
         return f"{type(exc).__name__}: {exc}"
     prefix = "base_model.model."
-    return {re.sub(r"(?<=\.)\d+(?=\.|$)", "#", name.split(".lora_")[0].removeprefix(prefix))
+    # two ParamWrappers on one experts module (gate_up_proj and down_proj) nest: experts.base_layer
+    return {re.sub(r"(?<=\.)\d+(?=\.|$)", "#", name.split(".lora_")[0].removeprefix(prefix)).replace(".base_layer", "")
             for name, _ in model.named_parameters() if ".lora_" in name}
 
 
@@ -79,7 +81,8 @@ def targets_to_try(fam, arch) -> list[tuple[list[str], str]]:
     if fam.peft_fused:
         out.append((list(fam.peft_fused), "the fused expert names together"))
     out += [(["no_such_module"], "nothing"), ([linear, "no_such_module"], "partial"),
-            ([linear, "mlp.no_such_module"], "partial, dotted")]
+            ([linear, "mlp.no_such_module"], "partial, dotted"),
+            ([linear, ".*_proj"], "partial, a regex in a list is a name to PEFT")]
     return out
 
 
@@ -102,3 +105,17 @@ def test_arc005_says_error_exactly_when_peft_raises(name, extra, tmp_path):
         assert [s for s, _ in ours] == (["warning"] if what.startswith("partial") else []), context
         matched = {n.path for v in classify(arch, model_type, targets) if v.kind == "matched" for n in v.nodes}
         assert matched == peft_says, context
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # PEFT's note on its own rank_pattern for the fused parameter
+@pytest.mark.parametrize(("name", "extra"), CASES, ids=[n + "".join(f"-{k}" for k in e) for n, e in CASES])
+def test_all_linear_is_pefts_all_linear(name, extra, tmp_path):
+    """["all-linear"] passes ARC005, and PEFT's "all-linear" adapts exactly the modules of the registry's linear
+    names (the targets llmspec counts for it)."""
+    config = {**small(PRESETS[name].config()), **extra}
+    model_type, fields = architecture_from_hf(config)
+    arch = Architecture(**fields)
+    assert arc005(tmp_path, config, ["all-linear"]) == []
+    verdicts = classify(arch, model_type, all_linear_targets(arch, model_type))
+    assert {n.path for v in verdicts if v.kind == "matched" for n in v.nodes} == peft_run(config, "all-linear")
