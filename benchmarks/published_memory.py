@@ -3,6 +3,9 @@
     python benchmarks/published_memory.py             # writes benchmarks/published_memory.md (+ the LitGPT
                                                       # config-hub table in memory_accuracy.md)
     python benchmarks/published_memory.py --no-write  # print only
+    python benchmarks/published_memory.py --validate FILE  # build and check every row's spec, no estimate
+    python benchmarks/published_memory.py --runs FILE --fold-name NAME  # score FILE once: its own section
+                                                      # appended to published_memory.md, plus FILE's .json
 
 Pure Python (no torch). The run list, its exclusion rules (E1-E6) and the leave-one-source-out split are in
 benchmarks/published/runs.toml, committed before any estimator change was tuned against them. Per scored run the
@@ -21,6 +24,7 @@ for the formula and its source). LitGPT's 4-bit output head and its fp16 dequant
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import tomllib
@@ -32,6 +36,8 @@ sys.path.insert(0, str(ROOT))
 
 RUNS = HERE / "published" / "runs.toml"
 MODELS = HERE / "published" / "models.toml"
+# Further architectures for later run files (a key may appear in one file only)
+EXTRA_MODELS = [HERE / "published" / "models_blind2.toml"]
 UNIT = {"GB": 1e9, "GiB": 2**30}
 # Blind folds: source -> the commit that added its runs (and its exclusion rules) before they were first scored; the
 # estimator was not changed after that commit for them
@@ -107,10 +113,79 @@ def evaluate(run: dict, models: dict) -> dict:
     return row
 
 
-def run_all() -> list[dict]:
+def load_models() -> dict:
     models = tomllib.loads(MODELS.read_text(encoding="utf-8"))
-    runs = tomllib.loads(RUNS.read_text(encoding="utf-8"))["run"]
+    for path in EXTRA_MODELS:
+        extra = tomllib.loads(path.read_text(encoding="utf-8"))
+        clash = sorted(set(extra) & set(models))
+        if clash:
+            raise SystemExit(f"{path}: model(s) {', '.join(clash)} already in {MODELS.name}; give them new keys")
+        models.update(extra)
+    return models
+
+
+def run_all(runs_file: Path = RUNS) -> list[dict]:
+    models = load_models()
+    runs = tomllib.loads(runs_file.read_text(encoding="utf-8"))["run"]
     return [evaluate(r, models) for r in runs]
+
+
+def validate(runs_file: Path) -> list[str]:
+    """Every row of runs_file built into its spec and validated; no estimate is computed. Returns the problems,
+    one line each (`file: run <id>: what is wrong`)."""
+    from pydantic import ValidationError
+
+    models = load_models()
+    try:
+        runs = tomllib.loads(runs_file.read_text(encoding="utf-8"))["run"]
+    except (OSError, tomllib.TOMLDecodeError, KeyError) as exc:
+        return [f"{runs_file}: cannot read the run list: {exc}"]
+    problems = []
+    seen: set[str] = set()
+    for run in runs:
+        rid = run.get("id", "?")
+        if rid in seen:
+            problems.append(f"{runs_file}: run {rid}: duplicate id")
+        seen.add(rid)
+        if run.get("unit") not in UNIT:
+            problems.append(f"{runs_file}: run {rid}: unit {run.get('unit')!r} is not GB or GiB")
+        if run.get("exclude"):
+            continue
+        if not isinstance(run.get("measured"), float):
+            problems.append(f"{runs_file}: run {rid}: a scored run needs a float `measured`")
+        if run.get("spec", {}).get("model") not in models and "spec_file" not in run.get("spec", {}):
+            problems.append(f"{runs_file}: run {rid}: model {run.get('spec', {}).get('model')!r} is in no models file")
+            continue
+        try:
+            build_spec(run, models)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            problems.append(f"{runs_file}: run {rid}: {'.'.join(map(str, err['loc']))}: {err['msg']}")
+    return problems
+
+
+def fold_section(rows: list[dict], name: str, runs_file: Path) -> str:
+    """The md section of a run file scored once on its own (`--runs FILE --fold-name NAME`)."""
+    scored = [r for r in rows if "error" in r]
+    stacks = preset_stacks()
+    rel = runs_file.resolve().relative_to(ROOT) if runs_file.resolve().is_relative_to(ROOT) else runs_file
+    out = [f"## {name}", "",
+           f"Scored once by `python benchmarks/published_memory.py --runs {rel} --fold-name \"{name}\"`; the rows "
+           "were committed before any of them was scored.", "",
+           "| runs | n | median \\|error\\| | within 10% | max \\|error\\| | over 25% | MEM001 false |",
+           "|---|---:|---:|---:|---:|---:|---:|",
+           stats_line("all scored", stats(scored)),
+           stats_line("stack has a preset", stats([r for r in scored if r["stack"] in stacks]))]
+    for src in sorted({r["source"] for r in scored}):
+        out.append(stats_line(f"source {src}", stats([r for r in scored if r["source"] == src])))
+    out += ["", "| run | source | stack | counter | published | estimate | error | MEM001 |", "|---|---|---|---|---:|---:|---:|---|"]
+    for r in scored:
+        unit = UNIT[r["unit"]]
+        out.append(f"| `{r['id']}` | {r['source']} | {r['stack']} | {r['counter']} | {r['measured']:.2f} {r['unit']} | "
+                   f"{r['estimate'] / unit:.2f} {r['unit']} | {100 * r['error']:+.1f}% | "
+                   f"{'does not fit' if r['unfit'] else 'fits'} |")
+    out += ["", f"Excluded: {sum(1 for r in rows if r.get('exclude'))} rows (rules in {rel})."]
+    return "\n".join(out) + "\n"
 
 
 def stats(rows: list[dict]) -> dict:
@@ -269,7 +344,31 @@ def write_hub_table(text: str) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--validate", type=Path, metavar="FILE", help="build and check every row's spec; no estimate")
+    parser.add_argument("--runs", type=Path, metavar="FILE", help="score this run file once, on its own")
+    parser.add_argument("--fold-name", default=None, help="the md section's heading for --runs")
     args = parser.parse_args(argv)
+    if args.validate:
+        problems = validate(args.validate)
+        print("\n".join(problems) or f"{args.validate}: every row builds a valid spec (no estimate computed)")
+        return 1 if problems else 0
+    if args.runs:
+        if not args.fold_name:
+            parser.error("--runs needs --fold-name")
+        problems = validate(args.runs)
+        if problems:
+            print("\n".join(problems))
+            return 1
+        rows = run_all(args.runs)
+        text = fold_section(rows, args.fold_name, args.runs)
+        print(text)
+        if not args.no_write:
+            md = HERE / "published_memory.md"
+            md.write_text(md.read_text(encoding="utf-8").rstrip("\n") + "\n\n" + text, encoding="utf-8")
+            out = args.runs.with_suffix(".json")
+            out.write_text(json.dumps([{k: v for k, v in r.items()} for r in rows], indent=1, default=str) + "\n",
+                           encoding="utf-8")
+        return 0
     text = report(run_all())
     print(text)
     if not args.no_write:

@@ -48,3 +48,46 @@ def test_every_scored_run_gets_an_estimate():
     scored = [r for r in rows if "error" in r]
     assert len(scored) == sum(1 for r in RUNS if not r.get("exclude"))
     assert all(r["estimate"] > 0 and r["measured_bytes"] > 0 for r in scored)
+
+
+# --- blind set 2 (benchmarks/published/runs_blind2.toml): validated here, never scored by a test ---------------
+BLIND2 = ROOT / "benchmarks/published/runs_blind2.toml"
+
+
+def test_blind2_rows_validate_without_an_estimate(monkeypatch):
+    """--validate builds every scored row's spec; the estimator must not be called (the set stays blind)."""
+    import llmspec.estimate as est
+
+    def refuse(*_a, **_k):
+        raise AssertionError("the blind set must not be estimated")
+
+    monkeypatch.setattr(est, "training_memory", refuse)
+    monkeypatch.setattr(est, "inference_memory", refuse)
+    assert _bench().validate(BLIND2) == []
+    assert _bench().main(["--validate", str(BLIND2)]) == 0
+
+
+def test_blind2_records_what_the_issue_asks():
+    runs = tomllib.loads(BLIND2.read_text(encoding="utf-8"))["run"]
+    for run in runs:
+        assert CITE.match(run["cite"]), run["cite"]
+        assert run["counter"] in ("allocated", "reserved", "active", "nvidia-smi", "unstated")
+        assert set(run["needs"]) <= NEEDS
+        if run.get("exclude"):
+            assert re.match(r"^E(1|2|7|8|9|10): ", run["exclude"])
+        else:
+            assert run["counter"] != "unstated"
+    scored = [r for r in runs if not r.get("exclude")]
+    assert len(scored) >= 25
+    old = {r["id"] for r in RUNS}
+    assert not old & {r["id"] for r in runs}
+
+
+def test_validate_reports_a_bad_row_on_one_line(tmp_path):
+    bad = tmp_path / "runs.toml"
+    bad.write_text('[[run]]\nid = "x"\nsource = "litgpt"\nstack = "litgpt"\nunit = "GB"\nmeasured = 1.0\n'
+                   '[run.spec]\nmodel = "llama-2-7b"\ntraining = { method = "lora", micro_batch_size = 0 }\n',
+                   encoding="utf-8")
+    problems = _bench().validate(bad)
+    assert len(problems) == 1 and "run x: training.micro_batch_size" in problems[0]
+    assert _bench().main(["--validate", str(bad)]) == 1
