@@ -54,6 +54,12 @@ BLIND_FINDINGS = {"torchao": (
     "not explain (a guess, not checked: the compiled decode's CUDA-graph pool holding a dequantised weight, the head "
     "the largest). The estimator is unchanged: reserved-pool fragmentation from load-time quantisation is not "
     "modelled.")}
+# What the per-source table is, told in the report (an auditor found the folds were not held out in practice)
+SOURCE_NOTE = (
+    "The estimator was changed while every source's errors were visible (commits 5f6ae21, 76ce88b, 739d06f) and "
+    "46283e8 edited a row after it was scored, so these per-source figures are in-sample: the runs informed the "
+    "estimator. Only the torchao fold (frozen in 9010082 before it was scored) was blind. A second blind set, "
+    "`benchmarks/published/runs_blind2.toml` (frozen in 9c42e16), is pending its one scoring run.")
 # `needs` entries that a spec knob expresses since issue 12 (the run sets them through its `knobs`)
 KNOBBED = {"compile", "chunked_ce", "fused_linear_ce", "optimizer_fused", "optimizer_in_backward", "paged_optimizer",
            "activation_offload", "adapter_fp32", "lora_on_head", "dora", "qlora_adapted_only", "fsdp_no_sync",
@@ -222,7 +228,7 @@ def report(rows: list[dict]) -> str:
                       stats([r for r in scored if not r["missing"]])),
            stats_line("stack has a preset", stats([r for r in scored if r["stack"] in stacks]))]
     held = stats(scored)
-    out += ["", "## Against issue 12's target (every scored run, each scored in its own held-out fold)", "",
+    out += ["", "## Against issue 12's target (every scored run; in-sample: these runs informed the estimator)", "",
             "| criterion | target | result | met |", "|---|---|---|---|",
             f"| median \\|error\\| | <= 5% | {100 * held['median']:.1f}% | {'yes' if held['median'] <= 0.05 else 'no'} |",
             f"| within 10% | >= 80% | {100 * held['within10']:.0f}% | {'yes' if held['within10'] >= 0.8 else 'no'} |",
@@ -242,8 +248,8 @@ def report(rows: list[dict]) -> str:
             "to_nf4) gives 9.20 GB reserved, 7.41 GB peak allocated; and torchao 0.1's NF4 storage "
             "(0.547 bytes per weight, not 0.516: its quantization_factor is a view into a bf16 tensor materialised per "
             "64-block, made contiguous in torchao 0.3 by #298; about +0.2 GB here), which no knob models."]
-    out += ["", "## Held out, one source at a time", "",
-            "| held-out source | n | median \\|error\\| | within 10% | max \\|error\\| | over 25% | MEM001 false |",
+    out += ["", "## By source (in-sample, not held out)", "", SOURCE_NOTE, "",
+            "| source | n | median \\|error\\| | within 10% | max \\|error\\| | over 25% | MEM001 false |",
             "|---|---:|---:|---:|---:|---:|---:|"]
     for src in sorted({r["source"] for r in scored}):
         out.append(stats_line(src, stats([r for r in scored if r["source"] == src])))
