@@ -59,7 +59,7 @@ SOURCE_NOTE = (
     "The estimator was changed while every source's errors were visible (commits 5f6ae21, 76ce88b, 739d06f) and "
     "46283e8 edited a row after it was scored, so these per-source figures are in-sample: the runs informed the "
     "estimator. Only the torchao fold (frozen in 9010082 before it was scored) was blind. A second blind set, "
-    "`benchmarks/published/runs_blind2.toml` (frozen in 9c42e16), is pending its one scoring run.")
+    "`benchmarks/published/runs_blind2.toml` (frozen in 9c42e16 and 69a9036), is pending its one scoring run.")
 # `needs` entries that a spec knob expresses since issue 12 (the run sets them through its `knobs`)
 KNOBBED = {"compile", "chunked_ce", "fused_linear_ce", "optimizer_fused", "optimizer_in_backward", "paged_optimizer",
            "activation_offload", "adapter_fp32", "lora_on_head", "dora", "qlora_adapted_only", "fsdp_no_sync",
@@ -184,6 +184,11 @@ def fold_section(rows: list[dict], name: str, runs_file: Path) -> str:
            stats_line("stack has a preset", stats([r for r in scored if r["stack"] in stacks]))]
     for src in sorted({r["source"] for r in scored}):
         out.append(stats_line(f"source {src}", stats([r for r in scored if r["source"] == src])))
+    for counter in sorted({r["counter"] for r in scored}):
+        out.append(stats_line(f"counter {counter}", stats([r for r in scored if r["counter"] == counter])))
+    missing = sorted({r["stack"] for r in scored if r["stack"] not in stacks})
+    out += ["", "Runs from stacks without a preset: " + ("; ".join(
+        f"{st} ({sum(r['stack'] == st for r in scored)} runs)" for st in missing) if missing else "none") + "."]
     out += ["", "| run | source | stack | counter | published | estimate | error | MEM001 |", "|---|---|---|---|---:|---:|---:|---|"]
     for r in scored:
         unit = UNIT[r["unit"]]

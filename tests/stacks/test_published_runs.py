@@ -91,3 +91,17 @@ def test_validate_reports_a_bad_row_on_one_line(tmp_path):
     problems = _bench().validate(bad)
     assert len(problems) == 1 and "run x: training.micro_batch_size" in problems[0]
     assert _bench().main(["--validate", str(bad)]) == 1
+
+
+def test_runs_mode_scores_a_given_file_into_its_own_section(tmp_path, capsys):
+    """--runs FILE --fold-name NAME on a copy of one runs.toml row (already scored, not blind); --no-write."""
+    text = (ROOT / "benchmarks/published/runs.toml").read_text(encoding="utf-8")
+    first = text[text.index('[[run]]\nid = "peft-lora-rank32"'):text.index('[[run]]\nid = "peft-lora-rank64"')]
+    runs = tmp_path / "one.toml"
+    runs.write_text(first, encoding="utf-8")
+    assert _bench().main(["--runs", str(runs), "--fold-name", "Trial fold", "--no-write"]) == 0
+    out = capsys.readouterr().out
+    assert "## Trial fold" in out and "`peft-lora-rank32`" in out and "| counter reserved | 1 |" in out
+    assert not runs.with_suffix(".json").exists()
+    with pytest.raises(SystemExit):
+        _bench().main(["--runs", str(runs), "--no-write"])
