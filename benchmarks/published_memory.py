@@ -366,6 +366,10 @@ def main(argv=None) -> int:
     if args.runs:
         if not args.fold_name:
             parser.error("--runs needs --fold-name")
+        md = HERE / "published_memory.md"
+        if not args.no_write and f"\n## {args.fold_name}\n" in md.read_text(encoding="utf-8"):
+            print(f"{md}: section '{args.fold_name}' is there already: a blind set is scored once")
+            return 1
         problems = validate(args.runs)
         if problems:
             print("\n".join(problems))
@@ -374,7 +378,6 @@ def main(argv=None) -> int:
         text = fold_section(rows, args.fold_name, args.runs)
         print(text)
         if not args.no_write:
-            md = HERE / "published_memory.md"
             md.write_text(md.read_text(encoding="utf-8").rstrip("\n") + "\n\n" + text, encoding="utf-8")
             out = args.runs.with_suffix(".json")
             out.write_text(json.dumps([{k: v for k, v in r.items()} for r in rows], indent=1, default=str) + "\n",

@@ -105,3 +105,12 @@ def test_runs_mode_scores_a_given_file_into_its_own_section(tmp_path, capsys):
     assert not runs.with_suffix(".json").exists()
     with pytest.raises(SystemExit):
         _bench().main(["--runs", str(runs), "--no-write"])
+
+
+def test_runs_mode_refuses_a_second_scoring(tmp_path, monkeypatch):
+    mod = _bench()
+    (tmp_path / "published_memory.md").write_text("# x\n\n## Blind set 2\n\nscored\n", encoding="utf-8")
+    monkeypatch.setattr(mod, "HERE", tmp_path)
+    monkeypatch.setattr(mod, "run_all", lambda *_a: pytest.fail("must not score"))
+    assert mod.main(["--runs", str(BLIND2), "--fold-name", "Blind set 2"]) == 1
+    assert (tmp_path / "published_memory.md").read_text(encoding="utf-8").count("## Blind set 2") == 1
