@@ -10,9 +10,14 @@ knobs were filled from there. Per engine:
   token; GGUF k-quants are close to but not exactly the int4 layout below (about 4.5-4.9 bits).
 * vllm / tgi / trtllm (paged): the engine first runs a profile step of max_num_batched_tokens tokens, then gives
   every byte left under its memory fraction to a pool of KV blocks (vLLM Worker.determine_num_available_blocks;
-  TGI warmup; TensorRT-LLM KvCacheConfig.free_gpu_memory_fraction of the memory left after loading). So the GPU
-  is "full" by design; the estimate reports what the asked-for sequences need, against the engine's share of the
-  GPU, and how many sequences of seq_len tokens the pool holds (capped by max_num_seqs).
+  TGI warmup). So the GPU is "full" by design; the estimate reports what the asked-for sequences need, against the
+  engine's share of the GPU, and how many sequences of seq_len tokens the pool holds (capped by max_num_seqs).
+* trtllm differs in two ways (TensorRT-LLM _torch/pyexecutor/_util.py, KvCacheCreator): its fraction
+  (KvCacheConfig.free_gpu_memory_fraction) is of the memory the profile run leaves free, not of the whole GPU
+  (pool = fraction x (GPU - weights - profile peak - CUDA graphs), _cal_max_memory); and its profile run is dummy
+  requests of min(max_num_tokens, seq_len - 1) tokens adding up to max_num_tokens
+  (_create_dummy_context_requests), each with the logits of its last position only, in fp32
+  (_torch/modules/logits_processor.py, LogitsProcessor.forward: logits.float()).
 
 int4 weights: one fp16 scale and a 4-bit zero point per weight_group_size weights (GPTQ/AWQ g128; torchao int4
 weight-only g64). Eager attention adds the n_heads x prompt^2 scores and their softmax (16-bit) of one layer.
@@ -56,7 +61,10 @@ def apply(spec: Spec, inf: Inference, parts: dict, *, capacity: int | None, laye
     parts["kv_cache"] = b * per_seq
     tokens = inf.max_num_batched_tokens or s
     c = 4 if inf.precision == "fp32" else 2
-    parts["prefill_activations"] = layer_peak * tokens + c * arch.vocab_size * min(tokens, inf.max_num_seqs or b) / tp
+    logit_rows, logit_bytes = min(tokens, inf.max_num_seqs or b), c  # vLLM: a sampler run over max_num_seqs rows
+    if inf.backend == "trtllm":  # dummy requests of min(tokens, seq_len - 1) tokens, last position each, fp32 logits
+        logit_rows, logit_bytes = math.ceil(tokens / min(tokens, max(1, s - 1))), 4
+    parts["prefill_activations"] = layer_peak * tokens + logit_bytes * arch.vocab_size * logit_rows / tp
     parts["cuda_graphs"] = float(inf.cuda_graph_memory or 0)
     fixed = parts["weights"] + parts["quant_scales"] + parts["prefill_activations"] + parts["cuda_graphs"]
     util = inf.gpu_memory_utilization or 0.9
@@ -64,8 +72,9 @@ def apply(spec: Spec, inf: Inference, parts: dict, *, capacity: int | None, laye
     pool = max(0.0, usable - fixed)
     fit = int(pool // per_seq) if per_seq else 0
     cap_seqs = min(fit, inf.max_num_seqs) if inf.max_num_seqs else fit
-    notes.append(f"paged KV pool {pool / 2**30:.1f} GiB (x{util} of the GPU{' left after loading' if inf.backend == 'trtllm' else ''}"
-                 f" minus weights, a {tokens}-token profile step and CUDA graphs): {cap_seqs} concurrent sequences of "
+    share = (f"x{util} of the GPU minus weights, a {tokens}-token profile step and CUDA graphs" if inf.backend != "trtllm"
+             else f"x{util} of what weights, a {tokens}-token profile run and CUDA graphs leave free")
+    notes.append(f"paged KV pool {pool / 2**30:.1f} GiB ({share}): {cap_seqs} concurrent sequences of "
                  f"{s} tokens fit{f' (max_num_seqs {inf.max_num_seqs})' if inf.max_num_seqs and fit > inf.max_num_seqs else ''}")
     parts["concurrent_sequences"] = cap_seqs
     return notes, int(usable)

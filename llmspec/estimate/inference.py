@@ -77,16 +77,26 @@ def lengths(spec: Spec) -> tuple[int, int]:
 
 
 def moe_peak(arch) -> float:
-    """Peak bytes per prompt token inside an MoE block (16-bit): the fused gate_up output of every visited expert
-    stays whole until the product (its gate and up halves are views: 4 x routed width), with the activation and the
-    product (2 + 2 x routed width), the hidden state gathered per visited expert (2 x experts_per_token x d_model)
-    and the block's residual and norm buffers (8.5 x d_model, as in a dense block). transformers
-    integrations/moe.py (grouped_mm experts forward); measured on Mixtral, Qwen2-MoE and Qwen3-MoE."""
+    """Peak bytes per prompt token inside an MoE block (16-bit), the larger of its two stages, each beside the
+    block's residual and norm buffers (8.5 x d_model, as in a dense block). transformers==5.24.0:
+    src/transformers/integrations/moe.py:grouped_mm_experts_forward keeps every intermediate it names as a local
+    until it returns, so the hidden state gathered per visited expert (``selected_hidden_states_g``, 2 x k x d_model
+    for k = experts_per_token) is live in both:
+    * up: the fused gate_up output of every visited expert stays whole until the product (its gate and up halves
+      are views: 4 x routed width), with the activation and the product (2 + 2 x routed width): 8 x routed width;
+    * down: the down projection's output (2 x k x d_model), its product with the routing weights and that product
+      put back in token order (``weighted_out[inv_perm]``, while the unordered one is still referenced): 3 x 2 x k
+      x d_model, so 8 x k x d_model with the gathered input. It is the larger stage for many small experts
+      (Qwen3-MoE: k = 8, expert width 768, d_model 2048; it was missed, -5.1% on a 4 x 1536 prefill).
+    Measured on Mixtral, Qwen2-MoE and Qwen3-MoE prefills under FakeTensorMode (tests/estimate/test_moe_prefill.py)."""
     from llmspec.estimate.params import layer_split
 
     if arch.moe is None or not layer_split(arch)[1]:
         return 0.0
-    return 8 * A.ffn_width(arch) + 2 * arch.moe.experts_per_token * arch.d_model + 8.5 * arch.d_model
+    k, h = arch.moe.experts_per_token, arch.d_model
+    up = 8 * A.ffn_width(arch) + 2 * k * h
+    down = 8 * k * h
+    return max(up, down) + 8.5 * h
 
 
 def attention_peak(spec: Spec, prompt: int) -> float:
