@@ -185,7 +185,7 @@ class LoraTargetsUnmatched(Rule):
         if targets and not unmatched:
             return
         key = self._key(ctx, targets, unmatched[0] if unmatched else "")
-        if len(unmatched) == len(targets):
+        if len(unmatched) == len(verdicts):  # verdicts: one per distinct target
             what = f"LoRA targets [{_names(targets)}] match" if targets else "an empty targets list matches"
             yield self.finding(
                 ctx, key,
