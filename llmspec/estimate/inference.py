@@ -25,6 +25,7 @@ from llmspec.estimate import activations as A
 from llmspec.estimate import engine as E
 from llmspec.estimate import precision as P
 from llmspec.estimate.hfversion import attention_version_notes
+from llmspec.estimate.mask import prefill_mask
 from llmspec.estimate.params import count_params
 from llmspec.estimate.result import OVERHEAD_NOTE, MemoryEstimate, accelerator_note, capacity, overhead
 from llmspec.estimate.shapes import layout
@@ -139,6 +140,11 @@ def inference_memory(spec: Spec) -> MemoryEstimate:
     end_peak = (c * arch.vocab_size * logits_tokens + c * h * p) / tp  # logits + the final hidden states
     fa, fb = A.family_fit(spec.model.family, "prefill")  # the real class's own buffers (family registry)
     acts = b * (max(layer_peak * p, end_peak) + (fa * h + fb * f) * c / 2 * p / tp)
+    # padded prompts / sliding windows (llmspec.estimate.mask): the bool mask lives through the prefill; the additive
+    # copy only inside attention, where 16.25 x d_model per token is live instead of the block's peak
+    bool_mask, additive, mask_notes = prefill_mask(spec, p, b, c)
+    acts += bool_mask + max(0.0, additive - b * p * (layer_peak - 16.25 * h * c / 2 / tp))
+    notes += mask_notes
     if inf.precision in ("int8", "int4"):
         notes.append(f"{inf.precision}: weight-only quantisation of block linears; embeddings and head 16-bit")
     if tp > 1:

@@ -30,7 +30,9 @@ from llmspec.estimate._measure_support import (
     build,
     dtype_of,
     fake_friendly_transformers,
+    flash_masks,
     optimizer_for,
+    padding_mask,
     phase_sharding,
     rename,
 )
@@ -98,7 +100,7 @@ def measure_training(spec: Spec, *, fake: bool = True) -> Measurement:
     V = spec.arch.vocab_size
     tracker = StorageTracker(vocab_size=V)
     mode = FakeTensorMode(allow_non_fake_inputs=False) if fake else contextlib.nullcontext()
-    with fake_friendly_transformers(), mode:
+    with fake_friendly_transformers(), flash_masks(tr.attention), mode:
         torch.manual_seed(0)
         model = build(spec, model_dtype, attn, dropout=tr.dropout)
         model_class = type(model).__name__
@@ -149,6 +151,10 @@ def measure_training(spec: Spec, *, fake: bool = True) -> Measurement:
         opt = optimizer_for(tr, params, emulated)
         b, s = tr.micro_batch_size, tr.seq_len
         ids = torch.randint(0, V, (b, s))
+        # packing = false: a padded batch, so transformers builds its dense mask (llmspec.estimate.mask)
+        pad = padding_mask(b, s) if not tr.packing else None
+        if pad is not None:
+            emulated.append("packing = false: the last row padded by one token, so the batch takes the padded path")
         autocast = torch.autocast("cpu", dtype=dtype_of(cdt)) if amp else contextlib.nullcontext()
 
         # With accumulation, gradients are live from the second micro-batch on and every later micro-batch repeats
@@ -163,7 +169,7 @@ def measure_training(spec: Spec, *, fake: bool = True) -> Measurement:
             for _ in range(micro):
                 tracker.phase = "forward"
                 with autocast:
-                    out = model(input_ids=ids, labels=ids)
+                    out = model(input_ids=ids, labels=ids, attention_mask=pad)
                 loss = out.loss / tr.gradient_accumulation
                 del out
                 tracker.phase = "backward"
@@ -239,7 +245,7 @@ def measure_inference(spec: Spec) -> Measurement:
     prompt, kv_len = lengths(spec)
     V = spec.arch.vocab_size
     tracker = StorageTracker(vocab_size=V)
-    with fake_friendly_transformers(), FakeTensorMode():
+    with fake_friendly_transformers(), flash_masks(inf.attention), FakeTensorMode():
         model = build(spec, dtype_of(wdt), "sdpa")
         model_class = type(model).__name__
         model.eval()
@@ -251,12 +257,14 @@ def measure_inference(spec: Spec) -> Measurement:
         for b in model.buffers():
             tracker.register(b, "weights")
         ids = torch.randint(0, V, (inf.batch_size, prompt))
+        padded = inf.padded and inf.batch_size > 1 and inf.kv_allocation != "paged"
+        pad = padding_mask(inf.batch_size, prompt) if padded else None
         from transformers import DynamicCache
 
         with tracker, torch.no_grad():
             tracker.phase = "forward"
             cache = DynamicCache(config=model.config)
-            out = model(input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
+            out = model(input_ids=ids, attention_mask=pad, past_key_values=cache, use_cache=True, logits_to_keep=1)
             kv = 0
             for layer in getattr(cache, "layers", []):
                 for t in (getattr(layer, "keys", None), getattr(layer, "values", None)):

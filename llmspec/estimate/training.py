@@ -29,6 +29,7 @@ from llmspec.estimate import precision as P
 from llmspec.estimate import recompute as R
 from llmspec.estimate import stack as S
 from llmspec.estimate.hfversion import attention_version_notes
+from llmspec.estimate.mask import training_mask as dense_mask
 from llmspec.estimate.params import count_params, lora_shapes
 from llmspec.estimate.result import OVERHEAD_NOTE, MemoryEstimate, accelerator_note, capacity, overhead
 from llmspec.estimate.shapes import layout
@@ -261,6 +262,10 @@ def training_memory(spec: Spec, static: TrainingStatic | None = None) -> MemoryE
     weights, grads, states, temp, kept, logits_f, logits_b, live_grads = (
         parts[k] for k in ("weights", "grads", "states", "temp", "kept", "logits_f", "logits_b", "live_grads"))
     dequant = parts["dequant"]  # QLoRA's dequantised-weight transient, as the stack's quantiser makes it
+    mask = dense_mask(spec)  # padded batches / sliding windows under sdpa (llmspec.estimate.mask; issue 12)
+    kept += mask.kept
+    recompute += mask.recompute + (mask.kept if tr.activation_checkpointing else 0.0)
+    notes += [mask.note] if mask.note else []
 
     # --- phases --------------------------------------------------------------------------------------
     state = weights + master + states + gathered
