@@ -29,6 +29,7 @@ KNOBS: dict[str, tuple[str, str]] = {
     "qlora_quantize": ("lora", "quantize"),
     "sync_each_batch": ("training", "sync_each_batch"),
     "qlora_quant_chunk": ("lora", "quant_chunk"),
+    "fsdp_lora_units": ("training", "fsdp_lora_units"),
 }
 
 
