@@ -330,8 +330,15 @@ class Training(Strict):
     # --- FSDP gradient accumulation (issue 12): unset takes the stack's default ---
     sync_each_batch: bool | None = None
     """FSDP with gradient_accumulation > 1: reduce-scatter gradients on every micro-batch (true: each rank keeps
-    its gradient shard) or only on the last one (false: FSDP no_sync accumulates every FSDP unit's full unsharded
-    gradients on each rank; HF Trainer / accelerate and LitGPT do this). Unset: the stack's."""
+    its gradient shard) or only on the last one (false: each rank keeps the full unsharded gradient of every FSDP
+    unit with a trainable parameter; HF Trainer / accelerate and LitGPT do this). Under LoRA that is only the
+    adapters' where the stack makes them units of their own (HF Trainer's PEFT wrap policy, FSDP2 in LitGPT and
+    torchtune), each block's whole gradient where adapters sit inside their block's unit. Unset: the stack's."""
+    fsdp_lora_units: Literal["adapters", "blocks", "per-parameter"] | None = None
+    """How FSDP wraps a LoRA/QLoRA model, which decides what sync_each_batch = false keeps: "adapters" (each
+    adapter layer its own FSDP unit: PEFT's fsdp_auto_wrap_policy, which HF Trainer applies), "per-parameter"
+    (FSDP2 fully_shard: torchtune, LitGPT 0.5) or "blocks" (one FSDP1 unit per block with the adapters inside:
+    the block's whole gradient is kept, frozen weights included). Unset: the stack's."""
 
     data: Data | None = None
     """Dataset file paths."""
