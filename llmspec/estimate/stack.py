@@ -43,7 +43,7 @@ from __future__ import annotations
 import math
 
 from llmspec.estimate import precision as P
-from llmspec.estimate.adapters import dora_bytes_per_token, lora_output_bytes
+from llmspec.estimate.adapters import adapter_dtype, dora_bytes_per_token, lora_output_bytes
 from llmspec.estimate.params import lora_shapes
 from llmspec.spec.models import Architecture, Spec, Training, peft_default_targets
 from llmspec.spec.stacks import KNOBS, stack
@@ -83,7 +83,7 @@ def apply_static(spec: Spec, tr: Training, parts: dict, *, n_trainable: int, sby
         notes.append("set by the spec: " + ", ".join(f"{k}={knob_values[k]}" for k in own))
     lo = tr.lora if tr.method in ("lora", "qlora") else None
     half = tr.precision in ("bf16", "fp16")
-    fp32_adapters = lo is not None and half and lo.dtype == "fp32"
+    fp32_adapters = lo is not None and half and adapter_dtype(tr) == "fp32"
     sb = 4 if fp32_adapters else sbytes  # bytes per optimizer-state element of the trainable tensors
     parts["kept_per_token"] = 0.0
 
@@ -99,7 +99,7 @@ def apply_static(spec: Spec, tr: Training, parts: dict, *, n_trainable: int, sby
             parts["states"] *= 2
             parts["temp"] *= 2
             notes.append("LoRA adapters in fp32 on a 16-bit base (weights, gradients and optimizer states 4 bytes)")
-        abytes = 4 if lo.dtype == "fp32" or not half else 2
+        abytes = 4 if adapter_dtype(tr) == "fp32" else 2
         obytes, lbytes = lora_output_bytes(tr)
         if any(s.role == "head" for s in shapes):
             # the head adapter's weights, gradients and states are in n_trainable already (count_params); lora_A

@@ -124,8 +124,10 @@ def training_static(spec: Spec) -> TrainingStatic:
         if tr.method == "qlora":
             dq = tr.lora.double_quant if tr.lora else True
             frozen = lay.block_linear_numel * P.nf4_bytes(dq) + (N - lay.block_linear_numel) * base
-            notes.append(f"QLoRA: block linears NF4 ({'4.127 bits, double quantisation' if dq else '4.5 bits'}); "
-                         f"embeddings, head and norms {8 * base}-bit; + one dequantised weight in forward/backward")
+            fmt, block = (tr.lora.quant_format, tr.lora.quant_block) if tr.lora else ("nf4", 64)
+            notes.append(f"QLoRA: block linears {fmt.upper()} ({8 * S.nf4_bytes(dq, block):.4g} bits: scales per "
+                         f"{block}{', double quantisation' if dq else ''}); embeddings, head and norms {8 * base}-bit; "
+                         "+ one dequantised weight in forward/backward")
             # bitsandbytes MatMul4Bit dequantises each 4-bit weight to the compute dtype for its matmul, in forward
             # and again in backward (bitsandbytes/autograd/_functions.py, F.dequantize_4bit): one weight-sized
             # transient, the largest block linear at the peak. Added after the published comparison (see
