@@ -40,7 +40,7 @@ def estimate_json(path: str, *sets: str) -> dict:
 def lint_codes(path: str, *sets: str) -> tuple[int, list[str], str]:
     result = run("lint", path, "--format", "json", *[a for s in sets for a in ("--set", s)])
     findings = json.loads(result.output)
-    return result.exit_code, [f["code"] for f in findings], " ".join(f["message"] for f in findings)
+    return result.exit_code, [f["code"] for f in findings], " ".join(f"{f['message']} {f['fix']}" for f in findings)
 
 
 def test_vllm_with_more_requests_than_its_pool_holds_fits_and_queues_the_rest():
@@ -76,6 +76,8 @@ def test_vllm_that_cannot_hold_one_max_model_len_sequence_does_not_start():
                    for a in inf["assumptions"])
     code, codes, message = lint_codes(SERVING, "inference.gpu_memory_utilization=0.5")
     assert code == 1 and "MEM003" in codes and "vllm cannot start" in message and "MEM006" not in codes
+    # the cheapest fix is the share itself (a paged engine is judged on starting, not on headroom under its share)
+    assert "1) gpu_memory_utilization 0.9" in message and "--set inference.gpu_memory_utilization=0.9" in message
 
 
 def test_paged_verdict_and_count_never_contradict(tmp_path):
