@@ -28,6 +28,7 @@ BUILTIN_MODULES = (
     "arc004_vocab_padding",
     "arc005_lora_targets_unmatched",
     "arc006_lora_targets_required",
+    "arc007_lora_dropout_fused_experts",
     # context window
     "ctx001_train_seq_len",
     "ctx002_prompt_plus_output",

@@ -473,7 +473,7 @@ class Hardware(Strict):
     """GPUs per node."""
     nodes: int = Field(default=1, ge=1, le=100_000)
     """Nodes."""
-    memory: Bytes | None = Field(default=None, le=2**50)
+    memory: Bytes | None = Field(default=None, gt=0, le=2**50)
     """Override the accelerator's memory, e.g. "40GiB" for a MIG slice or a shared card."""
     sharding: Sharding = "none"
     """Data-parallel state sharding: none (DDP), zero1 (optimizer), zero2 (+ gradients), zero3 / fsdp (+ weights)."""
