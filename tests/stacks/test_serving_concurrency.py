@@ -115,8 +115,8 @@ def test_dynamic_cache_holds_prompt_plus_generated_tokens_not_seq_len():
     con = estimate_json(QLORA, "inference.backend=vllm")["concurrency"]
     assert con["tokens_per_sequence"] == 5120 and con["max_model_len"] == 8192
     # a static cache is preallocated for seq_len whatever is generated
-    static = estimate_json(QLORA, "inference.backend=llama.cpp")
-    assert static["breakdown"]["kv_cache"] == 8192 * KV_8B_PER_TOKEN
+    for static in ("inference.backend=llama.cpp", "inference.kv_allocation=static"):  # llama.cpp n_ctx, HF StaticCache
+        assert estimate_json(QLORA, static)["breakdown"]["kv_cache"] == 8192 * KV_8B_PER_TOKEN
     # seq_len shorter than prompt + new still bounds the cache
     short = estimate_json(QLORA, "inference.seq_len=4608")
     assert short["breakdown"]["kv_cache"] == 4608 * KV_8B_PER_TOKEN
