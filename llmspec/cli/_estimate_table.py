@@ -73,7 +73,7 @@ def render(result, spec) -> None:
         if con is not None:
             queued = f" ({con.queued} queue)" if con.queued else ""
             table.add_row(f"concurrent sequences of {con.tokens_per_sequence} tokens (of {con.requested} asked)",
-                          f"{con.sequences}{queued}", *([""] * 2 if m else []), style="bold")
+                          f"{con.max_concurrent}{queued}", *([""] * 2 if m else []), style="bold")
         console.print(table)
         for note in mem.assumptions:
             console.print(f"  [dim]- {_text(note)}[/dim]")

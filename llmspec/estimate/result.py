@@ -26,8 +26,9 @@ class Concurrency:
     with the models's max seq len ... larger than the available KV cache memory"); beyond what the pool holds,
     requests queue in its scheduler (lower throughput, not an out-of-memory error)."""
 
-    sequences: int
-    """Sequences of tokens_per_sequence that run at once: what the KV pool holds, capped by max_num_seqs."""
+    max_concurrent: int
+    """Sequences of tokens_per_sequence that can run at once: what the KV pool holds, capped by max_num_seqs (vLLM
+    logs it as "Maximum concurrency"); min(max_concurrent, requested) run."""
     requested: int
     """inference.batch_size: the sequences asked to run at once."""
     tokens_per_sequence: int
@@ -41,10 +42,10 @@ class Concurrency:
     @property
     def queued(self) -> int:
         """Requested sequences that wait for a free slot."""
-        return max(0, self.requested - self.sequences)
+        return max(0, self.requested - self.max_concurrent)
 
     def to_dict(self) -> dict:
-        return {"sequences": self.sequences, "requested": self.requested, "queued": self.queued,
+        return {"max_concurrent": self.max_concurrent, "requested": self.requested, "queued": self.queued,
                 "tokens_per_sequence": self.tokens_per_sequence, "max_model_len": self.max_model_len,
                 "pool_bytes": self.pool_bytes, "max_num_seqs": self.max_num_seqs}
 

@@ -68,7 +68,7 @@ def memory(data: ReportData) -> Section:
         section.add(Para(f"**{title}**"), Table(["Part", "Size", "Share"], rows))
         con = mem.get("concurrency")  # paged engines (llmspec.estimate.result.Concurrency)
         if con:
-            section.add(Para(f"Concurrent sequences of {con['tokens_per_sequence']:,} tokens: **{con['sequences']}** "
+            section.add(Para(f"Concurrent sequences of {con['tokens_per_sequence']:,} tokens: **{con['max_concurrent']}** "
                              f"of the {con['requested']} asked for (KV pool {fmt.gib(con['pool_bytes'])} per GPU)"
                              + (f"; the other {con['queued']} queue." if con["queued"] else ".")))
         if mem.get("assumptions"):

@@ -59,15 +59,15 @@ class ServingRequestsQueue(Rule):
         if con is None or not est.fits or not con.queued:
             return
         inf = ctx.spec.inference
-        capped = bool(con.max_num_seqs) and con.sequences == con.max_num_seqs
+        capped = bool(con.max_num_seqs) and con.max_concurrent == con.max_num_seqs
         limit = (f"max_num_seqs = {con.max_num_seqs}" if capped else
                  f"a KV pool of {format_bytes(con.pool_bytes)} per GPU on {where(ctx)}")
         fix = (f"raise inference.max_num_seqs to {con.requested}" if capped else
                "more KV room: a higher gpu_memory_utilization, kv_cache_precision = \"fp8\", quantised weights or "
-               f"more tensor-parallel GPUs; or set batch_size = {con.sequences} to ask only for what runs at once")
+               f"more tensor-parallel GPUs; or set batch_size = {con.max_concurrent} to ask only for what runs at once")
         yield self.finding(
             ctx, KEY,
-            f"{inf.backend} runs {con.sequences} of the {con.requested} requested sequences of "
+            f"{inf.backend} runs {con.max_concurrent} of the {con.requested} requested sequences of "
             f"{con.tokens_per_sequence:,} tokens at once ({limit}); the other {con.queued} queue: lower throughput, "
             "not an out-of-memory error",
             fix=fix,
