@@ -58,6 +58,7 @@ BUILTIN_MODULES = (
     "mem003_inference_does_not_fit",
     "mem004_knob_contradicts_stack",
     "mem005_knob_does_not_apply",
+    "mem006_serving_requests_queue",
     # budget
     "bud001_gpu_hours",
     "bud002_cost",

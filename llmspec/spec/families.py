@@ -30,7 +30,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from llmspec.spec.family_types import AllOf, ConfigReader, Family, MoeKeys, Offset, Switch
+from llmspec.spec.family_types import AllOf, ConfigReader, Family, MoeKeys, Offset, Switch, WindowKeys
 
 if TYPE_CHECKING:
     from llmspec.spec.models import Architecture
@@ -133,11 +133,10 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
     _llama_like("mistral", "MistralForCausalLM", dict(
         vocab_size=32000, hidden_size=4096, intermediate_size=14336, num_hidden_layers=32, num_attention_heads=32,
         num_key_value_heads=8, head_dim="", hidden_act="silu", max_position_embeddings=131072,
-        tie_word_embeddings=False), _ROPE,
-        # MistralConfig defaults to a 4096-token sliding window (Mistral-7B-v0.1; later versions set null); a spec
-        # has no window, so --measure builds full causal attention, as the estimate assumes. With the window, sdpa
-        # gets an explicit 4-D mask: +~5 x d_model bytes per token per block at 4096 tokens (measured)
-        config_overrides={"sliding_window": None}),
+        tie_word_embeddings=False, sliding_window=4096), _ROPE,
+        # MistralConfig defaults to a 4096-token sliding window (Mistral-7B-v0.1; later versions set null): the
+        # importer carries it into architecture.sliding_window, --measure writes it back (llmspec.estimate.mask)
+        window=WindowKeys()),
     # MixtralSparseMoeBlock: router MixtralTopKRouter "gate" (experts x hidden, no bias), MixtralExperts (fused
     # gate_up_proj / down_proj parameters of intermediate_size).
     _llama_like("mixtral", "MixtralForCausalLM", dict(
@@ -147,12 +146,16 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
         _ROPE, moe=MoeKeys("num_local_experts"), aliases={"num_local_experts": "num_experts"},
         quirks="MoE from num_local_experts (experts of intermediate_size)",
         tree=_decoder_tree(mlp="gate experts(act_fn)"), modules=_MIXTRAL, peft_fused=("w1", "w3"),
-        peft_experts="fused"),  # peft adds "mixtral" to the conversion patterns itself
+        peft_experts="fused",  # peft adds "mixtral" to the conversion patterns itself
+        window=WindowKeys()),  # MixtralModel: create_sliding_window_causal_mask when config.sliding_window is set
     # Qwen2Attention: q/k/v_proj bias=True, o_proj bias=False (not configurable).
     _llama_like("qwen2", "Qwen2ForCausalLM", dict(
         vocab_size=151936, hidden_size=4096, intermediate_size=22016, num_hidden_layers=32, num_attention_heads=32,
         num_key_value_heads=32, head_dim="", hidden_act="silu", max_position_embeddings=32768,
-        tie_word_embeddings=False), {**_ROPE, "qkv_bias": True}),
+        tie_word_embeddings=False, use_sliding_window=False, sliding_window=4096, max_window_layers=28),
+        {**_ROPE, "qkv_bias": True},
+        # Qwen2Config.__post_init__: layer_types "sliding_attention" for i >= max_window_layers with use_sliding_window
+        window=WindowKeys(enabled="use_sliding_window", first_layer="max_window_layers")),
     # Qwen2MoeSparseMoeBlock: router, experts of moe_intermediate_size, one shared_expert MLP of
     # shared_expert_intermediate_size and a shared_expert_gate Linear(hidden, 1, bias=False).
     _llama_like("qwen2_moe", "Qwen2MoeForCausalLM", dict(
@@ -164,6 +167,9 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
         moe=MoeKeys("num_experts", expert_ffn_dim="moe_intermediate_size", sparse_layers=_QWEN_MOE_LAYERS,
                     shared_expert_ffn_dim="shared_expert_intermediate_size", shared_expert_gate=True),
         quirks="dense blocks from mlp_only_layers / decoder_sparse_step; one gated shared expert",
+        # Qwen2MoeConfig layer_types: windows on blocks with (i + 1) % 2 and i < max_window_layers (not expressible)
+        reject={"use_sliding_window": (True, "Qwen2-MoE with use_sliding_window = true (windows on every other block "
+                                             "below max_window_layers)")},
         tree=_decoder_tree(mlp=_MOE_MLP + f" shared_expert?shared({_GATED_MLP}) shared_expert_gate?shared_gate"),
         modules={**_QWEN_MOE, "shared_expert_gate": ("shared_gate",)},
         peft_experts="none"),  # transformers maps qwen3_moe etc. -> "qwen2_moe", but has no "qwen2_moe" key
@@ -171,14 +177,20 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
     _llama_like("qwen3", "Qwen3ForCausalLM", dict(
         vocab_size=151936, hidden_size=4096, intermediate_size=22016, num_hidden_layers=32, num_attention_heads=32,
         num_key_value_heads=32, head_dim=128, hidden_act="silu", max_position_embeddings=32768,
-        tie_word_embeddings=False, attention_bias=False), {**_ROPE, "qk_norm": True, **_ATTN_BIAS},
-        tree=_decoder_tree(attn=_ATTN + " q_norm k_norm")),
+        tie_word_embeddings=False, attention_bias=False, use_sliding_window=False, sliding_window=4096,
+        max_window_layers=28), {**_ROPE, "qk_norm": True, **_ATTN_BIAS},
+        tree=_decoder_tree(attn=_ATTN + " q_norm k_norm"),
+        # Qwen3Config.__post_init__: as Qwen2 (blocks i >= max_window_layers with use_sliding_window)
+        window=WindowKeys(enabled="use_sliding_window", first_layer="max_window_layers")),
     # No head_dim field: Qwen3MoeAttention uses getattr(config, "head_dim", hidden_size // num_attention_heads).
     _llama_like("qwen3_moe", "Qwen3MoeForCausalLM", dict(
         vocab_size=151936, hidden_size=2048, intermediate_size=6144, num_hidden_layers=24, num_attention_heads=32,
         num_key_value_heads=4, head_dim="", hidden_act="silu", max_position_embeddings=32768,
         tie_word_embeddings=False, attention_bias=False, decoder_sparse_step=1, moe_intermediate_size=768,
-        num_experts_per_tok=8, num_experts=128, mlp_only_layers=[]), {**_ROPE, "qk_norm": True, **_ATTN_BIAS},
+        num_experts_per_tok=8, num_experts=128, mlp_only_layers=[], use_sliding_window=False, sliding_window=4096),
+        {**_ROPE, "qk_norm": True, **_ATTN_BIAS},
+        # Qwen3MoeModel: create_sliding_window_causal_mask for every block when use_sliding_window
+        window=WindowKeys(enabled="use_sliding_window"),
         moe=MoeKeys("num_experts", expert_ffn_dim="moe_intermediate_size", sparse_layers=_QWEN_MOE_LAYERS),
         peft=None, quirks="dense blocks from mlp_only_layers / decoder_sparse_step",
         tree=_decoder_tree(attn=_ATTN + " q_norm k_norm", mlp=_MOE_MLP), modules=_QWEN_MOE,
@@ -193,14 +205,16 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
     _llama_like("gemma2", "Gemma2ForCausalLM", dict(
         vocab_size=256000, hidden_size=2304, intermediate_size=9216, num_hidden_layers=26, num_attention_heads=8,
         num_key_value_heads=4, head_dim=256, hidden_activation="gelu_pytorch_tanh", max_position_embeddings=8192,
-        tie_word_embeddings=True, attention_bias=False), {**_ROPE, "norms_per_layer": 4, **_ATTN_BIAS},
+        tie_word_embeddings=True, attention_bias=False, sliding_window=4096), {**_ROPE, "norms_per_layer": 4, **_ATTN_BIAS},
         aliases={"hidden_act": "hidden_activation"}, quirks="eager attention (logit soft-capping)",
         tree=_decoder_tree(layer=_NORMS + " pre_feedforward_layernorm post_feedforward_layernorm"),
         # refitted (benchmarks/fit_families.py, calibration shapes) once the soft-capping tanh had its own term
         # (it was (23, 1) / (13, 1))
         activation_fit={"full": (20, 0), "lora": (10, 0), "lora-fp32": (20, 0)},
         # Gemma2PreTrainedModel._supports_sdpa = False (attention logit soft-capping): eager attention
-        sdpa=False, softcapping=True),
+        sdpa=False, softcapping=True,
+        # Gemma2Config layer_types: "sliding_attention" on blocks 0, 2, 4, ...
+        window=WindowKeys(every_other=True)),
     # Phi3Attention: fused qkv_proj and o_proj without bias; Phi3MLP: fused gate_up_proj and down_proj.
     Family("phi3", "Phi3ForCausalLM", True, dict(
         vocab_size=32064, hidden_size=3072, intermediate_size=8192, num_hidden_layers=32, num_attention_heads=32,
@@ -211,7 +225,9 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
         dropout_keys=("resid_pdrop", "embd_pdrop"), dropout_h=4,
         activation_fit={"lora": (-2, 0), "lora-fp32": (12, 0), "prefill": (0, 2)},
         tree=_decoder_tree(attn="o_proj qkv_proj", mlp="gate_up_proj down_proj activation_fn",
-                           layer=_NORMS + " resid_attn_dropout resid_mlp_dropout")),
+                           layer=_NORMS + " resid_attn_dropout resid_mlp_dropout"),
+        # Phi3Model: create_sliding_window_causal_mask when config.sliding_window is set (Phi-3-mini-4k: 2047)
+        window=WindowKeys()),
     # GPT2Attention / GPT2MLP: Conv1D layers (c_attn, c_proj, c_fc, c_proj) with biases; wpe has n_positions rows.
     Family("gpt2", "GPT2LMHeadModel", False, dict(
         vocab_size=50257, n_positions=1024, n_embd=768, n_layer=12, n_head=12, n_inner="", num_key_value_heads="",

@@ -82,6 +82,21 @@ class MoeKeys:
     """The shared expert's output passes a learned sigmoid gate (hidden -> 1)."""
 
 
+@dataclass(frozen=True)
+class WindowKeys:
+    """Where a family keeps sliding-window attention in config.json (transformers 5.24 configuration_<family>.py):
+    architecture.sliding_window and sliding_window_layers (llmspec.estimate.mask sizes the dense mask from them)."""
+
+    key: str = "sliding_window"
+    """The window in tokens (null or 0: full attention)."""
+    enabled: str | None = None
+    """A boolean key that must be true for the window to apply (Qwen2 use_sliding_window)."""
+    first_layer: str | None = None
+    """Key of the first windowed block: blocks i >= it use the window (Qwen2 max_window_layers)."""
+    every_other: bool = False
+    """Blocks 0, 2, 4, ... use the window, the others attend fully (Gemma 2 layer_types)."""
+
+
 ArchRule = Any
 """A literal, "$key" (a boolean config key), Switch, AllOf or Offset."""
 
@@ -135,6 +150,8 @@ class Family:
     under fp32 precision (instead of "lora"; fitted after the blind held-out run, on the calibration shapes),
     "prefill" at the peak of a prefill. Fitted on the real class at three small shapes by benchmarks/fit_families.py (calibration),
     then checked on the held-out real widths of benchmarks/memory_accuracy.py. Empty: the Llama coefficients hold."""
+    window: WindowKeys | None = None
+    """Sliding-window attention keys (None: the class attends fully in every block)."""
     config_overrides: Mapping[str, Any] = field(default_factory=dict)
     """config keys a spec's architecture cannot express, set when --measure writes the config from a spec (not from
     model.hf_config): what the estimate assumes."""
