@@ -222,7 +222,7 @@ SWEEP_VARIANTS = ((), ("training.activation_checkpointing=false",), ("training.m
 
 @pytest.mark.slow
 @pytest.mark.parametrize("accelerator", SWEEP_ACCELERATORS)
-def test_every_suggestion_on_smaller_gpus_leaves_no_memory_verdict(accelerator):
+def test_every_fit_suggestion_on_smaller_gpus_leaves_no_memory_verdict(accelerator):
     """Each fix, applied through `--set` as printed and re-linted by the real CLI, leaves no MEM001, MEM002,
     MEM003 (and no HW004 from a tensor-parallel fix); when training and serving both fail, every fix repairs both."""
     from llmspec.estimate import what_would_fit
