@@ -38,7 +38,10 @@ MIN_HEADROOM = 0.10  # free share of GPU memory below which an OOM is likely in 
 
 
 def fits_with_headroom(est, min_headroom: float = MIN_HEADROOM) -> bool:
-    """The estimate fits and leaves ``min_headroom`` of the capacity free."""
+    """The estimate fits and leaves ``min_headroom`` of the capacity free. A paged serving engine fills its share by
+    design and queues what its pool cannot hold (llmspec.estimate.engine): for it, fitting is starting."""
+    if getattr(est, "concurrency", None) is not None:
+        return bool(est.fits)
     return bool(est.fits) and est.headroom_bytes >= min_headroom * est.capacity_bytes
 
 
@@ -222,6 +225,9 @@ def _inference_candidates(spec: Spec) -> list[_Candidate]:
         out.append(_Candidate("batch", f"batch size {b // k}", {"inference.batch_size": b // k}, 1.0 + 0.1 * k,
                               "fewer concurrent sequences: lower throughput"))
         k *= 2
+    if inf.kv_allocation == "paged" and (inf.gpu_memory_utilization or 0.9) < 0.9:  # vLLM's default share
+        out.append(_Candidate("share", "gpu_memory_utilization 0.9", {"inference.gpu_memory_utilization": 0.9}, 0.5,
+                              "less of the GPU left to other processes"))
     if inf.kv_cache_precision not in ("fp8", "int8") and inf.precision != "fp32":
         out.append(_Candidate("kv", "fp8 KV cache", {"inference.kv_cache_precision": "fp8"}, 1.5,
                               "small accuracy risk on long contexts"))

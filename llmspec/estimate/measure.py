@@ -30,10 +30,13 @@ from llmspec.estimate._measure_support import (
     build,
     dtype_of,
     fake_friendly_transformers,
+    flash_masks,
     optimizer_for,
+    padding_mask,
     phase_sharding,
     rename,
 )
+from llmspec.estimate.adapters import adapter_dtype
 from llmspec.spec.models import Spec
 
 
@@ -98,7 +101,7 @@ def measure_training(spec: Spec, *, fake: bool = True) -> Measurement:
     V = spec.arch.vocab_size
     tracker = StorageTracker(vocab_size=V)
     mode = FakeTensorMode(allow_non_fake_inputs=False) if fake else contextlib.nullcontext()
-    with fake_friendly_transformers(), mode:
+    with fake_friendly_transformers(), flash_masks(tr.attention), mode:
         torch.manual_seed(0)
         model = build(spec, model_dtype, attn, dropout=tr.dropout)
         model_class = type(model).__name__
@@ -113,15 +116,14 @@ def measure_training(spec: Spec, *, fake: bool = True) -> Measurement:
                              lora_dropout=adapter.dropout, use_dora=adapter.dora,
                              target_modules="all-linear" if "all-linear" in targets else list(targets),
                              task_type="CAUSAL_LM")
-            # the adapter dtype is the trainable-weight dtype of the precision (precision.trainable_weight_bytes):
-            # fp32 under fp32 and AMP (peft's autocast_adapter_dtype=True upcasts them), the 16-bit dtype under
-            # pure bf16 / fp16, where the adapters stay in the base model's dtype
-            fp32_adapters = P.trainable_weight_bytes(tr.precision) == 4
-            model = get_peft_model(model, cfg, autocast_adapter_dtype=fp32_adapters)
-            if not fp32_adapters:
-                for p in model.parameters():
-                    if p.requires_grad and p.dtype != dtype_of(cdt):
-                        p.data = p.data.to(dtype_of(cdt))
+            # the adapter dtype the estimate uses (adapters.adapter_dtype: fp32 under fp32 and AMP, else the spec's
+            # lora.dtype or its stack's): peft's autocast_adapter_dtype=True upcasts 16-bit adapters to fp32;
+            # otherwise they are cast to that dtype (torchtune and LitGPT build them in the model dtype)
+            adt = dtype_of(adapter_dtype(tr))
+            model = get_peft_model(model, cfg, autocast_adapter_dtype=adt == torch.float32)
+            for p in model.parameters():
+                if p.requires_grad and p.dtype != adt:
+                    p.data = p.data.to(adt)
         if tr.activation_checkpointing:
             model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
             if lora:
@@ -149,6 +151,10 @@ def measure_training(spec: Spec, *, fake: bool = True) -> Measurement:
         opt = optimizer_for(tr, params, emulated)
         b, s = tr.micro_batch_size, tr.seq_len
         ids = torch.randint(0, V, (b, s))
+        # packing = false: a padded batch, so transformers builds its dense mask (llmspec.estimate.mask)
+        pad = padding_mask(b, s) if not tr.packing else None
+        if pad is not None:
+            emulated.append("packing = false: the last row padded by one token, so the batch takes the padded path")
         autocast = torch.autocast("cpu", dtype=dtype_of(cdt)) if amp else contextlib.nullcontext()
 
         # With accumulation, gradients are live from the second micro-batch on and every later micro-batch repeats
@@ -163,7 +169,7 @@ def measure_training(spec: Spec, *, fake: bool = True) -> Measurement:
             for _ in range(micro):
                 tracker.phase = "forward"
                 with autocast:
-                    out = model(input_ids=ids, labels=ids)
+                    out = model(input_ids=ids, labels=ids, attention_mask=pad)
                 loss = out.loss / tr.gradient_accumulation
                 del out
                 tracker.phase = "backward"
@@ -239,7 +245,7 @@ def measure_inference(spec: Spec) -> Measurement:
     prompt, kv_len = lengths(spec)
     V = spec.arch.vocab_size
     tracker = StorageTracker(vocab_size=V)
-    with fake_friendly_transformers(), FakeTensorMode():
+    with fake_friendly_transformers(), flash_masks(inf.attention), FakeTensorMode():
         model = build(spec, dtype_of(wdt), "sdpa")
         model_class = type(model).__name__
         model.eval()
@@ -251,12 +257,14 @@ def measure_inference(spec: Spec) -> Measurement:
         for b in model.buffers():
             tracker.register(b, "weights")
         ids = torch.randint(0, V, (inf.batch_size, prompt))
+        padded = inf.padded and inf.batch_size > 1 and inf.kv_allocation != "paged"
+        pad = padding_mask(inf.batch_size, prompt) if padded else None
         from transformers import DynamicCache
 
         with tracker, torch.no_grad():
             tracker.phase = "forward"
             cache = DynamicCache(config=model.config)
-            out = model(input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
+            out = model(input_ids=ids, attention_mask=pad, past_key_values=cache, use_cache=True, logits_to_keep=1)
             kv = 0
             for layer in getattr(cache, "layers", []):
                 for t in (getattr(layer, "keys", None), getattr(layer, "values", None)):
