@@ -108,3 +108,14 @@ def test_llama_cpp_has_no_paged_cache():
 def test_hf_generate_restricts_no_engine_knob():
     for sets in (("inference.kv_allocation=paged",), ("inference.kv_allocation=static",), ("inference.attention=eager",)):
         assert mem004(VLLM_70B, "inference.backend=hf", *sets) == [], sets
+
+
+def test_torchtune_adapter_dtype_left_unset_follows_the_model_dtype():
+    """The same table sets the default: torchtune with precision = "fp32" builds fp32 adapters (before: the preset's
+    bf16, an adapter dtype torchtune's recipe rejects, and the estimate counted 2-byte adapters)."""
+    from llmspec.spec.loader import load_spec
+
+    sets = (*TORCHTUNE, "training.method=lora", "training.precision=fp32")
+    assert load_spec(QLORA_4090, sets).training.lora.dtype == "fp32"
+    assert load_spec(QLORA_4090, (*TORCHTUNE, "training.method=lora", "training.precision=bf16")).training.lora.dtype == "bf16"
+    assert mem004(QLORA_4090, *sets) == []
