@@ -360,6 +360,16 @@ class Training(Strict):
             target = self if table == "training" else self.lora
             if target is not None and name not in target.model_fields_set:
                 target.__dict__[name] = default.value
+        # fitlint (issue 12): a knob whose supported values follow another knob (stacks.toml supports `by`, e.g.
+        # torchtune's adapters in the model dtype) takes the one value allowed for it when the spec leaves it unset
+        for knob, support in stack(self.stack).supports.items():
+            table, name = KNOBS[knob]
+            target = self if table == "training" else self.lora
+            if support.by in KNOBS and KNOBS[support.by][0] == "training" and target is not None \
+                    and name not in target.model_fields_set:
+                allowed = support.allowed(getattr(self, KNOBS[support.by][1]))
+                if allowed is not None and len(allowed) == 1:
+                    target.__dict__[name] = allowed[0]
         return self
 
     def stack_sources(self) -> dict[str, str]:
