@@ -135,3 +135,13 @@ def test_published_litgpt_runs_state_their_precision():
             said = (root / spec["spec_file"]).read_text(encoding="utf-8")
             spec = tomllib.loads(said)
         assert spec["training"]["precision"] == "bf16" and "bf16-true" in said, run["id"]
+
+
+def test_litgpt_checkpoints_activations_only_on_more_than_one_device():
+    # the preset's false is the one-device default; its source says what changes on more than one
+    lora = _source("litgpt", "finetune/lora.py")
+    fn = next(n for n in ast.walk(ast.parse(lora)) if isinstance(n, ast.FunctionDef) and n.name == "parallelize_fn")
+    assert [a.arg for a in fn.args.args][-1] == "activation_checkpointing" and fn.args.defaults[-1].value is True
+    assert "if devices * num_nodes > 1:" in lora and "parallelize_fn=parallelize_fn" in lora
+    preset = stacks.stack("litgpt").defaults["activation_checkpointing"]
+    assert preset.value is False and "parallelize_fn(activation_checkpointing=True)" in preset.source
