@@ -31,7 +31,15 @@ KNOBS: dict[str, tuple[str, str]] = {
     "qlora_quant_chunk": ("lora", "quant_chunk"),
     "attention": ("training", "attention"),
     "fsdp_lora_units": ("training", "fsdp_lora_units"),
+    "base_dtype": ("training", "base_dtype"),
 }
+# A default may depend on the precision: a table {precision: value} (stacks.toml), resolved by resolve().
+
+
+def resolve(value: Any, precision: str) -> Any:
+    """A stack default's value for ``precision``: the value itself, or its entry in a per-precision table (None
+    when the table has no entry: the knob stays unset)."""
+    return value.get(precision) if isinstance(value, dict) else value
 
 
 @dataclass(frozen=True)
@@ -78,6 +86,12 @@ class Stack:
     adapters: Default = Default("peft", "")
     """Which library builds LoRA adapters: "peft" (its default target_modules per model_type apply when a spec
     leaves lora.targets unset), or the stack's own ("litgpt", "torchtune")."""
+    lora_targets: Default = Default(None, "")
+    deepspeed_buckets: Default = Default(None, "")
+    """The DeepSpeed bucket sizes a run gets when the spec has no [hardware.deepspeed] table: "auto" (the stack's
+    DeepSpeed integration fills them from hidden_size) or None (unknown: the estimate counts no bucket and says so)."""
+    """The stack's own default LoRA targets (HF module names) when its adapters are not PEFT's and the spec leaves
+    lora.targets unset; None: no default (lora.targets' own)."""
 
 
 @cache
@@ -102,13 +116,15 @@ def stack(name: str) -> Stack:
         supports.update(base.supports)
     defaults.update({k: Default(v["value"], v["source"]) for k, v in raw.get("defaults", {}).items()})
     supports.update({k: _support(v) for k, v in raw.get("supports", {}).items()})
-    attrs = {"model_code": Default("transformers", ""), "adapters": Default("peft", "")}
+    attrs = {"model_code": Default("transformers", ""), "adapters": Default("peft", ""),
+             "lora_targets": Default(None, ""), "deepspeed_buckets": Default(None, "")}
     for key in attrs:
         if "base" in raw:
             attrs[key] = getattr(stack(raw["base"]), key)
         if key in raw:
             attrs[key] = Default(raw[key]["value"], raw[key]["source"])
-    return Stack(name, raw["description"], defaults, supports, attrs["model_code"], attrs["adapters"])
+    return Stack(name, raw["description"], defaults, supports, attrs["model_code"], attrs["adapters"],
+                 attrs["lora_targets"], attrs["deepspeed_buckets"])
 
 
 # --- serving engines (llmspec/data/engines.toml): inference.backend's defaults -------------------------------
@@ -142,10 +158,12 @@ def markdown() -> str:
         preset = stack(name)
         base = _raw()[name].get("base")
         own = _raw()[name].get("defaults", {})
-        for key, label in (("model_code", "model classes"), ("adapters", "LoRA adapters")):
+        for key, label in (("model_code", "model classes"), ("adapters", "LoRA adapters"),
+                           ("lora_targets", "LoRA targets"), ("deepspeed_buckets", "DeepSpeed buckets")):
             if key in _raw()[name]:
                 attr = getattr(preset, key)
-                out.append(f"| `{name}` | {label} | `{attr.value}` | {attr.source} |")
+                shown = ", ".join(attr.value) if isinstance(attr.value, list) else attr.value
+                out.append(f"| `{name}` | {label} | `{shown}` | {attr.source} |")
         if base and not own:
             out.append(f"| `{name}` | (all) | as `{base}` | {preset.description} |")
             continue
@@ -153,6 +171,8 @@ def markdown() -> str:
             if base and knob not in own:
                 continue
             value = str(default.value).lower() if isinstance(default.value, bool) else default.value
+            if isinstance(value, dict):
+                value = ", ".join(f"{k}: {v}" for k, v in value.items())
             out.append(f"| `{name}` | `{knob}` | `{value}` | {default.source.replace('|', '/')} |")
         if base:
             out.append(f"| `{name}` | (others) | as `{base}` | |")
