@@ -189,7 +189,7 @@ def test_generation_prefill_agrees_with_measurement(load):
 FIT_CASES = [(p.name, ()) for p in sorted((ROOT / "examples").glob("*.toml"))] + [
     ("llama2-7b-lora-a100.toml", ("training.micro_batch_size=16", "training.seq_len=8192")),
     ("llama3-8b-qlora-rtx4090.toml", ("training.micro_batch_size=8",)),
-    ("llama3-70b-int8-serving-2xh100.toml", ("inference.batch_size=64",)),
+    ("llama3-70b-int8-serving-2xh100.toml", ("inference.gpu_memory_utilization=0.5",)),  # the engine cannot start
 ]
 
 
