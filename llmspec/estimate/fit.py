@@ -185,7 +185,11 @@ def _stack_candidates(tr: Training, hw: Hardware | None = None) -> list[_Candida
     from llmspec.spec.stacks import stack
 
     supports = stack(tr.stack).supports
-    ok = lambda knob, value: value in supports.get(knob, [value])  # noqa: E731
+
+    def ok(knob: str, value: Any) -> bool:  # the stack can run the knob with this value (MEM004's table)
+        support = supports.get(knob)
+        allowed = support.allowed(getattr(tr, support.by, None)) if support is not None else None
+        return allowed is None or value in allowed
     out: list[_Candidate] = []
     if tr.optimizer in ("adam", "adamw") and tr.optimizer_impl != "fused" and not tr.optimizer_in_backward:
         out.append(_Candidate("impl", "fused AdamW step (no state-sized temporary)", {"training.optimizer_impl": "fused"},

@@ -45,7 +45,7 @@ import math
 from llmspec.estimate import precision as P
 from llmspec.estimate.adapters import adapter_dtype, dora_bytes_per_token, lora_output_bytes
 from llmspec.estimate.params import lora_shapes
-from llmspec.spec.models import Architecture, Spec, Training, peft_default_targets
+from llmspec.spec.models import Architecture, DeepSpeed, Spec, Training, peft_default_targets
 from llmspec.spec.stacks import KNOBS, stack
 
 COMPILE_FACTOR = 0.85  # assumed; see the module docstring for its source
@@ -70,10 +70,12 @@ def apply_static(spec: Spec, tr: Training, parts: dict, *, n_trainable: int, sby
     knob_values = {k: _knob_value(tr, k) for k in KNOBS}
     notes = [f"stack {tr.stack}: " + ", ".join(f"{k}={knob_values[k]}" for k in from_stack)
              + " from its preset (llmspec/data/stacks.toml)" if from_stack else f"stack {tr.stack}"]
-    peft_targets = peft_default_targets(spec)
-    if peft_targets is not None:
-        notes.append(f"lora.targets = {list(peft_targets)}: PEFT's default for model_type {spec.model.family} "
-                     f"({stack(tr.stack).adapters.source})")
+    default_targets = peft_default_targets(spec)
+    if default_targets is not None:
+        preset = stack(tr.stack)
+        whose = (f"PEFT's default for model_type {spec.model.family} ({preset.adapters.source})"
+                 if preset.adapters.value == "peft" else f"stack {tr.stack}'s default ({preset.lora_targets.source})")
+        notes.append(f"lora.targets = {list(default_targets)}: {whose}")
     code = stack(tr.stack).model_code.value
     if code != "transformers":
         notes.append(f"activations of {code}'s own model classes: generic per-architecture terms, not the family "
@@ -151,6 +153,16 @@ def apply_static(spec: Spec, tr: Training, parts: dict, *, n_trainable: int, sby
     # --- DeepSpeed (a sharding backend, not a stack) ------------------------------------------------------------
     hw = spec.hardware
     ds = hw.deepspeed if hw is not None else None
+    if hw is not None and ds is None and hw.sharding in ("zero1", "zero2", "zero3"):
+        # no [hardware.deepspeed] table: the stack's DeepSpeed config (HF Trainer's integration fills "auto")
+        fill = stack(tr.stack).deepspeed_buckets
+        if fill.value == "auto":
+            ds = DeepSpeed()
+            notes.append(f"no [hardware.deepspeed] table: stack {tr.stack}'s DeepSpeed buckets on \"auto\" "
+                         f"({fill.source})")
+        else:
+            notes.append(f"DeepSpeed buckets not counted: stack {tr.stack} has no known default; state them in "
+                         "[hardware.deepspeed]")
     if hw is not None and ds is not None and hw.sharding in ("zero1", "zero2", "zero3"):
         if ds.optimizer == "fused-adam":
             parts["temp"] = 0.0  # deepspeed/ops/adam/fused_adam.py: multi_tensor_applier, in place

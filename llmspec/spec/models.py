@@ -194,8 +194,9 @@ class Lora(Strict):
     )
     """Modules that get adapters, by Hugging Face name (q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj,
     down_proj), or ["all-linear"]. Unset on a stack whose adapters are PEFT's (hf-trainer and the stacks on it,
-    pytorch, accelerate): PEFT's default for model.family (Llama q_proj, v_proj; GPT-2 c_attn; ...); otherwise, or
-    for a family PEFT has no default for, q_proj, k_proj, v_proj, o_proj."""
+    pytorch, accelerate): PEFT's default for model.family (Llama q_proj, v_proj; GPT-2 c_attn; ...); on litgpt its
+    finetune script's default (q_proj, v_proj); otherwise, or for a family PEFT has no default for, q_proj,
+    k_proj, v_proj, o_proj."""
 
     # --- adapter and QLoRA knobs (issue 12); dtype and quantize default to the training stack's ---
     dtype: HalfOrFull | None = None
@@ -246,7 +247,8 @@ class Training(Strict):
     master_weights_fp32: bool = False
     """With pure bf16/fp16: keep an fp32 master copy of trainable weights (DeepSpeed style)."""
     base_dtype: HalfOrFull | None = None
-    """LoRA only: dtype of the frozen base weights; defaults to bf16 (fp16 under fp16-mixed)."""
+    """LoRA only: dtype of the frozen base weights; unset: the stack's (LitGPT: fp32 under bf16-mixed, the model
+    is built in the precision plugin's dtype), else bf16 (fp16 under fp16-mixed, fp32 under fp32)."""
     optimizer: Optimizer = "adamw"
     """adamw, adam, adamw_8bit (bitsandbytes), sgd, adafactor or lion."""
     momentum: float = Field(default=0.0, ge=0, lt=1)
@@ -353,13 +355,24 @@ class Training(Strict):
     def _stack_defaults(self) -> Training:
         # Fill every knob the spec leaves unset from the stack preset, without marking it as set by the user
         # (stack_sources reads model_fields_set to tell the two apart).
-        from llmspec.spec.stacks import KNOBS, stack
+        from llmspec.spec.stacks import KNOBS, resolve, stack
 
-        for knob, default in stack(self.stack).defaults.items():
+        # precision first: a default may depend on it (stacks.resolve)
+        for knob, default in sorted(stack(self.stack).defaults.items(), key=lambda kv: kv[0] != "precision"):
             table, name = KNOBS[knob]
             target = self if table == "training" else self.lora
             if target is not None and name not in target.model_fields_set:
-                target.__dict__[name] = default.value
+                target.__dict__[name] = resolve(default.value, self.precision)
+        # fitlint (issue 12): a knob whose supported values follow another knob (stacks.toml supports `by`, e.g.
+        # torchtune's adapters in the model dtype) takes the one value allowed for it when the spec leaves it unset
+        for knob, support in stack(self.stack).supports.items():
+            table, name = KNOBS[knob]
+            target = self if table == "training" else self.lora
+            if support.by in KNOBS and KNOBS[support.by][0] == "training" and target is not None \
+                    and name not in target.model_fields_set:
+                allowed = support.allowed(getattr(self, KNOBS[support.by][1]))
+                if allowed is not None and len(allowed) == 1:
+                    target.__dict__[name] = allowed[0]
         return self
 
     def stack_sources(self) -> dict[str, str]:
@@ -662,16 +675,20 @@ class Spec(Strict):
 
 
 def peft_default_targets(spec: Spec) -> tuple[str, ...] | None:
-    """PEFT's default target_modules for the spec's model_type when the spec leaves lora.targets unset and its
-    stack builds adapters with PEFT (peft LoraModel._prepare_adapter_config reads
-    TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING); None otherwise (then lora.targets' own default holds)."""
+    """The default lora.targets when the spec leaves them unset: PEFT's default target_modules for the spec's
+    model_type when its stack builds adapters with PEFT (peft LoraModel._prepare_adapter_config reads
+    TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING), or the stack's own default (stacks.toml `lora_targets`,
+    e.g. LitGPT's lora_query / lora_value); None otherwise (then lora.targets' own default holds)."""
     from llmspec.spec.families import family
     from llmspec.spec.stacks import stack
 
     tr = spec.training
     if tr is None or tr.lora is None or "targets" in tr.lora.model_fields_set:
         return None
+    preset = stack(tr.stack)
+    if preset.adapters.value != "peft":
+        return tuple(preset.lora_targets.value) if preset.lora_targets.value else None
     fam = family(spec.model.family)
-    if fam is None or fam.peft_targets is None or stack(tr.stack).adapters.value != "peft":
+    if fam is None or fam.peft_targets is None:
         return None
     return fam.peft_targets

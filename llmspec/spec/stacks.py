@@ -31,7 +31,15 @@ KNOBS: dict[str, tuple[str, str]] = {
     "qlora_quant_chunk": ("lora", "quant_chunk"),
     "attention": ("training", "attention"),
     "fsdp_lora_units": ("training", "fsdp_lora_units"),
+    "base_dtype": ("training", "base_dtype"),
 }
+# A default may depend on the precision: a table {precision: value} (stacks.toml), resolved by resolve().
+
+
+def resolve(value: Any, precision: str) -> Any:
+    """A stack default's value for ``precision``: the value itself, or its entry in a per-precision table (None
+    when the table has no entry: the knob stays unset)."""
+    return value.get(precision) if isinstance(value, dict) else value
 
 
 @dataclass(frozen=True)
@@ -41,17 +49,49 @@ class Default:
 
 
 @dataclass(frozen=True)
+class Support:
+    """The values a stack or engine can run one knob with at all (MEM004 flags any other), with the source that
+    shows it cannot run otherwise and what it does instead. ``by``: the allowed values depend on another knob (a
+    KNOBS name, or "family" for model.family), ``values`` maps that knob's value to them; a value not listed there
+    restricts nothing."""
+    values: tuple | dict[str, tuple]
+    source: str
+    does: str
+    by: str = ""
+
+    def allowed(self, other: Any = None) -> tuple | None:
+        """The values allowed, given the value of the ``by`` knob; None when nothing is known for it."""
+        if not self.by:
+            assert isinstance(self.values, tuple)
+            return self.values
+        assert isinstance(self.values, dict)
+        return self.values.get(str(other).lower() if isinstance(other, bool) else str(other))
+
+
+def _support(raw: dict) -> Support:
+    values = raw["values"]
+    values = {k: tuple(v) for k, v in values.items()} if isinstance(values, dict) else tuple(values)
+    return Support(values, raw["source"], raw["does"], raw.get("by", ""))
+
+
+@dataclass(frozen=True)
 class Stack:
     name: str
     description: str
     defaults: dict[str, Default]
-    supports: dict[str, list]
+    supports: dict[str, Support]
     model_code: Default = Default("transformers", "")
     """Whose model classes the stack trains: "transformers" (the family registry's real class and its measured
     activation fit apply), or the stack's own ("litgpt", "torchtune": the generic per-architecture terms apply)."""
     adapters: Default = Default("peft", "")
     """Which library builds LoRA adapters: "peft" (its default target_modules per model_type apply when a spec
     leaves lora.targets unset), or the stack's own ("litgpt", "torchtune")."""
+    lora_targets: Default = Default(None, "")
+    deepspeed_buckets: Default = Default(None, "")
+    """The DeepSpeed bucket sizes a run gets when the spec has no [hardware.deepspeed] table: "auto" (the stack's
+    DeepSpeed integration fills them from hidden_size) or None (unknown: the estimate counts no bucket and says so)."""
+    """The stack's own default LoRA targets (HF module names) when its adapters are not PEFT's and the spec leaves
+    lora.targets unset; None: no default (lora.targets' own)."""
 
 
 @cache
@@ -69,20 +109,22 @@ def stack(name: str) -> Stack:
     """The preset, with its `base` stack's defaults and supports filled in under its own."""
     raw = _raw()[name]
     defaults: dict[str, Default] = {}
-    supports: dict[str, list] = {}
+    supports: dict[str, Support] = {}
     if "base" in raw:
         base = stack(raw["base"])
         defaults.update(base.defaults)
         supports.update(base.supports)
     defaults.update({k: Default(v["value"], v["source"]) for k, v in raw.get("defaults", {}).items()})
-    supports.update(raw.get("supports", {}))
-    attrs = {"model_code": Default("transformers", ""), "adapters": Default("peft", "")}
+    supports.update({k: _support(v) for k, v in raw.get("supports", {}).items()})
+    attrs = {"model_code": Default("transformers", ""), "adapters": Default("peft", ""),
+             "lora_targets": Default(None, ""), "deepspeed_buckets": Default(None, "")}
     for key in attrs:
         if "base" in raw:
             attrs[key] = getattr(stack(raw["base"]), key)
         if key in raw:
             attrs[key] = Default(raw[key]["value"], raw[key]["source"])
-    return Stack(name, raw["description"], defaults, supports, attrs["model_code"], attrs["adapters"])
+    return Stack(name, raw["description"], defaults, supports, attrs["model_code"], attrs["adapters"],
+                 attrs["lora_targets"], attrs["deepspeed_buckets"])
 
 
 # --- serving engines (llmspec/data/engines.toml): inference.backend's defaults -------------------------------
@@ -91,10 +133,21 @@ ENGINE_KNOBS = ("kv_allocation", "logits", "attention", "gpu_memory_utilization"
 
 
 @cache
-def engine(name: str) -> dict[str, Default]:
+def _engines() -> dict:
     text = resources.files("llmspec").joinpath("data/engines.toml").read_text(encoding="utf-8")
-    raw = tomllib.loads(text)["engine"][name]
+    return tomllib.loads(text)["engine"]
+
+
+@cache
+def engine(name: str) -> dict[str, Default]:
+    raw = _engines()[name]
     return {k: Default(v["value"], v["source"]) for k, v in raw.items() if k in ENGINE_KNOBS}
+
+
+@cache
+def engine_supports(name: str) -> dict[str, Support]:
+    """The values the engine can run each knob with at all (``[engine.<name>.supports]``; MEM004 flags others)."""
+    return {k: _support(v) for k, v in _engines()[name].get("supports", {}).items()}
 
 
 def markdown() -> str:
@@ -105,10 +158,12 @@ def markdown() -> str:
         preset = stack(name)
         base = _raw()[name].get("base")
         own = _raw()[name].get("defaults", {})
-        for key, label in (("model_code", "model classes"), ("adapters", "LoRA adapters")):
+        for key, label in (("model_code", "model classes"), ("adapters", "LoRA adapters"),
+                           ("lora_targets", "LoRA targets"), ("deepspeed_buckets", "DeepSpeed buckets")):
             if key in _raw()[name]:
                 attr = getattr(preset, key)
-                out.append(f"| `{name}` | {label} | `{attr.value}` | {attr.source} |")
+                shown = ", ".join(attr.value) if isinstance(attr.value, list) else attr.value
+                out.append(f"| `{name}` | {label} | `{shown}` | {attr.source} |")
         if base and not own:
             out.append(f"| `{name}` | (all) | as `{base}` | {preset.description} |")
             continue
@@ -116,18 +171,34 @@ def markdown() -> str:
             if base and knob not in own:
                 continue
             value = str(default.value).lower() if isinstance(default.value, bool) else default.value
+            if isinstance(value, dict):
+                value = ", ".join(f"{k}: {v}" for k, v in value.items())
             out.append(f"| `{name}` | `{knob}` | `{value}` | {default.source.replace('|', '/')} |")
         if base:
             out.append(f"| `{name}` | (others) | as `{base}` | |")
-        for knob, allowed in _raw()[name].get("supports", {}).items():
-            shown = ", ".join(f"`{str(v).lower() if isinstance(v, bool) else v}`" for v in allowed)
-            out.append(f"| `{name}` | `{knob}` supports | {shown} | MEM004 flags other values |")
-    text = resources.files("llmspec").joinpath("data/engines.toml").read_text(encoding="utf-8")
+        for knob in _raw()[name].get("supports", {}):
+            out.append(_support_row(name, knob, preset.supports[knob]))
     out += ["", "| backend | knob | default | source |", "|---|---|---|---|"]
-    for name in tomllib.loads(text)["engine"]:
+    for name in _engines():
         for knob, default in engine(name).items():
             out.append(f"| `{name}` | `{knob}` | `{default.value}` | {default.source.replace('|', '/')} |")
+        for knob, support in engine_supports(name).items():
+            out.append(_support_row(name, knob, support))
     return "\n".join(out) + "\n"
+
+
+def _support_row(name: str, knob: str, support: Support) -> str:
+    def shown(values: tuple) -> str:
+        return ", ".join(f"`{str(v).lower() if isinstance(v, bool) else v}`" for v in values)
+
+    if support.by:
+        assert isinstance(support.values, dict)
+        allowed = "; ".join(f"{support.by} `{k}`: {shown(v)}" for k, v in support.values.items())
+    else:
+        assert isinstance(support.values, tuple)
+        allowed = shown(support.values)
+    return (f"| `{name}` | `{knob}` supports | {allowed} | MEM004 flags other values: {support.does}; "
+            f"{support.source.replace('|', '/')} |")
 
 
 if __name__ == "__main__":  # pragma: no cover

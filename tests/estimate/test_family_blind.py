@@ -18,8 +18,15 @@ import family_blind  # noqa: E402
 
 @pytest.mark.parametrize("n", family_blind.ROUNDS)
 def test_each_rounds_rule_still_writes_its_frozen_list(n):
-    frozen = family_blind.files(n).cases
-    assert frozen.read_text(encoding="utf-8") == family_blind.frozen_text(n)
+    """The rule still writes the frozen cases: the same ids, checkpoints, modes and shapes. Values the rule reads
+    from the family registry (a set-up's LoRA target names) may drift after the freeze as the registry is corrected
+    (Mixtral's MLP names lost gate_proj / up_proj / down_proj, which PEFT never finds on that class): the frozen list
+    is what runs, never the rule's output of the day."""
+    def shape(cases: list[dict]) -> list[dict]:
+        return [{k: v for k, v in c.items() if k != "overrides"} for c in cases]
+
+    frozen = json.loads(family_blind.files(n).cases.read_text(encoding="utf-8"))
+    assert shape(frozen) == shape(json.loads(family_blind.frozen_text(n)))
 
 
 def test_freeze_writes_a_new_list_and_never_rewrites_a_frozen_one(tmp_path, monkeypatch, capsys):

@@ -189,7 +189,7 @@ def test_generation_prefill_agrees_with_measurement(load):
 FIT_CASES = [(p.name, ()) for p in sorted((ROOT / "examples").glob("*.toml"))] + [
     ("llama2-7b-lora-a100.toml", ("training.micro_batch_size=16", "training.seq_len=8192")),
     ("llama3-8b-qlora-rtx4090.toml", ("training.micro_batch_size=8",)),
-    ("llama3-70b-int8-serving-2xh100.toml", ("inference.batch_size=64",)),
+    ("llama3-70b-int8-serving-2xh100.toml", ("inference.gpu_memory_utilization=0.5",)),  # the engine cannot start
 ]
 
 
@@ -222,9 +222,9 @@ SWEEP_VARIANTS = ((), ("training.activation_checkpointing=false",), ("training.m
 
 @pytest.mark.slow
 @pytest.mark.parametrize("accelerator", SWEEP_ACCELERATORS)
-def test_every_suggestion_on_smaller_gpus_leaves_no_memory_verdict(accelerator):
+def test_every_fit_suggestion_on_smaller_gpus_leaves_no_memory_verdict(accelerator):
     """Each fix, applied through `--set` as printed and re-linted by the real CLI, leaves no MEM001, MEM002,
-    MEM003 (and no HW004 from a tensor-parallel fix); when training and serving both fail, every fix repairs both."""
+    MEM003 (and adds no MEM004 or HW004); when training and serving both fail, every fix repairs both."""
     from llmspec.estimate import what_would_fit
     from llmspec.spec.loader import load_spec
 
@@ -243,7 +243,7 @@ def test_every_suggestion_on_smaller_gpus_leaves_no_memory_verdict(accelerator):
             configs += 1
             for fix in fixes:
                 args = [a for s in (*sets, *fix.set_args) for a in ("--set", s)]
-                result = CliRunner().invoke(cli, ["lint", str(path), *args, "--select", "MEM001,MEM002,MEM003,HW004"])
+                result = CliRunner().invoke(cli, ["lint", str(path), *args, "--select", "MEM001,MEM002,MEM003,MEM004,HW004"])
                 assert result.exit_code == 0 and "MEM0" not in result.output and "HW004" not in result.output, (
                     path.name, sets, fix.set_args, result.output)
                 applied += 1

@@ -45,14 +45,18 @@ def test_every_default_cites_package_version_path_symbol_and_validates(name):
         assert SOURCE.match(default.source), (name, knob, default.source)
     for attr in (preset.model_code, preset.adapters):  # whose model classes and adapters: cited the same way
         assert SOURCE.match(attr.source), (name, attr)
+    assert preset.lora_targets.value is None or SOURCE.match(preset.lora_targets.source), (name, preset.lora_targets)
     t = Training.model_validate({"stack": name, "method": "qlora"})
     for knob, default in preset.defaults.items():
         table, field = stacks.KNOBS[knob]
-        assert getattr(t if table == "training" else t.lora, field) == default.value
-    for knob, allowed in preset.supports.items():
-        assert knob in stacks.KNOBS and allowed
-        if knob in preset.defaults:  # a stack supports its own default
-            assert preset.defaults[knob].value in allowed, (name, knob)
+        assert getattr(t if table == "training" else t.lora, field) == stacks.resolve(default.value, t.precision)
+    for knob, support in preset.supports.items():  # what it cannot run cites its source too (MEM004)
+        assert knob in stacks.KNOBS and support.values and support.does, (name, knob)
+        assert SOURCE.match(support.source), (name, knob, support.source)
+        assert support.by in ("", "family", *stacks.KNOBS), (name, knob)
+        if knob in preset.defaults and support.by != "family":  # a stack supports its own default
+            other = getattr(t, stacks.KNOBS[support.by][1]) if support.by else None
+            assert stacks.resolve(preset.defaults[knob].value, t.precision) in support.allowed(other), (name, knob)
 
 
 def test_spec_value_wins_over_the_stack_and_is_not_reported_as_from_the_stack():
@@ -178,7 +182,9 @@ def test_unset_lora_targets_take_peft_default_for_the_family_on_peft_stacks(mode
     for stack_name in ("hf-trainer", "pytorch", "litgpt"):
         spec = Spec.model_validate({**tables, "training": {"method": "lora", "stack": stack_name}})
         expected = peft_targets.get(model_type)
-        if stack_name == "litgpt" or expected is None:  # LitGPT's own adapters; or PEFT asks for target_modules
+        if stack_name == "litgpt":  # LitGPT's own adapters: its finetune script's lora_query and lora_value
+            assert spec.training.lora.targets == ["q_proj", "v_proj"]
+        elif expected is None:  # PEFT asks for target_modules: lora.targets' own default
             assert spec.training.lora.targets == ["q_proj", "k_proj", "v_proj", "o_proj"]
         else:
             assert sorted(spec.training.lora.targets) == sorted(expected)

@@ -28,6 +28,7 @@ def top_parts(est, k: int = 3) -> str:
 _LEVERS = {
     "activations": "activation_checkpointing = true and a smaller micro_batch_size / seq_len",
     "logits_and_loss": "a smaller micro_batch_size or seq_len (logits are batch x seq x vocab)",
+    "backward_temporaries": "a smaller micro_batch_size or seq_len (the recomputed block's backward buffers are per token)",
     "optimizer_states": "sharding = \"zero1\"-\"zero3\"/\"fsdp\" over more GPUs, optimizer = \"adamw_8bit\", or LoRA",
     "optimizer_buffers": "sharding over more GPUs, or LoRA",
     "gradients": "sharding = \"zero2\" or \"fsdp\" over more GPUs, or LoRA",

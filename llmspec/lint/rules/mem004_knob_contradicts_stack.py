@@ -1,34 +1,40 @@
 from __future__ import annotations
 
 from llmspec.lint.rule import Rule
-from llmspec.spec.stacks import KNOBS, stack
+from llmspec.spec.stacks import KNOBS, Support, engine_supports, stack
 
 
 class KnobContradictsStack(Rule):
-    """A memory knob is set to a value its training stack cannot run with.
+    """A memory knob is set to a value its training stack or serving engine cannot run with.
 
-    Each stack preset (llmspec/data/stacks.toml) lists, for some knobs, the values the stack supports at all:
+    Each stack preset (llmspec/data/stacks.toml) and engine (llmspec/data/engines.toml) lists, for some knobs,
+    the values it can run with at all, what it does instead and the code that shows it:
     HF Trainer has no optimizer step in backward and no activation offloading, quantises every block linear
     for QLoRA and offers a full or a fused-linear (Liger) loss; LitGPT's finetune scripts always chunk the loss;
-    torchtune quantises only adapted linears. A spec that names the stack and a value it does not support
-    describes a run nobody can launch, and its memory estimate would be of that impossible run.
+    torchtune runs the whole model in one dtype (bf16 or fp32, no autocast, no fp16), builds its adapters in
+    that dtype, and its QLoRA builders quantise every block linear of Llama, Mistral, Gemma and Phi-3 but only
+    the adapted ones of Qwen2; vLLM always pages its KV cache and runs a fused attention kernel; llama.cpp
+    preallocates its KV cache. A spec that names the stack or engine and a value it does not support describes
+    a run nobody can launch, and its memory estimate would be of that impossible run. Each finding names what
+    the stack does and the source.
 
     Why:
     The estimate follows the knob, not the stack; a contradiction is silently wrong either way. The supported
-    values cite the stack's code (transformers 5.24 TrainingArguments, torchtune 0.6.1 recipes, LitGPT 0.5.13).
+    values cite the stack's code (transformers 5.24 TrainingArguments, torchtune 0.6.1 recipes and model
+    builders, LitGPT 0.5.13, vLLM 0.10.2, llama.cpp in llama-cpp-python 0.3.16).
 
     Bad:
     ```toml
     [training]
-    stack = "hf-trainer"
-    optimizer_in_backward = true
+    stack = "torchtune"
+    precision = "bf16-mixed"
     ```
 
     Good:
     ```toml
     [training]
     stack = "torchtune"
-    optimizer_in_backward = true
+    precision = "bf16"
     ```
     """
 
@@ -38,23 +44,42 @@ class KnobContradictsStack(Rule):
 
     def check(self, ctx):
         tr = ctx.spec.training
-        if tr is None:
-            return
-        preset = stack(tr.stack)
-        for knob, allowed in preset.supports.items():
-            table, field = KNOBS[knob]
-            target = tr if table == "training" else tr.lora
-            if target is None or field not in target.model_fields_set:
-                continue
-            value = getattr(target, field)
-            if value not in allowed:
+        if tr is not None:
+            def read(knob: str):
+                if knob == "family":
+                    return ctx.spec.model.family
+                table, field = KNOBS[knob]
+                target = tr if table == "training" else tr.lora
+                return None if target is None else getattr(target, field)
+
+            for knob, support in stack(tr.stack).supports.items():
+                table, field = KNOBS[knob]
+                target = tr if table == "training" else tr.lora
+                if target is None or field not in target.model_fields_set:
+                    continue
                 key = ("training", field) if table == "training" else ("training", "lora", field)
-                shown = ", ".join(repr(v).lower() if isinstance(v, bool) else repr(v) for v in allowed)
-                yield self.finding(
-                    ctx, key,
-                    f"{'.'.join(key)} = {_show(value)} but stack {tr.stack!r} only runs with {shown}",
-                    fix=f"drop {field} to take the stack's value, or set training.stack to one that supports it",
-                )
+                yield from self._check(ctx, key, getattr(target, field), support, read,
+                                       f"stack {tr.stack!r}", "training.stack")
+        inf = ctx.spec.inference
+        if inf is not None:
+            for field, support in engine_supports(inf.backend).items():
+                if field in inf.model_fields_set:
+                    yield from self._check(ctx, ("inference", field), getattr(inf, field), support,
+                                           lambda knob: getattr(inf, knob), f"backend {inf.backend!r}",
+                                           "inference.backend")
+
+    def _check(self, ctx, key: tuple[str, ...], value, support: Support, read, who: str, switch: str):
+        allowed = support.allowed(read(support.by) if support.by else None)
+        if allowed is None or value in allowed:
+            return
+        shown = " or ".join(_show(v) for v in allowed)
+        when = f" when {support.by} = {_show(read(support.by))}" if support.by else ""
+        yield self.finding(
+            ctx, key,
+            f"{'.'.join(key)} = {_show(value)} but {who} only runs with {shown}{when} "
+            f"({support.source.split(' (')[0]})",
+            fix=f"{support.does}: set {'.'.join(key)} = {shown}, or set {switch} to one that runs {_show(value)}",
+        )
 
 
 def _show(value) -> str:

@@ -1,0 +1,147 @@
+"""LitGPT's own defaults, read from the installed litgpt 0.5.13 and lightning (as text: litgpt is installed without
+its CUDA-only dependencies), and what the estimate does with them."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from llmspec.cli import cli
+from llmspec.spec import stacks
+
+# LitGPT's LoRA flags -> the HF module names the spec uses (litgpt/lora.py: CausalSelfAttention's qkv split into
+# query / key / value, proj = o_proj; the MLP's fc_1, fc_2, proj; lm_head)
+FLAG_TARGETS = {"lora_query": ["q_proj"], "lora_key": ["k_proj"], "lora_value": ["v_proj"],
+                "lora_projection": ["o_proj"], "lora_mlp": ["gate_proj", "up_proj", "down_proj"],
+                "lora_head": ["lm_head"]}
+
+LLAMA2_7B = """
+[model]
+name = "llama-2-7b"
+family = "llama"
+
+[model.architecture]
+n_layers = 32
+d_model = 4096
+n_heads = 32
+ffn_dim = 11008
+vocab_size = 32000
+context_length = 4096
+
+[training]
+stack = "litgpt"
+method = "lora"
+micro_batch_size = 1
+seq_len = 512
+
+[hardware]
+accelerator = "A100-80GB"
+"""
+
+
+def _source(package: str, relative: str) -> str:
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        pytest.skip(f"{package} is not installed here; the litgpt preset cites its source instead")
+    return (Path(spec.origin).parent / relative).read_text(encoding="utf-8")
+
+
+def _setup_defaults(source: str) -> dict:
+    fn = next(n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.FunctionDef) and n.name == "setup")
+    names = [a.arg for a in fn.args.args]
+    return {n: ast.literal_eval(d) for n, d in zip(names[len(names) - len(fn.args.defaults):], fn.args.defaults,
+                                                    strict=True) if isinstance(d, ast.Constant)}
+
+
+def test_litgpt_default_lora_targets_are_its_finetune_scripts_flags():
+    defaults = _setup_defaults(_source("litgpt", "finetune/lora.py"))
+    expected = [t for flag, targets in FLAG_TARGETS.items() if defaults[flag] for t in targets]
+    assert expected == ["q_proj", "v_proj"]
+    assert stacks.stack("litgpt").lora_targets.value == expected
+
+
+def test_estimate_takes_litgpt_targets_from_the_stack_and_says_so(tmp_path):
+    path = tmp_path / "spec.toml"
+    path.write_text(LLAMA2_7B, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["estimate", str(path), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    notes = out["memory"]["training"]["assumptions"]
+    said = [n for n in notes if n.startswith("lora.targets = ")]
+    assert said == [f"lora.targets = ['q_proj', 'v_proj']: stack litgpt's default "
+                    f"({stacks.stack('litgpt').lora_targets.source})"], notes
+    # q and v of 32 blocks at lora.rank 16: 32 x 2 x (4096 x 16 + 16 x 4096) trainable parameters
+    told = CliRunner().invoke(cli, ["estimate", str(path), "--format", "json", "--set",
+                                    'training.lora.targets=["q_proj", "v_proj"]'])
+    assert json.loads(told.output)["params"]["trainable"] == out["params"]["trainable"] == 32 * 2 * 2 * 4096 * 16
+    assert not any(n.startswith("lora.targets = ") for n in json.loads(told.output)["memory"]["training"]["assumptions"])
+
+
+def test_litgpt_under_its_default_bf16_mixed_builds_fp32_weights():
+    # litgpt/finetune/lora.py builds GPT(config) under fabric.init_module, which uses the precision plugin's
+    # module_init_context: lightning's MixedPrecision (bf16-mixed, LitGPT's default) has none, so parameters are
+    # created fp32; HalfPrecision (bf16-true) creates them in bf16
+    utils = _source("litgpt", "utils.py")
+    assert 'return "bf16-mixed" if training else "bf16-true"' in utils
+    assert "with fabric.init_module(empty_init=(fabric.world_size > 1)):\n        model = GPT(config)" in _source(
+        "litgpt", "finetune/lora.py")
+    amp = ast.parse(_source("lightning", "fabric/plugins/precision/amp.py"))
+    mixed = next(n for n in amp.body if isinstance(n, ast.ClassDef) and n.name == "MixedPrecision")
+    assert "module_init_context" not in {f.name for f in mixed.body if isinstance(f, ast.FunctionDef)}
+    half = ast.parse(_source("lightning", "fabric/plugins/precision/half.py"))
+    true = next(n for n in half.body if isinstance(n, ast.ClassDef) and n.name == "HalfPrecision")
+    assert "module_init_context" in {f.name for f in true.body if isinstance(f, ast.FunctionDef)}
+    from llmspec.spec.models import Training
+
+    mixed_tr = Training.model_validate({"stack": "litgpt", "method": "lora"})
+    true_tr = Training.model_validate({"stack": "litgpt", "method": "lora", "precision": "bf16"})
+    assert (mixed_tr.precision, mixed_tr.base_dtype, mixed_tr.lora.dtype) == ("bf16-mixed", "fp32", "fp32")
+    assert (true_tr.base_dtype, true_tr.lora.dtype) == ("bf16", "bf16")
+    assert "base_dtype" in mixed_tr.stack_sources() and "base_dtype" not in mixed_tr.model_fields_set
+
+
+def test_litgpt_default_precision_estimate_counts_fp32_base_weights(tmp_path):
+    # Llama-2-7B (6,738,415,616 parameters) under LitGPT's default bf16-mixed: the frozen base is 4 bytes a
+    # parameter, not 2; a spec that states bf16-true (as every published LitGPT row does) keeps 2
+    path = tmp_path / "spec.toml"
+    path.write_text(LLAMA2_7B, encoding="utf-8")
+    parts = {}
+    for precision in ("bf16-mixed", "bf16"):
+        result = CliRunner().invoke(cli, ["estimate", str(path), "--format", "json", "--set",
+                                          f"training.precision={precision}"])
+        assert result.exit_code == 0, result.output
+        parts[precision] = json.loads(result.output)["memory"]["training"]["breakdown"]["weights"]
+    assert parts["bf16-mixed"] - parts["bf16"] == pytest.approx(6_738_415_616 * 2, rel=0.01)
+
+
+def test_published_litgpt_runs_state_their_precision():
+    # the published LitGPT runs trained in bf16-true (their configs and scripts say so); the litgpt preset's
+    # default (bf16-mixed, fp32 weights) must not reach them, so each states its precision
+    import tomllib
+
+    root = Path(__file__).resolve().parents[2] / "benchmarks" / "published"
+    runs = tomllib.loads((root / "runs.toml").read_text(encoding="utf-8"))["run"]
+    scored = [r for r in runs if r["stack"] == "litgpt" and r.get("mode", "training") == "training"
+              and not r.get("exclude")]
+    assert len(scored) >= 30
+    for run in scored:
+        spec, said = run["spec"], run["setup"]
+        if "spec_file" in spec:
+            said = (root / spec["spec_file"]).read_text(encoding="utf-8")
+            spec = tomllib.loads(said)
+        assert spec["training"]["precision"] == "bf16" and "bf16-true" in said, run["id"]
+
+
+def test_litgpt_checkpoints_activations_only_on_more_than_one_device():
+    # the preset's false is the one-device default; its source says what changes on more than one
+    lora = _source("litgpt", "finetune/lora.py")
+    fn = next(n for n in ast.walk(ast.parse(lora)) if isinstance(n, ast.FunctionDef) and n.name == "parallelize_fn")
+    assert [a.arg for a in fn.args.args][-1] == "activation_checkpointing" and fn.args.defaults[-1].value is True
+    assert "if devices * num_nodes > 1:" in lora and "parallelize_fn=parallelize_fn" in lora
+    preset = stacks.stack("litgpt").defaults["activation_checkpointing"]
+    assert preset.value is False and "parallelize_fn(activation_checkpointing=True)" in preset.source
