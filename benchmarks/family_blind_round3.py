@@ -47,7 +47,7 @@ from typing import Any
 
 from family_cases import first_preset
 
-from llmspec.spec.families import FAMILIES, GENERIC_MODULES, PRESETS
+from llmspec.spec.families import FAMILIES, PRESETS
 from llmspec.spec.hf_import import architecture_from_hf
 
 BLOCKS = 5
@@ -85,12 +85,7 @@ def cases() -> list[dict]:
             overrides = [s["moe"] if moe and "moe" in s and o.startswith("training.precision=") else o
                          for o in s["overrides"]]
             if "targets" in s:
-                # At the freeze (d85912b) the MoE families' names were the generic layout's, with the
-                # transformers-4 aliases PEFT 0.21 skips (Mixtral's gate_proj / up_proj / down_proj, Qwen-MoE's
-                # w1 / w3 / w2); the estimate counts the same adapters without them. The rule keeps them, so it
-                # still writes its frozen list.
-                modules = GENERIC_MODULES if fam.moe is not None else fam.modules
-                names = [m for m, roles in modules.items() if set(roles) & s["targets"]]
+                names = [m for m, roles in fam.modules.items() if set(roles) & s["targets"]]
                 overrides.append(f"training.lora.targets={json.dumps(names)}")
             seq = s["seq"] if s["seq"] <= bound else bound // 256 * 256
             out.append({"id": f"{model_type}-{name}", "family": model_type, "class": fam.hf_class, "preset": preset,
