@@ -1,128 +1,85 @@
-"""Blind held-out cases for every registry family (issue 9, second round): shapes and set-ups none of the earlier
-rounds used, frozen in ``memory_accuracy_blind_cases.json`` and committed before they were run once.
+"""Blind held-out rounds of the per-family accuracy cases (issue 9): the runner. Each round's rule is the docstring
+of its own module, ``family_blind_round<N>.py``, committed together with the round's frozen case list before any
+of its cases ran; nothing is refitted on a blind round.
 
-    python benchmarks/family_blind.py --freeze     # write the case list (no model is built)
-    python benchmarks/family_blind.py --run        # run every case once, write memory_accuracy_blind.json + md table
-    python benchmarks/family_blind.py --rerun      # the same cases on today's code: memory_accuracy_blind_rerun.json
-                                                   # and its own md table (the blind figure stays the first run's)
+    python benchmarks/family_blind.py --freeze --round N   # write the round's case list (no model is built); a
+                                                           # list already written is never changed
+    python benchmarks/family_blind.py --check --round N    # exit 1 unless the rule still writes the frozen list
+    python benchmarks/family_blind.py --smoke --round N    # each case's set-up once at round 1's reduced shape
+                                                           # (not a blind case): prints only whether it ran
+    python benchmarks/family_blind.py --run --round N      # run every case once: results json + md section;
+                                                           # refused once the round has results
+    python benchmarks/family_blind.py --rerun --round N    # the same cases on today's code: a separate json and
+                                                           # md section (the blind figure stays the first run's)
 
-The rule, fixed before any case ran (nothing below is chosen per family by looking at a result):
-
-* checkpoint: the family's **last** preset in registry order (``llmspec/spec/families.py`` PRESETS), so llama is
-  Llama-3-8B, qwen2 is Qwen2.5-7B and falcon is Falcon-40B (new decoder architecture, 8 K/V heads, 2 norms); the
-  other families have one preset. Its real widths, heads, vocabulary and biases, with **3** blocks (the earlier
-  rounds used 2 and 4); an MoE family with dense blocks keeps 1 of them.
-* four set-ups per family (the earlier rounds had full / LoRA r=16 all-linear / prefill, batch 1):
-  1. ``full-ckpt-accum``: full fine-tuning, activation checkpointing, micro-batch 2 x 768 tokens, gradient
-     accumulation 4, bf16-mixed;
-  2. ``lora-attn-bf16``: LoRA r=64 with dropout 0.05 on the family's attention projections (the registry's
-     module names whose roles are q, k, v, qkv or o), micro-batch 3 x 512 tokens, pure bf16 (bf16 adapters);
-  3. ``lora-all-fp32``: LoRA r=4 on all linear layers, hidden-state dropout 0.1 (``training.dropout``),
-     micro-batch 1 x 1536 tokens, fp32;
-  4. ``infer-b4``: generation prefill of 4 sequences x 1536 tokens.
-  MoE families take pure bf16 where a set-up says bf16-mixed or fp32 (transformers' grouped expert kernel refuses
-  fp32 operands on CPU, docs/estimate.md): the only per-family exception, and it is a rule, not a choice.
+Files: round 2 (the first blind round) writes memory_accuracy_blind_cases.json, memory_accuracy_blind.json and
+memory_accuracy_blind_rerun.json, and fills the md markers ``blind`` / ``blind-rerun``; round N >= 3 the same
+with ``blind<N>``.
 """
 
 from __future__ import annotations
 
+import argparse
 import gc
+import importlib
 import json
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
+from typing import NamedTuple
 
-from llmspec.spec.families import FAMILIES, PRESETS
-from llmspec.spec.hf_import import architecture_from_hf
-from llmspec.spec.scaffold import toml_value
+from family_cases import HERE, architecture, measure_case, real_shape, spec_toml
 
-HERE = Path(__file__).resolve().parent
-FROZEN = HERE / "memory_accuracy_blind_cases.json"
-RESULTS = HERE / "memory_accuracy_blind.json"
-RERUN = HERE / "memory_accuracy_blind_rerun.json"
+ROUNDS = (2, 3)
 TOLERANCE = 0.05
-ATTENTION_ROLES = {"q", "k", "v", "qkv", "o"}
+REDUCED_TOKENS = 128  # --smoke: tokens per sequence at the reduced shape
 
 
-def last_preset(model_type: str) -> str:
-    return [p.name for p in PRESETS.values() if p.config()["model_type"] == model_type][-1]
+class Files(NamedTuple):
+    cases: Path  # the frozen case list
+    results: Path  # the one blind run
+    rerun: Path  # the same cases on later code (not blind)
+    marker: str  # memory_accuracy.md section: <!-- marker:begin --> ... <!-- marker:end -->
 
 
-def _is_moe(preset: str) -> bool:
-    return "moe" in architecture_from_hf(PRESETS[preset].config())[1]
+def files(n: int) -> Files:
+    tag = "blind" if n == 2 else f"blind{n}"
+    return Files(HERE / f"memory_accuracy_{tag}_cases.json", HERE / f"memory_accuracy_{tag}.json",
+                 HERE / f"memory_accuracy_{tag}_rerun.json", tag)
 
 
-def setups(model_type: str, moe: bool) -> dict[str, dict]:
-    fam = FAMILIES[model_type]
-    attn = [name for name, roles in fam.modules.items() if set(roles) & ATTENTION_ROLES]
-    mixed = "bf16" if moe else "bf16-mixed"
-    return {
-        "full-ckpt-accum": {"mode": "training", "batch": 2, "seq": 768, "overrides": [
-            "training.method=full", f"training.precision={mixed}", "training.activation_checkpointing=true",
-            "training.gradient_accumulation=4"]},
-        "lora-attn-bf16": {"mode": "training", "batch": 3, "seq": 512, "overrides": [
-            "training.method=lora", "training.precision=bf16", "training.lora.rank=64", "training.lora.dropout=0.05",
-            f"training.lora.targets={json.dumps(attn)}"]},
-        "lora-all-fp32": {"mode": "training", "batch": 1, "seq": 1536, "overrides": [
-            "training.method=lora", f"training.precision={'bf16' if moe else 'fp32'}", "training.lora.rank=4",
-            'training.lora.targets=["all-linear"]', "training.dropout=0.1"]},
-        "infer-b4": {"mode": "inference", "batch": 4, "seq": 1536, "overrides": []},
-    }
+def cases(n: int) -> list[dict]:
+    """The round's cases, from its rule (``family_blind_round<N>.cases``); no model is built."""
+    return importlib.import_module(f"family_blind_round{n}").cases()
 
 
-def cases() -> list[dict]:
-    out = []
-    for model_type, fam in FAMILIES.items():
-        preset = last_preset(model_type)
-        for name, s in setups(model_type, _is_moe(preset)).items():
-            out.append({"id": f"{model_type}-{name}", "family": model_type, "class": fam.hf_class, "preset": preset,
-                        "size": "blind", **s})
-    return out
+def frozen_text(n: int) -> str:
+    return json.dumps(cases(n), indent=1) + "\n"
 
 
 def spec_text(case: dict) -> str:
-    family, a = architecture_from_hf(PRESETS[case["preset"]].config())
-    a["n_layers"] = 3
-    moe = a.pop("moe", None)
-    if moe and moe.get("dense_layers"):
-        moe["dense_layers"] = 1
-    lines = ["[model]", f'name = "{case["preset"]}"', f'family = "{family}"', "", "[model.architecture]",
-             *(f"{k} = {toml_value(v)}" for k, v in a.items())]
-    if moe:
-        lines += ["", "[model.architecture.moe]", *(f"{k} = {toml_value(v)}" for k, v in moe.items())]
-    train = case["mode"] == "training"
-    lines += ["", "[training]", f"micro_batch_size = {case['batch'] if train else 1}",
-              f"seq_len = {case['seq'] if train else 1024}"]
-    if not train:
-        lines += ["", "[inference]", f"batch_size = {case['batch']}", f"seq_len = {case['seq']}"]
-    lines += ["", "[hardware]", 'accelerator = "H100-SXM"', ""]
-    return "\n".join(lines)
+    # round 2's list predates the "blocks" field: its rule is 3 blocks (family_blind_round2.BLOCKS)
+    family, a = real_shape(case["preset"], case.get("blocks", 3))
+    if case["mode"] == "training":
+        return spec_toml(case["preset"], family, a, (case["batch"], case["seq"]), None)
+    return spec_toml(case["preset"], family, a, (1, 1024), {"batch_size": case["batch"], "seq_len": case["seq"]})
 
 
-def run(case: dict, workdir: Path) -> dict:
-    from llmspec.estimate import inference_memory, training_memory
-    from llmspec.estimate.measure import measure_inference, measure_training
-    from llmspec.spec.loader import load_spec
-
-    path = workdir / f"{case['id']}.toml"
-    path.write_text(spec_text(case), encoding="utf-8")
-    spec = load_spec(path, case["overrides"])
-    training = case["mode"] == "training"
-    est = training_memory(spec) if training else inference_memory(spec)
-    start = time.perf_counter()
-    meas = measure_training(spec) if training else measure_inference(spec)
-    return {**case, "model_class": meas.model_class, "estimate_bytes": est.per_gpu_bytes,
-            "measured_bytes": meas.peak_bytes, "error": est.per_gpu_bytes / meas.peak_bytes - 1,
-            "estimate_phase": est.peak_phase, "measured_phase": meas.peak_phase,
-            "seconds": round(time.perf_counter() - start, 1)}
+def smoke_text(case: dict) -> str:
+    """The case's set-up at round 1's reduced shape (d_model 256, 2 blocks, vocabulary 2048): not a blind case."""
+    family, a = architecture(case["preset"], "reduced")
+    tokens = min(case["seq"], REDUCED_TOKENS)
+    if case["mode"] == "training":
+        return spec_toml(case["preset"], family, a, (case["batch"], tokens), None)
+    return spec_toml(case["preset"], family, a, (1, tokens), {"batch_size": case["batch"], "seq_len": tokens})
 
 
 def table(rows: list[dict]) -> str:
     mib = 2**20
-    out = ["| case | checkpoint (3 blocks) | real class | set-up | estimate MiB | measured MiB | error | peak (est / meas) |",
-           "|---|---|---|---|---:|---:|---:|---|"]
+    blocks = sorted({r.get("blocks", 3) for r in rows})
+    out = [f"| case | checkpoint ({'/'.join(map(str, blocks))} blocks) | real class | set-up | estimate MiB | "
+           "measured MiB | error | peak (est / meas) |", "|---|---|---|---|---:|---:|---:|---|"]
     for r in rows:
         setup = f"batch {r['batch']} x {r['seq']} " + " ".join(o.split(".", 1)[1] for o in r["overrides"])
         out.append(f"| {r['id']} | {r['preset']} | {r['model_class']} | {setup} | {r['estimate_bytes'] / mib:.1f} | "
@@ -137,13 +94,12 @@ def table(rows: list[dict]) -> str:
     return "\n".join(out)
 
 
-def run_all(results: Path = RESULTS, marker: str = "blind") -> int:
-    frozen = json.loads(FROZEN.read_text())
+def run_all(frozen: Path, results: Path, marker: str) -> int:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for case in frozen:
+        for case in json.loads(frozen.read_text()):
             try:
-                row = run(case, Path(tmp))
+                row = measure_case(case, spec_text(case), Path(tmp))
             except Exception as exc:  # a case that cannot run is reported, never dropped
                 print(f"{case['id']:28s} FAILED: {type(exc).__name__}: {exc}", flush=True)
                 rows.append({**case, "failed": f"{type(exc).__name__}: {exc}"})
@@ -159,22 +115,76 @@ def run_all(results: Path = RESULTS, marker: str = "blind") -> int:
     md = HERE / "memory_accuracy.md"
     text = md.read_text(encoding="utf-8")
     begin, end = f"<!-- {marker}:begin -->", f"<!-- {marker}:end -->"
-    body = table(ok) + ("\n\nCases that could not run: " + "; ".join(failed) if failed else "")
+    body = (table(ok) if ok else "no case ran") + ("\n\nCases that could not run: " + "; ".join(failed) if failed else "")
     if begin in text:
         head, _, rest = text.partition(begin)
         _, _, tail = rest.partition(end)
         md.write_text(f"{head}{begin}\n{body}\n{end}{tail}", encoding="utf-8")
-    print(table(ok) if ok else "no case ran")
+    print(body)
     return 0
 
 
+def smoke(frozen: Path) -> int:
+    """Each frozen case's set-up at the reduced shape, estimate and --measure; prints no figure, only whether it ran."""
+    from llmspec.estimate import inference_memory, training_memory
+    from llmspec.estimate.measure import measure_inference, measure_training
+    from llmspec.spec.loader import load_spec
+
+    failed = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for case in json.loads(frozen.read_text()):
+            path = Path(tmp) / f"{case['id']}.toml"
+            path.write_text(smoke_text(case), encoding="utf-8")
+            try:
+                spec = load_spec(path, case["overrides"])
+                training = case["mode"] == "training"
+                (training_memory if training else inference_memory)(spec)
+                meas = (measure_training if training else measure_inference)(spec)
+                print(f"{case['id']:28s} ran ({meas.model_class})", flush=True)
+            except Exception as exc:
+                failed += 1
+                print(f"{case['id']:28s} FAILED: {type(exc).__name__}: {exc}", flush=True)
+            gc.collect()
+    return 1 if failed else 0
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    action = parser.add_mutually_exclusive_group(required=True)
+    for flag in ("--freeze", "--check", "--smoke", "--run", "--rerun"):
+        action.add_argument(flag, action="store_true")
+    parser.add_argument("--round", type=int, choices=ROUNDS, required=True)
+    args = parser.parse_args(argv)
+    f = files(args.round)
+    frozen, results = f.cases, f.results
+    if args.freeze or args.check:
+        text = frozen_text(args.round)
+        if frozen.exists() and frozen.read_text(encoding="utf-8") != text:
+            print(f"{frozen}: the round's rule no longer writes this frozen list; a frozen list is never rewritten "
+                  "(freeze a new round instead)", file=sys.stderr)
+            return 1
+        if args.freeze and not frozen.exists():
+            frozen.write_text(text, encoding="utf-8")
+            print(f"wrote {frozen} ({len(json.loads(text))} cases)")
+        else:
+            print(f"{frozen}: unchanged")
+        return 0
+    if not frozen.exists():
+        print(f"{frozen}: not frozen yet; run --freeze --round {args.round} and commit it first", file=sys.stderr)
+        return 1
+    if args.smoke:
+        return smoke(frozen)
+    if args.run:
+        if results.exists():
+            print(f"{results}: round {args.round} has run once already; a blind round runs once (--rerun writes a "
+                  "separate table)", file=sys.stderr)
+            return 1
+        return run_all(frozen, results, f.marker)
+    if not results.exists():
+        print(f"{results}: round {args.round} has not run yet; --run it once first", file=sys.stderr)
+        return 1
+    return run_all(frozen, f.rerun, f"{f.marker}-rerun")
+
+
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--freeze"]:
-        FROZEN.write_text(json.dumps(cases(), indent=1) + "\n", encoding="utf-8")
-        print(f"wrote {FROZEN}")
-    elif sys.argv[1:] == ["--run"]:
-        sys.exit(run_all())
-    elif sys.argv[1:] == ["--rerun"]:
-        sys.exit(run_all(RERUN, "blind-rerun"))
-    else:
-        sys.exit(__doc__)
+    sys.exit(main(sys.argv[1:]))

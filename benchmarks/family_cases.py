@@ -37,13 +37,20 @@ def first_preset(model_type: str) -> str:
     return next(p.name for p in PRESETS.values() if p.config()["model_type"] == model_type)
 
 
-def architecture(preset: str, size: str) -> tuple[str, dict]:
+def real_shape(preset: str, blocks: int) -> tuple[str, dict]:
+    """The checkpoint's real widths, heads, vocabulary and biases with ``blocks`` blocks; an MoE family with dense
+    blocks keeps 1 of them. The shape rule of the held-out cases here and of every blind round (family_blind.py)."""
     family, a = architecture_from_hf(PRESETS[preset].config())
+    a["n_layers"] = blocks
+    if a.get("moe", {}).get("dense_layers"):
+        a["moe"]["dense_layers"] = 1
+    return family, a
+
+
+def architecture(preset: str, size: str) -> tuple[str, dict]:
     if size == "held-out":
-        a["n_layers"] = 4
-        if a.get("moe", {}).get("dense_layers"):
-            a["moe"]["dense_layers"] = 1
-        return family, a
+        return real_shape(preset, 4)
+    family, a = architecture_from_hf(PRESETS[preset].config())
     h, heads = 256, 4
     kv = 1 if a["n_kv_heads"] == 1 else (heads if a["n_kv_heads"] == a["n_heads"] else 2)
     gated_width = 688 if family in ("llama", "mistral", "olmo") else 4 * h
@@ -63,17 +70,26 @@ def architecture(preset: str, size: str) -> tuple[str, dict]:
     return family, a
 
 
-def spec_text(preset: str, size: str) -> str:
-    family, a = architecture(preset, size)
+def spec_toml(preset: str, family: str, arch: dict, training: tuple[int, int],
+              inference: dict[str, int] | None) -> str:
+    """A case's spec: the architecture, [training] micro-batch x tokens, [inference] keys when given, an H100."""
+    a = dict(arch)
     moe = a.pop("moe", None)
-    seq = 256 if size == "reduced" else 1024
     lines = ["[model]", f'name = "{preset}"', f'family = "{family}"', "", "[model.architecture]",
              *(f"{k} = {toml_value(v)}" for k, v in a.items())]
     if moe:
         lines += ["", "[model.architecture.moe]", *(f"{k} = {toml_value(v)}" for k, v in moe.items())]
-    lines += ["", "[training]", "micro_batch_size = 1", f"seq_len = {seq}", "", "[inference]",
-              f"seq_len = {2 * seq}", "", "[hardware]", 'accelerator = "H100-SXM"', ""]
+    lines += ["", "[training]", f"micro_batch_size = {training[0]}", f"seq_len = {training[1]}"]
+    if inference is not None:
+        lines += ["", "[inference]", *(f"{k} = {v}" for k, v in inference.items())]
+    lines += ["", "[hardware]", 'accelerator = "H100-SXM"', ""]
     return "\n".join(lines)
+
+
+def spec_text(preset: str, size: str) -> str:
+    family, a = architecture(preset, size)
+    seq = 256 if size == "reduced" else 1024
+    return spec_toml(preset, family, a, (1, seq), {"seq_len": 2 * seq})
 
 
 def cases(size: str) -> list[dict]:
@@ -91,6 +107,11 @@ def cases(size: str) -> list[dict]:
 
 
 def run(case: dict, workdir: Path) -> dict:
+    return measure_case(case, spec_text(case["preset"], case["size"]), workdir)
+
+
+def measure_case(case: dict, text: str, workdir: Path) -> dict:
+    """Load ``text`` with the case's overrides; the analytic estimate and --measure on the real class, one row."""
     import time
 
     from llmspec.estimate import inference_memory, training_memory
@@ -98,7 +119,7 @@ def run(case: dict, workdir: Path) -> dict:
     from llmspec.spec.loader import load_spec
 
     path = workdir / f"{case['id']}.toml"
-    path.write_text(spec_text(case["preset"], case["size"]), encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
     spec = load_spec(path, case["overrides"])
     training = case["mode"] == "training"
     est = training_memory(spec) if training else inference_memory(spec)

@@ -30,10 +30,10 @@ def _combined(spec: Any, where: str) -> dict[str, Any]:
     precision = {"bf16-mixed": {"bf16": True}, "fp16-mixed": {"bf16": False, "fp16": True}, "fp32": {"bf16": False}}
     if t.precision not in precision:
         raise BridgeError(f"{where}: training.precision = {t.precision!r} has no TRL equivalent "
-                          f"(TRL trains in {', '.join(precision)}); change it or write the TRL config by hand")
+                          f"(TRL trains in {', '.join(precision)}); change it or write the TRL config by hand", key="training.precision")
     method = {"full": {"use_peft": False}, "lora": {"use_peft": True}, "qlora": {"use_peft": True, "load_in_4bit": True}}
     if t.method not in method:
-        raise BridgeError(f"{where}: training.method = {t.method!r} has no `trl sft` equivalent; use full, lora or qlora")
+        raise BridgeError(f"{where}: training.method = {t.method!r} has no `trl sft` equivalent; use full, lora or qlora", key="training.method")
     return {**precision[t.precision], **method[t.method]}
 
 
@@ -72,7 +72,7 @@ def export_trl(spec: Any, where: str) -> str:
             tool_values = [k for k, v in rule.values.items() if v == value]
             if not tool_values:
                 raise BridgeError(f"{where}: {rule.to} = {value!r} has no TRL {key} equivalent (TRL has "
-                                  f"{', '.join(sorted(set(map(str, rule.values.values())) - {'none'}))}); change it")
+                                  f"{', '.join(sorted(set(map(str, rule.values.values())) - {'none'}))}); change it", key=rule.to)
             default = str(rule.default).lower() if rule.default is not None else None
             value = default if default in tool_values else tool_values[0]
             value = {"true": True, "false": False}.get(value, value)
@@ -91,7 +91,7 @@ def _sharding(spec: Any, where: str) -> dict[str, Any]:
         return {}
     if hw.offload == "optimizer":
         raise BridgeError(f"{where}: hardware.offload = 'optimizer' with {hw.sharding}: FSDP offloads parameters and "
-                          "optimizer states together (cpu_offload); use optimizer+params or none")
+                          "optimizer states together (cpu_offload); use optimizer+params or none", key="hardware.offload")
     config: dict[str, Any] = {"reshard_after_forward": hw.sharding == "fsdp"}
     if hw.offload == "optimizer+params":
         config["cpu_offload"] = True

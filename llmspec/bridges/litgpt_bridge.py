@@ -82,7 +82,7 @@ def combine(spec: dict[str, Any], values: dict[str, Any], where: dict[str, str],
 
 def _refuse(where: str, key: str, value: Any, why: str) -> BridgeError:
     return BridgeError(f"{where}: {key} = {value!r} has no LitGPT equivalent ({why}); change it or write the "
-                       "LitGPT config by hand")
+                       "LitGPT config by hand", key=key)
 
 
 def export_litgpt(spec: Any, where: str) -> str:

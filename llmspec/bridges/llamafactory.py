@@ -84,14 +84,14 @@ def export_llamafactory(spec: Any, where: str) -> str:
     t, tab = spec.training, table("llamafactory")
     if t.method not in ("full", "lora", "qlora"):
         raise BridgeError(f"{where}: training.method = {t.method!r} has no LLaMA-Factory equivalent; use full, lora "
-                          "or qlora")
+                          "or qlora", key="training.method")
     out: dict[str, Any] = {"model_name_or_path": spec.model.weights or spec.model.hf_config or spec.model.name,
                            "stage": "sft", "do_train": True, "finetuning_type": "full" if t.method == "full" else "lora"}
     precision = {"bf16-mixed": {"bf16": True}, "bf16": {"bf16": True, "pure_bf16": True},
                  "fp16-mixed": {"fp16": True}, "fp32": {}}
     if t.precision not in precision:
         raise BridgeError(f"{where}: training.precision = {t.precision!r} has no LLaMA-Factory equivalent "
-                          f"({', '.join(precision)}); change it")
+                          f"({', '.join(precision)}); change it", key="training.precision")
     out.update(precision[t.precision])
     if t.method in ("lora", "qlora"):
         out["lora_alpha"] = int(t.lora.alpha) if float(t.lora.alpha).is_integer() else t.lora.alpha
@@ -133,7 +133,7 @@ def _sharding(spec: Any, where: str) -> dict[str, Any]:
     name = DEEPSPEED.get((hw.sharding, hw.offload))
     if name is None:
         raise BridgeError(f"{where}: hardware.sharding = {hw.sharding!r} with offload {hw.offload!r}: LLaMA-Factory "
-                          "ships no DeepSpeed config for it; write it by hand")
+                          "ships no DeepSpeed config for it; write it by hand", key="hardware.sharding")
     return {"deepspeed": name}
 
 
@@ -150,7 +150,7 @@ def accelerate_fsdp(spec: Any, where: str) -> str | None:
         return None
     if hw.offload == "optimizer":
         raise BridgeError(f"{where}: hardware.offload = 'optimizer' with fsdp: FSDP offloads parameters and "
-                          "optimizer states together (fsdp_offload_params); use optimizer+params or none")
+                          "optimizer states together (fsdp_offload_params); use optimizer+params or none", key="hardware.offload")
     mixed = {"bf16-mixed": "bf16", "fp16-mixed": "fp16", "fp32": "no"}  # pure bf16: LLaMA-Factory's pure_bf16 loads it
     config: dict[str, Any] = {
         "compute_environment": "LOCAL_MACHINE", "debug": False, "distributed_type": "FSDP", "downcast_bf16": "no",

@@ -79,7 +79,7 @@ def inverse(spec: Any, tab: Table, where: str, name: str) -> dict[str, Any]:
                                             for r in tab.rules.values() if r is not rule):
                     continue  # the stack's own default, or another key of the same target spells it
                 raise BridgeError(f"{where}: {rule.to} = {value!r} has no {name} {key} equivalent ({name} has "
-                                  f"{', '.join(sorted({str(v) for v in rule.values.values()} - {'none'}))}); change it")
+                                  f"{', '.join(sorted({str(v) for v in rule.values.values()} - {'none'}))}); change it", key=rule.to)
             default = str(rule.default).lower() if rule.default is not None else None
             value = default if default in spelled else spelled[0]
             value = {"true": True, "false": False}.get(value, value)
@@ -108,5 +108,5 @@ def hf_optim(t: Any, where: str, what: str) -> str:
     name = HF_OPTIM.get((t.optimizer, bool(t.paged_optimizer)))
     if name is None:
         raise BridgeError(f"{where}: training.optimizer = {t.optimizer!r} (paged {bool(t.paged_optimizer)}) has no "
-                          f"{what} equivalent; use adamw, adamw_8bit, adafactor, sgd or lion")
+                          f"{what} equivalent; use adamw, adamw_8bit, adafactor, sgd or lion", key="training.optimizer")
     return name

@@ -88,7 +88,7 @@ def _model_for(spec: Any, where: str) -> tuple[str, dict[str, Any]]:
 
 def _refuse(where: str, key: str, value: Any, why: str) -> BridgeError:
     return BridgeError(f"{where}: {key} = {value!r} has no torchtune equivalent ({why}); change it or write the "
-                       "torchtune config by hand")
+                       "torchtune config by hand", key=key)
 
 
 def export_torchtune(spec: Any, where: str) -> str:

@@ -25,7 +25,12 @@ _BREAKS = "\n\x85\u2028\u2029"  # PyYAML's line breaks (reader.py), plus "\r" no
 
 
 class BridgeError(Exception):
-    """One line `file:line:col: what went wrong; how to fix it` (exit 2)."""
+    """One line `file:line:col: what went wrong; how to fix it` (exit 2). An export refusal also names the spec
+    ``key`` it cannot express ("training.precision"), so that the command can point at the line that wrote it."""
+
+    def __init__(self, message: str, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ def export_cmd(spec_path: str, tool: str, output: Path | None, overrides: tuple[
             click.echo(str(problem), err=True)
         return 2
     except BridgeError as exc:
-        click.echo(visible(_located(str(exc), spec_path, spec)), err=True)
+        click.echo(visible(_located(exc, spec_path, spec)), err=True)
         return 2
     if beside and output is None:
         names = ", ".join(f"*.{suffix}" for suffix in beside)
@@ -59,14 +59,11 @@ def export_cmd(spec_path: str, tool: str, output: Path | None, overrides: tuple[
     return 0
 
 
-def _located(message: str, spec_path: str, spec) -> str:
-    """An exporter's refusal names the spec key it cannot express ("SPEC: training.precision = 'fp8-mixed' has no
-    ..."): point it at that key's file:line:col, where the key (or its table, or a --set) was written."""
-    import re
-
-    match = re.match(rf"{re.escape(spec_path)}: ((?:model|training|hardware|inference|sampling)(?:\.\w+)+) = ",
-                     message)
-    if match is None or spec.source is None:
+def _located(exc, spec_path: str, spec) -> str:
+    """An exporter's refusal names the spec key it cannot express (``exc.key``): point it at that key's
+    file:line:col, where the key (or its table, or a --set) was written, in place of the spec's path."""
+    message, prefix = str(exc), f"{spec_path}: "
+    if exc.key is None or spec.source is None or not message.startswith(prefix):
         return message
-    loc = spec.source.locate(tuple(match[1].split(".")))
-    return f"{loc.file}:{loc.line}:{loc.col}: {message[len(spec_path) + 2:]}"
+    loc = spec.source.locate(tuple(exc.key.split(".")))
+    return f"{loc.file}:{loc.line}:{loc.col}: {message[len(prefix):]}"

@@ -7,6 +7,17 @@ from llmspec.estimate import precision as P
 from llmspec.spec.models import Architecture, Training
 
 
+def adapter_dtype(tr: Training) -> str:
+    """The LoRA adapters' weight dtype (and so their gradients' and optimizer states'): fp32 under fp32 and AMP
+    (the trainable weights of those precisions, precision.trainable_weight_bytes); under pure bf16 / fp16 the spec's
+    lora.dtype, which the training stack's preset fills when the spec leaves it unset (HF Trainer + PEFT: fp32 via
+    autocast_adapter_dtype; torchtune, LitGPT: the model dtype), else the model dtype. The estimate
+    (stack.apply_static) and the measurement (measure.measure_training) both read it."""
+    if tr.precision not in ("bf16", "fp16"):
+        return "fp32"
+    return (tr.lora.dtype if tr.lora is not None else None) or tr.precision
+
+
 def lora_output_bytes(tr: Training) -> tuple[int, int]:
     """(base output, LoRA-path output) bytes per element of an adapted module's output. The base layer computes in
     the compute dtype. peft casts the module input to the adapter dtype (peft==0.21.2:src/peft/tuners/lora/
@@ -16,8 +27,7 @@ def lora_output_bytes(tr: Training) -> tuple[int, int]:
     obytes = P.activation_bytes(tr.precision)
     if P.is_amp(tr.precision) or tr.lora is None:
         return obytes, obytes
-    half = tr.precision in ("bf16", "fp16")
-    return obytes, 4 if tr.lora.dtype == "fp32" or not half else 2
+    return obytes, 4 if adapter_dtype(tr) == "fp32" else 2
 
 
 def dora_bytes_per_token(arch: Architecture, tr: Training, shapes) -> float:

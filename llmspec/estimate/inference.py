@@ -65,29 +65,47 @@ def weight_bytes(spec: Spec) -> tuple[float, float]:
 
 
 def lengths(spec: Spec) -> tuple[int, int]:
-    """(prompt tokens prefilled, KV-cache tokens) per sequence (module docstring)."""
+    """(prompt tokens prefilled, KV-cache tokens) per sequence (module docstring).
+
+    A dynamic or paged cache holds the prompt and the generated tokens only: when [sampling] gives both, the KV
+    length is min(inference.seq_len, prompt + max_new_tokens). HF generate stops at max_new_tokens
+    (transformers==5.24.0:src/transformers/generation/stopping_criteria.py:MaxLengthCriteria, max_length = prompt +
+    max_new_tokens) and DynamicCache grows per token; vLLM allocates blocks as tokens arrive and max_model_len
+    (inference.seq_len) only bounds them. A static cache (llama.cpp n_ctx, HF StaticCache) preallocates seq_len."""
     inf, smp = spec.inference or Inference(), spec.sampling
     new = smp.max_new_tokens if smp is not None else 0
     prompt_cap = inf.prompt_tokens or (smp.max_prompt_tokens if smp is not None else None)
     kv = inf.seq_len or (prompt_cap + new if prompt_cap else spec.arch.context_length)
     if prompt_cap:
         prompt = min(prompt_cap, kv)
+        if smp is not None and inf.kv_allocation != "static":
+            kv = min(kv, prompt + new)
     else:
         prompt = max(1, kv - new) if new < kv else kv
     return prompt, kv
 
 
 def moe_peak(arch) -> float:
-    """Peak bytes per prompt token inside an MoE block (16-bit): the fused gate_up output of every visited expert
-    stays whole until the product (its gate and up halves are views: 4 x routed width), with the activation and the
-    product (2 + 2 x routed width), the hidden state gathered per visited expert (2 x experts_per_token x d_model)
-    and the block's residual and norm buffers (8.5 x d_model, as in a dense block). transformers
-    integrations/moe.py (grouped_mm experts forward); measured on Mixtral, Qwen2-MoE and Qwen3-MoE."""
+    """Peak bytes per prompt token inside an MoE block (16-bit), the larger of its two stages, each beside the
+    block's residual and norm buffers (8.5 x d_model, as in a dense block). transformers==5.24.0:
+    src/transformers/integrations/moe.py:grouped_mm_experts_forward keeps every intermediate it names as a local
+    until it returns, so the hidden state gathered per visited expert (``selected_hidden_states_g``, 2 x k x d_model
+    for k = experts_per_token) is live in both:
+    * up: the fused gate_up output of every visited expert stays whole until the product (its gate and up halves
+      are views: 4 x routed width), with the activation and the product (2 + 2 x routed width): 8 x routed width;
+    * down: the down projection's output (2 x k x d_model), its product with the routing weights and that product
+      put back in token order (``weighted_out[inv_perm]``, while the unordered one is still referenced): 3 x 2 x k
+      x d_model, so 8 x k x d_model with the gathered input. It is the larger stage for many small experts
+      (Qwen3-MoE: k = 8, expert width 768, d_model 2048; it was missed, -5.1% on a 4 x 1536 prefill).
+    Measured on Mixtral, Qwen2-MoE and Qwen3-MoE prefills under FakeTensorMode (tests/estimate/test_moe_prefill.py)."""
     from llmspec.estimate.params import layer_split
 
     if arch.moe is None or not layer_split(arch)[1]:
         return 0.0
-    return 8 * A.ffn_width(arch) + 2 * arch.moe.experts_per_token * arch.d_model + 8.5 * arch.d_model
+    k, h = arch.moe.experts_per_token, arch.d_model
+    up = 8 * A.ffn_width(arch) + 2 * k * h
+    down = 8 * k * h
+    return max(up, down) + 8.5 * h
 
 
 def attention_peak(spec: Spec, prompt: int) -> float:
@@ -145,25 +163,33 @@ def inference_memory(spec: Spec) -> MemoryEstimate:
     notes.append(f"prefill of {b} x {p} prompt tokens, KV cache of {s} tokens for each sequence"
                  + (f" ({new} generated)" if new > 0 else "")
                  + ("; logits for every prompt position" if logits_tokens > 1 else "; logits for the last position only (generation)"))
+    if inf.seq_len and s < inf.seq_len:
+        notes.append(f"inference.seq_len {inf.seq_len} bounds the cache, but a {inf.kv_allocation} cache holds only "
+                     f"the prompt and max_new_tokens ({p} + {new} = {s})")
+    if inf.kv_cache_precision:
+        notes.append(f"KV cache in {inf.kv_cache_precision} (inference.kv_cache_precision): "
+                     f"{P.DTYPE_BYTES[inf.kv_cache_precision]:g} B per element" + _kv_scale_note(spec))
     if logits_tokens == 1:
         all_logits = b * c * arch.vocab_size * (p - 1) / tp
         notes.append(f"loglikelihood scoring (lm-eval, every position's logits) would add {all_logits / 2**30:.2f} GiB")
     breakdown = {"weights": weights / tp, "quant_scales": scales / tp, "kv_cache": kv, "prefill_activations": acts}
     cap, acc, cap_notes = capacity(spec)
     # serving engine (llmspec.estimate.engine; issue 12): int4 groups, eager scores, paged pools and their share
-    engine_notes, cap = E.apply(spec, inf, breakdown, capacity=cap, layer_peak=layer_peak, prompt=p,
-                                kv_per_token=kv_bytes_per_token(spec) / kv_split, tp=tp)
-    concurrent = breakdown.pop("concurrent_sequences", None)
+    engine_notes, cap, concurrency = E.apply(spec, inf, breakdown, capacity=cap, layer_peak=layer_peak, prompt=p,
+                                             kv_len=s, kv_per_token=kv_bytes_per_token(spec) / kv_split, tp=tp)
     notes += engine_notes
     rounded = {k: int(round(v)) for k, v in breakdown.items() if v}
     per_gpu = sum(rounded.values())
     notes += attention_version_notes(arch, spec.model.family)  # version-dependent registry facts
-    notes.append(OVERHEAD_NOTE)
-    del concurrent  # reported in the notes; MemoryEstimate has no field for it yet
+    notes.append(OVERHEAD_NOTE + ("; a paged pool is allocated once, whole: no fragmentation on it" if concurrency else ""))
+    # a paged pool is one allocation per layer, made once (vLLM GPUModelRunner.initialize_kv_cache): the 8%
+    # fragmentation applies to the other parts only (engine.apply sizes the pool the same way)
+    fragmenting = per_gpu - (rounded.get("kv_cache", 0) if concurrency else 0)
     return MemoryEstimate(
         mode="inference",
         per_gpu_bytes=per_gpu,
-        overhead_bytes=overhead(per_gpu, tp),
+        overhead_bytes=overhead(fragmenting, tp),
+        concurrency=concurrency,
         capacity_bytes=cap,
         breakdown=rounded,
         peak_phase="prefill",
@@ -172,3 +198,16 @@ def inference_memory(spec: Spec) -> MemoryEstimate:
         accelerator=acc,
         accelerator_note=accelerator_note(spec),
     )
+
+
+def _kv_scale_note(spec: Spec) -> str:
+    """fp8/int8 KV-cache scales, left out of the estimate because they are negligible: vllm==0.10.2 keeps
+    per-tensor scales only, four fp32 scalars per attention layer (vllm/attention/layer.py:Attention.__init__:
+    _q_scale, _k_scale, _v_scale, _prob_scale; vllm/model_executor/layers/quantization/kv_cache.py:
+    BaseKVCacheMethod.process_weights_after_loading raises "Only support per-tensor scaling factor for fp8 KV
+    cache"): 16 B x n_layers, 1.3 KB for an 80-layer model."""
+    inf = spec.inference or Inference()
+    if inf.kv_cache_precision not in ("fp8", "int8"):
+        return ""
+    return (f"; its scales (vLLM: per-tensor, 4 fp32 scalars per layer, {16 * spec.arch.n_layers:,} B) are "
+            "negligible and not counted")

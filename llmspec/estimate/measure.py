@@ -36,6 +36,7 @@ from llmspec.estimate._measure_support import (
     phase_sharding,
     rename,
 )
+from llmspec.estimate.adapters import adapter_dtype
 from llmspec.spec.models import Spec
 
 
@@ -115,15 +116,14 @@ def measure_training(spec: Spec, *, fake: bool = True) -> Measurement:
                              lora_dropout=adapter.dropout, use_dora=adapter.dora,
                              target_modules="all-linear" if "all-linear" in targets else list(targets),
                              task_type="CAUSAL_LM")
-            # the adapter dtype is the trainable-weight dtype of the precision (precision.trainable_weight_bytes):
-            # fp32 under fp32 and AMP (peft's autocast_adapter_dtype=True upcasts them), the 16-bit dtype under
-            # pure bf16 / fp16, where the adapters stay in the base model's dtype
-            fp32_adapters = P.trainable_weight_bytes(tr.precision) == 4
-            model = get_peft_model(model, cfg, autocast_adapter_dtype=fp32_adapters)
-            if not fp32_adapters:
-                for p in model.parameters():
-                    if p.requires_grad and p.dtype != dtype_of(cdt):
-                        p.data = p.data.to(dtype_of(cdt))
+            # the adapter dtype the estimate uses (adapters.adapter_dtype: fp32 under fp32 and AMP, else the spec's
+            # lora.dtype or its stack's): peft's autocast_adapter_dtype=True upcasts 16-bit adapters to fp32;
+            # otherwise they are cast to that dtype (torchtune and LitGPT build them in the model dtype)
+            adt = dtype_of(adapter_dtype(tr))
+            model = get_peft_model(model, cfg, autocast_adapter_dtype=adt == torch.float32)
+            for p in model.parameters():
+                if p.requires_grad and p.dtype != adt:
+                    p.data = p.data.to(adt)
         if tr.activation_checkpointing:
             model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
             if lora:

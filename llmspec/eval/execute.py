@@ -110,8 +110,8 @@ def execute(ctx: RunContext) -> EvalOutcome:
                         "on the GPU host", 3)
     t0 = time.time()
     model_hash = modelref.hash_files(model.location, model.local)
-    key_parts = [model_hash, adapter and modelref.hash_files(adapter, Path(adapter).exists()), plan.dtype,
-                 plan.device, bool(ev and ev.chat_template)]
+    key_parts = [model_hash, adapter and modelref.hash_files(adapter, Path(adapter).exists()),
+                 plan.answer_identity(), bool(ev and ev.chat_template)]
     cache_key = hashlib.sha256(repr(key_parts).encode()).hexdigest()[:16]
     seed = ev.seed if ev else 1234
     chat = bool(ev and ev.chat_template)

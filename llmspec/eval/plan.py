@@ -40,6 +40,13 @@ class Plan:
         """Whether llmspec drives lm-eval's Python API itself (else it prints/runs a launcher command)."""
         return self.kind != "accelerate"
 
+    def answer_identity(self) -> tuple:
+        """Everything of the plan that can change lm-eval's answers to the same requests: engine, device, dtype,
+        batch size (padding in a batch changes the logits) and the model arguments. The model and adapter files
+        are not here: they are keyed by their content hash, not their path."""
+        args = sorted((k, repr(v)) for k, v in self.model_args.items() if k not in ("pretrained", "peft"))
+        return self.kind, self.device, self.dtype, repr(self.batch_size), tuple(args)
+
     @property
     def gpus(self) -> int:
         return 0 if self.device != "cuda" else max(1, self.data_parallel * self.tensor_parallel)

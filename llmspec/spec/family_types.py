@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from llmspec.spec.module_tree import adaptable, containers, distinct_names
+
 if TYPE_CHECKING:
     from llmspec.spec.models import Architecture
 
@@ -179,8 +181,24 @@ class Family:
     _MODEL_TO_CONVERSION_PATTERN), so neither the 3-D experts nor the router (not nn.Linear) are adapted.
     "separate": one adapter per expert matrix (transformers 4 nn.Linear experts; families outside the registry)."""
 
+    peft_fused: tuple[str, ...] = ()
+    """Target names PEFT's MoE conversion fuses into one adapter on the experts' gate_up_proj; naming some but not
+    all of them makes PEFT raise "Cannot convert PEFT target(s) ... without also targeting ..."
+    (peft/utils/transformers_weight_conversion.py, _MOE_FUSED_TARGETS)."""
+    tree: str = ""
+    """The class's module tree, every ``named_modules()`` path in compact form (``llmspec.spec.module_tree``): the
+    LoRA target names above are its adaptable leaves, every other name is a container PEFT cannot adapt (an
+    attention or MLP block, a decoder layer, a norm, a dropout, the rotary embedding). Checked against the real
+    class built from each preset (tests/params/test_module_tree.py)."""
+
+    @property
+    def container_names(self) -> tuple[str, ...]:
+        """Module names of the tree that PEFT cannot adapt (blocks, layers, norms, dropouts, rotary embedding)."""
+        return containers(self.tree, self.modules, self.peft_experts)
+
     @property
     def linear_names(self) -> tuple[str, ...]:
         """Module names of the block linears (what "all-linear" selects), in registry order."""
         skip = {"embed", "pos_embed", "head"}
-        return tuple(n for n, roles in self.modules.items() if not set(roles) & skip and n not in ("w1", "w2", "w3"))
+        return tuple(n for n in distinct_names(self.modules) if not set(self.modules[n]) & skip
+                     and adaptable(self.modules, self.peft_experts, n))

@@ -335,8 +335,15 @@ class Training(Strict):
     # --- FSDP gradient accumulation (issue 12): unset takes the stack's default ---
     sync_each_batch: bool | None = None
     """FSDP with gradient_accumulation > 1: reduce-scatter gradients on every micro-batch (true: each rank keeps
-    its gradient shard) or only on the last one (false: FSDP no_sync accumulates every FSDP unit's full unsharded
-    gradients on each rank; HF Trainer / accelerate and LitGPT do this). Unset: the stack's."""
+    its gradient shard) or only on the last one (false: each rank keeps the full unsharded gradient of every FSDP
+    unit with a trainable parameter; HF Trainer / accelerate and LitGPT do this). Under LoRA that is only the
+    adapters' where the stack makes them units of their own (HF Trainer's PEFT wrap policy, FSDP2 in LitGPT and
+    torchtune), each block's whole gradient where adapters sit inside their block's unit. Unset: the stack's."""
+    fsdp_lora_units: Literal["adapters", "blocks", "per-parameter"] | None = None
+    """How FSDP wraps a LoRA/QLoRA model, which decides what sync_each_batch = false keeps: "adapters" (each
+    adapter layer its own FSDP unit: PEFT's fsdp_auto_wrap_policy, which HF Trainer applies), "per-parameter"
+    (FSDP2 fully_shard: torchtune, LitGPT 0.5) or "blocks" (one FSDP1 unit per block with the adapters inside:
+    the block's whole gradient is kept, frozen weights included). Unset: the stack's."""
 
     data: Data | None = None
     """Dataset file paths."""
@@ -436,15 +443,15 @@ class Inference(Strict):
     int4 weight-only 64. Defaults to 128."""
     gpu_memory_utilization: float | None = Field(default=None, gt=0, le=1)
     """Paged engines: the share of GPU memory the engine may use (vLLM 0.9; TGI cuda_memory_fraction 1.0;
-    TensorRT-LLM: 0.9 of what is free after loading)."""
+    TensorRT-LLM free_gpu_memory_fraction: 0.9 of what its profile run leaves free)."""
     max_num_seqs: int | None = Field(default=None, ge=1, le=1_000_000)
-    """Paged engines: most sequences scheduled at once (vLLM 256)."""
+    """Paged engines: most sequences scheduled at once (vLLM 256; TensorRT-LLM max_batch_size 2048)."""
     max_num_batched_tokens: int | None = Field(default=None, ge=1, le=100_000_000)
     """Paged engines: tokens per forward step, which sizes the profiled activation peak (vLLM 8192)."""
     block_size: int | None = Field(default=None, ge=1, le=65_536)
-    """Paged engines: tokens per KV block (vLLM 16, TensorRT-LLM 64); a sequence takes whole blocks."""
+    """Paged engines: tokens per KV block (vLLM 16, TensorRT-LLM 32); a sequence takes whole blocks."""
     cuda_graph_memory: Bytes | None = Field(default=None, le=2**45)
-    """Memory held by captured CUDA graphs; ASSUMED 0.5 GiB for vLLM and TGI (not measurable here)."""
+    """Memory held by captured CUDA graphs; ASSUMED 0.5 GiB for vLLM, TGI and TensorRT-LLM (not measurable here)."""
 
     # --- 4-bit weight layout (issue 12): bitsandbytes formats besides int4 groups ---
     quant_format: Literal["int4-groups", "nf4", "fp4"] = "int4-groups"
@@ -503,7 +510,7 @@ class Hardware(Strict):
     """GPUs per node."""
     nodes: int = Field(default=1, ge=1, le=100_000)
     """Nodes."""
-    memory: Bytes | None = Field(default=None, le=2**50)
+    memory: Bytes | None = Field(default=None, gt=0, le=2**50)
     """Override the accelerator's memory, e.g. "40GiB" for a MIG slice or a shared card."""
     sharding: Sharding = "none"
     """Data-parallel state sharding: none (DDP), zero1 (optimizer), zero2 (+ gradients), zero3 / fsdp (+ weights)."""

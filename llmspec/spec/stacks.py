@@ -30,6 +30,7 @@ KNOBS: dict[str, tuple[str, str]] = {
     "sync_each_batch": ("training", "sync_each_batch"),
     "qlora_quant_chunk": ("lora", "quant_chunk"),
     "attention": ("training", "attention"),
+    "fsdp_lora_units": ("training", "fsdp_lora_units"),
 }
 
 

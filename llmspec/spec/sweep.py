@@ -9,11 +9,12 @@ that is not in the spec, reversed bounds, a log scale over values <= 0, an empty
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from llmspec.spec.messages import show_value
 from llmspec.spec.types import Strict
 
 
@@ -25,9 +26,31 @@ def _finite(value: object) -> object:
     return value
 
 
+_SCALARS = (bool, int, float, str)
+_SCALAR_WORDS = "true/false, a number or a string"
+
+
+def _value(value: object) -> object:
+    """A value or a list of scalars, checked before the union so that a wrong one is one error, not one per member
+    of the union (a list with a NaN gave five lines): the union below then only ever sees a valid value."""
+    _finite(value)
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            if not isinstance(item, _SCALARS):
+                raise PydanticCustomError("value_error", "{error}", {"error": f"item {i} of the list is not "
+                                          f"{_SCALAR_WORDS} (got {show_value(item)}); a list holds only those"})
+            if isinstance(item, float) and not math.isfinite(item):
+                raise PydanticCustomError("value_error", "{error}", {"error": f"item {i} of the list is "
+                                          f"{item!r}, which is not allowed; write a finite number"})
+    elif not isinstance(value, _SCALARS):
+        raise PydanticCustomError("value_error", "{error}", {"error": f"expected {_SCALAR_WORDS}, or a list of "
+                                  f"them, got {show_value(value)}"})
+    return value
+
+
 Number = Annotated[int | float, BeforeValidator(_finite)]
 Scalar = Annotated[bool | int | float | str, BeforeValidator(_finite)]
-Value = Annotated[bool | int | float | str | list[Scalar], BeforeValidator(_finite)]
+Value = Annotated[bool | int | float | str | list[Scalar], BeforeValidator(_value)]
 Distribution = Literal["choice", "uniform", "log_uniform", "int"]
 MAX_GRID_POINTS = 10_000
 """Default largest grid `sweep plan` expands; raise it per spec with sweep.max_grid_points."""
@@ -194,6 +217,8 @@ class Sweep(Strict):
             problem = sweepable(key)
             if problem:
                 errors.append((("parameters", key), problem, key))
+            else:
+                errors.extend((("parameters", key, *loc), msg, value) for loc, msg, value in _invalid_values(key, param))
             for other in param.when or {}:
                 problem = sweepable(other, condition=True)
                 if other == key:
@@ -241,6 +266,36 @@ def sweepable(key: str, condition: bool = False) -> str | None:
     if not condition and model_at(Spec, parts) is not None and _is_table(field.annotation):
         return f"{key!r} is a table; sweep one of its keys"
     return None
+
+
+def _invalid_values(key: str, param: Parameter) -> list[tuple[tuple, str, object]]:
+    """Each choice value and bound that the swept key's own field refuses (its type and constraints, strict as in
+    the spec), at the value: `values = ["abc", 1e-4]` for training.learning_rate is wrong before any point is
+    planned. Rules across keys (e.g. lora needs [training.lora]) are left to the points, which `sweep plan` checks."""
+    from pydantic import ConfigDict, TypeAdapter
+
+    from llmspec.spec.messages import model_at
+    from llmspec.spec.models import Spec
+
+    parts = key.split(".")
+    parent = model_at(Spec, tuple(parts[:-1]))
+    assert parent is not None  # sweepable(key) said it is a key
+    field = parent.model_fields[parts[-1]]
+    adapter: TypeAdapter[Any] = TypeAdapter(cast(Any, Annotated[field.annotation, field]), config=ConfigDict(strict=True))
+    given: list[tuple[tuple, object]] = [(("values", i), v) for i, v in enumerate(param.values or [])]
+    for bound in ("low", "high"):
+        value = getattr(param, bound)
+        if value is not None:  # an int distribution samples whole numbers: 4.0 stands for 4 (checked in _bounds)
+            whole = param.kind == "int" and isinstance(value, float) and value.is_integer()
+            given.append(((bound,), int(value) if whole else value))
+    errors = []
+    for loc, value in given:
+        try:
+            adapter.validate_python(value)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            errors.append((loc, f"{value!r} is not a valid {key}: {first['msg']}", value))
+    return errors
 
 
 def _is_table(annotation: object) -> bool:

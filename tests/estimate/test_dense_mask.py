@@ -139,10 +139,7 @@ def test_window_mask_only_from_seq_len_window_on(load):
 
 @pytest.mark.eval
 @pytest.mark.slow
-@pytest.mark.parametrize("ckpt", ["false", pytest.param("true", marks=pytest.mark.xfail(strict=True, reason=(
-    "with checkpointing the padded mask moves the measured peak into backward, while the last block is recomputed "
-    "beside the loss gradients: a moment the estimate gains with the checkpointing backward term (issue 9); the "
-    "mask's bytes there are MaskBytes.kept + recompute")))])
+@pytest.mark.parametrize("ckpt", ["false", "true"])  # true: the peak is the first recomputed block's backward
 def test_padded_training_estimate_matches_measure(load, ckpt):
     from llmspec.estimate.measure import measure_training
 

@@ -66,16 +66,21 @@ def test_real_class_cannot_build_what_its_family_lacks(load):
         config_for(spec)
 
 
-def test_adapters_take_the_precisions_dtype(load):
-    """Pure bf16 LoRA keeps bf16 adapters (the analytic 2 B per trainable weight); bf16-mixed keeps fp32 ones."""
+def test_adapters_take_the_resolved_adapter_dtype(load):
+    """The adapters take the dtype the estimate uses (adapters.adapter_dtype): under pure bf16 the spec's lora.dtype,
+    else its stack's (HF Trainer + PEFT: fp32, torchtune: bf16); under bf16-mixed fp32. The measurement used to give
+    pure bf16 bf16 adapters whatever lora.dtype said."""
     from llmspec.estimate.measure import measure_training
 
     lora = ("training.method=lora", 'training.lora.targets=["all-linear"]', "training.lora.rank=8")
-    spec_bf16 = load(reduced_spec("Llama-2-7B"), *lora)
-    bf16 = measure_training(spec_bf16)
-    mixed = measure_training(load(reduced_spec("Llama-2-7B"), *lora, "training.precision=bf16-mixed"))
+    spec_bf16 = load(reduced_spec("Llama-2-7B"), *lora, "training.lora.dtype=bf16")
+    bf16 = measure_training(spec_bf16).breakdown["weights"]
     adapters = count_params(spec_bf16.arch, spec_bf16.training, family="llama").trainable
-    assert mixed.breakdown["weights"] - bf16.breakdown["weights"] == 2 * adapters
+    for fp32 in ((), ("training.lora.dtype=fp32",), ("training.precision=bf16-mixed",)):  # () is HF Trainer's fp32
+        assert measure_training(load(reduced_spec("Llama-2-7B"), *lora, *fp32)).breakdown["weights"] - bf16 \
+            == 2 * adapters, fp32
+    assert measure_training(load(reduced_spec("Llama-2-7B"), *lora, "training.stack=torchtune")).breakdown[
+        "weights"] == bf16
 
 
 def test_accumulation_stops_at_the_micro_batch_that_sets_the_peak(load):

@@ -177,3 +177,22 @@ def test_standard_suite_names_are_lm_eval_tasks():
     src = (Path(inspect.getfile(TaskManager)).parent / "drop" / "utils.py").read_text()
     assert "def f1" in src or "_compute_f1" in src
     assert "evaluate.load" not in src
+
+
+def test_response_cache_is_keyed_by_what_changes_answers(tmp_path):
+    """lm-eval's cached answers are keyed by the request only, so llmspec's cache folder must hold everything else
+    that changes an answer: a batch-1 run's answers were served to a batch-8 run (padding changes the logits)."""
+    from llmspec.eval.plan import make_plan
+
+    def identity(extra: str, model: str = "/models/a") -> tuple:
+        _, spec = _spec(tmp_path, SMALL.replace('suites = ["standard"]', f'suites = ["standard"]\n{extra}'))
+        return make_plan(spec, model, device="cpu").answer_identity()
+
+    one = identity("batch_size = 1")
+    assert one == identity("batch_size = 1")
+    assert one == identity("batch_size = 1", model="/models/moved")  # model files are keyed by content, not path
+    assert one != identity("batch_size = 8")
+    _, spec = _spec(tmp_path, SMALL)
+    plan = make_plan(spec, "/models/a", device="cpu")
+    plan.model_args["max_length"] = 512
+    assert plan.answer_identity() != one

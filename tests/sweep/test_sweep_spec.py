@@ -34,6 +34,16 @@ BAD = [
     ("infinite bound", "high = 1e-3", "high = inf", ("high = inf", 1), ["high: inf is not allowed"]),
     ("nan value", "values = [2048, 4096]", "values = [2048, nan]", ("values = [2048, nan]", 17),
      ["values[1]: nan is not allowed"]),
+    ("nan inside a list value", "values = [2048, 4096]", "values = [2048, [1, nan]]", ("values = [2048, [1, nan]]", 17),
+     ["values[1]: item 1 of the list is nan"]),
+    ("table as a value", "values = [2048, 4096]", "values = [2048, {a = 1}]", ("values = [2048, {a = 1}]", 17),
+     ["values[1]: expected true/false, a number or a string, or a list of them, got a table"]),
+    ("choice value of the wrong type", "values = [8, 16, 64]", 'values = [8, "abc", 64]', ('values = [8, "abc", 64]', 14),
+     ["values[1]: 'abc' is not a valid training.lora.rank", "valid integer"]),
+    ("choice value out of the key's range", "values = [2048, 4096]", "values = [2048, 0]", ("values = [2048, 0]", 17),
+     ["values[1]: 0 is not a valid training.seq_len"]),
+    ("bound out of the key's range", "low = 4\nhigh = 16", "low = 0\nhigh = 16", ("low = 0", 1),
+     ["low: 0 is not a valid training.micro_batch_size"]),
 ]
 
 
