@@ -110,7 +110,7 @@ def _normalised(a: Architecture) -> dict:
     d["head_dim"] = a.head_size
     d["sliding_window_layers"] = a.window_layers
     if a.sliding_window is not None and a.sliding_window >= a.context_length:  # hides no key (hf_import._window)
-        d["sliding_window"], d["sliding_window_layers"] = None, 0
+        d["sliding_window"], d["sliding_window_layers"], d["sliding_window_alternate"] = None, 0, False
     if a.position == "learned":
         d["learned_positions"] = a.learned_positions or a.context_length
     if a.moe is not None:

@@ -25,7 +25,7 @@ from llmspec.estimate import activations as A
 from llmspec.estimate import engine as E
 from llmspec.estimate import precision as P
 from llmspec.estimate.hfversion import attention_version_notes
-from llmspec.estimate.mask import prefill_mask
+from llmspec.estimate.mask import kv_tokens, prefill_mask
 from llmspec.estimate.params import count_params
 from llmspec.estimate.result import OVERHEAD_NOTE, MemoryEstimate, accelerator_note, capacity, overhead
 from llmspec.estimate.shapes import layout
@@ -140,7 +140,7 @@ def inference_memory(spec: Spec) -> MemoryEstimate:
     notes: list[str] = []
     weights, scales = weight_bytes(spec)
     kv_split = min(tp, arch.kv_heads)
-    kv = kv_bytes_per_token(spec) * s * b / kv_split
+    kv = kv_bytes_per_token(spec) * kv_tokens(spec, p, s) * b / kv_split  # windowed blocks: llmspec.estimate.mask
     c = 4 if inf.precision == "fp32" else 2
     h, f = arch.d_model, max(width for _, width in A.block_kinds(arch))  # widest MLP (dense layers of MoE)
     layer_peak = max(6 * f + 8.5 * h, 16.25 * h, attention_peak(spec, p), moe_peak(arch)) * c / 2 / tp

@@ -151,3 +151,25 @@ def prefill_mask(spec: Spec, prompt: int, batch: int, compute_bytes: float) -> t
     return bool_mask, additive, notes + [
         f"sdpa with {why}: a dense (batch, 1, prompt, prompt) bool mask ({bool_mask / 2**20:,.1f} MiB) and, inside "
         f"each block's attention, its additive copy ({additive / 2**20:,.1f} MiB; llmspec.estimate.mask)"]
+
+
+def window_held_tokens(window: int, prompt: int, kv_len: int) -> int:
+    """Tokens a windowed block's HF cache holds at its largest: the prompt after prefill, at most the window later
+    (transformers==5.24.0:src/transformers/cache_utils.py:DynamicSlidingWindowLayer.update keeps the last
+    sliding_window - 1 tokens as a view of the step's concatenated states, so the prefill's storage stays whole until
+    the first decode step)."""
+    return max(prompt, min(kv_len, window))
+
+
+def kv_tokens(spec: Spec, prompt: int, kv_len: int) -> float:
+    """KV tokens per sequence, averaged over blocks, that the engine holds: with the hf backend the windowed blocks
+    hold window_held_tokens (DynamicCache(config=...) builds a sliding-window layer for each: cache_utils.py:
+    DynamicCache.__init__, layer_types); other engines are estimated at kv_len in every block."""
+    from llmspec.spec.models import Inference
+
+    arch = spec.arch
+    inf = spec.inference or Inference()
+    if not arch.window_layers or inf.backend != "hf" or arch.sliding_window is None:
+        return float(kv_len)
+    held = window_held_tokens(arch.sliding_window, prompt, kv_len)
+    return (kv_len * (arch.n_layers - arch.window_layers) + held * arch.window_layers) / arch.n_layers

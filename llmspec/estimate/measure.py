@@ -230,6 +230,7 @@ def measure_inference(spec: Spec) -> Measurement:
 
     from llmspec.estimate._tracker import StorageTracker
     from llmspec.estimate.inference import inference_tp, lengths
+    from llmspec.estimate.mask import window_held_tokens
 
     inf = spec.inference
     if inf is None:
@@ -266,20 +267,23 @@ def measure_inference(spec: Spec) -> Measurement:
             cache = DynamicCache(config=model.config)
             out = model(input_ids=ids, attention_mask=pad, past_key_values=cache, use_cache=True, logits_to_keep=1)
             kv = 0
+            grown = 0.0  # the KV cache at kv_len tokens: full blocks grow to kv_len, windowed ones to their window
             for layer in getattr(cache, "layers", []):
+                window = getattr(layer, "sliding_window", None) if inf.backend == "hf" else None
+                held = kv_len if window is None else window_held_tokens(window, prompt, kv_len)
                 for t in (getattr(layer, "keys", None), getattr(layer, "values", None)):
                     if isinstance(t, torch.Tensor):
                         kv += t.untyped_storage().nbytes()
+                        grown += t.untyped_storage().nbytes() / prompt * held
             del out
     _total, sums = tracker.peaks["forward"]
     parts = {("activations" if k == "forward" else k): v for k, v in sums.items() if v}
     if kv:
         parts["activations"] = parts.get("activations", 0) - kv
         if kv_len > prompt:
-            per_token = kv / (inf.batch_size * prompt)
             emulated.append(f"KV cache of the {kv_len - prompt} generated tokens: the prompt's measured KV bytes per "
-                            f"token x {kv_len} tokens")
-            kv = int(per_token * inf.batch_size * kv_len)
+                            f"token x {kv_len} tokens (a windowed block of the hf cache: at most its window)")
+            kv = int(grown)
         parts["kv_cache"] = kv
     tp = inference_tp(spec)
     if tp > 1:

@@ -266,7 +266,7 @@ def training_memory(spec: Spec, static: TrainingStatic | None = None) -> MemoryE
     dequant = parts["dequant"]  # QLoRA's dequantised-weight transient, as the stack's quantiser makes it
     mask = dense_mask(spec)  # padded batches / sliding windows under sdpa (llmspec.estimate.mask; issue 12)
     kept += mask.kept
-    recompute += mask.recompute + (mask.kept if tr.activation_checkpointing else 0.0)
+    recompute += mask.recompute  # the recomputed block's additive mask; the bool mask is in kept
     notes += [mask.note] if mask.note else []
 
     # --- phases --------------------------------------------------------------------------------------

@@ -197,15 +197,12 @@ def _window(r: _Reader, keys: WindowKeys, arch: dict[str, Any]) -> None:
     if not window or window >= arch["context_length"]:
         return
     n = arch["n_layers"]
-    if keys.every_other:
-        layers = (n + 1) // 2
-    elif keys.first_layer is not None:
-        layers = max(0, n - r.count(keys.first_layer))
-    else:
-        layers = n
+    layers = max(0, n - r.count(keys.first_layer)) if keys.first_layer is not None else n
     if layers:
         arch["sliding_window"] = window
-        if layers != n:
+        if keys.every_other:
+            arch["sliding_window_alternate"] = True
+        elif layers != n:
             arch["sliding_window_layers"] = layers
 
 

@@ -114,8 +114,11 @@ class Architecture(Strict):
     Mistral-7B-v0.1 4096, Phi-3-mini-4k 2047, Gemma 2 4096). Unset: full causal attention in every block. From
     seq_len = window on, sdpa needs an explicit (batch, 1, seq, seq) mask (llmspec.estimate.mask)."""
     sliding_window_layers: int | None = Field(default=None, ge=0, le=10_000)
-    """Blocks that use the window, the rest attending fully. Unset: every block (Mistral, Mixtral, Phi-3); Gemma 2
-    every other block (ceil(n_layers / 2)); Qwen2 with use_sliding_window the blocks from max_window_layers on."""
+    """Blocks that use the window, the rest attending fully (Qwen2 with use_sliding_window: the blocks from
+    max_window_layers on). Unset: every block (Mistral, Mixtral, Phi-3), or every other with
+    sliding_window_alternate."""
+    sliding_window_alternate: bool = False
+    """The window is on every other block, starting with the first (Gemma 2 layer_types): ceil(n_layers / 2)."""
 
     @model_validator(mode="after")
     def _some_moe_layers(self) -> Architecture:
@@ -144,6 +147,8 @@ class Architecture(Strict):
         """Blocks with sliding-window attention: 0 without a window, else sliding_window_layers or every block."""
         if self.sliding_window is None:
             return 0
+        if self.sliding_window_alternate:
+            return (self.n_layers + 1) // 2
         return min(self.n_layers, self.n_layers if self.sliding_window_layers is None else self.sliding_window_layers)
 
 

@@ -57,13 +57,27 @@ def phi3_small(seq: int, window: bool = True) -> str:
 # --- the importer keeps the window ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("preset", "window", "layers"), [
-    ("Phi-3-mini-4k", 2047, None), ("Mistral-7B", 4096, None), ("Gemma-2-9B", 4096, 21),
+@pytest.mark.parametrize(("preset", "window", "alternate"), [
+    ("Phi-3-mini-4k", 2047, None), ("Mistral-7B", 4096, None), ("Gemma-2-9B", 4096, True),
     ("Qwen2.5-7B", None, None)])  # Qwen2.5: use_sliding_window = false
-def test_importer_keeps_sliding_window(preset, window, layers):
+def test_importer_keeps_sliding_window(preset, window, alternate):
     _, a = architecture_from_hf(PRESETS[preset].config())
     assert a.get("sliding_window") == window
-    assert a.get("sliding_window_layers") == layers
+    assert a.get("sliding_window_alternate") == alternate
+    assert "sliding_window_layers" not in a  # every block, or every other: the pattern survives a change of n_layers
+
+
+@pytest.mark.eval
+def test_gemma2_window_pattern_survives_fewer_layers(load):
+    """A preset reduced to 4 blocks still builds the real class (2 windowed blocks, as Gemma2Config does)."""
+    from llmspec.estimate.hfmap import hf_config
+
+    family, a = architecture_from_hf(PRESETS["Gemma-2-9B"].config())
+    a.update(n_layers=4, d_model=64, n_heads=4, n_kv_heads=2, head_dim=16, ffn_dim=128, vocab_size=256)
+    body = "\n".join(f"{k} = {toml_value(v)}" for k, v in a.items())
+    spec = load(f'[model]\nname = "g"\nfamily = "{family}"\n\n[model.architecture]\n{body}\n')
+    assert spec.arch.window_layers == 2
+    assert hf_config(spec).layer_types.count("sliding_attention") == 2
 
 
 def test_qwen2_window_covers_the_blocks_from_max_window_layers():
@@ -125,7 +139,7 @@ def test_window_mask_only_from_seq_len_window_on(load):
 
 @pytest.mark.eval
 @pytest.mark.slow
-@pytest.mark.parametrize("ckpt", ["false", "true"])  # with checkpointing the peak is the mid-backward moment
+@pytest.mark.parametrize("ckpt", ["false", "true"])  # true: the peak is the first recomputed block's backward
 def test_padded_training_estimate_matches_measure(load, ckpt):
     from llmspec.estimate.measure import measure_training
 
@@ -171,3 +185,29 @@ def test_flash_measures_no_dense_mask(load):
     flash = measure_training(load(PADDED, 'training.attention="flash"', "training.seq_len=512"))
     packed = measure_training(load(PADDED, "training.packing=true", "training.seq_len=512"))
     assert flash.peak_bytes == packed.peak_bytes
+
+
+# --- the KV cache of windowed blocks ----------------------------------------------------------------------------
+
+
+def test_hf_cache_of_a_windowed_block_holds_at_most_its_window(load):
+    """Phi-3 generating 3,000 tokens after a 1,000-token prompt: its windowed blocks keep 2,047 tokens
+    (DynamicSlidingWindowLayer); vLLM is estimated at the whole length."""
+    overrides = ("inference.prompt_tokens=1000", "inference.seq_len=4000")
+    hf = inference_memory(load(phi3_small(4000), *overrides)).breakdown["kv_cache"]
+    full = inference_memory(load(phi3_small(4000, window=False), *overrides)).breakdown["kv_cache"]
+    assert hf == pytest.approx(full * 2047 / 4000, abs=2)
+    vllm = load(phi3_small(4000), *overrides, 'inference.backend="vllm"')
+    assert inference_memory(vllm).breakdown["kv_cache"] >= full
+
+
+@pytest.mark.eval
+@pytest.mark.slow
+def test_windowed_kv_cache_estimate_matches_measure(load):
+    from llmspec.estimate.measure import measure_inference
+
+    spec = load(phi3_small(4000), "inference.prompt_tokens=1000", "inference.seq_len=4000")
+    measured = measure_inference(spec)
+    estimate = inference_memory(spec)
+    assert estimate.breakdown["kv_cache"] == pytest.approx(measured.breakdown["kv_cache"], rel=0.01)
+    assert estimate.per_gpu_bytes == pytest.approx(measured.peak_bytes, rel=0.05)

@@ -15,7 +15,7 @@ class KnobDoesNotApply(Rule):
     chunked loss, an optimizer implementation or paging for an optimizer that has none, an optimizer step in
     backward with gradient accumulation (torchtune requires gradient_accumulation_steps = 1), and DeepSpeed
     settings without a ZeRO sharding or CPU Adam without optimizer offload; sync_each_batch without FSDP and
-    gradient accumulation; paged-KV settings (vLLM's gpu_memory_utilization, max_num_seqs, ...) for an engine
+    gradient accumulation; inference.padded on a paged engine or for one sequence; paged-KV settings (vLLM's gpu_memory_utilization, max_num_seqs, ...) for an engine
     without a paged pool, an int4 group size for weights that are not int4, and bitsandbytes layout settings
     (quant_format, double_quant, quantize_head) for weights that are not int4 or not a bitsandbytes format.
 
@@ -68,6 +68,11 @@ class KnobDoesNotApply(Rule):
                                fix='remove weight_group_size, or set precision = "int4"')
         if inf is not None:
             yield from self._bnb_inference(ctx, inf)
+        if inf is not None and inf.padded and (inf.kv_allocation == "paged" or inf.batch_size == 1):
+            why = (f"backend = {inf.backend!r} schedules ragged batches and pads nothing" if inf.kv_allocation == "paged"
+                   else "a batch of one sequence has nothing to pad")
+            yield self.finding(ctx, ("inference", "padded"), f"padded = true has no effect: {why}",
+                               fix="remove padded")
         hw = ctx.spec.hardware
         if tr is not None and "sync_each_batch" in tr.model_fields_set and (
                 hw is None or hw.sharding != "fsdp" or tr.gradient_accumulation == 1):
