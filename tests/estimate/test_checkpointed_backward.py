@@ -126,3 +126,16 @@ def test_checkpointed_lora_estimate_within_5_percent_on_other_families(load, pre
     est = training_memory(spec)
     assert "backward_temporaries" in est.breakdown
     assert est.per_gpu_bytes == pytest.approx(_measured(spec), rel=0.05)
+
+
+@pytest.mark.parametrize("seq", [128, 256])
+def test_checkpointed_lora_start_of_backward_counts_the_final_norms_upcast(load, seq):
+    """LoRA on attention only with checkpointing, vocab 4 x d_model: the peak is the start of backward, where the
+    final norm still holds its fp32 upcast of the last block's output (4 B x d_model per token;
+    activations.non_layer_bytes_per_token). The old estimate was 2.5% under; everything else at this moment is
+    counted exactly, so the bound is 1%."""
+    spec = load(SMALL.format(d=1024, ffn=2048, heads=8, kv=8, vocab=4096, method="lora", seq=seq,
+                             dropout="lora = {targets = ['q_proj', 'v_proj']}"))
+    est = training_memory(spec)
+    assert est.peak_phase == "backward" and "logits_and_loss" in est.breakdown
+    assert est.per_gpu_bytes == pytest.approx(_measured(spec), rel=0.01)
