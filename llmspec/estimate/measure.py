@@ -10,11 +10,13 @@ What runs for real: the transformers model (sdpa attention, i.e. no s x s buffer
 loss, backward, activation checkpointing (non-reentrant), peft LoRA, gradient accumulation, grad clipping,
 torch.optim AdamW/Adam/SGD with foreach=True (the CUDA default) and transformers' Adafactor.
 What is emulated (and listed in ``Measurement.emulated``): NF4 storage of QLoRA block linears (bitsandbytes
-cannot run here: counted at 4.127 bits, 4.5 without lora.double_quant, + a dequantisation buffer of the
-largest linear in forward and backward), 8-bit optimizer states (AdamW states re-counted at 1 B + block
+cannot run here: counted at the bits of lora.double_quant and quant_block, on the linears lora.quantize names,
++ a dequantisation buffer of the largest linear in forward and backward), 8-bit optimizer states (AdamW states re-counted at 1 B + block
 scales), Lion (SGD with momentum: same single fp32 state), int8/int4 inference weights, pure-16-bit master
 weights, and data-parallel sharding (ZeRO / FSDP: measured weights, gradients and optimizer states divided per
-phase, plus two gathered layers for ZeRO-3/FSDP). Not visible to any CPU measurement: the CUDA context,
+phase, plus two gathered layers for ZeRO-3/FSDP). The stack's loss (full, chunked, fused-linear) and the inference engine's logits and attention are applied;
+every knob that moves the estimate but cannot run here is listed in ``emulated`` (_measure_knobs). Not visible
+to any CPU measurement: the CUDA context,
 cuBLAS workspaces, NCCL buffers and allocator fragmentation; the analytic ``overhead_bytes`` covers them.
 
 torch, transformers and peft are imported inside the functions: importing this module is cheap.
@@ -26,6 +28,7 @@ import contextlib
 from dataclasses import dataclass, field
 
 from llmspec.estimate import precision as P
+from llmspec.estimate._measure_knobs import loss_notes, training_loss, unapplied_inference, unapplied_training
 from llmspec.estimate._measure_support import (
     build,
     dtype_of,
@@ -35,6 +38,7 @@ from llmspec.estimate._measure_support import (
     rename,
 )
 from llmspec.estimate.adapters import adapter_dtype
+from llmspec.estimate.stack import nf4_bytes
 from llmspec.spec.models import Spec
 
 
@@ -131,15 +135,18 @@ def measure_training(spec: Spec, *, fake: bool = True) -> Measurement:
         # ---- register weights (with NF4 emulation for QLoRA block linears)
         nf4 = 0.0  # bytes per parameter of a QLoRA block linear; 0 without QLoRA
         if tr.method == "qlora":
-            assert tr.lora is not None  # Training's validator sets lora = Lora() for method lora / qlora
-            nf4 = P.nf4_bytes(tr.lora.double_quant)
-            bits = "4.127" if tr.lora.double_quant else "4.5"
-            emulated.append(f"QLoRA: block linears counted as NF4 ({bits} bits/param); + one dequantised weight of "
-                            "the largest linear in forward/backward (bitsandbytes cannot run here)")
+            lo = tr.lora
+            assert lo is not None  # Training's validator sets lora = Lora() for method lora / qlora
+            nf4 = nf4_bytes(lo.double_quant, lo.quant_block)
+            which = {"all-linear": "block linears", "adapted": "adapted block linears",
+                     "every-linear": "every linear, the head too"}[lo.quantize or "all-linear"]
+            emulated.append(f"QLoRA: {which} counted as {lo.quant_format.upper()} ({8 * nf4:.4g} bits/param, scales "
+                            f"per {lo.quant_block}); + one dequantised weight of the largest in forward/backward "
+                            "(bitsandbytes cannot run here)")
         big_linear = 0
         for name, p in model.named_parameters():
             size: float | None = None
-            if nf4 and not p.requires_grad and p.dim() == 2 and "embed" not in name and "lm_head" not in name:
+            if nf4 and _quantised(name, p, tr):
                 size = p.numel() * nf4
                 big_linear = max(big_linear, p.numel())
             tracker.register(p, "weights", size)
@@ -162,10 +169,7 @@ def measure_training(spec: Spec, *, fake: bool = True) -> Measurement:
         def step():
             for _ in range(micro):
                 tracker.phase = "forward"
-                with autocast:
-                    out = model(input_ids=ids, labels=ids)
-                loss = out.loss / tr.gradient_accumulation
-                del out
+                loss = training_loss(model, ids, tr, autocast) / tr.gradient_accumulation
                 tracker.phase = "backward"
                 loss.backward()
                 del loss
@@ -184,6 +188,8 @@ def measure_training(spec: Spec, *, fake: bool = True) -> Measurement:
                         size = None
                         if tr.optimizer == "adamw_8bit" and t.numel() >= P.BNB_MIN_8BIT_SIZE:
                             size = t.numel() * (1 + 4 / P.BNB_BLOCK)
+                        if tr.paged_optimizer:
+                            size = 0  # in CUDA unified memory: outside torch's counters
                         tracker.recategorize(t, "optimizer_states", size)
             tracker.reset_peaks()
             step()
@@ -193,10 +199,12 @@ def measure_training(spec: Spec, *, fake: bool = True) -> Measurement:
     for phase, (_total, sums) in tracker.peaks.items():
         parts = {k: v for k, v in sums.items() if v}
         parts = rename(parts)
-        if tr.optimizer == "adamw_8bit" and phase == "optimizer":
+        if (tr.optimizer == "adamw_8bit" or tr.paged_optimizer) and phase == "optimizer":
             parts.pop("optimizer_step", None)  # bitsandbytes' fused 8-bit update needs no full-size buffers
         if big_linear and phase != "optimizer":
-            parts["dequant_buffer"] = big_linear * model_dtype.itemsize
+            # Lightning's quantiser (lora.quantize = "every-linear") dequantises to fp16, then casts (stack.py)
+            every = tr.lora is not None and tr.lora.quantize == "every-linear"
+            parts["dequant_buffer"] = big_linear * (model_dtype.itemsize + (2 if every else 0))
         parts, notes = phase_sharding(parts, spec)
         if tr.precision in ("bf16", "fp16") and tr.master_weights_fp32:
             parts["master_weights"] = sum(p.numel() for p in params) * 4
@@ -206,6 +214,10 @@ def measure_training(spec: Spec, *, fake: bool = True) -> Measurement:
             best = (phase, phases[phase], parts)
         for n in notes if phase == "optimizer" else ():
             emulated.append(n)
+    if tr.paged_optimizer:
+        emulated.append("paged_optimizer: optimizer states and step buffers counted 0 (bitsandbytes keeps them in "
+                        "CUDA unified memory, outside torch's allocated counters; it cannot run here)")
+    emulated += loss_notes(tr) + unapplied_training(spec)
     if tr.precision in ("bf16", "fp16") and tr.master_weights_fp32:
         emulated.append("master_weights_fp32: fp32 master copy added analytically (states measured in 16-bit)")
     return Measurement("training", best[1], best[0], best[2], phases, phase_parts,
@@ -240,7 +252,7 @@ def measure_inference(spec: Spec) -> Measurement:
     V = spec.arch.vocab_size
     tracker = StorageTracker(vocab_size=V)
     with fake_friendly_transformers(), FakeTensorMode():
-        model = build(spec, dtype_of(wdt), "sdpa")
+        model = build(spec, dtype_of(wdt), "eager" if inf.attention == "eager" else "sdpa")
         model_class = type(model).__name__
         model.eval()
         for name, p in model.named_parameters():
@@ -256,7 +268,9 @@ def measure_inference(spec: Spec) -> Measurement:
         with tracker, torch.no_grad():
             tracker.phase = "forward"
             cache = DynamicCache(config=model.config)
-            out = model(input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
+            # logits = "all" (a plain forward, lm-eval loglikelihood): every position's; else the last (generate)
+            keep = 0 if inf.logits == "all" else 1
+            out = model(input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=keep)
             kv = 0
             for layer in getattr(cache, "layers", []):
                 for t in (getattr(layer, "keys", None), getattr(layer, "values", None)):
@@ -272,7 +286,10 @@ def measure_inference(spec: Spec) -> Measurement:
             emulated.append(f"KV cache of the {kv_len - prompt} generated tokens: the prompt's measured KV bytes per "
                             f"token x {kv_len} tokens")
             kv = int(per_token * inf.batch_size * kv_len)
+        kv_prec = inf.kv_cache_precision or ("fp32" if inf.precision == "fp32" else "bf16")
+        kv = int(kv * P.DTYPE_BYTES[kv_prec] / dtype_of(wdt).itemsize)
         parts["kv_cache"] = kv
+    emulated += unapplied_inference(spec)
     tp = inference_tp(spec)
     if tp > 1:
         kv_split = min(tp, spec.arch.kv_heads)
@@ -282,3 +299,15 @@ def measure_inference(spec: Spec) -> Measurement:
     peak = sum(parts.values())
     return Measurement("inference", peak, "forward", parts, {"forward": peak}, {"forward": parts}, {}, emulated,
                        time.perf_counter() - start, model_class, 1)
+
+
+def _quantised(name: str, p, tr) -> bool:
+    """Whether a frozen parameter is a QLoRA 4-bit weight under lora.quantize: every block linear (bitsandbytes via
+    transformers), only the adapted ones (torchtune: peft's base_layer of an adapted module), or every nn.Linear,
+    the head too (Lightning)."""
+    if p.requires_grad or p.dim() != 2 or "embed" in name:
+        return False
+    how = tr.lora.quantize or "all-linear"
+    if how == "adapted":
+        return ".base_layer." in name
+    return how == "every-linear" or "lm_head" not in name
