@@ -21,7 +21,6 @@ def training_loss(model, ids, tr: Training, autocast):
       h.chunk(n, dim=1)]``) and LitGPT's chunked_cross_entropy do;
     * fused-linear: Liger's fused linear cross-entropy, emulated (fused_linear_ce).
     """
-    import torch
 
     if tr.loss in (None, "full"):
         with autocast:
@@ -33,13 +32,22 @@ def training_loss(model, ids, tr: Training, autocast):
         if tr.loss == "chunked":
             from llmspec.estimate.stack import loss_chunk_count
 
-            n = loss_chunk_count(tr)
-            logits = [head(c) for c in hidden.chunk(n, dim=1)]
-            labels = [c.reshape(-1) for c in ids.chunk(n, dim=1)]
-            total = sum(torch.nn.functional.cross_entropy(lc.reshape(-1, lc.size(-1)).float(), y, reduction="sum")
-                        for lc, y in zip(logits, labels))
-            return total / ids.numel()
+            return chunked_ce(hidden, head, ids, loss_chunk_count(tr))
         return fused_linear_ce(hidden.reshape(-1, hidden.size(-1)), head.weight)
+
+
+def chunked_ce(hidden, head, labels, n: int):
+    """torchtune's chunked output and CEWithChunkedOutputLoss.forward (ce_chunked_output_loss.py): the head on each
+    of n sequence chunks (all 16-bit chunk logits live), then one chunk at a time upcast to fp32 for its
+    cross-entropy (sum), divided by the tokens that are not ignore_index."""
+    import torch
+
+    logits = [head(c) for c in hidden.chunk(n, dim=1)]
+    tokens = (labels != -100).sum()
+    targets = [c.reshape(-1) for c in labels.chunk(n, dim=1)]
+    total = sum(torch.nn.functional.cross_entropy(lc.reshape(-1, lc.size(-1)).float(), y, reduction="sum")
+                for lc, y in zip(logits, targets))
+    return total / tokens
 
 
 def fused_linear_ce(x, weight):
