@@ -112,9 +112,6 @@ def unapplied_training(spec: Spec) -> list[str]:
     if tr.activation_offload:
         out.append("activation_offload = true: not applied (no CPU/GPU split here: saved activations stay counted); "
                    "the estimate keeps about two layers' worth")
-    if tr.optimizer_in_backward:
-        out.append("optimizer_in_backward = true: not applied (the optimizer steps after backward here, every "
-                   "gradient live at once)")
     hw = spec.hardware
     if hw is not None and hw.sharding == "fsdp" and tr.gradient_accumulation > 1 and tr.sync_each_batch is False:
         out.append("sync_each_batch = false: FSDP no_sync's unsharded gradients not applied (gradients divided as "

@@ -33,7 +33,7 @@ from llmspec.estimate._measure_support import (
     build,
     dtype_of,
     fake_friendly_transformers,
-    optimizer_for,
+    optimizers,
     phase_sharding,
     rename,
 )
@@ -153,7 +153,7 @@ def measure_training(spec: Spec, *, fake: bool = True) -> Measurement:
             tracker.params.add(id(p.untyped_storage()))
         for b in model.buffers():
             tracker.register(b, "weights")
-        opt = optimizer_for(tr, params, emulated)
+        opts = optimizers(tr, params, emulated)
         b, s = tr.micro_batch_size, tr.seq_len
         ids = torch.randint(0, V, (b, s))
         autocast = torch.autocast("cpu", dtype=dtype_of(cdt)) if amp else contextlib.nullcontext()
@@ -174,15 +174,18 @@ def measure_training(spec: Spec, *, fake: bool = True) -> Measurement:
                 loss.backward()
                 del loss
             tracker.phase = "optimizer"
+            if tr.optimizer_in_backward:
+                return  # each parameter stepped in backward (optimizers); torchtune allows no clipping with it
             if tr.max_grad_norm:
                 torch.nn.utils.clip_grad_norm_(params, tr.max_grad_norm, foreach=True)
-            opt.step()
-            opt.zero_grad(set_to_none=True)
+            for opt in opts:
+                opt.step()
+                opt.zero_grad(set_to_none=True)
 
         with tracker:
             step()
             # steady state: re-label what survives step 1 (optimizer states) and emulate 8-bit states
-            for state in opt.state.values():
+            for state in (st for opt in opts for st in opt.state.values()):
                 for t in state.values():
                     if isinstance(t, torch.Tensor) and t.dim() > 0:
                         size = None
