@@ -3,6 +3,9 @@
     python benchmarks/published_memory.py             # writes benchmarks/published_memory.md (+ the LitGPT
                                                       # config-hub table in memory_accuracy.md)
     python benchmarks/published_memory.py --no-write  # print only
+    python benchmarks/published_memory.py --validate FILE  # build and check every row's spec, no estimate
+    python benchmarks/published_memory.py --runs FILE --fold-name NAME  # score FILE once: its own section
+                                                      # appended to published_memory.md, plus FILE's .json
 
 Pure Python (no torch). The run list, its exclusion rules (E1-E6) and the leave-one-source-out split are in
 benchmarks/published/runs.toml, committed before any estimator change was tuned against them. Per scored run the
@@ -21,6 +24,7 @@ for the formula and its source). LitGPT's 4-bit output head and its fp16 dequant
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import tomllib
@@ -32,6 +36,8 @@ sys.path.insert(0, str(ROOT))
 
 RUNS = HERE / "published" / "runs.toml"
 MODELS = HERE / "published" / "models.toml"
+# Further architectures for later run files (a key may appear in one file only)
+EXTRA_MODELS = [HERE / "published" / "models_blind2.toml"]
 UNIT = {"GB": 1e9, "GiB": 2**30}
 # Blind folds: source -> the commit that added its runs (and its exclusion rules) before they were first scored; the
 # estimator was not changed after that commit for them
@@ -48,6 +54,12 @@ BLIND_FINDINGS = {"torchao": (
     "not explain (a guess, not checked: the compiled decode's CUDA-graph pool holding a dequantised weight, the head "
     "the largest). The estimator is unchanged: reserved-pool fragmentation from load-time quantisation is not "
     "modelled.")}
+# What the per-source table is, told in the report (an auditor found the folds were not held out in practice)
+SOURCE_NOTE = (
+    "The estimator was changed while every source's errors were visible (commits 5f6ae21, 76ce88b, 739d06f) and "
+    "46283e8 edited a row after it was scored, so these per-source figures are in-sample: the runs informed the "
+    "estimator. Only the torchao fold (frozen in 9010082 before it was scored) was blind. A second blind set, "
+    "`benchmarks/published/runs_blind2.toml` (frozen in 9c42e16 and 69a9036), is pending its one scoring run.")
 # `needs` entries that a spec knob expresses since issue 12 (the run sets them through its `knobs`)
 KNOBBED = {"compile", "chunked_ce", "fused_linear_ce", "optimizer_fused", "optimizer_in_backward", "paged_optimizer",
            "activation_offload", "adapter_fp32", "lora_on_head", "dora", "qlora_adapted_only", "fsdp_no_sync",
@@ -107,10 +119,84 @@ def evaluate(run: dict, models: dict) -> dict:
     return row
 
 
-def run_all() -> list[dict]:
+def load_models() -> dict:
     models = tomllib.loads(MODELS.read_text(encoding="utf-8"))
-    runs = tomllib.loads(RUNS.read_text(encoding="utf-8"))["run"]
+    for path in EXTRA_MODELS:
+        extra = tomllib.loads(path.read_text(encoding="utf-8"))
+        clash = sorted(set(extra) & set(models))
+        if clash:
+            raise SystemExit(f"{path}: model(s) {', '.join(clash)} already in {MODELS.name}; give them new keys")
+        models.update(extra)
+    return models
+
+
+def run_all(runs_file: Path = RUNS) -> list[dict]:
+    models = load_models()
+    runs = tomllib.loads(runs_file.read_text(encoding="utf-8"))["run"]
     return [evaluate(r, models) for r in runs]
+
+
+def validate(runs_file: Path) -> list[str]:
+    """Every row of runs_file built into its spec and validated; no estimate is computed. Returns the problems,
+    one line each (`file: run <id>: what is wrong`)."""
+    from pydantic import ValidationError
+
+    models = load_models()
+    try:
+        runs = tomllib.loads(runs_file.read_text(encoding="utf-8"))["run"]
+    except (OSError, tomllib.TOMLDecodeError, KeyError) as exc:
+        return [f"{runs_file}: cannot read the run list: {exc}"]
+    problems = []
+    seen: set[str] = set()
+    for run in runs:
+        rid = run.get("id", "?")
+        if rid in seen:
+            problems.append(f"{runs_file}: run {rid}: duplicate id")
+        seen.add(rid)
+        if run.get("unit") not in UNIT:
+            problems.append(f"{runs_file}: run {rid}: unit {run.get('unit')!r} is not GB or GiB")
+        if run.get("exclude"):
+            continue
+        if not isinstance(run.get("measured"), float):
+            problems.append(f"{runs_file}: run {rid}: a scored run needs a float `measured`")
+        if run.get("spec", {}).get("model") not in models and "spec_file" not in run.get("spec", {}):
+            problems.append(f"{runs_file}: run {rid}: model {run.get('spec', {}).get('model')!r} is in no models file")
+            continue
+        try:
+            build_spec(run, models)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            problems.append(f"{runs_file}: run {rid}: {'.'.join(map(str, err['loc']))}: {err['msg']}")
+    return problems
+
+
+def fold_section(rows: list[dict], name: str, runs_file: Path) -> str:
+    """The md section of a run file scored once on its own (`--runs FILE --fold-name NAME`)."""
+    scored = [r for r in rows if "error" in r]
+    stacks = preset_stacks()
+    rel = runs_file.resolve().relative_to(ROOT) if runs_file.resolve().is_relative_to(ROOT) else runs_file
+    out = [f"## {name}", "",
+           f"Scored once by `python benchmarks/published_memory.py --runs {rel} --fold-name \"{name}\"`; the rows "
+           "were committed before any of them was scored.", "",
+           "| runs | n | median \\|error\\| | within 10% | max \\|error\\| | over 25% | MEM001 false |",
+           "|---|---:|---:|---:|---:|---:|---:|",
+           stats_line("all scored", stats(scored)),
+           stats_line("stack has a preset", stats([r for r in scored if r["stack"] in stacks]))]
+    for src in sorted({r["source"] for r in scored}):
+        out.append(stats_line(f"source {src}", stats([r for r in scored if r["source"] == src])))
+    for counter in sorted({r["counter"] for r in scored}):
+        out.append(stats_line(f"counter {counter}", stats([r for r in scored if r["counter"] == counter])))
+    missing = sorted({r["stack"] for r in scored if r["stack"] not in stacks})
+    out += ["", "Runs from stacks without a preset: " + ("; ".join(
+        f"{st} ({sum(r['stack'] == st for r in scored)} runs)" for st in missing) if missing else "none") + "."]
+    out += ["", "| run | source | stack | counter | published | estimate | error | MEM001 |", "|---|---|---|---|---:|---:|---:|---|"]
+    for r in scored:
+        unit = UNIT[r["unit"]]
+        out.append(f"| `{r['id']}` | {r['source']} | {r['stack']} | {r['counter']} | {r['measured']:.2f} {r['unit']} | "
+                   f"{r['estimate'] / unit:.2f} {r['unit']} | {100 * r['error']:+.1f}% | "
+                   f"{'does not fit' if r['unfit'] else 'fits'} |")
+    out += ["", f"Excluded: {sum(1 for r in rows if r.get('exclude'))} rows (rules in {rel})."]
+    return "\n".join(out) + "\n"
 
 
 def stats(rows: list[dict]) -> dict:
@@ -147,7 +233,7 @@ def report(rows: list[dict]) -> str:
                       stats([r for r in scored if not r["missing"]])),
            stats_line("stack has a preset", stats([r for r in scored if r["stack"] in stacks]))]
     held = stats(scored)
-    out += ["", "## Against issue 12's target (every scored run, each scored in its own held-out fold)", "",
+    out += ["", "## Against issue 12's target (every scored run; in-sample: these runs informed the estimator)", "",
             "| criterion | target | result | met |", "|---|---|---|---|",
             f"| median \\|error\\| | <= 5% | {100 * held['median']:.1f}% | {'yes' if held['median'] <= 0.05 else 'no'} |",
             f"| within 10% | >= 80% | {100 * held['within10']:.0f}% | {'yes' if held['within10'] >= 0.8 else 'no'} |",
@@ -167,8 +253,8 @@ def report(rows: list[dict]) -> str:
             "to_nf4) gives 9.20 GB reserved, 7.41 GB peak allocated; and torchao 0.1's NF4 storage "
             "(0.547 bytes per weight, not 0.516: its quantization_factor is a view into a bf16 tensor materialised per "
             "64-block, made contiguous in torchao 0.3 by #298; about +0.2 GB here), which no knob models."]
-    out += ["", "## Held out, one source at a time", "",
-            "| held-out source | n | median \\|error\\| | within 10% | max \\|error\\| | over 25% | MEM001 false |",
+    out += ["", "## By source (in-sample, not held out)", "", SOURCE_NOTE, "",
+            "| source | n | median \\|error\\| | within 10% | max \\|error\\| | over 25% | MEM001 false |",
             "|---|---:|---:|---:|---:|---:|---:|"]
     for src in sorted({r["source"] for r in scored}):
         out.append(stats_line(src, stats([r for r in scored if r["source"] == src])))
@@ -269,7 +355,34 @@ def write_hub_table(text: str) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--validate", type=Path, metavar="FILE", help="build and check every row's spec; no estimate")
+    parser.add_argument("--runs", type=Path, metavar="FILE", help="score this run file once, on its own")
+    parser.add_argument("--fold-name", default=None, help="the md section's heading for --runs")
     args = parser.parse_args(argv)
+    if args.validate:
+        problems = validate(args.validate)
+        print("\n".join(problems) or f"{args.validate}: every row builds a valid spec (no estimate computed)")
+        return 1 if problems else 0
+    if args.runs:
+        if not args.fold_name:
+            parser.error("--runs needs --fold-name")
+        md = HERE / "published_memory.md"
+        if not args.no_write and f"\n## {args.fold_name}\n" in md.read_text(encoding="utf-8"):
+            print(f"{md}: section '{args.fold_name}' is there already: a blind set is scored once")
+            return 1
+        problems = validate(args.runs)
+        if problems:
+            print("\n".join(problems))
+            return 1
+        rows = run_all(args.runs)
+        text = fold_section(rows, args.fold_name, args.runs)
+        print(text)
+        if not args.no_write:
+            md.write_text(md.read_text(encoding="utf-8").rstrip("\n") + "\n\n" + text, encoding="utf-8")
+            out = args.runs.with_suffix(".json")
+            out.write_text(json.dumps([{k: v for k, v in r.items()} for r in rows], indent=1, default=str) + "\n",
+                           encoding="utf-8")
+        return 0
     text = report(run_all())
     print(text)
     if not args.no_write:

@@ -69,6 +69,11 @@ def render(result, spec) -> None:
         verdict = {True: "[green]fits[/green]", False: "[red]does not fit[/red]", None: "capacity unknown"}[mem.fits]
         table.add_row(f"total vs {_gib(mem.capacity_bytes)}: {verdict}", _gib(mem.total_bytes),
                       *([""] * 2 if m else []), style="bold")
+        con = mem.concurrency  # paged engines: "fits" means it starts; the count says how many run at once
+        if con is not None:
+            queued = f" ({con.queued} queue)" if con.queued else ""
+            table.add_row(f"concurrent sequences of {con.tokens_per_sequence} tokens (of {con.requested} asked)",
+                          f"{con.max_concurrent}{queued}", *([""] * 2 if m else []), style="bold")
         console.print(table)
         for note in mem.assumptions:
             console.print(f"  [dim]- {_text(note)}[/dim]")

@@ -11,7 +11,7 @@ import math
 from llmspec.spec.models import Spec, Training
 
 
-def training_loss(model, ids, tr: Training, autocast):
+def training_loss(model, ids, tr: Training, autocast, attention_mask=None):
     """The micro-batch's loss as the spec's ``training.loss`` computes it.
 
     * full: the model's own loss (transformers ForCausalLMLoss: every position's logits upcast to fp32);
@@ -24,10 +24,10 @@ def training_loss(model, ids, tr: Training, autocast):
 
     if tr.loss in (None, "full"):
         with autocast:
-            return model(input_ids=ids, labels=ids).loss
+            return model(input_ids=ids, labels=ids, attention_mask=attention_mask).loss
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     with autocast:
-        hidden = base.base_model(input_ids=ids).last_hidden_state
+        hidden = base.base_model(input_ids=ids, attention_mask=attention_mask).last_hidden_state
         head = base.get_output_embeddings()
         if tr.loss == "chunked":
             from llmspec.estimate.stack import loss_chunk_count

@@ -39,6 +39,34 @@ def fake_friendly_transformers():
         torch.utils.swap_tensors = saved_swap
 
 
+@contextlib.contextmanager
+def flash_masks(kernel: str | None):
+    """attention = "flash": FlashAttention-2 builds no dense mask (transformers==5.24.0:src/transformers/
+    masking_utils.py:flash_attention_mask returns the 2-D padding mask or None; the window is a kernel argument).
+    FA2 cannot run on a CPU, so sdpa runs with the mask function answering None (sdpa's is_causal path), as
+    llmspec.estimate.mask assumes. Any other kernel: unchanged."""
+    if kernel != "flash":
+        yield
+        return
+    from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS
+
+    ALL_MASK_ATTENTION_FUNCTIONS["sdpa"] = lambda *args, **kwargs: None
+    try:
+        yield
+    finally:
+        del ALL_MASK_ATTENTION_FUNCTIONS["sdpa"]
+
+
+def padding_mask(batch: int, seq: int):
+    """A 2-D attention_mask whose last row is one token shorter: real padding, so transformers builds the padded
+    batch's dense mask (masking_utils.py:sdpa_mask; under fake tensors its value checks answer "cannot skip")."""
+    import torch
+
+    mask = torch.ones(batch, seq, dtype=torch.long)
+    mask[-1, -1] = 0
+    return mask
+
+
 def dtype_of(name: str):
     import torch
 

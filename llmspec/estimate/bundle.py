@@ -11,6 +11,8 @@ JSON contract (``Estimate.to_dict()``, ``llmspec estimate --format json``), sche
     memory.inference                  same keys (peak_phase "prefill"); "assumed": true when the spec has no
                                       [inference] table (serving defaults)
     memory.*.accelerator_note         how the accelerator was picked (alias, default) or ""
+    memory.inference.concurrency      paged engines (vllm, tgi, trtllm): {max_concurrent, requested, queued,
+                                      tokens_per_sequence, max_model_len, pool_bytes, max_num_seqs}; else null
     compute                           flops_per_token, model_flops_per_token, tokens, tokens_per_step, steps,
                                       total_flops, peak_tflops, wall_hours, gpu_hours, cost,
                                       decode_tokens_per_s, prefill_tokens_per_s, assumptions

@@ -9,9 +9,12 @@ knobs were filled from there. Per engine:
 * llama.cpp (static): one KV cache preallocated for seq_len tokens per sequence at start-up, logits for the last
   token; GGUF k-quants are close to but not exactly the int4 layout below (about 4.5-4.9 bits).
 * vllm / tgi / trtllm (paged): the engine first runs a profile step of max_num_batched_tokens tokens, then gives
-  every byte left under its memory fraction to a pool of KV blocks (vLLM Worker.determine_num_available_blocks;
-  TGI warmup). So the GPU is "full" by design; the estimate reports what the asked-for sequences need, against the
-  engine's share of the GPU, and how many sequences of seq_len tokens the pool holds (capped by max_num_seqs).
+  every byte left under its memory fraction to a pool of KV blocks (vLLM Worker.determine_available_memory;
+  TGI warmup), and schedules only the sequences whose blocks fit; the rest queue. So the verdict (``fits``) is
+  whether the engine starts: the pool holds one sequence of max_model_len (inference.seq_len) tokens, as vLLM
+  checks at start-up (vllm==0.10.2:vllm/v1/core/kv_cache_utils.py:check_enough_kv_cache_memory raises ValueError).
+  ``kv_cache`` is the sequences that run at once (at most batch_size), and ``Concurrency`` says how many sequences
+  of the given lengths (prompt + generated) the pool holds (capped by max_num_seqs) against batch_size.
 * trtllm differs in two ways (TensorRT-LLM _torch/pyexecutor/_util.py, KvCacheCreator): its fraction
   (KvCacheConfig.free_gpu_memory_fraction) is of the memory the profile run leaves free, not of the whole GPU
   (pool = fraction x (GPU - weights - profile peak - CUDA graphs), _cal_max_memory); and its profile run is dummy
@@ -27,15 +30,17 @@ from __future__ import annotations
 
 import math
 
+from llmspec.estimate.result import Concurrency, overhead
 from llmspec.spec.models import Inference, Spec
 
 
 def apply(spec: Spec, inf: Inference, parts: dict, *, capacity: int | None, layer_peak: float, kv_per_token: float,
-          tp: int, prompt: int) -> tuple[list[str], int | None]:
-    """Adjust ``parts`` (weights, quant_scales, kv_cache, prefill_activations) in place; return the notes and the
-    capacity the engine may use (its memory fraction of ``capacity``)."""
+          tp: int, prompt: int, kv_len: int) -> tuple[list[str], int | None, Concurrency | None]:
+    """Adjust ``parts`` (weights, quant_scales, kv_cache, prefill_activations) in place; return the notes, the
+    capacity the engine may use (its memory fraction of ``capacity``) and, for paged engines, the concurrency."""
     arch = spec.arch
-    s = inf.seq_len or arch.context_length
+    s = kv_len  # inference.lengths: tokens one sequence holds (static engines: the preallocated seq_len)
+    max_len = inf.seq_len or arch.context_length  # vLLM's max_model_len
     p = prompt  # inference.lengths: inference.prompt_tokens, else sampling.max_prompt_tokens, else seq_len - new
     b = inf.batch_size
     notes = []
@@ -54,30 +59,47 @@ def apply(spec: Spec, inf: Inference, parts: dict, *, capacity: int | None, laye
     if inf.kv_allocation != "paged" or capacity is None:
         if inf.kv_allocation == "static":
             notes.append(f"static KV cache preallocated for {s} tokens x {b} sequences")
-        return notes, capacity
+        return notes, capacity, None
     block = inf.block_size or 16
-    seq_blocks = math.ceil(s / block)
-    per_seq = kv_per_token * seq_blocks * block
-    parts["kv_cache"] = b * per_seq
-    tokens = inf.max_num_batched_tokens or s
+    per_seq = kv_per_token * math.ceil(s / block) * block  # whole blocks
+    per_max = kv_per_token * math.ceil(max_len / block) * block
+    tokens = inf.max_num_batched_tokens or max_len
     c = 4 if inf.precision == "fp32" else 2
     logit_rows, logit_bytes = min(tokens, inf.max_num_seqs or b), c  # vLLM: a sampler run over max_num_seqs rows
     if inf.backend == "trtllm":  # dummy requests of min(tokens, seq_len - 1) tokens, last position each, fp32 logits
-        logit_rows, logit_bytes = math.ceil(tokens / min(tokens, max(1, s - 1))), 4
+        logit_rows, logit_bytes = math.ceil(tokens / min(tokens, max(1, max_len - 1))), 4
     parts["prefill_activations"] = layer_peak * tokens + logit_bytes * arch.vocab_size * logit_rows / tp
+    # CUDA graphs are counted inside the share for every paged engine. vllm==0.10.2 captures them after sizing the
+    # pool (v1/worker/gpu_worker.py:Worker.compile_or_warm_up_model: "memory_profiling does not consider CUDAGraph
+    # memory size"), so there they come on top of it: the pool here is smaller by cuda_graph_memory (conservative).
     parts["cuda_graphs"] = float(inf.cuda_graph_memory or 0)
     fixed = parts["weights"] + parts["quant_scales"] + parts["prefill_activations"] + parts["cuda_graphs"]
     util = inf.gpu_memory_utilization or 0.9
     usable = util * capacity if inf.backend != "trtllm" else fixed + util * max(0.0, capacity - fixed)
-    pool = max(0.0, usable - fixed)
-    fit = int(pool // per_seq) if per_seq else 0
-    cap_seqs = min(fit, inf.max_num_seqs) if inf.max_num_seqs else fit
-    share = (f"x{util} of the GPU minus weights, a {tokens}-token profile step and CUDA graphs" if inf.backend != "trtllm"
-             else f"x{util} of what weights, a {tokens}-token profile run and CUDA graphs leave free")
-    notes.append(f"paged KV pool {pool / 2**30:.1f} GiB ({share}): {cap_seqs} concurrent sequences of "
-                 f"{s} tokens fit{f' (max_num_seqs {inf.max_num_seqs})' if inf.max_num_seqs and fit > inf.max_num_seqs else ''}")
-    parts["concurrent_sequences"] = cap_seqs
-    return notes, int(usable)
+    # the pool is what the share leaves after the fixed parts and their overhead (result.overhead: context,
+    # workspaces, fragmentation of the fixed parts; the pool itself is allocated once, whole, and does not fragment)
+    pool = max(0.0, usable - fixed - overhead(fixed, tp))
+    held = int(pool // per_seq) if per_seq else 0
+    running = min(held, inf.max_num_seqs) if inf.max_num_seqs else held
+    # the start-up check: vllm==0.10.2:vllm/v1/core/kv_cache_utils.py:check_enough_kv_cache_memory raises
+    # ValueError unless the pool holds one sequence of max_model_len tokens
+    starts = per_max > 0 and pool >= per_max
+    # the peak: the sequences that run at once (at most batch_size); one max_model_len sequence when it cannot start
+    parts["kv_cache"] = min(b, running) * per_seq if starts else per_max
+    share = (f"x{util} of the GPU minus weights, a {tokens}-token profile step, CUDA graphs and overhead"
+             if inf.backend != "trtllm" else
+             f"x{util} of what weights, a {tokens}-token profile run and CUDA graphs leave free, minus overhead")
+    capped = f" (max_num_seqs {inf.max_num_seqs})" if inf.max_num_seqs and held > inf.max_num_seqs else ""
+    notes.append(f"paged KV pool {pool / 2**30:.1f} GiB ({share}): {running} concurrent sequences of {s} tokens "
+                 f"fit{capped}")
+    if not starts:
+        notes.append(f"{inf.backend} cannot start: one sequence of max_model_len {max_len} tokens needs "
+                     f"{per_max / 2**30:.2f} GiB of KV cache, more than the pool (vLLM raises ValueError at start-up: "
+                     "raise gpu_memory_utilization or lower inference.seq_len)")
+    elif running < b:
+        notes.append(f"batch_size {b}: {running} sequences run at once, the other {b - running} queue "
+                     "(lower throughput, not an out-of-memory error)")
+    return notes, int(usable), Concurrency(running, b, s, max_len, int(pool), inf.max_num_seqs)
 
 
 def _bitsandbytes_4bit(spec: Spec, inf: Inference, parts: dict, *, tp: int) -> list[str]:

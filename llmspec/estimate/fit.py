@@ -15,6 +15,10 @@ what a change gives up, cheapest first:
 
 Inference: smaller batch, fp8/int8 KV cache, int8 then int4 weights, more GPUs (tensor parallel), shorter
 context. When no single change fits, pairs are tried, then triples; ranked by the sum of their costs.
+
+A spec with both [training] and [inference] is one run: a fix must leave both verdicts clean. When one does not
+fit and the other also falls short (does not fit, or fits under MEM002's headroom), each fix combines one
+training fix and one inference fix, re-estimated together; every fix is checked against both estimates.
 """
 
 from __future__ import annotations
@@ -34,7 +38,10 @@ MIN_HEADROOM = 0.10  # free share of GPU memory below which an OOM is likely in 
 
 
 def fits_with_headroom(est, min_headroom: float = MIN_HEADROOM) -> bool:
-    """The estimate fits and leaves ``min_headroom`` of the capacity free."""
+    """The estimate fits and leaves ``min_headroom`` of the capacity free. A paged serving engine fills its share by
+    design and queues what its pool cannot hold (llmspec.estimate.engine): for it, fitting is starting."""
+    if getattr(est, "concurrency", None) is not None:
+        return bool(est.fits)
     return bool(est.fits) and est.headroom_bytes >= min_headroom * est.capacity_bytes
 
 
@@ -49,6 +56,13 @@ class Fix:
     total_bytes: int = 0
     capacity_bytes: int | None = None
     group: str = ""
+    totals: dict[str, int] = field(default_factory=dict)
+    """Each verdict's total per GPU once the fix is applied (mode -> bytes); ``total_bytes`` is the larger."""
+
+    @property
+    def modes(self) -> tuple[str, ...]:
+        """The verdicts this fix repairs: ("training",), ("inference",) or both."""
+        return tuple(self.mode.split("+"))
 
     @property
     def set_args(self) -> list[str]:
@@ -59,7 +73,7 @@ class Fix:
         return {"mode": self.mode, "description": self.description, "overrides": dict(self.overrides),
                 "set": self.set_args, "cost": self.cost, "impact": self.impact,
                 "per_gpu_bytes": self.per_gpu_bytes, "total_bytes": self.total_bytes,
-                "capacity_bytes": self.capacity_bytes}
+                "capacity_bytes": self.capacity_bytes, "totals": dict(self.totals)}
 
 
 def _toml(value: Any) -> str:
@@ -207,6 +221,9 @@ def _inference_candidates(spec: Spec) -> list[_Candidate]:
         out.append(_Candidate("batch", f"batch size {b // k}", {"inference.batch_size": b // k}, 1.0 + 0.1 * k,
                               "fewer concurrent sequences: lower throughput"))
         k *= 2
+    if inf.kv_allocation == "paged" and (inf.gpu_memory_utilization or 0.9) < 0.9:  # vLLM's default share
+        out.append(_Candidate("share", "gpu_memory_utilization 0.9", {"inference.gpu_memory_utilization": 0.9}, 0.5,
+                              "less of the GPU left to other processes"))
     if inf.kv_cache_precision not in ("fp8", "int8") and inf.precision != "fp32":
         out.append(_Candidate("kv", "fp8 KV cache", {"inference.kv_cache_precision": "fp8"}, 1.5,
                               "small accuracy risk on long contexts"))
@@ -216,15 +233,16 @@ def _inference_candidates(spec: Spec) -> list[_Candidate]:
                                   "weight-only quantisation: some accuracy loss"))
     tp = inf.tensor_parallel or (hw.tensor_parallel if hw.tensor_parallel > 1 else hw.count)
     if tp < 8:
-        out.append(_Candidate("gpus", f"tensor parallel over {tp * 2} GPUs", {"inference.tensor_parallel": tp * 2},
-                              3.5, "more GPUs per replica (money)"))
+        more = {"hardware.count": tp * 2} if hw.world_size < tp * 2 else {}  # HW004: tp cannot exceed the GPUs
+        out.append(_Candidate("gpus", f"tensor parallel over {tp * 2} GPUs" + (f" (hardware.count {tp * 2})" if more else ""),
+                              {"inference.tensor_parallel": tp * 2} | more, 3.5, "more GPUs per replica (money)"))
     return out
 
 
 def _fix(mode: str, combo: tuple[_Candidate, ...], merged: dict[str, Any], est) -> Fix:
     return Fix(mode, " + ".join(c.description for c in combo), merged, sum(c.cost for c in combo),
                "; ".join(c.impact for c in combo), est.per_gpu_bytes, est.total_bytes, est.capacity_bytes,
-               "+".join(c.group for c in combo))
+               "+".join(c.group for c in combo), {mode: est.total_bytes})
 
 
 def _search(spec: Spec, mode: str, cands: list[_Candidate], size: int, estimator: Callable, limit: int,
@@ -260,30 +278,75 @@ def _search(spec: Spec, mode: str, cands: list[_Candidate], size: int, estimator
     return [found[i] for i in sorted(found)]
 
 
-def what_would_fit(spec: Spec, limit: int = 5) -> list[Fix]:
-    """Ranked fixes (cheapest first) for the training and/or inference set-up that does not fit; [] when
-    everything fits or the capacity is unknown."""
+def _plans() -> dict[str, tuple[Callable[[Spec], Any], Callable[[Spec], list[_Candidate]]]]:
     from llmspec.estimate.inference import inference_memory
     from llmspec.estimate.training import training_memory
 
-    fixes: list[Fix] = []
-    plans: list[tuple[str, Callable[[Spec], Any], Callable[[Spec], list[_Candidate]]]] = []
-    if spec.training is not None:
-        plans.append(("training", training_memory, _training_candidates))
-    if spec.inference is not None:
-        plans.append(("inference", inference_memory, _inference_candidates))
-    for mode, estimator, candidates in plans:
-        if estimator(spec).fits is not False:
+    return {"training": (training_memory, _training_candidates), "inference": (inference_memory, _inference_candidates)}
+
+
+def _short(est) -> bool:
+    """The verdict needs a fix: it does not fit, or fits with less than MEM002's headroom (unknown capacity: no)."""
+    return est.fits is False or (bool(est.fits) and not fits_with_headroom(est))
+
+
+def mode_fixes(spec: Spec, mode: str, limit: int) -> list[Fix]:
+    """The ``limit`` cheapest fixes (one per kind of change) that bring ``mode`` under MEM002's headroom."""
+    estimator, candidates = _plans()[mode]
+    cands = candidates(spec)
+    found: list[Fix] = []
+    seen: dict[str, Any] = {}
+    for size in (1, 2, 3):  # single changes first; combinations only when nothing smaller fits
+        found = _search(spec, mode, cands, size, estimator, limit, seen)
+        if found:
+            break
+    best: dict[str, Fix] = {}
+    for fix in sorted(found, key=lambda f: (f.cost, f.total_bytes)):
+        best.setdefault(fix.group, fix)  # cheapest variant per kind of change
+    return sorted(best.values(), key=lambda f: (f.cost, f.total_bytes))[:limit]
+
+
+def complete(spec: Spec, fixes_by_mode: dict[str, list[Fix]], modes: list[str], limit: int) -> list[Fix]:
+    """The fixes that leave every verdict in ``modes`` under MEM002's headroom once applied, cheapest first. With
+    one mode short, its fixes checked against the other estimate too (a training fix may change the GPU count);
+    with both short, each training fix joined with each inference fix (their overrides must not disagree) and
+    re-estimated for both, the ``limit`` cheapest pairs."""
+    plans = _plans()
+    short = list(fixes_by_mode)
+    if len(short) == 1:
+        pairs: list[tuple[Fix, ...]] = [(f,) for f in fixes_by_mode[short[0]]]
+    else:
+        pairs = sorted(itertools.product(*(fixes_by_mode[m] for m in short)), key=lambda p: sum(f.cost for f in p))
+    out: list[Fix] = []
+    for pair in pairs:
+        merged: dict[str, Any] = {}
+        if any(merged.setdefault(k, v) != v for f in pair for k, v in f.overrides.items()):
+            continue  # e.g. both change hardware.count, to different values
+        changed = with_overrides(spec, merged)
+        ests = {m: plans[m][0](changed) for m in modes}
+        if not all(fits_with_headroom(e) for e in ests.values()):
             continue
-        cands = candidates(spec)
-        found: list[Fix] = []
-        seen: dict[str, Any] = {}
-        for size in (1, 2, 3):  # single changes first; combinations only when nothing smaller fits
-            found = _search(spec, mode, cands, size, estimator, limit, seen)
-            if found:
-                break
-        best: dict[str, Fix] = {}
-        for fix in sorted(found, key=lambda f: (f.cost, f.total_bytes)):
-            best.setdefault(fix.group, fix)  # cheapest variant per kind of change
-        fixes += sorted(best.values(), key=lambda f: (f.cost, f.total_bytes))[:limit]
-    return fixes
+        out.append(pair[0] if len(pair) == 1 else _join(pair, merged, ests))
+        if len(out) == limit:
+            break
+    return out
+
+
+def _join(pair: tuple[Fix, ...], merged: dict[str, Any], ests: dict[str, Any]) -> Fix:
+    worst = max(ests.values(), key=lambda e: e.total_bytes)
+    return Fix("+".join(f.mode for f in pair), "; ".join(f"{f.mode}: {f.description}" for f in pair), merged,
+               sum(f.cost for f in pair), "; ".join(f.impact for f in pair), worst.per_gpu_bytes, worst.total_bytes,
+               worst.capacity_bytes, "|".join(f.group for f in pair), {m: e.total_bytes for m, e in ests.items()})
+
+
+def what_would_fit(spec: Spec, limit: int = 5) -> list[Fix]:
+    """Ranked fixes (cheapest first) when the training or inference set-up does not fit; [] when everything fits
+    or the capacity is unknown. Each fix, once applied, leaves every verdict of the spec (MEM001, MEM003) fitting
+    with MEM002's headroom: when both need a fix, each fix is a training change plus an inference change."""
+    plans = _plans()
+    modes = [m for m, present in (("training", spec.training), ("inference", spec.inference)) if present is not None]
+    ests = {m: plans[m][0](spec) for m in modes}
+    if not any(e.fits is False for e in ests.values()):
+        return []
+    short = [m for m in modes if _short(ests[m])]
+    return complete(spec, {m: mode_fixes(spec, m, limit) for m in short}, modes, limit)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from llmspec.spec.families import FAMILIES, Family
-from llmspec.spec.family_types import AllOf, MoeKeys, Switch
+from llmspec.spec.family_types import AllOf, MoeKeys, Switch, WindowKeys
 from llmspec.spec.hf_import import _GATED_ACT, _PLAIN_ACT, HFConfigError, architecture_from_hf
 from llmspec.spec.models import Architecture, Spec
 
@@ -54,6 +54,8 @@ def family_config(fam: Family, a: Architecture) -> dict[str, Any]:
         _write_moe(cfg, fam.moe, a, key("intermediate_size"))
     if fam.export_hook is not None:
         fam.export_hook(a, cfg)
+    if fam.window is not None:
+        _write_window(cfg, fam.window, a)
     cfg.update(fam.config_overrides)
     return cfg
 
@@ -73,6 +75,17 @@ def _write_field(cfg: dict[str, Any], rule: Any, value: Any) -> None:
         cfg.update(rule.keys)
         if not value and items:
             cfg[items[0][0]] = not items[0][1]
+
+
+def _write_window(cfg: dict[str, Any], keys: WindowKeys, a: Architecture) -> None:
+    """The inverse of hf_import._window: no window is null (or the switch off); a class that always windows every
+    other block (Gemma 2) gets a window as long as the context, which hides no key within it."""
+    on = a.sliding_window is not None
+    if keys.enabled is not None:
+        cfg[keys.enabled] = on
+    cfg[keys.key] = a.sliding_window if on or not keys.every_other else a.context_length
+    if keys.first_layer is not None:
+        cfg[keys.first_layer] = a.n_layers - a.window_layers
 
 
 def _write_moe(cfg: dict[str, Any], keys: MoeKeys, a: Architecture, width_key: str) -> None:
@@ -95,6 +108,9 @@ def _normalised(a: Architecture) -> dict:
     """Field values with the derived defaults written out (head_dim, learned positions, expert widths)."""
     d = a.model_dump()
     d["head_dim"] = a.head_size
+    d["sliding_window_layers"] = a.window_layers
+    if a.sliding_window is not None and a.sliding_window >= a.context_length:  # hides no key (hf_import._window)
+        d["sliding_window"], d["sliding_window_layers"] = None, 0
     if a.position == "learned":
         d["learned_positions"] = a.learned_positions or a.context_length
     if a.moe is not None:

@@ -25,6 +25,7 @@ from llmspec.estimate import activations as A
 from llmspec.estimate import engine as E
 from llmspec.estimate import precision as P
 from llmspec.estimate.hfversion import attention_version_notes
+from llmspec.estimate.mask import prefill_mask
 from llmspec.estimate.params import count_params
 from llmspec.estimate.result import OVERHEAD_NOTE, MemoryEstimate, accelerator_note, capacity, overhead
 from llmspec.estimate.shapes import layout
@@ -64,13 +65,21 @@ def weight_bytes(spec: Spec) -> tuple[float, float]:
 
 
 def lengths(spec: Spec) -> tuple[int, int]:
-    """(prompt tokens prefilled, KV-cache tokens) per sequence (module docstring)."""
+    """(prompt tokens prefilled, KV-cache tokens) per sequence (module docstring).
+
+    A dynamic or paged cache holds the prompt and the generated tokens only: when [sampling] gives both, the KV
+    length is min(inference.seq_len, prompt + max_new_tokens). HF generate stops at max_new_tokens
+    (transformers==5.24.0:src/transformers/generation/stopping_criteria.py:MaxLengthCriteria, max_length = prompt +
+    max_new_tokens) and DynamicCache grows per token; vLLM allocates blocks as tokens arrive and max_model_len
+    (inference.seq_len) only bounds them. A static cache (llama.cpp n_ctx, HF StaticCache) preallocates seq_len."""
     inf, smp = spec.inference or Inference(), spec.sampling
     new = smp.max_new_tokens if smp is not None else 0
     prompt_cap = inf.prompt_tokens or (smp.max_prompt_tokens if smp is not None else None)
     kv = inf.seq_len or (prompt_cap + new if prompt_cap else spec.arch.context_length)
     if prompt_cap:
         prompt = min(prompt_cap, kv)
+        if smp is not None and inf.kv_allocation != "static":
+            kv = min(kv, prompt + new)
     else:
         prompt = max(1, kv - new) if new < kv else kv
     return prompt, kv
@@ -139,6 +148,11 @@ def inference_memory(spec: Spec) -> MemoryEstimate:
     end_peak = (c * arch.vocab_size * logits_tokens + c * h * p) / tp  # logits + the final hidden states
     fa, fb = A.family_fit(spec.model.family, "prefill")  # the real class's own buffers (family registry)
     acts = b * (max(layer_peak * p, end_peak) + (fa * h + fb * f) * c / 2 * p / tp)
+    # padded prompts / sliding windows (llmspec.estimate.mask): the bool mask lives through the prefill; the additive
+    # copy only inside attention, where 16.25 x d_model per token is live instead of the block's peak
+    bool_mask, additive, mask_notes = prefill_mask(spec, p, b, c)
+    acts += bool_mask + max(0.0, additive - b * p * (layer_peak - 16.25 * h * c / 2 / tp))
+    notes += mask_notes
     if inf.precision in ("int8", "int4"):
         notes.append(f"{inf.precision}: weight-only quantisation of block linears; embeddings and head 16-bit")
     if tp > 1:
@@ -149,25 +163,33 @@ def inference_memory(spec: Spec) -> MemoryEstimate:
     notes.append(f"prefill of {b} x {p} prompt tokens, KV cache of {s} tokens for each sequence"
                  + (f" ({new} generated)" if new > 0 else "")
                  + ("; logits for every prompt position" if logits_tokens > 1 else "; logits for the last position only (generation)"))
+    if inf.seq_len and s < inf.seq_len:
+        notes.append(f"inference.seq_len {inf.seq_len} bounds the cache, but a {inf.kv_allocation} cache holds only "
+                     f"the prompt and max_new_tokens ({p} + {new} = {s})")
+    if inf.kv_cache_precision:
+        notes.append(f"KV cache in {inf.kv_cache_precision} (inference.kv_cache_precision): "
+                     f"{P.DTYPE_BYTES[inf.kv_cache_precision]:g} B per element" + _kv_scale_note(spec))
     if logits_tokens == 1:
         all_logits = b * c * arch.vocab_size * (p - 1) / tp
         notes.append(f"loglikelihood scoring (lm-eval, every position's logits) would add {all_logits / 2**30:.2f} GiB")
     breakdown = {"weights": weights / tp, "quant_scales": scales / tp, "kv_cache": kv, "prefill_activations": acts}
     cap, acc, cap_notes = capacity(spec)
     # serving engine (llmspec.estimate.engine; issue 12): int4 groups, eager scores, paged pools and their share
-    engine_notes, cap = E.apply(spec, inf, breakdown, capacity=cap, layer_peak=layer_peak, prompt=p,
-                                kv_per_token=kv_bytes_per_token(spec) / kv_split, tp=tp)
-    concurrent = breakdown.pop("concurrent_sequences", None)
+    engine_notes, cap, concurrency = E.apply(spec, inf, breakdown, capacity=cap, layer_peak=layer_peak, prompt=p,
+                                             kv_len=s, kv_per_token=kv_bytes_per_token(spec) / kv_split, tp=tp)
     notes += engine_notes
     rounded = {k: int(round(v)) for k, v in breakdown.items() if v}
     per_gpu = sum(rounded.values())
     notes += attention_version_notes(arch, spec.model.family)  # version-dependent registry facts
-    notes.append(OVERHEAD_NOTE)
-    del concurrent  # reported in the notes; MemoryEstimate has no field for it yet
+    notes.append(OVERHEAD_NOTE + ("; a paged pool is allocated once, whole: no fragmentation on it" if concurrency else ""))
+    # a paged pool is one allocation per layer, made once (vLLM GPUModelRunner.initialize_kv_cache): the 8%
+    # fragmentation applies to the other parts only (engine.apply sizes the pool the same way)
+    fragmenting = per_gpu - (rounded.get("kv_cache", 0) if concurrency else 0)
     return MemoryEstimate(
         mode="inference",
         per_gpu_bytes=per_gpu,
-        overhead_bytes=overhead(per_gpu, tp),
+        overhead_bytes=overhead(fragmenting, tp),
+        concurrency=concurrency,
         capacity_bytes=cap,
         breakdown=rounded,
         peak_phase="prefill",
@@ -176,3 +198,16 @@ def inference_memory(spec: Spec) -> MemoryEstimate:
         accelerator=acc,
         accelerator_note=accelerator_note(spec),
     )
+
+
+def _kv_scale_note(spec: Spec) -> str:
+    """fp8/int8 KV-cache scales, left out of the estimate because they are negligible: vllm==0.10.2 keeps
+    per-tensor scales only, four fp32 scalars per attention layer (vllm/attention/layer.py:Attention.__init__:
+    _q_scale, _k_scale, _v_scale, _prob_scale; vllm/model_executor/layers/quantization/kv_cache.py:
+    BaseKVCacheMethod.process_weights_after_loading raises "Only support per-tensor scaling factor for fp8 KV
+    cache"): 16 B x n_layers, 1.3 KB for an 80-layer model."""
+    inf = spec.inference or Inference()
+    if inf.kv_cache_precision not in ("fp8", "int8"):
+        return ""
+    return (f"; its scales (vLLM: per-tensor, 4 fp32 scalars per layer, {16 * spec.arch.n_layers:,} B) are "
+            "negligible and not counted")

@@ -33,7 +33,9 @@ from llmspec.estimate._measure_support import (
     build,
     dtype_of,
     fake_friendly_transformers,
+    flash_masks,
     optimizers,
+    padding_mask,
     phase_sharding,
     rename,
 )
@@ -103,7 +105,7 @@ def measure_training(spec: Spec, *, fake: bool = True) -> Measurement:
     V = spec.arch.vocab_size
     tracker = StorageTracker(vocab_size=V)
     mode = FakeTensorMode(allow_non_fake_inputs=False) if fake else contextlib.nullcontext()
-    with fake_friendly_transformers(), mode:
+    with fake_friendly_transformers(), flash_masks(tr.attention), mode:
         torch.manual_seed(0)
         model = build(spec, model_dtype, attn, dropout=tr.dropout)
         model_class = type(model).__name__
@@ -156,6 +158,10 @@ def measure_training(spec: Spec, *, fake: bool = True) -> Measurement:
         opts = optimizers(tr, params, emulated)
         b, s = tr.micro_batch_size, tr.seq_len
         ids = torch.randint(0, V, (b, s))
+        # packing = false: a padded batch, so transformers builds its dense mask (llmspec.estimate.mask)
+        pad = padding_mask(b, s) if not tr.packing else None
+        if pad is not None:
+            emulated.append("packing = false: the last row padded by one token, so the batch takes the padded path")
         autocast = torch.autocast("cpu", dtype=dtype_of(cdt)) if amp else contextlib.nullcontext()
 
         # With accumulation, gradients are live from the second micro-batch on and every later micro-batch repeats
@@ -169,7 +175,7 @@ def measure_training(spec: Spec, *, fake: bool = True) -> Measurement:
         def step():
             for _ in range(micro):
                 tracker.phase = "forward"
-                loss = training_loss(model, ids, tr, autocast) / tr.gradient_accumulation
+                loss = training_loss(model, ids, tr, autocast, pad) / tr.gradient_accumulation
                 tracker.phase = "backward"
                 loss.backward()
                 del loss
@@ -254,7 +260,7 @@ def measure_inference(spec: Spec) -> Measurement:
     prompt, kv_len = lengths(spec)
     V = spec.arch.vocab_size
     tracker = StorageTracker(vocab_size=V)
-    with fake_friendly_transformers(), FakeTensorMode():
+    with fake_friendly_transformers(), flash_masks(inf.attention), FakeTensorMode():
         model = build(spec, dtype_of(wdt), "eager" if inf.attention == "eager" else "sdpa")
         model_class = type(model).__name__
         model.eval()
@@ -266,6 +272,8 @@ def measure_inference(spec: Spec) -> Measurement:
         for b in model.buffers():
             tracker.register(b, "weights")
         ids = torch.randint(0, V, (inf.batch_size, prompt))
+        padded = inf.padded and inf.batch_size > 1 and inf.kv_allocation != "paged"
+        pad = padding_mask(inf.batch_size, prompt) if padded else None
         from transformers import DynamicCache
 
         with tracker, torch.no_grad():
@@ -273,7 +281,7 @@ def measure_inference(spec: Spec) -> Measurement:
             cache = DynamicCache(config=model.config)
             # logits = "all" (a plain forward, lm-eval loglikelihood): every position's; else the last (generate)
             keep = 0 if inf.logits == "all" else 1
-            out = model(input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=keep)
+            out = model(input_ids=ids, attention_mask=pad, past_key_values=cache, use_cache=True, logits_to_keep=keep)
             kv = 0
             for layer in getattr(cache, "layers", []):
                 for t in (getattr(layer, "keys", None), getattr(layer, "values", None)):

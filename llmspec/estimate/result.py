@@ -18,6 +18,39 @@ FRAGMENTATION = 0.08  # caching-allocator reserved over allocated: 1-19% in a si
 
 
 @dataclass
+class Concurrency:
+    """Paged engines (vLLM, TGI, TensorRT-LLM; issue 12): how many sequences of the given lengths run at once.
+
+    The engine starts when its KV pool holds one sequence of max_model_len tokens (vllm==0.10.2:
+    vllm/v1/core/kv_cache_utils.py:check_enough_kv_cache_memory raises ValueError "To serve at least one request
+    with the models's max seq len ... larger than the available KV cache memory"); beyond what the pool holds,
+    requests queue in its scheduler (lower throughput, not an out-of-memory error)."""
+
+    max_concurrent: int
+    """Sequences of tokens_per_sequence that can run at once: what the KV pool holds, capped by max_num_seqs (vLLM
+    logs it as "Maximum concurrency"); min(max_concurrent, requested) run."""
+    requested: int
+    """inference.batch_size: the sequences asked to run at once."""
+    tokens_per_sequence: int
+    """KV tokens one sequence holds: prompt + generated tokens, bounded by max_model_len."""
+    max_model_len: int
+    """inference.seq_len, else context_length: the length the start-up check needs one sequence of."""
+    pool_bytes: int
+    """The KV pool per GPU: the engine's share less weights, profile activations, CUDA graphs and overhead."""
+    max_num_seqs: int | None = None
+
+    @property
+    def queued(self) -> int:
+        """Requested sequences that wait for a free slot."""
+        return max(0, self.requested - self.max_concurrent)
+
+    def to_dict(self) -> dict:
+        return {"max_concurrent": self.max_concurrent, "requested": self.requested, "queued": self.queued,
+                "tokens_per_sequence": self.tokens_per_sequence, "max_model_len": self.max_model_len,
+                "pool_bytes": self.pool_bytes, "max_num_seqs": self.max_num_seqs}
+
+
+@dataclass
 class MemoryEstimate:
     mode: str
     """"training" or "inference"."""
@@ -40,6 +73,9 @@ class MemoryEstimate:
     assumed: bool = False
     """True when the spec has no table for this mode and the estimate uses defaults (inference without
     [inference]): `estimate` does not print it, and the JSON says so."""
+    concurrency: Concurrency | None = None
+    """Paged engines: sequences that run at once against those requested; None for the other engines. For them
+    ``fits`` means the engine starts (its pool holds one sequence of max_model_len tokens)."""
 
     @property
     def total_bytes(self) -> int:
@@ -67,6 +103,7 @@ class MemoryEstimate:
             "accelerator_note": self.accelerator_note,
             "assumed": self.assumed,
             "assumptions": list(self.assumptions),
+            "concurrency": None if self.concurrency is None else self.concurrency.to_dict(),
         }
 
 

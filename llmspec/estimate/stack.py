@@ -302,33 +302,56 @@ def fsdp_root_unit(arch: Architecture, n_params: int, layer_params: int, tr: Tra
 
 
 def _fsdp_deferred_sync(spec: Spec, tr: Training, parts: dict, *, base_bytes: float) -> list[str]:
-    """FSDP with gradient accumulation and sync_each_batch = false: on accumulation micro-batches FSDP.no_sync
-    keeps the full, unsharded gradient of every FSDP unit that has a trainable parameter, on every rank
-    (torch==2.13.0:torch/distributed/fsdp/fully_sharded_data_parallel.py:FullyShardedDataParallel.no_sync, "FSDP
-    will accumulate the full model gradients (instead of gradient shards)"). With use_orig_params (Lightning
-    Fabric's and accelerate's FSDP default) a unit's flat parameter needs a gradient when any parameter in it does,
-    so under LoRA each block's whole gradient is kept (frozen weights included), not only the adapters'; the
-    embedding/head unit of a LoRA run has no trainable parameter and keeps none. Assumes one FSDP unit per block
-    (transformer-layer auto-wrap, as LitGPT and HF Trainer wrap)."""
+    """FSDP with gradient accumulation and sync_each_batch = false: on accumulation micro-batches the gradient of
+    every FSDP unit with a trainable parameter is kept whole, unsharded, on every rank (torch==2.13.0:torch/
+    distributed/fsdp/fully_sharded_data_parallel.py:FullyShardedDataParallel.no_sync, "FSDP will accumulate the full
+    model gradients (instead of gradient shards)"; FSDP2 FSDPModule.set_requires_gradient_sync(False) the same per
+    parameter). A full fine-tune keeps the whole model's gradient. Under LoRA/QLoRA it depends on how the stack
+    wraps (training.fsdp_lora_units, by default the stack's): where each adapter layer is its own unit (PEFT's
+    fsdp_auto_wrap_policy, which HF Trainer applies) or FSDP2 shards per parameter (torchtune, LitGPT 0.5), block
+    units hold only frozen weights and keep no gradient, so only the adapters' gradients are kept whole; where the
+    adapters sit inside their block's flat parameter (per-block wrap with use_orig_params), the flat parameter
+    needs a gradient when any parameter in it does, and each block's whole gradient is kept, frozen weights
+    included. Checked on real FSDP (gloo, CPU) in tests/stacks/test_fsdp_deferred_sync.py."""
     hw = spec.hardware
     if hw is None or tr.sync_each_batch is not False or tr.gradient_accumulation <= 1 or hw.offload != "none":
         return []
-    dp = max(1, hw.world_size // (hw.tensor_parallel * hw.pipeline_parallel))
+    mp = hw.tensor_parallel * hw.pipeline_parallel
+    dp = max(1, hw.world_size // mp)
     if hw.sharding != "fsdp" or dp <= 1:
         return []
-    from llmspec.estimate.params import count_params
-    from llmspec.estimate.shapes import layout
-
-    arch = spec.arch
-    if tr.method in ("lora", "qlora"):
-        numel, gbytes = arch.n_layers * layout(arch).layer_params, base_bytes
+    units = tr.fsdp_lora_units
+    numel = fsdp_deferred_numel(spec, tr)
+    if tr.method in ("lora", "qlora") and units == "blocks":
+        gbytes = base_bytes
+        what = "each block's whole gradient (adapters inside the block's flat parameter)"
+    elif tr.method in ("lora", "qlora"):
+        # parts["grads"]: the adapters' gradients sharded over dp, in their dtype after apply_static's knobs
+        gbytes = parts["grads"] * dp * mp / max(1, numel)
+        what = f"only the adapters' gradients (FSDP units: {units}; units of frozen weights keep none)"
     else:
-        numel, gbytes = count_params(arch, tr, family=spec.model.family).total, P.grad_bytes(tr.precision)
-    unsharded = numel * gbytes / (hw.tensor_parallel * hw.pipeline_parallel)
+        gbytes = P.grad_bytes(tr.precision)
+        what = "the whole model's gradient"
+    unsharded = numel * gbytes / mp
     parts["live_grads"] = max(parts["live_grads"], unsharded)
     parts["grads"] = max(parts["grads"], unsharded)
     return [f"FSDP no_sync over {tr.gradient_accumulation} micro-batches (sync_each_batch=false): each rank keeps "
-            f"unsharded gradients of every unit with a trainable parameter ({numel / 1e9:.2f}B x {gbytes:g} bytes)"]
+            f"{what} unsharded ({numel / 1e9:.2f}B x {gbytes:g} bytes)"]
+
+
+def fsdp_deferred_numel(spec: Spec, tr: Training) -> int:
+    """Parameters whose gradient each rank keeps whole under FSDP's deferred sync (_fsdp_deferred_sync): the whole
+    model for a full fine-tune; under LoRA/QLoRA the adapters where they are FSDP units of their own or FSDP2 shards
+    per parameter, else every block with its adapters."""
+    from llmspec.estimate.params import count_params
+    from llmspec.estimate.shapes import layout
+
+    count = count_params(spec.arch, tr, family=spec.model.family)
+    if tr.method not in ("lora", "qlora"):
+        return count.total
+    if tr.fsdp_lora_units == "blocks":
+        return spec.arch.n_layers * layout(spec.arch).layer_params + count.trainable
+    return count.trainable
 
 
 def _knob_value(tr: Training, knob: str):

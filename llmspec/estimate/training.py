@@ -4,8 +4,10 @@ Phases of one steady-state optimizer step (the second: optimizer states exist), 
 
 * forward  — end of forward: weights + optimizer states + autocast copies + saved activations + logits
   (+ gradients when gradient_accumulation > 1: they stay live from the second micro-step on);
-* backward — its start (logits gradients, 12 B x vocab per token, all activations still live) or its end
-  (all gradients; with checkpointing plus one recomputed layer);
+* backward — its start (logits gradients, 12 B x vocab per token, all activations still live), its end
+  (all gradients; with checkpointing plus one recomputed layer) or, with checkpointing, the first recomputed
+  block's backward (every block's checkpointed input, that block's saved activations and backward temporaries;
+  llmspec.estimate.recompute);
 * optimizer — weights + states + gradients + the optimizer's transient buffers (torch's foreach Adam, the
   CUDA default, materialises one state-sized buffer).
 
@@ -24,8 +26,10 @@ from dataclasses import dataclass
 
 from llmspec.estimate import activations as A
 from llmspec.estimate import precision as P
+from llmspec.estimate import recompute as R
 from llmspec.estimate import stack as S
 from llmspec.estimate.hfversion import attention_version_notes
+from llmspec.estimate.mask import training_mask as dense_mask
 from llmspec.estimate.params import count_params, lora_shapes
 from llmspec.estimate.result import OVERHEAD_NOTE, MemoryEstimate, accelerator_note, capacity, overhead
 from llmspec.estimate.shapes import layout
@@ -79,7 +83,10 @@ class TrainingStatic:
     non_layer_f: float
     non_layer_b: float
     checkpoint: float
-    ckpt_dropout: float
+    ckpt_temps: float
+    """Per token: what the first recomputed block's backward holds beyond its saved activations (recompute)."""
+    ckpt_grads: float
+    """The gradients live during that block's backward (recompute.first_block_grad_numel, as sharded)."""
     experts_all: float
     experts_one: float
     expert_grad: float
@@ -195,11 +202,9 @@ def training_static(spec: Spec) -> TrainingStatic:
     tp = hw.tensor_parallel
     family = spec.model.family
     experts_all, experts_one = (x / tp for x in A.lora_expert_weight_bytes(arch, tr, family))
-    # with checkpointing, peft's lora_dropout copies of the recomputed block are live while the loss gradients are
-    # (measured: the backward peak rises by one block's dropout bytes; activations.lora_dropout_bytes_per_token)
-    ckpt_dropout = 0.0
-    if tr.activation_checkpointing and lora:
-        ckpt_dropout = max(A.lora_dropout_bytes_per_token(arch, tr, f, family) for _, f in A.block_kinds(arch))
+    # with checkpointing: the first recomputed block's backward temporaries (per token) and the gradients live then
+    ckpt_temps = R.checkpointed_backward_bytes_per_token(arch, tr, family) if tr.activation_checkpointing else 0.0
+    ckpt_share = R.first_block_grad_numel(arch, tr, max((m.numel for m in lay.block_linears), default=0)) / max(Nt, 1)
 
     # --- training-stack knobs that do not depend on the batch shape (llmspec.estimate.stack; issue 12) -------------
     parts = {"weights": weights, "grads": grads, "states": states, "temp": temp, "live_grads": grads,
@@ -207,12 +212,13 @@ def training_static(spec: Spec) -> TrainingStatic:
     notes += S.apply_static(spec, tr, parts, n_trainable=Nt, sbytes=sbytes, largest=largest,
                             base_bytes=_base_bytes(tr), frozen_quantised=lay.block_linear_numel)
     cap, acc, cap_notes = capacity(spec)
+    ckpt_grads = min(1.0, ckpt_share) * parts["grads"] if tr.activation_checkpointing else 0.0
     return TrainingStatic(
         parts=parts, master=master, copies=copies, gathered=gathered + parts.get("buckets", 0.0), mp=mp, tp=tp,
         blocks=A.block_terms(arch, tr, family),
         non_layer_f=A.non_layer_bytes_per_token(arch, tr, "forward"),
         non_layer_b=A.non_layer_bytes_per_token(arch, tr, "backward"),
-        checkpoint=A.checkpoint_bytes_per_token(arch, tr), ckpt_dropout=ckpt_dropout,
+        checkpoint=A.checkpoint_bytes_per_token(arch, tr), ckpt_temps=ckpt_temps, ckpt_grads=ckpt_grads,
         experts_all=experts_all, experts_one=experts_one, expert_grad=A.lora_expert_grad_bytes(arch, tr, family) / tp,
         logits_f=A.logits_bytes_per_token(arch, "forward", prec, family),
         logits_b=A.logits_bytes_per_token(arch, "backward", prec, family),
@@ -245,7 +251,7 @@ def training_memory(spec: Spec, static: TrainingStatic | None = None) -> MemoryE
         recompute += st.experts_one + expert_grad
     else:
         kept += st.experts_all
-    ckpt_dropout = st.ckpt_dropout * T / tp
+    ckpt_temps = st.ckpt_temps * T / tp
     copies_bwd = st.copies_bwd
     tied = tied_grad_sum_bytes(arch, tr) / st.mp  # reads gradient_accumulation: the batch part
 
@@ -258,16 +264,25 @@ def training_memory(spec: Spec, static: TrainingStatic | None = None) -> MemoryE
     weights, grads, states, temp, kept, logits_f, logits_b, live_grads = (
         parts[k] for k in ("weights", "grads", "states", "temp", "kept", "logits_f", "logits_b", "live_grads"))
     dequant = parts["dequant"]  # QLoRA's dequantised-weight transient, as the stack's quantiser makes it
+    mask = dense_mask(spec)  # padded batches / sliding windows under sdpa (llmspec.estimate.mask; issue 12)
+    kept += mask.kept
+    recompute += mask.recompute + (mask.kept if tr.activation_checkpointing else 0.0)
+    notes += [mask.note] if mask.note else []
 
     # --- phases --------------------------------------------------------------------------------------
     state = weights + master + states + gathered
-    # three moments of backward: its start (loss gradients, every activation), its end (every gradient; the tied
-    # matrix's two gradients summed, or one recomputed block) and, with LoRA on fused MoE experts, the first MoE
-    # block's backward (loss buffers gone, one expert stack's full-size gradient live: lora_expert_grad_bytes)
+    # four moments of backward: its start (loss gradients, every activation), its end (every gradient; the tied
+    # matrix's two gradients summed, or one recomputed block), with checkpointing the first recomputed block's
+    # backward (loss buffers gone; every checkpointed input, the block and its temporaries: llmspec.estimate.recompute)
+    # and, with LoRA on fused MoE experts, the first MoE block's backward (loss buffers gone, one expert stack's
+    # full-size gradient live: lora_expert_grad_bytes)
+    recomputed = max(live_grads, st.ckpt_grads)
     moments = {
-        "start": state + dequant + copies_bwd + live_grads + kept + ckpt_dropout + non_layer_b + logits_b,
+        "start": state + dequant + copies_bwd + live_grads + kept + non_layer_b + logits_b,
         "end": state + dequant + grads + max(recompute, tied),
-        "expert": (state + dequant + copies_bwd + live_grads + kept + ckpt_dropout + expert_grad
+        "recompute": (state + dequant + copies_bwd + recomputed + kept + recompute + ckpt_temps
+                      if tr.activation_checkpointing else 0.0),
+        "expert": (state + dequant + copies_bwd + live_grads + kept + expert_grad
                    if expert_grad and not tr.activation_checkpointing else 0.0),
     }
     moment = max(moments, key=moments.__getitem__)
@@ -302,12 +317,16 @@ def training_memory(spec: Spec, static: TrainingStatic | None = None) -> MemoryE
             breakdown["activations"] = recompute
     else:
         if peak_phase == "backward":
-            breakdown["gradients"] = live_grads
+            breakdown["gradients"] = recomputed if moment == "recompute" else live_grads
         if peak_phase == "backward" and moment == "expert":
-            breakdown["activations"] = kept + ckpt_dropout
+            breakdown["activations"] = kept
             breakdown["expert_weight_gradient"] = expert_grad
+        elif peak_phase == "backward" and moment == "recompute":
+            # a negative residual (recompute: the block's fit counts more than the recomputation keeps) nets there
+            breakdown["activations"] = kept + recompute + min(ckpt_temps, 0.0)
+            breakdown["backward_temporaries"] = max(ckpt_temps, 0.0)
         else:
-            breakdown["activations"] = kept + (non_layer_f if peak_phase == "forward" else non_layer_b + ckpt_dropout)
+            breakdown["activations"] = kept + (non_layer_f if peak_phase == "forward" else non_layer_b)
             breakdown["logits_and_loss"] = logits_f if peak_phase == "forward" else logits_b
     if peak_phase == "load":
         breakdown = {"weights": weights, "load_quantisation": parts["load"] - weights}

@@ -28,6 +28,7 @@ BUILTIN_MODULES = (
     "arc004_vocab_padding",
     "arc005_lora_targets_unmatched",
     "arc006_lora_targets_required",
+    "arc007_lora_dropout_fused_experts",
     # context window
     "ctx001_train_seq_len",
     "ctx002_prompt_plus_output",
@@ -57,6 +58,7 @@ BUILTIN_MODULES = (
     "mem003_inference_does_not_fit",
     "mem004_knob_contradicts_stack",
     "mem005_knob_does_not_apply",
+    "mem006_serving_requests_queue",
     # budget
     "bud001_gpu_hours",
     "bud002_cost",

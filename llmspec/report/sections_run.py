@@ -66,6 +66,11 @@ def memory(data: ReportData) -> Section:
         if mem.get("peak_phase"):
             title += f" (peak in {lit(mem['peak_phase'])})"
         section.add(Para(f"**{title}**"), Table(["Part", "Size", "Share"], rows))
+        con = mem.get("concurrency")  # paged engines (llmspec.estimate.result.Concurrency)
+        if con:
+            section.add(Para(f"Concurrent sequences of {con['tokens_per_sequence']:,} tokens: **{con['max_concurrent']}** "
+                             f"of the {con['requested']} asked for (KV pool {fmt.gib(con['pool_bytes'])} per GPU)"
+                             + (f"; the other {con['queued']} queue." if con["queued"] else ".")))
         if mem.get("assumptions"):
             section.add(Bullets([lit(_note(str(a))) for a in mem["assumptions"]]))
     if not _bars(data):

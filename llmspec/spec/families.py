@@ -30,13 +30,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from llmspec.spec.family_types import AllOf, ConfigReader, Family, MoeKeys, Offset, Switch
+from llmspec.spec.family_types import AllOf, ConfigReader, Family, MoeKeys, Offset, Switch, WindowKeys
 
 if TYPE_CHECKING:
     from llmspec.spec.models import Architecture
 
 __all__ = ["FAMILIES", "Family", "PRESETS", "Preset", "UnknownPreset", "family", "modules_for", "preset",
-           "preset_spec"]
+           "preset_spec", "tree_for"]
 
 PRESET_DIR = Path(__file__).resolve().parent.parent / "data" / "presets"
 
@@ -47,18 +47,42 @@ PRESET_DIR = Path(__file__).resolve().parent.parent / "data" / "presets"
 _SEPARATE = {"q_proj": ("q",), "k_proj": ("k",), "v_proj": ("v",), "o_proj": ("o",),
              "gate_proj": ("gate",), "up_proj": ("up",), "down_proj": ("down",),
              "embed_tokens": ("embed",), "lm_head": ("head",)}
-# MoE routers (MixtralTopKRouter / Qwen*MoeTopKRouter "gate", Qwen2MoeSparseMoeBlock.shared_expert_gate) and the
-# transformers-4 Mixtral expert names that PEFT maps onto the fused experts
-# (peft/utils/transformers_weight_conversion.py).
+# The MoE names assumed when the family is unknown: the router "gate", Qwen2-MoE's shared_expert_gate, and the
+# transformers-4 Mixtral expert names (aliases of gate_proj / up_proj / down_proj there).
 _MOE = {"gate": ("router",), "shared_expert_gate": ("shared_gate",), "w1": ("gate",), "w3": ("up",), "w2": ("down",)}
+# transformers 5 stores the experts as fused 3-D parameters (MixtralExperts / Qwen*MoeExperts: no expert modules),
+# and PEFT 0.21 reaches them only through its v4 -> v5 conversion (peft/utils/transformers_weight_conversion.py,
+# _MOE_TARGET_MODULE_MAPPING): mixtral maps gate, w1, w3, w2; the "qwen2_moe" pattern (qwen3_moe) gate, gate_proj,
+# up_proj, down_proj. Any other expert name matches nothing (Mixtral's gate_proj: "Target modules ... not found").
+_MOE_ROUTER = {"gate": ("router",)}
+_MIXTRAL = {"q_proj": ("q",), "k_proj": ("k",), "v_proj": ("v",), "o_proj": ("o",), **_MOE_ROUTER,
+            "w1": ("gate",), "w3": ("up",), "w2": ("down",), "embed_tokens": ("embed",), "lm_head": ("head",)}
+_QWEN_MOE = {**_SEPARATE, **_MOE_ROUTER}
 _NEOX = {"query_key_value": ("qkv",), "dense": ("o",), "dense_h_to_4h": ("up",), "dense_4h_to_h": ("down",),
          "lm_head": ("head",)}
 
 
+# Module trees (llmspec.spec.module_tree): the named_modules() of each class, from its modeling_<family>.py.
+_ATTN = "q_proj k_proj v_proj o_proj"
+_GATED_MLP = "gate_proj up_proj down_proj act_fn"
+_NORMS = "input_layernorm post_attention_layernorm"
+
+
+def _decoder_tree(attn: str = _ATTN, mlp: str = _GATED_MLP, layer: str = _NORMS) -> str:
+    """LlamaForCausalLM's tree (and its descendants'): model.layers.#.{self_attn, mlp, norms}, lm_head."""
+    return f"model(embed_tokens layers(#(self_attn({attn}) mlp({mlp}) {layer})) norm rotary_emb) lm_head"
+
+
+# Qwen*MoeSparseMoeBlock: router "gate" and fused experts (their act_fn) in sparse blocks, a dense Qwen*MoeMLP in
+# the others (mlp_only_layers / decoder_sparse_step); Qwen2MoeSparseMoeBlock adds shared_expert (an MLP) and
+# shared_expert_gate.
+_MOE_MLP = "gate_proj?dense up_proj?dense down_proj?dense act_fn?dense gate?moe experts?moe(act_fn)"
+
+
 def _llama_like(model_type: str, hf_class: str, defaults: dict, arch: dict, *, moe: MoeKeys | None = None,
-                peft=("q_proj", "v_proj"), **kw) -> Family:
-    modules = {**_SEPARATE, **(_MOE if moe else {})}
-    return Family(model_type, hf_class, True, defaults, modules, peft, arch=arch, moe=moe, **kw)
+                peft=("q_proj", "v_proj"), tree: str = _decoder_tree(),
+                modules: Mapping[str, tuple[str, ...]] = _SEPARATE, **kw) -> Family:
+    return Family(model_type, hf_class, True, defaults, modules, peft, arch=arch, moe=moe, tree=tree, **kw)
 
 
 # Qwen2MoeDecoderLayer / Qwen3MoeDecoderLayer: layer i gets the sparse block iff i not in mlp_only_layers and
@@ -109,11 +133,10 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
     _llama_like("mistral", "MistralForCausalLM", dict(
         vocab_size=32000, hidden_size=4096, intermediate_size=14336, num_hidden_layers=32, num_attention_heads=32,
         num_key_value_heads=8, head_dim="", hidden_act="silu", max_position_embeddings=131072,
-        tie_word_embeddings=False), _ROPE,
-        # MistralConfig defaults to a 4096-token sliding window (Mistral-7B-v0.1; later versions set null); a spec
-        # has no window, so --measure builds full causal attention, as the estimate assumes. With the window, sdpa
-        # gets an explicit 4-D mask: +~5 x d_model bytes per token per block at 4096 tokens (measured)
-        config_overrides={"sliding_window": None}),
+        tie_word_embeddings=False, sliding_window=4096), _ROPE,
+        # MistralConfig defaults to a 4096-token sliding window (Mistral-7B-v0.1; later versions set null): the
+        # importer carries it into architecture.sliding_window, --measure writes it back (llmspec.estimate.mask)
+        window=WindowKeys()),
     # MixtralSparseMoeBlock: router MixtralTopKRouter "gate" (experts x hidden, no bias), MixtralExperts (fused
     # gate_up_proj / down_proj parameters of intermediate_size).
     _llama_like("mixtral", "MixtralForCausalLM", dict(
@@ -122,12 +145,17 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
         tie_word_embeddings=False, num_local_experts=8, num_experts_per_tok=2),
         _ROPE, moe=MoeKeys("num_local_experts"), aliases={"num_local_experts": "num_experts"},
         quirks="MoE from num_local_experts (experts of intermediate_size)",
-        peft_experts="fused"),  # peft adds "mixtral" to the conversion patterns itself
+        tree=_decoder_tree(mlp="gate experts(act_fn)"), modules=_MIXTRAL, peft_fused=("w1", "w3"),
+        peft_experts="fused",  # peft adds "mixtral" to the conversion patterns itself
+        window=WindowKeys()),  # MixtralModel: create_sliding_window_causal_mask when config.sliding_window is set
     # Qwen2Attention: q/k/v_proj bias=True, o_proj bias=False (not configurable).
     _llama_like("qwen2", "Qwen2ForCausalLM", dict(
         vocab_size=151936, hidden_size=4096, intermediate_size=22016, num_hidden_layers=32, num_attention_heads=32,
         num_key_value_heads=32, head_dim="", hidden_act="silu", max_position_embeddings=32768,
-        tie_word_embeddings=False), {**_ROPE, "qkv_bias": True}),
+        tie_word_embeddings=False, use_sliding_window=False, sliding_window=4096, max_window_layers=28),
+        {**_ROPE, "qkv_bias": True},
+        # Qwen2Config.__post_init__: layer_types "sliding_attention" for i >= max_window_layers with use_sliding_window
+        window=WindowKeys(enabled="use_sliding_window", first_layer="max_window_layers")),
     # Qwen2MoeSparseMoeBlock: router, experts of moe_intermediate_size, one shared_expert MLP of
     # shared_expert_intermediate_size and a shared_expert_gate Linear(hidden, 1, bias=False).
     _llama_like("qwen2_moe", "Qwen2MoeForCausalLM", dict(
@@ -139,20 +167,34 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
         moe=MoeKeys("num_experts", expert_ffn_dim="moe_intermediate_size", sparse_layers=_QWEN_MOE_LAYERS,
                     shared_expert_ffn_dim="shared_expert_intermediate_size", shared_expert_gate=True),
         quirks="dense blocks from mlp_only_layers / decoder_sparse_step; one gated shared expert",
+        # Qwen2MoeConfig layer_types: windows on blocks with (i + 1) % 2 and i < max_window_layers (not expressible)
+        reject={"use_sliding_window": (True, "Qwen2-MoE with use_sliding_window = true (windows on every other block "
+                                             "below max_window_layers)")},
+        tree=_decoder_tree(mlp=_MOE_MLP + f" shared_expert?shared({_GATED_MLP}) shared_expert_gate?shared_gate"),
+        modules={**_QWEN_MOE, "shared_expert_gate": ("shared_gate",)},
         peft_experts="none"),  # transformers maps qwen3_moe etc. -> "qwen2_moe", but has no "qwen2_moe" key
     # Qwen3Attention: q_norm / k_norm = RMSNorm(head_dim).
     _llama_like("qwen3", "Qwen3ForCausalLM", dict(
         vocab_size=151936, hidden_size=4096, intermediate_size=22016, num_hidden_layers=32, num_attention_heads=32,
         num_key_value_heads=32, head_dim=128, hidden_act="silu", max_position_embeddings=32768,
-        tie_word_embeddings=False, attention_bias=False), {**_ROPE, "qk_norm": True, **_ATTN_BIAS}),
+        tie_word_embeddings=False, attention_bias=False, use_sliding_window=False, sliding_window=4096,
+        max_window_layers=28), {**_ROPE, "qk_norm": True, **_ATTN_BIAS},
+        tree=_decoder_tree(attn=_ATTN + " q_norm k_norm"),
+        # Qwen3Config.__post_init__: as Qwen2 (blocks i >= max_window_layers with use_sliding_window)
+        window=WindowKeys(enabled="use_sliding_window", first_layer="max_window_layers")),
     # No head_dim field: Qwen3MoeAttention uses getattr(config, "head_dim", hidden_size // num_attention_heads).
     _llama_like("qwen3_moe", "Qwen3MoeForCausalLM", dict(
         vocab_size=151936, hidden_size=2048, intermediate_size=6144, num_hidden_layers=24, num_attention_heads=32,
         num_key_value_heads=4, head_dim="", hidden_act="silu", max_position_embeddings=32768,
         tie_word_embeddings=False, attention_bias=False, decoder_sparse_step=1, moe_intermediate_size=768,
-        num_experts_per_tok=8, num_experts=128, mlp_only_layers=[]), {**_ROPE, "qk_norm": True, **_ATTN_BIAS},
+        num_experts_per_tok=8, num_experts=128, mlp_only_layers=[], use_sliding_window=False, sliding_window=4096),
+        {**_ROPE, "qk_norm": True, **_ATTN_BIAS},
+        # Qwen3MoeModel: create_sliding_window_causal_mask for every block when use_sliding_window
+        window=WindowKeys(enabled="use_sliding_window"),
         moe=MoeKeys("num_experts", expert_ffn_dim="moe_intermediate_size", sparse_layers=_QWEN_MOE_LAYERS),
         peft=None, quirks="dense blocks from mlp_only_layers / decoder_sparse_step",
+        tree=_decoder_tree(attn=_ATTN + " q_norm k_norm", mlp=_MOE_MLP), modules=_QWEN_MOE,
+        peft_fused=("gate_proj", "up_proj"),
         peft_experts="fused"),  # _MODEL_TO_CONVERSION_PATTERN["qwen3_moe"] = "qwen2_moe"
     # GemmaRMSNorm scales by (1 + weight): still one weight vector per norm.
     _llama_like("gemma", "GemmaForCausalLM", dict(
@@ -163,13 +205,16 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
     _llama_like("gemma2", "Gemma2ForCausalLM", dict(
         vocab_size=256000, hidden_size=2304, intermediate_size=9216, num_hidden_layers=26, num_attention_heads=8,
         num_key_value_heads=4, head_dim=256, hidden_activation="gelu_pytorch_tanh", max_position_embeddings=8192,
-        tie_word_embeddings=True, attention_bias=False), {**_ROPE, "norms_per_layer": 4, **_ATTN_BIAS},
+        tie_word_embeddings=True, attention_bias=False, sliding_window=4096), {**_ROPE, "norms_per_layer": 4, **_ATTN_BIAS},
         aliases={"hidden_act": "hidden_activation"}, quirks="eager attention (logit soft-capping)",
+        tree=_decoder_tree(layer=_NORMS + " pre_feedforward_layernorm post_feedforward_layernorm"),
         # refitted (benchmarks/fit_families.py, calibration shapes) once the soft-capping tanh had its own term
         # (it was (23, 1) / (13, 1))
         activation_fit={"full": (20, 0), "lora": (10, 0), "lora-fp32": (20, 0)},
         # Gemma2PreTrainedModel._supports_sdpa = False (attention logit soft-capping): eager attention
-        sdpa=False, softcapping=True),
+        sdpa=False, softcapping=True,
+        # Gemma2Config layer_types: "sliding_attention" on blocks 0, 2, 4, ...
+        window=WindowKeys(every_other=True)),
     # Phi3Attention: fused qkv_proj and o_proj without bias; Phi3MLP: fused gate_up_proj and down_proj.
     Family("phi3", "Phi3ForCausalLM", True, dict(
         vocab_size=32064, hidden_size=3072, intermediate_size=8192, num_hidden_layers=32, num_attention_heads=32,
@@ -178,7 +223,11 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
         {"qkv_proj": ("qkv",), "o_proj": ("o",), "gate_up_proj": ("gate_up",), "down_proj": ("down",),
          "embed_tokens": ("embed",), "lm_head": ("head",)}, None, arch=_ROPE,
         dropout_keys=("resid_pdrop", "embd_pdrop"), dropout_h=4,
-        activation_fit={"lora": (-2, 0), "lora-fp32": (12, 0), "prefill": (0, 2)}),
+        activation_fit={"lora": (-2, 0), "lora-fp32": (12, 0), "prefill": (0, 2)},
+        tree=_decoder_tree(attn="o_proj qkv_proj", mlp="gate_up_proj down_proj activation_fn",
+                           layer=_NORMS + " resid_attn_dropout resid_mlp_dropout"),
+        # Phi3Model: create_sliding_window_causal_mask when config.sliding_window is set (Phi-3-mini-4k: 2047)
+        window=WindowKeys()),
     # GPT2Attention / GPT2MLP: Conv1D layers (c_attn, c_proj, c_fc, c_proj) with biases; wpe has n_positions rows.
     Family("gpt2", "GPT2LMHeadModel", False, dict(
         vocab_size=50257, n_positions=1024, n_embd=768, n_layer=12, n_head=12, n_inner="", num_key_value_heads="",
@@ -193,7 +242,9 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
         reject={"add_cross_attention": (True, "GPT-2 with add_cross_attention = true (an encoder-decoder)")},
         dropout_keys=("resid_pdrop", "embd_pdrop"), attention_dropout_keys=("attn_pdrop",), dropout_h=6,
         activation_fit={"full": (-14, 2), "lora": (-10, 2), "lora-fp32": (0, 4), "prefill": (2, 2)},
-        quirks="learned positions = n_positions"),
+        quirks="learned positions = n_positions",
+        tree="transformer(wte wpe drop h(#(ln_1 attn(c_attn c_proj attn_dropout resid_dropout) ln_2 "
+             "mlp(c_fc c_proj act dropout))) ln_f) lm_head"),
     # GPTNeoXAttention: query_key_value and dense with bias=config.attention_bias; GPTNeoXMLP: nn.Linear with bias.
     Family("gpt_neox", "GPTNeoXForCausalLM", False, dict(
         vocab_size=50432, hidden_size=6144, num_hidden_layers=44, num_attention_heads=64, num_key_value_heads="",
@@ -202,7 +253,10 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
         {**_NEOX, "embed_in": ("embed",)}, ("query_key_value",),
         arch={"norm": "layernorm", **_ATTN_BIAS, "mlp_bias": True, "parallel_attention": "$use_parallel_residual"},
         dropout_keys=("hidden_dropout",), dropout_h=6,
-        activation_fit={"full": (-12, -4), "lora": (-8, -4), "lora-fp32": (8, -8), "prefill": (2.1, -2.4)}),
+        activation_fit={"full": (-12, -4), "lora": (-8, -4), "lora-fp32": (8, -8), "prefill": (2.1, -2.4)},
+        tree="gpt_neox(embed_in emb_dropout layers(#(input_layernorm post_attention_layernorm post_attention_dropout "
+             "post_mlp_dropout attention(query_key_value dense) mlp(dense_h_to_4h dense_4h_to_h act))) "
+             "final_layer_norm rotary_emb) lm_head"),
     # FalconLinear layers take bias=config.bias; LayerNorm has weight and bias. n_embed, n_head and n_layer are the
     # names of the original RefinedWeb configs.
     Family("falcon", "FalconForCausalLM", False, dict(
@@ -228,7 +282,12 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
         # refitted (benchmarks/fit_families.py, calibration shapes) once sdpa's math kernel had its own term: the
         # same residual as GPT-NeoX's parallel LayerNorm / GELU block (it was (-3.2, -2.55) / (0.8, -2.55))
         activation_fit={"full": (-12, -4), "lora": (-8, -4), "lora-fp32": (-5, -8)},
-        quirks="kv heads from new_decoder_architecture / multi_query; norms from num_ln_in_parallel_attn; alibi"),
+        quirks="kv heads from new_decoder_architecture / multi_query; norms from num_ln_in_parallel_attn; alibi",
+        # FalconDecoderLayer: sequential -> input + post_attention layernorm; parallel with two norms -> ln_attn +
+        # ln_mlp; parallel with one -> input_layernorm. FalconModel builds rotary_emb even with alibi.
+        tree="transformer(word_embeddings h(#(self_attention(query_key_value dense attention_dropout) "
+             "mlp(dense_h_to_4h act dense_4h_to_h) input_layernorm?no_norm_pair post_attention_layernorm?sequential "
+             "ln_attn?norm_pair ln_mlp?norm_pair)) ln_f rotary_emb) lm_head"),
     # OPTAttention: q/k/v/out_proj bias=enable_bias; fc1/fc2 bias=enable_bias; OPTLearnedPositionalEmbedding has
     # max_position_embeddings + 2 rows (offset 2, from fairseq).
     Family("opt", "OPTForCausalLM", False, dict(
@@ -248,7 +307,10 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
                                          "(e.g. opt-350m)")},
         dropout_keys=("dropout",), dropout_h=4,
         activation_fit={"full": (-10, -6), "lora": (-6, -4), "lora-fp32": (0, -12), "prefill": (-0.5, -2.0)},
-        quirks="learned positions = max_position_embeddings + 2; word_embed_proj_dim must equal hidden_size"),
+        quirks="learned positions = max_position_embeddings + 2; word_embed_proj_dim must equal hidden_size",
+        # OPTDecoder: final_layer_norm only with do_layer_norm_before and not _remove_final_layer_norm
+        tree="model(decoder(embed_tokens embed_positions final_layer_norm?final_norm layers(#(self_attn(k_proj "
+             "v_proj q_proj out_proj) activation_fn self_attn_layer_norm fc1 fc2 final_layer_norm)))) lm_head"),
     # OlmoLayerNorm: F.layer_norm without weight or bias (no parameters).
     _llama_like("olmo", "OlmoForCausalLM", dict(
         vocab_size=50304, hidden_size=4096, intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32,
@@ -259,6 +321,8 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
 
 # Names used when model.family is not set: the separate-projection layout most families share.
 GENERIC_MODULES: Mapping[str, tuple[str, ...]] = {**_SEPARATE, **_MOE}
+# ... and the module tree then assumed: Llama's, with a router and experts when the architecture has MoE blocks.
+GENERIC_TREE = _decoder_tree(mlp=_MOE_MLP)
 
 
 def family(model_type: str | None) -> Family | None:
@@ -269,6 +333,12 @@ def modules_for(model_type: str | None) -> Mapping[str, tuple[str, ...]]:
     """LoRA target name -> roles for a family; the separate q/k/v/o layout when the family is unknown."""
     fam = family(model_type)
     return fam.modules if fam is not None else GENERIC_MODULES
+
+
+def tree_for(model_type: str | None) -> str:
+    """The family's module tree (llmspec.spec.module_tree); Llama's (with MoE blocks) when the family is unknown."""
+    fam = family(model_type)
+    return fam.tree if fam is not None else GENERIC_TREE
 
 
 @dataclass(frozen=True)

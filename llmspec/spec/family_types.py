@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from llmspec.spec.module_tree import adaptable, containers, distinct_names
+
 if TYPE_CHECKING:
     from llmspec.spec.models import Architecture
 
@@ -80,6 +82,21 @@ class MoeKeys:
     """The shared expert's output passes a learned sigmoid gate (hidden -> 1)."""
 
 
+@dataclass(frozen=True)
+class WindowKeys:
+    """Where a family keeps sliding-window attention in config.json (transformers 5.24 configuration_<family>.py):
+    architecture.sliding_window and sliding_window_layers (llmspec.estimate.mask sizes the dense mask from them)."""
+
+    key: str = "sliding_window"
+    """The window in tokens (null or 0: full attention)."""
+    enabled: str | None = None
+    """A boolean key that must be true for the window to apply (Qwen2 use_sliding_window)."""
+    first_layer: str | None = None
+    """Key of the first windowed block: blocks i >= it use the window (Qwen2 max_window_layers)."""
+    every_other: bool = False
+    """Blocks 0, 2, 4, ... use the window, the others attend fully (Gemma 2 layer_types)."""
+
+
 ArchRule = Any
 """A literal, "$key" (a boolean config key), Switch, AllOf or Offset."""
 
@@ -133,6 +150,8 @@ class Family:
     under fp32 precision (instead of "lora"; fitted after the blind held-out run, on the calibration shapes),
     "prefill" at the peak of a prefill. Fitted on the real class at three small shapes by benchmarks/fit_families.py (calibration),
     then checked on the held-out real widths of benchmarks/memory_accuracy.py. Empty: the Llama coefficients hold."""
+    window: WindowKeys | None = None
+    """Sliding-window attention keys (None: the class attends fully in every block)."""
     config_overrides: Mapping[str, Any] = field(default_factory=dict)
     """config keys a spec's architecture cannot express, set when --measure writes the config from a spec (not from
     model.hf_config): what the estimate assumes."""
@@ -162,8 +181,24 @@ class Family:
     _MODEL_TO_CONVERSION_PATTERN), so neither the 3-D experts nor the router (not nn.Linear) are adapted.
     "separate": one adapter per expert matrix (transformers 4 nn.Linear experts; families outside the registry)."""
 
+    peft_fused: tuple[str, ...] = ()
+    """Target names PEFT's MoE conversion fuses into one adapter on the experts' gate_up_proj; naming some but not
+    all of them makes PEFT raise "Cannot convert PEFT target(s) ... without also targeting ..."
+    (peft/utils/transformers_weight_conversion.py, _MOE_FUSED_TARGETS)."""
+    tree: str = ""
+    """The class's module tree, every ``named_modules()`` path in compact form (``llmspec.spec.module_tree``): the
+    LoRA target names above are its adaptable leaves, every other name is a container PEFT cannot adapt (an
+    attention or MLP block, a decoder layer, a norm, a dropout, the rotary embedding). Checked against the real
+    class built from each preset (tests/params/test_module_tree.py)."""
+
+    @property
+    def container_names(self) -> tuple[str, ...]:
+        """Module names of the tree that PEFT cannot adapt (blocks, layers, norms, dropouts, rotary embedding)."""
+        return containers(self.tree, self.modules, self.peft_experts)
+
     @property
     def linear_names(self) -> tuple[str, ...]:
         """Module names of the block linears (what "all-linear" selects), in registry order."""
         skip = {"embed", "pos_embed", "head"}
-        return tuple(n for n, roles in self.modules.items() if not set(roles) & skip and n not in ("w1", "w2", "w3"))
+        return tuple(n for n in distinct_names(self.modules) if not set(self.modules[n]) & skip
+                     and adaptable(self.modules, self.peft_experts, n))

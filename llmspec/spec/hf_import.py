@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from llmspec.spec.families import FAMILIES, Family
-from llmspec.spec.family_types import AllOf, MoeKeys, Offset, Switch
+from llmspec.spec.family_types import AllOf, MoeKeys, Offset, Switch, WindowKeys
 from llmspec.spec.models import Architecture
 
 # hidden_act -> Architecture.activation, for gated MLPs (gate, up, down) and plain ones (fc1, fc2).
@@ -133,6 +133,8 @@ def architecture_from_hf(config: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         arch[field] = _field(r, rule, arch)
     if entry.moe is not None:
         _moe(r, entry.moe, arch)
+    if entry.window is not None:
+        _window(r, entry.window, arch)
     if entry.import_hook is not None:
         entry.import_hook(r, arch)
     return family, _validated(arch)
@@ -184,6 +186,27 @@ def _moe(r: _Reader, keys: MoeKeys, arch: dict[str, Any]) -> None:
         if shared:
             moe.update(shared_experts=1, shared_expert_ffn_dim=shared, shared_expert_gate=keys.shared_expert_gate)
     arch["moe"] = moe
+
+
+def _window(r: _Reader, keys: WindowKeys, arch: dict[str, Any]) -> None:
+    """The registry's sliding-window keys -> architecture.sliding_window (and sliding_window_layers when not every
+    block has it). A window at least context_length long never hides a key within the context: full attention."""
+    if keys.enabled is not None and not r.get(keys.enabled, required=False):
+        return
+    window = r.int(keys.key, required=False)
+    if not window or window >= arch["context_length"]:
+        return
+    n = arch["n_layers"]
+    if keys.every_other:
+        layers = (n + 1) // 2
+    elif keys.first_layer is not None:
+        layers = max(0, n - r.count(keys.first_layer))
+    else:
+        layers = n
+    if layers:
+        arch["sliding_window"] = window
+        if layers != n:
+            arch["sliding_window_layers"] = layers
 
 
 def architecture_from_file(path: str | Path) -> tuple[str, dict[str, Any]]:

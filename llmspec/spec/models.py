@@ -108,6 +108,15 @@ class Architecture(Strict):
     moe: MoE | None = None
     """Mixture-of-experts MLPs; absent for dense models."""
 
+    # --- sliding-window attention (issues 9 and 12): read from config.json by the importer, sizes the dense mask ---
+    sliding_window: int | None = Field(default=None, ge=1, le=100_000_000)
+    """Sliding-window attention: each query attends to at most this many keys (config.json sliding_window:
+    Mistral-7B-v0.1 4096, Phi-3-mini-4k 2047, Gemma 2 4096). Unset: full causal attention in every block. From
+    seq_len = window on, sdpa needs an explicit (batch, 1, seq, seq) mask (llmspec.estimate.mask)."""
+    sliding_window_layers: int | None = Field(default=None, ge=0, le=10_000)
+    """Blocks that use the window, the rest attending fully. Unset: every block (Mistral, Mixtral, Phi-3); Gemma 2
+    every other block (ceil(n_layers / 2)); Qwen2 with use_sliding_window the blocks from max_window_layers on."""
+
     @model_validator(mode="after")
     def _some_moe_layers(self) -> Architecture:
         if self.moe is not None and self.moe.dense_layers >= self.n_layers:
@@ -129,6 +138,13 @@ class Architecture(Strict):
     @property
     def gated(self) -> bool:
         return self.activation in GATED_ACTIVATIONS
+
+    @property
+    def window_layers(self) -> int:
+        """Blocks with sliding-window attention: 0 without a window, else sliding_window_layers or every block."""
+        if self.sliding_window is None:
+            return 0
+        return min(self.n_layers, self.n_layers if self.sliding_window_layers is None else self.sliding_window_layers)
 
 
 class Model(Strict):
@@ -269,8 +285,11 @@ class Training(Strict):
     """Whether examples are packed into full seq_len sequences."""
     activation_checkpointing: bool = False
     """Recompute activations in backward instead of storing them (full recomputation per block)."""
-    attention: Literal["flash", "sdpa", "eager"] = "flash"
-    """Attention kernel: flash / sdpa (memory-efficient, no s*s scores stored) or eager (materialises them)."""
+    attention: Literal["flash", "sdpa", "eager"] | None = None
+    """Attention kernel: flash (FlashAttention-2: padding and windows handled inside the kernel), sdpa (torch's
+    scaled_dot_product_attention: no s*s scores stored, but a padded batch or a sliding window at seq_len >= window
+    needs a dense (batch, 1, seq, seq) mask) or eager (materialises the scores). Unset: the stack's (HF Trainer:
+    sdpa, transformers' default attn_implementation)."""
     validation_split: float | None = Field(default=None, ge=0, lt=1)
     """Share of the data held out for validation."""
     early_stopping: bool = False
@@ -311,8 +330,15 @@ class Training(Strict):
     # --- FSDP gradient accumulation (issue 12): unset takes the stack's default ---
     sync_each_batch: bool | None = None
     """FSDP with gradient_accumulation > 1: reduce-scatter gradients on every micro-batch (true: each rank keeps
-    its gradient shard) or only on the last one (false: FSDP no_sync accumulates every FSDP unit's full unsharded
-    gradients on each rank; HF Trainer / accelerate and LitGPT do this). Unset: the stack's."""
+    its gradient shard) or only on the last one (false: each rank keeps the full unsharded gradient of every FSDP
+    unit with a trainable parameter; HF Trainer / accelerate and LitGPT do this). Under LoRA that is only the
+    adapters' where the stack makes them units of their own (HF Trainer's PEFT wrap policy, FSDP2 in LitGPT and
+    torchtune), each block's whole gradient where adapters sit inside their block's unit. Unset: the stack's."""
+    fsdp_lora_units: Literal["adapters", "blocks", "per-parameter"] | None = None
+    """How FSDP wraps a LoRA/QLoRA model, which decides what sync_each_batch = false keeps: "adapters" (each
+    adapter layer its own FSDP unit: PEFT's fsdp_auto_wrap_policy, which HF Trainer applies), "per-parameter"
+    (FSDP2 fully_shard: torchtune, LitGPT 0.5) or "blocks" (one FSDP1 unit per block with the adapters inside:
+    the block's whole gradient is kept, frozen weights included). Unset: the stack's."""
 
     data: Data | None = None
     """Dataset file paths."""
@@ -433,6 +459,12 @@ class Inference(Strict):
     """bitsandbytes nf4 / fp4: the output head is 4-bit too, quantised from fp16 as Lightning's
     BitsandbytesPrecision does (LitGPT): a dequantised weight is an fp16 copy plus its cast to the compute dtype."""
 
+    # --- padded prompts (issue 12: the dense attention-mask buffer) ---
+    padded: bool = False
+    """The prompts of a batch differ in length and are padded to the longest (HF generate and lm-eval's hf model
+    with batch_size > 1): under sdpa the prefill builds a dense (batch, 1, prompt, prompt) mask
+    (llmspec.estimate.mask). Paged engines (vllm, tgi, trtllm) run ragged batches and pad nothing."""
+
     @model_validator(mode="after")
     def _engine_defaults(self) -> Inference:
         from llmspec.spec.stacks import engine
@@ -473,7 +505,7 @@ class Hardware(Strict):
     """GPUs per node."""
     nodes: int = Field(default=1, ge=1, le=100_000)
     """Nodes."""
-    memory: Bytes | None = Field(default=None, le=2**50)
+    memory: Bytes | None = Field(default=None, gt=0, le=2**50)
     """Override the accelerator's memory, e.g. "40GiB" for a MIG slice or a shared card."""
     sharding: Sharding = "none"
     """Data-parallel state sharding: none (DDP), zero1 (optimizer), zero2 (+ gradients), zero3 / fsdp (+ weights)."""

@@ -29,6 +29,8 @@ KNOBS: dict[str, tuple[str, str]] = {
     "qlora_quantize": ("lora", "quantize"),
     "sync_each_batch": ("training", "sync_each_batch"),
     "qlora_quant_chunk": ("lora", "quant_chunk"),
+    "attention": ("training", "attention"),
+    "fsdp_lora_units": ("training", "fsdp_lora_units"),
 }
 
 

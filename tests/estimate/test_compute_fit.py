@@ -85,9 +85,9 @@ def test_nothing_to_fix_when_it_fits(load):
 
 def test_inference_fixes(load):
     spec = load(LLAMA2_7B, 'hardware.memory="12GiB"', "inference.batch_size=1")
-    fixes = [f for f in what_would_fit(spec) if f.mode == "inference"]
+    fixes = [f for f in what_would_fit(spec) if "inference" in f.modes]  # training fails too: joined fixes
     assert fixes and fixes[0].overrides
-    assert all(f.total_bytes <= 12 * 2**30 for f in fixes)
+    assert all(f.totals["inference"] <= 12 * 2**30 for f in fixes)
 
 
 def test_json_contract_keys(load):

@@ -21,16 +21,19 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def exhaustive(spec, limit: int = 5) -> list[fit.Fix]:
-    """what_would_fit without any pruning: every combination of distinct groups, sizes 1..3, all estimated."""
-    out = []
-    plans = []
-    if spec.training is not None:
-        plans.append(("training", training_memory, fit._training_candidates))
-    if spec.inference is not None:
-        plans.append(("inference", inference_memory, fit._inference_candidates))
-    for mode, estimator, candidates in plans:
-        if estimator(spec).fits is not False:
+    """what_would_fit without any pruning: every combination of distinct groups, sizes 1..3, all estimated (the
+    joining of training and inference fixes, fit.complete, is the same step in both)."""
+    plans = {"training": (training_memory, fit._training_candidates),
+             "inference": (inference_memory, fit._inference_candidates)}
+    modes = [m for m, section in (("training", spec.training), ("inference", spec.inference)) if section is not None]
+    ests = {m: plans[m][0](spec) for m in modes}
+    if not any(e.fits is False for e in ests.values()):
+        return []
+    by_mode = {}
+    for mode in modes:
+        if not fit._short(ests[mode]):
             continue
+        estimator, candidates = plans[mode]
         cands = candidates(spec)
         found = []
         for size in (1, 2, 3):
@@ -48,8 +51,8 @@ def exhaustive(spec, limit: int = 5) -> list[fit.Fix]:
         best = {}
         for f in sorted(found, key=lambda f: (f.cost, f.total_bytes)):
             best.setdefault(f.group, f)
-        out += sorted(best.values(), key=lambda f: (f.cost, f.total_bytes))[:limit]
-    return out
+        by_mode[mode] = sorted(best.values(), key=lambda f: (f.cost, f.total_bytes))[:limit]
+    return fit.complete(spec, by_mode, modes, limit)
 
 
 VARIANTS = [

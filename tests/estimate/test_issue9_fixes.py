@@ -211,6 +211,50 @@ def test_every_suggestion_once_applied_passes_mem001_and_mem002():
     assert applied >= 5
 
 
+# A hardware sweep: every example on smaller GPUs, as written and with heavier variants, so that training and serving
+# both fail on some of them. Before the fix, a spec whose training and serving both failed got training fixes that
+# left MEM003 and inference fixes that left MEM001 (4 of 5 on llama2-7b on a T4 without checkpointing), and the
+# tensor-parallel fix left HW004 (more tensor-parallel GPUs than the spec had).
+SWEEP_ACCELERATORS = ("T4", "L4", "A10G", "A100-40GB")
+SWEEP_VARIANTS = ((), ("training.activation_checkpointing=false",), ("training.method=full",),
+                  ("training.micro_batch_size=8",), ("inference.batch_size=32",))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("accelerator", SWEEP_ACCELERATORS)
+def test_every_suggestion_on_smaller_gpus_leaves_no_memory_verdict(accelerator):
+    """Each fix, applied through `--set` as printed and re-linted by the real CLI, leaves no MEM001, MEM002,
+    MEM003 (and no HW004 from a tensor-parallel fix); when training and serving both fail, every fix repairs both."""
+    from llmspec.estimate import what_would_fit
+    from llmspec.spec.loader import load_spec
+
+    configs = both = applied = 0
+    for path in sorted((ROOT / "examples").glob("*.toml")):
+        plain = load_spec(path)
+        for variant in SWEEP_VARIANTS:
+            if any(getattr(plain, s.split(".")[0]) is None for s in variant):
+                continue  # the variant's table is not in this example
+            sets = (f"hardware.accelerator={accelerator}", *variant)
+            spec = load_spec(path, sets)
+            failing = {m for m, est in (("training", spec.training and training_memory(spec)),
+                                        ("inference", spec.inference and inference_memory(spec)))
+                       if est and est.fits is False}
+            fixes = what_would_fit(spec)
+            configs += 1
+            for fix in fixes:
+                args = [a for s in (*sets, *fix.set_args) for a in ("--set", s)]
+                result = CliRunner().invoke(cli, ["lint", str(path), *args, "--select", "MEM001,MEM002,MEM003,HW004"])
+                assert result.exit_code == 0 and "MEM0" not in result.output and "HW004" not in result.output, (
+                    path.name, sets, fix.set_args, result.output)
+                applied += 1
+            if failing == {"training", "inference"}:
+                both += 1
+                assert fixes and all(f.modes == ("training", "inference") for f in fixes), (path.name, sets)
+    assert configs >= 20 and applied >= 15
+    if accelerator == "T4":  # guard: the sweep reaches the case the fix is for
+        assert both >= 3
+
+
 # --- output honesty ---------------------------------------------------------------------------------------------
 
 NO_INFERENCE = TINY.replace("[inference]\nseq_len = 512\n", "")

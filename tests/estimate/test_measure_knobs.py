@@ -57,6 +57,7 @@ TRAINING = [
     ("activation_offload", (), ("training.activation_offload=true",), "activation_offload"),
     ("sync_each_batch", (*FSDP, "training.sync_each_batch=true"), ("training.sync_each_batch=false",),
      "sync_each_batch"),
+    ("fsdp_lora_units", (*FSDP, *LORA), ("training.fsdp_lora_units=blocks",), "sync_each_batch"),
 ]
 LORA_KNOBS = [
     ("rank", LORA, ("training.lora.rank=64",), "applied"),
@@ -92,6 +93,7 @@ INFERENCE = [
     ("quant_format", INT4, ("inference.quant_format=nf4",), "quant_format"),
     ("double_quant", (*INT4, "inference.quant_format=nf4"), ("inference.double_quant=true",), "quant_format"),
     ("quantize_head", (*INT4, "inference.quant_format=nf4"), ("inference.quantize_head=true",), "quant_format"),
+    ("padded", ("inference.batch_size=2",), ("inference.padded=true",), "applied"),
 ]
 # Fields with no memory effect (schedule, data, sampling of the run); test_fields_without_memory_effect checks it.
 NO_EFFECT = {

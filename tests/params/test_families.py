@@ -58,8 +58,12 @@ def test_registry_class_and_module_names_are_the_real_ones(model_type):
     model = meta_model(config)
     assert type(model).__name__ == FAMILIES[model_type].hf_class
     leaves = {name.rsplit(".", 1)[-1] for name, _ in [*model.named_modules(), *model.named_parameters()]}
-    if "gate_up_proj" in leaves:  # transformers-5 fused experts: PEFT maps gate_proj / up_proj onto gate_up_proj
-        leaves |= {"gate_proj", "up_proj"}  # (peft/utils/transformers_weight_conversion.py)
+    # transformers-5 fused experts: the names PEFT's conversion maps onto them (Mixtral's w1 / w3 / w2, Qwen3-MoE's
+    # gate_proj / up_proj / down_proj), read from PEFT's own table
+    from peft.utils import transformers_weight_conversion as conversion
+
+    pattern = conversion._MODEL_TO_CONVERSION_PATTERN.get(model_type)
+    leaves |= set(conversion._MOE_TARGET_MODULE_MAPPING.get(pattern, {})) if pattern else set()
     arch = Architecture(**architecture_from_hf(config)[1])
     names = module_names(arch, model_type)
     assert "lm_head" in names

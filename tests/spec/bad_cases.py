@@ -97,6 +97,8 @@ CASES = [
                             + '[hardware]\nmemory = "80 gigs"\n'},
          ["spec.toml:3:1: model.parameters: cannot read '40Q' as a count; write a number or a number with K, M, B or T, e.g. \"40M\"",
           "spec.toml:13:1: hardware.memory: cannot read '80 gigs' as a memory size; write e.g. \"80GiB\", \"24GB\" or a number of bytes"]),
+    Case("zero-memory", {"spec.toml": MINIMAL + '[hardware]\nmemory = 0\n'},
+         ["spec.toml:12:1: hardware.memory: 0 is out of range; it must be > 0"]),
     Case("unknown-key-did-you-mean", {"spec.toml": HF + "[training]\nepoch = 3\nlearning_rte = 1e-4\n", "c.json": LLAMA_JSON},
          ["spec.toml:5:1: unknown key 'epoch' in [training]; did you mean 'epochs'?",
           "spec.toml:6:1: unknown key 'learning_rte' in [training]; did you mean 'learning_rate'?"]),

@@ -58,8 +58,8 @@ def test_fused_optimizer_fixes_an_optimizer_step_peak(tmp_path):
     assert fixes and fixes[0].overrides == {"training.optimizer_impl": "fused"}
 
 
-# LitGPT LoRA on 2 x 24 GiB with FSDP and gradient accumulation: no_sync keeps each block's unsharded gradient
-# (about 13 GB for Llama-2-7B); reducing on every micro-batch frees it
+# accelerate (per-block FSDP1 units) LoRA on 2 x 20 GiB with gradient accumulation: no_sync keeps each block's
+# unsharded gradient (about 13 GB for Llama-2-7B); reducing on every micro-batch frees it
 FSDP_NO_SYNC = """
 [model]
 name = "llama-2-7b"
@@ -68,7 +68,7 @@ architecture = { n_layers = 32, d_model = 4096, n_heads = 32, ffn_dim = 11008, v
 
 [training]
 method = "lora"
-stack = "litgpt"
+stack = "accelerate"  # per-block FSDP units: no_sync keeps the blocks' whole gradients
 precision = "bf16"
 micro_batch_size = 1
 gradient_accumulation = 16

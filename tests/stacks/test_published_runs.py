@@ -48,3 +48,69 @@ def test_every_scored_run_gets_an_estimate():
     scored = [r for r in rows if "error" in r]
     assert len(scored) == sum(1 for r in RUNS if not r.get("exclude"))
     assert all(r["estimate"] > 0 and r["measured_bytes"] > 0 for r in scored)
+
+
+# --- blind set 2 (benchmarks/published/runs_blind2.toml): validated here, never scored by a test ---------------
+BLIND2 = ROOT / "benchmarks/published/runs_blind2.toml"
+
+
+def test_blind2_rows_validate_without_an_estimate(monkeypatch):
+    """--validate builds every scored row's spec; the estimator must not be called (the set stays blind)."""
+    import llmspec.estimate as est
+
+    def refuse(*_a, **_k):
+        raise AssertionError("the blind set must not be estimated")
+
+    monkeypatch.setattr(est, "training_memory", refuse)
+    monkeypatch.setattr(est, "inference_memory", refuse)
+    assert _bench().validate(BLIND2) == []
+    assert _bench().main(["--validate", str(BLIND2)]) == 0
+
+
+def test_blind2_records_what_the_issue_asks():
+    runs = tomllib.loads(BLIND2.read_text(encoding="utf-8"))["run"]
+    for run in runs:
+        assert CITE.match(run["cite"]), run["cite"]
+        assert run["counter"] in ("allocated", "reserved", "active", "nvidia-smi", "unstated")
+        assert set(run["needs"]) <= NEEDS
+        if run.get("exclude"):
+            assert re.match(r"^E(1|2|7|8|9|10|11): ", run["exclude"])
+        else:
+            assert run["counter"] != "unstated"
+    scored = [r for r in runs if not r.get("exclude")]
+    assert len(scored) >= 25
+    old = {r["id"] for r in RUNS}
+    assert not old & {r["id"] for r in runs}
+
+
+def test_validate_reports_a_bad_row_on_one_line(tmp_path):
+    bad = tmp_path / "runs.toml"
+    bad.write_text('[[run]]\nid = "x"\nsource = "litgpt"\nstack = "litgpt"\nunit = "GB"\nmeasured = 1.0\n'
+                   '[run.spec]\nmodel = "llama-2-7b"\ntraining = { method = "lora", micro_batch_size = 0 }\n',
+                   encoding="utf-8")
+    problems = _bench().validate(bad)
+    assert len(problems) == 1 and "run x: training.micro_batch_size" in problems[0]
+    assert _bench().main(["--validate", str(bad)]) == 1
+
+
+def test_runs_mode_scores_a_given_file_into_its_own_section(tmp_path, capsys):
+    """--runs FILE --fold-name NAME on a copy of one runs.toml row (already scored, not blind); --no-write."""
+    text = (ROOT / "benchmarks/published/runs.toml").read_text(encoding="utf-8")
+    first = text[text.index('[[run]]\nid = "peft-lora-rank32"'):text.index('[[run]]\nid = "peft-lora-rank64"')]
+    runs = tmp_path / "one.toml"
+    runs.write_text(first, encoding="utf-8")
+    assert _bench().main(["--runs", str(runs), "--fold-name", "Trial fold", "--no-write"]) == 0
+    out = capsys.readouterr().out
+    assert "## Trial fold" in out and "`peft-lora-rank32`" in out and "| counter reserved | 1 |" in out
+    assert not runs.with_suffix(".json").exists()
+    with pytest.raises(SystemExit):
+        _bench().main(["--runs", str(runs), "--no-write"])
+
+
+def test_runs_mode_refuses_a_second_scoring(tmp_path, monkeypatch):
+    mod = _bench()
+    (tmp_path / "published_memory.md").write_text("# x\n\n## Blind set 2\n\nscored\n", encoding="utf-8")
+    monkeypatch.setattr(mod, "HERE", tmp_path)
+    monkeypatch.setattr(mod, "run_all", lambda *_a: pytest.fail("must not score"))
+    assert mod.main(["--runs", str(BLIND2), "--fold-name", "Blind set 2"]) == 1
+    assert (tmp_path / "published_memory.md").read_text(encoding="utf-8").count("## Blind set 2") == 1

@@ -48,12 +48,12 @@ def levers(est, k: int = 2) -> str:
 
 def fixes_text(ctx, mode: str, limit: int = 3) -> str:
     # what_would_fit keeps the `limit` cheapest fixes per mode, so asking for `limit` gives the same first ones
-    # as the default 5 while letting its search stop sooner
-    fixes = [f for f in ctx.estimate("what_would_fit", limit) if f.mode == mode][:limit]
+    # as the default 5 while letting its search stop sooner; a fix of both verdicts is listed under each
+    fixes = [f for f in ctx.estimate("what_would_fit", limit) if mode in f.modes][:limit]
     if not fixes:
         est = ctx.estimate(f"{mode}_memory")
         return ("no single change, nor a pair of changes, that the estimator tries makes it fit; shrink the largest "
                 f"parts: {levers(est)}; then re-run `llmspec lint`")
-    items = [f"{f.description} -> {format_bytes(f.total_bytes)} ({' '.join('--set ' + shlex.quote(a) for a in f.set_args)})"
+    items = [f"{f.description} -> {format_bytes(f.totals.get(mode, f.total_bytes))} ({' '.join('--set ' + shlex.quote(a) for a in f.set_args)})"
              for f in fixes]
     return "cheapest fixes: " + "; ".join(f"{i + 1}) {text}" for i, text in enumerate(items))

@@ -11,7 +11,8 @@ class MemoryHeadroom(Rule):
 
     A run estimated just under capacity is likely to fail anyway: estimates are not exact, sequence lengths
     and batch shapes vary (padding, the longest batch), and the caching allocator fragments memory over time.
-    Checked for training and for inference, when the spec has [hardware].
+    Checked for training and for inference, when the spec has [hardware]; not for paged serving engines (vllm,
+    tgi, trtllm), which fill their share of the GPU by design and queue what does not fit (MEM006).
 
     Why:
     llmspec's estimate includes an 8% fragmentation allowance, but the CPU-side measurements that validate it
@@ -62,8 +63,8 @@ class MemoryHeadroom(Rule):
             if section is None:
                 continue
             est = ctx.estimate(f"{mode}_memory")
-            if not est.fits or not est.capacity_bytes:
-                continue
+            if not est.fits or not est.capacity_bytes or getattr(est, "concurrency", None) is not None:
+                continue  # a paged engine fills its share by design and queues the rest: MEM006
             share = est.headroom_bytes / est.capacity_bytes
             if share < minimum:
                 yield self.finding(
