@@ -87,6 +87,18 @@ def fused_linear_ce(x, weight):
     return _FusedLinearCE.apply(x, weight)
 
 
+def quantised(name: str, p, tr: Training) -> bool:
+    """Whether a frozen parameter is a QLoRA 4-bit weight under lora.quantize: every block linear (bitsandbytes via
+    transformers), only the adapted ones (torchtune: peft's base_layer of an adapted module), or every nn.Linear,
+    the head too (Lightning)."""
+    if p.requires_grad or p.dim() != 2 or "embed" in name:
+        return False
+    how = (tr.lora.quantize if tr.lora is not None else None) or "all-linear"
+    if how == "adapted":
+        return ".base_layer." in name
+    return how == "every-linear" or "lm_head" not in name
+
+
 def loss_notes(tr: Training) -> list[str]:
     if tr.loss == "chunked":
         from llmspec.estimate.stack import loss_chunk_count

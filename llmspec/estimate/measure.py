@@ -28,7 +28,13 @@ import contextlib
 from dataclasses import dataclass, field
 
 from llmspec.estimate import precision as P
-from llmspec.estimate._measure_knobs import loss_notes, training_loss, unapplied_inference, unapplied_training
+from llmspec.estimate._measure_knobs import (
+    loss_notes,
+    quantised,
+    training_loss,
+    unapplied_inference,
+    unapplied_training,
+)
 from llmspec.estimate._measure_support import (
     build,
     dtype_of,
@@ -148,7 +154,7 @@ def measure_training(spec: Spec, *, fake: bool = True) -> Measurement:
         big_linear = 0
         for name, p in model.named_parameters():
             size: float | None = None
-            if nf4 and _quantised(name, p, tr):
+            if nf4 and quantised(name, p, tr):
                 size = p.numel() * nf4
                 big_linear = max(big_linear, p.numel())
             tracker.register(p, "weights", size)
@@ -310,15 +316,3 @@ def measure_inference(spec: Spec) -> Measurement:
     peak = sum(parts.values())
     return Measurement("inference", peak, "forward", parts, {"forward": peak}, {"forward": parts}, {}, emulated,
                        time.perf_counter() - start, model_class, 1)
-
-
-def _quantised(name: str, p, tr) -> bool:
-    """Whether a frozen parameter is a QLoRA 4-bit weight under lora.quantize: every block linear (bitsandbytes via
-    transformers), only the adapted ones (torchtune: peft's base_layer of an adapted module), or every nn.Linear,
-    the head too (Lightning)."""
-    if p.requires_grad or p.dim() != 2 or "embed" in name:
-        return False
-    how = tr.lora.quantize or "all-linear"
-    if how == "adapted":
-        return ".base_layer." in name
-    return how == "every-linear" or "lm_head" not in name
