@@ -156,6 +156,22 @@ def rename(parts: dict[str, int]) -> dict[str, int]:
     return out
 
 
+def optimizers(tr, params, emulated) -> list:
+    """The optimizer of the trainable parameters; with training.optimizer_in_backward one per parameter, stepped by
+    its post-accumulate-grad hook as soon as its gradient is ready, which then frees the gradient
+    (torchtune==0.6.1:torchtune/training/memory.py:register_optim_in_bwd_hooks)."""
+    if not tr.optimizer_in_backward:
+        return [optimizer_for(tr, params, emulated)]
+    opts = [optimizer_for(tr, [p], emulated if i == 0 else []) for i, p in enumerate(params)]
+    for p, opt in zip(params, opts):
+        def step(_param, opt=opt):
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+
+        p.register_post_accumulate_grad_hook(step)
+    return opts
+
+
 def optimizer_for(tr, params, emulated):
     import torch
 

@@ -10,11 +10,13 @@ What runs for real: the transformers model (sdpa attention, i.e. no s x s buffer
 loss, backward, activation checkpointing (non-reentrant), peft LoRA, gradient accumulation, grad clipping,
 torch.optim AdamW/Adam/SGD with foreach=True (the CUDA default) and transformers' Adafactor.
 What is emulated (and listed in ``Measurement.emulated``): NF4 storage of QLoRA block linears (bitsandbytes
-cannot run here: counted at 4.127 bits, 4.5 without lora.double_quant, + a dequantisation buffer of the
-largest linear in forward and backward), 8-bit optimizer states (AdamW states re-counted at 1 B + block
+cannot run here: counted at the bits of lora.double_quant and quant_block, on the linears lora.quantize names,
++ a dequantisation buffer of the largest linear in forward and backward), 8-bit optimizer states (AdamW states re-counted at 1 B + block
 scales), Lion (SGD with momentum: same single fp32 state), int8/int4 inference weights, pure-16-bit master
 weights, and data-parallel sharding (ZeRO / FSDP: measured weights, gradients and optimizer states divided per
-phase, plus two gathered layers for ZeRO-3/FSDP). Not visible to any CPU measurement: the CUDA context,
+phase, plus two gathered layers for ZeRO-3/FSDP). The stack's loss (full, chunked, fused-linear) and the inference engine's logits and attention are applied;
+every knob that moves the estimate but cannot run here is listed in ``emulated`` (_measure_knobs). Not visible
+to any CPU measurement: the CUDA context,
 cuBLAS workspaces, NCCL buffers and allocator fragmentation; the analytic ``overhead_bytes`` covers them.
 
 torch, transformers and peft are imported inside the functions: importing this module is cheap.
@@ -26,17 +28,25 @@ import contextlib
 from dataclasses import dataclass, field
 
 from llmspec.estimate import precision as P
+from llmspec.estimate._measure_knobs import (
+    loss_notes,
+    quantised,
+    training_loss,
+    unapplied_inference,
+    unapplied_training,
+)
 from llmspec.estimate._measure_support import (
     build,
     dtype_of,
     fake_friendly_transformers,
     flash_masks,
-    optimizer_for,
+    optimizers,
     padding_mask,
     phase_sharding,
     rename,
 )
 from llmspec.estimate.adapters import adapter_dtype
+from llmspec.estimate.stack import nf4_bytes
 from llmspec.spec.models import Spec
 
 
@@ -133,22 +143,25 @@ def measure_training(spec: Spec, *, fake: bool = True) -> Measurement:
         # ---- register weights (with NF4 emulation for QLoRA block linears)
         nf4 = 0.0  # bytes per parameter of a QLoRA block linear; 0 without QLoRA
         if tr.method == "qlora":
-            assert tr.lora is not None  # Training's validator sets lora = Lora() for method lora / qlora
-            nf4 = P.nf4_bytes(tr.lora.double_quant)
-            bits = "4.127" if tr.lora.double_quant else "4.5"
-            emulated.append(f"QLoRA: block linears counted as NF4 ({bits} bits/param); + one dequantised weight of "
-                            "the largest linear in forward/backward (bitsandbytes cannot run here)")
+            lo = tr.lora
+            assert lo is not None  # Training's validator sets lora = Lora() for method lora / qlora
+            nf4 = nf4_bytes(lo.double_quant, lo.quant_block)
+            which = {"all-linear": "block linears", "adapted": "adapted block linears",
+                     "every-linear": "every linear, the head too"}[lo.quantize or "all-linear"]
+            emulated.append(f"QLoRA: {which} counted as {lo.quant_format.upper()} ({8 * nf4:.4g} bits/param, scales "
+                            f"per {lo.quant_block}); + one dequantised weight of the largest in forward/backward "
+                            "(bitsandbytes cannot run here)")
         big_linear = 0
         for name, p in model.named_parameters():
             size: float | None = None
-            if nf4 and not p.requires_grad and p.dim() == 2 and "embed" not in name and "lm_head" not in name:
+            if nf4 and quantised(name, p, tr):
                 size = p.numel() * nf4
                 big_linear = max(big_linear, p.numel())
             tracker.register(p, "weights", size)
             tracker.params.add(id(p.untyped_storage()))
         for b in model.buffers():
             tracker.register(b, "weights")
-        opt = optimizer_for(tr, params, emulated)
+        opts = optimizers(tr, params, emulated)
         b, s = tr.micro_batch_size, tr.seq_len
         ids = torch.randint(0, V, (b, s))
         # packing = false: a padded batch, so transformers builds its dense mask (llmspec.estimate.mask)
@@ -168,28 +181,30 @@ def measure_training(spec: Spec, *, fake: bool = True) -> Measurement:
         def step():
             for _ in range(micro):
                 tracker.phase = "forward"
-                with autocast:
-                    out = model(input_ids=ids, labels=ids, attention_mask=pad)
-                loss = out.loss / tr.gradient_accumulation
-                del out
+                loss = training_loss(model, ids, tr, autocast, pad) / tr.gradient_accumulation
                 tracker.phase = "backward"
                 loss.backward()
                 del loss
             tracker.phase = "optimizer"
+            if tr.optimizer_in_backward:
+                return  # each parameter stepped in backward (optimizers); torchtune allows no clipping with it
             if tr.max_grad_norm:
                 torch.nn.utils.clip_grad_norm_(params, tr.max_grad_norm, foreach=True)
-            opt.step()
-            opt.zero_grad(set_to_none=True)
+            for opt in opts:
+                opt.step()
+                opt.zero_grad(set_to_none=True)
 
         with tracker:
             step()
             # steady state: re-label what survives step 1 (optimizer states) and emulate 8-bit states
-            for state in opt.state.values():
+            for state in (st for opt in opts for st in opt.state.values()):
                 for t in state.values():
                     if isinstance(t, torch.Tensor) and t.dim() > 0:
                         size = None
                         if tr.optimizer == "adamw_8bit" and t.numel() >= P.BNB_MIN_8BIT_SIZE:
                             size = t.numel() * (1 + 4 / P.BNB_BLOCK)
+                        if tr.paged_optimizer:
+                            size = 0  # in CUDA unified memory: outside torch's counters
                         tracker.recategorize(t, "optimizer_states", size)
             tracker.reset_peaks()
             step()
@@ -199,10 +214,12 @@ def measure_training(spec: Spec, *, fake: bool = True) -> Measurement:
     for phase, (_total, sums) in tracker.peaks.items():
         parts = {k: v for k, v in sums.items() if v}
         parts = rename(parts)
-        if tr.optimizer == "adamw_8bit" and phase == "optimizer":
+        if (tr.optimizer == "adamw_8bit" or tr.paged_optimizer) and phase == "optimizer":
             parts.pop("optimizer_step", None)  # bitsandbytes' fused 8-bit update needs no full-size buffers
         if big_linear and phase != "optimizer":
-            parts["dequant_buffer"] = big_linear * model_dtype.itemsize
+            # Lightning's quantiser (lora.quantize = "every-linear") dequantises to fp16, then casts (stack.py)
+            every = tr.lora is not None and tr.lora.quantize == "every-linear"
+            parts["dequant_buffer"] = big_linear * (model_dtype.itemsize + (2 if every else 0))
         parts, notes = phase_sharding(parts, spec)
         if tr.precision in ("bf16", "fp16") and tr.master_weights_fp32:
             parts["master_weights"] = sum(p.numel() for p in params) * 4
@@ -212,6 +229,10 @@ def measure_training(spec: Spec, *, fake: bool = True) -> Measurement:
             best = (phase, phases[phase], parts)
         for n in notes if phase == "optimizer" else ():
             emulated.append(n)
+    if tr.paged_optimizer:
+        emulated.append("paged_optimizer: optimizer states and step buffers counted 0 (bitsandbytes keeps them in "
+                        "CUDA unified memory, outside torch's allocated counters; it cannot run here)")
+    emulated += loss_notes(tr) + unapplied_training(spec)
     if tr.precision in ("bf16", "fp16") and tr.master_weights_fp32:
         emulated.append("master_weights_fp32: fp32 master copy added analytically (states measured in 16-bit)")
     return Measurement("training", best[1], best[0], best[2], phases, phase_parts,
@@ -247,7 +268,7 @@ def measure_inference(spec: Spec) -> Measurement:
     V = spec.arch.vocab_size
     tracker = StorageTracker(vocab_size=V)
     with fake_friendly_transformers(), flash_masks(inf.attention), FakeTensorMode():
-        model = build(spec, dtype_of(wdt), "sdpa")
+        model = build(spec, dtype_of(wdt), "eager" if inf.attention == "eager" else "sdpa")
         model_class = type(model).__name__
         model.eval()
         for name, p in model.named_parameters():
@@ -265,7 +286,9 @@ def measure_inference(spec: Spec) -> Measurement:
         with tracker, torch.no_grad():
             tracker.phase = "forward"
             cache = DynamicCache(config=model.config)
-            out = model(input_ids=ids, attention_mask=pad, past_key_values=cache, use_cache=True, logits_to_keep=1)
+            # logits = "all" (a plain forward, lm-eval loglikelihood): every position's; else the last (generate)
+            keep = 0 if inf.logits == "all" else 1
+            out = model(input_ids=ids, attention_mask=pad, past_key_values=cache, use_cache=True, logits_to_keep=keep)
             kv = 0
             grown = 0.0  # the KV cache at kv_len tokens: full blocks grow to kv_len, windowed ones to their window
             for layer in getattr(cache, "layers", []):
@@ -284,7 +307,10 @@ def measure_inference(spec: Spec) -> Measurement:
             emulated.append(f"KV cache of the {kv_len - prompt} generated tokens: the prompt's measured KV bytes per "
                             f"token x {kv_len} tokens (a windowed block of the hf cache: at most its window)")
             kv = int(grown)
+        kv_prec = inf.kv_cache_precision or ("fp32" if inf.precision == "fp32" else "bf16")
+        kv = int(kv * P.DTYPE_BYTES[kv_prec] / dtype_of(wdt).itemsize)
         parts["kv_cache"] = kv
+    emulated += unapplied_inference(spec)
     tp = inference_tp(spec)
     if tp > 1:
         kv_split = min(tp, spec.arch.kv_heads)

@@ -58,6 +58,12 @@ def nf4_bytes(double_quant: bool, block: int) -> float:
     return (4 + (8 / block + 32 / (block * 256) if double_quant else 32 / block)) / 8
 
 
+def loss_chunk_count(tr: Training) -> int:
+    """Chunks of loss = "chunked": loss_chunks (torchtune num_output_chunks), else seq_len / loss_chunk_tokens (LitGPT
+    lm_head_chunk_size), rounded up."""
+    return tr.loss_chunks or max(1, math.ceil(tr.seq_len / (tr.loss_chunk_tokens or tr.seq_len)))
+
+
 def apply_static(spec: Spec, tr: Training, parts: dict, *, n_trainable: int, sbytes: int, largest: int,
                  base_bytes: float, frozen_quantised: int) -> list[str]:
     """Adjust ``parts`` (bytes: weights, grads, states, temp, dequant, and live_grads as it is when gradients
@@ -199,7 +205,7 @@ def apply_batch(spec: Spec, tr: Training, parts: dict, *, base_bytes: float, tok
     # --- loss -------------------------------------------------------------------------------------------------
     V, h = arch.vocab_size, arch.d_model
     if tr.loss == "chunked":
-        chunks = tr.loss_chunks or max(1, math.ceil(tr.seq_len / (tr.loss_chunk_tokens or tr.seq_len)))
+        chunks = loss_chunk_count(tr)
         # eager: each chunk's log_softmax saves its fp32 output (4 B) beside the 16-bit logits (2 B); compiled
         # (torchtune compiles compute_cross_entropy, upcast and CE together) a chunk saves only its 16-bit input
         kept_v = 2 if tr.compile else 6
