@@ -152,7 +152,7 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
     _llama_like("qwen2", "Qwen2ForCausalLM", dict(
         vocab_size=151936, hidden_size=4096, intermediate_size=22016, num_hidden_layers=32, num_attention_heads=32,
         num_key_value_heads=32, head_dim="", hidden_act="silu", max_position_embeddings=32768,
-        tie_word_embeddings=False, use_sliding_window=False, sliding_window=4096, max_window_layers=28),
+        tie_word_embeddings=False, use_sliding_window=False, sliding_window=None, max_window_layers=28),
         {**_ROPE, "qkv_bias": True},
         # Qwen2Config.__post_init__: layer_types "sliding_attention" for i >= max_window_layers with use_sliding_window
         window=WindowKeys(enabled="use_sliding_window", first_layer="max_window_layers")),
@@ -177,7 +177,7 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
     _llama_like("qwen3", "Qwen3ForCausalLM", dict(
         vocab_size=151936, hidden_size=4096, intermediate_size=22016, num_hidden_layers=32, num_attention_heads=32,
         num_key_value_heads=32, head_dim=128, hidden_act="silu", max_position_embeddings=32768,
-        tie_word_embeddings=False, attention_bias=False, use_sliding_window=False, sliding_window=4096,
+        tie_word_embeddings=False, attention_bias=False, use_sliding_window=False, sliding_window=None,
         max_window_layers=28), {**_ROPE, "qk_norm": True, **_ATTN_BIAS},
         tree=_decoder_tree(attn=_ATTN + " q_norm k_norm"),
         # Qwen3Config.__post_init__: as Qwen2 (blocks i >= max_window_layers with use_sliding_window)
@@ -187,7 +187,7 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
         vocab_size=151936, hidden_size=2048, intermediate_size=6144, num_hidden_layers=24, num_attention_heads=32,
         num_key_value_heads=4, head_dim="", hidden_act="silu", max_position_embeddings=32768,
         tie_word_embeddings=False, attention_bias=False, decoder_sparse_step=1, moe_intermediate_size=768,
-        num_experts_per_tok=8, num_experts=128, mlp_only_layers=[], use_sliding_window=False, sliding_window=4096),
+        num_experts_per_tok=8, num_experts=128, mlp_only_layers=[], use_sliding_window=False, sliding_window=None),
         {**_ROPE, "qk_norm": True, **_ATTN_BIAS},
         # Qwen3MoeModel: create_sliding_window_causal_mask for every block when use_sliding_window
         window=WindowKeys(enabled="use_sliding_window"),
