@@ -11,8 +11,9 @@ class LoraDropoutOnFusedExperts(Rule):
     """LoRA with dropout adapts the fused MoE experts of a family whose experts PEFT wraps as parameters.
 
     Checked for `method = "lora"` / `"qlora"` on a stack that builds its adapters with PEFT (TRL, axolotl,
-    LLaMA-Factory, the HF Trainer), when the targets reach the experts' fused `gate_up_proj` / `down_proj` (named,
-    or through "all-linear") of a family whose transformers class stores its experts as 3-D parameters (the family
+    LLaMA-Factory, the HF Trainer), when the targets reach the MoE experts (by the names PEFT maps onto their fused
+    3-D parameters: gate_proj / up_proj / down_proj on Qwen3-MoE, w1 / w3 / w2 on Mixtral) or the router (`gate`),
+    named or through "all-linear", of a family whose transformers class stores them as parameters (the family
     registry's `peft_experts = "fused"`: Mixtral and Qwen3-MoE in transformers 5), and `lora.dropout` is above 0.
     PEFT adapts such a parameter with `lora.ParamWrapper`, which cannot apply dropout to its input and stops at
     startup, so the run never trains.
@@ -30,7 +31,7 @@ class LoraDropoutOnFusedExperts(Rule):
     stack = "trl"
 
     [training.lora]
-    targets = ["q_proj", "v_proj", "gate_up_proj", "down_proj"]
+    targets = ["q_proj", "v_proj", "gate_proj", "up_proj", "down_proj"]
     dropout = 0.05
     ```
 
@@ -43,7 +44,7 @@ class LoraDropoutOnFusedExperts(Rule):
     stack = "trl"
 
     [training.lora]
-    targets = ["q_proj", "v_proj", "gate_up_proj", "down_proj"]
+    targets = ["q_proj", "v_proj", "gate_proj", "up_proj", "down_proj"]
     dropout = 0.0
     ```
     """
