@@ -32,13 +32,30 @@ import math
 
 from llmspec.estimate.result import Concurrency, overhead
 from llmspec.spec.models import Inference, Spec
+from llmspec.spec.stacks import engine, large_gpu
+
+
+def knob(inf: Inference, name: str, accelerator: str | None, memory: int | None) -> object:
+    """An engine knob's value on this GPU: the spec's, else the engine's default, which for some knobs is larger on
+    a large GPU (vLLM's max_num_seqs and max_num_batched_tokens; llmspec.spec.stacks.large_gpu)."""
+    default = engine(inf.backend).get(name)
+    if name in inf.model_fields_set or default is None or default.large_gpu is None \
+            or not large_gpu(accelerator, memory):
+        return getattr(inf, name)
+    return default.large_gpu
 
 
 def apply(spec: Spec, inf: Inference, parts: dict, *, capacity: int | None, layer_peak: float, kv_per_token: float,
-          tp: int, prompt: int, kv_len: int) -> tuple[list[str], int | None, Concurrency | None]:
+          tp: int, prompt: int, kv_len: int, accelerator: str | None = None,
+          ) -> tuple[list[str], int | None, Concurrency | None]:
     """Adjust ``parts`` (weights, quant_scales, kv_cache, prefill_activations) in place; return the notes, the
-    capacity the engine may use (its memory fraction of ``capacity``) and, for paged engines, the concurrency."""
+    capacity the engine may use (its memory fraction of ``capacity``) and, for paged engines, the concurrency.
+    ``accelerator``: the GPU's catalog name (some engine defaults follow it, see knob())."""
     arch = spec.arch
+    max_seqs = knob(inf, "max_num_seqs", accelerator, capacity)
+    max_tokens = knob(inf, "max_num_batched_tokens", accelerator, capacity)
+    assert max_seqs is None or isinstance(max_seqs, int)
+    assert max_tokens is None or isinstance(max_tokens, int)
     s = kv_len  # inference.lengths: tokens one sequence holds (static engines: the preallocated seq_len)
     max_len = inf.seq_len or arch.context_length  # vLLM's max_model_len
     p = prompt  # inference.lengths: inference.prompt_tokens, else sampling.max_prompt_tokens, else seq_len - new
@@ -46,8 +63,10 @@ def apply(spec: Spec, inf: Inference, parts: dict, *, capacity: int | None, laye
     notes = []
     sources = inf.engine_sources()
     if sources:
-        notes.append(f"engine {inf.backend}: " + ", ".join(f"{k}={getattr(inf, k)}" for k in sources)
-                     + " from its preset (llmspec/data/engines.toml)")
+        notes.append(f"engine {inf.backend}: " + ", ".join(f"{k}={knob(inf, k, accelerator, capacity)}" for k in sources)
+                     + " from its preset (llmspec/data/engines.toml"
+                     + (f"; {accelerator} takes the large-GPU defaults" if large_gpu(accelerator, capacity) and any(
+                         engine(inf.backend)[k].large_gpu is not None for k in sources) else "") + ")")
     notes += _bitsandbytes_4bit(spec, inf, parts, tp=tp)
     if inf.precision == "int4" and inf.quant_format == "int4-groups" and inf.weight_group_size \
             and inf.weight_group_size != 128:
@@ -63,9 +82,9 @@ def apply(spec: Spec, inf: Inference, parts: dict, *, capacity: int | None, laye
     block = inf.block_size or 16
     per_seq = kv_per_token * math.ceil(s / block) * block  # whole blocks
     per_max = kv_per_token * math.ceil(max_len / block) * block
-    tokens = inf.max_num_batched_tokens or max_len
+    tokens = max_tokens or max_len
     c = 4 if inf.precision == "fp32" else 2
-    logit_rows, logit_bytes = min(tokens, inf.max_num_seqs or b), c  # vLLM: a sampler run over max_num_seqs rows
+    logit_rows, logit_bytes = min(tokens, max_seqs or b), c  # vLLM: a sampler run over max_num_seqs rows
     if inf.backend == "trtllm":  # dummy requests of min(tokens, seq_len - 1) tokens, last position each, fp32 logits
         logit_rows, logit_bytes = math.ceil(tokens / min(tokens, max(1, max_len - 1))), 4
     parts["prefill_activations"] = layer_peak * tokens + logit_bytes * arch.vocab_size * logit_rows / tp
@@ -80,7 +99,7 @@ def apply(spec: Spec, inf: Inference, parts: dict, *, capacity: int | None, laye
     # workspaces, fragmentation of the fixed parts; the pool itself is allocated once, whole, and does not fragment)
     pool = max(0.0, usable - fixed - overhead(fixed, tp))
     held = int(pool // per_seq) if per_seq else 0
-    running = min(held, inf.max_num_seqs) if inf.max_num_seqs else held
+    running = min(held, max_seqs) if max_seqs else held
     # the start-up check: vllm==0.10.2:vllm/v1/core/kv_cache_utils.py:check_enough_kv_cache_memory raises
     # ValueError unless the pool holds one sequence of max_model_len tokens
     starts = per_max > 0 and pool >= per_max
@@ -89,7 +108,7 @@ def apply(spec: Spec, inf: Inference, parts: dict, *, capacity: int | None, laye
     share = (f"x{util} of the GPU minus weights, a {tokens}-token profile step, CUDA graphs and overhead"
              if inf.backend != "trtllm" else
              f"x{util} of what weights, a {tokens}-token profile run and CUDA graphs leave free, minus overhead")
-    capped = f" (max_num_seqs {inf.max_num_seqs})" if inf.max_num_seqs and held > inf.max_num_seqs else ""
+    capped = f" (max_num_seqs {max_seqs})" if max_seqs and held > max_seqs else ""
     notes.append(f"paged KV pool {pool / 2**30:.1f} GiB ({share}): {running} concurrent sequences of {s} tokens "
                  f"fit{capped}")
     if not starts:
@@ -99,7 +118,7 @@ def apply(spec: Spec, inf: Inference, parts: dict, *, capacity: int | None, laye
     elif running < b:
         notes.append(f"batch_size {b}: {running} sequences run at once, the other {b - running} queue "
                      "(lower throughput, not an out-of-memory error)")
-    return notes, int(usable), Concurrency(running, b, s, max_len, int(pool), inf.max_num_seqs)
+    return notes, int(usable), Concurrency(running, b, s, max_len, int(pool), max_seqs)
 
 
 def _bitsandbytes_4bit(spec: Spec, inf: Inference, parts: dict, *, tp: int) -> list[str]:

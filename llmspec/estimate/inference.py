@@ -176,7 +176,8 @@ def inference_memory(spec: Spec) -> MemoryEstimate:
     cap, acc, cap_notes = capacity(spec)
     # serving engine (llmspec.estimate.engine; issue 12): int4 groups, eager scores, paged pools and their share
     engine_notes, cap, concurrency = E.apply(spec, inf, breakdown, capacity=cap, layer_peak=layer_peak, prompt=p,
-                                             kv_len=s, kv_per_token=kv_bytes_per_token(spec) / kv_split, tp=tp)
+                                             kv_len=s, kv_per_token=kv_bytes_per_token(spec) / kv_split, tp=tp,
+                                             accelerator=acc)
     notes += engine_notes
     rounded = {k: int(round(v)) for k, v in breakdown.items() if v}
     per_gpu = sum(rounded.values())

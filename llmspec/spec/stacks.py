@@ -46,6 +46,7 @@ def resolve(value: Any, precision: str) -> Any:
 class Default:
     value: Any
     source: str
+    large_gpu: Any = None  # engines only: the value on a large GPU (large_gpu() below), when it differs
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,18 @@ def _engines() -> dict:
 @cache
 def engine(name: str) -> dict[str, Default]:
     raw = _engines()[name]
-    return {k: Default(v["value"], v["source"]) for k, v in raw.items() if k in ENGINE_KNOBS}
+    return {k: Default(v["value"], v["source"], v.get("large_gpu")) for k, v in raw.items() if k in ENGINE_KNOBS}
+
+
+# vLLM's larger scheduler defaults: a GPU of at least 70 GiB whose device name does not contain "a100"
+# (vllm==0.10.2:vllm/engine/arg_utils.py:EngineArgs._set_default_args_v1: H100, H200, MI300X; A100-80GB keeps the
+# small ones)
+LARGE_GPU_BYTES = 70 * 2**30
+
+
+def large_gpu(accelerator: str | None, memory: int | None) -> bool:
+    """Whether an engine's ``large_gpu`` defaults apply to this GPU (its catalog name and memory per device)."""
+    return memory is not None and memory >= LARGE_GPU_BYTES and "a100" not in (accelerator or "").lower()
 
 
 @cache
@@ -181,7 +193,9 @@ def markdown() -> str:
     out += ["", "| backend | knob | default | source |", "|---|---|---|---|"]
     for name in _engines():
         for knob, default in engine(name).items():
-            out.append(f"| `{name}` | `{knob}` | `{default.value}` | {default.source.replace('|', '/')} |")
+            cell = f"`{default.value}`" + (f" (`{default.large_gpu}` on a GPU of 70 GiB or more, not an A100)"
+                                           if default.large_gpu is not None else "")
+            out.append(f"| `{name}` | `{knob}` | {cell} | {default.source.replace('|', '/')} |")
         for knob, support in engine_supports(name).items():
             out.append(_support_row(name, knob, support))
     return "\n".join(out) + "\n"

@@ -157,3 +157,35 @@ def test_every_engine_default_cites_package_version_path_symbol(backend):
 
     for knob, default in engine(backend).items():
         assert SOURCE.match(default.source), (backend, knob, default.source)
+
+
+@pytest.mark.parametrize(("accelerator", "seqs", "tokens"), [
+    ("H100-SXM", 1024, 16384), ("MI300X", 1024, 16384), ("A100-80GB", 256, 8192), ("L40S", 256, 8192)])
+def test_vllm_scheduler_defaults_follow_the_gpu(load, accelerator, seqs, tokens):
+    """vllm==0.10.2 EngineArgs._set_default_args_v1: max_num_seqs 1024 and max_num_batched_tokens 16384 on a GPU of
+    70 GiB or more that is not an A100 (H100, MI300X); 256 and 8192 elsewhere, A100-80GB included."""
+    spec = load("inference.backend=vllm", "inference.seq_len=256", "inference.batch_size=2000",
+                f"hardware.accelerator={accelerator}")
+    est = inference_memory(spec)
+    assert est.concurrency is not None and est.concurrency.max_num_seqs == seqs
+    assert est.concurrency.max_concurrent == seqs  # 2000 sequences of 256 tokens: the cap binds, not the pool
+    note = next(a for a in est.assumptions if a.startswith("engine vllm"))
+    assert f"max_num_seqs={seqs}" in note and f"max_num_batched_tokens={tokens}" in note
+    # the profile step (layer peak x tokens + sampler logits over max_num_seqs rows) grows with both
+    small = inference_memory(load("inference.backend=vllm", "inference.seq_len=256", "inference.batch_size=2000",
+                                  f"hardware.accelerator={accelerator}", "inference.max_num_seqs=256",
+                                  "inference.max_num_batched_tokens=8192"))
+    grows = est.breakdown["prefill_activations"] > small.breakdown["prefill_activations"]
+    assert grows == (seqs == 1024)
+
+
+def test_vllm_scheduler_defaults_keep_what_the_spec_sets(load):
+    est = inference_memory(load("inference.backend=vllm", "hardware.accelerator=H100-SXM", "inference.max_num_seqs=64"))
+    assert est.concurrency is not None and est.concurrency.max_num_seqs == 64
+
+
+def test_vllm_large_gpu_follows_hardware_memory(load):
+    """hardware.memory (a MIG slice, a shared card) is what vLLM's device-memory check sees."""
+    est = inference_memory(load("inference.backend=vllm", "inference.seq_len=256", "hardware.accelerator=H100-SXM",
+                                "hardware.memory=40GiB"))
+    assert est.concurrency is not None and est.concurrency.max_num_seqs == 256
