@@ -16,8 +16,9 @@ forward is executed work, so checkpointing costs time at a fixed utilisation (ha
 executed FLOPs, i.e. "hardware FLOPs utilisation" in PaLM's terms).
 
 Inference: decoding is memory-bound: each step reads every weight byte and the KV cache once, so
-tokens/s <= batch x bandwidth / (weight bytes + KV bytes) per GPU group; prefill is compute-bound:
-tokens/s <= GPUs x peak x mfu / (2N + 2 * n_layers * seq * d_attn) (Pope et al. 2022, section 3).
+tokens/s <= batch x bandwidth / (weight bytes + KV bytes) per GPU group, with the KV cache at its largest (prompt +
+max_new_tokens within seq_len: llmspec.estimate.inference.lengths, as the memory estimate); prefill is
+compute-bound: tokens/s <= GPUs x peak x mfu / (2N + 2 * n_layers * prompt * d_attn) (Pope et al. 2022, section 3).
 """
 
 from __future__ import annotations
@@ -141,14 +142,16 @@ def compute(spec: Spec, serving: bool = True, static: ComputeStatic | None = Non
     decode = prefill = None
     if acc is not None and serving:
         inf = spec.inference or Inference()
-        from llmspec.estimate.inference import inference_tp, kv_bytes_per_token, weight_bytes
+        from llmspec.estimate.inference import inference_tp, kv_bytes_per_token, lengths, weight_bytes
 
         tp = inference_tp(spec)
-        s = inf.seq_len or arch.context_length
+        # the lengths the memory estimate uses (inference.lengths): the prompt prefilled, and the KV cache at its
+        # largest, prompt + max_new_tokens within seq_len (the last decode step reads all of it)
+        prompt, kv_len = lengths(spec)
         w, scales = weight_bytes(spec)
-        kv = kv_bytes_per_token(spec) * s * inf.batch_size
+        kv = kv_bytes_per_token(spec) * kv_len * inf.batch_size
         decode = inf.batch_size * acc.bandwidth_gbs * 1e9 * tp / (w + scales + kv)
-        prefill_flops = 2 * N + 2 * arch.n_layers * s * attention_dim(spec)
+        prefill_flops = 2 * N + 2 * arch.n_layers * prompt * attention_dim(spec)
         infer_rate = "fp8" if inf.precision == "fp8" else ("fp32" if inf.precision == "fp32" else "bf16")
         prefill = tp * acc.peak_tflops(infer_rate) * 1e12 * hw.mfu / prefill_flops
     return Compute(

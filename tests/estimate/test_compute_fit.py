@@ -51,6 +51,17 @@ def test_inference_throughput_bounds(load):
     assert c.prefill_tokens_per_s > c.decode_tokens_per_s
 
 
+def test_inference_throughput_uses_the_lengths_of_the_memory_estimate(load):
+    """Decode reads the KV cache the generation holds (prompt + max_new_tokens within seq_len, as the memory
+    estimate's inference.lengths), and prefill's attention FLOPs follow the prompt, not the whole seq_len."""
+    c = compute(load(LLAMA2_7B, "inference.seq_len=4096", "inference.prompt_tokens=512", "sampling.max_new_tokens=256"))
+    weights = 2 * 6_738_415_616
+    kv = 2 * 32 * 4096 * 768 * 2  # K and V x layers x d_model x (512 + 256) tokens x bf16
+    assert c.decode_tokens_per_s == pytest.approx(2039e9 / (weights + kv))
+    n = 6_738_415_616 - 32000 * 4096
+    assert c.prefill_tokens_per_s == pytest.approx(312e12 * 0.4 / (2 * n + 2 * 32 * 512 * 4096))
+
+
 def test_what_would_fit_returns_fixes_that_fit_when_re_estimated(load):
     spec = load()
     assert training_memory(spec).fits is False
