@@ -15,7 +15,7 @@ class KnobDoesNotApply(Rule):
     chunked loss, an optimizer implementation or paging for an optimizer that has none, an optimizer step in
     backward with gradient accumulation (torchtune requires gradient_accumulation_steps = 1), and DeepSpeed
     settings without a ZeRO sharding or CPU Adam without optimizer offload; sync_each_batch without FSDP and
-    gradient accumulation; inference.padded on a paged engine or for one sequence; paged-KV settings (vLLM's gpu_memory_utilization, max_num_seqs, ...) for an engine
+    gradient accumulation; fsdp_lora_units without FSDP or without adapters; inference.padded on a paged engine or for one sequence; paged-KV settings (vLLM's gpu_memory_utilization, max_num_seqs, ...) for an engine
     without a paged pool, an int4 group size for weights that are not int4, and bitsandbytes layout settings
     (quant_format, double_quant, quantize_head) for weights that are not int4 or not a bitsandbytes format.
 
@@ -79,6 +79,14 @@ class KnobDoesNotApply(Rule):
             yield self.finding(ctx, ("training", "sync_each_batch"),
                                "sync_each_batch decides when FSDP reduces gradients under gradient accumulation; this "
                                "run has no FSDP sharding or no accumulation", fix="remove sync_each_batch")
+        if tr is not None and "fsdp_lora_units" in tr.model_fields_set and (
+                hw is None or hw.sharding != "fsdp" or tr.method not in ("lora", "qlora")):
+            why = ("this run has no FSDP sharding" if hw is None or hw.sharding != "fsdp"
+                   else f"method = {tr.method!r} trains no adapters")
+            yield self.finding(ctx, ("training", "fsdp_lora_units"),
+                               f"fsdp_lora_units says how FSDP wraps a LoRA/QLoRA model; {why}",
+                               fix="remove fsdp_lora_units" + ("" if why.startswith("method") else
+                                                               ', or set hardware.sharding = "fsdp"'))
         if hw is not None and hw.deepspeed is not None:
             if hw.sharding not in ("zero1", "zero2", "zero3"):
                 yield self.finding(ctx, ("hardware", "deepspeed"),
