@@ -15,7 +15,8 @@ class KnobDoesNotApply(Rule):
     chunked loss, an optimizer implementation or paging for an optimizer that has none, an optimizer step in
     backward with gradient accumulation (torchtune requires gradient_accumulation_steps = 1), and DeepSpeed
     settings without a ZeRO sharding or CPU Adam without optimizer offload; sync_each_batch without FSDP and
-    gradient accumulation; fsdp_lora_units without FSDP or without adapters; inference.padded on a paged engine or for one sequence; paged-KV settings (vLLM's gpu_memory_utilization, max_num_seqs, ...) for an engine
+    gradient accumulation; fsdp_lora_units without FSDP or without adapters; inference.padded on a paged engine
+    or for one sequence; paged-KV settings (vLLM's gpu_memory_utilization, max_num_seqs, ...) for an engine
     without a paged pool, an int4 group size for weights that are not int4, and bitsandbytes layout settings
     (quant_format, double_quant, quantize_head) for weights that are not int4 or not a bitsandbytes format.
 
