@@ -12,6 +12,7 @@ import math
 from typing import Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError, model_validator
+from pydantic.fields import FieldInfo
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from llmspec.spec.messages import show_value
@@ -246,6 +247,16 @@ class Sweep(Strict):
 _NOT_SWEPT = {("version",), ("extends",), ("sweep",)}
 
 
+def _field(key: str) -> FieldInfo | None:
+    """The spec field a dotted key names, or None."""
+    from llmspec.spec.messages import model_at
+    from llmspec.spec.models import Spec
+
+    parts = tuple(key.split("."))
+    parent = model_at(Spec, parts[:-1])
+    return None if parent is None else parent.model_fields.get(parts[-1])
+
+
 def sweepable(key: str, condition: bool = False) -> str | None:
     """None when ``key`` names a spec key that can take a value per point, else why not."""
     from llmspec.spec.messages import model_at
@@ -258,7 +269,7 @@ def sweepable(key: str, condition: bool = False) -> str | None:
     parent = model_at(Spec, parts[:-1])
     if parent is None:
         return f"{key!r} is not a key of the spec (no table [{'.'.join(parts[:-1])}])"
-    field = parent.model_fields.get(parts[-1])
+    field = _field(key)
     if field is None:
         hint = did_you_mean(parts[-1], parent.model_fields)
         table = ".".join(parts[:-1]) or "the top level"
@@ -274,13 +285,8 @@ def _invalid_values(key: str, param: Parameter) -> list[tuple[tuple, str, object
     planned. Rules across keys (e.g. lora needs [training.lora]) are left to the points, which `sweep plan` checks."""
     from pydantic import ConfigDict, TypeAdapter
 
-    from llmspec.spec.messages import model_at
-    from llmspec.spec.models import Spec
-
-    parts = key.split(".")
-    parent = model_at(Spec, tuple(parts[:-1]))
-    assert parent is not None  # sweepable(key) said it is a key
-    field = parent.model_fields[parts[-1]]
+    field = _field(key)
+    assert field is not None  # sweepable(key) said it is a key
     adapter: TypeAdapter[Any] = TypeAdapter(cast(Any, Annotated[field.annotation, field]), config=ConfigDict(strict=True))
     given: list[tuple[tuple, object]] = [(("values", i), v) for i, v in enumerate(param.values or [])]
     for bound in ("low", "high"):
