@@ -41,6 +41,12 @@ def spec_suites(spec) -> tuple[list[Suite], list[GateProblem]]:
     return suites, problems
 
 
+def _config(suite: Suite, task: SuiteTask, builtin: BuiltinResolver | None) -> dict | None:
+    """The task's lm-eval config: its YAML beside the suite, else the built-in task's; None when not knowable here."""
+    path = suite.task_path(task)
+    return read_task(path) if path is not None else (builtin(task.task) if builtin else None)
+
+
 def reported(suite: Suite, task: SuiteTask, builtin: BuiltinResolver | None) -> dict[str, bool | None] | None:
     """Gateable metric names of one suite task -> higher_is_better (None: unknown); None when not knowable here."""
     from llmspec.eval.taskinfo import available
@@ -48,8 +54,7 @@ def reported(suite: Suite, task: SuiteTask, builtin: BuiltinResolver | None) -> 
     if not available():  # no PyYAML to read task files (the eval extra): eval checks instead
         return None
 
-    path = suite.task_path(task)
-    cfg = read_task(path) if path is not None else (builtin(task.task) if builtin else None)
+    cfg = _config(suite, task, builtin)
     if cfg is None:
         return None
     names: dict[str, bool | None] = {}
@@ -101,8 +106,7 @@ def _aggregation(suite: Suite, task: SuiteTask, metric: str, builtin: BuiltinRes
     from llmspec.eval.taskinfo import LMEVAL_AGGREGATION, metric_name
 
     base = metric.split(",", 1)[0]
-    path = suite.task_path(task)
-    cfg = read_task(path) if path is not None else (builtin(task.task) if builtin else None)
+    cfg = _config(suite, task, builtin)
     if cfg is None or base in (task.metrics or default_metrics(str(cfg.get("output_type", "")))):
         return None
     for entry in cfg.get("metric_list") or []:
