@@ -89,7 +89,7 @@ def fused_linear_ce(x, weight):
 
 def quantised(name: str, p, tr: Training) -> bool:
     """Whether a frozen parameter is a QLoRA 4-bit weight under lora.quantize: every block linear (bitsandbytes via
-    transformers), only the adapted ones (torchtune: peft's base_layer of an adapted module), or every nn.Linear,
+    transformers), only the adapted ones (torchtune's Qwen2 builders: peft's base_layer of an adapted module), or every nn.Linear,
     the head too (Lightning)."""
     if p.requires_grad or p.dim() != 2 or "embed" in name:
         return False

@@ -32,8 +32,8 @@ preset (llmspec/data/stacks.toml). The effects, part by part, with their sources
   gradient (dora_bytes_per_token).
 * lm_head in lora.targets: the adapter's weights are counted with the others (params.lora_shapes maps lm_head to the
   head role); what the stack adds is what its forward saves: the head input and the rank-wide lora_A output.
-* lora.quantize = "adapted": only adapted block linears are 4-bit (torchtune); lora.quant_block: the block size of
-  the absmax scales (bitsandbytes / torchao 64).
+* lora.quantize = "adapted": only adapted block linears are 4-bit (torchtune's Qwen2 builders); lora.quant_block:
+  the block size of the absmax scales (bitsandbytes / torchao 64).
 * lora.quant_chunk (torchao NF4, torchtune): a load phase, the weights plus the transient of quantising the largest
   4-bit weight (torchao_load).
 """

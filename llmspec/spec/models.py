@@ -8,7 +8,8 @@ not here: a spec is invalid only when it cannot be read as a model and a run at 
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 from pydantic import Field, PrivateAttr, model_validator
 
@@ -211,10 +212,11 @@ class Lora(Strict):
     """DoRA (weight-decomposed LoRA, peft use_dora): a magnitude vector per adapted module, and each adapted
     module keeps its base and LoRA outputs for backward."""
     quantize: Literal["all-linear", "adapted", "every-linear"] | None = None
-    """QLoRA: which linears are 4-bit: every block linear (bitsandbytes via transformers), only those that carry an
-    adapter (torchtune), or every nn.Linear with the output head (Lightning's BitsandbytesPrecision, LitGPT: it
-    quantises from fp16, so each dequantised weight is an fp16 copy cast to the compute dtype). Unset: the
-    stack's."""
+    """QLoRA: which linears are 4-bit: every block linear (bitsandbytes via transformers; torchtune's Llama,
+    Mistral, Gemma, Gemma 2 and Phi-3 builders), only those that carry an adapter (torchtune's Qwen2 builders), or
+    every nn.Linear with the output head (Lightning's BitsandbytesPrecision, LitGPT: it quantises from fp16, so
+    each dequantised weight is an fp16 copy cast to the compute dtype). Unset: the stack's (torchtune: by
+    model.family, as above), else all-linear."""
     quant_format: Literal["nf4", "fp4"] = "nf4"
     """QLoRA 4-bit format (bitsandbytes bnb_4bit_quant_type; torchtune and torchao: nf4). Both are 4 bits plus
     block scales."""
@@ -368,28 +370,38 @@ class Training(Strict):
             target = self if table == "training" else self.lora
             if target is not None and name not in target.model_fields_set:
                 target.__dict__[name] = resolve(default.value, self.precision)
-        # fitlint (issue 12): a knob whose supported values follow another knob (stacks.toml supports `by`, e.g.
-        # torchtune's adapters in the model dtype) takes the one value allowed for it when the spec leaves it unset
-        for knob, support in stack(self.stack).supports.items():
-            table, name = KNOBS[knob]
-            target = self if table == "training" else self.lora
-            if support.by in KNOBS and KNOBS[support.by][0] == "training" and target is not None \
-                    and name not in target.model_fields_set:
-                allowed = support.allowed(getattr(self, KNOBS[support.by][1]))
-                if allowed is not None and len(allowed) == 1:
-                    target.__dict__[name] = allowed[0]
+        # fitlint (issue 12): a knob whose supported values follow another training knob (stacks.toml supports
+        # `by`, e.g. torchtune's adapters in the model dtype) takes the one value allowed for it when the spec leaves
+        # it unset; one that follows model.family is filled by Spec._family_stack_defaults
+        self.fill_implied(lambda knob: getattr(self, KNOBS[knob][1])
+                          if knob in KNOBS and KNOBS[knob][0] == "training" else None)
         return self
 
-    def stack_sources(self) -> dict[str, str]:
-        """Knob -> source, for each knob whose value came from the stack preset rather than the spec."""
-        from llmspec.spec.stacks import KNOBS, stack
+    def fill_implied(self, read: Callable[[str], Any]) -> None:
+        """Set each knob the spec leaves unset whose stack supports one value only, given ``read(by)``
+        (llmspec.spec.stacks.implied), without marking it as set by the user."""
+        from llmspec.spec.stacks import KNOBS, implied
 
-        out = {}
-        for knob, default in stack(self.stack).defaults.items():
+        for knob, (value, _source) in implied(self.stack, read).items():
             table, name = KNOBS[knob]
             target = self if table == "training" else self.lora
             if target is not None and name not in target.model_fields_set:
-                out[knob] = default.source
+                target.__dict__[name] = value
+
+    def stack_sources(self) -> dict[str, str]:
+        """Knob -> source, for each knob whose value came from the stack preset rather than the spec: its default,
+        or, for a knob with no default, the supports entry that allows it one value only (fill_implied)."""
+        from llmspec.spec.stacks import KNOBS, stack
+
+        preset = stack(self.stack)
+        implied = {k: s.source for k, s in preset.supports.items() if s.by and k not in preset.defaults}
+        out = {}
+        for knob, source in [*((k, d.source) for k, d in preset.defaults.items()), *implied.items()]:
+            table, name = KNOBS[knob]
+            target = self if table == "training" else self.lora
+            if target is not None and name not in target.model_fields_set \
+                    and (knob not in implied or getattr(target, name) is not None):
+                out[knob] = source
         return out
 
     @property
@@ -658,6 +670,13 @@ class Spec(Strict):
     """A hyperparameter sweep over this spec's keys (`llmspec sweep plan` / `run`)."""
 
     _source: object = PrivateAttr(default=None)
+
+    # -- stack knobs whose only supported value follows model.family (issue 12: torchtune's QLoRA layout) ----------
+    @model_validator(mode="after")
+    def _family_stack_defaults(self) -> Spec:
+        if self.training is not None:
+            self.training.fill_implied(lambda knob: self.model.family if knob == "family" else None)
+        return self
 
     # -- PEFT's default adapter targets (issue 12): a stack whose adapters are PEFT's, lora.targets unset ---------
     @model_validator(mode="after")

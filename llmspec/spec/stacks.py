@@ -8,6 +8,7 @@ can tell a user's setting from a default.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -67,6 +68,21 @@ class Support:
             return self.values
         assert isinstance(self.values, dict)
         return self.values.get(str(other).lower() if isinstance(other, bool) else str(other))
+
+
+def implied(name: str, read: Callable[[str], Any]) -> dict[str, tuple[Any, str]]:
+    """Knob -> (value, source) for each knob of stack ``name`` whose supports entry depends on another knob (``by``:
+    a KNOBS name, or "family") and allows exactly one value for that knob's value, ``read(by)`` (None: not known
+    here, nothing implied). A spec that leaves such a knob unset runs with that one value: the supports table is
+    also the default (torchtune's QLoRA layout per family, its adapter dtype per precision), so the fact is written
+    once."""
+    out = {}
+    for knob, support in stack(name).supports.items():
+        other = read(support.by) if support.by else None
+        allowed = support.allowed(other) if other is not None else None
+        if allowed is not None and len(allowed) == 1:
+            out[knob] = (allowed[0], support.source)
+    return out
 
 
 def _support(raw: dict) -> Support:
@@ -186,6 +202,11 @@ def markdown() -> str:
             if isinstance(value, dict):
                 value = ", ".join(f"{k}: {v}" for k, v in value.items())
             out.append(f"| `{name}` | `{knob}` | `{value}` | {default.source.replace('|', '/')} |")
+        for knob in _raw()[name].get("supports", {}):  # no default of its own: the supports row's one value (implied)
+            support = preset.supports[knob]
+            if support.by and knob not in preset.defaults:
+                out.append(f"| `{name}` | `{knob}` | by `{support.by}`: the one value the supports row allows "
+                           f"(else the knob's own default) | {support.source.replace('|', '/')} |")
         if base:
             out.append(f"| `{name}` | (others) | as `{base}` | |")
         for knob in _raw()[name].get("supports", {}):

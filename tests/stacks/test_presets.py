@@ -220,6 +220,26 @@ def test_torchtune_preset_is_its_shipped_config():
     assert ast.literal_eval(defaults["num_output_chunks"]) == preset["loss_chunks"].value == 8
 
 
+# torchtune 0.6.1's model folders behind each family of the torchtune qlora_quantize table
+TORCHTUNE_BUILDERS = {"llama": ("llama2", "llama3", "llama3_1"), "mistral": ("mistral",), "gemma": ("gemma",),
+                      "gemma2": ("gemma2",), "phi3": ("phi3",), "qwen2": ("qwen2",)}
+
+
+@pytest.mark.parametrize("family", TORCHTUNE_BUILDERS)
+def test_torchtune_qlora_layout_per_family_is_its_component_builders(family):
+    # quantize_base makes an unadapted block linear a FrozenNF4Linear in every builder but Qwen2's; the one table
+    # (supports, by family) is also the default (stacks.implied), so there is no second copy to drift
+    support = stacks.stack("torchtune").supports["qlora_quantize"]
+    assert "qlora_quantize" not in stacks.stack("torchtune").defaults
+    for folder in TORCHTUNE_BUILDERS[family]:
+        code = (_installed("torchtune") / "models" / folder / "_component_builders.py").read_text(encoding="utf-8")
+        every = "else FrozenNF4Linear(" in code or "if not quantize_base else FrozenNF4Linear(" in code
+        assert support.allowed(family) == (("all-linear",) if every else ("adapted",)), (family, folder)
+    t = Training.model_validate({"stack": "torchtune", "method": "qlora"})
+    t.fill_implied(lambda knob: family if knob == "family" else None)
+    assert t.lora is not None and t.lora.quantize == support.allowed(family)[0]
+
+
 def test_litgpt_preset_is_its_finetune_script():
     root = _installed("litgpt")
     lora = (root / "finetune/lora.py").read_text(encoding="utf-8")

@@ -81,10 +81,15 @@ def test_the_chunk_is_torchtunes_default_and_bitsandbytes_stacks_have_no_load_ph
     assert "load" not in lora.phases
 
 
-def test_only_adapted_linears_are_quantised_at_load(load):
-    # torchtune quantises only linears that carry an adapter: with q/v adapters the largest 4-bit weight is 4096^2
-    est = training_memory(load('training.lora.targets=["q_proj","v_proj"]', "training.lora.quant_chunk=0"))
-    assert est.phases["load"] - est.breakdown["weights"] == 68 * 4096 * 4096
+def test_only_the_linears_the_builder_quantises_are_quantised_at_load(load):
+    # torchtune's Qwen2 builders quantise only linears that carry an adapter (lora.quantize = "adapted"): with q/v
+    # adapters the largest 4-bit weight is 4096^2; its Llama builders (this spec's family, the stack's default)
+    # quantise every block linear, so the MLP's is the largest
+    qv = ('training.lora.targets=["q_proj","v_proj"]', "training.lora.quant_chunk=0")
+    adapted = training_memory(load(*qv, "training.lora.quantize=adapted"))
+    assert adapted.phases["load"] - adapted.breakdown["weights"] == 68 * 4096 * 4096
+    llama = training_memory(load(*qv))
+    assert llama.phases["load"] - llama.breakdown["weights"] == 68 * MLP
 
 
 def test_estimate_json_reports_the_load_phase(tmp_path):

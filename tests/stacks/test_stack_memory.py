@@ -100,6 +100,31 @@ def test_qlora_adapted_only_keeps_other_linears_16_bit(load):
     assert adapted.breakdown["weights"] > every.breakdown["weights"] + 8e9
 
 
+def test_torchtune_qlora_default_quantises_every_block_linear_of_llama_and_the_adapted_ones_of_qwen2(load):
+    # torchtune 0.6.1: lora_llama3_self_attention makes an unadapted q/k/v/output projection a FrozenNF4Linear and
+    # llama3_mlp(quantize_base) the MLP; lora_qwen2 keeps them nn.Linear (tests/stacks/test_presets.py reads both).
+    # The preset used to say "adapted" for every family: k, o and the MLP counted 16-bit on Llama.
+    base = ("training.stack=torchtune", "training.precision=bf16", "training.method=qlora",
+            'training.lora.targets=["q_proj", "v_proj"]')
+    llama = load(*base)
+    assert llama.training.lora.quantize == "all-linear"
+    assert "quantize" not in llama.training.lora.model_fields_set  # the stack's, not the user's
+    assert "lora_llama3_self_attention" in llama.training.stack_sources()["qlora_quantize"]
+    est = training_memory(llama)
+    every = training_memory(load(*base, "training.lora.quantize=all-linear"))
+    adapted = training_memory(load(*base, "training.lora.quantize=adapted"))
+    assert est.breakdown["weights"] == every.breakdown["weights"] < adapted.breakdown["weights"] - 8e9
+    assert any("qlora_quantize=all-linear from its preset" in a for a in est.assumptions)
+    assert not any("set by the spec" in a and "qlora_quantize" in a for a in est.assumptions)
+
+    qwen = load(*base, "model.family=qwen2")
+    assert qwen.training.lora.quantize == "adapted"
+    assert "lora_qwen2" in qwen.training.stack_sources()["qlora_quantize"]
+    unknown = load(*base, "model.family=gpt2")  # no torchtune QLoRA builder: the knob's own default
+    assert unknown.training.lora.quantize is None and "qlora_quantize" not in unknown.training.stack_sources()
+    assert load(*base, "training.lora.quantize=adapted").training.lora.quantize == "adapted"  # the spec wins
+
+
 def test_fp32_adapters_double_the_trainable_bytes(load):
     base = ("training.method=lora", "training.precision=bf16")
     half = training_memory(load(*base, "training.lora.dtype=bf16"))
