@@ -210,7 +210,11 @@ def apply_batch(spec: Spec, tr: Training, parts: dict, *, base_bytes: float, tok
         # (torchtune compiles compute_cross_entropy, upcast and CE together) a chunk saves only its 16-bit input
         kept_v = 2 if tr.compile else 6
         parts["logits_f"] = (kept_v * V + 4 * V / chunks) * tokens
-        parts["logits_b"] = (kept_v * V - 2 * V + 6 * V / chunks) * tokens if not tr.compile else (2 * V + 6 * V / chunks) * tokens
+        # backward frees the 16-bit chunk logits (nothing saves them) and runs one chunk at a time: the chunk's fp32
+        # grad of the log-probs and its fp32 log_softmax grad_input are live together (8 B x vocab per chunk token),
+        # measured on the real LlamaForCausalLM at 1, 2, 4 and 8 chunks (tests/estimate/test_measure_knobs.py:
+        # test_chunked_loss_matches_the_measurement); compiled: not measurable here, the eager temporaries assumed
+        parts["logits_b"] = ((kept_v - 2) * V + 8 * V / chunks) * tokens if not tr.compile else (2 * V + 6 * V / chunks) * tokens
         notes.append(f"chunked cross-entropy in {chunks} chunks: 16-bit logits{'' if tr.compile else ' and fp32 log-probs'}"
                      " kept, one chunk upcast at a time")
     elif tr.loss == "fused-linear":
