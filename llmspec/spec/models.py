@@ -347,6 +347,12 @@ class Training(Strict):
     (FSDP2 fully_shard: torchtune, LitGPT 0.5) or "blocks" (one FSDP1 unit per block with the adapters inside:
     the block's whole gradient is kept, frozen weights included). Unset: the stack's."""
 
+    tie_embeddings: bool | None = None
+    """Whether the trained model shares its output head with the token embedding. Unset: the stack's; where the
+    stack has no default, model.architecture.tie_embeddings (the checkpoint's). LitGPT's GPT keeps its own lm_head
+    even for checkpoints that tie them in HF (the converter copies the embedding into it): false, a vocab x d_model
+    matrix more, with its gradient and optimizer states."""
+
     data: Data | None = None
     """Dataset file paths."""
 

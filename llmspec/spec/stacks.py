@@ -32,6 +32,7 @@ KNOBS: dict[str, tuple[str, str]] = {
     "attention": ("training", "attention"),
     "fsdp_lora_units": ("training", "fsdp_lora_units"),
     "base_dtype": ("training", "base_dtype"),
+    "tie_embeddings": ("training", "tie_embeddings"),
 }
 # A default may depend on the precision: a table {precision: value} (stacks.toml), resolved by resolve().
 

@@ -145,3 +145,60 @@ def test_litgpt_checkpoints_activations_only_on_more_than_one_device():
     assert "if devices * num_nodes > 1:" in lora and "parallelize_fn=parallelize_fn" in lora
     preset = stacks.stack("litgpt").defaults["activation_checkpointing"]
     assert preset.value is False and "parallelize_fn(activation_checkpointing=True)" in preset.source
+
+
+LLAMA32_1B_FULL = """
+[model]
+name = "llama-3.2-1b"
+family = "llama"
+
+[model.architecture]
+n_layers = 16
+d_model = 2048
+n_heads = 32
+n_kv_heads = 8
+ffn_dim = 8192
+vocab_size = 128256
+context_length = 131072
+tie_embeddings = true
+
+[training]
+stack = "{stack}"
+method = "full"
+precision = "bf16"
+micro_batch_size = 1
+seq_len = 256
+"""
+
+
+def test_litgpt_keeps_a_separate_head_even_for_a_tied_checkpoint():
+    # LitGPT's GPT builds lm_head beside transformer.wte and never shares them in fine-tuning; the converter copies a
+    # tied HF embedding into lm_head
+    model = _source("litgpt", "model.py")
+    assert "self.lm_head = nn.Linear(config.n_embd, config.padded_vocab_size" in model
+    assert "wte=nn.Embedding(config.padded_vocab_size, config.n_embd)" in model
+    assert "tie" not in model.split("class GPT", 1)[1].split("def forward", 1)[0]
+    convert = _source("litgpt", "scripts/convert_hf_checkpoint.py")
+    assert 'state_dict["lm_head.weight"] = state_dict["transformer.wte.weight"]' in convert
+    assert '"tie_embeddings"' in _source("litgpt", "finetune/full.py")  # validate_args: unsupported in fine-tuning
+    preset = stacks.stack("litgpt").defaults["tie_embeddings"]
+    assert preset.value is False and "GPT.__init__" in preset.source
+
+
+def test_litgpt_counts_the_untied_head_of_a_tied_checkpoint(tmp_path):
+    # Llama-3.2-1B ties its head in HF; under LitGPT it is a vocab x d_model matrix more, with its gradient and
+    # AdamW states: 128256 x 2048 x (2 + 2 + 2 x 2) bytes in pure bf16
+    from llmspec.estimate import training_memory
+    from llmspec.spec.loader import load_spec
+
+    est = {}
+    for name in ("litgpt", "pytorch"):
+        path = tmp_path / f"{name}.toml"
+        path.write_text(LLAMA32_1B_FULL.replace("{stack}", name), encoding="utf-8")
+        est[name] = training_memory(load_spec(path)).breakdown
+    head = 128256 * 2048
+    assert est["litgpt"]["weights"] - est["pytorch"]["weights"] == pytest.approx(2 * head, abs=8)
+    assert est["litgpt"]["optimizer_states"] - est["pytorch"]["optimizer_states"] == pytest.approx(4 * head, abs=8)
+    told = tmp_path / "told.toml"
+    told.write_text(LLAMA32_1B_FULL.replace("{stack}", "litgpt") + "tie_embeddings = true\n", encoding="utf-8")
+    assert training_memory(load_spec(told)).breakdown["weights"] == est["pytorch"]["weights"]
