@@ -138,13 +138,47 @@ def test_published_litgpt_runs_state_their_precision():
 
 
 def test_litgpt_checkpoints_activations_only_on_more_than_one_device():
-    # the preset's false is the one-device default; its source says what changes on more than one
+    # finetune/full.py and finetune/lora.py shard over more than one device and checkpoint every Block there: the
+    # preset's default follows the device count (hardware.count x hardware.nodes)
     lora = _source("litgpt", "finetune/lora.py")
     fn = next(n for n in ast.walk(ast.parse(lora)) if isinstance(n, ast.FunctionDef) and n.name == "parallelize_fn")
     assert [a.arg for a in fn.args.args][-1] == "activation_checkpointing" and fn.args.defaults[-1].value is True
     assert "if devices * num_nodes > 1:" in lora and "parallelize_fn=parallelize_fn" in lora
+    full = _source("litgpt", "finetune/full.py")
+    assert "if devices * num_nodes > 1:\n        strategy = FSDPStrategy(" in full
+    assert "activation_checkpointing_policy={Block}," in full
     preset = stacks.stack("litgpt").defaults["activation_checkpointing"]
-    assert preset.value is False and "parallelize_fn(activation_checkpointing=True)" in preset.source
+    assert preset.by == "devices" and preset.value == {"one": False, "several": True}
+    assert "finetune/full.py:setup" in preset.source and "parallelize_fn(activation_checkpointing=True)" in preset.source
+
+
+def _litgpt_spec(hardware: dict, **training):
+    from llmspec.spec.models import Spec
+
+    arch = {"n_layers": 2, "d_model": 256, "n_heads": 4, "ffn_dim": 688, "vocab_size": 2048, "context_length": 512}
+    return Spec.model_validate({"model": {"name": "tiny", "family": "llama", "architecture": arch},
+                                "training": {"stack": "litgpt", "method": "full", "precision": "bf16", **training},
+                                "hardware": {"accelerator": "A10G", **hardware}})
+
+
+def test_litgpt_checkpointing_default_follows_the_device_count():
+    from llmspec.estimate import training_memory
+    from llmspec.spec.models import Spec, Training
+
+    assert _litgpt_spec({}).training.activation_checkpointing is False
+    four = _litgpt_spec({"count": 4, "sharding": "fsdp"})
+    assert four.training.activation_checkpointing is True
+    assert "activation_checkpointing" in four.training.stack_sources()  # a default, said as one
+    assert _litgpt_spec({"count": 1, "nodes": 2, "sharding": "fsdp"}).training.activation_checkpointing is True
+    told = _litgpt_spec({"count": 4, "sharding": "fsdp"}, activation_checkpointing=False)
+    assert told.training.activation_checkpointing is False
+    stated = _litgpt_spec({"count": 4, "sharding": "fsdp"}, activation_checkpointing=True)
+    assert training_memory(four).per_gpu_bytes == training_memory(stated).per_gpu_bytes
+    assert training_memory(four).per_gpu_bytes < training_memory(told).per_gpu_bytes
+    # the training table a spec shares (a sweep point reuses its base's) is not changed in place
+    shared = Training.model_validate({"stack": "litgpt", "method": "full"})
+    spec = Spec.model_validate({"model": four.model, "training": shared, "hardware": four.hardware})
+    assert spec.training.activation_checkpointing is True and shared.activation_checkpointing is False
 
 
 LLAMA32_1B_FULL = """
