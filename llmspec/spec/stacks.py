@@ -65,8 +65,8 @@ class Default:
 class Support:
     """The values a stack or engine can run one knob with at all (MEM004 flags any other), with the source that
     shows it cannot run otherwise and what it does instead. ``by``: the allowed values depend on another knob (a
-    KNOBS name, or "family" for model.family), ``values`` maps that knob's value to them; a value not listed there
-    restricts nothing."""
+    KNOBS name, "family" for model.family, or "method" for training.method), ``values`` maps that knob's value to
+    them; a value not listed there restricts nothing."""
     values: tuple | dict[str, tuple]
     source: str
     does: str
