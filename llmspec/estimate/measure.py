@@ -83,7 +83,9 @@ def measure_training(spec: Spec, *, fake: bool = True) -> Measurement:
     from torch._subclasses.fake_tensor import FakeTensorMode
 
     from llmspec.estimate._tracker import StorageTracker
+    from llmspec.estimate.stack import trained_spec
 
+    spec = trained_spec(spec)  # the head as the stack builds it (training.tie_embeddings), as the estimate counts it
     tr = spec.training
     if tr is None:
         raise ValueError("the spec has no [training] table")

@@ -58,6 +58,16 @@ def nf4_bytes(double_quant: bool, block: int) -> float:
     return (4 + (8 / block + 32 / (block * 256) if double_quant else 32 / block)) / 8
 
 
+def trained_spec(spec: Spec) -> Spec:
+    """The spec with the architecture its stack trains: training.tie_embeddings (unset: the stack's default, LitGPT
+    false) overrides model.architecture.tie_embeddings; the spec itself when they agree or it is unset."""
+    tr, arch = spec.training, spec.model.architecture
+    if tr is None or tr.tie_embeddings is None or arch is None or tr.tie_embeddings == arch.tie_embeddings:
+        return spec
+    model = spec.model.model_copy(update={"architecture": arch.model_copy(update={"tie_embeddings": tr.tie_embeddings})})
+    return spec.model_copy(update={"model": model})
+
+
 def loss_chunk_count(tr: Training) -> int:
     """Chunks of loss = "chunked": loss_chunks (torchtune num_output_chunks), else seq_len / loss_chunk_tokens (LitGPT
     lm_head_chunk_size), rounded up."""

@@ -103,6 +103,7 @@ class TrainingStatic:
 def training_static(spec: Spec) -> TrainingStatic:
     """The part of the estimate that reads no key of BATCH_KEYS: model state, parallelism, the stack knobs that do
     not depend on the batch shape, and the activations' per-token coefficients."""
+    spec = S.trained_spec(spec)  # the head as the stack builds it (training.tie_embeddings)
     tr = spec.training or Training()
     hw = spec.hardware or Hardware()
     arch = spec.arch
@@ -230,6 +231,7 @@ def training_static(spec: Spec) -> TrainingStatic:
 def training_memory(spec: Spec, static: TrainingStatic | None = None) -> MemoryEstimate:
     """Training memory per GPU. ``static``: training_static of this spec or of one that differs from it only in
     BATCH_KEYS (a sweep computes it once for all such points)."""
+    spec = S.trained_spec(spec)  # the head as the stack builds it (training.tie_embeddings)
     tr = spec.training or Training()
     hw = spec.hardware or Hardware()
     arch = spec.arch

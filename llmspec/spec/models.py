@@ -349,6 +349,12 @@ class Training(Strict):
     (FSDP2 fully_shard: torchtune, LitGPT 0.5) or "blocks" (one FSDP1 unit per block with the adapters inside:
     the block's whole gradient is kept, frozen weights included). Unset: the stack's."""
 
+    tie_embeddings: bool | None = None
+    """Whether the trained model shares its output head with the token embedding. Unset: the stack's; where the
+    stack has no default, model.architecture.tie_embeddings (the checkpoint's). LitGPT's GPT keeps its own lm_head
+    even for checkpoints that tie them in HF (the converter copies the embedding into it): false, a vocab x d_model
+    matrix more, with its gradient and optimizer states."""
+
     data: Data | None = None
     """Dataset file paths."""
 
@@ -362,14 +368,15 @@ class Training(Strict):
     def _stack_defaults(self) -> Training:
         # Fill every knob the spec leaves unset from the stack preset, without marking it as set by the user
         # (stack_sources reads model_fields_set to tell the two apart).
-        from llmspec.spec.stacks import KNOBS, resolve, stack
+        from llmspec.spec.stacks import KNOBS, stack, value_for
 
-        # precision first: a default may depend on it (stacks.resolve)
+        # precision first: a default may depend on it (stacks.resolve); one that depends on the device count is
+        # resolved here for one device, and by Spec._stack_device_defaults for the spec's hardware
         for knob, default in sorted(stack(self.stack).defaults.items(), key=lambda kv: kv[0] != "precision"):
             table, name = KNOBS[knob]
             target = self if table == "training" else self.lora
             if target is not None and name not in target.model_fields_set:
-                target.__dict__[name] = resolve(default.value, self.precision)
+                target.__dict__[name] = value_for(default, self.precision)
         # fitlint (issue 12): a knob whose supported values follow another training knob (stacks.toml supports
         # `by`, e.g. torchtune's adapters in the model dtype) takes the one value allowed for it when the spec leaves
         # it unset; one that follows model.family is filled by Spec._family_stack_defaults
@@ -684,6 +691,28 @@ class Spec(Strict):
         targets = peft_default_targets(self)
         if targets is not None and self.training is not None and self.training.lora is not None:
             self.training.lora.__dict__["targets"] = list(targets)  # not marked as set: it came from PEFT
+        return self
+
+    # -- stack defaults that depend on the device count (stacks.toml `by = "devices"`; issue 12) ------------------
+    @model_validator(mode="after")
+    def _stack_device_defaults(self) -> Spec:
+        # Training alone resolved them for one device; here they follow hardware.count x hardware.nodes. The training
+        # table is copied before it changes: a sweep point shares its other tables with the base spec.
+        from llmspec.spec.stacks import KNOBS, stack, value_for
+
+        tr = self.training
+        if tr is None:
+            return self
+        devices = self.hardware.world_size if self.hardware is not None else 1
+        for knob, default in stack(tr.stack).defaults.items():
+            table, name = KNOBS[knob]
+            if default.by != "devices" or table != "training" or name in tr.model_fields_set:
+                continue
+            value = value_for(default, tr.precision, devices)
+            if getattr(tr, name) != value:
+                tr = tr.model_copy()
+                tr.__dict__[name] = value
+                self.__dict__["training"] = tr
         return self
 
     @property

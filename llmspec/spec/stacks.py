@@ -33,8 +33,12 @@ KNOBS: dict[str, tuple[str, str]] = {
     "attention": ("training", "attention"),
     "fsdp_lora_units": ("training", "fsdp_lora_units"),
     "base_dtype": ("training", "base_dtype"),
+    "tie_embeddings": ("training", "tie_embeddings"),
 }
-# A default may depend on the precision: a table {precision: value} (stacks.toml), resolved by resolve().
+# A default may depend on the precision: a table {precision: value} (stacks.toml), resolved by resolve(); or, with
+# by = "devices", on the device count (hardware.count x hardware.nodes): a table {one = ..., several = ...}, resolved
+# by value_for() (Training alone resolves it for one device; Spec's validator for the spec's hardware).
+DEVICE_KEYS = ("one", "several")
 
 
 def resolve(value: Any, precision: str) -> Any:
@@ -43,19 +47,27 @@ def resolve(value: Any, precision: str) -> Any:
     return value.get(precision) if isinstance(value, dict) else value
 
 
+def value_for(default: Default, precision: str, devices: int = 1) -> Any:
+    """A stack default's value for a run at ``precision`` on ``devices`` GPUs in all (hardware.world_size)."""
+    if default.by == "devices":
+        return default.value["one" if devices <= 1 else "several"]
+    return resolve(default.value, precision)
+
+
 @dataclass(frozen=True)
 class Default:
     value: Any
     source: str
     large_gpu: Any = None  # engines only: the value on a large GPU (large_gpu() below), when it differs
+    by: str = ""  # "devices": value is {one = ..., several = ...}, by the run's device count (value_for)
 
 
 @dataclass(frozen=True)
 class Support:
     """The values a stack or engine can run one knob with at all (MEM004 flags any other), with the source that
     shows it cannot run otherwise and what it does instead. ``by``: the allowed values depend on another knob (a
-    KNOBS name, or "family" for model.family), ``values`` maps that knob's value to them; a value not listed there
-    restricts nothing."""
+    KNOBS name, "family" for model.family, or "method" for training.method), ``values`` maps that knob's value to
+    them; a value not listed there restricts nothing."""
     values: tuple | dict[str, tuple]
     source: str
     does: str
@@ -131,7 +143,7 @@ def stack(name: str) -> Stack:
         base = stack(raw["base"])
         defaults.update(base.defaults)
         supports.update(base.supports)
-    defaults.update({k: Default(v["value"], v["source"]) for k, v in raw.get("defaults", {}).items()})
+    defaults.update({k: Default(v["value"], v["source"], by=v.get("by", "")) for k, v in raw.get("defaults", {}).items()})
     supports.update({k: _support(v) for k, v in raw.get("supports", {}).items()})
     attrs = {"model_code": Default("transformers", ""), "adapters": Default("peft", ""),
              "lora_targets": Default(None, ""), "deepspeed_buckets": Default(None, "")}
@@ -200,7 +212,8 @@ def markdown() -> str:
                 continue
             value = str(default.value).lower() if isinstance(default.value, bool) else default.value
             if isinstance(value, dict):
-                value = ", ".join(f"{k}: {v}" for k, v in value.items())
+                value = ", ".join(f"{k}: {str(v).lower() if isinstance(v, bool) else v}" for k, v in value.items())
+                value = f"by {default.by}: {value}" if default.by else value
             out.append(f"| `{name}` | `{knob}` | `{value}` | {default.source.replace('|', '/')} |")
         for knob in _raw()[name].get("supports", {}):  # no default of its own: the supports row's one value (implied)
             support = preset.supports[knob]

@@ -57,6 +57,7 @@ TRAINING = [
     ("sync_each_batch", (*FSDP, "training.sync_each_batch=true"), ("training.sync_each_batch=false",),
      "sync_each_batch"),
     ("fsdp_lora_units", (*FSDP, *LORA), ("training.fsdp_lora_units=blocks",), "sync_each_batch"),
+    ("tie_embeddings", (), ("training.tie_embeddings=true",), "applied"),
 ]
 LORA_KNOBS = [
     ("rank", LORA, ("training.lora.rank=64",), "applied"),

@@ -138,10 +138,101 @@ def test_published_litgpt_runs_state_their_precision():
 
 
 def test_litgpt_checkpoints_activations_only_on_more_than_one_device():
-    # the preset's false is the one-device default; its source says what changes on more than one
+    # finetune/full.py and finetune/lora.py shard over more than one device and checkpoint every Block there: the
+    # preset's default follows the device count (hardware.count x hardware.nodes)
     lora = _source("litgpt", "finetune/lora.py")
     fn = next(n for n in ast.walk(ast.parse(lora)) if isinstance(n, ast.FunctionDef) and n.name == "parallelize_fn")
     assert [a.arg for a in fn.args.args][-1] == "activation_checkpointing" and fn.args.defaults[-1].value is True
     assert "if devices * num_nodes > 1:" in lora and "parallelize_fn=parallelize_fn" in lora
+    full = _source("litgpt", "finetune/full.py")
+    assert "if devices * num_nodes > 1:\n        strategy = FSDPStrategy(" in full
+    assert "activation_checkpointing_policy={Block}," in full
     preset = stacks.stack("litgpt").defaults["activation_checkpointing"]
-    assert preset.value is False and "parallelize_fn(activation_checkpointing=True)" in preset.source
+    assert preset.by == "devices" and preset.value == {"one": False, "several": True}
+    assert "finetune/full.py:setup" in preset.source and "parallelize_fn(activation_checkpointing=True)" in preset.source
+
+
+def _litgpt_spec(hardware: dict, **training):
+    from llmspec.spec.models import Spec
+
+    arch = {"n_layers": 2, "d_model": 256, "n_heads": 4, "ffn_dim": 688, "vocab_size": 2048, "context_length": 512}
+    return Spec.model_validate({"model": {"name": "tiny", "family": "llama", "architecture": arch},
+                                "training": {"stack": "litgpt", "method": "full", "precision": "bf16", **training},
+                                "hardware": {"accelerator": "A10G", **hardware}})
+
+
+def test_litgpt_checkpointing_default_follows_the_device_count():
+    from llmspec.estimate import training_memory
+    from llmspec.spec.models import Spec, Training
+
+    assert _litgpt_spec({}).training.activation_checkpointing is False
+    four = _litgpt_spec({"count": 4, "sharding": "fsdp"})
+    assert four.training.activation_checkpointing is True
+    assert "activation_checkpointing" in four.training.stack_sources()  # a default, said as one
+    assert _litgpt_spec({"count": 1, "nodes": 2, "sharding": "fsdp"}).training.activation_checkpointing is True
+    told = _litgpt_spec({"count": 4, "sharding": "fsdp"}, activation_checkpointing=False)
+    assert told.training.activation_checkpointing is False
+    stated = _litgpt_spec({"count": 4, "sharding": "fsdp"}, activation_checkpointing=True)
+    assert training_memory(four).per_gpu_bytes == training_memory(stated).per_gpu_bytes
+    assert training_memory(four).per_gpu_bytes < training_memory(told).per_gpu_bytes
+    # the training table a spec shares (a sweep point reuses its base's) is not changed in place
+    shared = Training.model_validate({"stack": "litgpt", "method": "full"})
+    spec = Spec.model_validate({"model": four.model, "training": shared, "hardware": four.hardware})
+    assert spec.training.activation_checkpointing is True and shared.activation_checkpointing is False
+
+
+LLAMA32_1B_FULL = """
+[model]
+name = "llama-3.2-1b"
+family = "llama"
+
+[model.architecture]
+n_layers = 16
+d_model = 2048
+n_heads = 32
+n_kv_heads = 8
+ffn_dim = 8192
+vocab_size = 128256
+context_length = 131072
+tie_embeddings = true
+
+[training]
+stack = "{stack}"
+method = "full"
+precision = "bf16"
+micro_batch_size = 1
+seq_len = 256
+"""
+
+
+def test_litgpt_keeps_a_separate_head_even_for_a_tied_checkpoint():
+    # LitGPT's GPT builds lm_head beside transformer.wte and never shares them in fine-tuning; the converter copies a
+    # tied HF embedding into lm_head
+    model = _source("litgpt", "model.py")
+    assert "self.lm_head = nn.Linear(config.n_embd, config.padded_vocab_size" in model
+    assert "wte=nn.Embedding(config.padded_vocab_size, config.n_embd)" in model
+    assert "tie" not in model.split("class GPT", 1)[1].split("def forward", 1)[0]
+    convert = _source("litgpt", "scripts/convert_hf_checkpoint.py")
+    assert 'state_dict["lm_head.weight"] = state_dict["transformer.wte.weight"]' in convert
+    assert '"tie_embeddings"' in _source("litgpt", "finetune/full.py")  # validate_args: unsupported in fine-tuning
+    preset = stacks.stack("litgpt").defaults["tie_embeddings"]
+    assert preset.value is False and "GPT.__init__" in preset.source
+
+
+def test_litgpt_counts_the_untied_head_of_a_tied_checkpoint(tmp_path):
+    # Llama-3.2-1B ties its head in HF; under LitGPT it is a vocab x d_model matrix more, with its gradient and
+    # AdamW states: 128256 x 2048 x (2 + 2 + 2 x 2) bytes in pure bf16
+    from llmspec.estimate import training_memory
+    from llmspec.spec.loader import load_spec
+
+    est = {}
+    for name in ("litgpt", "pytorch"):
+        path = tmp_path / f"{name}.toml"
+        path.write_text(LLAMA32_1B_FULL.replace("{stack}", name), encoding="utf-8")
+        est[name] = training_memory(load_spec(path)).breakdown
+    head = 128256 * 2048
+    assert est["litgpt"]["weights"] - est["pytorch"]["weights"] == pytest.approx(2 * head, abs=8)
+    assert est["litgpt"]["optimizer_states"] - est["pytorch"]["optimizer_states"] == pytest.approx(4 * head, abs=8)
+    told = tmp_path / "told.toml"
+    told.write_text(LLAMA32_1B_FULL.replace("{stack}", "litgpt") + "tie_embeddings = true\n", encoding="utf-8")
+    assert training_memory(load_spec(told)).breakdown["weights"] == est["pytorch"]["weights"]

@@ -148,3 +148,59 @@ def test_runs_mode_refuses_a_second_scoring(tmp_path, monkeypatch):
     monkeypatch.setattr(mod, "run_all", lambda *_a: pytest.fail("must not score"))
     assert mod.main(["--runs", str(BLIND2), "--fold-name", "Blind set 2"]) == 1
     assert (tmp_path / "published_memory.md").read_text(encoding="utf-8").count("## Blind set 2") == 1
+
+
+# --- E-floor (computed by published_memory.state_floor for every run file) -----------------------------------------
+# LitGPT's phi-3/full.yaml row (Lightning-AI/litgpt@00af8b0d:config_hub/finetune/README.md; full.yaml: devices 1,
+# bf16-true, torch.optim.AdamW): 17.01 GB, under 3.82B parameters x (2 + 2 + 2 x 2) bytes = 30.6 GB.
+FLOOR_ROW = """[[run]]
+id = "floor-trial"
+source = "litgpt"
+stack = "litgpt"
+cite = "Lightning-AI/litgpt@00af8b0d9b43eaa3f8c812e3e8bd53ef38cbb49d:config_hub/finetune/README.md: row phi-3/full.yaml"
+measured = {measured}
+unit = "GB"
+counter = "allocated"
+gpu = "1 x A10G"
+setup = "phi-3/full.yaml: bf16-true, micro-batch 4, max_seq_length 512, torch.optim.AdamW, 1 device"
+needs = []
+[run.spec]
+model = "phi-3-mini-4k"
+training = {{ method = "full", precision = "bf16", optimizer = "adamw", micro_batch_size = 4, seq_len = 512, packing = false }}
+hardware = {{ accelerator = "A10G", memory = "24GB" }}
+"""
+
+
+def test_e_floor_excludes_a_full_finetune_below_its_weights_grads_and_states(tmp_path):
+    runs = tmp_path / "runs.toml"
+    runs.write_text(FLOOR_ROW.format(measured=17.01), encoding="utf-8")
+    mod = _bench()
+    (row,) = mod.run_all(runs)
+    assert row["exclude"].startswith("E-floor: 17.01 GB is below") and "error" not in row
+    assert 30.5e9 < row["floor"] < 30.7e9  # 3,821,079,552 x 8 bytes
+    assert "| `floor-trial` | litgpt | 17.01 | E-floor: " in mod.report(mod.run_all() + [row])
+    assert "- `floor-trial`: E-floor: " in mod.fold_section([row], "Trial", runs)
+    # above the floor the same row is scored
+    runs.write_text(FLOOR_ROW.format(measured=31.0), encoding="utf-8")
+    (row,) = mod.run_all(runs)
+    assert not row.get("exclude") and "error" in row
+
+
+def test_e_floor_bound_follows_sharding_and_leaves_lora_alone():
+    from llmspec.spec.models import Spec
+
+    mod = _bench()
+    model = mod.load_models()["phi-3-mini-4k"]
+    one = Spec.model_validate({"model": model, "training": {"method": "full", "precision": "bf16"},
+                               "hardware": {"accelerator": "A10G"}})
+    four = Spec.model_validate({"model": model, "training": {"method": "full", "precision": "bf16"},
+                                "hardware": {"accelerator": "A10G", "count": 4, "sharding": "fsdp"}})
+    mixed = Spec.model_validate({"model": model, "training": {"method": "full", "precision": "bf16-mixed"}})
+    lora = Spec.model_validate({"model": model, "training": {"method": "lora", "precision": "bf16"}})
+    assert mod.state_floor(four) == mod.state_floor(one) / 4
+    assert mod.state_floor(mixed) == 2 * mod.state_floor(one)  # 4 + 4 + 2 x 4 bytes
+    assert mod.state_floor(lora) is None
+
+
+def test_no_in_sample_run_is_below_its_floor():
+    assert not [r["id"] for r in _bench().run_all() if str(r.get("exclude", "")).startswith("E-floor")]

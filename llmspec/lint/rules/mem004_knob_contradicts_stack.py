@@ -10,7 +10,9 @@ class KnobContradictsStack(Rule):
     Each stack preset (llmspec/data/stacks.toml) and engine (llmspec/data/engines.toml) lists, for some knobs,
     the values it can run with at all, what it does instead and the code that shows it:
     HF Trainer has no optimizer step in backward and no activation offloading, quantises every block linear
-    for QLoRA and offers a full or a fused-linear (Liger) loss; LitGPT's finetune scripts always chunk the loss;
+    for QLoRA and offers a full or a fused-linear (Liger) loss; LitGPT's finetune scripts always chunk the loss
+    and refuse to quantise (QLoRA) under a mixed precision, their own default bf16-mixed included (so a LitGPT
+    QLoRA spec must state bf16, fp16 or fp32);
     torchtune runs the whole model in one dtype (bf16 or fp32, no autocast, no fp16), builds its adapters in
     that dtype, and its QLoRA builders quantise every block linear of Llama, Mistral, Gemma and Phi-3 but only
     the adapted ones of Qwen2; vLLM always pages its KV cache and runs a fused attention kernel; llama.cpp
@@ -48,6 +50,8 @@ class KnobContradictsStack(Rule):
             def read(knob: str):
                 if knob == "family":
                     return ctx.spec.model.family
+                if knob == "method":
+                    return tr.method
                 table, field = KNOBS[knob]
                 target = tr if table == "training" else tr.lora
                 return None if target is None else getattr(target, field)
@@ -55,11 +59,14 @@ class KnobContradictsStack(Rule):
             for knob, support in stack(tr.stack).supports.items():
                 table, field = KNOBS[knob]
                 target = tr if table == "training" else tr.lora
-                if target is None or field not in target.model_fields_set:
+                # a stack default is checked too where the method rules it out: the stack refuses its own default
+                # for that method (LitGPT quantises under no mixed precision, bf16-mixed being its default)
+                if target is None or (field not in target.model_fields_set and support.by != "method"):
                     continue
                 key = ("training", field) if table == "training" else ("training", "lora", field)
                 yield from self._check(ctx, key, getattr(target, field), support, read,
-                                       f"stack {tr.stack!r}", "training.stack")
+                                       f"stack {tr.stack!r}", "training.stack",
+                                       default=field not in target.model_fields_set)
         inf = ctx.spec.inference
         if inf is not None:
             for field, support in engine_supports(inf.backend).items():
@@ -68,15 +75,18 @@ class KnobContradictsStack(Rule):
                                            lambda knob: getattr(inf, knob), f"backend {inf.backend!r}",
                                            "inference.backend")
 
-    def _check(self, ctx, key: tuple[str, ...], value, support: Support, read, who: str, switch: str):
+    def _check(self, ctx, key: tuple[str, ...], value, support: Support, read, who: str, switch: str,
+               default: bool = False):
         allowed = support.allowed(read(support.by) if support.by else None)
         if allowed is None or value in allowed:
             return
         shown = " or ".join(_show(v) for v in allowed)
         when = f" when {support.by} = {_show(read(support.by))}" if support.by else ""
+        said = f"{'.'.join(key)} is unset and {who}'s default is {_show(value)}," if default else \
+            f"{'.'.join(key)} = {_show(value)}"
         yield self.finding(
-            ctx, key,
-            f"{'.'.join(key)} = {_show(value)} but {who} only runs with {shown}{when} "
+            ctx, ("training", support.by) if default else key,  # an unset knob: at the key that rules it out
+            f"{said} but {who} only runs with {shown}{when} "
             f"({support.source.split(' (')[0]})",
             fix=f"{support.does}: set {'.'.join(key)} = {shown}, or set {switch} to one that runs {_show(value)}",
         )
