@@ -202,3 +202,19 @@ def test_first_block_moment_and_block_copies(load):
     assert st.ckpt_copies == (layer - d * f) * 2
     est = training_memory(spec)
     assert est.breakdown["autocast_copies"] == (layer - d * f) * 2
+
+
+@pytest.mark.parametrize("targets", [["all-linear"], ["fc2"]])
+def test_opt_lora_checkpointed_relu_output_is_the_down_input(load, targets):
+    """OPT (ReLU MLP), LoRA with the down projection adapted, bf16-mixed with checkpointing, ffn = 4 x d_model: at
+    the end of the recomputation the down projection's input is ReLU's saved output, not a further temporary
+    (recompute._plain_mlp_share). Old code: +9.8% (all linears), +11.2% (fc2); now +2.3% and +1.9%."""
+    from tests.estimate.test_measure_families import reduced_spec
+
+    text = reduced_spec("OPT-1.3B", h=256, context=512).replace("vocab_size = 256\n", "vocab_size = 320\n")
+    spec = load(text, "training.method=lora", "training.precision=bf16-mixed", "training.activation_checkpointing=true",
+                "training.micro_batch_size=2", "training.seq_len=256", "model.architecture.ffn_dim=1024",
+                f"training.lora.targets={targets}".replace("'", '"'))
+    est = training_memory(spec)
+    assert "backward_temporaries" in est.breakdown
+    assert est.per_gpu_bytes == pytest.approx(_measured(spec), rel=0.03)
