@@ -5,9 +5,10 @@ Phases of one steady-state optimizer step (the second: optimizer states exist), 
 * forward  — end of forward: weights + optimizer states + autocast copies + saved activations + logits
   (+ gradients when gradient_accumulation > 1: they stay live from the second micro-step on);
 * backward — its start (logits gradients, 12 B x vocab per token, all activations still live), its end
-  (all gradients; with checkpointing plus one recomputed layer) or, with checkpointing, the first recomputed
-  block's backward (every block's checkpointed input, that block's saved activations and backward temporaries;
-  llmspec.estimate.recompute);
+  (all gradients; with checkpointing plus one recomputed layer) or, with checkpointing, a recomputed block's
+  backward: the first one backward reaches (every block's checkpointed input, that block's saved activations, its
+  16-bit weight copies and backward temporaries) or the last (block 0: one checkpointed input, every later block's
+  gradients; llmspec.estimate.recompute);
 * optimizer — weights + states + gradients + the optimizer's transient buffers (torch's foreach Adam, the
   CUDA default, materialises one state-sized buffer).
 
