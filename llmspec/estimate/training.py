@@ -5,9 +5,10 @@ Phases of one steady-state optimizer step (the second: optimizer states exist), 
 * forward  — end of forward: weights + optimizer states + autocast copies + saved activations + logits
   (+ gradients when gradient_accumulation > 1: they stay live from the second micro-step on);
 * backward — its start (logits gradients, 12 B x vocab per token, all activations still live), its end
-  (all gradients; with checkpointing plus one recomputed layer) or, with checkpointing, the first recomputed
-  block's backward (every block's checkpointed input, that block's saved activations and backward temporaries;
-  llmspec.estimate.recompute);
+  (all gradients; with checkpointing plus one recomputed layer) or, with checkpointing, a recomputed block's
+  backward: the first one backward reaches (every block's checkpointed input, that block's saved activations, its
+  16-bit weight copies and backward temporaries) or the last (block 0: one checkpointed input, every later block's
+  gradients; llmspec.estimate.recompute);
 * optimizer — weights + states + gradients + the optimizer's transient buffers (torch's foreach Adam, the
   CUDA default, materialises one state-sized buffer).
 
@@ -98,6 +99,10 @@ class TrainingStatic:
     notes: list[str]
     capacity: tuple[int | None, str | None, list[str]]
     accelerator_note: str
+    ckpt_copies: float = 0.0
+    """The recomputed block's autocast copies, live in its backward (recompute.recomputed_copy_numel)."""
+    ckpt_first_grads: float = 0.0
+    """The gradients live while the first block is recomputed (recompute.first_block_grad_numel_at_end, sharded)."""
 
 
 def training_static(spec: Spec) -> TrainingStatic:
@@ -205,7 +210,11 @@ def training_static(spec: Spec) -> TrainingStatic:
     experts_all, experts_one = (x / tp for x in A.lora_expert_weight_bytes(arch, tr, family))
     # with checkpointing: the first recomputed block's backward temporaries (per token) and the gradients live then
     ckpt_temps = R.checkpointed_backward_bytes_per_token(arch, tr, family) if tr.activation_checkpointing else 0.0
-    ckpt_share = R.first_block_grad_numel(arch, tr, max((m.numel for m in lay.block_linears), default=0)) / max(Nt, 1)
+    largest_linear = max((m.rows * m.cols for m in lay.block_linears), default=0)
+    ckpt_share = R.first_block_grad_numel(arch, tr, largest_linear) / max(Nt, 1)
+    first_share = R.first_block_grad_numel_at_end(arch, tr, Nt, lay.embedding_numel, lay.layer_params,
+                                                  largest_linear) / max(Nt, 1)
+    copy_share = R.recomputed_copy_numel(lay.layer_params, largest_linear, tr) / max(lay.linear_numel, 1)
 
     # --- training-stack knobs that do not depend on the batch shape (llmspec.estimate.stack; issue 12) -------------
     parts = {"weights": weights, "grads": grads, "states": states, "temp": temp, "live_grads": grads,
@@ -214,6 +223,7 @@ def training_static(spec: Spec) -> TrainingStatic:
                             base_bytes=_base_bytes(tr), frozen_quantised=lay.block_linear_numel)
     cap, acc, cap_notes = capacity(spec)
     ckpt_grads = min(1.0, ckpt_share) * parts["grads"] if tr.activation_checkpointing else 0.0
+    ckpt_first_grads = min(1.0, first_share) * parts["grads"] if tr.activation_checkpointing else 0.0
     return TrainingStatic(
         parts=parts, master=master, copies=copies, gathered=gathered + parts.get("buckets", 0.0), mp=mp, tp=tp,
         blocks=A.block_terms(arch, tr, family),
@@ -225,7 +235,9 @@ def training_static(spec: Spec) -> TrainingStatic:
         logits_b=A.logits_bytes_per_token(arch, "backward", prec, family),
         copies_bwd=copies * A.checkpointed_copy_share(arch, tr, lay.linear_numel) if tr.activation_checkpointing
         else copies, base_bytes=_base_bytes(tr), notes=notes,
-        capacity=(cap, acc, cap_notes), accelerator_note=accelerator_note(spec))
+        capacity=(cap, acc, cap_notes), accelerator_note=accelerator_note(spec),
+        ckpt_copies=copies * min(1.0, copy_share) if tr.activation_checkpointing else 0.0,
+        ckpt_first_grads=ckpt_first_grads)
 
 
 def training_memory(spec: Spec, static: TrainingStatic | None = None) -> MemoryEstimate:
@@ -254,6 +266,12 @@ def training_memory(spec: Spec, static: TrainingStatic | None = None) -> MemoryE
     else:
         kept += st.experts_all
     ckpt_temps = st.ckpt_temps * T / tp
+    if tr.activation_checkpointing and A.math_attention(arch, spec.model.family):
+        # sdpa's math kernel: the recomputed block's attention backward can peak instead of its MLP's (recompute:
+        # score-sized fp32 gradients, the MLP's saved activations freed and its other weight gradients made)
+        ckpt_temps = max(ckpt_temps, R.math_attention_backward_bytes_per_token(arch, tr, tr.seq_len, spec.model.family)
+                         * T / tp + R.math_attention_backward_grad_numel(arch, tr, spec.model.family)
+                         * P.grad_bytes(tr.precision) / st.mp)
     copies_bwd = st.copies_bwd
     tied = tied_grad_sum_bytes(arch, tr) / st.mp  # reads gradient_accumulation: the batch part
 
@@ -278,12 +296,21 @@ def training_memory(spec: Spec, static: TrainingStatic | None = None) -> MemoryE
     # backward (loss buffers gone; every checkpointed input, the block and its temporaries: llmspec.estimate.recompute)
     # and, with LoRA on fused MoE experts, the first MoE block's backward (loss buffers gone, one expert stack's
     # full-size gradient live: lora_expert_grad_bytes)
-    recomputed = max(live_grads, st.ckpt_grads)
+    # the recomputed block's backward is taken at the last block (every checkpointed input live, few gradients) and at
+    # the first (one checkpointed input, every later block's gradients: recompute.first_block_grad_numel_at_end);
+    # in both the recomputed block's autocast copies are live and the head's is gone (recomputed_copy_numel)
+    buffered = R.buffered_tied_grad_numel(arch, tr) * P.grad_bytes(tr.precision) / st.mp if live_grads else 0.0
+    recomputed = max(live_grads + buffered, st.ckpt_grads)
+    first_grads = max(live_grads + buffered, st.ckpt_first_grads)
+    kept_first = (st.checkpoint * T / tp + mask.kept) if tr.activation_checkpointing else 0.0
+    ckpt_copies = st.ckpt_copies
     moments = {
         "start": state + dequant + copies_bwd + live_grads + kept + non_layer_b + logits_b,
         "end": state + dequant + grads + max(recompute, tied),
-        "recompute": (state + dequant + copies_bwd + recomputed + kept + recompute + ckpt_temps
+        "recompute": (state + dequant + ckpt_copies + recomputed + kept + recompute + ckpt_temps
                       if tr.activation_checkpointing else 0.0),
+        "first_block": (state + dequant + ckpt_copies + first_grads + kept_first + recompute + ckpt_temps
+                        if tr.activation_checkpointing and arch.n_layers > 1 else 0.0),
         "expert": (state + dequant + copies_bwd + live_grads + kept + expert_grad
                    if expert_grad and not tr.activation_checkpointing else 0.0),
     }
@@ -302,7 +329,8 @@ def training_memory(spec: Spec, static: TrainingStatic | None = None) -> MemoryE
     if copies:
         # at the end of backward (all gradients live) the autocast copies are freed
         breakdown["autocast_copies"] = copies if peak_phase == "forward" else (
-            copies_bwd if peak_phase == "backward" and moment != "end" else 0)
+            0 if peak_phase != "backward" or moment == "end" else
+            ckpt_copies if moment in ("recompute", "first_block") else copies_bwd)
     breakdown["gradients"] = {"forward": live_grads, "optimizer": grads}.get(peak_phase, 0)
     breakdown["optimizer_states"] = states
     if gathered:
@@ -319,13 +347,13 @@ def training_memory(spec: Spec, static: TrainingStatic | None = None) -> MemoryE
             breakdown["activations"] = recompute
     else:
         if peak_phase == "backward":
-            breakdown["gradients"] = recomputed if moment == "recompute" else live_grads
+            breakdown["gradients"] = {"recompute": recomputed, "first_block": first_grads}.get(moment, live_grads)
         if peak_phase == "backward" and moment == "expert":
             breakdown["activations"] = kept
             breakdown["expert_weight_gradient"] = expert_grad
-        elif peak_phase == "backward" and moment == "recompute":
+        elif peak_phase == "backward" and moment in ("recompute", "first_block"):
             # a negative residual (recompute: the block's fit counts more than the recomputation keeps) nets there
-            breakdown["activations"] = kept + recompute + min(ckpt_temps, 0.0)
+            breakdown["activations"] = (kept if moment == "recompute" else kept_first) + recompute + min(ckpt_temps, 0.0)
             breakdown["backward_temporaries"] = max(ckpt_temps, 0.0)
         else:
             breakdown["activations"] = kept + (non_layer_f if peak_phase == "forward" else non_layer_b)
