@@ -242,6 +242,7 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
         reject={"add_cross_attention": (True, "GPT-2 with add_cross_attention = true (an encoder-decoder)")},
         dropout_keys=("resid_pdrop", "embd_pdrop"), attention_dropout_keys=("attn_pdrop",), dropout_h=6,
         activation_fit={"full": (-14, 2), "lora": (-10, 2), "lora-fp32": (0, 4), "prefill": (2, 2)},
+        eager_softmax="compute",  # modeling_gpt2.py:eager_attention_forward: softmax(attn_weights, dim=-1)
         quirks="learned positions = n_positions",
         tree="transformer(wte wpe drop h(#(ln_1 attn(c_attn c_proj attn_dropout resid_dropout) ln_2 "
              "mlp(c_fc c_proj act dropout))) ln_f) lm_head"),
