@@ -73,7 +73,7 @@ def apply(spec: Spec, inf: Inference, parts: dict, *, capacity: int | None, laye
         parts["quant_scales"] *= 128 / inf.weight_group_size
         notes.append(f"int4 groups of {inf.weight_group_size} weights (one fp16 scale + 4-bit zero point each)")
     if inf.attention == "eager":  # the scores are in layer_peak (llmspec.estimate.inference.attention_peak)
-        notes.append("eager attention: one layer's n_heads x prompt^2 scores, their fp32 softmax and the dense "
+        notes.append("eager attention: one layer's n_heads x prompt^2 scores, their softmax (fp32 in most classes) and the dense "
                      "causal mask live in prefill")
     if inf.kv_allocation != "paged" or capacity is None:
         if inf.kv_allocation == "static":

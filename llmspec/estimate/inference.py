@@ -138,6 +138,19 @@ def eager_score_bytes(family: str | None, c: float) -> float:
     return c + (4 if c < 4 else 0) + 4
 
 
+def eager_kept(spec: Spec, prompt: int) -> float:
+    """Bytes per prompt token (16-bit units) that eager attention leaves live beside the rest of its block: the
+    probabilities it returns, in the compute dtype (2 x n_heads x s), which the decoder layer keeps in ``_`` until it
+    returns (transformers==5.24.0:src/transformers/models/llama/modeling_llama.py:LlamaDecoderLayer.forward,
+    ``hidden_states, _ = self.self_attn(...)``; GPT2Block.forward ``attn_output, _ = self.attn(...)``), so through
+    the MLP; and the eager float masks (2 x s each, built once per forward). 0 without eager attention."""
+    if not eager_attention(spec):
+        return 0.0
+    arch = spec.arch
+    kinds = 1 + (0 < arch.window_layers < arch.n_layers)
+    return 2 * arch.n_heads * prompt + 2 * kinds * prompt
+
+
 def attention_peak(spec: Spec, prompt: int, c: float = 2) -> float:
     """Peak bytes per prompt token inside attention when no fused sdpa kernel runs, in 16-bit units (the caller
     scales by c / 2 for c-byte compute); 0 otherwise.
@@ -177,7 +190,9 @@ def inference_memory(spec: Spec) -> MemoryEstimate:
     kv = kv_bytes_per_token(spec) * kv_tokens(spec, p, s) * b / kv_split  # windowed blocks: llmspec.estimate.mask
     c = 4 if inf.precision == "fp32" else 2
     h, f = arch.d_model, max(width for _, width in A.block_kinds(arch))  # widest MLP (dense layers of MoE)
-    layer_peak = max(6 * f + 8.5 * h, 16.25 * h, attention_peak(spec, p, c), moe_peak(arch)) * c / 2 / tp
+    kept = eager_kept(spec, p)  # eager: the block's probabilities and the masks, live through its MLP
+    layer_peak = max(6 * f + 8.5 * h + kept, 16.25 * h, attention_peak(spec, p, c),
+                     moe_peak(arch) + kept if moe_peak(arch) else 0.0) * c / 2 / tp
     logits_tokens = p if inf.logits == "all" else 1  # the engine's preset (generation engines: the last position)
     end_peak = (c * arch.vocab_size * logits_tokens + c * h * p) / tp  # logits + the final hidden states
     fa, fb = A.family_fit(spec.model.family, "prefill")  # the real class's own buffers (family registry)

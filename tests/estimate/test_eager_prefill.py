@@ -18,17 +18,19 @@ pytest.importorskip("transformers")
 from llmspec.estimate import inference_memory
 from tests.estimate.test_measure_families import reduced_spec
 
-SHAPES = [(1, 512), (2, 1024), (3, 2048)]
+# (d_model, batch, prompt): at d_model 128 the scores set the peak; at d_model 1024 and a short prompt the MLP does,
+# with the block's probabilities still referenced (the decoder layer's ``_``) and the float mask beside it
+SHAPES = [(128, 1, 512), (128, 2, 1024), (128, 3, 2048), (1024, 1, 128), (1024, 2, 256)]
 PRESETS = ["Llama-2-7B", "Qwen2.5-0.5B", "Gemma-2-9B", "GPT-2"]  # llama, qwen2 (grouped K/V), gemma2, gpt2
 
 
 @pytest.mark.eval
-@pytest.mark.parametrize("batch, prompt", SHAPES, ids=[f"{b}x{s}" for b, s in SHAPES])
+@pytest.mark.parametrize("h, batch, prompt", SHAPES, ids=[f"h{h}-{b}x{s}" for h, b, s in SHAPES])
 @pytest.mark.parametrize("preset", PRESETS)
-def test_eager_prefill_matches_the_real_class(load, preset, batch, prompt):
+def test_eager_prefill_matches_the_real_class(load, preset, h, batch, prompt):
     from llmspec.estimate.measure import measure_inference
 
-    spec = load(reduced_spec(preset, h=128, context=4096), f"inference.seq_len={prompt}",
+    spec = load(reduced_spec(preset, h=h, context=4096), f"inference.seq_len={prompt}",
                 f"inference.batch_size={batch}", "inference.attention=eager")
     estimate, measured = inference_memory(spec).per_gpu_bytes, measure_inference(spec).peak_bytes
     assert estimate / measured - 1 == pytest.approx(0, abs=0.02), (estimate, measured)
