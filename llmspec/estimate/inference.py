@@ -127,15 +127,22 @@ def eager_score_bytes(family: str | None, c: float) -> float:
       that follows (c + 4 + c) and Gemma 2's soft-capping (two tensors at a time) are smaller.
     * "compute" (models/gpt2/modeling_gpt2.py:eager_attention_forward): the scores and their scaled copy, then
       softmax's input and output, all in the compute dtype: 2c.
+    * "compute+mask" (models/falcon/modeling_falcon.py:FalconAttention.forward): ``F.softmax(scores +
+      attention_mask)``: the scores, their masked copy and the result: 3c.
+    Plus the earlier blocks' probabilities still referenced (the registry's eager_probs_kept - 1: Falcon's model
+    loop holds the previous block's outputs): c each.
     Measured on LlamaForCausalLM, Qwen2ForCausalLM, Gemma2ForCausalLM and GPT2LMHeadModel prefills under
     FakeTensorMode (tests/estimate/test_eager_prefill.py)."""
     from llmspec.spec.families import family as registry_family
 
     fam = registry_family(family)
     kind = fam.eager_softmax if fam is not None else "fp32"
+    earlier = (fam.eager_probs_kept - 1) * c if fam is not None else 0
     if kind == "compute":
-        return 2 * c
-    return c + (4 if c < 4 else 0) + 4
+        return 2 * c + earlier
+    if kind == "compute+mask":
+        return 3 * c + earlier
+    return c + (4 if c < 4 else 0) + 4 + earlier
 
 
 def eager_kept(spec: Spec, prompt: int) -> float:
@@ -144,11 +151,14 @@ def eager_kept(spec: Spec, prompt: int) -> float:
     returns (transformers==5.24.0:src/transformers/models/llama/modeling_llama.py:LlamaDecoderLayer.forward,
     ``hidden_states, _ = self.self_attn(...)``; GPT2Block.forward ``attn_output, _ = self.attn(...)``), so through
     the MLP; and the eager float masks (2 x s each, built once per forward). 0 without eager attention."""
+    from llmspec.spec.families import family as registry_family
+
     if not eager_attention(spec):
         return 0.0
-    arch = spec.arch
+    arch, fam = spec.arch, registry_family(spec.model.family)
     kinds = 1 + (0 < arch.window_layers < arch.n_layers)
-    return 2 * arch.n_heads * prompt + 2 * kinds * prompt
+    blocks = fam.eager_probs_kept if fam is not None else 1  # Falcon: the previous block's too
+    return 2 * blocks * arch.n_heads * prompt + 2 * kinds * prompt
 
 
 def attention_peak(spec: Spec, prompt: int, c: float = 2) -> float:
