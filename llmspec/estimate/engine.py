@@ -23,7 +23,8 @@ knobs were filled from there. Per engine:
   (_torch/modules/logits_processor.py, LogitsProcessor.forward: logits.float()).
 
 int4 weights: one fp16 scale and a 4-bit zero point per weight_group_size weights (GPTQ/AWQ g128; torchao int4
-weight-only g64). Eager attention adds the n_heads x prompt^2 scores and their softmax (16-bit) of one layer.
+weight-only g64). Eager attention: its scores, fp32 softmax and dense mask are in the layer peak
+(llmspec.estimate.inference.attention_peak).
 """
 
 from __future__ import annotations
@@ -58,7 +59,6 @@ def apply(spec: Spec, inf: Inference, parts: dict, *, capacity: int | None, laye
     assert max_tokens is None or isinstance(max_tokens, int)
     s = kv_len  # inference.lengths: tokens one sequence holds (static engines: the preallocated seq_len)
     max_len = inf.seq_len or arch.context_length  # vLLM's max_model_len
-    p = prompt  # inference.lengths: inference.prompt_tokens, else sampling.max_prompt_tokens, else seq_len - new
     b = inf.batch_size
     notes = []
     sources = inf.engine_sources()
@@ -72,9 +72,9 @@ def apply(spec: Spec, inf: Inference, parts: dict, *, capacity: int | None, laye
             and inf.weight_group_size != 128:
         parts["quant_scales"] *= 128 / inf.weight_group_size
         notes.append(f"int4 groups of {inf.weight_group_size} weights (one fp16 scale + 4-bit zero point each)")
-    if inf.attention == "eager":
-        parts["prefill_activations"] += b * 2 * 2 * arch.n_heads * p * p / tp
-        notes.append("eager attention: n_heads x prompt^2 scores and softmax (16-bit) of one layer in prefill")
+    if inf.attention == "eager":  # the scores are in layer_peak (llmspec.estimate.inference.attention_peak)
+        notes.append("eager attention: one layer's n_heads x prompt^2 scores, their softmax (fp32 in most classes) and the dense "
+                     "causal mask live in prefill")
     if inf.kv_allocation != "paged" or capacity is None:
         if inf.kv_allocation == "static":
             notes.append(f"static KV cache preallocated for {s} tokens x {b} sequences")

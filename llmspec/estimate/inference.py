@@ -108,24 +108,81 @@ def moe_peak(arch) -> float:
     return max(up, down) + 8.5 * h
 
 
-def attention_peak(spec: Spec, prompt: int) -> float:
-    """Peak bytes per prompt token inside attention (16-bit compute) when no fused sdpa kernel runs; 0 otherwise.
+def eager_attention(spec: Spec) -> bool:
+    """The prefill runs the class's own eager attention: inference.attention = "eager" (what --measure builds), or a
+    family whose class has no sdpa path (the registry's sdpa flag: Gemma 2)."""
+    inf = spec.inference or Inference()
+    return inf.attention == "eager" or A.eager_attention(Training(), spec.model.family)
 
-    * Eager-only classes (the registry's sdpa = False, Gemma 2: soft-capping; transformers
-      models/gemma2/modeling_gemma2.py, eager_attention_forward): the masked scores (2 x n_heads x s) are still
-      referenced while softmax(dtype=float32) makes its fp32 copy and result (4 + 4 x n_heads x s); plus q
-      (2 x n_heads x head_dim), K and V repeated to n_heads when grouped (repeat_kv: 4 x n_heads x head_dim), the
-      sliding-window and full masks (2 x 2 x s) and the block's hidden states (6 x d_model).
+
+def eager_score_bytes(family: str | None, c: float) -> float:
+    """Bytes per element of one block's (batch, n_heads, q, k) scores live at the peak of the class's eager
+    attention, with c-byte compute (the registry's eager_softmax, llmspec.spec.family_types.Family):
+
+    * "fp32" (transformers==5.24.0:src/transformers/models/llama/modeling_llama.py:eager_attention_forward, copied
+      by Mistral, Qwen2/3, Gemma, Gemma 2, Phi-3, GPT-NeoX, OPT, OLMo): ``softmax(w, dim=-1, dtype=torch.float32)``
+      while w (c) is still referenced; torch's softmax casts its input to fp32 first when the dtypes differ
+      (torch==2.13.0:aten/src/ATen/native/SoftMax.cpp:softmax, ``input_.toType(dtype)``; only fp16 on CUDA skips the
+      copy) and writes an fp32 result: c + 4 + 4 = 10 B in 16-bit compute, 4 + 4 under fp32. The ``.to(query.dtype)``
+      that follows (c + 4 + c) and Gemma 2's soft-capping (two tensors at a time) are smaller.
+    * "compute" (models/gpt2/modeling_gpt2.py:eager_attention_forward): the scores and their scaled copy, then
+      softmax's input and output, all in the compute dtype: 2c.
+    * "compute+mask" (models/falcon/modeling_falcon.py:FalconAttention.forward): ``F.softmax(scores +
+      attention_mask)``: the scores, their masked copy and the result: 3c.
+    Plus the earlier blocks' probabilities still referenced (the registry's eager_probs_kept - 1: Falcon's model
+    loop holds the previous block's outputs): c each.
+    Measured on LlamaForCausalLM, Qwen2ForCausalLM, Gemma2ForCausalLM and GPT2LMHeadModel prefills under
+    FakeTensorMode (tests/estimate/test_eager_prefill.py)."""
+    from llmspec.spec.families import family as registry_family
+
+    fam = registry_family(family)
+    kind = fam.eager_softmax if fam is not None else "fp32"
+    earlier = (fam.eager_probs_kept - 1) * c if fam is not None else 0
+    if kind == "compute":
+        return 2 * c + earlier
+    if kind == "compute+mask":
+        return 3 * c + earlier
+    return c + (4 if c < 4 else 0) + 4 + earlier
+
+
+def eager_kept(spec: Spec, prompt: int) -> float:
+    """Bytes per prompt token (16-bit units) that eager attention leaves live beside the rest of its block: the
+    probabilities it returns, in the compute dtype (2 x n_heads x s), which the decoder layer keeps in ``_`` until it
+    returns (transformers==5.24.0:src/transformers/models/llama/modeling_llama.py:LlamaDecoderLayer.forward,
+    ``hidden_states, _ = self.self_attn(...)``; GPT2Block.forward ``attn_output, _ = self.attn(...)``), so through
+    the MLP; and the eager float masks (2 x s each, built once per forward). 0 without eager attention."""
+    from llmspec.spec.families import family as registry_family
+
+    if not eager_attention(spec):
+        return 0.0
+    arch, fam = spec.arch, registry_family(spec.model.family)
+    kinds = 1 + (0 < arch.window_layers < arch.n_layers)
+    blocks = fam.eager_probs_kept if fam is not None else 1  # Falcon: the previous block's too
+    return 2 * blocks * arch.n_heads * prompt + 2 * kinds * prompt
+
+
+def attention_peak(spec: Spec, prompt: int, c: float = 2) -> float:
+    """Peak bytes per prompt token inside attention when no fused sdpa kernel runs, in 16-bit units (the caller
+    scales by c / 2 for c-byte compute); 0 otherwise.
+
+    * Eager attention (eager_attention: inference.attention = "eager", or a class with no sdpa path): one block's
+      scores at eager_score_bytes per element (n_heads x s per token), the eager masks (transformers==5.24.0:
+      src/transformers/masking_utils.py:eager_mask, a (batch, 1, s, s) float mask of the embeddings' dtype for each
+      kind of attention, full and sliding window: 2 x s per token each, built once and live through the forward),
+      q (2 x n_heads x head_dim), K and V repeated to n_heads when grouped (repeat_kv: 4 x n_heads x head_dim) and
+      the block's hidden states (6 x d_model). No grad: one block's temporaries at a time.
     * sdpa's math kernel (activations.math_attention, Falcon with one K/V head): fp32 scores + mask and fp32
       probabilities (8 x n_heads x s), the bf16 and bool masks (3 x s), q rotated, in fp32 and scaled
       (2 + 8 x q width), k and v in fp32 (8 x kv width), the fp32 rotary cos and sin (8 x head_dim), the qkv output
       (2 x (q width + 2 x kv width)) and the hidden states (6 x d_model).
-    Measured on Gemma2ForCausalLM and FalconForCausalLM prefills under FakeTensorMode."""
+    Measured on Llama, Qwen2, Gemma 2 and GPT-2 (eager) and Falcon (math kernel) prefills under FakeTensorMode."""
     arch, fam = spec.arch, spec.model.family
     H, hd, h, s = arch.n_heads, arch.head_size, arch.d_model, prompt
     qw, kvw = H * hd, arch.kv_heads * hd
-    if A.eager_attention(spec.training or Training(), fam):
-        return 10 * H * s + 2 * qw + (4 * qw if arch.kv_heads < H else 0) + 4 * s + 6 * h
+    if eager_attention(spec):
+        kinds = 1 + (0 < arch.window_layers < arch.n_layers)
+        scores = eager_score_bytes(fam, c) * 2 / c
+        return scores * H * s + 2 * qw + (4 * qw if arch.kv_heads < H else 0) + 2 * kinds * s + 6 * h
     if A.math_attention(arch, fam):
         return 8 * H * s + 3 * s + 10 * qw + 8 * kvw + 8 * hd + 2 * (qw + 2 * kvw) + 6 * h
     return 0.0
@@ -143,7 +200,9 @@ def inference_memory(spec: Spec) -> MemoryEstimate:
     kv = kv_bytes_per_token(spec) * kv_tokens(spec, p, s) * b / kv_split  # windowed blocks: llmspec.estimate.mask
     c = 4 if inf.precision == "fp32" else 2
     h, f = arch.d_model, max(width for _, width in A.block_kinds(arch))  # widest MLP (dense layers of MoE)
-    layer_peak = max(6 * f + 8.5 * h, 16.25 * h, attention_peak(spec, p), moe_peak(arch)) * c / 2 / tp
+    kept = eager_kept(spec, p)  # eager: the block's probabilities and the masks, live through its MLP
+    layer_peak = max(6 * f + 8.5 * h + kept, 16.25 * h, attention_peak(spec, p, c),
+                     moe_peak(arch) + kept if moe_peak(arch) else 0.0) * c / 2 / tp
     logits_tokens = p if inf.logits == "all" else 1  # the engine's preset (generation engines: the last position)
     end_peak = (c * arch.vocab_size * logits_tokens + c * h * p) / tp  # logits + the final hidden states
     fa, fb = A.family_fit(spec.model.family, "prefill")  # the real class's own buffers (family registry)

@@ -206,14 +206,23 @@ def lora_shapes(arch: Architecture, targets: list[str] | tuple[str, ...],
 
 
 def _lora_shapes(arch: Architecture, targets, family: str | None) -> list[LoraShape]:
+    """Each matched target (llmspec.estimate.lora_targets.resolve, the resolution ARC005 reports) adds the matrices
+    of its name's roles, only those of the modules it selects when it is dotted (``attn.c_proj``,
+    ``shared_expert.gate_proj``), one block's when it names a block index; a matrix selected twice is counted once."""
+    from llmspec.estimate.lora_targets import blocks_of, resolve
+
     names = all_linear_targets(arch, family) if "all-linear" in targets else list(dict.fromkeys(targets))
     layout = layout_for(family)
     experts = peft_experts(family) if arch.moe is not None else "separate"
     seen: set[str] = set()
+    per_block: dict[str, set[int]] = {}  # label -> block indices adapted one at a time
     out = []
-    for name in names:
-        for role in layout.get(name, ()):
+    verdicts = [v for v in resolve(arch, family, names) if v.kind == "matched"]
+    for v in sorted(verdicts, key=lambda v: v.layer is not None):  # whole-model targets first
+        for role in layout.get(v.name, ()):
             for label, d_in, d_out, copies in _role_shapes(arch, role):
+                if v.labels is not None and label not in v.labels:
+                    continue  # a dotted target: another block's module of that name
                 if experts == "none" and (label.startswith("expert.") or label == "router"):
                     continue  # PEFT does not reach the fused experts or the router of this class
                 if experts == "fused" and role in ("gate", "up", "down") and not label.startswith("expert."):
@@ -221,9 +230,14 @@ def _lora_shapes(arch: Architecture, targets, family: str | None) -> list[LoraSh
                     # blocks' linears of that name get no adapter (measured with PEFT 0.21 on Qwen3-MoE with dense
                     # blocks: tests/params/test_params.py)
                     continue
-                if label not in seen:  # w1 and gate_proj name the same matrices
+                if label in seen:  # w1 and gate_proj name the same matrices; q_proj and self_attn.q_proj too
+                    continue
+                if v.layer is None:
                     seen.add(label)
-                    out.append(LoraShape(name, label, d_in, d_out, copies))
+                    out.append(LoraShape(v.target, label, d_in, d_out, copies))
+                elif v.layer not in per_block.setdefault(label, set()):  # one block: copies / blocks of its kind
+                    per_block[label].add(v.layer)
+                    out.append(LoraShape(v.target, label, d_in, d_out, copies // blocks_of(arch, label)))
     if experts == "fused":
         gate = next((s for s in out if s.role == "expert.gate"), None)
         up = next((s for s in out if s.role == "expert.up"), None)
@@ -250,11 +264,20 @@ def module_names(arch: Architecture, family: str | None = None) -> list[str]:
             and any(_role_shapes(arch, role) for role in layout[n])]
 
 
-def unmatched_targets(arch: Architecture, targets, family: str | None = None) -> tuple[str, ...]:
-    if "all-linear" in targets:
-        return ()
+def unmatched_names(arch: Architecture, targets, family: str | None = None) -> tuple[str, ...]:
+    """The layout names (undotted) among ``targets`` whose matrices do not exist in this architecture."""
     layout = layout_for(family)
     return tuple(t for t in targets if not any(_role_shapes(arch, role) for role in layout.get(t, ())))
+
+
+def unmatched_targets(arch: Architecture, targets, family: str | None = None) -> tuple[str, ...]:
+    """The targets that adapt nothing (llmspec.estimate.lora_targets.resolve): those that select no module, and
+    containers (PEFT raises on them: ARC005's error)."""
+    if "all-linear" in targets:
+        return ()
+    from llmspec.estimate.lora_targets import resolve
+
+    return tuple(v.target for v in resolve(arch, family, targets) if v.kind != "matched")
 
 
 def count_params(arch: Architecture, training: Training | None = None, *,

@@ -242,6 +242,7 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
         reject={"add_cross_attention": (True, "GPT-2 with add_cross_attention = true (an encoder-decoder)")},
         dropout_keys=("resid_pdrop", "embd_pdrop"), attention_dropout_keys=("attn_pdrop",), dropout_h=6,
         activation_fit={"full": (-14, 2), "lora": (-10, 2), "lora-fp32": (0, 4), "prefill": (2, 2)},
+        eager_softmax="compute",  # modeling_gpt2.py:eager_attention_forward: softmax(attn_weights, dim=-1)
         quirks="learned positions = n_positions",
         tree="transformer(wte wpe drop h(#(ln_1 attn(c_attn c_proj attn_dropout resid_dropout) ln_2 "
              "mlp(c_fc c_proj act dropout))) ln_f) lm_head"),
@@ -275,6 +276,9 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
         reads_head_dim=False,  # FalconConfig.head_dim is always hidden_size // num_attention_heads
         import_hook=_falcon_import, export_hook=_falcon_export,
         dropout_keys=("hidden_dropout",), dropout_h=1, mqa_math_sdpa=True,
+        # modeling_falcon.py: FalconAttention.forward (rotary path) masks inside the softmax call, and FalconModel.forward
+        # keeps the previous block's (output, attn_weights) while the next block runs
+        eager_softmax="compute+mask", eager_probs_kept=2,
         # transformers 5.25.0 FalconAttention.forward calls the shared attention interface (ALL_ATTENTION_FUNCTIONS:
         # sdpa_attention_forward repeats K/V or passes enable_gqa), so sdpa's fused kernel runs (measured there:
         # benchmarks/memory_accuracy.md, "Falcon and transformers 5.25")

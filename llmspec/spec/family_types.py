@@ -166,6 +166,22 @@ class Family:
     mqa_math_sdpa_until: str | None = None
     """The first transformers release whose class no longer takes that path (None: every release does). The
     estimate reads the installed version without importing transformers (llmspec.estimate.hfversion)."""
+    eager_softmax: str = "fp32"
+    """What the class's own eager attention keeps live at its peak, per element of one block's (batch, n_heads, q,
+    k) scores (llmspec.estimate.inference.eager_score_bytes). "fp32": ``softmax(w, dim=-1, dtype=torch.float32)
+    .to(query.dtype)`` (transformers==5.24.0:src/transformers/models/llama/modeling_llama.py:eager_attention_forward
+    and its copies): the masked scores are still referenced while softmax makes its fp32 copy (torch's softmax casts
+    with toType when dtype differs; none under fp32) and its fp32 result. "compute": the softmax stays in the
+    compute dtype (models/gpt2/modeling_gpt2.py:eager_attention_forward, ``softmax(w, dim=-1)``): two score
+    tensors at once (the matmul and its scaled copy, or softmax's input and output). "compute+mask": the mask is
+    added inside the softmax call (models/falcon/modeling_falcon.py:FalconAttention.forward, rotary path,
+    ``F.softmax(attention_scores + attention_mask, dtype=hidden_states.dtype)``): the scores, their masked copy and
+    the result, 3 x the compute dtype."""
+    eager_probs_kept: int = 1
+    """Blocks whose eager attention probabilities (returned by the attention module) are referenced at once: 1, the
+    decoder layer's own (``hidden_states, _ = self.self_attn(...)`` keeps them through the MLP); 2 when the model's
+    loop also holds the previous block's outputs while the next block runs (models/falcon/modeling_falcon.py:
+    FalconModel.forward, ``outputs = block(...)`` with FalconDecoderLayer returning (output, attn_weights))."""
     softcapping: bool = False
     """The class soft-caps attention scores and final logits, ``tanh(x / cap) * cap`` (Gemma2Config
     attn_logit_softcapping = 50.0 and final_logit_softcapping = 30.0 by default; a spec cannot change them). Each

@@ -94,6 +94,30 @@ def test_eager_attention_adds_the_score_matrix(load):
     assert extra == 32 * 6 * 32 * 4096 * 4096  # layers x 6 B x heads x s x s (one sequence)
 
 
+@pytest.mark.parametrize("dotted, plain", [
+    ('["self_attn.q_proj", "self_attn.v_proj"]', '["q_proj", "v_proj"]'),
+    ('["mlp.q_proj", "model.layers.0.mlp.down_proj", "mlp.down_proj"]', None),  # mlp.q_proj: no module
+    ('["q_proj", "layers.0.self_attn.q_proj", "mlp.gate_proj", "model.layers.5.mlp.up_proj"]', None),
+])
+def test_dotted_lora_targets_estimate_like_peft_matches_them(load, dotted, plain):
+    """PEFT matches a target against module paths, exact or ending in "." + target
+    (peft==0.21.2:peft/tuners/tuners_utils.py:check_target_module_exists): self_attn.q_proj is q_proj, and a block
+    index adapts one block. lora_shapes used to count no adapter for a dotted target, so its parameters, gradients,
+    optimizer states and adapter activations were missing from the estimate."""
+    method = (LLAMA2_7B, "training.method=lora", "training.lora.rank=16")
+    est = training_memory(load(*method, f"training.lora.targets={dotted}"))
+    if plain is not None:
+        assert est.breakdown == training_memory(load(*method, f"training.lora.targets={plain}")).breakdown
+    elif "up_proj" in dotted:  # q_proj everywhere, gate_proj everywhere, up_proj in block 5 only
+        full = training_memory(load(*method, 'training.lora.targets=["q_proj", "gate_proj"]'))
+        d, f = 4096, 11008
+        one_up = 16 * (d + f)  # one block's up_proj adapter
+        assert est.breakdown["optimizer_states"] - full.breakdown["optimizer_states"] == one_up * 8  # AdamW, fp32
+    else:  # only mlp.down_proj adapts, in every block (block 0's counted once)
+        down = training_memory(load(*method, 'training.lora.targets=["down_proj"]'))
+        assert est.breakdown == down.breakdown
+
+
 def test_hardware_memory_overrides_the_catalog(load):
     est = training_memory(load(LLAMA2_7B, 'hardware.memory="24GiB"'))
     assert est.capacity_bytes == 24 * 2**30

@@ -18,7 +18,7 @@ import pytest
 from lint_helpers import lint_spec
 
 from llmspec.estimate.params import all_linear_targets
-from llmspec.lint.rules.arc005_lora_targets_unmatched import classify
+from llmspec.lint.rules.arc005_lora_targets_unmatched import classify, unpaired
 from llmspec.spec.families import FAMILIES, GENERIC_MODULES, PRESETS
 from llmspec.spec.hf_import import architecture_from_hf
 from llmspec.spec.models import Architecture
@@ -119,3 +119,45 @@ def test_all_linear_is_pefts_all_linear(name, extra, tmp_path):
     assert arc005(tmp_path, config, ["all-linear"]) == []
     verdicts = classify(arch, model_type, all_linear_targets(arch, model_type))
     assert {n.path for v in verdicts if v.kind == "matched" for n in v.nodes} == peft_run(config, "all-linear")
+
+
+def peft_adapters(config: dict, targets: list[str], rank: int = 2) -> tuple[int, int] | str:
+    """(adapter parameters, adapted modules with their real block indices) of PEFT on the tiny class, or its error."""
+    import peft
+
+    try:
+        model = peft.get_peft_model(meta_model(config), peft.LoraConfig(r=rank, target_modules=targets))
+    except ValueError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    lora = [(name, p) for name, p in model.named_parameters() if ".lora_" in name]
+    return sum(p.numel() for _, p in lora), len({name.split(".lora_")[0] for name, _ in lora})
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # PEFT's note on its own rank_pattern for the fused parameter
+@pytest.mark.parametrize(("name", "extra"), CASES, ids=[n + "".join(f"-{k}" for k in e) for n, e in CASES])
+def test_lora_shapes_count_what_peft_adapts_for_dotted_targets(name, extra):
+    """Every target ARC005 says matches, dotted ones included (a module's last two path parts, its whole path with
+    a block index), adds to the estimate exactly the adapter parameters PEFT builds for it, on as many modules
+    (lora_shapes reads the resolution ARC005 reports: llmspec.estimate.lora_targets.resolve). lora_shapes used to
+    count nothing for a dotted target."""
+    from llmspec.estimate.params import lora_shapes
+
+    config = {**small(PRESETS[name].config()), **extra}
+    model_type, fields = architecture_from_hf(config)
+    fam, arch = FAMILIES[model_type], Architecture(**fields)
+    lists = [t for t, what in targets_to_try(fam, arch) if what in ("a name alone", "a dotted path")]
+    lists += [[n.path.replace("#", "1")] for n in present(fam.tree, arch) if adaptable(fam.modules, fam.peft_experts,
+                                                                                        n.name)]
+    tried = 0
+    for targets in lists:
+        if any(v.kind != "matched" for v in classify(arch, model_type, targets)) or unpaired(model_type, targets):
+            continue  # PEFT raises (ARC005's errors)
+        peft_says = peft_adapters(config, targets)
+        shapes = lora_shapes(arch, targets, model_type)
+        ours = (sum(s.params(2) for s in shapes),
+                sum(s.copies // (arch.moe.n_experts if s.role.startswith("expert.") and arch.moe else 1)
+                    for s in shapes))  # PEFT wraps the fused experts of a block as one module
+        assert ours == peft_says, (targets, [(s.role, s.copies) for s in shapes], peft_says)
+        tried += 1
+    assert tried

@@ -260,3 +260,32 @@ def test_dense_layers_lora_trainable_equals_peft(name, targets):
     assert count_params(arch, lora(8, listed), family=family).trainable == peft_trainable(stem, 8, targets, change)
 
 
+
+
+# Dotted targets (issue 9): PEFT matches a target against each module path, exact or ending in "." + target
+# (peft==0.21.2:peft/tuners/tuners_utils.py:check_target_module_exists), so a dotted suffix selects the modules of
+# that path only. lora_shapes used to look the whole dotted string up in the layout and count no adapter for it.
+DOTTED = [
+    ("Llama-2-7b-hf", ["self_attn.q_proj", "self_attn.v_proj"], ["q_proj", "v_proj"]),
+    ("Llama-2-7b-hf", ["mlp.down_proj", "model.layers.0.self_attn.o_proj"], None),  # a layer index: one block
+    ("Llama-2-7b-hf", ["q_proj", "self_attn.q_proj", "layers.3.self_attn.q_proj"], ["q_proj"]),  # counted once
+    ("Qwen3-8B", ["self_attn.k_proj", "mlp.gate_proj", "o_proj"], ["k_proj", "gate_proj", "o_proj"]),
+    ("gpt2", ["attn.c_proj"], None),  # the attention's c_proj only, not the MLP's
+    ("gpt2", ["attn.c_attn", "mlp.c_fc", "mlp.c_proj"], None),  # Conv1D; the MLP's c_proj only
+    ("gpt2", ["attn.c_attn", "attn.c_proj", "mlp.c_proj"], ["c_attn", "c_proj"]),  # both c_proj, dotted
+    ("Qwen1.5-MoE-A2.7B", ["shared_expert.gate_proj", "self_attn.q_proj"], None),  # the shared expert's only
+    ("Mixtral-8x7B-v0.1", ["self_attn.v_proj", "mlp.gate"], None),
+]
+
+
+@pytest.mark.eval
+@pytest.mark.parametrize("stem, dotted, undotted", DOTTED, ids=[f"{s}-{'-'.join(d)}" for s, d, _ in DOTTED])
+def test_dotted_lora_targets_equal_peft(stem, dotted, undotted):
+    """A dotted target adapts what PEFT adapts for it, and, where it selects the same modules as its last name,
+    estimates exactly like the undotted spelling."""
+    family, arch = arch_of(stem)
+    ours = count_params(arch, lora(8, dotted), family=family)
+    assert ours.unmatched_targets == ()
+    assert ours.trainable == peft_trainable(stem, 8, dotted)
+    if undotted is not None:
+        assert ours.trainable == count_params(arch, lora(8, undotted), family=family).trainable

@@ -80,9 +80,15 @@ def test_int4_group_size_sets_the_scale_bytes(load):
 
 
 def test_eager_attention_adds_the_prompt_squared_scores(load):
+    """Eager attention's peak replaces the block's: one layer's 16-bit scores with their fp32 softmax copy and result
+    (10 B x n_heads x s per token), q, K and V repeated to n_heads, the float causal mask (2 x s) and the hidden
+    states (llmspec.estimate.inference.attention_peak), instead of the MLP's 6 x ffn + 8.5 x d_model."""
     flash = inference_memory(load("inference.batch_size=1", "inference.logits=last"))
     eager = inference_memory(load("inference.batch_size=1", "inference.logits=last", "inference.attention=eager"))
-    assert eager.breakdown["prefill_activations"] - flash.breakdown["prefill_activations"] == 2 * 2 * 32 * 8192 ** 2
+    s, heads, q_width, h = 8192, 32, 4096, 4096
+    eager_peak = 10 * heads * s + 2 * q_width + 4 * q_width + 2 * s + 6 * h
+    assert eager.breakdown["prefill_activations"] - flash.breakdown["prefill_activations"] == \
+        s * (eager_peak - (6 * 14336 + 8.5 * h))
 
 
 def test_unknown_backend_is_one_line_with_did_you_mean(tmp_path):

@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from llmspec.estimate.params import all_linear_targets, attention_targets, module_names, unmatched_targets
+from llmspec.estimate.lora_targets import Verdict, resolve
+from llmspec.estimate.params import all_linear_targets, attention_targets, module_names
 from llmspec.lint.rule import Rule
 from llmspec.spec.families import family as registry_family
 from llmspec.spec.families import modules_for, tree_for
-from llmspec.spec.module_tree import Node, adaptable, inside, matches, present
+from llmspec.spec.module_tree import inside, present
 
 KEY = ("training", "lora", "targets")
 
@@ -15,44 +14,10 @@ def _names(names) -> str:
     return ", ".join(f'"{n}"' for n in names)
 
 
-@dataclass(frozen=True)
-class Verdict:
-    target: str
-    kind: str
-    """"matched" (PEFT adapts it), "container" (PEFT raises: not a Linear, Embedding or Conv1D) or "unmatched"."""
-    nodes: tuple[Node, ...] = ()
-    """The module paths (layer indices as "#") the target selects in the family's tree."""
-
-
-_MLP_ROLES = {"gate", "up", "down"}
-
-
 def classify(arch, family: str | None, targets) -> list[Verdict]:
-    """What PEFT does with each entry of a target_modules list on this family's class (llmspec.spec.module_tree):
-    a target selects every module whose path is the target or ends in "." + target; one container among them and
-    PEFT raises. On a family whose fused experts PEFT converts (Family.peft_experts == "fused"), an MLP name of the
-    layout (Mixtral's w1 / w3 / w2, Qwen3-MoE's gate_proj / up_proj / down_proj) selects the experts only. A name
-    of the layout that is no module of the tree is matched when its roles exist here (llmspec.estimate.params)."""
-    fam = registry_family(family)
-    modules, experts = modules_for(family), (fam.peft_experts if fam is not None else "separate")
-    nodes = present(tree_for(family), arch)
-    out = []
-    for target in dict.fromkeys(targets):
-        hit = tuple(matches(nodes, target, arch.n_layers))
-        name = target.rsplit(".", 1)[-1]
-        if any(not adaptable(modules, experts, n.name) for n in hit):
-            out.append(Verdict(target, "container", hit))
-            continue
-        if experts == "fused" and set(modules.get(name, ())) & _MLP_ROLES:
-            # PEFT's conversion turns the name into a target parameter of the 3-D experts: it selects them, and no
-            # longer the dense blocks' linears of that name (measured: Qwen3-MoE down_proj with a dense block 0)
-            experts_nodes = tuple(n for n in nodes if n.name == "experts")
-            out.append(Verdict(target, "matched" if experts_nodes else "unmatched", experts_nodes))
-            continue
-        # an adaptable module matches when its matrices exist here (gate_proj needs a gated MLP, gate a router)
-        kind = "unmatched" if unmatched_targets(arch, [name if hit else target], family) else "matched"
-        out.append(Verdict(target, kind, hit))
-    return out
+    """What PEFT does with each target (llmspec.estimate.lora_targets.resolve: the resolution the estimate's
+    lora_shapes counts adapters from)."""
+    return resolve(arch, family, targets)
 
 
 def unpaired(family: str | None, targets) -> list[str]:
@@ -95,7 +60,8 @@ class LoraTargetsUnmatched(Rule):
 
     A target matches like PEFT's: a module whose path is the target or ends in "." + the target, so dotted
     suffixes (`self_attn.q_proj`, `layers.0.self_attn.v_proj`) select real linears and `mlp.q_proj` selects
-    nothing. `["all-linear"]` is PEFT's own selection and always matches.
+    nothing. `["all-linear"]` is PEFT's own selection and always matches. The estimate counts the adapters of
+    exactly the modules this rule says a target matches (one resolution serves both).
 
     Why:
     PEFT matches `target_modules` against module paths (peft.tuners.tuners_utils.check_target_module_exists),
