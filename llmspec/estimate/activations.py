@@ -375,8 +375,12 @@ def softcapping(family: str | None) -> bool:
 
 def logits_bytes_per_token(arch: Architecture, phase: str, precision: str, family: str | None = None) -> float:
     """The loss path's bytes per token (module docstring); a soft-capping family (the registry's softcapping)
-    also saves the 16-bit tanh of its logits for backward: + 2 x vocab (measured on Gemma2ForCausalLM)."""
-    cap = 2 * arch.vocab_size if softcapping(family) else 0
+    also saves the tanh of its logits for backward, in the head's compute dtype: + 2 x vocab under 16-bit compute,
+    + 4 x vocab under fp32 (transformers==5.24.0:src/transformers/models/gemma2/modeling_gemma2.py:
+    Gemma2ForCausalLM.forward, ``logits = torch.tanh(logits / final_logit_softcapping)`` on the head's output before
+    the loss upcasts it; measured on Gemma2ForCausalLM: at fp32 the start of backward held four fp32 vocab-wide
+    tensors, tanh, log-softmax and their two gradients, where 2 x vocab counted a 16-bit tanh)."""
+    cap = (4 if precision == "fp32" else 2) * arch.vocab_size if softcapping(family) else 0
     if phase == "forward":
         return (8 if precision == "fp32" else LOGITS_FORWARD) * arch.vocab_size + cap
     return LOGITS_BACKWARD * arch.vocab_size + cap
