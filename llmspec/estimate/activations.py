@@ -21,7 +21,7 @@ LoRA (16-bit base)     12+4k   4          6(+2)   k = adapted input groups among
 =====================  ======  =========  ======  ============================================
 
 plus ``4 * n_heads + 8`` (flash/sdpa logsumexp and norm statistics). Eager attention adds the scores and
-softmax: ``6 * n_heads * s`` bytes per token (16-bit compute; 8 for fp32). The non-layer part (embedding
+softmax: ``6 * n_heads * s`` bytes per token (16-bit compute; 4 for fp32, + the tanh of soft-capped scores). The non-layer part (embedding
 output, final norm, head input) is about ``15 * h`` (``11 * h`` once backward starts; ~0 under LoRA). With activation checkpointing each layer keeps only its
 input (``residual_bytes * h``) and one layer is live at a time (recomputation in backward).
 
@@ -241,10 +241,15 @@ def attention_scores_bytes_per_token(arch: Architecture, training: Training, seq
     probabilities, or sdpa's math-kernel fallback; 0 with a fused kernel."""
     H = arch.n_heads
     if eager_attention(training, family):
-        # the saved 16-bit tanh of the scores (registry softcapping); under fp32 the 8 x n_heads x s already holds it
-        # (measured on Gemma2ForCausalLM, LoRA, exactly 2 x n_heads x s less than with the term)
-        cap = 2 * H * seq_len if softcapping(family) and training.precision != "fp32" else 0
-        return (8 if training.precision == "fp32" else 6) * H * seq_len + cap
+        # transformers==5.24.0:src/transformers/models/llama/modeling_llama.py:eager_attention_forward,
+        # ``softmax(attn_weights, dim=-1, dtype=torch.float32).to(query.dtype)``: the fp32 softmax output (saved by
+        # aten._softmax) and, under 16-bit compute, its 16-bit cast (saved by the ``attn @ v`` matmul); under fp32 the
+        # cast is a no-op and the two are one tensor (measured on LlamaForCausalLM, eager, fp32: 4 x n_heads x s, where
+        # 8 was counted). Soft-capped scores (registry softcapping) also save their tanh in the compute dtype (2 or 4 B;
+        # Gemma2ForCausalLM: 8 x n_heads x s in all under fp32, as measured with LoRA)
+        width = 4 if training.precision == "fp32" else 2
+        cap = width * H * seq_len if softcapping(family) else 0
+        return (4 + (2 if width == 2 else 0)) * H * seq_len + cap
     if math_attention(arch, family):
         return math_attention_bytes_per_token(arch, seq_len)
     return 0.0
@@ -375,8 +380,12 @@ def softcapping(family: str | None) -> bool:
 
 def logits_bytes_per_token(arch: Architecture, phase: str, precision: str, family: str | None = None) -> float:
     """The loss path's bytes per token (module docstring); a soft-capping family (the registry's softcapping)
-    also saves the 16-bit tanh of its logits for backward: + 2 x vocab (measured on Gemma2ForCausalLM)."""
-    cap = 2 * arch.vocab_size if softcapping(family) else 0
+    also saves the tanh of its logits for backward, in the head's compute dtype: + 2 x vocab under 16-bit compute,
+    + 4 x vocab under fp32 (transformers==5.24.0:src/transformers/models/gemma2/modeling_gemma2.py:
+    Gemma2ForCausalLM.forward, ``logits = torch.tanh(logits / final_logit_softcapping)`` on the head's output before
+    the loss upcasts it; measured on Gemma2ForCausalLM: at fp32 the start of backward held four fp32 vocab-wide
+    tensors, tanh, log-softmax and their two gradients, where 2 x vocab counted a 16-bit tanh)."""
+    cap = (4 if precision == "fp32" else 2) * arch.vocab_size if softcapping(family) else 0
     if phase == "forward":
         return (8 if precision == "fp32" else LOGITS_FORWARD) * arch.vocab_size + cap
     return LOGITS_BACKWARD * arch.vocab_size + cap

@@ -8,7 +8,8 @@ Phases of one steady-state optimizer step (the second: optimizer states exist), 
   (all gradients; with checkpointing plus one recomputed layer) or, with checkpointing, a recomputed block's
   backward: the first one backward reaches (every block's checkpointed input, that block's saved activations, its
   16-bit weight copies and backward temporaries) or the last (block 0: one checkpointed input, every later block's
-  gradients; llmspec.estimate.recompute);
+  gradients; llmspec.estimate.recompute), or, where attention materialises its scores, the last block's softmax
+  backward (two fp32 score-sized gradients; llmspec.estimate.attn_backward);
 * optimizer — weights + states + gradients + the optimizer's transient buffers (torch's foreach Adam, the
   CUDA default, materialises one state-sized buffer).
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from llmspec.estimate import activations as A
+from llmspec.estimate import attn_backward as AB
 from llmspec.estimate import precision as P
 from llmspec.estimate import recompute as R
 from llmspec.estimate import stack as S
@@ -103,6 +105,11 @@ class TrainingStatic:
     """The recomputed block's autocast copies, live in its backward (recompute.recomputed_copy_numel)."""
     ckpt_first_grads: float = 0.0
     """The gradients live while the first block is recomputed (recompute.first_block_grad_numel_at_end, sharded)."""
+    attn_grads: float = 0.0
+    """The gradients live at the last block's attention-score backward (attn_backward.attention_backward_grad_numel,
+    as sharded)."""
+    attn_share_of_copies: float = 0.0
+    """The share of the autocast copies freed by then: those of the same parameters, out of every linear's."""
 
 
 def training_static(spec: Spec) -> TrainingStatic:
@@ -224,6 +231,7 @@ def training_static(spec: Spec) -> TrainingStatic:
     cap, acc, cap_notes = capacity(spec)
     ckpt_grads = min(1.0, ckpt_share) * parts["grads"] if tr.activation_checkpointing else 0.0
     ckpt_first_grads = min(1.0, first_share) * parts["grads"] if tr.activation_checkpointing else 0.0
+    attn_share = AB.attention_backward_grad_numel(arch, tr, lay.layer_params) / max(Nt, 1)
     return TrainingStatic(
         parts=parts, master=master, copies=copies, gathered=gathered + parts.get("buckets", 0.0), mp=mp, tp=tp,
         blocks=A.block_terms(arch, tr, family),
@@ -237,7 +245,10 @@ def training_static(spec: Spec) -> TrainingStatic:
         else copies, base_bytes=_base_bytes(tr), notes=notes,
         capacity=(cap, acc, cap_notes), accelerator_note=accelerator_note(spec),
         ckpt_copies=copies * min(1.0, copy_share) if tr.activation_checkpointing else 0.0,
-        ckpt_first_grads=ckpt_first_grads)
+        ckpt_first_grads=ckpt_first_grads,
+        attn_grads=min(1.0, attn_share) * parts["grads"],
+        attn_share_of_copies=AB.attention_backward_grad_numel(arch, tr, lay.layer_params) / max(lay.linear_numel, 1)
+        if copies else 0.0)
 
 
 def training_memory(spec: Spec, static: TrainingStatic | None = None) -> MemoryEstimate:
@@ -272,6 +283,13 @@ def training_memory(spec: Spec, static: TrainingStatic | None = None) -> MemoryE
         ckpt_temps = max(ckpt_temps, R.math_attention_backward_bytes_per_token(arch, tr, tr.seq_len, spec.model.family)
                          * T / tp + R.math_attention_backward_grad_numel(arch, tr, spec.model.family)
                          * P.grad_bytes(tr.precision) / st.mp)
+    score_temps = AB.score_backward_bytes_per_token(arch, tr, tr.seq_len, spec.model.family) * T / tp
+    # the last block at its score backward: only its attention input side and fp32 probabilities are left
+    retained = (AB.retained_bytes_per_token(arch, tr, spec.model.family)
+                + AB.probabilities_bytes_per_token(arch, tr, tr.seq_len, spec.model.family)) * T / tp if score_temps else 0.0
+    # the autocast copies of the layers backward has passed are freed with their saved inputs (under checkpointing
+    # only the head's was left, and it is freed by then)
+    copies_attn = 0.0 if tr.activation_checkpointing else copies * max(0.0, 1.0 - st.attn_share_of_copies)
     copies_bwd = st.copies_bwd
     tied = tied_grad_sum_bytes(arch, tr) / st.mp  # reads gradient_accumulation: the batch part
 
@@ -295,7 +313,8 @@ def training_memory(spec: Spec, static: TrainingStatic | None = None) -> MemoryE
     # matrix's two gradients summed, or one recomputed block), with checkpointing the first recomputed block's
     # backward (loss buffers gone; every checkpointed input, the block and its temporaries: llmspec.estimate.recompute)
     # and, with LoRA on fused MoE experts, the first MoE block's backward (loss buffers gone, one expert stack's
-    # full-size gradient live: lora_expert_grad_bytes)
+    # full-size gradient live: lora_expert_grad_bytes); with materialised attention scores, the last block's softmax
+    # backward (loss buffers gone, two fp32 score-sized gradients; llmspec.estimate.attn_backward)
     # the recomputed block's backward is taken at the last block (every checkpointed input live, few gradients) and at
     # the first (one checkpointed input, every later block's gradients: recompute.first_block_grad_numel_at_end);
     # in both the recomputed block's autocast copies are live and the head's is gone (recomputed_copy_numel)
@@ -304,6 +323,7 @@ def training_memory(spec: Spec, static: TrainingStatic | None = None) -> MemoryE
     first_grads = max(live_grads + buffered, st.ckpt_first_grads)
     kept_first = (st.checkpoint * T / tp + mask.kept) if tr.activation_checkpointing else 0.0
     ckpt_copies = st.ckpt_copies
+    attn_grads = max(live_grads + buffered, st.attn_grads)
     moments = {
         "start": state + dequant + copies_bwd + live_grads + kept + non_layer_b + logits_b,
         "end": state + dequant + grads + max(recompute, tied),
@@ -313,6 +333,8 @@ def training_memory(spec: Spec, static: TrainingStatic | None = None) -> MemoryE
                         if tr.activation_checkpointing and arch.n_layers > 1 else 0.0),
         "expert": (state + dequant + copies_bwd + live_grads + kept + expert_grad
                    if expert_grad and not tr.activation_checkpointing else 0.0),
+        "attention": (state + dequant + copies_attn + attn_grads + score_temps + retained
+                      + (kept if tr.activation_checkpointing else kept - largest_block) if score_temps else 0.0),
     }
     moment = max(moments, key=moments.__getitem__)
     phases = {
@@ -347,8 +369,13 @@ def training_memory(spec: Spec, static: TrainingStatic | None = None) -> MemoryE
             breakdown["activations"] = recompute
     else:
         if peak_phase == "backward":
-            breakdown["gradients"] = {"recompute": recomputed, "first_block": first_grads}.get(moment, live_grads)
-        if peak_phase == "backward" and moment == "expert":
+            breakdown["gradients"] = {"recompute": recomputed, "first_block": first_grads,
+                                      "attention": attn_grads}.get(moment, live_grads)
+        if peak_phase == "backward" and moment == "attention":
+            breakdown["autocast_copies"] = copies_attn
+            breakdown["activations"] = retained + (kept if tr.activation_checkpointing else kept - largest_block)
+            breakdown["backward_temporaries"] = score_temps
+        elif peak_phase == "backward" and moment == "expert":
             breakdown["activations"] = kept
             breakdown["expert_weight_gradient"] = expert_grad
         elif peak_phase == "backward" and moment in ("recompute", "first_block"):

@@ -90,8 +90,11 @@ def test_eager_attention_adds_the_score_matrix(load):
     lora = (LLAMA2_7B, "training.method=lora")
     flash = training_memory(load(*lora))
     eager = training_memory(load(*lora, "training.attention=eager"))
-    extra = eager.breakdown["activations"] - flash.breakdown["activations"]
+    # the saved activations at the end of forward (the backward peak is then the last block's score backward,
+    # llmspec.estimate.attn_backward: two more fp32 score-sized tensors, 8 B x heads x s x s)
+    extra = eager.phases["forward"] - flash.phases["forward"]
     assert extra == 32 * 6 * 32 * 4096 * 4096  # layers x 6 B x heads x s x s (one sequence)
+    assert eager.breakdown["backward_temporaries"] == 8 * 32 * 4096 * 4096
 
 
 @pytest.mark.parametrize("dotted, plain", [
