@@ -30,6 +30,47 @@ def lora_output_bytes(tr: Training) -> tuple[int, int]:
     return obytes, 4 if adapter_dtype(tr) == "fp32" else 2
 
 
+def cast_input_bytes_per_token(arch: Architecture, tr: Training, moe_block: bool = False,
+                               family: str | None = None) -> float:
+    """What one block's adapters save per token beyond the LoRA coefficients (activations.lora_h_coefficient and the
+    registry's "lora" fits, both measured under bf16-mixed), from the dtype their input is cast to.
+
+    peft==0.21.2:src/peft/tuners/lora/layer.py:Linear.forward casts the module input to the adapter dtype before
+    the adapter (``x = self._cast_input_dtype(x, lora_A.weight.dtype)``, then ``lora_B(lora_A(dropout(x)))``): each
+    adapted module makes its own copy of its input. lora_A saves that copy (or the dropout's output, of the same
+    dtype) for its weight gradient, and lora_B saves lora_A's rank-wide output; the sum with the base output saves
+    nothing. Under bf16-mixed autocast then casts the fp32 copy back to bf16 for lora_A
+    (torch==2.13.0:aten/src/ATen/autocast_mode.cpp, linear on the lower-precision list): 2 bytes per input element
+    and per rank element saved, which is what the fits hold. In pure bf16 / fp16 with fp32 adapters (the hf-trainer
+    stack's lora.dtype, peft's autocast_adapter_dtype) no autocast runs, and lora_A and lora_B save fp32 tensors: 2
+    bytes more per input element and per rank element of every adapted module (q, k and v each keep their own copy
+    of the same input). A dropout's mask is the same as under bf16-mixed (it is taken of the fp32 copy both times).
+    Measured with llmspec's fake-tensor tracker on LlamaForCausalLM, Qwen2ForCausalLM and GPT2LMHeadModel
+    (tests/estimate/test_lora_fp32.py). ``moe_block``: the block's MLP is the MoE one (block_kinds), whose separately
+    adapted experts see experts_per_token of the tokens; PEFT's fused expert parameters (lora.ParamWrapper) cast no
+    input. Modules outside the blocks (lm_head: stack.apply_static) are not counted here. 0 in every other case."""
+    if tr.lora is None or tr.precision not in ("bf16", "fp16") or adapter_dtype(tr) != "fp32" \
+            or tr.base_dtype == "fp32":  # an fp32 base: its inputs are fp32 already, and the cast copies nothing
+        return 0.0
+    from llmspec.estimate.params import lora_shapes, peft_experts
+
+    k = arch.moe.experts_per_token if arch.moe is not None else 1
+    fused = peft_experts(family) == "fused"
+    rank = tr.lora.rank
+    extra = 4 - 2  # fp32 input copy and lora_A output instead of autocast's 16-bit ones
+    per = 0.0
+    for s in lora_shapes(arch, tr.lora.targets, family):
+        role = s.role
+        if role in ("embed", "pos_embed", "head"):
+            continue
+        expert = role.startswith("expert.")
+        in_moe = expert or role.startswith("shared.") or role in ("router", "shared_gate")
+        if role in ("gate", "up", "gate_up", "down") and moe_block or in_moe and not moe_block or expert and fused:
+            continue  # a module of the other kind of block, or fused experts
+        per += extra * (s.d_in + rank * s.rank_factor) * (k if expert else 1)
+    return per
+
+
 def dora_bytes_per_token(arch: Architecture, tr: Training, shapes) -> float:
     """Bytes per token DoRA saves beyond LoRA. peft==0.21.2:src/peft/tuners/lora/dora.py:DoraLinearLayer.forward
     returns ``(mag_norm_scale - 1) * base_result + mag_norm_scale * lora_result * scaling``: autograd saves
