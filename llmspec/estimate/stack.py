@@ -148,7 +148,10 @@ def apply_static(spec: Spec, tr: Training, parts: dict, *, n_trainable: int, sby
     if tr.optimizer_in_backward:
         parts["grads"] = largest * (parts["grads"] / max(1, n_trainable))
         parts["live_grads"] = 0.0
-        parts["temp"] = 0.0 if tr.optimizer_impl == "fused" else sb * largest
+        # the step of one tensor: its transients as optimizer_temp_bytes gives them for that tensor alone (SGD
+        # updates in place: none; foreach / for-loop Adam one state-sized buffer, fused Adam none)
+        fused = tr.optimizer in ADAM and tr.optimizer_impl == "fused"
+        parts["temp"] = 0.0 if fused else P.optimizer_temp_bytes(tr.optimizer, sb, largest, largest)
         notes.append("optimizer step in backward: one gradient live at a time, no separate optimizer phase")
     if tr.paged_optimizer:
         parts["states"] = 0.0
