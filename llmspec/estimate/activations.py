@@ -33,6 +33,7 @@ with large vocabularies it is the largest single part.
 
 from __future__ import annotations
 
+from llmspec.estimate.adapters import cast_input_bytes_per_token
 from llmspec.estimate.precision import DTYPE_BYTES
 from llmspec.spec.models import Architecture, Training
 
@@ -218,6 +219,7 @@ def layer_static_bytes_per_token(arch: Architecture, training: Training, ffn: in
         per = lora_h_coefficient(roles, training) * h + scale * (
             4 * kvw + (6 + 2 * ("down" in roles)) * f + 2 * training.lora.rank * n_adapted)  # type: ignore[union-attr]
         per += lora_dropout_bytes_per_token(arch, training, f, family)
+        per += cast_input_bytes_per_token(arch, training, arch.moe is not None and ffn is None, family)
     else:
         ch, ck, cf = _FULL[_family(training.precision)]
         per = ch * h + ck * kvw + cf * f

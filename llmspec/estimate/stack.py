@@ -9,7 +9,9 @@ preset (llmspec/data/stacks.toml). The effects, part by part, with their sources
   (_single_tensor_adamw); the fused kernel none (torch._fused_adamw_). NOTES.md: HF Trainer's default is fused.
 * optimizer_in_backward: each parameter steps inside backward (a post-accumulate-grad hook) and frees its gradient,
   so at most one tensor's gradient is live and there is no separate optimizer phase (torchtune
-  training/_optimizer_in_bwd / torch.Tensor.register_post_accumulate_grad_hook).
+  training/_optimizer_in_bwd / torch.Tensor.register_post_accumulate_grad_hook); the step's buffer is the
+  optimizer's own for one tensor. The head steps first, with every block's activations live
+  (training.step_in_backward).
 * paged_optimizer: bitsandbytes allocates paged states with cudaMallocManaged (bitsandbytes/functional.py,
   get_paged): they are not in torch's allocated/reserved counters, so the estimate leaves them out and says so.
 * loss: "full" keeps 16-bit logits, their fp32 copy and fp32 log-probs (activations.LOGITS_*); "chunked" keeps the
@@ -158,8 +160,12 @@ def apply_static(spec: Spec, tr: Training, parts: dict, *, n_trainable: int, sby
     if tr.optimizer_in_backward:
         parts["grads"] = largest * (parts["grads"] / max(1, n_trainable))
         parts["live_grads"] = 0.0
-        parts["temp"] = 0.0 if tr.optimizer_impl == "fused" else sb * largest
-        notes.append("optimizer step in backward: one gradient live at a time, no separate optimizer phase")
+        # the step of one tensor: its transients as optimizer_temp_bytes gives them for that tensor alone (SGD
+        # updates in place: none; foreach / for-loop Adam one state-sized buffer, fused Adam none)
+        fused = tr.optimizer in ADAM and tr.optimizer_impl == "fused"
+        parts["temp"] = 0.0 if fused else P.optimizer_temp_bytes(tr.optimizer, sb, largest, largest)
+        notes.append("optimizer step in backward: one gradient live at a time, no separate optimizer phase; the "
+                     "head steps first, with every block's activations live")
     if tr.paged_optimizer:
         parts["states"] = 0.0
         parts["temp"] = 0.0

@@ -97,6 +97,10 @@ class TrainingStatic:
     logits_b: float
     copies_bwd: float
     """The autocast copies still live at the start of backward (under checkpointing: the head's only)."""
+    step: tuple[float, float, float, float]
+    """training.optimizer_in_backward (step_in_backward; zeros otherwise): the gradient bytes live while the first
+    large tensor steps inside backward, that step's buffers, the head's gradient while the head's backward still
+    holds the logits' gradient, and the head's autocast copy (freed once the head's backward ran)."""
     base_bytes: float
     notes: list[str]
     capacity: tuple[int | None, str | None, list[str]]
@@ -228,6 +232,8 @@ def training_static(spec: Spec) -> TrainingStatic:
              "dequant": dequant}
     notes += S.apply_static(spec, tr, parts, n_trainable=Nt, sbytes=sbytes, largest=largest,
                             base_bytes=_base_bytes(tr), frozen_quantised=lay.block_linear_numel)
+    head_copy = copies * A.checkpointed_copy_share(arch, tr, lay.linear_numel) if tr.optimizer_in_backward else 0.0
+    step = (*step_in_backward(arch, tr, lay, parts, largest), head_copy)
     cap, acc, cap_notes = capacity(spec)
     ckpt_grads = min(1.0, ckpt_share) * parts["grads"] if tr.activation_checkpointing else 0.0
     ckpt_first_grads = min(1.0, first_share) * parts["grads"] if tr.activation_checkpointing else 0.0
@@ -242,13 +248,51 @@ def training_static(spec: Spec) -> TrainingStatic:
         logits_f=A.logits_bytes_per_token(arch, "forward", prec, family),
         logits_b=A.logits_bytes_per_token(arch, "backward", prec, family),
         copies_bwd=copies * A.checkpointed_copy_share(arch, tr, lay.linear_numel) if tr.activation_checkpointing
-        else copies, base_bytes=_base_bytes(tr), notes=notes,
+        else copies, step=step, base_bytes=_base_bytes(tr), notes=notes,
         capacity=(cap, acc, cap_notes), accelerator_note=accelerator_note(spec),
         ckpt_copies=copies * min(1.0, copy_share) if tr.activation_checkpointing else 0.0,
         ckpt_first_grads=ckpt_first_grads,
         attn_grads=min(1.0, attn_share) * parts["grads"],
         attn_share_of_copies=AB.attention_backward_grad_numel(arch, tr, lay.layer_params) / max(lay.linear_numel, 1)
         if copies else 0.0)
+
+
+def step_in_backward(arch, tr: Training, lay, parts: dict, largest: int) -> tuple[float, float, float]:
+    """(gradient bytes, optimizer buffer bytes) live while the first large tensor steps inside backward under
+    training.optimizer_in_backward, and the head's gradient bytes; zeros otherwise.
+
+    Each parameter's optimizer runs from its post-accumulate-grad hook (torch==2.13.0:torch/_tensor.py:
+    Tensor.register_post_accumulate_grad_hook; torchtune==0.6.1:torchtune/training/memory.py:
+    register_optim_in_bwd_hooks: ``optim_dict[param].step()`` then ``zero_grad()``), so a gradient lives only until
+    its own step. The first parameter backward reaches is the output head, right after the loss backward: the loss
+    buffers are freed by then, but every block's saved activations are still live, beside the head's gradient and
+    the transients of its step (foreach AdamW's ``torch._foreach_sqrt(exp_avg_sq)``, one head-sized buffer:
+    torch==2.13.0:torch/optim/adamw.py:_multi_tensor_adamw). The optimizer states exist from the first step on (AdamW
+    allocates them lazily in _init_group), so they are live too from the second step. With a vocabulary above a few
+    times the tokens per micro-batch this, not the start of backward, is the peak (measured on LlamaForCausalLM and
+    Qwen2ForCausalLM under FakeTensorMode: tests/estimate/test_optimizer_in_backward.py). A tied head is not stepped
+    there: autograd sums its two gradients in the AccumulateGrad node's input buffer and runs the node once, after
+    the embedding's backward at the very end (torch==2.13.0:torch/csrc/autograd/input_buffer.cpp: InputBuffer::add),
+    so its head-side gradient stays live through backward while the last block's largest linear steps first. Under
+    LoRA the head is frozen and the first step is one adapter's (the largest).
+
+    Just before that step the head's backward (one mm node: input and weight gradients) still holds its incoming
+    gradient, the logits' (batch x seq x vocab in the compute dtype), beside the head's new gradient; the node frees
+    it before AccumulateGrad runs the hook. That moment is the higher one when the step needs no head-sized buffer
+    (fused AdamW, SGD) or the tokens outnumber d_model; training_memory takes the larger of the two."""
+    if not tr.optimizer_in_backward or not largest:
+        return 0.0, 0.0, 0.0
+    per_grad, per_temp = parts["grads"] / largest, parts["temp"] / largest
+    held = 0
+    if tr.method in ("lora", "qlora"):
+        first = largest
+    elif arch.tie_embeddings:
+        first = max((m.rows * m.cols for m in lay.block_linears), default=0)
+        held = arch.vocab_size * arch.d_model
+    else:
+        first = max((m.rows * m.cols for m in lay.matrices if m.kind == "head"), default=largest)
+    head = 0 if tr.method in ("lora", "qlora") else arch.vocab_size * arch.d_model
+    return (first + held) * per_grad, first * per_temp, head * per_grad
 
 
 def training_memory(spec: Spec, static: TrainingStatic | None = None) -> MemoryEstimate:
@@ -324,6 +368,10 @@ def training_memory(spec: Spec, static: TrainingStatic | None = None) -> MemoryE
     kept_first = (st.checkpoint * T / tp + mask.kept) if tr.activation_checkpointing else 0.0
     ckpt_copies = st.ckpt_copies
     attn_grads = max(live_grads + buffered, st.attn_grads)
+    step_grads, step_temp, step_head, head_copy = st.step
+    logits_grad = T * arch.vocab_size * P.activation_bytes(tr.precision) / tp if tr.loss == "full" else 0.0
+    inside = copies_bwd + step_head + logits_grad
+    after = copies_bwd - head_copy + step_grads + step_temp
     moments = {
         "start": state + dequant + copies_bwd + live_grads + kept + non_layer_b + logits_b,
         "end": state + dequant + grads + max(recompute, tied),
@@ -335,6 +383,9 @@ def training_memory(spec: Spec, static: TrainingStatic | None = None) -> MemoryE
                    if expert_grad and not tr.activation_checkpointing else 0.0),
         "attention": (state + dequant + copies_attn + attn_grads + score_temps + retained
                       + (kept if tr.activation_checkpointing else kept - largest_block) if score_temps else 0.0),
+        # optimizer_in_backward: the head's backward holding the logits' gradient, then the first large tensor's step
+        # with the head's autocast copy freed (step_in_backward)
+        "step": state + dequant + kept + non_layer_b + max(inside, after) if tr.optimizer_in_backward else 0.0,
     }
     moment = max(moments, key=moments.__getitem__)
     phases = {
@@ -375,6 +426,15 @@ def training_memory(spec: Spec, static: TrainingStatic | None = None) -> MemoryE
             breakdown["autocast_copies"] = copies_attn
             breakdown["activations"] = retained + (kept if tr.activation_checkpointing else kept - largest_block)
             breakdown["backward_temporaries"] = score_temps
+        elif peak_phase == "backward" and moment == "step":
+            breakdown["activations"] = kept + non_layer_b
+            if after >= inside:
+                breakdown["autocast_copies"] = copies_bwd - head_copy
+                breakdown["gradients"] = step_grads
+                breakdown["optimizer_buffers"] = step_temp
+            else:
+                breakdown["gradients"] = step_head
+                breakdown["logits_and_loss"] = logits_grad
         elif peak_phase == "backward" and moment == "expert":
             breakdown["activations"] = kept
             breakdown["expert_weight_gradient"] = expert_grad

@@ -90,3 +90,82 @@ def test_tied_gradient_sum_with_accumulation(load, accumulation, extra):
     est, meas = training_memory(spec), measure_training(spec)
     assert est.breakdown["tied_gradient_sum"] == extra * 8192 * 128 * 4
     assert est.per_gpu_bytes == pytest.approx(meas.peak_bytes, rel=0.005)
+
+
+# --- pure bf16 with fp32 adapters (issue 9, gap a): peft casts each adapted module's input to fp32 ----------------
+
+PURE_FP32_ADAPTERS = ("training.method=lora", "training.precision=bf16", "training.lora.dtype=fp32",
+                      "training.lora.rank=8")
+
+
+def _lora_spec(load, preset: str, layers: int, *overrides: str, vocab: int = 2048):
+    text = reduced_spec(preset, h=256, context=256).replace("n_layers = 2\n", f"n_layers = {layers}\n")
+    text = text.replace("ffn_dim = 512\n", "ffn_dim = 1024\n").replace("vocab_size = 256\n", f"vocab_size = {vocab}\n")
+    return load(text, "training.seq_len=128", "training.micro_batch_size=2", *overrides)
+
+
+# GPT-2 with c_attn alone is left out: under bf16-mixed too the estimate is 4% under there (the registry's gpt2 "lora"
+# fit was measured with all linears adapted), so it does not isolate the adapter dtype
+PURE_CASES = [("Llama-2-7B", ["all-linear"]), ("Llama-2-7B", ["q_proj", "k_proj", "v_proj", "o_proj"]),
+              ("Qwen2.5-7B", ["all-linear"]), ("Qwen2.5-7B", ["q_proj", "v_proj"]), ("GPT-2", ["all-linear"])]
+
+
+@pytest.mark.eval
+@pytest.mark.parametrize("preset, targets", PURE_CASES, ids=[f"{p}-{'+'.join(t)}" for p, t in PURE_CASES])
+def test_pure_bf16_with_fp32_adapters_matches_the_real_class(load, preset, targets):
+    """Pure bf16 weights, fp32 adapters (PEFT's autocast_adapter_dtype, the hf-trainer stack's lora.dtype): each
+    adapted module's fp32 copy of its input (saved by lora_A) and fp32 lora_A output (saved by lora_B) were missing:
+    the old code read 5.1% (Llama), 5.2% (Qwen2) and 4.0% (GPT-2) under at 3 blocks x 2 x 128 tokens, d_model 512 and
+    vocab 16,384 with all linears adapted, and 14% under per block at d_model 256."""
+    from llmspec.estimate.measure import measure_training
+
+    spec = _lora_spec(load, preset, 3, *PURE_FP32_ADAPTERS, f"training.lora.targets={json.dumps(targets)}")
+    est, meas = training_memory(spec), measure_training(spec)
+    assert est.per_gpu_bytes == pytest.approx(meas.peak_bytes, rel=0.01)
+
+
+@pytest.mark.eval
+@pytest.mark.parametrize("dropout", [0.0, 0.05])
+@pytest.mark.parametrize("preset", ["Llama-2-7B", "GPT-2"])
+def test_fp32_adapters_add_the_same_bytes_per_block_as_measured(load, preset, dropout):
+    """Pure bf16 with fp32 adapters against bf16-mixed (the set-up the LoRA coefficients were fitted on), per block
+    (3 blocks minus 2): the estimate's difference is the measured one, with and without lora_dropout (whose output
+    is the fp32 tensor lora_A saves). The old code's difference was the adapters' weights, gradients and states only:
+    21 x d_model per token and block under the measured one for all linears."""
+    from llmspec.estimate.measure import measure_training
+
+    def block(*setup: str) -> tuple[float, float]:
+        est, meas = [], []
+        for layers in (2, 3):
+            spec = _lora_spec(load, preset, layers, *setup, 'training.lora.targets=["all-linear"]',
+                              f"training.lora.dropout={dropout}", vocab=1000)
+            est.append(training_memory(spec).phases["backward"])
+            meas.append(measure_training(spec).phases["backward"])
+        return (est[1] - est[0]) / 256, (meas[1] - meas[0]) / 256
+
+    pure_est, pure_meas = block(*PURE_FP32_ADAPTERS)
+    amp_est, amp_meas = block("training.method=lora", "training.precision=bf16-mixed", "training.lora.rank=8")
+    assert (pure_est - amp_est) == pytest.approx(pure_meas - amp_meas, abs=0.25 * 256)
+
+
+@pytest.mark.eval
+@pytest.mark.parametrize("preset", ["Llama-2-7B", "Qwen2.5-7B", "GPT-2", "Falcon-7B"])
+def test_bf16_adapters_save_each_shared_input_once(load, preset):
+    """Pure bf16 with bf16 adapters (torchtune, LitGPT, or lora.dtype = "bf16"): no cast, so q, k and v (gate and up)
+    save one input between them and o_proj's input is the attention kernel's saved output. Per block against
+    bf16-mixed: the old code's difference was the adapter weights' only, 8 x d_model per token and block above the
+    measured one on Llama and Qwen2 (+6% on the whole model), 2 x d_model on GPT-2 and Falcon."""
+    from llmspec.estimate.measure import measure_training
+
+    def block(*setup: str) -> tuple[float, float]:
+        est, meas = [], []
+        for layers in (2, 3):
+            spec = _lora_spec(load, preset, layers, *setup, 'training.lora.targets=["all-linear"]', vocab=1000)
+            est.append(training_memory(spec).phases["backward"])
+            meas.append(measure_training(spec).phases["backward"])
+        return (est[1] - est[0]) / 256, (meas[1] - meas[0]) / 256
+
+    bf16_est, bf16_meas = block("training.method=lora", "training.precision=bf16", "training.lora.dtype=bf16",
+                                "training.lora.rank=8")
+    amp_est, amp_meas = block("training.method=lora", "training.precision=bf16-mixed", "training.lora.rank=8")
+    assert (bf16_est - amp_est) == pytest.approx(bf16_meas - amp_meas, abs=0.25 * 256)
