@@ -240,7 +240,12 @@ def fold_section(rows: list[dict], name: str, runs_file: Path) -> str:
            "| runs | n | median \\|error\\| | within 10% | max \\|error\\| | over 25% | MEM001 false |",
            "|---|---:|---:|---:|---:|---:|---:|",
            stats_line("all scored", stats(scored)),
-           stats_line("stack has a preset", stats([r for r in scored if r["stack"] in stacks]))]
+           stats_line("stack has a preset", stats([r for r in scored if r["stack"] in stacks])),
+           stats_line("stack has a preset, spec expresses every memory setting",
+                      stats([r for r in scored if r["stack"] in stacks and not r["missing"]]))]
+    for mode in sorted({r["mode"] for r in scored}):
+        out.append(stats_line(f"mode {mode}" + (" (MEM001 is judged on these)" if mode == "training" else ""),
+                              stats([r for r in scored if r["mode"] == mode])))
     for src in sorted({r["source"] for r in scored}):
         out.append(stats_line(f"source {src}", stats([r for r in scored if r["source"] == src])))
     for counter in sorted({r["counter"] for r in scored}):
@@ -248,12 +253,13 @@ def fold_section(rows: list[dict], name: str, runs_file: Path) -> str:
     missing = sorted({r["stack"] for r in scored if r["stack"] not in stacks})
     out += ["", "Runs from stacks without a preset: " + ("; ".join(
         f"{st} ({sum(r['stack'] == st for r in scored)} runs)" for st in missing) if missing else "none") + "."]
-    out += ["", "| run | source | stack | counter | published | estimate | error | MEM001 |", "|---|---|---|---|---:|---:|---:|---|"]
+    out += ["", "| run | source | stack | mode | counter | published | estimate | error | MEM001 | settings without a knob |",
+            "|---|---|---|---|---|---:|---:|---:|---|---|"]
     for r in scored:
         unit = UNIT[r["unit"]]
-        out.append(f"| `{r['id']}` | {r['source']} | {r['stack']} | {r['counter']} | {r['measured']:.2f} {r['unit']} | "
-                   f"{r['estimate'] / unit:.2f} {r['unit']} | {100 * r['error']:+.1f}% | "
-                   f"{'does not fit' if r['unfit'] else 'fits'} |")
+        out.append(f"| `{r['id']}` | {r['source']} | {r['stack']} | {r['mode']} | {r['counter']} | "
+                   f"{r['measured']:.2f} {r['unit']} | {r['estimate'] / unit:.2f} {r['unit']} | {100 * r['error']:+.1f}% | "
+                   f"{'does not fit' if r['unfit'] else 'fits'} | {', '.join(r['missing']) or '-'} |")
     out += ["", f"Excluded: {sum(1 for r in rows if r.get('exclude'))} rows (rules in {rel}; E-floor computed by "
             "benchmarks/published_memory.py:state_floor)."]
     out += [f"- `{r['id']}`: {r['exclude']}" for r in rows if str(r.get("exclude", "")).startswith("E-floor")]
