@@ -80,7 +80,10 @@ SOURCE_NOTE = (
 # `needs` entries that a spec knob expresses since issue 12 (the run sets them through its `knobs`)
 KNOBBED = {"compile", "chunked_ce", "fused_linear_ce", "optimizer_fused", "optimizer_in_backward", "paged_optimizer",
            "activation_offload", "adapter_fp32", "lora_on_head", "dora", "qlora_adapted_only", "fsdp_no_sync",
-           "bnb_saved_inputs", "quant_format", "quantised_head"}
+           "bnb_saved_inputs", "quant_format", "quantised_head",
+           # inference.shard_embeddings (the litgpt engine: false): tp.py's replicated embedding and head,
+           # sequentially.py's root stage holding them
+           "pipeline_root_stage", "tp_replicated_embeddings"}
 
 
 def preset_stacks() -> set[str]:
@@ -93,10 +96,13 @@ def preset_stacks() -> set[str]:
 
 
 def build_spec(run: dict, models: dict):
-    """The run's spec: its model and tables, training.stack = the run's stack (when llmspec has that preset), and
-    the run's `knobs` (dotted spec keys)."""
+    """The run's spec: its model and tables, training.stack = the run's stack (when llmspec has that preset),
+    inference.backend = the run's stack when llmspec has an engine preset of that name (LitGPT's generate scripts;
+    the rows were written with backend = "hf", the schema's only value for them before the litgpt engine existed,
+    so a stack with its own engine replaces "hf" there as training.stack fills an unset stack), and the run's `knobs`
+    (dotted spec keys)."""
     from llmspec.spec.models import Spec
-    from llmspec.spec.stacks import names
+    from llmspec.spec.stacks import engine_names, names
 
     spec = dict(run["spec"])
     if "spec_file" in spec:
@@ -106,6 +112,8 @@ def build_spec(run: dict, models: dict):
     spec = {k: (dict(v) if isinstance(v, dict) else v) for k, v in spec.items()}
     if "training" in spec and run["stack"] in names():
         spec["training"].setdefault("stack", run["stack"])
+    if "inference" in spec and run["stack"] in engine_names() and spec["inference"].get("backend", "hf") == "hf":
+        spec["inference"]["backend"] = run["stack"]
     for key, value in run.get("knobs", {}).items():
         *path, last = key.split(".")
         table = spec

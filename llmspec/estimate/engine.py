@@ -47,11 +47,12 @@ def knob(inf: Inference, name: str, accelerator: str | None, memory: int | None)
 
 
 def apply(spec: Spec, inf: Inference, parts: dict, *, capacity: int | None, layer_peak: float, kv_per_token: float,
-          tp: int, prompt: int, kv_len: int, accelerator: str | None = None,
+          tp: int, prompt: int, kv_len: int, accelerator: str | None = None, head_tp: int | None = None,
           ) -> tuple[list[str], int | None, Concurrency | None]:
     """Adjust ``parts`` (weights, quant_scales, kv_cache, prefill_activations) in place; return the notes, the
     capacity the engine may use (its memory fraction of ``capacity``) and, for paged engines, the concurrency.
-    ``accelerator``: the GPU's catalog name (some engine defaults follow it, see knob())."""
+    ``accelerator``: the GPU's catalog name (some engine defaults follow it, see knob()). ``head_tp``: the ways the
+    output head is split (tp, or 1 where it stays whole: inference.shard_embeddings = false)."""
     arch = spec.arch
     max_seqs = knob(inf, "max_num_seqs", accelerator, capacity)
     max_tokens = knob(inf, "max_num_batched_tokens", accelerator, capacity)
@@ -67,7 +68,7 @@ def apply(spec: Spec, inf: Inference, parts: dict, *, capacity: int | None, laye
                      + " from its preset (llmspec/data/engines.toml"
                      + (f"; {accelerator} takes the large-GPU defaults" if large_gpu(accelerator, capacity) and any(
                          engine(inf.backend)[k].large_gpu is not None for k in sources) else "") + ")")
-    notes += _bitsandbytes_4bit(spec, inf, parts, tp=tp)
+    notes += _bitsandbytes_4bit(spec, inf, parts, tp=tp, head_tp=tp if head_tp is None else head_tp)
     if inf.precision == "int4" and inf.quant_format == "int4-groups" and inf.weight_group_size \
             and inf.weight_group_size != 128:
         parts["quant_scales"] *= 128 / inf.weight_group_size
@@ -121,7 +122,7 @@ def apply(spec: Spec, inf: Inference, parts: dict, *, capacity: int | None, laye
     return notes, int(usable), Concurrency(running, b, s, max_len, int(pool), max_seqs)
 
 
-def _bitsandbytes_4bit(spec: Spec, inf: Inference, parts: dict, *, tp: int) -> list[str]:
+def _bitsandbytes_4bit(spec: Spec, inf: Inference, parts: dict, *, tp: int, head_tp: int) -> list[str]:
     """bitsandbytes 4-bit weights (QLoRA section 3; bitsandbytes/functional.py quantize_4bit, blocksize 64): 4 bits
     per weight plus an fp32 absmax per 64 weights, or with double quantisation an 8-bit absmax per 64 and an fp32
     constant per 256 blocks. MatMul4Bit dequantises each weight for its matmul (``F.dequantize_4bit(B,
@@ -135,12 +136,11 @@ def _bitsandbytes_4bit(spec: Spec, inf: Inference, parts: dict, *, tp: int) -> l
     arch = spec.arch
     lay = layout(arch)
     head = arch.vocab_size * arch.d_model if inf.quantize_head else 0
-    quantised = lay.block_linear_numel + head
     scale = 1 / 64 + 4 / (64 * 256) if inf.double_quant else 4 / 64
-    parts["weights"] -= head * (2 - 0.5) / tp  # the head was counted 16-bit
-    parts["quant_scales"] = quantised * scale / tp
-    largest = max([head] + [m.rows * m.cols for m in lay.block_linears])
-    parts["dequant_buffer"] = largest * (4 if inf.quantize_head else 2) / tp
+    parts["weights"] -= head * (2 - 0.5) / head_tp  # the head was counted 16-bit (whole where head_tp = 1)
+    parts["quant_scales"] = lay.block_linear_numel * scale / tp + head * scale / head_tp
+    largest = max([head / head_tp] + [m.rows * m.cols / tp for m in lay.block_linears])
+    parts["dequant_buffer"] = largest * (4 if inf.quantize_head else 2)
     return [f"bitsandbytes {inf.quant_format}{' double-quantised' if inf.double_quant else ''}: absmax per 64 "
             f"weights{'; the head 4-bit too (Lightning), dequantised via fp16' if inf.quantize_head else ''}; "
             "one dequantised weight live per matmul"]

@@ -188,7 +188,27 @@ def attention_peak(spec: Spec, prompt: int, c: float = 2) -> float:
     return 0.0
 
 
+def whole_embeddings(spec: Spec, tp: int) -> bool:
+    """Whether the token embedding and the output head stay whole on the GPU the estimate is for while the blocks are
+    split ``tp`` ways: inference.shard_embeddings = false (LitGPT's tp.py replicates them on every rank and
+    sequentially.py keeps them on the root GPU: llmspec/data/engines.toml)."""
+    inf = spec.inference or Inference()
+    return tp > 1 and inf.shard_embeddings is False
+
+
+def embedding_bytes(spec: Spec) -> float:
+    """Bytes of the token embedding and (untied) output head at the inference precision: 16-bit when the block
+    linears are quantised, fp32 under fp32 (weight_bytes)."""
+    inf = spec.inference or Inference()
+    arch = spec.arch
+    n = arch.vocab_size * arch.d_model * (1 if arch.tie_embeddings else 2)
+    return n * (4 if inf.precision == "fp32" else 2)
+
+
 def inference_memory(spec: Spec) -> MemoryEstimate:
+    from llmspec.estimate.stack import served_spec
+
+    spec = served_spec(spec)  # the head as the engine builds it (inference.tie_embeddings; LitGPT: untied)
     inf = spec.inference or Inference()
     arch = spec.arch
     tp = inference_tp(spec)
@@ -196,6 +216,8 @@ def inference_memory(spec: Spec) -> MemoryEstimate:
     b = inf.batch_size
     notes: list[str] = []
     weights, scales = weight_bytes(spec)
+    whole = whole_embeddings(spec, tp)
+    head_tp = 1 if whole else tp  # the head (and its logits) split like the blocks, or whole on this GPU
     kv_split = min(tp, arch.kv_heads)
     kv = kv_bytes_per_token(spec) * kv_tokens(spec, p, s) * b / kv_split  # windowed blocks: llmspec.estimate.mask
     c = 4 if inf.precision == "fp32" else 2
@@ -204,7 +226,7 @@ def inference_memory(spec: Spec) -> MemoryEstimate:
     layer_peak = max(6 * f + 8.5 * h + kept, 16.25 * h, attention_peak(spec, p, c),
                      moe_peak(arch) + kept if moe_peak(arch) else 0.0) * c / 2 / tp
     logits_tokens = p if inf.logits == "all" else 1  # the engine's preset (generation engines: the last position)
-    end_peak = (c * arch.vocab_size * logits_tokens + c * h * p) / tp  # logits + the final hidden states
+    end_peak = c * arch.vocab_size * logits_tokens / head_tp + c * h * p / tp  # logits + the final hidden states
     fa, fb = A.family_fit(spec.model.family, "prefill")  # the real class's own buffers (family registry)
     acts = b * (max(layer_peak * p, end_peak) + (fa * h + fb * f) * c / 2 * p / tp)
     # padded prompts / sliding windows (llmspec.estimate.mask): the bool mask lives through the prefill; the additive
@@ -232,11 +254,20 @@ def inference_memory(spec: Spec) -> MemoryEstimate:
         all_logits = b * c * arch.vocab_size * (p - 1) / tp
         notes.append(f"loglikelihood scoring (lm-eval, every position's logits) would add {all_logits / 2**30:.2f} GiB")
     breakdown = {"weights": weights / tp, "quant_scales": scales / tp, "kv_cache": kv, "prefill_activations": acts}
+    if whole:  # the embedding and head counted whole, not a tp-th
+        breakdown["weights"] += embedding_bytes(spec) * (1 - 1 / tp)
+        notes.append(f"embedding{' and head' if not arch.tie_embeddings else ''} whole on this GPU, not split {tp} "
+                     "ways (inference.shard_embeddings = false: LitGPT tp.py replicates them, sequentially.py keeps "
+                     "them on the root GPU)")
+    if spec.inference is not None and spec.inference.tie_embeddings is False and "tie_embeddings" not in \
+            spec.inference.model_fields_set:
+        notes.append(f"output head untied from the embedding ({inf.backend} builds its own lm_head): "
+                     f"{arch.vocab_size * arch.d_model:,} parameters more than a tied checkpoint")
     cap, acc, cap_notes = capacity(spec)
     # serving engine (llmspec.estimate.engine; issue 12): int4 groups, eager scores, paged pools and their share
     engine_notes, cap, concurrency = E.apply(spec, inf, breakdown, capacity=cap, layer_peak=layer_peak, prompt=p,
                                              kv_len=s, kv_per_token=kv_bytes_per_token(spec) / kv_split, tp=tp,
-                                             accelerator=acc)
+                                             accelerator=acc, head_tp=head_tp)
     notes += engine_notes
     rounded = {k: int(round(v)) for k, v in breakdown.items() if v}
     per_gpu = sum(rounded.values())

@@ -164,12 +164,15 @@ def window_held_tokens(window: int, prompt: int, kv_len: int) -> int:
 def kv_tokens(spec: Spec, prompt: int, kv_len: int) -> float:
     """KV tokens per sequence, averaged over blocks, that the engine holds: with the hf backend the windowed blocks
     hold window_held_tokens (DynamicCache(config=...) builds a sliding-window layer for each: cache_utils.py:
-    DynamicCache.__init__, layer_types); other engines are estimated at kv_len in every block."""
+    DynamicCache.__init__, layer_types); with litgpt a windowed block's static cache is min(kv_len, window) tokens
+    (litgpt==0.5.13:litgpt/model.py:CausalSelfAttention.build_kv_cache, effective_cache_size = min(max_seq_length,
+    sliding_window_size): a ring buffer); other engines are estimated at kv_len in every block."""
     from llmspec.spec.models import Inference
 
     arch = spec.arch
     inf = spec.inference or Inference()
-    if not arch.window_layers or inf.backend != "hf" or arch.sliding_window is None:
+    if not arch.window_layers or inf.backend not in ("hf", "litgpt") or arch.sliding_window is None:
         return float(kv_len)
-    held = window_held_tokens(arch.sliding_window, prompt, kv_len)
+    held = (min(kv_len, arch.sliding_window) if inf.backend == "litgpt"
+            else window_held_tokens(arch.sliding_window, prompt, kv_len))
     return (kv_len * (arch.n_layers - arch.window_layers) + held * arch.window_layers) / arch.n_layers

@@ -70,6 +70,17 @@ def trained_spec(spec: Spec) -> Spec:
     return spec.model_copy(update={"model": model})
 
 
+def served_spec(spec: Spec) -> Spec:
+    """The spec with the architecture its serving engine runs: inference.tie_embeddings (unset: the engine's default,
+    LitGPT false; llmspec/data/engines.toml) overrides model.architecture.tie_embeddings; the spec itself when they
+    agree or it is unset."""
+    inf, arch = spec.inference, spec.model.architecture
+    if inf is None or inf.tie_embeddings is None or arch is None or inf.tie_embeddings == arch.tie_embeddings:
+        return spec
+    model = spec.model.model_copy(update={"architecture": arch.model_copy(update={"tie_embeddings": inf.tie_embeddings})})
+    return spec.model_copy(update={"model": model})
+
+
 def loss_chunk_count(tr: Training) -> int:
     """Chunks of loss = "chunked": loss_chunks (torchtune num_output_chunks), else seq_len / loss_chunk_tokens (LitGPT
     lm_head_chunk_size), rounded up."""

@@ -455,8 +455,8 @@ class Inference(Strict):
     """Concurrent sequences."""
     seq_len: int | None = Field(default=None, ge=1, le=100_000_000)
     """Tokens per sequence held in the KV cache (prompt + output); defaults to context_length."""
-    backend: Literal["hf", "vllm", "tgi", "trtllm", "llama.cpp"] = "hf"
-    """Serving engine."""
+    backend: Literal["hf", "vllm", "tgi", "trtllm", "llama.cpp", "litgpt"] = "hf"
+    """Serving engine (litgpt: LitGPT's generate scripts, base.py, sequentially.py and tp.py)."""
     tensor_parallel: int | None = Field(default=None, ge=1, le=4096)
     """GPUs the model is sharded over when served; defaults to hardware.tensor_parallel, else hardware.count."""
 
@@ -484,6 +484,14 @@ class Inference(Strict):
     """Paged engines: tokens per KV block (vLLM 16, TensorRT-LLM 32); a sequence takes whole blocks."""
     cuda_graph_memory: Bytes | None = Field(default=None, le=2**45)
     """Memory held by captured CUDA graphs; ASSUMED 0.5 GiB for vLLM, TGI and TensorRT-LLM (not measurable here)."""
+    tie_embeddings: bool | None = None
+    """Whether the served model shares its output head with the token embedding. Unset: the engine's; where the
+    engine has no default, model.architecture.tie_embeddings (the checkpoint's). LitGPT's GPT keeps its own lm_head
+    even for checkpoints that tie them in HF: false, a vocab x d_model matrix more."""
+    shard_embeddings: bool | None = None
+    """Under tensor or pipeline parallelism, whether the token embedding and the output head are split over the
+    GPUs like the blocks (unset: the engine's, else true) or kept whole on one GPU: LitGPT's tp.py replicates them on
+    every rank and sequentially.py keeps them on the root GPU with the first stage of blocks (false)."""
 
     # --- 4-bit weight layout (issue 12): bitsandbytes formats besides int4 groups ---
     quant_format: Literal["int4-groups", "nf4", "fp4"] = "int4-groups"

@@ -158,13 +158,18 @@ def stack(name: str) -> Stack:
 
 # --- serving engines (llmspec/data/engines.toml): inference.backend's defaults -------------------------------
 ENGINE_KNOBS = ("kv_allocation", "logits", "attention", "gpu_memory_utilization", "max_num_seqs",
-                "max_num_batched_tokens", "block_size", "cuda_graph_memory")
+                "max_num_batched_tokens", "block_size", "cuda_graph_memory", "tie_embeddings", "shard_embeddings")
 
 
 @cache
 def _engines() -> dict:
     text = resources.files("llmspec").joinpath("data/engines.toml").read_text(encoding="utf-8")
     return tomllib.loads(text)["engine"]
+
+
+def engine_names() -> tuple[str, ...]:
+    """The serving engines with a preset (inference.backend's values)."""
+    return tuple(_engines())
 
 
 @cache

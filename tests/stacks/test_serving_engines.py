@@ -36,7 +36,7 @@ def load(tmp_path):
 
 
 def test_every_backend_has_a_preset_and_defaults_fill_unset_knobs():
-    for backend in ("hf", "vllm", "tgi", "trtllm", "llama.cpp"):
+    for backend in ("hf", "vllm", "tgi", "trtllm", "llama.cpp", "litgpt"):
         inf = Inference.model_validate({"backend": backend})
         assert inf.kv_allocation in ("dynamic", "static", "paged") and inf.logits in ("all", "last")
         assert set(inf.engine_sources()) >= {"kv_allocation", "logits", "attention"}
@@ -152,7 +152,7 @@ TRTLLM_UNVERIFIED = ("TensorRT-LLM defaults read at main commit 0004396 (no rele
 
 
 @pytest.mark.parametrize("backend", [
-    "hf", "vllm", "tgi", "llama.cpp",
+    "hf", "vllm", "tgi", "llama.cpp", "litgpt",
     # vllm 0.10.2 and llama.cpp (llama-cpp-python 0.3.16's vendored copy) were read from their sdists, TGI 2.2.0
     # from its tagged repository; TensorRT-LLM: see TRTLLM_UNVERIFIED above
     pytest.param("trtllm", marks=pytest.mark.xfail(strict=True, reason=TRTLLM_UNVERIFIED)),
