@@ -221,6 +221,15 @@ def inference_memory(spec: Spec) -> MemoryEstimate:
     kv_split = min(tp, arch.kv_heads)
     kv = kv_bytes_per_token(spec) * kv_tokens(spec, p, s) * b / kv_split  # windowed blocks: llmspec.estimate.mask
     c = 4 if inf.precision == "fp32" else 2
+    pp = (spec.hardware or Hardware()).pipeline_parallel
+    if inf.backend == "litgpt" and pp > 1 and inf.kv_cache_precision is None and c == 2:
+        # litgpt==0.5.13:litgpt/generate/sequentially.py:sequential builds each block's KV cache with no dtype and
+        # outside fabric.init_tensor (torch's default, fp32); model.py:KVCache.forward converts a block's buffers to
+        # the activation dtype at its first forward: the first block's prefill holds every block's fp32 cache and its
+        # own 16-bit copy
+        kv = kv * 4 / c + kv / max(1, arch.n_layers // pp)
+        notes.append("KV cache allocated in fp32 (LitGPT sequentially.py), converted block by block at the first "
+                     "forward: every block's fp32 cache and one 16-bit copy at the prefill")
     h, f = arch.d_model, max(width for _, width in A.block_kinds(arch))  # widest MLP (dense layers of MoE)
     kept = eager_kept(spec, p)  # eager: the block's probabilities and the masks, live through its MLP
     layer_peak = max(6 * f + 8.5 * h + kept, 16.25 * h, attention_peak(spec, p, c),

@@ -166,3 +166,18 @@ def test_litgpt_windowed_blocks_keep_a_ring_buffer_of_the_window(tmp_path):
     lit = inference_memory(_load(tmp_path, mistral, "litgpt")).breakdown["kv_cache"]
     full = inference_memory(_load(tmp_path, mistral.replace(", sliding_window = 4096", ""), "litgpt")).breakdown
     assert lit == pytest.approx(full["kv_cache"] * 4096 / 16384, rel=1e-9)
+
+
+def test_litgpt_pipeline_allocates_its_kv_cache_in_fp32_first(tmp_path):
+    # sequentially.py builds each block's KVCache with no dtype outside fabric.init_tensor (fp32); KVCache.forward
+    # converts it to the activation dtype at the block's first forward
+    seq = _source("generate/sequentially.py")
+    assert "submodule.attn.kv_cache = submodule.attn.build_kv_cache(\n                1, max_seq_length, model.rope_cache_length(), target_device\n            )" in seq
+    assert "self.k = self.k.to(k.dtype)" in _source("model.py")
+    pipe = LLAMA2_70B.replace("tensor_parallel = 4\n", "").replace("count = 4", "count = 4\npipeline_parallel = 4")
+    hf = inference_memory(_load(tmp_path, pipe, "hf")).breakdown["kv_cache"]
+    lit = inference_memory(_load(tmp_path, pipe, "litgpt")).breakdown["kv_cache"]
+    assert hf == pytest.approx(265 * 2 * 80 * 8 * 128 * 2 / 4, abs=1)  # 20 blocks' bf16 cache on each GPU
+    assert lit == pytest.approx(2 * hf + hf / 20, abs=1)
+    tp = inference_memory(_load(tmp_path, LLAMA2_70B, "litgpt")).breakdown["kv_cache"]
+    assert tp == pytest.approx(hf, abs=1)  # tp.py sets the cache up under fabric.init_tensor: 16-bit
