@@ -351,8 +351,47 @@ def math_attention_bytes_per_token(arch: Architecture, seq_len: int) -> float:
 
 
 def checkpoint_bytes_per_token(arch: Architecture, training: Training) -> float:
-    """With full recomputation a block keeps only its input (Korthikanti et al. 2022, section 4.1: 2sbh)."""
-    return residual_bytes(training) * arch.d_model
+    """With full recomputation a block keeps only its input (Korthikanti et al. 2022, section 4.1: 2sbh); under
+    checkpoint_policy = "selective-op" also the outputs its policy saves (selective_saved_bytes_per_token)."""
+    return residual_bytes(training) * arch.d_model + selective_saved_bytes_per_token(arch, training)
+
+
+def selective_saved_bytes_per_token(arch: Architecture, training: Training) -> float:
+    """Bytes per token a block keeps beside its input under checkpoint_policy = "selective-op" (0 otherwise).
+
+    torchtitan's per-op policy (pytorch/torchtitan@582fe7d1f52ef96987a9d5265b3e2bbefc92d583:torchtitan/
+    parallelisms/parallelize_llama.py: _save_list and _apply_ac_to_transformer_block's _custom_policy; the same
+    list is _op_sac_save_list in torchtitan/models/llama3/infra/parallelize.py today) saves, through torch's
+    create_selective_checkpoint_contexts (torch==2.13.0:torch/utils/checkpoint.py), the outputs of aten.mm except
+    every second one (a per-block counter: the 1st, 3rd, 5th and 7th), of the flash / memory-efficient sdpa kernels,
+    of reduce_scatter and of aten.max; every other op is recomputed in backward. In a Llama block (no biases, so
+    every projection is one aten.mm, in the order q, k, v, o, gate, up, down) that is q (heads x head_dim), v
+    (kv_heads x head_dim), gate (ffn_dim) and down (d_model), all in the compute dtype, plus the attention output
+    (heads x head_dim, compute dtype) and its log-sum-exp (fp32, one per head). reduce_scatter (tensor-parallel
+    sequence sharding) and max (float8 amax scalars) add nothing per token here. A biased linear runs addmm, which
+    the policy neither saves nor counts. Measured on LlamaForCausalLM under FakeTensorMode
+    (tests/estimate/test_selective_checkpoint.py)."""
+    if not training.activation_checkpointing or training.checkpoint_policy != "selective-op":
+        return 0.0
+    a = DTYPE_BYTES["fp32"] if training.precision == "fp32" else 2
+    q, kv, f = arch.n_heads * arch.head_size, arch.kv_heads * arch.head_size, ffn_width(arch)
+    # (output width, runs as aten.mm) in forward order; a biased linear runs addmm and does not move the counter
+    linears = [(q, not arch.qkv_bias), (kv, not arch.qkv_bias), (kv, not arch.qkv_bias), (arch.d_model, not arch.attn_out_bias)]
+    linears += ([(f, not arch.mlp_bias)] if arch.gated else []) + [(f, not arch.mlp_bias), (arch.d_model, not arch.mlp_bias)]
+    mms = [width for width, mm in linears if mm]
+    return a * q + 4 * arch.n_heads + a * sum(mms[0::2])
+
+
+def checkpointed_blocks(arch: Architecture, training: Training) -> int:
+    """Blocks that are checkpointed: every one, or under checkpoint_policy = "every-n" each checkpoint_every-th
+    (torchtitan counts the blocks it wraps from 1 and wraps block k when k % n == 0: pytorch/torchtitan@
+    582fe7d1f52ef96987a9d5265b3e2bbefc92d583:torchtitan/parallelisms/parallelize_llama.py:
+    _apply_ac_to_transformer_block, ``ptd_checkpoint_wrapper._count % ac_freq == 0``)."""
+    if not training.activation_checkpointing:
+        return 0
+    if training.checkpoint_policy == "every-n":
+        return arch.n_layers // (training.checkpoint_every or 2)
+    return arch.n_layers
 
 
 def non_layer_bytes_per_token(arch: Architecture, training: Training, phase: str) -> float:

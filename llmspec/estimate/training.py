@@ -314,7 +314,13 @@ def training_memory(spec: Spec, static: TrainingStatic | None = None) -> MemoryE
     non_layer_f = st.non_layer_f * T / tp
     non_layer_b = st.non_layer_b * T / tp
     kept = arch.n_layers * st.checkpoint * T / tp if tr.activation_checkpointing else blocks
-    recompute = largest_block if tr.activation_checkpointing else 0.0
+    # training.checkpoint_policy: "selective-op" keeps the saved op outputs in st.checkpoint and recomputes only the
+    # rest of the block; "every-n" checkpoints one block in n, the others keep everything (A.checkpointed_blocks)
+    recompute = (largest_block - A.selective_saved_bytes_per_token(arch, tr) * T / tp
+                 if tr.activation_checkpointing else 0.0)
+    n_ckpt = A.checkpointed_blocks(arch, tr)
+    if tr.activation_checkpointing and n_ckpt < arch.n_layers:
+        kept = n_ckpt * st.checkpoint * T / tp + blocks * (arch.n_layers - n_ckpt) / arch.n_layers
     expert_grad = st.expert_grad
     if tr.activation_checkpointing:
         recompute += st.experts_one + expert_grad
@@ -367,6 +373,10 @@ def training_memory(spec: Spec, static: TrainingStatic | None = None) -> MemoryE
     first_grads = max(live_grads + buffered, st.ckpt_first_grads)
     kept_first = (st.checkpoint * T / tp + mask.kept) if tr.activation_checkpointing else 0.0
     ckpt_copies = st.ckpt_copies
+    if tr.activation_checkpointing and n_ckpt < arch.n_layers:
+        # every-n: the blocks that are not checkpointed keep their autocast weight copies saved for backward
+        ckpt_copies += copies * (arch.n_layers - n_ckpt) / arch.n_layers
+        copies_bwd += copies * (arch.n_layers - n_ckpt) / arch.n_layers
     attn_grads = max(live_grads + buffered, st.attn_grads)
     step_grads, step_temp, step_head, head_copy = st.step
     logits_grad = T * arch.vocab_size * P.activation_bytes(tr.precision) / tp if tr.loss == "full" else 0.0

@@ -1,0 +1,90 @@
+"""training.checkpoint_policy (issue 12, torchtitan's selective activation checkpointing): the estimate against the
+real LlamaForCausalLM under FakeTensorMode with torchtitan's per-op policy applied through torch's
+create_selective_checkpoint_contexts, and with every n-th block checkpointed (llmspec.estimate._measure_support:
+enable_checkpointing). Before the knob the spec could not say either: checkpoint_policy was an unknown key."""
+
+from __future__ import annotations
+
+import pytest
+
+from llmspec.estimate import training_memory
+from llmspec.estimate.activations import checkpointed_blocks, selective_saved_bytes_per_token
+
+pytestmark = pytest.mark.eval
+
+SPEC = """
+[model]
+name = "sac-llama"
+family = "llama"
+
+[model.architecture]
+n_layers = {layers}
+d_model = {d}
+n_heads = {heads}
+n_kv_heads = {kv}
+ffn_dim = {ffn}
+vocab_size = {vocab}
+context_length = 1024
+
+[training]
+method = "full"
+precision = "{precision}"
+micro_batch_size = {batch}
+seq_len = {seq}
+activation_checkpointing = true
+checkpoint_policy = "{policy}"
+
+[hardware]
+accelerator = "A100-80GB"
+"""
+
+# (layers, d_model, heads, kv heads, ffn, vocab, precision, batch, seq): the peak at the start of backward (bf16
+# pure), at the recomputed block's backward (bf16-mixed, a small vocabulary) and at the end of backward (fp32)
+SHAPES = {"bf16": (4, 256, 4, 4, 688, 1024, "bf16", 2, 512),
+          "mixed-gqa": (2, 512, 8, 2, 1376, 256, "bf16-mixed", 2, 256),
+          "fp32-mqa": (3, 384, 6, 1, 1024, 512, "fp32", 1, 256)}
+
+
+def _spec(load, shape: str, policy: str):
+    layers, d, heads, kv, ffn, vocab, precision, batch, seq = SHAPES[shape]
+    return load(SPEC.format(layers=layers, d=d, heads=heads, kv=kv, ffn=ffn, vocab=vocab, precision=precision,
+                            batch=batch, seq=seq, policy=policy))
+
+
+@pytest.mark.parametrize("policy", ["selective-op", "every-n"])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_policy_estimate_within_3_percent_of_measurement(load, shape, policy):
+    from llmspec.estimate.measure import measure_training
+
+    spec = _spec(load, shape, policy)
+    assert training_memory(spec).per_gpu_bytes == pytest.approx(measure_training(spec).peak_bytes, rel=0.03)
+
+
+def test_selective_op_keeps_more_than_full_and_less_than_none(load):
+    text = SPEC.format(layers=4, d=256, heads=4, kv=4, ffn=688, vocab=1024, precision="bf16", batch=2, seq=512,
+                       policy="full")
+    full = training_memory(load(text))
+    none = training_memory(load(text.replace('activation_checkpointing = true\ncheckpoint_policy = "full"',
+                                             "activation_checkpointing = false")))
+    assert full.per_gpu_bytes < training_memory(_spec(load, "bf16", "selective-op")).per_gpu_bytes < none.per_gpu_bytes
+
+
+def test_saved_outputs_are_every_other_matmul_and_the_attention(load):
+    """q (256), v (256), gate (688), down (256) and the attention output (256) in bf16 + a fp32 lse per head."""
+    spec = _spec(load, "bf16", "selective-op")
+    assert selective_saved_bytes_per_token(spec.arch, spec.training) == 2 * (256 + 256 + 688 + 256 + 256) + 4 * 4
+    assert checkpointed_blocks(spec.arch, spec.training) == 4
+    every = _spec(load, "fp32-mqa", "every-n")
+    assert checkpointed_blocks(every.arch, every.training) == 1  # blocks 1..3, only block 2 wrapped
+    assert selective_saved_bytes_per_token(every.arch, every.training) == 0
+
+
+def test_policy_without_checkpointing_is_refused():
+    from pydantic import ValidationError
+
+    from llmspec.spec.models import Training
+
+    with pytest.raises(ValidationError, match="checkpoint_policy needs"):
+        Training(checkpoint_policy="selective-op")
+    with pytest.raises(ValidationError, match="checkpoint_every needs"):
+        Training(activation_checkpointing=True, checkpoint_every=2)
