@@ -80,7 +80,14 @@ SOURCE_NOTE = (
 # `needs` entries that a spec knob expresses since issue 12 (the run sets them through its `knobs`)
 KNOBBED = {"compile", "chunked_ce", "fused_linear_ce", "optimizer_fused", "optimizer_in_backward", "paged_optimizer",
            "activation_offload", "adapter_fp32", "lora_on_head", "dora", "qlora_adapted_only", "fsdp_no_sync",
-           "bnb_saved_inputs", "quant_format", "quantised_head"}
+           "bnb_saved_inputs", "quant_format", "quantised_head", "selective_ac_op"}
+# `needs` entries whose knob the script sets itself (the frozen rows predate the knob and are not edited): the knobs
+# every row with that entry takes before its own `knobs`. selective_ac_op = torchtitan's activation_checkpoint.mode =
+# "selective", selective_ac_option = "op" (training.checkpoint_policy, added after blind set 3 was scored; the
+# rows say activation_checkpointing = false because no knob could express the policy then).
+NEEDS_KNOBS: dict[str, dict[str, Any]] = {
+    "selective_ac_op": {"training.activation_checkpointing": True, "training.checkpoint_policy": "selective-op"},
+}
 
 
 def preset_stacks() -> set[str]:
@@ -93,8 +100,8 @@ def preset_stacks() -> set[str]:
 
 
 def build_spec(run: dict, models: dict):
-    """The run's spec: its model and tables, training.stack = the run's stack (when llmspec has that preset), and
-    the run's `knobs` (dotted spec keys)."""
+    """The run's spec: its model and tables, training.stack = the run's stack (when llmspec has that preset), the
+    knobs its `needs` imply (NEEDS_KNOBS) and the run's `knobs` (dotted spec keys)."""
     from llmspec.spec.models import Spec
     from llmspec.spec.stacks import names
 
@@ -106,7 +113,8 @@ def build_spec(run: dict, models: dict):
     spec = {k: (dict(v) if isinstance(v, dict) else v) for k, v in spec.items()}
     if "training" in spec and run["stack"] in names():
         spec["training"].setdefault("stack", run["stack"])
-    for key, value in run.get("knobs", {}).items():
+    knobs = {k: v for need in run.get("needs", []) for k, v in NEEDS_KNOBS.get(need, {}).items()}
+    for key, value in {**knobs, **run.get("knobs", {})}.items():
         *path, last = key.split(".")
         table = spec
         for part in path:

@@ -382,6 +382,20 @@ def selective_saved_bytes_per_token(arch: Architecture, training: Training) -> f
     return a * q + 4 * arch.n_heads + a * sum(mms[0::2])
 
 
+def selective_recomputed_matmul_params(arch: Architecture) -> int:
+    """Per block, the weights of the linears checkpoint_policy = "selective-op" recomputes in backward: every one but
+    the saved matmuls (selective_saved_bytes_per_token: the 1st, 3rd, ... aten.mm; a biased linear's addmm is never
+    saved). The attention kernel's output is saved, so attention is not recomputed. Experts counted as one dense
+    MLP of ffn_width (an approximation for MoE)."""
+    d, q, kv, f = arch.d_model, arch.n_heads * arch.head_size, arch.kv_heads * arch.head_size, ffn_width(arch)
+    linears = [(d * q, not arch.qkv_bias), (d * kv, not arch.qkv_bias), (d * kv, not arch.qkv_bias),
+               (q * d, not arch.attn_out_bias)]
+    linears += ([(d * f, not arch.mlp_bias)] if arch.gated else []) + [(d * f, not arch.mlp_bias),
+                                                                       (f * d, not arch.mlp_bias)]
+    saved = sum([n for n, mm in linears if mm][0::2])
+    return sum(n for n, _ in linears) - saved
+
+
 def checkpointed_blocks(arch: Architecture, training: Training) -> int:
     """Blocks that are checkpointed: every one, or under checkpoint_policy = "every-n" each checkpoint_every-th
     (torchtitan counts the blocks it wraps from 1 and wraps block k when k % n == 0: pytorch/torchtitan@

@@ -45,10 +45,14 @@ SHAPES = {"bf16": (4, 256, 4, 4, 688, 1024, "bf16", 2, 512),
           "fp32-mqa": (3, 384, 6, 1, 1024, 512, "fp32", 1, 256)}
 
 
-def _spec(load, shape: str, policy: str):
+def _text(shape: str, policy: str) -> str:
     layers, d, heads, kv, ffn, vocab, precision, batch, seq = SHAPES[shape]
-    return load(SPEC.format(layers=layers, d=d, heads=heads, kv=kv, ffn=ffn, vocab=vocab, precision=precision,
-                            batch=batch, seq=seq, policy=policy))
+    return SPEC.format(layers=layers, d=d, heads=heads, kv=kv, ffn=ffn, vocab=vocab, precision=precision,
+                       batch=batch, seq=seq, policy=policy)
+
+
+def _spec(load, shape: str, policy: str):
+    return load(_text(shape, policy))
 
 
 @pytest.mark.parametrize("policy", ["selective-op", "every-n"])
@@ -88,3 +92,19 @@ def test_policy_without_checkpointing_is_refused():
         Training(checkpoint_policy="selective-op")
     with pytest.raises(ValidationError, match="checkpoint_every needs"):
         Training(activation_checkpointing=True, checkpoint_every=2)
+
+
+def test_selective_op_recomputes_only_the_unsaved_linears(load):
+    """Executed FLOPs per token: full checkpointing runs the forward again (2N + attention); selective-op only the
+    k, o and up projections (2 x (d*kv + q*d + d*f) per block), every-n the checkpointed blocks' share."""
+    from llmspec.estimate.compute import compute
+
+    layers, d, heads, kv, ffn = 4, 256, 4, 4, 688
+    none = compute(load(_text("bf16", "full").replace('activation_checkpointing = true\ncheckpoint_policy = "full"',
+                                                      "activation_checkpointing = false"))).flops_per_token
+    full = compute(_spec(load, "bf16", "full")).flops_per_token
+    sel = compute(_spec(load, "bf16", "selective-op")).flops_per_token
+    assert sel - none == 2 * layers * (d * d * kv // heads + d * d + d * ffn)
+    assert none < sel < full
+    every = compute(_spec(load, "bf16", "every-n")).flops_per_token
+    assert every - none == (full - none) // 2
