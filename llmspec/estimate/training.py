@@ -215,6 +215,13 @@ def training_static(spec: Spec) -> TrainingStatic:
                      + ("; weights too, two layers fetched at a time" if hw.offload == "optimizer+params" else ""))
     weights, copies, grads, states, master, temp = (x / mp for x in (weights, copies, grads, states, master, temp))
 
+    if tr.activation_checkpointing and tr.checkpoint_policy == "selective-op":
+        notes.append(f"checkpoint_policy selective-op: each block keeps its input and "
+                     f"{A.selective_saved_bytes_per_token(arch, tr):,.0f} B per token of saved op outputs (every "
+                     "other matmul, the attention output and log-sum-exp: torchtitan's per-op policy)")
+    elif tr.activation_checkpointing and tr.checkpoint_policy == "every-n":
+        notes.append(f"checkpoint_policy every-n: {A.checkpointed_blocks(arch, tr)} of {arch.n_layers} blocks "
+                     "checkpointed, the others keep every activation")
     # --- per-token coefficients of the activations (scaled by the batch shape in training_memory) -----------------
     tp = hw.tensor_parallel
     family = spec.model.family

@@ -108,3 +108,21 @@ def test_selective_op_recomputes_only_the_unsaved_linears(load):
     assert none < sel < full
     every = compute(_spec(load, "bf16", "every-n")).flops_per_token
     assert every - none == (full - none) // 2
+
+
+@pytest.mark.parametrize("policy,key,value", [("selective-op", "training.checkpoint_policy", "full"),
+                                              ("every-n", "training.checkpoint_every", 1)])
+def test_what_would_fit_offers_full_checkpointing_over_a_partial_policy(load, policy, key, value):
+    """A run that does not fit with a partial policy: full checkpointing is one of the fixes (before, the fit search
+    saw checkpointing on and offered nothing for it)."""
+    from llmspec.estimate.fit import mode_fixes, with_overrides
+
+    spec = load(_text("bf16", policy), "model.architecture.n_layers=16", "model.architecture.d_model=2048",
+                "model.architecture.n_heads=16", "model.architecture.n_kv_heads=16", "model.architecture.ffn_dim=8192",
+                "model.architecture.context_length=8192", "training.seq_len=8192", "training.micro_batch_size=4",
+                "hardware.accelerator=L4")
+    assert training_memory(spec).fits is False
+    fixes = mode_fixes(spec, "training", limit=50)
+    assert any(f.overrides == {key: value} for f in fixes)
+    full = training_memory(with_overrides(spec, {key: value})).per_gpu_bytes
+    assert full < training_memory(spec).per_gpu_bytes
