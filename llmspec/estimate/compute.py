@@ -112,7 +112,7 @@ def compute(spec: Spec, serving: bool = True, static: ComputeStatic | None = Non
     if tr.activation_checkpointing and tr.checkpoint_policy == "selective-op":
         # only the linears the policy does not save run again, attention's output is saved (activations.
         # selective_recomputed_matmul_params)
-        recomputed = 2 * arch.n_layers * selective_recomputed_matmul_params(arch)
+        recomputed = 2 * arch.n_layers * selective_recomputed_matmul_params(arch, spec.model.family)
     elif tr.activation_checkpointing and tr.checkpoint_policy == "every-n":  # only the checkpointed blocks again
         recomputed = recomputed * checkpointed_blocks(arch, tr) // arch.n_layers
     executed = model_flops + recomputed

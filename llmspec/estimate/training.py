@@ -217,8 +217,8 @@ def training_static(spec: Spec) -> TrainingStatic:
 
     if tr.activation_checkpointing and tr.checkpoint_policy == "selective-op":
         notes.append(f"checkpoint_policy selective-op: each block keeps its input and "
-                     f"{A.selective_saved_bytes_per_token(arch, tr):,.0f} B per token of saved op outputs (every "
-                     "other matmul, the attention output and log-sum-exp: torchtitan's per-op policy)")
+                     f"{A.selective_saved_bytes_per_token(arch, tr, spec.model.family):,.0f} B per token of saved op "
+                     "outputs (every other matmul, the attention output and log-sum-exp: torchtitan's per-op policy)")
     elif tr.activation_checkpointing and tr.checkpoint_policy == "every-n":
         notes.append(f"checkpoint_policy every-n: {A.checkpointed_blocks(arch, tr)} of {arch.n_layers} blocks "
                      "checkpointed, the others keep every activation")
@@ -250,7 +250,7 @@ def training_static(spec: Spec) -> TrainingStatic:
         blocks=A.block_terms(arch, tr, family),
         non_layer_f=A.non_layer_bytes_per_token(arch, tr, "forward"),
         non_layer_b=A.non_layer_bytes_per_token(arch, tr, "backward"),
-        checkpoint=A.checkpoint_bytes_per_token(arch, tr), ckpt_temps=ckpt_temps, ckpt_grads=ckpt_grads,
+        checkpoint=A.checkpoint_bytes_per_token(arch, tr, family), ckpt_temps=ckpt_temps, ckpt_grads=ckpt_grads,
         experts_all=experts_all, experts_one=experts_one, expert_grad=A.lora_expert_grad_bytes(arch, tr, family) / tp,
         logits_f=A.logits_bytes_per_token(arch, "forward", prec, family),
         logits_b=A.logits_bytes_per_token(arch, "backward", prec, family),
@@ -323,7 +323,7 @@ def training_memory(spec: Spec, static: TrainingStatic | None = None) -> MemoryE
     kept = arch.n_layers * st.checkpoint * T / tp if tr.activation_checkpointing else blocks
     # training.checkpoint_policy: "selective-op" keeps the saved op outputs in st.checkpoint and recomputes only the
     # rest of the block; "every-n" checkpoints one block in n, the others keep everything (A.checkpointed_blocks)
-    recompute = (largest_block - A.selective_saved_bytes_per_token(arch, tr) * T / tp
+    recompute = (largest_block - A.selective_saved_bytes_per_token(arch, tr, spec.model.family) * T / tp
                  if tr.activation_checkpointing else 0.0)
     n_ckpt = A.checkpointed_blocks(arch, tr)
     if tr.activation_checkpointing and n_ckpt < arch.n_layers:

@@ -129,7 +129,8 @@ def test_what_would_fit_offers_full_checkpointing_over_a_partial_policy(load, po
 
 
 # other families' real classes: biased q/k/v (addmm, not saved or counted: Qwen2), every linear biased (GPT-2's
-# Conv1D), fused projections (Phi-3), parallel attention (Falcon); measured -1.5%..-0.1% when the knob was added
+# Conv1D), fused qkv and gate_up projections, one matmul each (Phi-3: -6.5% when they were counted as separate q, k,
+# v, gate and up), fused qkv with parallel attention (Falcon); 6 layers so that the saved outputs weigh
 @pytest.mark.parametrize("preset", ["Qwen2.5-7B", "GPT-2", "Phi-3-mini-4k", "Falcon-7B"])
 def test_selective_op_within_3_percent_on_other_families(load, preset):
     from llmspec.estimate.measure import measure_training
@@ -137,5 +138,5 @@ def test_selective_op_within_3_percent_on_other_families(load, preset):
 
     spec = load(reduced_spec(preset, h=256, context=256), "training.precision=bf16-mixed",
                 "training.activation_checkpointing=true", "training.checkpoint_policy=selective-op",
-                "training.micro_batch_size=2", "training.seq_len=256")
+                "training.micro_batch_size=4", "training.seq_len=256", "model.architecture.n_layers=6")
     assert training_memory(spec).per_gpu_bytes == pytest.approx(measure_training(spec).peak_bytes, rel=0.03)
