@@ -83,7 +83,14 @@ KNOBBED = {"compile", "chunked_ce", "fused_linear_ce", "optimizer_fused", "optim
            "bnb_saved_inputs", "quant_format", "quantised_head",
            # inference.shard_embeddings (the litgpt engine: false): tp.py's replicated embedding and head,
            # sequentially.py's root stage holding them
-           "pipeline_root_stage", "tp_replicated_embeddings"}
+           "pipeline_root_stage", "tp_replicated_embeddings", "selective_ac_op"}
+# `needs` entries whose knob the script sets itself (the frozen rows predate the knob and are not edited): the knobs
+# every row with that entry takes before its own `knobs`. selective_ac_op = torchtitan's activation_checkpoint.mode =
+# "selective", selective_ac_option = "op" (training.checkpoint_policy, added after blind set 3 was scored; the
+# rows say activation_checkpointing = false because no knob could express the policy then).
+NEEDS_KNOBS: dict[str, dict[str, Any]] = {
+    "selective_ac_op": {"training.activation_checkpointing": True, "training.checkpoint_policy": "selective-op"},
+}
 
 
 def preset_stacks() -> set[str]:
@@ -99,8 +106,8 @@ def build_spec(run: dict, models: dict):
     """The run's spec: its model and tables, training.stack = the run's stack (when llmspec has that preset),
     inference.backend = the run's stack when llmspec has an engine preset of that name (LitGPT's generate scripts;
     the rows were written with backend = "hf", the schema's only value for them before the litgpt engine existed,
-    so a stack with its own engine replaces "hf" there as training.stack fills an unset stack), and the run's `knobs`
-    (dotted spec keys)."""
+    so a stack with its own engine replaces "hf" there as training.stack fills an unset stack), the knobs its
+    `needs` imply (NEEDS_KNOBS) and the run's `knobs` (dotted spec keys)."""
     from llmspec.spec.models import Spec
     from llmspec.spec.stacks import engine_names, names
 
@@ -114,7 +121,8 @@ def build_spec(run: dict, models: dict):
         spec["training"].setdefault("stack", run["stack"])
     if "inference" in spec and run["stack"] in engine_names() and spec["inference"].get("backend", "hf") == "hf":
         spec["inference"]["backend"] = run["stack"]
-    for key, value in run.get("knobs", {}).items():
+    knobs = {k: v for need in run.get("needs", []) for k, v in NEEDS_KNOBS.get(need, {}).items()}
+    for key, value in {**knobs, **run.get("knobs", {})}.items():
         *path, last = key.split(".")
         table = spec
         for part in path:

@@ -195,3 +195,50 @@ def optimizer_for(tr, params, emulated):
 
         return Adafactor(params, lr=lr, scale_parameter=False, relative_step=False, warmup_init=False)
     raise ValueError(tr.optimizer)
+
+
+def enable_checkpointing(model, tr, emulated: list[str]) -> None:
+    """Activation checkpointing on the model's blocks as training.checkpoint_policy says (non-reentrant).
+
+    full (unset): transformers' own, every block. selective-op: the same checkpoint with torchtitan's per-op policy
+    as its context_fn (pytorch/torchtitan@582fe7d1f52ef96987a9d5265b3e2bbefc92d583:torchtitan/parallelisms/
+    parallelize_llama.py: _save_list, _apply_ac_to_transformer_block: save aten.mm outputs except every second one
+    per block, the flash / efficient sdpa kernels' outputs, reduce_scatter and max; recompute the rest), through
+    torch==2.13.0:torch/utils/checkpoint.py:create_selective_checkpoint_contexts. On a CPU sdpa runs
+    aten._scaled_dot_product_flash_attention_for_cpu, the CPU build of the flash kernel, which stands in for the
+    CUDA kernels in the list. every-n: only blocks k = n, 2n, ... (counted from 1) are checkpointed, as torchtitan's
+    layer-wise option wraps them."""
+    from collections import defaultdict
+    from functools import partial
+
+    import torch
+    from torch.utils.checkpoint import CheckpointPolicy, create_selective_checkpoint_contexts
+
+    kwargs: dict = {"use_reentrant": False}
+    if tr.checkpoint_policy == "selective-op":
+        aten = torch.ops.aten
+        save = {aten.mm.default, aten._scaled_dot_product_efficient_attention.default,
+                aten._scaled_dot_product_flash_attention.default, aten.max.default,
+                aten._scaled_dot_product_flash_attention_for_cpu.default}
+
+        def policy(meta, ctx, func, *args, **kw):
+            key = "recompute" if ctx.is_recompute else "forward"
+            if func == aten.mm.default:
+                meta[key] += 1
+            keep = func in save and not (func == aten.mm.default and meta[key] % 2 == 0)
+            return CheckpointPolicy.MUST_SAVE if keep else CheckpointPolicy.PREFER_RECOMPUTE
+
+        def context_fn():
+            return create_selective_checkpoint_contexts(partial(policy, defaultdict(int)))
+
+        kwargs["context_fn"] = context_fn
+        emulated.append("checkpoint_policy = selective-op: torchtitan's per-op policy applied to the transformers "
+                        "blocks (the CPU flash sdpa kernel saved in place of the CUDA ones)")
+    model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+    if tr.checkpoint_policy == "every-n":
+        n = tr.checkpoint_every or 2
+        layers = [m for m in model.modules() if getattr(type(m), "gradient_checkpointing", None) is not None
+                  and hasattr(m, "_gradient_checkpointing_func")]
+        for k, layer in enumerate(layers, start=1):
+            if k % n:
+                layer.gradient_checkpointing = False

@@ -350,9 +350,73 @@ def math_attention_bytes_per_token(arch: Architecture, seq_len: int) -> float:
     return 4 * H * seq_len + 2 * qw + 4 * kvw - 4 * H
 
 
-def checkpoint_bytes_per_token(arch: Architecture, training: Training) -> float:
-    """With full recomputation a block keeps only its input (Korthikanti et al. 2022, section 4.1: 2sbh)."""
-    return residual_bytes(training) * arch.d_model
+def checkpoint_bytes_per_token(arch: Architecture, training: Training, family: str | None = None) -> float:
+    """With full recomputation a block keeps only its input (Korthikanti et al. 2022, section 4.1: 2sbh); under
+    checkpoint_policy = "selective-op" also the outputs its policy saves (selective_saved_bytes_per_token)."""
+    return residual_bytes(training) * arch.d_model + selective_saved_bytes_per_token(arch, training, family)
+
+
+def selective_saved_bytes_per_token(arch: Architecture, training: Training, family: str | None = None) -> float:
+    """Bytes per token a block keeps beside its input under checkpoint_policy = "selective-op" (0 otherwise).
+
+    torchtitan's per-op policy (pytorch/torchtitan@582fe7d1f52ef96987a9d5265b3e2bbefc92d583:torchtitan/
+    parallelisms/parallelize_llama.py: _save_list and _apply_ac_to_transformer_block's _custom_policy; the same
+    list is _op_sac_save_list in torchtitan/models/llama3/infra/parallelize.py today) saves, through torch's
+    create_selective_checkpoint_contexts (torch==2.13.0:torch/utils/checkpoint.py), the outputs of aten.mm except
+    every second one (a per-block counter: the 1st, 3rd, 5th and 7th), of the flash / memory-efficient sdpa kernels,
+    of reduce_scatter and of aten.max; every other op is recomputed in backward. In a Llama block (no biases, so
+    every projection is one aten.mm, in the order q, k, v, o, gate, up, down) that is q (heads x head_dim), v
+    (kv_heads x head_dim), gate (ffn_dim) and down (d_model), all in the compute dtype, plus the attention output
+    (heads x head_dim, compute dtype) and its log-sum-exp (fp32, one per head); fused projections count as one
+    matmul each (block_linears_in_order). reduce_scatter (tensor-parallel
+    sequence sharding) and max (float8 amax scalars) add nothing per token here. A biased linear runs addmm, which
+    the policy neither saves nor counts. Measured on LlamaForCausalLM under FakeTensorMode
+    (tests/estimate/test_selective_checkpoint.py)."""
+    if not training.activation_checkpointing or training.checkpoint_policy != "selective-op":
+        return 0.0
+    a = DTYPE_BYTES["fp32"] if training.precision == "fp32" else 2
+    mms = [out for out, _, mm in block_linears_in_order(arch, family) if mm]
+    return a * arch.n_heads * arch.head_size + 4 * arch.n_heads + a * sum(mms[0::2])
+
+
+def block_linears_in_order(arch: Architecture, family: str | None = None) -> list[tuple[int, int, bool]]:
+    """A block's linears in forward order as (output width, input width, runs as a plain aten.mm): q, k, v (one
+    fused qkv where the family's modules have the "qkv" role: GPT-NeoX, Falcon, Phi-3, GPT-2), o, then gate and up
+    (one fused gate_up: Phi-3; no gate in a plain MLP) and down. A biased linear runs aten.addmm (llmspec.spec.models
+    Architecture.qkv_bias / attn_out_bias / mlp_bias)."""
+    from llmspec.spec.families import modules_for
+
+    roles = {r for rs in modules_for(family).values() for r in rs}
+    d, q, kv, f = arch.d_model, arch.n_heads * arch.head_size, arch.kv_heads * arch.head_size, ffn_width(arch)
+    attn = [(q + 2 * kv, d)] if "qkv" in roles else [(q, d), (kv, d), (kv, d)]
+    if not arch.gated:
+        mlp = [(f, d)]
+    else:
+        mlp = [(2 * f, d)] if "gate_up" in roles else [(f, d), (f, d)]
+    return ([(o, i, not arch.qkv_bias) for o, i in attn] + [(d, q, not arch.attn_out_bias)]
+            + [(o, i, not arch.mlp_bias) for o, i in mlp] + [(d, f, not arch.mlp_bias)])
+
+
+def selective_recomputed_matmul_params(arch: Architecture, family: str | None = None) -> int:
+    """Per block, the weights of the linears checkpoint_policy = "selective-op" recomputes in backward: every one but
+    the saved matmuls (selective_saved_bytes_per_token: the 1st, 3rd, ... aten.mm; a biased linear's addmm is never
+    saved). The attention kernel's output is saved, so attention is not recomputed. Experts counted as one dense
+    MLP of ffn_width (an approximation for MoE)."""
+    linears = block_linears_in_order(arch, family)
+    saved = sum([o * i for o, i, mm in linears if mm][0::2])
+    return sum(o * i for o, i, _ in linears) - saved
+
+
+def checkpointed_blocks(arch: Architecture, training: Training) -> int:
+    """Blocks that are checkpointed: every one, or under checkpoint_policy = "every-n" each checkpoint_every-th
+    (torchtitan counts the blocks it wraps from 1 and wraps block k when k % n == 0: pytorch/torchtitan@
+    582fe7d1f52ef96987a9d5265b3e2bbefc92d583:torchtitan/parallelisms/parallelize_llama.py:
+    _apply_ac_to_transformer_block, ``ptd_checkpoint_wrapper._count % ac_freq == 0``)."""
+    if not training.activation_checkpointing:
+        return 0
+    if training.checkpoint_policy == "every-n":
+        return arch.n_layers // (training.checkpoint_every or 2)
+    return arch.n_layers
 
 
 def non_layer_bytes_per_token(arch: Architecture, training: Training, phase: str) -> float:

@@ -27,6 +27,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, NamedTuple
 
+from llmspec.estimate.activations import checkpointed_blocks, selective_recomputed_matmul_params
 from llmspec.estimate.params import count_params
 from llmspec.estimate.result import accelerator
 from llmspec.spec.models import Hardware, Inference, Spec, Training
@@ -107,7 +108,14 @@ def compute(spec: Spec, serving: bool = True, static: ComputeStatic | None = Non
     lora = tr.method in ("lora", "qlora")
     matmul = (4 if lora else 6) * N
     model_flops = matmul + 3 * attn_fwd
-    executed = model_flops + ((2 * N + attn_fwd) if tr.activation_checkpointing else 0)
+    recomputed = (2 * N + attn_fwd) if tr.activation_checkpointing else 0
+    if tr.activation_checkpointing and tr.checkpoint_policy == "selective-op":
+        # only the linears the policy does not save run again, attention's output is saved (activations.
+        # selective_recomputed_matmul_params)
+        recomputed = 2 * arch.n_layers * selective_recomputed_matmul_params(arch, spec.model.family)
+    elif tr.activation_checkpointing and tr.checkpoint_policy == "every-n":  # only the checkpointed blocks again
+        recomputed = recomputed * checkpointed_blocks(arch, tr) // arch.n_layers
+    executed = model_flops + recomputed
     dp = max(1, hw.world_size // (hw.tensor_parallel * hw.pipeline_parallel))
     tokens_per_step = tr.micro_batch_size * tr.seq_len * tr.gradient_accumulation * dp
     tokens: int | None = None

@@ -135,6 +135,12 @@ def _training_candidates(spec: Spec) -> list[_Candidate]:
         out.append(_Candidate("ckpt", "enable activation checkpointing",
                               {"training.activation_checkpointing": True}, 1.0,
                               "~33% more compute (forward recomputed); same result"))
+    elif tr.checkpoint_policy == "selective-op" or (tr.checkpoint_policy == "every-n" and tr.checkpoint_every != 1):
+        # a partial policy (training.checkpoint_policy) keeps more than full checkpointing: every-n with n = 1 is full
+        key, value = (("training.checkpoint_policy", "full") if tr.checkpoint_policy == "selective-op"
+                      else ("training.checkpoint_every", 1))
+        out.append(_Candidate("ckpt", "checkpoint every block fully", {key: value}, 1.0,
+                              "more compute (every block's whole forward recomputed); same result"))
     out += _stack_candidates(tr, spec.hardware)
     mb, ga = tr.micro_batch_size, tr.gradient_accumulation
     k = 2

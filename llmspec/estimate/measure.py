@@ -38,6 +38,7 @@ from llmspec.estimate._measure_knobs import (
 from llmspec.estimate._measure_support import (
     build,
     dtype_of,
+    enable_checkpointing,
     fake_friendly_transformers,
     flash_masks,
     optimizers,
@@ -137,7 +138,7 @@ def measure_training(spec: Spec, *, fake: bool = True) -> Measurement:
                 if p.requires_grad and p.dtype != adt:
                     p.data = p.data.to(adt)
         if tr.activation_checkpointing:
-            model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+            enable_checkpointing(model, tr, emulated)
             if lora:
                 model.enable_input_require_grads()
         model.train()

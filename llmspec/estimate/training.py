@@ -215,6 +215,13 @@ def training_static(spec: Spec) -> TrainingStatic:
                      + ("; weights too, two layers fetched at a time" if hw.offload == "optimizer+params" else ""))
     weights, copies, grads, states, master, temp = (x / mp for x in (weights, copies, grads, states, master, temp))
 
+    if tr.activation_checkpointing and tr.checkpoint_policy == "selective-op":
+        notes.append(f"checkpoint_policy selective-op: each block keeps its input and "
+                     f"{A.selective_saved_bytes_per_token(arch, tr, spec.model.family):,.0f} B per token of saved op "
+                     "outputs (every other matmul, the attention output and log-sum-exp: torchtitan's per-op policy)")
+    elif tr.activation_checkpointing and tr.checkpoint_policy == "every-n":
+        notes.append(f"checkpoint_policy every-n: {A.checkpointed_blocks(arch, tr)} of {arch.n_layers} blocks "
+                     "checkpointed, the others keep every activation")
     # --- per-token coefficients of the activations (scaled by the batch shape in training_memory) -----------------
     tp = hw.tensor_parallel
     family = spec.model.family
@@ -243,7 +250,7 @@ def training_static(spec: Spec) -> TrainingStatic:
         blocks=A.block_terms(arch, tr, family),
         non_layer_f=A.non_layer_bytes_per_token(arch, tr, "forward"),
         non_layer_b=A.non_layer_bytes_per_token(arch, tr, "backward"),
-        checkpoint=A.checkpoint_bytes_per_token(arch, tr), ckpt_temps=ckpt_temps, ckpt_grads=ckpt_grads,
+        checkpoint=A.checkpoint_bytes_per_token(arch, tr, family), ckpt_temps=ckpt_temps, ckpt_grads=ckpt_grads,
         experts_all=experts_all, experts_one=experts_one, expert_grad=A.lora_expert_grad_bytes(arch, tr, family) / tp,
         logits_f=A.logits_bytes_per_token(arch, "forward", prec, family),
         logits_b=A.logits_bytes_per_token(arch, "backward", prec, family),
@@ -314,7 +321,13 @@ def training_memory(spec: Spec, static: TrainingStatic | None = None) -> MemoryE
     non_layer_f = st.non_layer_f * T / tp
     non_layer_b = st.non_layer_b * T / tp
     kept = arch.n_layers * st.checkpoint * T / tp if tr.activation_checkpointing else blocks
-    recompute = largest_block if tr.activation_checkpointing else 0.0
+    # training.checkpoint_policy: "selective-op" keeps the saved op outputs in st.checkpoint and recomputes only the
+    # rest of the block; "every-n" checkpoints one block in n, the others keep everything (A.checkpointed_blocks)
+    recompute = (largest_block - A.selective_saved_bytes_per_token(arch, tr, spec.model.family) * T / tp
+                 if tr.activation_checkpointing else 0.0)
+    n_ckpt = A.checkpointed_blocks(arch, tr)
+    if tr.activation_checkpointing and n_ckpt < arch.n_layers:
+        kept = n_ckpt * st.checkpoint * T / tp + blocks * (arch.n_layers - n_ckpt) / arch.n_layers
     expert_grad = st.expert_grad
     if tr.activation_checkpointing:
         recompute += st.experts_one + expert_grad
@@ -367,6 +380,10 @@ def training_memory(spec: Spec, static: TrainingStatic | None = None) -> MemoryE
     first_grads = max(live_grads + buffered, st.ckpt_first_grads)
     kept_first = (st.checkpoint * T / tp + mask.kept) if tr.activation_checkpointing else 0.0
     ckpt_copies = st.ckpt_copies
+    if tr.activation_checkpointing and n_ckpt < arch.n_layers:
+        # every-n: the blocks that are not checkpointed keep their autocast weight copies saved for backward
+        ckpt_copies += copies * (arch.n_layers - n_ckpt) / arch.n_layers
+        copies_bwd += copies * (arch.n_layers - n_ckpt) / arch.n_layers
     attn_grads = max(live_grads + buffered, st.attn_grads)
     step_grads, step_temp, step_head, head_copy = st.step
     logits_grad = T * arch.vocab_size * P.activation_bytes(tr.precision) / tp if tr.loss == "full" else 0.0

@@ -293,7 +293,17 @@ class Training(Strict):
     packing: bool = True
     """Whether examples are packed into full seq_len sequences."""
     activation_checkpointing: bool = False
-    """Recompute activations in backward instead of storing them (full recomputation per block)."""
+    """Recompute activations in backward instead of storing them (per block; what is kept: checkpoint_policy)."""
+    checkpoint_policy: Literal["full", "selective-op", "every-n"] | None = None
+    """With activation_checkpointing = true, what each block keeps for backward. full (unset): only its input, the
+    whole block recomputed. selective-op: torchtitan's per-op policy (activation_checkpoint.mode = "selective",
+    selective_ac_option = "op"): the block input plus the outputs of every other matmul (q, v, gate and down
+    projections in a Llama block), of the attention kernel (output and log-sum-exp) and of max; the rest is
+    recomputed. every-n: torchtitan's layer-wise option (selective_ac_option = "N"): every checkpoint_every-th
+    block is fully checkpointed, the others keep all their activations."""
+    checkpoint_every: int | None = Field(default=None, ge=1, le=1_000_000)
+    """For checkpoint_policy = "every-n": checkpoint one block in this many (torchtitan selective_ac_option;
+    unset: 2). 1 is full checkpointing."""
     attention: Literal["flash", "sdpa", "eager"] | None = None
     """Attention kernel: flash (FlashAttention-2: padding and windows handled inside the kernel), sdpa (torch's
     scaled_dot_product_attention: no s*s scores stored, but a padded batch or a sliding window at seq_len >= window
@@ -357,6 +367,14 @@ class Training(Strict):
 
     data: Data | None = None
     """Dataset file paths."""
+
+    @model_validator(mode="after")
+    def _checkpoint_policy_needs_checkpointing(self) -> Training:
+        if self.checkpoint_policy is not None and not self.activation_checkpointing:
+            raise ValueError("training.checkpoint_policy needs training.activation_checkpointing = true")
+        if self.checkpoint_every is not None and self.checkpoint_policy != "every-n":
+            raise ValueError('training.checkpoint_every needs training.checkpoint_policy = "every-n"')
+        return self
 
     @model_validator(mode="after")
     def _adapter_for_adapter_methods(self) -> Training:
