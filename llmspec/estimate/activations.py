@@ -127,6 +127,14 @@ def routed_bytes_per_token(arch: Architecture, training: Training) -> float:
     return arch.moe.experts_per_token * arch.d_model * (residual_bytes(training) + 2)
 
 
+def moe_mlp_bytes_per_token(arch: Architecture, training: Training) -> float:
+    """The part of an MoE block's saved bytes per token (full fine-tuning, layer_static_bytes_per_token) that its
+    expert MLP holds: the routed width's MLP coefficient and the routed copies (routed_bytes_per_token)."""
+    if arch.moe is None:
+        return 0.0
+    return _FULL[_family(training.precision)][2] * ffn_width(arch) + routed_bytes_per_token(arch, training)
+
+
 def adapted_roles(arch: Architecture, training: Training, family: str | None = None) -> set[str]:
     """The block roles (q, k, v, qkv, o, gate, up, gate_up, down) that carry adapters, from the family registry's
     real module names: Falcon's query_key_value is "qkv", and q_proj on Falcon adapts nothing."""

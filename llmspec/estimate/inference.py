@@ -161,6 +161,34 @@ def eager_kept(spec: Spec, prompt: int) -> float:
     return 2 * blocks * arch.n_heads * prompt + 2 * kinds * prompt
 
 
+def fused_qkv(family: str | None) -> bool:
+    """The class computes q, k and v with one fused projection: a module of the registry's ``qkv`` role
+    (GPTNeoXAttention.query_key_value, Phi3Attention.qkv_proj, GPT2Attention.c_attn, FalconAttention.query_key_value)."""
+    from llmspec.spec.families import family as registry_family
+
+    fam = registry_family(family)
+    return fam is not None and any("qkv" in roles for roles in fam.modules.values())
+
+
+def query_live(spec: Spec) -> float:
+    """Bytes per prompt token (16-bit units) of the projections still referenced while a block's eager scores are
+    live. Separate projections: the query only (2 x q width; the cache holds concatenated copies of k and v,
+    transformers==5.24.0:src/transformers/cache_utils.py:DynamicLayer.update, ``torch.cat``, so the projections'
+    own k and v are dropped when update rebinds them). A fused projection (fused_qkv) stays whole, 2 x (q width +
+    2 x kv width), for as long as any slice of it is referenced: the attention forward keeps it as a local
+    (models/gpt_neox/modeling_gpt_neox.py:GPTNeoXAttention.forward ``qkv``, phi3/modeling_phi3.py:Phi3Attention
+    .forward ``qkv``, falcon/modeling_falcon.py:FalconAttention.forward ``fused_qkv``) or the query is a view of it
+    (gpt2/modeling_gpt2.py:GPT2Attention.forward, ``self.c_attn(hidden_states).split``); with rotary positions the
+    rotated query is a new tensor beside it (+ 2 x q width), without them the query is the view. Measured on
+    GPTNeoXForCausalLM, Phi3ForCausalLM and GPT2LMHeadModel eager prefills under FakeTensorMode
+    (tests/estimate/test_eager_prefill.py)."""
+    arch = spec.arch
+    qw, kvw = arch.n_heads * arch.head_size, arch.kv_heads * arch.head_size
+    if not fused_qkv(spec.model.family):
+        return 2 * qw
+    return 2 * (qw + 2 * kvw) + (2 * qw if arch.position == "rope" else 0)
+
+
 def attention_peak(spec: Spec, prompt: int, c: float = 2) -> float:
     """Peak bytes per prompt token inside attention when no fused sdpa kernel runs, in 16-bit units (the caller
     scales by c / 2 for c-byte compute); 0 otherwise.
@@ -169,20 +197,30 @@ def attention_peak(spec: Spec, prompt: int, c: float = 2) -> float:
       scores at eager_score_bytes per element (n_heads x s per token), the eager masks (transformers==5.24.0:
       src/transformers/masking_utils.py:eager_mask, a (batch, 1, s, s) float mask of the embeddings' dtype for each
       kind of attention, full and sliding window: 2 x s per token each, built once and live through the forward),
-      q (2 x n_heads x head_dim), K and V repeated to n_heads when grouped (repeat_kv: 4 x n_heads x head_dim) and
+      the projections still referenced (query_live: q, or a fused qkv output), K and V repeated (not in Falcon's own path) to n_heads when grouped (repeat_kv: 4 x n_heads x head_dim) and
       the block's hidden states (6 x d_model). No grad: one block's temporaries at a time.
     * sdpa's math kernel (activations.math_attention, Falcon with one K/V head): fp32 scores + mask and fp32
       probabilities (8 x n_heads x s), the bf16 and bool masks (3 x s), q rotated, in fp32 and scaled
       (2 + 8 x q width), k and v in fp32 (8 x kv width), the fp32 rotary cos and sin (8 x head_dim), the qkv output
       (2 x (q width + 2 x kv width)) and the hidden states (6 x d_model).
     Measured on Llama, Qwen2, Gemma 2 and GPT-2 (eager) and Falcon (math kernel) prefills under FakeTensorMode."""
+    from llmspec.spec.families import family as registry_family
+
     arch, fam = spec.arch, spec.model.family
     H, hd, h, s = arch.n_heads, arch.head_size, arch.d_model, prompt
     qw, kvw = H * hd, arch.kv_heads * hd
     if eager_attention(spec):
         kinds = 1 + (0 < arch.window_layers < arch.n_layers)
         scores = eager_score_bytes(fam, c) * 2 / c
-        return scores * H * s + 2 * qw + (4 * qw if arch.kv_heads < H else 0) + 2 * kinds * s + 6 * h
+        # repeat_kv copies grouped K and V to n_heads in the Llama-style eager_attention_forward; Falcon's own path
+        # (eager_softmax "compute+mask") with one K/V head (multi_query) keeps views of fused_qkv and broadcasts
+        # the head in the matmul (modeling_falcon.py:FalconAttention._split_heads and .forward, ``query_layer @
+        # key_layer.transpose(-1, -2)``): no copy. Its new decoder architecture (several K/V heads) expands them
+        # (_split_heads, broadcast_to + flatten): counted as the repeat
+        registry = registry_family(fam)
+        own_mqa = arch.kv_heads == 1 and registry is not None and registry.eager_softmax == "compute+mask"
+        repeats = arch.kv_heads < H and not own_mqa
+        return scores * H * s + query_live(spec) + (4 * qw if repeats else 0) + 2 * kinds * s + 6 * h
     if A.math_attention(arch, fam):
         return 8 * H * s + 3 * s + 10 * qw + 8 * kvw + 8 * hd + 2 * (qw + 2 * kvw) + 6 * h
     return 0.0
@@ -237,7 +275,13 @@ def inference_memory(spec: Spec) -> MemoryEstimate:
     logits_tokens = p if inf.logits == "all" else 1  # the engine's preset (generation engines: the last position)
     end_peak = c * arch.vocab_size * logits_tokens / head_tp + c * h * p / tp  # logits + the final hidden states
     fa, fb = A.family_fit(spec.model.family, "prefill")  # the real class's own buffers (family registry)
-    acts = b * (max(layer_peak * p, end_peak) + (fa * h + fb * f) * c / 2 * p / tp)
+    # the fit was measured where the block's MLP or the logits set the peak (sdpa), so it applies there only: an
+    # eager block's score moment has every tensor counted (attention_peak), and gained the fit's negative residual
+    # (GPT-NeoX -2.4 x ffn: -5.1% on a 3 x 1536 eager prefill of Pythia-1.4B's widths)
+    fit = (fa * h + fb * f) * c / 2 * p / tp
+    attention = attention_peak(spec, p, c) * c / 2 / tp * p
+    mlp_moment = max(6 * f + 8.5 * h + kept, 16.25 * h, moe_peak(arch) + kept if moe_peak(arch) else 0.0) * c / 2 / tp
+    acts = b * max(max(mlp_moment * p, end_peak) + fit, attention)
     # padded prompts / sliding windows (llmspec.estimate.mask): the bool mask lives through the prefill; the additive
     # copy only inside attention, where 16.25 x d_model per token is live instead of the block's peak
     bool_mask, additive, mask_notes = prefill_mask(spec, p, b, c)

@@ -114,6 +114,9 @@ class TrainingStatic:
     as sharded)."""
     attn_share_of_copies: float = 0.0
     """The share of the autocast copies freed by then: those of the same parameters, out of every linear's."""
+    expert_step: tuple[float, float] = (0.0, 0.0)
+    """training.optimizer_in_backward with fused MoE experts (expert_step_in_backward): the gradient and step-buffer
+    bytes of one block's gate_up expert stack while it steps in the last block's backward."""
 
 
 def training_static(spec: Spec) -> TrainingStatic:
@@ -241,6 +244,7 @@ def training_static(spec: Spec) -> TrainingStatic:
                             base_bytes=_base_bytes(tr), frozen_quantised=lay.block_linear_numel)
     head_copy = copies * A.checkpointed_copy_share(arch, tr, lay.linear_numel) if tr.optimizer_in_backward else 0.0
     step = (*step_in_backward(arch, tr, lay, parts, largest), head_copy)
+    expert_step = expert_step_in_backward(arch, tr, parts, largest)
     cap, acc, cap_notes = capacity(spec)
     ckpt_grads = min(1.0, ckpt_share) * parts["grads"] if tr.activation_checkpointing else 0.0
     ckpt_first_grads = min(1.0, first_share) * parts["grads"] if tr.activation_checkpointing else 0.0
@@ -255,7 +259,7 @@ def training_static(spec: Spec) -> TrainingStatic:
         logits_f=A.logits_bytes_per_token(arch, "forward", prec, family),
         logits_b=A.logits_bytes_per_token(arch, "backward", prec, family),
         copies_bwd=copies * A.checkpointed_copy_share(arch, tr, lay.linear_numel) if tr.activation_checkpointing
-        else copies, step=step, base_bytes=_base_bytes(tr), notes=notes,
+        else copies, step=step, expert_step=expert_step, base_bytes=_base_bytes(tr), notes=notes,
         capacity=(cap, acc, cap_notes), accelerator_note=accelerator_note(spec),
         ckpt_copies=copies * min(1.0, copy_share) if tr.activation_checkpointing else 0.0,
         ckpt_first_grads=ckpt_first_grads,
@@ -300,6 +304,27 @@ def step_in_backward(arch, tr: Training, lay, parts: dict, largest: int) -> tupl
         first = max((m.rows * m.cols for m in lay.matrices if m.kind == "head"), default=largest)
     head = 0 if tr.method in ("lora", "qlora") else arch.vocab_size * arch.d_model
     return (first + held) * per_grad, first * per_temp, head * per_grad
+
+
+def expert_step_in_backward(arch, tr: Training, parts: dict, largest: int) -> tuple[float, float]:
+    """(gradient bytes, step buffer bytes) of one MoE block's fused gate_up expert stack stepped inside backward
+    under training.optimizer_in_backward (full fine-tuning of a transformers class); zeros otherwise.
+
+    transformers 5 stores a block's experts as one 3-D parameter per projection (transformers==5.24.0:src/
+    transformers/models/mixtral/modeling_mixtral.py:MixtralExperts, ``gate_up_proj`` n_experts x 2 ffn x d_model;
+    the same layout in Qwen2-MoE and Qwen3-MoE), so each is one tensor for its post-accumulate-grad hook. The last
+    block's gate_up stack steps early in backward, after the head's step (whose gradient is gone by then): its
+    gradient and the step's transient (foreach AdamW's ``_foreach_sqrt(exp_avg_sq)``, one stack-sized buffer:
+    torch==2.13.0:torch/optim/adamw.py:_multi_tensor_adamw) sit beside every block's saved activations except that
+    block's expert MLP, whose backward has run (measured on MixtralForCausalLM under FakeTensorMode,
+    tests/estimate/test_optimizer_in_backward.py). With Mixtral's widths the stack (8 x 28,672 x 4,096) is 7x the
+    head, and this moment, not the head's step, is the peak."""
+    if not tr.optimizer_in_backward or not largest or arch.moe is None or tr.method in ("lora", "qlora") \
+            or not A.transformers_classes(tr):
+        return 0.0, 0.0
+    m = arch.moe
+    stack = m.n_experts * 2 * (m.expert_ffn_dim or arch.ffn_dim) * arch.d_model
+    return stack * parts["grads"] / largest, stack * parts["temp"] / largest
 
 
 def training_memory(spec: Spec, static: TrainingStatic | None = None) -> MemoryEstimate:
@@ -386,6 +411,8 @@ def training_memory(spec: Spec, static: TrainingStatic | None = None) -> MemoryE
         copies_bwd += copies * (arch.n_layers - n_ckpt) / arch.n_layers
     attn_grads = max(live_grads + buffered, st.attn_grads)
     step_grads, step_temp, step_head, head_copy = st.step
+    # the last MoE block's expert MLP saved bytes (the routed width's and the routed copies; activations._FULL)
+    moe_mlp = (A.moe_mlp_bytes_per_token(arch, tr) * T / tp) if st.expert_step[0] else 0.0
     logits_grad = T * arch.vocab_size * P.activation_bytes(tr.precision) / tp if tr.loss == "full" else 0.0
     inside = copies_bwd + step_head + logits_grad
     after = copies_bwd - head_copy + step_grads + step_temp
@@ -403,6 +430,10 @@ def training_memory(spec: Spec, static: TrainingStatic | None = None) -> MemoryE
         # optimizer_in_backward: the head's backward holding the logits' gradient, then the first large tensor's step
         # with the head's autocast copy freed (step_in_backward)
         "step": state + dequant + kept + non_layer_b + max(inside, after) if tr.optimizer_in_backward else 0.0,
+        # optimizer_in_backward with fused experts: the last block's gate_up stack steps once that block's expert MLP
+        # backward ran (its saved tensors freed) and the head's input and gradient are gone (expert_step_in_backward)
+        "expert_step": (state + dequant + copies_bwd - head_copy + kept - moe_mlp + sum(st.expert_step)
+                        if st.expert_step[0] else 0.0),
     }
     moment = max(moments, key=moments.__getitem__)
     phases = {
@@ -452,6 +483,10 @@ def training_memory(spec: Spec, static: TrainingStatic | None = None) -> MemoryE
             else:
                 breakdown["gradients"] = step_head
                 breakdown["logits_and_loss"] = logits_grad
+        elif peak_phase == "backward" and moment == "expert_step":
+            breakdown["autocast_copies"] = copies_bwd - head_copy
+            breakdown["activations"] = kept - moe_mlp
+            breakdown["gradients"], breakdown["optimizer_buffers"] = st.expert_step
         elif peak_phase == "backward" and moment == "expert":
             breakdown["activations"] = kept
             breakdown["expert_weight_gradient"] = expert_grad
