@@ -32,6 +32,7 @@ from llmspec.estimate import precision as P
 from llmspec.estimate import recompute as R
 from llmspec.estimate import stack as S
 from llmspec.estimate.hfversion import attention_version_notes
+from llmspec.estimate.loss_backward import chunked_head_backward_bytes
 from llmspec.estimate.mask import training_mask as dense_mask
 from llmspec.estimate.params import count_params, lora_shapes
 from llmspec.estimate.result import OVERHEAD_NOTE, MemoryEstimate, accelerator_note, capacity, overhead
@@ -114,6 +115,8 @@ class TrainingStatic:
     as sharded)."""
     attn_share_of_copies: float = 0.0
     """The share of the autocast copies freed by then: those of the same parameters, out of every linear's."""
+    sharded: bool = False
+    """FSDP / ZeRO over more than one data-parallel rank."""
 
 
 def training_static(spec: Spec) -> TrainingStatic:
@@ -254,7 +257,7 @@ def training_static(spec: Spec) -> TrainingStatic:
         ckpt_first_grads=ckpt_first_grads,
         attn_grads=min(1.0, attn_share) * parts["grads"],
         attn_share_of_copies=AB.attention_backward_grad_numel(arch, tr, lay.layer_params) / max(lay.linear_numel, 1)
-        if copies else 0.0)
+        if copies else 0.0, sharded=sharding != "none")
 
 
 def step_in_backward(arch, tr: Training, lay, parts: dict, largest: int) -> tuple[float, float, float]:
@@ -371,6 +374,9 @@ def training_memory(spec: Spec, static: TrainingStatic | None = None) -> MemoryE
     step_grads, step_temp, step_head, head_copy = st.step
     logits_grad = T * arch.vocab_size * P.activation_bytes(tr.precision) / tp if tr.loss == "full" else 0.0
     inside = copies_bwd + step_head + logits_grad
+    # the chunked loss's head backward: the chunks' head weight gradients summed out of place beside the logits
+    # gradients of the chunks not yet run (llmspec.estimate.loss_backward)
+    head_grads, head_logits = chunked_head_backward_bytes(arch, tr, T / tp, st.mp, st.sharded)
     after = copies_bwd - head_copy + step_grads + step_temp
     moments = {
         "start": state + dequant + copies_bwd + live_grads + kept + non_layer_b + logits_b,
@@ -386,6 +392,8 @@ def training_memory(spec: Spec, static: TrainingStatic | None = None) -> MemoryE
         # optimizer_in_backward: the head's backward holding the logits' gradient, then the first large tensor's step
         # with the head's autocast copy freed (step_in_backward)
         "step": state + dequant + kept + non_layer_b + max(inside, after) if tr.optimizer_in_backward else 0.0,
+        "chunk_head": (state + dequant + copies_bwd + live_grads + kept + non_layer_b + head_grads + head_logits
+                       if head_grads else 0.0),
     }
     moment = max(moments, key=moments.__getitem__)
     phases = {
@@ -435,6 +443,10 @@ def training_memory(spec: Spec, static: TrainingStatic | None = None) -> MemoryE
             else:
                 breakdown["gradients"] = step_head
                 breakdown["logits_and_loss"] = logits_grad
+        elif peak_phase == "backward" and moment == "chunk_head":
+            breakdown["activations"] = kept + non_layer_b
+            breakdown["gradients"] = live_grads + head_grads
+            breakdown["logits_and_loss"] = head_logits
         elif peak_phase == "backward" and moment == "expert":
             breakdown["activations"] = kept
             breakdown["expert_weight_gradient"] = expert_grad
