@@ -157,4 +157,9 @@ def unapplied_inference(spec: Spec) -> list[str]:
                    "applied (int4 groups counted)")
     elif inf.precision == "int4" and inf.weight_group_size not in (None, 128):
         out.append(f"weight_group_size = {inf.weight_group_size}: not applied (scales counted per 128 weights)")
+    from llmspec.estimate.inference import inference_tp
+
+    if inf.shard_embeddings is False and inference_tp(spec) > 1:
+        out.append("shard_embeddings = false: not applied (the measurement divides every weight by the tensor "
+                   "parallel degree; the estimate keeps the embedding and head whole)")
     return out

@@ -255,7 +255,9 @@ def measure_inference(spec: Spec) -> Measurement:
     from llmspec.estimate._tracker import StorageTracker
     from llmspec.estimate.inference import inference_tp, lengths
     from llmspec.estimate.mask import window_held_tokens
+    from llmspec.estimate.stack import served_spec
 
+    spec = served_spec(spec)  # the head as the engine builds it (inference.tie_embeddings), as the estimate counts it
     inf = spec.inference
     if inf is None:
         from llmspec.spec.models import Inference

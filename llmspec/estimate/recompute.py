@@ -61,6 +61,24 @@ _LORA = {
 }
 _FULL = {"amp": (0, 4), "half": (2, 4), "fp32": (0, 8)}  # full fine-tuning (no adapters)
 
+# Pure 16-bit with fp32 adapters on a 16-bit base (PEFT's autocast_adapter_dtype: the hf-trainer stack's lora.dtype),
+# the same table (issue 9, gap a). peft casts each adapted module's input to fp32 (adapters.cast_input_bytes_per_token:
+# those copies and the fp32 lora_A outputs are in the block's saved bytes), and the LoRA path's output is fp32 too:
+# ``result = result + lora_B(lora_A(dropout(x))) * scaling`` (peft==0.21.2:src/peft/tuners/lora/layer.py:
+# Linear.forward) adds an fp32 tensor to the 16-bit base output, so while the block is recomputed each adapted
+# module makes three fp32 output-wide tensors (lora_B's output, its scaled copy, the promoted sum) before
+# ``result.to(torch_result_dtype)`` casts back. With gate/up adapted the peak moves from the MLP's backward into the
+# recomputation of the up projection: lora_B's fp32 output and its scaled copy (8 B x ffn) beside the base output and
+# the gate's output and activation (measured: aten.mul of the (2, 128, 1024) fp32 lora_B output by the scaling is the
+# peak). The coefficients are fitted on LlamaForCausalLM (LoRA r=8, 2 x 128 tokens, 3 blocks, (d_model, ffn) =
+# (256, 512), (256, 1024), (512, 1024)) and predict (384, 1536) and (512, 2048) within 7 B per token; they leave out a
+# rank-wide remainder of 36-96 B per token at r=8. With the down projection adapted but only some of the other
+# linears (q, v, down) the measurement is up to 2,000 B per token (2%) below this all-linear fit at ffn = 4 x d_model.
+# A plain MLP (GPT2LMHeadModel: no gate output and activation beside the up projection's recomputation) measures
+# 2.75 x (ffn - d_model) B per token below it: the estimate reads 1.4-4.1% over there (all linears, d_model 256-512),
+# where the bf16 table read about 12 x d_model per token under.
+_LORA_FP32_ADAPTERS = {"none": ((2.5, 6), (6.5, 6)), "in": ((6.5, 8), (12.5, 8)), "down": ((11.25, 4.75), (19.25, 7.75))}
+
 
 def _precision_family(training: Training) -> str:
     if training.precision == "fp32":
@@ -78,12 +96,21 @@ def checkpointed_backward_bytes_per_token(arch: Architecture, training: Training
     if training.method in ("lora", "qlora") and training.lora is not None:
         roles = A.adapted_roles(arch, training, family)
         mlp = "down" if "down" in roles else ("in" if roles & {"gate", "up", "gate_up"} else "none")
-        ch, cf = _LORA[prec][mlp][training.lora.dropout > 0]
+        table = _LORA_FP32_ADAPTERS if prec == "half" and _fp32_adapters(training) else _LORA[prec]
+        ch, cf = table[mlp][training.lora.dropout > 0]
         if not arch.gated and prec == "amp":  # measured under AMP only (pure 16-bit and fp32: module docstring)
             cf -= _plain_mlp_share(arch, training, mlp)
     else:
         ch, cf = _FULL[prec]
     return float(ch * h + cf * f)
+
+
+def _fp32_adapters(training: Training) -> bool:
+    """fp32 adapters on a 16-bit base under pure 16-bit precision (adapters.adapter_dtype; an fp32 base casts nothing:
+    adapters.cast_input_bytes_per_token)."""
+    from llmspec.estimate.adapters import adapter_dtype
+
+    return adapter_dtype(training) == "fp32" and training.base_dtype != "fp32"
 
 
 def _plain_mlp_share(arch: Architecture, training: Training, mlp: str) -> int:

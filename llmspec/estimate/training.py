@@ -32,6 +32,7 @@ from llmspec.estimate import precision as P
 from llmspec.estimate import recompute as R
 from llmspec.estimate import stack as S
 from llmspec.estimate.hfversion import attention_version_notes
+from llmspec.estimate.loss_backward import chunked_head_backward_bytes
 from llmspec.estimate.mask import training_mask as dense_mask
 from llmspec.estimate.params import count_params, lora_shapes
 from llmspec.estimate.result import OVERHEAD_NOTE, MemoryEstimate, accelerator_note, capacity, overhead
@@ -117,6 +118,8 @@ class TrainingStatic:
     expert_step: tuple[float, float] = (0.0, 0.0)
     """training.optimizer_in_backward with fused MoE experts (expert_step_in_backward): the gradient and step-buffer
     bytes of one block's gate_up expert stack while it steps in the last block's backward."""
+    sharded: bool = False
+    """FSDP / ZeRO over more than one data-parallel rank."""
 
 
 def training_static(spec: Spec) -> TrainingStatic:
@@ -265,7 +268,7 @@ def training_static(spec: Spec) -> TrainingStatic:
         ckpt_first_grads=ckpt_first_grads,
         attn_grads=min(1.0, attn_share) * parts["grads"],
         attn_share_of_copies=AB.attention_backward_grad_numel(arch, tr, lay.layer_params) / max(lay.linear_numel, 1)
-        if copies else 0.0)
+        if copies else 0.0, sharded=sharding != "none")
 
 
 def step_in_backward(arch, tr: Training, lay, parts: dict, largest: int) -> tuple[float, float, float]:
@@ -415,6 +418,9 @@ def training_memory(spec: Spec, static: TrainingStatic | None = None) -> MemoryE
     moe_mlp = (A.moe_mlp_bytes_per_token(arch, tr) * T / tp) if st.expert_step[0] else 0.0
     logits_grad = T * arch.vocab_size * P.activation_bytes(tr.precision) / tp if tr.loss == "full" else 0.0
     inside = copies_bwd + step_head + logits_grad
+    # the chunked loss's head backward: the chunks' head weight gradients summed out of place beside the logits
+    # gradients of the chunks not yet run (llmspec.estimate.loss_backward)
+    head_grads, head_logits = chunked_head_backward_bytes(arch, tr, T / tp, st.mp, st.sharded)
     after = copies_bwd - head_copy + step_grads + step_temp
     moments = {
         "start": state + dequant + copies_bwd + live_grads + kept + non_layer_b + logits_b,
@@ -434,6 +440,8 @@ def training_memory(spec: Spec, static: TrainingStatic | None = None) -> MemoryE
         # backward ran (its saved tensors freed) and the head's input and gradient are gone (expert_step_in_backward)
         "expert_step": (state + dequant + copies_bwd - head_copy + kept - moe_mlp + sum(st.expert_step)
                         if st.expert_step[0] else 0.0),
+        "chunk_head": (state + dequant + copies_bwd + live_grads + kept + non_layer_b + head_grads + head_logits
+                       if head_grads else 0.0),
     }
     moment = max(moments, key=moments.__getitem__)
     phases = {
@@ -487,6 +495,10 @@ def training_memory(spec: Spec, static: TrainingStatic | None = None) -> MemoryE
             breakdown["autocast_copies"] = copies_bwd - head_copy
             breakdown["activations"] = kept - moe_mlp
             breakdown["gradients"], breakdown["optimizer_buffers"] = st.expert_step
+        elif peak_phase == "backward" and moment == "chunk_head":
+            breakdown["activations"] = kept + non_layer_b
+            breakdown["gradients"] = live_grads + head_grads
+            breakdown["logits_and_loss"] = head_logits
         elif peak_phase == "backward" and moment == "expert":
             breakdown["activations"] = kept
             breakdown["expert_weight_gradient"] = expert_grad

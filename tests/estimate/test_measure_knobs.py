@@ -98,6 +98,9 @@ INFERENCE = [
     ("double_quant", (*INT4, "inference.quant_format=nf4"), ("inference.double_quant=true",), "quant_format"),
     ("quantize_head", (*INT4, "inference.quant_format=nf4"), ("inference.quantize_head=true",), "quant_format"),
     ("padded", ("inference.batch_size=2",), ("inference.padded=true",), "applied"),
+    ("tie_embeddings", (), ("inference.tie_embeddings=true",), "applied"),
+    ("shard_embeddings", ("inference.tensor_parallel=2", "hardware.count=2"), ("inference.shard_embeddings=false",),
+     "shard_embeddings"),
 ]
 # Fields with no memory effect (schedule, data, sampling of the run); test_fields_without_memory_effect checks it.
 NO_EFFECT = {
