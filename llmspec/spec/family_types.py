@@ -166,6 +166,16 @@ class Family:
     mqa_math_sdpa_until: str | None = None
     """The first transformers release whose class no longer takes that path (None: every release does). The
     estimate reads the installed version without importing transformers (llmspec.estimate.hfversion)."""
+    kv_cache_expanded: bool = False
+    """With several query heads per K/V head, the class expands K and V to every query head before the cache update,
+    so an HF (DynamicCache) KV cache holds n_heads, not n_kv_heads, heads per block: transformers==5.24.0:src/
+    transformers/models/falcon/modeling_falcon.py:FalconAttention._split_heads (new decoder architecture,
+    ``torch.broadcast_to(key, query.shape)`` + ``flatten(2, 3)``) and FalconAttention.forward (``num_kv_heads =
+    self.num_heads if self.new_decoder_architecture``, then ``layer_past.update(key_layer, value_layer, ...)``).
+    Engines with their own caches (vLLM, TGI, ...) keep n_kv_heads (llmspec.estimate.hfversion.kv_cache_heads)."""
+    kv_cache_expanded_until: str | None = None
+    """The first transformers release the expansion is not assumed for (None: every release). Set to the release
+    after the last one whose source was read: later releases are unverified, and the estimate says so."""
     eager_softmax: str = "fp32"
     """What the class's own eager attention keeps live at its peak, per element of one block's (batch, n_heads, q,
     k) scores (llmspec.estimate.inference.eager_score_bytes). "fp32": ``softmax(w, dim=-1, dtype=torch.float32)
