@@ -229,6 +229,17 @@ def attention_peak(spec: Spec, prompt: int, c: float = 2) -> float:
     return 0.0
 
 
+def position_embeds_bytes(spec: Spec, batch: int, prompt: int, c: float) -> float:
+    """The learned position embeddings the class keeps through a whole prefill (registry position_embeds_kept:
+    OPT batch x prompt x d_model, GPT-2 1 x prompt x d_model), in the c-byte compute dtype; 0 for other classes."""
+    from llmspec.spec.families import family as registry_family
+
+    fam = registry_family(spec.model.family)
+    kept = fam.position_embeds_kept if fam is not None else ""
+    rows = batch if kept == "batch" else 1 if kept == "sequence" else 0
+    return c * rows * prompt * spec.arch.d_model
+
+
 def whole_embeddings(spec: Spec, tp: int) -> bool:
     """Whether the token embedding and the output head stay whole on the GPU the estimate is for while the blocks are
     split ``tp`` ways: inference.shard_embeddings = false (LitGPT's tp.py replicates them on every rank and
@@ -284,7 +295,7 @@ def inference_memory(spec: Spec) -> MemoryEstimate:
     fit = (fa * h + fb * f) * c / 2 * p / tp
     attention = attention_peak(spec, p, c) * c / 2 / tp * p
     mlp_moment = max(6 * f + 8.5 * h + kept, 16.25 * h, moe_peak(arch) + kept if moe_peak(arch) else 0.0) * c / 2 / tp
-    acts = b * max(max(mlp_moment * p, end_peak) + fit, attention)
+    acts = b * max(max(mlp_moment * p, end_peak) + fit, attention) + position_embeds_bytes(spec, b, p, c) / tp
     # padded prompts / sliding windows (llmspec.estimate.mask): the bool mask lives through the prefill; the additive
     # copy only inside attention, where 16.25 x d_model per token is live instead of the block's peak
     bool_mask, additive, mask_notes = prefill_mask(spec, p, b, c)

@@ -241,7 +241,10 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
               "learned_positions": Offset("context_length")},
         reject={"add_cross_attention": (True, "GPT-2 with add_cross_attention = true (an encoder-decoder)")},
         dropout_keys=("resid_pdrop", "embd_pdrop"), attention_dropout_keys=("attn_pdrop",), dropout_h=6,
-        activation_fit={"full": (-14, 2), "lora": (-10, 2), "lora-fp32": (0, 4), "prefill": (2, 2)},
+        # GPT2Model.forward keeps position_embeds (1 x seq x d_model) through the blocks: position_embeds_kept; the
+        # prefill fit (batch 4 x 256) had absorbed it as 0.5 x d_model per token (it was (2, 2))
+        position_embeds_kept="sequence",
+        activation_fit={"full": (-14, 2), "lora": (-10, 2), "lora-fp32": (0, 4), "prefill": (1.5, 2)},
         eager_softmax="compute",  # modeling_gpt2.py:eager_attention_forward: softmax(attn_weights, dim=-1)
         quirks="learned positions = n_positions",
         tree="transformer(wte wpe drop h(#(ln_1 attn(c_attn c_proj attn_dropout resid_dropout) ln_2 "
@@ -322,7 +325,10 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
         same_as={"word_embed_proj_dim": ("hidden_size", "the project_in/project_out layers of such checkpoints "
                                          "(e.g. opt-350m)")},
         dropout_keys=("dropout",), dropout_h=4,
-        activation_fit={"full": (-10, -6), "lora": (-6, -4), "lora-fp32": (0, -12), "prefill": (-0.5, -2.0)},
+        # OPTDecoder.forward keeps pos_embeds (batch x seq x d_model) through the blocks: position_embeds_kept; the
+        # prefill fit had absorbed it as 2 x d_model per token (it was (-0.5, -2.0))
+        position_embeds_kept="batch",
+        activation_fit={"full": (-10, -6), "lora": (-6, -4), "lora-fp32": (0, -12), "prefill": (-2.5, -2.0)},
         quirks="learned positions = max_position_embeddings + 2; word_embed_proj_dim must equal hidden_size",
         # OPTDecoder: final_layer_norm only with do_layer_norm_before and not _remove_final_layer_norm
         tree="model(decoder(embed_tokens embed_positions final_layer_norm?final_norm layers(#(self_attn(k_proj "

@@ -166,6 +166,13 @@ class Family:
     mqa_math_sdpa_until: str | None = None
     """The first transformers release whose class no longer takes that path (None: every release does). The
     estimate reads the installed version without importing transformers (llmspec.estimate.hfversion)."""
+    position_embeds_kept: str = ""
+    """Learned position embeddings the model's forward keeps referenced through every block of a prefill, beside the
+    sum it passes on: "batch", batch x seq x d_model (transformers==5.24.0:src/transformers/models/opt/
+    modeling_opt.py:OPTDecoder.forward, ``pos_embeds = self.embed_positions(...)`` from the (batch, seq) attention
+    mask); "sequence", 1 x seq x d_model (models/gpt2/modeling_gpt2.py:GPT2Model.forward, ``position_embeds =
+    self.wpe(position_ids)`` with (1, seq) position ids, the same for every sequence of the batch); "": none or
+    not a separate tensor. In the compute dtype (llmspec.estimate.inference.position_embeds_bytes)."""
     kv_cache_expanded: bool = False
     """With several query heads per K/V head, the class expands K and V to every query head before the cache update,
     so an HF (DynamicCache) KV cache holds n_heads, not n_kv_heads, heads per block: transformers==5.24.0:src/
