@@ -24,7 +24,7 @@ from __future__ import annotations
 from llmspec.estimate import activations as A
 from llmspec.estimate import engine as E
 from llmspec.estimate import precision as P
-from llmspec.estimate.hfversion import attention_version_notes
+from llmspec.estimate.hfversion import attention_version_notes, kv_cache_heads, kv_cache_notes
 from llmspec.estimate.mask import kv_tokens, prefill_mask
 from llmspec.estimate.params import count_params
 from llmspec.estimate.result import OVERHEAD_NOTE, MemoryEstimate, accelerator_note, capacity, overhead
@@ -45,7 +45,8 @@ def kv_bytes_per_token(spec: Spec) -> float:
     inf = spec.inference or Inference()
     arch = spec.arch
     kv_prec = inf.kv_cache_precision or ("fp32" if inf.precision == "fp32" else "bf16")
-    return 2 * arch.n_layers * arch.kv_heads * arch.head_size * P.DTYPE_BYTES[kv_prec]
+    heads = kv_cache_heads(arch, spec.model.family, inf.backend)  # HF Falcon (new architecture): n_heads
+    return 2 * arch.n_layers * heads * arch.head_size * P.DTYPE_BYTES[kv_prec]
 
 
 def weight_bytes(spec: Spec) -> tuple[float, float]:
@@ -216,14 +217,27 @@ def attention_peak(spec: Spec, prompt: int, c: float = 2) -> float:
         # (eager_softmax "compute+mask") with one K/V head (multi_query) keeps views of fused_qkv and broadcasts
         # the head in the matmul (modeling_falcon.py:FalconAttention._split_heads and .forward, ``query_layer @
         # key_layer.transpose(-1, -2)``): no copy. Its new decoder architecture (several K/V heads) expands them
-        # (_split_heads, broadcast_to + flatten): counted as the repeat
+        # (_split_heads, broadcast_to + flatten) before the cache update: the cache then holds them, counted in
+        # kv_bytes_per_token (kv_cache_heads), not here; on a release where that fact is not assumed, as the repeat
         registry = registry_family(fam)
         own_mqa = arch.kv_heads == 1 and registry is not None and registry.eager_softmax == "compute+mask"
-        repeats = arch.kv_heads < H and not own_mqa
+        expanded = kv_cache_heads(arch, fam, (spec.inference or Inference()).backend) == H
+        repeats = arch.kv_heads < H and not own_mqa and not expanded
         return scores * H * s + query_live(spec) + (4 * qw if repeats else 0) + 2 * kinds * s + 6 * h
     if A.math_attention(arch, fam):
         return 8 * H * s + 3 * s + 10 * qw + 8 * kvw + 8 * hd + 2 * (qw + 2 * kvw) + 6 * h
     return 0.0
+
+
+def position_embeds_bytes(spec: Spec, batch: int, prompt: int, c: float) -> float:
+    """The learned position embeddings the class keeps through a whole prefill (registry position_embeds_kept:
+    OPT batch x prompt x d_model, GPT-2 1 x prompt x d_model), in the c-byte compute dtype; 0 for other classes."""
+    from llmspec.spec.families import family as registry_family
+
+    fam = registry_family(spec.model.family)
+    kept = fam.position_embeds_kept if fam is not None else ""
+    rows = batch if kept == "batch" else 1 if kept == "sequence" else 0
+    return c * rows * prompt * spec.arch.d_model
 
 
 def whole_embeddings(spec: Spec, tp: int) -> bool:
@@ -281,7 +295,7 @@ def inference_memory(spec: Spec) -> MemoryEstimate:
     fit = (fa * h + fb * f) * c / 2 * p / tp
     attention = attention_peak(spec, p, c) * c / 2 / tp * p
     mlp_moment = max(6 * f + 8.5 * h + kept, 16.25 * h, moe_peak(arch) + kept if moe_peak(arch) else 0.0) * c / 2 / tp
-    acts = b * max(max(mlp_moment * p, end_peak) + fit, attention)
+    acts = b * max(max(mlp_moment * p, end_peak) + fit, attention) + position_embeds_bytes(spec, b, p, c) / tp
     # padded prompts / sliding windows (llmspec.estimate.mask): the bool mask lives through the prefill; the additive
     # copy only inside attention, where 16.25 x d_model per token is live instead of the block's peak
     bool_mask, additive, mask_notes = prefill_mask(spec, p, b, c)
@@ -325,6 +339,7 @@ def inference_memory(spec: Spec) -> MemoryEstimate:
     rounded = {k: int(round(v)) for k, v in breakdown.items() if v}
     per_gpu = sum(rounded.values())
     notes += attention_version_notes(arch, spec.model.family)  # version-dependent registry facts
+    notes += kv_cache_notes(arch, spec.model.family, inf.backend)
     notes.append(OVERHEAD_NOTE + ("; a paged pool is allocated once, whole: no fragmentation on it" if concurrency else ""))
     # a paged pool is one allocation per layer, made once (vLLM GPUModelRunner.initialize_kv_cache): the 8%
     # fragmentation applies to the other parts only (engine.apply sizes the pool the same way)

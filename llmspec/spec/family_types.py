@@ -166,6 +166,23 @@ class Family:
     mqa_math_sdpa_until: str | None = None
     """The first transformers release whose class no longer takes that path (None: every release does). The
     estimate reads the installed version without importing transformers (llmspec.estimate.hfversion)."""
+    position_embeds_kept: str = ""
+    """Learned position embeddings the model's forward keeps referenced through every block of a prefill, beside the
+    sum it passes on: "batch", batch x seq x d_model (transformers==5.24.0:src/transformers/models/opt/
+    modeling_opt.py:OPTDecoder.forward, ``pos_embeds = self.embed_positions(...)`` from the (batch, seq) attention
+    mask); "sequence", 1 x seq x d_model (models/gpt2/modeling_gpt2.py:GPT2Model.forward, ``position_embeds =
+    self.wpe(position_ids)`` with (1, seq) position ids, the same for every sequence of the batch); "": none or
+    not a separate tensor. In the compute dtype (llmspec.estimate.inference.position_embeds_bytes)."""
+    kv_cache_expanded: bool = False
+    """With several query heads per K/V head, the class expands K and V to every query head before the cache update,
+    so an HF (DynamicCache) KV cache holds n_heads, not n_kv_heads, heads per block: transformers==5.24.0:src/
+    transformers/models/falcon/modeling_falcon.py:FalconAttention._split_heads (new decoder architecture,
+    ``torch.broadcast_to(key, query.shape)`` + ``flatten(2, 3)``) and FalconAttention.forward (``num_kv_heads =
+    self.num_heads if self.new_decoder_architecture``, then ``layer_past.update(key_layer, value_layer, ...)``).
+    Engines with their own caches (vLLM, TGI, ...) keep n_kv_heads (llmspec.estimate.hfversion.kv_cache_heads)."""
+    kv_cache_expanded_until: str | None = None
+    """The first transformers release the expansion is not assumed for (None: every release). Set to the release
+    after the last one whose source was read: later releases are unverified, and the estimate says so."""
     eager_softmax: str = "fp32"
     """What the class's own eager attention keeps live at its peak, per element of one block's (batch, n_heads, q,
     k) scores (llmspec.estimate.inference.eager_score_bytes). "fp32": ``softmax(w, dim=-1, dtype=torch.float32)
