@@ -63,21 +63,21 @@ def nf4_bytes(double_quant: bool, block: int) -> float:
 def trained_spec(spec: Spec) -> Spec:
     """The spec with the architecture its stack trains: training.tie_embeddings (unset: the stack's default, LitGPT
     false) overrides model.architecture.tie_embeddings; the spec itself when they agree or it is unset."""
-    tr, arch = spec.training, spec.model.architecture
-    if tr is None or tr.tie_embeddings is None or arch is None or tr.tie_embeddings == arch.tie_embeddings:
-        return spec
-    model = spec.model.model_copy(update={"architecture": arch.model_copy(update={"tie_embeddings": tr.tie_embeddings})})
-    return spec.model_copy(update={"model": model})
+    return _with_tie(spec, spec.training.tie_embeddings if spec.training else None)
 
 
 def served_spec(spec: Spec) -> Spec:
     """The spec with the architecture its serving engine runs: inference.tie_embeddings (unset: the engine's default,
     LitGPT false; llmspec/data/engines.toml) overrides model.architecture.tie_embeddings; the spec itself when they
     agree or it is unset."""
-    inf, arch = spec.inference, spec.model.architecture
-    if inf is None or inf.tie_embeddings is None or arch is None or inf.tie_embeddings == arch.tie_embeddings:
+    return _with_tie(spec, spec.inference.tie_embeddings if spec.inference else None)
+
+
+def _with_tie(spec: Spec, tie: bool | None) -> Spec:
+    arch = spec.model.architecture
+    if tie is None or arch is None or tie == arch.tie_embeddings:
         return spec
-    model = spec.model.model_copy(update={"architecture": arch.model_copy(update={"tie_embeddings": inf.tie_embeddings})})
+    model = spec.model.model_copy(update={"architecture": arch.model_copy(update={"tie_embeddings": tie})})
     return spec.model_copy(update={"model": model})
 
 
