@@ -31,7 +31,7 @@ from typing import NamedTuple
 
 from family_cases import HERE, architecture, measure_case, real_shape, spec_toml
 
-ROUNDS = (2, 3, 4)
+ROUNDS = (2, 3, 4, 5)
 TOLERANCE = 0.05
 REDUCED_TOKENS = 128  # --smoke: tokens per sequence at the reduced shape
 
