@@ -27,7 +27,7 @@ from llmspec.estimate import precision as P
 from llmspec.estimate.hfversion import attention_version_notes, kv_cache_heads, kv_cache_notes
 from llmspec.estimate.mask import kv_tokens, prefill_mask
 from llmspec.estimate.params import count_params
-from llmspec.estimate.result import OVERHEAD_NOTE, MemoryEstimate, accelerator_note, capacity, overhead
+from llmspec.estimate.result import OVERHEAD_NOTE, MemoryEstimate, accelerator_note, capacity, overhead_parts
 from llmspec.estimate.shapes import layout
 from llmspec.spec.models import Hardware, Inference, Spec, Training
 
@@ -347,7 +347,8 @@ def inference_memory(spec: Spec) -> MemoryEstimate:
     return MemoryEstimate(
         mode="inference",
         per_gpu_bytes=per_gpu,
-        overhead_bytes=overhead(fragmenting, tp),
+        overhead_bytes=sum(overhead_parts(fragmenting, tp).values()),
+        overhead_parts=overhead_parts(fragmenting, tp),
         concurrency=concurrency,
         capacity_bytes=cap,
         breakdown=rounded,

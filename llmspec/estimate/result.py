@@ -76,6 +76,9 @@ class MemoryEstimate:
     concurrency: Concurrency | None = None
     """Paged engines: sequences that run at once against those requested; None for the other engines. For them
     ``fits`` means the engine starts (its pool holds one sequence of max_model_len tokens)."""
+    overhead_parts: dict[str, int] = field(default_factory=dict)
+    """overhead_bytes by part (overhead_parts(): cuda_context, workspaces, nccl, fragmentation); counter_bytes()
+    reads it to say what each memory counter would show."""
 
     @property
     def total_bytes(self) -> int:
@@ -163,9 +166,15 @@ def capacity(spec: Spec) -> tuple[int | None, str | None, list[str]]:
     return mem, name, notes
 
 
+def overhead_parts(per_gpu: float, world_size: int) -> dict[str, int]:
+    """The overhead outside torch's allocated bytes, by part: the CUDA context, workspaces and NCCL buffers (outside
+    torch's counters altogether) and the caching allocator's fragmentation of ``per_gpu`` (inside reserved)."""
+    return {"cuda_context": CUDA_CONTEXT, "workspaces": WORKSPACES,
+            "nccl": NCCL_BUFFERS if world_size > 1 else 0, "fragmentation": int(FRAGMENTATION * per_gpu)}
+
+
 def overhead(per_gpu: float, world_size: int) -> int:
-    extra = CUDA_CONTEXT + WORKSPACES + (NCCL_BUFFERS if world_size > 1 else 0)
-    return int(extra + FRAGMENTATION * per_gpu)
+    return sum(overhead_parts(per_gpu, world_size).values())
 
 
 OVERHEAD_NOTE = ("overhead = CUDA context 768 MiB + workspaces 64 MiB (+ NCCL 512 MiB when distributed) "

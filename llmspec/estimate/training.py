@@ -35,7 +35,7 @@ from llmspec.estimate.hfversion import attention_version_notes
 from llmspec.estimate.loss_backward import chunked_head_backward_bytes
 from llmspec.estimate.mask import training_mask as dense_mask
 from llmspec.estimate.params import count_params, lora_shapes
-from llmspec.estimate.result import OVERHEAD_NOTE, MemoryEstimate, accelerator_note, capacity, overhead
+from llmspec.estimate.result import OVERHEAD_NOTE, MemoryEstimate, accelerator_note, capacity, overhead_parts
 from llmspec.estimate.shapes import layout
 from llmspec.spec.models import Hardware, Spec, Training
 
@@ -522,7 +522,8 @@ def training_memory(spec: Spec, static: TrainingStatic | None = None) -> MemoryE
     return MemoryEstimate(
         mode="training",
         per_gpu_bytes=per_gpu,
-        overhead_bytes=overhead(per_gpu, hw.world_size),
+        overhead_bytes=sum(overhead_parts(per_gpu, hw.world_size).values()),
+        overhead_parts=overhead_parts(per_gpu, hw.world_size),
         capacity_bytes=cap,
         breakdown=rounded,
         peak_phase=peak_phase,

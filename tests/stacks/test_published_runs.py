@@ -219,3 +219,33 @@ def test_selective_ac_op_rows_take_the_checkpoint_policy():
     assert spec.training.activation_checkpointing and spec.training.checkpoint_policy == "selective-op"
     row = bench.evaluate(run, bench.load_models())
     assert not row["mem001_false"] and abs(row["error"]) < 0.25 and "selective_ac_op" not in row["missing"]
+
+
+def test_each_figure_is_compared_with_what_its_counter_shows():
+    """The counter rule (llmspec.estimate.counters.counter_bytes): an allocated figure against the allocated peak, a
+    reserved one against the reserved peak (2 MiB segments + the estimate's fragmentation term), an nvidia-smi one
+    against that plus the CUDA context and workspaces. In-sample rows only."""
+    from llmspec.estimate import inference_memory, training_memory
+    from llmspec.estimate.counters import counter_bytes
+
+    bench = _bench()
+    models = bench.load_models()
+    runs = {r["id"]: r for r in RUNS}
+    for rid in ("torchao-quant-llama-2-7b-bf16", "peft-lora-rank32", "litgpt-hub-llama-2-7b-lora"):
+        run = runs[rid]
+        spec = bench.build_spec(run, models)
+        est = (inference_memory if run.get("mode") == "inference" else training_memory)(spec)
+        row = bench.evaluate(run, models)
+        measured = row["measured_bytes"]
+        assert row["allocated"] == est.per_gpu_bytes
+        assert row["error_allocated"] == pytest.approx(est.per_gpu_bytes / measured - 1)
+        assert row["estimate"] == counter_bytes(est, run["counter"])
+        assert row["error"] == pytest.approx(counter_bytes(est, run["counter"]) / measured - 1)
+        if run["counter"] == "allocated":
+            assert row["error"] == row["error_allocated"]
+        else:
+            assert row["error"] > row["error_allocated"]
+    nvsmi = dict(runs["torchao-quant-llama-2-7b-bf16"], counter="nvidia-smi")
+    row = bench.evaluate(nvsmi, models)
+    est = inference_memory(bench.build_spec(nvsmi, models))
+    assert est.total_bytes <= row["estimate"] < est.total_bytes + 2**21
