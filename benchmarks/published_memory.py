@@ -97,19 +97,47 @@ KNOBBED = {"compile", "chunked_ce", "fused_linear_ce", "optimizer_fused", "optim
            "bnb_saved_inputs", "quant_format", "quantised_head",
            # inference.shard_embeddings (the litgpt engine: false): tp.py's replicated embedding and head,
            # sequentially.py's root stage holding them
-           "pipeline_root_stage", "tp_replicated_embeddings", "selective_ac_op"}
+           "pipeline_root_stage", "tp_replicated_embeddings", "selective_ac_op",
+           # inference.mask_buffer (torchao-generate: dense), inference.kv_cache_tokens (autoawq: its cache length)
+           "static_causal_mask", "awq_window_cache"}
 # `needs` entries whose knob the script sets itself (the frozen rows predate the knob and are not edited): the knobs
 # every row with that entry takes before its own `knobs`. selective_ac_op = torchtitan's activation_checkpoint.mode =
 # "selective", selective_ac_option = "op" (training.checkpoint_policy, added after blind set 3 was scored; the
 # rows say activation_checkpointing = false because no knob could express the policy then).
 NEEDS_KNOBS: dict[str, dict[str, Any]] = {
     "selective_ac_op": {"training.activation_checkpointing": True, "training.checkpoint_policy": "selective-op"},
+    # torchao generate.py's square (cache x cache) bool mask: inference.mask_buffer (the torchao-generate engine's
+    # default, added after blind set 3 was scored)
+    "static_causal_mask": {"inference.mask_buffer": "dense"},
 }
+# Run stacks that are a serving engine under another name: HF generate (the HF docs' and optimum-benchmark's runs) is
+# the hf engine; optimum-benchmark's PyTorch backend adds no memory default of its own
+# (huggingface/optimum-benchmark@b263af46:optimum_benchmark/backends/pytorch/config.py:PyTorchConfig: torch_dtype,
+# attn_implementation and cache_implementation default to None, i.e. transformers' own; torch_compile False).
+STACK_ENGINE = {"hf-generate": "hf"}
+
+
+def engine_knobs(run: dict) -> dict[str, Any]:
+    """Knobs of a frozen row that the engine presets added after it was written would otherwise set wrongly: a
+    torchao-generate row without `static_causal_mask` ran with --linear_causal_mask (the blind set 3 KV-cache table's
+    linmask columns) or at a cache so short that the square mask does not count (in-sample rows: 216 tokens, 46 KB):
+    mask_buffer = "none"; an AutoAWQ row with `awq_window_cache` passed its cache length (examples/benchmark.py at
+    5c7e368: from_quantized(max_new_tokens=n), the rows' seq_len), not the context length that from_quantized uses
+    when none is passed (the autoawq engine's kv_cache_tokens default)."""
+    inf = run["spec"].get("inference", {})
+    if run["stack"] == "torchao-generate" and "static_causal_mask" not in run.get("needs", []):
+        return {"inference.mask_buffer": "none"}
+    if run["stack"] == "autoawq" and "awq_window_cache" in run.get("needs", []) and inf.get("seq_len"):
+        return {"inference.kv_cache_tokens": inf["seq_len"]}
+    return {}
 
 
 def preset_stacks() -> set[str]:
-    """Stacks that have a preset in llmspec's data (none before issue 12's stack presets exist)."""
-    names: set[str] = set()
+    """Stacks that have a preset in llmspec's data: training stacks (llmspec/data/stacks*.toml), serving engines
+    (llmspec/data/engines.toml) and the run stacks that are an engine under another name (STACK_ENGINE)."""
+    from llmspec.spec.stacks import engine_names
+
+    names: set[str] = set(engine_names()) | set(STACK_ENGINE)
     for path in sorted((ROOT / "llmspec" / "data").glob("stacks*.toml")):
         data = tomllib.loads(path.read_text(encoding="utf-8"))
         names.update(data.get("stack", data).keys())
@@ -133,9 +161,12 @@ def build_spec(run: dict, models: dict):
     spec = {k: (dict(v) if isinstance(v, dict) else v) for k, v in spec.items()}
     if "training" in spec and run["stack"] in names():
         spec["training"].setdefault("stack", run["stack"])
-    if "inference" in spec and run["stack"] in engine_names() and spec["inference"].get("backend", "hf") == "hf":
-        spec["inference"]["backend"] = run["stack"]
+    engine = STACK_ENGINE.get(run["stack"], run["stack"])
+    if "inference" in spec and engine in engine_names() and spec["inference"].get("backend", "hf") == "hf":
+        spec["inference"]["backend"] = engine
     knobs = {k: v for need in run.get("needs", []) for k, v in NEEDS_KNOBS.get(need, {}).items()}
+    if "inference" in spec and spec["inference"].get("backend") in engine_names():
+        knobs.update(engine_knobs(run))
     for key, value in {**knobs, **run.get("knobs", {})}.items():
         *path, last = key.split(".")
         table = spec
@@ -368,8 +399,8 @@ def report(rows: list[dict]) -> str:
         blind = [r for r in scored if r["source"] == src]
         out += ["", f"## Blind fold: {src}", "",
                 f"The `{src}` runs were added in commit {commit}, which committed the run list and its exclusion rules "
-                "before any of them was scored; they were then scored once, without changing the estimator. "
-                + ("Their stack has no preset (" + ", ".join(sorted({r['stack'] for r in blind if r['stack'] not in stacks}))
+                "before any of them was scored; they were then scored once, without changing the estimator."
+                + (" Their stack has no preset (" + ", ".join(sorted({r['stack'] for r in blind if r['stack'] not in stacks}))
                    + "): they are also listed under the runs from stacks without a preset." if any(
                        r["stack"] not in stacks for r in blind) else ""), "",
                 "| fold | n | median \\|error\\| | within 10% | max \\|error\\| | over 25% | MEM001 false |",

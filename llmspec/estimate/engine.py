@@ -8,6 +8,12 @@ knobs were filled from there. Per engine:
   such as lm-eval's loglikelihood scoring.
 * llama.cpp (static): one KV cache preallocated for seq_len tokens per sequence at start-up, logits for the last
   token; GGUF k-quants are close to but not exactly the int4 layout below (about 4.5-4.9 bits).
+* torchao-generate (torchao's gpt-fast generate.py, static): batch 1, a KV cache of prompt + max_new_tokens
+  preallocated by setup_caches and, unless --linear_causal_mask, a square bool causal mask of that length kept for the
+  run (inference.mask_buffer = "dense"); logits for every prompt position.
+* autoawq (static): the fused modules' fp16 WindowedCache of max_seq_len tokens per sequence, which from_quantized
+  takes from max_position_embeddings when it is not passed (inference.kv_cache_tokens = "context_length");
+  flash-attention prefill; HF generate keeps the last position's logits.
 * vllm / tgi / trtllm (paged): the engine first runs a profile step of max_num_batched_tokens tokens, then gives
   every byte left under its memory fraction to a pool of KV blocks (vLLM Worker.determine_available_memory;
   TGI warmup), and schedules only the sequences whose blocks fit; the rest queue. So the verdict (``fits``) is

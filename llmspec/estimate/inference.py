@@ -72,7 +72,8 @@ def lengths(spec: Spec) -> tuple[int, int]:
     length is min(inference.seq_len, prompt + max_new_tokens). HF generate stops at max_new_tokens
     (transformers==5.24.0:src/transformers/generation/stopping_criteria.py:MaxLengthCriteria, max_length = prompt +
     max_new_tokens) and DynamicCache grows per token; vLLM allocates blocks as tokens arrive and max_model_len
-    (inference.seq_len) only bounds them. A static cache (llama.cpp n_ctx, HF StaticCache) preallocates seq_len."""
+    (inference.seq_len) only bounds them. A static cache (llama.cpp n_ctx, HF StaticCache) preallocates seq_len, or
+    inference.kv_cache_tokens when the engine sizes it otherwise (AutoAWQ: the context length)."""
     inf, smp = spec.inference or Inference(), spec.sampling
     new = smp.max_new_tokens if smp is not None else 0
     prompt_cap = inf.prompt_tokens or (smp.max_prompt_tokens if smp is not None else None)
@@ -83,6 +84,11 @@ def lengths(spec: Spec) -> tuple[int, int]:
             kv = min(kv, prompt + new)
     else:
         prompt = max(1, kv - new) if new < kv else kv
+    if inf.kv_allocation == "static" and inf.kv_cache_tokens is not None:
+        # the engine preallocates its own length whatever the run holds (inference.kv_cache_tokens); the prompt
+        # stays what the run prefills (a ring buffer such as AutoAWQ's WindowedCache keeps the last tokens beyond it)
+        kv = spec.arch.context_length if inf.kv_cache_tokens == "context_length" else inf.kv_cache_tokens
+        prompt = min(prompt, kv)
     return prompt, kv
 
 
@@ -314,6 +320,10 @@ def inference_memory(spec: Spec) -> MemoryEstimate:
     if inf.seq_len and s < inf.seq_len:
         notes.append(f"inference.seq_len {inf.seq_len} bounds the cache, but a {inf.kv_allocation} cache holds only "
                      f"the prompt and max_new_tokens ({p} + {new} = {s})")
+    if inf.kv_allocation != "static" and "kv_cache_tokens" in inf.model_fields_set:
+        notes.append(f"inference.kv_cache_tokens does not apply to a {inf.kv_allocation} KV cache (ignored)")
+    if inf.mask_buffer == "dense" and inf.kv_allocation != "static":
+        notes.append(f"inference.mask_buffer = dense does not apply to a {inf.kv_allocation} KV cache (ignored)")
     if inf.kv_cache_precision:
         notes.append(f"KV cache in {inf.kv_cache_precision} (inference.kv_cache_precision): "
                      f"{P.DTYPE_BYTES[inf.kv_cache_precision]:g} B per element" + _kv_scale_note(spec))
@@ -321,6 +331,13 @@ def inference_memory(spec: Spec) -> MemoryEstimate:
         all_logits = b * c * arch.vocab_size * (p - 1) / tp
         notes.append(f"loglikelihood scoring (lm-eval, every position's logits) would add {all_logits / 2**30:.2f} GiB")
     breakdown = {"weights": weights / tp, "quant_scales": scales / tp, "kv_cache": kv, "prefill_activations": acts}
+    if inf.mask_buffer == "dense" and inf.kv_allocation == "static":
+        # torchao generate.py / gpt-fast: Transformer.setup_caches keeps torch.tril(torch.ones(L, L, dtype=torch.bool))
+        # for the cache length L rounded up to a multiple of 8 (find_multiple), on every GPU
+        cache_len = -(-s // 8) * 8
+        breakdown["mask_buffer"] = float(cache_len * cache_len)
+        notes.append(f"dense causal mask of the static cache, {cache_len:,} x {cache_len:,} bool "
+                     f"({cache_len * cache_len / 2**30:.2f} GiB), kept for the run (inference.mask_buffer)")
     if whole:  # the embedding and head counted whole, not a tp-th
         breakdown["weights"] += embedding_bytes(spec) * (1 - 1 / tp)
         notes.append(f"embedding{' and head' if not arch.tie_embeddings else ''} whole on this GPU, not split {tp} "

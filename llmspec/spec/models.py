@@ -9,7 +9,7 @@ not here: a spec is invalid only when it cannot be read as a model and a run at 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, PrivateAttr, model_validator
 
@@ -473,8 +473,9 @@ class Inference(Strict):
     """Concurrent sequences."""
     seq_len: int | None = Field(default=None, ge=1, le=100_000_000)
     """Tokens per sequence held in the KV cache (prompt + output); defaults to context_length."""
-    backend: Literal["hf", "vllm", "tgi", "trtllm", "llama.cpp", "litgpt"] = "hf"
-    """Serving engine (litgpt: LitGPT's generate scripts, base.py, sequentially.py and tp.py)."""
+    backend: Literal["hf", "vllm", "tgi", "trtllm", "llama.cpp", "litgpt", "torchao-generate", "autoawq"] = "hf"
+    """Serving engine (litgpt: LitGPT's generate scripts, base.py, sequentially.py and tp.py; torchao-generate:
+    torchao's gpt-fast torchao/_models/llama/generate.py; autoawq: AutoAWQ's fused modules and generate)."""
     tensor_parallel: int | None = Field(default=None, ge=1, le=4096)
     """GPUs the model is sharded over when served; defaults to hardware.tensor_parallel, else hardware.count."""
 
@@ -506,6 +507,16 @@ class Inference(Strict):
     """Whether the served model shares its output head with the token embedding. Unset: the engine's; where the
     engine has no default, model.architecture.tie_embeddings (the checkpoint's). LitGPT's GPT keeps its own lm_head
     even for checkpoints that tie them in HF: false, a vocab x d_model matrix more."""
+    kv_cache_tokens: Annotated[int, Field(ge=1, le=100_000_000)] | Literal["context_length"] | None = None
+    """Static KV caches: the tokens preallocated per sequence, whatever the run holds. Unset: seq_len (HF
+    StaticCache, llama.cpp n_ctx, torchao generate.py's prompt + max_new_tokens); "context_length": the model's
+    context length (AutoAWQ's fused modules size their cache from max_position_embeddings). Ignored by dynamic and
+    paged caches."""
+    mask_buffer: Literal["none", "dense"] | None = None
+    """A causal mask the engine builds once for its static cache and keeps for the run: dense = a bool
+    (kv_cache_tokens x kv_cache_tokens) matrix (torchao generate.py's setup_caches without --linear_causal_mask),
+    none = masks built per forward only (counted in the prefill, llmspec.estimate.mask). Unset: the engine's, else
+    none."""
     shard_embeddings: bool | None = None
     """Under tensor or pipeline parallelism, whether the token embedding and the output head are split over the
     GPUs like the blocks (unset: the engine's, else true) or kept whole on one GPU: LitGPT's tp.py replicates them on
