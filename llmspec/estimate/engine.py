@@ -10,7 +10,8 @@ knobs were filled from there. Per engine:
   token; GGUF k-quants are close to but not exactly the int4 layout below (about 4.5-4.9 bits).
 * torchao-generate (torchao's gpt-fast generate.py, static): batch 1, a KV cache of prompt + max_new_tokens
   preallocated by setup_caches and, unless --linear_causal_mask, a square bool causal mask of that length kept for the
-  run (inference.mask_buffer = "dense"); logits for every prompt position.
+  run (inference.mask_buffer = "dense"); logits for every prompt position; each decode step expands the layer's
+  whole cache to every head (and dequantises an int8 cache first): llmspec.estimate.inference.torchao_decode.
 * autoawq (static): the fused modules' fp16 WindowedCache of max_seq_len tokens per sequence, which from_quantized
   takes from max_position_embeddings when it is not passed (inference.kv_cache_tokens = "context_length");
   flash-attention prefill; HF generate keeps the last position's logits.

@@ -330,6 +330,10 @@ def inference_memory(spec: Spec) -> MemoryEstimate:
     if logits_tokens == 1:
         all_logits = b * c * arch.vocab_size * (p - 1) / tp
         notes.append(f"loglikelihood scoring (lm-eval, every position's logits) would add {all_logits / 2**30:.2f} GiB")
+    if inf.backend == "torchao-generate":
+        decode, kv_scales, torchao_notes = torchao_decode(spec, s, b, c, tp)
+        acts, kv = max(acts, decode), kv + kv_scales
+        notes += torchao_notes
     breakdown = {"weights": weights / tp, "quant_scales": scales / tp, "kv_cache": kv, "prefill_activations": acts}
     if inf.mask_buffer == "dense" and inf.kv_allocation == "static":
         # torchao generate.py / gpt-fast: Transformer.setup_caches keeps torch.tril(torch.ones(L, L, dtype=torch.bool))
@@ -375,6 +379,28 @@ def inference_memory(spec: Spec) -> MemoryEstimate:
         accelerator=acc,
         accelerator_note=accelerator_note(spec),
     )
+
+
+def torchao_decode(spec: Spec, kv_len: int, batch: int, c: int, tp: int) -> tuple[float, float, list[str]]:
+    """torchao generate.py (the torchao-generate engine): (a decode step's transient in one layer, the int8 KV cache's
+    scales, notes). pytorch/ao@1f66d473:torchao/_models/llama/model.py:Attention.forward expands the whole cache
+    returned by kv_cache.update to n_head heads (``k.repeat_interleave(n_head // n_local_heads, dim=1)``, then v): two
+    (batch, n_head, cache, head_dim) copies in the compute dtype. With --kv_cache_quantization,
+    AffineQuantizedKVCache.update first returns a dequantised copy of the layer's whole cache (``k_out = self.k_cache
+    * self.k_cache_scale``, the scale's dtype, 16-bit), and v_out is still live while v is expanded: n_kv_heads more;
+    its scales are (batch, n_heads, cache, 1) in that dtype for K and V, kept with the cache."""
+    inf = spec.inference or Inference()
+    arch = spec.arch
+    quantised = inf.kv_cache_precision == "int8"
+    units = 2 * arch.n_heads + (arch.kv_heads if quantised else 0)
+    per_unit = batch * kv_len * arch.head_size * c / tp
+    scales = 2 * arch.n_layers * arch.kv_heads * kv_len * batch * c / min(tp, arch.kv_heads) if quantised else 0.0
+    notes = [f"torchao generate.py decode: the layer's whole {kv_len:,}-token cache expanded to {arch.n_heads} heads "
+             f"for K and V{' after dequantising it (int8 KV cache)' if quantised else ''}: "
+             f"{units * per_unit / 2**30:.2f} GiB transient (the peak when larger than the prefill's)"]
+    if quantised:
+        notes.append(f"int8 KV cache scales, one 16-bit value per token and head for K and V: {scales / 2**30:.2f} GiB")
+    return units * per_unit, scales, notes
 
 
 def _kv_scale_note(spec: Spec) -> str:

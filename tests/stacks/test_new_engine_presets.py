@@ -168,3 +168,22 @@ def test_published_runs_build_through_the_engine_presets():
     assert bench.NEEDS_KNOBS["static_causal_mask"] == {"inference.mask_buffer": "dense"}
     awq = {"stack": "autoawq", "needs": ["awq_window_cache"], "spec": {"inference": {"seq_len": 64}}}
     assert bench.engine_knobs(awq) == {"inference.kv_cache_tokens": 64}
+
+
+def test_torchao_decode_expands_the_whole_cache_to_every_head(load):
+    from llmspec.estimate.inference import torchao_decode
+
+    spec = load("inference.backend=torchao-generate", "inference.precision=bf16", "inference.seq_len=8190",
+                "inference.prompt_tokens=6")
+    unit = 8190 * 128 * 2  # one head's cache of 8190 tokens, bf16
+    decode, scales, _ = torchao_decode(spec, 8190, 1, 2, 1)
+    assert decode == 2 * 32 * unit and scales == 0  # k and v repeat_interleave'd to 32 heads
+    est = inference_memory(spec)  # a 6-token prefill: the decode step is the peak
+    assert est.breakdown["prefill_activations"] == decode
+    kvq = load("inference.backend=torchao-generate", "inference.precision=bf16", "inference.seq_len=8190",
+               "inference.prompt_tokens=6", "inference.kv_cache_precision=int8")
+    decode_q, scales_q, notes = torchao_decode(kvq, 8190, 1, 2, 1)
+    assert decode_q == (2 * 32 + 32) * unit  # + v_out, the dequantised cache still live
+    assert scales_q == 2 * 32 * 32 * 8190 * 2  # K and V x layers x heads x tokens x bf16 scale
+    assert inference_memory(kvq).breakdown["kv_cache"] == 2 * 32 * 32 * 128 * 8190 + scales_q
+    assert any("int8 KV cache scales" in n for n in notes)
