@@ -54,7 +54,8 @@ sys.path.insert(0, str(ROOT))
 RUNS = HERE / "published" / "runs.toml"
 MODELS = HERE / "published" / "models.toml"
 # Further architectures for later run files (a key may appear in one file only)
-EXTRA_MODELS = [HERE / "published" / "models_blind2.toml", HERE / "published" / "models_blind3.toml"]
+EXTRA_MODELS = [HERE / "published" / "models_blind2.toml", HERE / "published" / "models_blind3.toml",
+                HERE / "published" / "models_blind4.toml"]
 UNIT = {"GB": 1e9, "GiB": 2**30}
 # Blind folds: source -> the commit that added its runs (and its exclusion rules) before they were first scored; the
 # estimator was not changed after that commit for them

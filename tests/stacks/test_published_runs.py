@@ -117,6 +117,41 @@ def test_blind3_records_what_the_issue_asks():
     assert len({r["id"] for r in runs}) == len(runs)
 
 
+# --- blind set 4 (benchmarks/published/runs_blind4.toml): frozen, validated here, never scored by a test --------
+BLIND4 = ROOT / "benchmarks/published/runs_blind4.toml"
+
+
+def test_blind4_rows_validate_without_an_estimate(monkeypatch):
+    """Every blind-4 row builds a valid spec (models_blind4.toml included) and the estimator is never called."""
+    import llmspec.estimate as est
+
+    def refuse(*_a, **_k):
+        raise AssertionError("the blind set must not be estimated")
+
+    monkeypatch.setattr(est, "training_memory", refuse)
+    monkeypatch.setattr(est, "inference_memory", refuse)
+    assert _bench().validate(BLIND4) == []
+
+
+def test_blind4_records_what_the_issue_asks():
+    runs = tomllib.loads(BLIND4.read_text(encoding="utf-8"))["run"]
+    for run in runs:
+        assert CITE.match(run["cite"]), run["cite"]
+        assert run["unit"] in ("GB", "GiB")
+        assert run["counter"] in ("allocated", "reserved", "active", "nvidia-smi", "unstated")
+        if run.get("exclude"):
+            assert re.match(r"^E([1-5]|7|8|9|11|12): ", run["exclude"]), run["exclude"]
+        else:
+            assert run["counter"] != "unstated" and isinstance(run["measured"], float)
+    scored = [r for r in runs if not r.get("exclude")]
+    assert len(scored) >= 40 and len({r["source"] for r in scored}) >= 3
+    earlier = RUNS + [r for f in ("runs_blind2.toml", "runs_blind3.toml")
+                      for r in tomllib.loads((ROOT / "benchmarks/published" / f).read_text(encoding="utf-8"))["run"]]
+    assert not {r["id"] for r in earlier} & {r["id"] for r in runs}
+    assert not {r["cite"] for r in earlier} & {r["cite"] for r in scored}
+    assert len({r["id"] for r in runs}) == len(runs)
+
+
 def test_validate_reports_a_bad_row_on_one_line(tmp_path):
     bad = tmp_path / "runs.toml"
     bad.write_text('[[run]]\nid = "x"\nsource = "litgpt"\nstack = "litgpt"\nunit = "GB"\nmeasured = 1.0\n'
