@@ -122,9 +122,10 @@ def lint(paths, output_format, output_file, select, ignore, overrides, strict, e
     elif result.skipped:  # named, so never silently: one line for all of them (pre-commit names pyproject.toml)
         click.echo(visible(f"llmspec lint: skipped {len(result.skipped)} named file(s) that are no spec: "
                            f"{', '.join(result.skipped)} (--require-specs makes this an error)"), err=True)
-    if any(unreadable(f) and f.file in paths for f in result.findings):
+    if not exit_zero and any(unreadable(f) and f.file in paths for f in result.findings):
         # a spec named on the command line that cannot be read: exit 2, as `llmspec check` (one found in a folder
-        # stays an SPC003 finding at error level, exit 1, beside the other files' findings)
+        # stays an SPC003 finding at error level, exit 1, beside the other files' findings; --exit-zero, which
+        # reports everything and exits 0, keeps its word)
         click.get_current_context().exit(2)
     failing = result.count("error") + (result.count("warning") if strict else 0)
     # exit through click so that the code survives both `llmspec` (main) and click's test runner

@@ -42,6 +42,7 @@ def test_unreadable_spec_is_exit_2_as_in_check(tmp_path):
     reason = f"{fifo}: is a named pipe (FIFO), not a regular file; name a file"
     assert f"{fifo}:1:1: SPC003 [error] {reason}" in lint.output
     assert check.output == f"{fifo}:1:1: {reason}\n"
+    assert run("lint", str(fifo), "--exit-zero").exit_code == 0  # reported, and --exit-zero keeps its word
 
 
 def test_named_non_spec_beside_a_spec_is_said_not_skipped_silently(tmp_path):
