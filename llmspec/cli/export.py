@@ -36,7 +36,7 @@ def export_cmd(spec_path: str, tool: str, output: Path | None, force: bool, over
         spec = load_spec(spec_path, overrides)
     except SpecError as exc:
         for problem in exc.problems:
-            click.echo(str(problem), err=True)
+            click.echo(visible(str(problem)), err=True)
         return 2
     with collecting() as refusals:  # every value the tool cannot express, at once (not one per run)
         try:
