@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from llmspec.bridges.refusal import refuse, shown
 from llmspec.bridges.tables import Combined, table
 from llmspec.bridges.toolmap import at, dump, given, hf_optim, inverse, optimizer, put, unsupported
 from llmspec.bridges.yamlfile import BridgeError, Entry
@@ -141,7 +142,8 @@ def export_axolotl(spec: Any, where: str) -> str:
     t, tab = spec.training, table("axolotl")
     out: dict[str, Any] = {"base_model": spec.model.weights or spec.model.hf_config or spec.model.name}
     if t.method not in ("full", "lora", "qlora"):
-        raise BridgeError(f"{where}: training.method = {t.method!r} has no axolotl equivalent; use full, lora or qlora", key="training.method")
+        refuse(BridgeError(f"{where}: training.method = {shown(t.method)} has no axolotl equivalent; use full, lora or "
+                           "qlora", key="training.method"))
     lora = t.method in ("lora", "qlora")
     half = {"bf16-mixed" if lora else "bf16": "bf16", "fp16-mixed" if lora else "fp16": "fp16"}
     if t.precision in half:
@@ -149,8 +151,8 @@ def export_axolotl(spec: Any, where: str) -> str:
     elif t.precision != "fp32":
         kinds = ("LoRA adapters in fp32 over a 16-bit base: bf16-mixed, fp16-mixed" if lora
                  else "a full fine-tune in its 16-bit load dtype: bf16, fp16")
-        raise BridgeError(f"{where}: training.precision = {t.precision!r} has no axolotl equivalent for method "
-                          f"{t.method} (axolotl trains {kinds}, or fp32); change it", key="training.precision")
+        refuse(BridgeError(f"{where}: training.precision = {shown(t.precision)} has no axolotl equivalent for method "
+                           f"{t.method} (axolotl trains {kinds}, or fp32); change it", key="training.precision"))
     if lora:
         out.update(adapter=t.method, load_in_4bit=t.method == "qlora")
         out["lora_target_modules" if t.lora.targets != ["all-linear"] else "lora_target_linear"] = (
@@ -192,6 +194,8 @@ def _sharding(spec: Any, where: str) -> dict[str, Any]:
         return {"fsdp_version": 2, "fsdp_config": {"offload_params": hw.offload == "optimizer+params",
                                                    "reshard_after_forward": True}}
     if hw.offload != "none":
-        raise BridgeError(f"{where}: hardware.offload = {hw.offload!r} with {hw.sharding}: name your DeepSpeed JSON "
-                          "with offload by hand (axolotl's shipped zero1/zero2/zero3 configs do not offload)", key="hardware.offload")
+        refuse(BridgeError(f"{where}: hardware.offload = {shown(hw.offload)} with {hw.sharding}: name your DeepSpeed "
+                           "JSON with offload by hand (axolotl's shipped zero1/zero2/zero3 configs do not offload)",
+                           key="hardware.offload"))
+        return {}
     return {"deepspeed": DEEPSPEED[hw.sharding]}

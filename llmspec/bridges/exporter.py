@@ -6,6 +6,7 @@ from typing import Any
 
 import yaml
 
+from llmspec.bridges.refusal import refuse, shown
 from llmspec.bridges.tables import Combined, table
 from llmspec.bridges.toolmap import given, hf_optim, put
 from llmspec.bridges.yamlfile import BridgeError, Entry
@@ -29,12 +30,14 @@ def _combined(spec: Any, where: str) -> dict[str, Any]:
     # trl.toml: bf16 true -> bf16-mixed, fp16 true -> fp16-mixed, bf16 false -> fp32
     precision = {"bf16-mixed": {"bf16": True}, "fp16-mixed": {"bf16": False, "fp16": True}, "fp32": {"bf16": False}}
     if t.precision not in precision:
-        raise BridgeError(f"{where}: training.precision = {t.precision!r} has no TRL equivalent "
-                          f"(TRL trains in {', '.join(precision)}); change it or write the TRL config by hand", key="training.precision")
+        refuse(BridgeError(f"{where}: training.precision = {shown(t.precision)} has no TRL equivalent "
+                           f"(TRL trains in {', '.join(precision)}); change it or write the TRL config by hand",
+                           key="training.precision"))
     method = {"full": {"use_peft": False}, "lora": {"use_peft": True}, "qlora": {"use_peft": True, "load_in_4bit": True}}
     if t.method not in method:
-        raise BridgeError(f"{where}: training.method = {t.method!r} has no `trl sft` equivalent; use full, lora or qlora", key="training.method")
-    return {**precision[t.precision], **method[t.method]}
+        refuse(BridgeError(f"{where}: training.method = {shown(t.method)} has no `trl sft` equivalent; use full, lora "
+                           "or qlora", key="training.method"))
+    return {**precision.get(t.precision, {}), **method.get(t.method, {})}
 
 
 def after_import(path: str, entries: list[Entry], spec: dict[str, Any]) -> Combined:
@@ -71,8 +74,10 @@ def export_trl(spec: Any, where: str) -> str:
         if rule.values:
             tool_values = [k for k, v in rule.values.items() if v == value]
             if not tool_values:
-                raise BridgeError(f"{where}: {rule.to} = {value!r} has no TRL {key} equivalent (TRL has "
-                                  f"{', '.join(sorted(set(map(str, rule.values.values())) - {'none'}))}); change it", key=rule.to)
+                refuse(BridgeError(f"{where}: {rule.to} = {shown(value)} has no TRL {key} equivalent (TRL has "
+                                   f"{', '.join(sorted(set(map(str, rule.values.values())) - {'none'}))}); change it",
+                                   key=rule.to))
+                continue
             default = str(rule.default).lower() if rule.default is not None else None
             value = default if default in tool_values else tool_values[0]
             value = {"true": True, "false": False}.get(value, value)
@@ -90,8 +95,10 @@ def _sharding(spec: Any, where: str) -> dict[str, Any]:
     if hw is None or hw.sharding not in ("fsdp", "zero2"):
         return {}
     if hw.offload == "optimizer":
-        raise BridgeError(f"{where}: hardware.offload = 'optimizer' with {hw.sharding}: FSDP offloads parameters and "
-                          "optimizer states together (cpu_offload); use optimizer+params or none", key="hardware.offload")
+        refuse(BridgeError(f"{where}: hardware.offload = \"optimizer\" with {hw.sharding}: FSDP offloads parameters "
+                           "and optimizer states together (cpu_offload); use optimizer+params or none",
+                           key="hardware.offload"))
+        return {}
     config: dict[str, Any] = {"reshard_after_forward": hw.sharding == "fsdp"}
     if hw.offload == "optimizer+params":
         config["cpu_offload"] = True

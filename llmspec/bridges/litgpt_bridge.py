@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 
+from llmspec.bridges.refusal import refuse, shown
 from llmspec.bridges.tables import Combined, combined_values, table
 from llmspec.bridges.yamlfile import BridgeError, Entry
 
@@ -81,7 +82,7 @@ def combine(spec: dict[str, Any], values: dict[str, Any], where: dict[str, str],
 
 
 def _refuse(where: str, key: str, value: Any, why: str) -> BridgeError:
-    return BridgeError(f"{where}: {key} = {value!r} has no LitGPT equivalent ({why}); change it or write the "
+    return BridgeError(f"{where}: {key} = {shown(value)} has no LitGPT equivalent ({why}); change it or write the "
                        "LitGPT config by hand", key=key)
 
 
@@ -92,21 +93,21 @@ def export_litgpt(spec: Any, where: str) -> str:
     if t is None:
         raise BridgeError(f"{where}: the spec has no [training] table; there is nothing to export")
     if t.method == "pretrain":
-        raise _refuse(where, "training.method", t.method, "use `litgpt pretrain` with its own config")
+        refuse(_refuse(where, "training.method", t.method, "use `litgpt pretrain` with its own config"))
     if t.precision not in PRECISION:
-        raise _refuse(where, "training.precision", t.precision, f"LitGPT trains in {', '.join(PRECISION)}")
+        refuse(_refuse(where, "training.precision", t.precision, f"LitGPT trains in {', '.join(PRECISION)}"))
     if t.optimizer not in OPTIMIZER:
-        raise _refuse(where, "training.optimizer", t.optimizer, f"the export knows {', '.join(OPTIMIZER)}")
+        refuse(_refuse(where, "training.optimizer", t.optimizer, f"the export knows {', '.join(OPTIMIZER)}"))
     if t.epochs != int(t.epochs):
-        raise _refuse(where, "training.epochs", t.epochs, "train.epochs is a whole number")
+        refuse(_refuse(where, "training.epochs", t.epochs, "train.epochs is a whole number"))
     hw = spec.hardware
     devices, nodes = (hw.count, hw.nodes) if hw is not None else (1, 1)
     explicit = t.model_fields_set
     if t.method == "qlora" and devices * nodes > 1:  # lora.py:setup raises NotImplementedError for it
-        raise _refuse(where, "hardware.count", devices * nodes, "LitGPT quantises only on one device")
+        refuse(_refuse(where, "hardware.count", devices * nodes, "LitGPT quantises only on one device"))
     if devices * nodes > 1 and hw is not None and hw.sharding not in ("fsdp", "zero3"):
         if "sharding" in hw.model_fields_set:
-            raise _refuse(where, "hardware.sharding", hw.sharding, "LitGPT shards with FSDP on more than one device")
+            refuse(_refuse(where, "hardware.sharding", hw.sharding, "LitGPT shards with FSDP on more than one device"))
     left: list[str] = []
     for key, litgpt_value, why in [
         ("packing", False, "LitGPT pads each batch, it does not pack"),
@@ -115,10 +116,10 @@ def export_litgpt(spec: Any, where: str) -> str:
     ]:
         if getattr(t, key) != litgpt_value:
             if key in explicit:
-                raise _refuse(where, f"training.{key}", getattr(t, key), why)
+                refuse(_refuse(where, f"training.{key}", getattr(t, key), why))
             left.append(f"training.{key} (spec default {getattr(t, key)!r}; {why})")
     out: dict[str, Any] = {"checkpoint_dir": str(spec.model.weights or f"checkpoints/{spec.model.name}"),
-                           "precision": PRECISION[t.precision], "devices": devices, "num_nodes": nodes}
+                           "precision": PRECISION.get(t.precision, ""), "devices": devices, "num_nodes": nodes}
     if t.method in ("lora", "qlora"):
         out.update(_lora(t, where))
     train: dict[str, Any] = {"global_batch_size": t.micro_batch_size * t.gradient_accumulation * devices * nodes,
@@ -131,8 +132,8 @@ def export_litgpt(spec: Any, where: str) -> str:
         train["lr_warmup_steps"] = t.warmup_steps
     elif t.warmup_ratio is not None:
         if t.epochs != 1:
-            raise _refuse(where, "training.warmup_ratio", t.warmup_ratio,
-                          "train.lr_warmup_fraction is a share of one epoch; give training.warmup_steps")
+            refuse(_refuse(where, "training.warmup_ratio", t.warmup_ratio,
+                          "train.lr_warmup_fraction is a share of one epoch; give training.warmup_steps"))
         train["lr_warmup_fraction"] = t.warmup_ratio
     else:
         train["lr_warmup_steps"] = 0  # LitGPT's default is 100 steps; the spec has no warmup
@@ -142,7 +143,7 @@ def export_litgpt(spec: Any, where: str) -> str:
     init_args: dict[str, Any] = {"lr": t.learning_rate, "weight_decay": t.weight_decay}
     if t.optimizer == "sgd":
         init_args["momentum"] = t.momentum
-    out["optimizer"] = {"class_path": OPTIMIZER[t.optimizer], "init_args": init_args}
+    out["optimizer"] = {"class_path": OPTIMIZER.get(t.optimizer, ""), "init_args": init_args}
     if t.seed is not None:
         out["seed"] = t.seed
     command = "finetune_full" if t.method == "full" else "finetune_lora"
@@ -158,16 +159,16 @@ def _lora(t: Any, where: str) -> dict[str, Any]:
     switches = {key: all(n in targets for n in names) for key, names in TARGETS.items()}
     covered = {n for key, names in TARGETS.items() if switches[key] for n in names}
     if set(targets) != covered:
-        raise _refuse(where, "training.lora.targets", lora.targets, "LitGPT switches q, k, v, projection, the whole "
-                      "MLP (gate/up/down) and the head on and off, nothing finer")
+        refuse(_refuse(where, "training.lora.targets", lora.targets, "LitGPT switches q, k, v, projection, the whole "
+                      "MLP (gate/up/down) and the head on and off, nothing finer"))
     if lora.dora:
-        raise _refuse(where, "training.lora.dora", True, "LitGPT has no DoRA")
+        refuse(_refuse(where, "training.lora.dora", True, "LitGPT has no DoRA"))
     if lora.alpha != int(lora.alpha):
-        raise _refuse(where, "training.lora.alpha", lora.alpha, "lora_alpha is a whole number")
+        refuse(_refuse(where, "training.lora.alpha", lora.alpha, "lora_alpha is a whole number"))
     out: dict[str, Any] = {"lora_r": lora.rank, "lora_alpha": int(lora.alpha), "lora_dropout": lora.dropout,
                            **switches}
     if t.method == "qlora":
         if t.precision not in ("bf16", "fp16", "fp32"):
-            raise _refuse(where, "training.precision", t.precision, "LitGPT quantises only with a -true precision")
+            refuse(_refuse(where, "training.precision", t.precision, "LitGPT quantises only with a -true precision"))
         out["quantize"] = f"bnb.{lora.quant_format}" + ("-dq" if lora.double_quant else "")
     return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from llmspec.bridges.refusal import refuse, shown
 from llmspec.bridges.tables import Combined, table
 from llmspec.bridges.toolmap import at, dump, given, hf_optim, inverse, optimizer, put, unsupported
 from llmspec.bridges.yamlfile import BridgeError, Entry
@@ -83,16 +84,16 @@ def export_llamafactory(spec: Any, where: str) -> str:
         raise BridgeError(f"{where}: the spec has no [training] table; there is nothing to export")
     t, tab = spec.training, table("llamafactory")
     if t.method not in ("full", "lora", "qlora"):
-        raise BridgeError(f"{where}: training.method = {t.method!r} has no LLaMA-Factory equivalent; use full, lora "
-                          "or qlora", key="training.method")
+        refuse(BridgeError(f"{where}: training.method = {shown(t.method)} has no LLaMA-Factory equivalent; use full, "
+                           "lora or qlora", key="training.method"))
     out: dict[str, Any] = {"model_name_or_path": spec.model.weights or spec.model.hf_config or spec.model.name,
                            "stage": "sft", "do_train": True, "finetuning_type": "full" if t.method == "full" else "lora"}
     precision = {"bf16-mixed": {"bf16": True}, "bf16": {"bf16": True, "pure_bf16": True},
                  "fp16-mixed": {"fp16": True}, "fp32": {}}
     if t.precision not in precision:
-        raise BridgeError(f"{where}: training.precision = {t.precision!r} has no LLaMA-Factory equivalent "
-                          f"({', '.join(precision)}); change it", key="training.precision")
-    out.update(precision[t.precision])
+        refuse(BridgeError(f"{where}: training.precision = {shown(t.precision)} has no LLaMA-Factory equivalent "
+                           f"({', '.join(precision)}); change it", key="training.precision"))
+    out.update(precision.get(t.precision, {}))
     if t.method in ("lora", "qlora"):
         out["lora_alpha"] = int(t.lora.alpha) if float(t.lora.alpha).is_integer() else t.lora.alpha
         out["lora_target"] = "all" if t.lora.targets == ["all-linear"] else ",".join(t.lora.targets)
@@ -132,8 +133,10 @@ def _sharding(spec: Any, where: str) -> dict[str, Any]:
         return {}
     name = DEEPSPEED.get((hw.sharding, hw.offload))
     if name is None:
-        raise BridgeError(f"{where}: hardware.sharding = {hw.sharding!r} with offload {hw.offload!r}: LLaMA-Factory "
-                          "ships no DeepSpeed config for it; write it by hand", key="hardware.sharding")
+        refuse(BridgeError(f"{where}: hardware.sharding = {shown(hw.sharding)} with hardware.offload = "
+                           f"{shown(hw.offload)}: LLaMA-Factory ships no DeepSpeed config for it; write it by hand",
+                           key="hardware.sharding"))
+        return {}
     return {"deepspeed": name}
 
 
@@ -149,8 +152,9 @@ def accelerate_fsdp(spec: Any, where: str) -> str | None:
     if hw is None or hw.sharding != "fsdp":
         return None
     if hw.offload == "optimizer":
-        raise BridgeError(f"{where}: hardware.offload = 'optimizer' with fsdp: FSDP offloads parameters and "
-                          "optimizer states together (fsdp_offload_params); use optimizer+params or none", key="hardware.offload")
+        refuse(BridgeError(f"{where}: hardware.offload = \"optimizer\" with fsdp: FSDP offloads parameters and "
+                           "optimizer states together (fsdp_offload_params); use optimizer+params or none",
+                           key="hardware.offload"))
     mixed = {"bf16-mixed": "bf16", "fp16-mixed": "fp16", "fp32": "no"}  # pure bf16: LLaMA-Factory's pure_bf16 loads it
     config: dict[str, Any] = {
         "compute_environment": "LOCAL_MACHINE", "debug": False, "distributed_type": "FSDP", "downcast_bf16": "no",

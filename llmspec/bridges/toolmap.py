@@ -6,6 +6,7 @@ from typing import Any
 
 import yaml
 
+from llmspec.bridges.refusal import refuse, shown
 from llmspec.bridges.tables import Table
 from llmspec.bridges.yamlfile import BridgeError, Entry
 
@@ -78,8 +79,10 @@ def inverse(spec: Any, tab: Table, where: str, name: str) -> dict[str, Any]:
                 if rule.to in filled or any(r.to == rule.to and _text(value) in [_text(v) for v in r.values.values()]
                                             for r in tab.rules.values() if r is not rule):
                     continue  # the stack's own default, or another key of the same target spells it
-                raise BridgeError(f"{where}: {rule.to} = {value!r} has no {name} {key} equivalent ({name} has "
-                                  f"{', '.join(sorted({str(v) for v in rule.values.values()} - {'none'}))}); change it", key=rule.to)
+                refuse(BridgeError(f"{where}: {rule.to} = {shown(value)} has no {name} {key} equivalent ({name} has "
+                                   f"{', '.join(sorted({str(v) for v in rule.values.values()} - {'none'}))}); change it",
+                                   key=rule.to))
+                continue
             default = str(rule.default).lower() if rule.default is not None else None
             value = default if default in spelled else spelled[0]
             value = {"true": True, "false": False}.get(value, value)
@@ -107,6 +110,9 @@ def hf_optim(t: Any, where: str, what: str) -> str:
     """The HF `optim` name of the spec's optimizer; BridgeError naming ``what`` (the tool's key) when there is none."""
     name = HF_OPTIM.get((t.optimizer, bool(t.paged_optimizer)))
     if name is None:
-        raise BridgeError(f"{where}: training.optimizer = {t.optimizer!r} (paged {bool(t.paged_optimizer)}) has no "
-                          f"{what} equivalent; use adamw, adamw_8bit, adafactor, sgd or lion", key="training.optimizer")
+        paged = " with training.paged_optimizer = true" if t.paged_optimizer else ""
+        unpaged = [o for (o, p), _ in HF_OPTIM.items() if p == bool(t.paged_optimizer)]
+        refuse(BridgeError(f"{where}: training.optimizer = {shown(t.optimizer)}{paged} has no {what} equivalent; use "
+                           f"{', '.join(unpaged[:-1])} or {unpaged[-1]}", key="training.optimizer"))
+        return ""
     return name

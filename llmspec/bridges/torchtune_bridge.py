@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from llmspec.bridges.refusal import refuse, shown
 from llmspec.bridges.tables import DATA, Combined, combined_values, table
 from llmspec.bridges.yamlfile import BridgeError, Entry
 
@@ -83,11 +84,11 @@ def _model_for(spec: Any, where: str) -> tuple[str, dict[str, Any]]:
         if arch is not None and all(getattr(arch, k) == known.get(k, getattr(arch, k)) for k in shape):
             return name, entry
     raise BridgeError(f"{where}: torchtune export knows the builders of {', '.join(e['preset'] for e in models().values())}; "
-                      "this spec's model is none of them (extends = \"preset:...\" names one)")
+                      "this spec's model is none of them (extends = \"preset:...\" names one)", key="model.architecture")
 
 
 def _refuse(where: str, key: str, value: Any, why: str) -> BridgeError:
-    return BridgeError(f"{where}: {key} = {value!r} has no torchtune equivalent ({why}); change it or write the "
+    return BridgeError(f"{where}: {key} = {shown(value)} has no torchtune equivalent ({why}); change it or write the "
                        "torchtune config by hand", key=key)
 
 
@@ -96,31 +97,33 @@ def export_torchtune(spec: Any, where: str) -> str:
     if t is None:
         raise BridgeError(f"{where}: the spec has no [training] table; there is nothing to export")
     if t.method not in RECIPE:
-        raise _refuse(where, "training.method", t.method, "the single-device recipes fine-tune")
+        refuse(_refuse(where, "training.method", t.method, "the single-device recipes fine-tune"))
     if t.precision not in ("bf16", "fp32"):
-        raise _refuse(where, "training.precision", t.precision, "torchtune trains the whole model in bf16 or fp32")
+        refuse(_refuse(where, "training.precision", t.precision, "torchtune trains the whole model in bf16 or fp32"))
     if t.optimizer not in OPTIMIZER:
-        raise _refuse(where, "training.optimizer", t.optimizer, f"the export knows {', '.join(OPTIMIZER)}")
+        refuse(_refuse(where, "training.optimizer", t.optimizer, f"the export knows {', '.join(OPTIMIZER)}"))
     if t.lr_schedule not in ("cosine", "constant"):
-        raise _refuse(where, "training.lr_schedule", t.lr_schedule, "its recipes have cosine with warmup or none")
+        refuse(_refuse(where, "training.lr_schedule", t.lr_schedule, "its recipes have cosine with warmup or none"))
     if t.epochs != int(t.epochs):
-        raise _refuse(where, "training.epochs", t.epochs, "epochs is a whole number")
-    if t.max_steps is not None and t.max_steps % int(t.epochs):
-        raise _refuse(where, "training.max_steps", t.max_steps, "max_steps_per_epoch x epochs")
+        refuse(_refuse(where, "training.epochs", t.epochs, "epochs is a whole number"))
+    epochs = max(1, int(t.epochs))  # the spec's whole number of epochs (a refused fraction goes on as at least 1)
+    if t.max_steps is not None and t.max_steps % epochs:
+        refuse(_refuse(where, "training.max_steps", t.max_steps, "max_steps_per_epoch x epochs"))
     name, entry = _model_for(spec, where)
-    if t.method not in entry.get("methods", RECIPE):
-        raise _refuse(where, "training.method", t.method, f"torchtune {table('torchtune').version} ships "
-                      f"single-device {', '.join(entry['methods'])} configs for {entry['preset']}")
+    if t.method in RECIPE and t.method not in entry.get("methods", RECIPE):
+        refuse(_refuse(where, "training.method", t.method, f"torchtune {table('torchtune').version} ships "
+                      f"single-device {', '.join(entry['methods'])} configs for {entry['preset']}"))
     seq_len = t.seq_len if "seq_len" in t.model_fields_set else None  # the spec's default: no torchtune setting
-    prefix = {"full": "", "lora": "lora_", "qlora": "qlora_"}[t.method]
+    method = t.method if t.method in RECIPE else "full"  # a refused method goes on as a full fine-tune
+    prefix = {"full": "", "lora": "lora_", "qlora": "qlora_"}[method]
     model: dict[str, Any] = {"_component_": f"{entry['module']}.{prefix}{name}"}
-    if t.method != "full":
+    if method != "full":
         model.update(_lora(t, where))
         if not entry.get("lora_output", True):  # the builder has no apply_lora_to_output (tied output)
             if model.pop("apply_lora_to_output"):
-                raise _refuse(where, "training.lora.targets", t.lora.targets, f"{entry['preset']}'s output is the "
-                              "tied embedding, which torchtune does not adapt")
-    out: dict[str, Any] = {"output_dir": f"/tmp/torchtune/{name}/{RECIPE[t.method]}", "model": model,
+                refuse(_refuse(where, "training.lora.targets", t.lora.targets, f"{entry['preset']}'s output is the "
+                              "tied embedding, which torchtune does not adapt"))
+    out: dict[str, Any] = {"output_dir": f"/tmp/torchtune/{name}/{RECIPE[method]}", "model": model,
                            "tokenizer": {**entry["tokenizer"], "max_seq_len": seq_len},
                            "checkpointer": {"_component_": entry.get("checkpointer", "torchtune.training.FullModelHFCheckpointer"),
                                             "checkpoint_dir": str(spec.model.weights or f"/tmp/{name}"),
@@ -128,10 +131,10 @@ def export_torchtune(spec: Any, where: str) -> str:
                                             "output_dir": "${output_dir}", "model_type": entry["model_type"]},
                            "resume_from_checkpoint": False,
                            "dataset": {"_component_": "torchtune.datasets.alpaca_cleaned_dataset", "packed": t.packing},
-                           "seed": t.seed, "shuffle": True, "batch_size": t.micro_batch_size, "epochs": int(t.epochs),
-                           "max_steps_per_epoch": t.max_steps // int(t.epochs) if t.max_steps else None,
+                           "seed": t.seed, "shuffle": True, "batch_size": t.micro_batch_size, "epochs": epochs,
+                           "max_steps_per_epoch": t.max_steps // epochs if t.max_steps else None,
                            "gradient_accumulation_steps": t.gradient_accumulation}
-    optimizer: dict[str, Any] = {"_component_": OPTIMIZER[t.optimizer], "lr": t.learning_rate,
+    optimizer: dict[str, Any] = {"_component_": OPTIMIZER.get(t.optimizer, ""), "lr": t.learning_rate,
                                  "weight_decay": t.weight_decay}
     if t.optimizer in ("adamw", "adam"):
         optimizer["fused"] = t.optimizer_impl == "fused"
@@ -141,9 +144,9 @@ def export_torchtune(spec: Any, where: str) -> str:
                                "num_warmup_steps": t.warmup_steps or 0}
     loss = {"full": "torch.nn.CrossEntropyLoss", "chunked": "torchtune.modules.loss.CEWithChunkedOutputLoss"}
     if t.loss not in loss:
-        raise _refuse(where, "training.loss", t.loss, "its recipes use the chunked or the plain cross-entropy")
-    out["loss"] = {"_component_": loss[t.loss]}
-    if t.method == "full":
+        refuse(_refuse(where, "training.loss", t.loss, "its recipes use the chunked or the plain cross-entropy"))
+    out["loss"] = {"_component_": loss.get(t.loss, "")}
+    if method == "full":
         out["optimizer_in_bwd"] = bool(t.optimizer_in_backward)
     clip = t.max_grad_norm if "max_grad_norm" in t.model_fields_set else None  # the spec's default 1.0: no setting
     out |= {"clip_grad_norm": clip, "compile": bool(t.compile),
@@ -154,8 +157,8 @@ def export_torchtune(spec: Any, where: str) -> str:
             "enable_activation_offloading": bool(t.activation_offload),
             "profiler": {"_component_": "torchtune.training.setup_torch_profiler", "enabled": False}}
     header = (f"# Written by `llmspec export --to torchtune` from {where} (torchtune {table('torchtune').version}).\n"
-              f"# Run: tune run {RECIPE[t.method]} --config FILE   (after the layout of recipes/configs/"
-              f"{entry['configs']}_{t.method}_single_device.yaml)\n")
+              f"# Run: tune run {RECIPE[method]} --config FILE   (after the layout of recipes/configs/"
+              f"{entry['configs']}_{method}_single_device.yaml)\n")
     return header + yaml.safe_dump(out, sort_keys=False, default_flow_style=False)
 
 
@@ -165,10 +168,10 @@ def _lora(t: Any, where: str) -> dict[str, Any]:
     attn = [tt for tt, hf in ATTN.items() if hf in targets]
     mlp = [m for m in MLP if m in targets]
     if mlp and len(mlp) != len(MLP) or set(targets) - set(ALL_LINEAR) - {"lm_head"}:
-        raise _refuse(where, "training.lora.targets", lora.targets, "torchtune adapts q/k/v/output, the whole MLP "
-                      "and the output, nothing finer")
+        refuse(_refuse(where, "training.lora.targets", lora.targets, "torchtune adapts q/k/v/output, the whole MLP "
+                      "and the output, nothing finer"))
     if t.method == "qlora" and (lora.quant_format != "nf4" or not lora.double_quant):
-        raise _refuse(where, "training.lora.quant_format", lora.quant_format, "torchtune QLoRA is NF4 (torchao) with "
-                      "double-quantised scales")
+        refuse(_refuse(where, "training.lora.quant_format", lora.quant_format, "torchtune QLoRA is NF4 (torchao) with "
+                      "double-quantised scales"))
     return {"lora_attn_modules": attn, "apply_lora_to_mlp": bool(mlp), "apply_lora_to_output": "lm_head" in targets,
             "lora_rank": lora.rank, "lora_alpha": lora.alpha, "lora_dropout": lora.dropout}

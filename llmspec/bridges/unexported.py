@@ -51,6 +51,7 @@ def _reimported(tool: str, text: str) -> Any:
 
 def unexported(spec: Any, tool: str, label: str, text: str) -> list[str]:
     """``file:line:col: not exported: KEY ...`` lines for ``spec`` (a loaded Spec) exported as ``text``."""
+    from llmspec.bridges.refusal import article
     from llmspec.bridges.yamlfile import BridgeError
 
     source = spec.source
@@ -69,12 +70,12 @@ def unexported(spec: Any, tool: str, label: str, text: str) -> list[str]:
             mine, theirs = _value(spec, path), _value(back, path)
             if mine != theirs:
                 where = source.locate(path.split("."))
-                lines.append(f"{where}: not exported: {path} (a {label} config has no equivalent; set it in the "
+                lines.append(f"{where}: not exported: {path} ({article(label)} config has no equivalent; set it in the "
                              "tool by hand if the run needs it)")
     others = [k for k, v in source.raw.items() if isinstance(v, dict) and k not in TRAINING_TABLES]
     if others:
         where = source.locate([others[0]])
         tables = ", ".join(f"[{k}]" for k in others)
-        lines.append(f"{where}: not exported: {tables} (a {label} training config has no place for them; they "
+        lines.append(f"{where}: not exported: {tables} ({article(label)} training config has no place for them; they "
                      "stay in the spec for lint, estimate and eval)")
     return [visible(line) for line in lines]

@@ -43,22 +43,28 @@ def _codes(values: tuple[str, ...]) -> list[str]:
                    "CONFIG SHARDING...` reads it).")
 @click.option("--skip-other-yaml", is_flag=True,
               help="Skip named YAML files that are no training config (pre-commit names every staged file).")
+@click.option("--require-specs", is_flag=True,
+              help="For CI: a named file that is no spec, or a run that finds no spec at all, is an error (exit 2) "
+                   "instead of being skipped.")
 def lint(paths, output_format, output_file, select, ignore, overrides, strict, exit_zero, statistics, data,
-         config_path, color, jobs, tool, sharding, skip_other_yaml) -> int:
+         config_path, color, jobs, tool, sharding, skip_other_yaml, require_specs) -> int:
     """Lint spec files: memory, overfitting, sampling, context, budget, hardware, security and eval rules.
 
     PATH is a spec file, a training config of another tool (axolotl, TRL, ... YAML; linted as it stands, at its
     own line:col), or a folder searched for both (default: the current folder). TOML files that are not specs
-    (pyproject.toml, ...) and YAML files that are no training config are skipped there. Every finding points at file:line:col, says what was found,
-    the limit and the fix; `llmspec rule CODE` explains a rule.
+    (pyproject.toml, ...) and YAML files that are no training config are skipped there; a named TOML file that is
+    no spec is skipped too (pre-commit names every staged .toml), and said so in one line on stderr
+    (--require-specs makes it an error). Every finding points at file:line:col, says what was found, the limit
+    and the fix; `llmspec rule CODE` explains a rule.
 
     Exit status: 0 no error-level findings, 1 error-level findings (or warnings with --strict),
-    2 usage or configuration error.
+    2 usage or configuration error: a missing path or a spec file that cannot be read (one `file:line:col` line,
+    as `llmspec check` prints it), and with --require-specs a named file that is no spec or no spec found at all.
     """
     from pathlib import Path
 
     from llmspec.config import ConfigError
-    from llmspec.lint.engine import ForeignConfigError, LintUsageError, Options, lint_paths
+    from llmspec.lint.engine import ForeignConfigError, LintUsageError, MissingPaths, Options, lint_paths, unreadable
     from llmspec.lint.formats import renderer
     from llmspec.textsafe import visible
 
@@ -69,6 +75,10 @@ def lint(paths, output_format, output_file, select, ignore, overrides, strict, e
     )
     try:
         result = lint_paths(paths or (".",), options)
+    except MissingPaths as exc:  # every one, each as `llmspec check` says it
+        for line in exc.lines:
+            click.echo(visible(line), err=True)
+        click.get_current_context().exit(2)
     except (ConfigError, LintUsageError) as exc:
         click.echo(visible(exc) if isinstance(exc, ForeignConfigError) else f"llmspec lint: {exc}", err=True)
         click.get_current_context().exit(2)
@@ -98,10 +108,25 @@ def lint(paths, output_format, output_file, select, ignore, overrides, strict, e
         click.echo(text, nl=False)
     for error in result.errors:  # after every other file's findings: one bad config never hides them
         click.echo(visible(error), err=True)
-    if result.errors:
+    if require_specs:  # CI: nothing named may be skipped, and a run must lint something
+        for path in result.skipped:
+            click.echo(visible(f"{path}:1:1: not an llmspec spec (no [model] table or extends key, and not only "
+                               "spec sections); name only specs, or drop --require-specs"), err=True)
+        if not result.files and not result.skipped:
+            where = ", ".join(paths) if paths else "."
+            click.echo(visible(f"{where}: no spec files found; check the path, or drop --require-specs"), err=True)
+    if result.errors or (require_specs and (result.skipped or not result.files)):
         click.get_current_context().exit(2)
     if not result.files and paths:
-        click.echo("llmspec lint: no spec files found in " + ", ".join(paths), err=True)
+        click.echo(visible("llmspec lint: no spec files found in " + ", ".join(paths)), err=True)
+    elif result.skipped:  # named, so never silently: one line for all of them (pre-commit names pyproject.toml)
+        click.echo(visible(f"llmspec lint: skipped {len(result.skipped)} named file(s) that are no spec: "
+                           f"{', '.join(result.skipped)} (--require-specs makes this an error)"), err=True)
+    if not exit_zero and any(unreadable(f) and f.file in paths for f in result.findings):
+        # a spec named on the command line that cannot be read: exit 2, as `llmspec check` (one found in a folder
+        # stays an SPC003 finding at error level, exit 1, beside the other files' findings; --exit-zero, which
+        # reports everything and exits 0, keeps its word)
+        click.get_current_context().exit(2)
     failing = result.count("error") + (result.count("warning") if strict else 0)
     # exit through click so that the code survives both `llmspec` (main) and click's test runner
     click.get_current_context().exit(0 if exit_zero or not failing else 1)

@@ -11,6 +11,35 @@ from llmspec.estimate import precision as P
 from llmspec.estimate.shapes import layout
 from llmspec.spec.models import Spec
 
+# Warnings the libraries raise about how this module calls them, not about the user's spec or run: printed to the
+# user of `llmspec estimate --measure` they were noise. Each is ignored by its category and the start of its message,
+# only while a measurement runs (every other warning still shows).
+LIBRARY_NOISE: tuple[tuple[type[Warning], str], ...] = (
+    # transformers==5.24.0:src/transformers/utils/deprecation.py:deprecate_kwarg (the forward's past_key_values,
+    # renamed `cache`); measure_inference passes the cache under the name every supported version accepts
+    (FutureWarning, "`past_key_values` is deprecated"),
+    # transformers==5.24.0:src/transformers/modeling_utils.py:PreTrainedModel.is_gradient_checkpointing, which
+    # peft==0.21.2:src/peft/peft_model.py:PeftModel.__init__ reads
+    (FutureWarning, "`is_gradient_checkpointing` is deprecated"),
+    # peft==0.21.2:src/peft/tuners/tuners_utils.py:BaseTuner._check_tied_modules: about merging or converting the
+    # adapter later, which a measurement never does
+    (UserWarning, "Model has `tie_word_embeddings=True` and a tied layer is part of the adapter"),
+    # peft==0.21.2:src/peft/tuners/lora/layer.py:dispatch_default: GPT-2's Conv1D, which peft handles by itself
+    (UserWarning, "fan_in_fan_out is set to False but the target module is `Conv1D`"),
+)
+
+
+@contextlib.contextmanager
+def quiet_library_warnings():
+    """Ignore the LIBRARY_NOISE warnings (by category and message) inside the block, and nothing else."""
+    import re
+    import warnings
+
+    with warnings.catch_warnings():
+        for category, message in LIBRARY_NOISE:
+            warnings.filterwarnings("ignore", message=re.escape(message), category=category)
+        yield
+
 
 @contextlib.contextmanager
 def fake_friendly_transformers():

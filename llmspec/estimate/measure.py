@@ -44,6 +44,7 @@ from llmspec.estimate._measure_support import (
     optimizers,
     padding_mask,
     phase_sharding,
+    quiet_library_warnings,
     rename,
 )
 from llmspec.estimate.adapters import adapter_dtype
@@ -114,7 +115,7 @@ def measure_training(spec: Spec, *, fake: bool = True) -> Measurement:
     V = spec.arch.vocab_size
     tracker = StorageTracker(vocab_size=V)
     mode = FakeTensorMode(allow_non_fake_inputs=False) if fake else contextlib.nullcontext()
-    with fake_friendly_transformers(), flash_masks(tr.attention), mode:
+    with quiet_library_warnings(), fake_friendly_transformers(), flash_masks(tr.attention), mode:
         torch.manual_seed(0)
         model = build(spec, model_dtype, attn, dropout=tr.dropout)
         model_class = type(model).__name__
@@ -272,7 +273,7 @@ def measure_inference(spec: Spec) -> Measurement:
     prompt, kv_len = lengths(spec)
     V = spec.arch.vocab_size
     tracker = StorageTracker(vocab_size=V)
-    with fake_friendly_transformers(), flash_masks(inf.attention), FakeTensorMode():
+    with quiet_library_warnings(), fake_friendly_transformers(), flash_masks(inf.attention), FakeTensorMode():
         model = build(spec, dtype_of(wdt), "eager" if inf.attention == "eager" else "sdpa")
         model_class = type(model).__name__
         model.eval()

@@ -29,6 +29,28 @@ class ForeignConfigError(LintUsageError):
     """A training config of another tool that cannot be linted: one ``file:line:col`` line, exit 2."""
 
 
+class MissingPaths(LintUsageError):
+    """Paths named on the command line that do not exist: one line each, in `llmspec check`'s form
+    (``nope.toml:1:1: nope.toml: no such file``), exit 2."""
+
+    def __init__(self, paths: Sequence[str]) -> None:
+        self.paths = list(paths)
+        self.lines = [f"{p}:1:1: {p}: no such file" + ("" if _looks_like_a_file(p) else " or folder") for p in paths]
+        super().__init__("\n".join(self.lines))
+
+
+def _looks_like_a_file(path: str) -> bool:
+    return path.lower().endswith((".toml", ".yaml", ".yml", ".json"))
+
+
+def unreadable(finding: Finding) -> bool:
+    """Whether ``finding`` says that a spec file itself could not be read (a FIFO, no permission, too large): the
+    loader's ``file:1:1: file: reason`` line, which `check` exits 2 on. `lint` exits 2 on it too, after the report,
+    for a file named on the command line."""
+    return (finding.code == "SPC003" and (finding.line, finding.col) == (1, 1)
+            and finding.message.startswith(f"{finding.file}: "))
+
+
 @dataclass
 class LintResult:
     findings: list[Finding] = field(default_factory=list)
@@ -302,7 +324,7 @@ def lint_paths(paths: Iterable[str | os.PathLike], options: Options | None = Non
     seen: set[tuple] = set()
     files, skipped, missing = discover([os.fspath(p) for p in paths], linter.config_for, linter.foreign)
     if missing:
-        raise LintUsageError(f"{missing[0]}: no such file or directory")
+        raise MissingPaths(missing)
     result.skipped = skipped
     result.files = list(files)
     result.errors = linter.errors
@@ -355,4 +377,5 @@ def _run(linter: Linter, files: list[str]):
         _WORKER = None
 
 
-__all__ = ["lint_paths", "Linter", "LintResult", "Options", "LintUsageError", "ForeignConfigError", "ConfigError"]
+__all__ = ["lint_paths", "Linter", "LintResult", "Options", "LintUsageError", "ForeignConfigError", "MissingPaths",
+           "ConfigError", "unreadable"]

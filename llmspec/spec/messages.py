@@ -99,6 +99,26 @@ def _table_name(loc: tuple, top: str = "the top level") -> str:
     return f"[{dotted(loc)}]" if loc else top
 
 
+# Values that belong to another key, written where users look for them first: (key, value folded) -> the hint
+_SHARDING = ("a sharding backend, not a stack: set hardware.sharding = {setting} and keep training.stack for the "
+             "trainer that runs it (e.g. \"hf-trainer\", \"accelerate\" or \"lightning\")")
+_ELSEWHERE: dict[tuple[tuple[str, ...], str], str] = {
+    **{(("training", "stack"), word): "DeepSpeed is " + _SHARDING.format(setting='"zero1", "zero2" or "zero3"')
+       for word in ("deepspeed", "ds", "zero", "zero1", "zero2", "zero3", "zero-1", "zero-2", "zero-3")},
+    **{(("training", "stack"), word): "FSDP is " + _SHARDING.format(setting='"fsdp"')
+       for word in ("fsdp", "fsdp1", "fsdp2", "fully-sharded")},
+}
+
+
+def _elsewhere(loc: tuple, value: Any) -> str:
+    """"; DeepSpeed is a sharding backend ..." when ``value`` belongs to another key than ``loc``, else ""."""
+    if not isinstance(value, str):
+        return ""
+    folded = value.strip().lower().replace("_", "-").replace(" ", "-")
+    hint = _ELSEWHERE.get((tuple(str(part) for part in loc), folded))
+    return f"; {hint}" if hint else ""
+
+
 def message_for(root: type[BaseModel], error: ErrorDetails, top: str = "the top level") -> str:
     """One line for one pydantic error, naming the key, what was found, and the fix. ``top`` names the
     document's top level in messages (a project config says "[tool.llmspec]")."""
@@ -121,7 +141,7 @@ def message_for(root: type[BaseModel], error: ErrorDetails, top: str = "the top 
         return f"missing required key {loc[-1]!r} in {_table_name(loc[:-1], top)}"
     if kind in ("literal_error", "enum"):
         choices = _literal_choices(root, loc)
-        hint = did_you_mean(value, choices) if isinstance(value, str) else ""
+        hint = _elsewhere(loc, value) or (did_you_mean(value, choices) if isinstance(value, str) else "")
         listed = ", ".join(repr(c) for c in choices) if choices else ctx.get("expected", "")
         return f"{key}: {_show(value)} is not one of {listed}{hint}"
     if kind in ("finite_number",):

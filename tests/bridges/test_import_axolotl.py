@@ -17,7 +17,7 @@ LLAMA3 = PRESETS / "Meta-Llama-3-8B.json"  # the Llama-3 layout for the NousRese
 
 def _import(tmp_path: Path, config: Path, *extra: str) -> tuple[dict, str]:
     out = tmp_path / "spec.toml"
-    result = run_cli("import", str(config), "-o", str(out), *extra)
+    result = run_cli("import", str(config), "-o", str(out), "--force", *extra)  # several imports per test
     assert result.code == 0, result.err
     check = run_cli("check", str(out))
     assert check.code == 0, check.out + check.err

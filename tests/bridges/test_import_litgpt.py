@@ -137,11 +137,11 @@ def test_round_trip_keeps_training_and_memory_keys(tmp_path, config):
 
 
 @pytest.mark.parametrize("sets, message", [
-    (("training.activation_checkpointing=true",), "training.activation_checkpointing = True has no LitGPT equivalent"),
-    (("training.lora.targets=[\"q_proj\",\"gate_proj\"]",), "training.lora.targets = ['q_proj', 'gate_proj'] has no"),
-    (("training.precision=fp8-mixed",), "training.precision = 'fp8-mixed' has no LitGPT equivalent"),
+    (("training.activation_checkpointing=true",), "training.activation_checkpointing = true has no LitGPT equivalent"),
+    (("training.lora.targets=[\"q_proj\",\"gate_proj\"]",), 'training.lora.targets = ["q_proj", "gate_proj"] has no'),
+    (("training.precision=fp8-mixed",), 'training.precision = "fp8-mixed" has no LitGPT equivalent'),
     (("training.epochs=1.5",), "training.epochs = 1.5 has no LitGPT equivalent"),
-    (("hardware.count=2", "hardware.sharding=zero1"), "hardware.sharding = 'zero1' has no LitGPT equivalent"),
+    (("hardware.count=2", "hardware.sharding=zero1"), 'hardware.sharding = "zero1" has no LitGPT equivalent'),
     (("hardware.count=2", "training.method=qlora"), "hardware.count = 2 has no LitGPT equivalent"),
 ])
 def test_value_litgpt_cannot_express_is_one_line_exit_2(tmp_path, sets, message):

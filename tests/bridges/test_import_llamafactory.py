@@ -17,7 +17,7 @@ QWEN = PRESETS / "Qwen3-8B.json"  # a Qwen3 layout for the Qwen3-4B checkpoint t
 
 def _import(tmp_path: Path, config: Path, *extra: str) -> tuple[dict, str]:
     out = tmp_path / "spec.toml"
-    result = run_cli("import", str(config), "-o", str(out), *extra)
+    result = run_cli("import", str(config), "-o", str(out), "--force", *extra)  # several imports per test
     assert result.code == 0, result.err
     check = run_cli("check", str(out))
     assert check.code == 0, check.out + check.err

@@ -78,7 +78,7 @@ def test_round_trip_keeps_training_and_memory_keys(tmp_path, config):
 def test_precision_torchtune_cannot_express_is_one_line_exit_2(tmp_path):
     spec, _ = _import(tmp_path, TT_FIXTURES[0])
     result = run_cli("export", str(spec), "--to", "torchtune", "--set", "training.precision=bf16-mixed")
-    assert result.code == 2 and "training.precision = 'bf16-mixed' has no torchtune equivalent" in result.err
+    assert result.code == 2 and 'training.precision = "bf16-mixed" has no torchtune equivalent' in result.err
 
 
 def test_spec_default_grad_norm_does_not_leak_into_the_export(tmp_path):

@@ -65,7 +65,7 @@ def test_litgpt_fixes_name_litgpt_keys(here):
     # keeps only the adapters' gradients under LitGPT's FSDP2, 8 GPUs are the cheapest fix on the T4 and the
     # QLoRA-only fixes, with `quantize: bnb.nf4-dq`, no longer reach the three cheapest.)
     fix = _fixes(here, "litgpt_llama3_8b_lora.yaml", "T4", 1, None, "hardware.memory=11GiB")["MEM001"]
-    assert "LitGPT cannot express it: training.activation_checkpointing = True has no LitGPT equivalent" in fix
+    assert "LitGPT cannot express it: training.activation_checkpointing = true has no LitGPT equivalent" in fix
 
 
 def test_torchtune_fixes_name_torchtune_keys(here):

@@ -75,7 +75,7 @@ def test_config_include_forces_a_file(tmp_path):
 
 def test_missing_path_is_usage_error(tmp_path):
     outcome = run("lint", str(tmp_path / "nope.toml"))
-    assert outcome.exit_code == 2 and "no such file or directory" in outcome.output
+    assert outcome.exit_code == 2 and f"{tmp_path / 'nope.toml'}: no such file" in outcome.output
 
 
 def test_output_file(tmp_path):
