@@ -99,6 +99,18 @@ FLAGGED = [
     ("litgpt QLoRA blocks are 64",
      '[training]\nstack = "litgpt"\nmethod = "qlora"\nprecision = "bf16"\n[training.lora]\nquant_block = 256\n',
      "training.lora.quant_block", "lightning==2.6.6:"),
+    ("torchtune reduce-scatters every micro-batch",
+     '[training]\nstack = "torchtune"\nmethod = "lora"\nprecision = "bf16"\ngradient_accumulation = 4\n'
+     'sync_each_batch = false\n[hardware]\ncount = 8\nsharding = "fsdp"\n', "training.sync_each_batch", "torchtune==0.6.1:"),
+    ("torchtune shards per parameter",
+     '[training]\nstack = "torchtune"\nmethod = "lora"\nprecision = "bf16"\nfsdp_lora_units = "blocks"\n'
+     '[hardware]\ncount = 8\nsharding = "fsdp"\n', "training.fsdp_lora_units", "torchtune==0.6.1:"),
+    ("litgpt never syncs accumulating micro-batches",
+     '[training]\nstack = "litgpt"\nmethod = "lora"\ngradient_accumulation = 4\nsync_each_batch = true\n'
+     '[hardware]\ncount = 8\nsharding = "fsdp"\n', "training.sync_each_batch", "litgpt==0.5.13:"),
+    ("litgpt LoRA shards per parameter",
+     '[training]\nstack = "litgpt"\nmethod = "lora"\nfsdp_lora_units = "adapters"\n[hardware]\ncount = 8\n'
+     'sharding = "fsdp"\n', "training.fsdp_lora_units", "litgpt==0.5.13:"),
     ("litgpt generate preallocates its cache",
      '[inference]\nbackend = "litgpt"\nkv_allocation = "paged"\n', "inference.kv_allocation", "litgpt==0.5.13:"),
     ("litgpt generate never ties its head",
@@ -165,11 +177,18 @@ def test_torchtune_selective_ac_is_by_layer_and_only_in_full_finetune():
     assert 'ac_mode=cfg.get("ac_mode", None)' in source("recipes", "recipes/full_finetune_distributed.py")
 
 
+def test_torchtune_recipes_never_skip_the_gradient_sync():
+    for recipe in ("lora_finetune_distributed.py", "full_finetune_distributed.py"):
+        text = source("recipes", f"recipes/{recipe}")
+        assert "no_sync" not in text and "set_requires_gradient_sync" not in text, recipe
+
+
 def test_litgpt_finetune_has_no_compile_dora_or_single_device_checkpointing():
     lora = source("litgpt", "litgpt/finetune/lora.py")
     assert "torch.compile" not in lora and "dora" not in lora.lower()
     assert "def parallelize_fn(model, device_mesh, activation_checkpointing=True):" in lora
     assert 'strategy = "auto"' in lora
+    assert "with fabric.no_backward_sync(model, enabled=is_accumulating):" in lora
     assert "dora" not in source("litgpt", "litgpt/lora.py").lower()
 
 
