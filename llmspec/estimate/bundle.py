@@ -79,8 +79,13 @@ def estimate(spec: Spec) -> Estimate:
         inference.assumed = True
         inference.assumptions.insert(0, "no [inference] table: assumed serving defaults (bf16, batch 1, the full "
                                         "context); add [inference] to estimate your serving set-up")
+    # the parameters as the memory counts them: the model the stack trains (LitGPT: its own untied lm_head, even for a
+    # checkpoint that ties it; llmspec.estimate.stack.trained_spec), else the model the engine serves
+    from llmspec.estimate.stack import served_spec, trained_spec
+
+    counted = trained_spec(spec) if spec.training is not None else served_spec(spec)
     return Estimate(
-        params=count_params(spec.arch, spec.training, family=spec.model.family),
+        params=count_params(counted.arch, spec.training, family=spec.model.family),
         training=training_memory(spec) if spec.training is not None else None,
         inference=inference,
         compute=compute(spec),

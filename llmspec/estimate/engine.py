@@ -83,6 +83,8 @@ def apply(spec: Spec, inf: Inference, parts: dict, *, capacity: int | None, laye
     if inf.attention == "eager":  # the scores are in layer_peak (llmspec.estimate.inference.attention_peak)
         notes.append("eager attention: one layer's n_heads x prompt^2 scores, their softmax (fp32 in most classes) and the dense "
                      "causal mask live in prefill")
+    if inf.backend == "litgpt":
+        notes += _litgpt_caches(spec, parts, prompt=prompt, kv_len=s)
     if inf.kv_allocation != "paged" or capacity is None:
         if inf.kv_allocation == "static":
             notes.append(f"static KV cache preallocated for {s} tokens x {b} sequences")
@@ -151,3 +153,28 @@ def _bitsandbytes_4bit(spec: Spec, inf: Inference, parts: dict, *, tp: int, head
     return [f"bitsandbytes {inf.quant_format}{' double-quantised' if inf.double_quant else ''}: absmax per 64 "
             f"weights{'; the head 4-bit too (Lightning), dequantised via fp16' if inf.quantize_head else ''}; "
             "one dequantised weight live per matmul"]
+
+
+def _litgpt_caches(spec: Spec, parts: dict, *, prompt: int, kv_len: int) -> list[str]:
+    """LitGPT's buffers beside the KV cache (litgpt==0.5.13:litgpt/generate/base.py:main sets model.max_seq_length =
+    prompt + max_new_tokens, then model.set_kv_cache(batch_size=1)):
+
+    * the mask cache: model.py:GPT.set_kv_cache builds ``build_mask_cache(max_seq_length)``, a (1, 1, max_seq_length,
+      max_seq_length) torch.bool tril, 1 B per element (1 GiB at 32k tokens), whole on every GPU;
+    * the rope cache: the ``max_seq_length`` setter rebuilds cos and sin (model.py:build_rope_cache: (max_seq_length,
+      rope_n_elem) each), cast to the precision's dtype by fabric.setup_module; counted at head_dim wide
+      (rotary_percentage 1: an upper bound for partial-rotary configs such as Pythia's);
+    * in the prefill, GPT.forward selects the prompt's rows of the mask (batched_index_select: torch.index_select, a
+      (1, 1, prompt, max_seq_length) bool copy; generate/base.py's input_pos has no batch dimension) and keeps it
+      through every block: prompt x max_seq_length bytes."""
+    arch = spec.arch
+    inf = spec.inference or Inference()
+    c = 4 if inf.precision == "fp32" else 2
+    parts["mask_cache"] = float(kv_len * kv_len)
+    rope = 2 * kv_len * arch.head_size * c if arch.position == "rope" else 0
+    if rope:
+        parts["rope_cache"] = float(rope)
+    parts["prefill_activations"] += float(prompt * kv_len)
+    return [f"LitGPT's causal mask cache ({kv_len} x {kv_len} bool, {kv_len * kv_len / 2**20:.1f} MiB)"
+            + (f" and rope cache (cos, sin: {rope / 2**20:.1f} MiB)" if rope else "")
+            + f", preallocated with the KV cache; the prefill's {prompt} mask rows are a copy"]

@@ -81,6 +81,26 @@ def _with_tie(spec: Spec, tie: bool | None) -> Spec:
     return spec.model_copy(update={"model": model})
 
 
+def refused_defaults(tr: Training) -> list[str]:
+    """A note for each knob the spec leaves unset whose stack default the same stack refuses for training.method
+    (stacks.toml supports with by = "method", e.g. LitGPT's bf16-mixed under QLoRA: finetune/lora.py raises). MEM004
+    flags the same knob; the estimate is of that default, and says that the stack cannot start the run."""
+    out = []
+    for knob, support in stack(tr.stack).supports.items():
+        table, name = KNOBS[knob]
+        target = tr if table == "training" else tr.lora
+        if support.by != "method" or target is None or name in target.model_fields_set:
+            continue
+        value, allowed = getattr(target, name), support.allowed(tr.method)
+        if value is None or allowed is None or value in allowed:
+            continue
+        shown = " or ".join(repr(v) for v in allowed)
+        out.append(f"stack {tr.stack} cannot start this run: {name} is unset, and its default {value!r} is refused "
+                   f"for method = {tr.method!r} ({support.source.split(' (')[0]}; MEM004). Estimated as if it ran "
+                   f"at {value!r}: set {name} = {shown} to estimate the run it starts")
+    return out
+
+
 def loss_chunk_count(tr: Training) -> int:
     """Chunks of loss = "chunked": loss_chunks (torchtune num_output_chunks), else seq_len / loss_chunk_tokens (LitGPT
     lm_head_chunk_size), rounded up."""
@@ -99,6 +119,7 @@ def apply_static(spec: Spec, tr: Training, parts: dict, *, n_trainable: int, sby
     knob_values = {k: _knob_value(tr, k) for k in KNOBS}
     notes = [f"stack {tr.stack}: " + ", ".join(f"{k}={knob_values[k]}" for k in from_stack)
              + " from its preset (llmspec/data/stacks.toml)" if from_stack else f"stack {tr.stack}"]
+    notes += refused_defaults(tr)
     default_targets = peft_default_targets(spec)
     if default_targets is not None:
         preset = stack(tr.stack)

@@ -34,6 +34,12 @@ KNOBS: dict[str, tuple[str, str]] = {
     "fsdp_lora_units": ("training", "fsdp_lora_units"),
     "base_dtype": ("training", "base_dtype"),
     "tie_embeddings": ("training", "tie_embeddings"),
+    # knobs a stack only restricts (supports; no stack sets them by default)
+    "checkpoint_policy": ("training", "checkpoint_policy"),
+    "dora": ("lora", "dora"),
+    "qlora_quant_format": ("lora", "quant_format"),
+    "qlora_quant_block": ("lora", "quant_block"),
+    "qlora_double_quant": ("lora", "double_quant"),
 }
 # A default may depend on the precision: a table {precision: value} (stacks.toml), resolved by resolve(); or, with
 # by = "devices", on the device count (hardware.count x hardware.nodes): a table {one = ..., several = ...}, resolved
@@ -66,8 +72,9 @@ class Default:
 class Support:
     """The values a stack or engine can run one knob with at all (MEM004 flags any other), with the source that
     shows it cannot run otherwise and what it does instead. ``by``: the allowed values depend on another knob (a
-    KNOBS name, "family" for model.family, or "method" for training.method), ``values`` maps that knob's value to
-    them; a value not listed there restricts nothing."""
+    KNOBS name, "family" for model.family, "method" for training.method, or "devices" for the run's device count,
+    hardware.count x hardware.nodes, as "one" or "several"), ``values`` maps that knob's value to them; a value not
+    listed there restricts nothing."""
     values: tuple | dict[str, tuple]
     source: str
     does: str

@@ -43,7 +43,9 @@ def test_axolotl_fixes_name_axolotl_keys(here):
     fixes = _fixes(here, "axolotl_lora_1b.yml", "T4", 1, "Meta-Llama-3-8B.json")
     # (the accumulation fix may come with another: FSDP over 8 GPUs, which defers only the adapters' gradients)
     assert "micro_batch_size: 1, gradient_accumulation_steps: 4" in fixes["MEM001"]
-    assert "(axolotl: adapter: qlora, load_in_4bit: true," in fixes["MEM001"]
+    # transformers 5.24 offloads what checkpointing saves (stackfit): offloading is a fix on HF Trainer stacks now,
+    # and ranks above QLoRA here
+    assert "(axolotl: gradient_checkpointing: offload," in fixes["MEM001"]
     assert "training." not in fixes["MEM001"]
 
 

@@ -53,10 +53,14 @@ def test_every_default_cites_package_version_path_symbol_and_validates(name):
     for knob, support in preset.supports.items():  # what it cannot run cites its source too (MEM004)
         assert knob in stacks.KNOBS and support.values and support.does, (name, knob)
         assert SOURCE.match(support.source), (name, knob, support.source)
-        assert support.by in ("", "family", "method", *stacks.KNOBS), (name, knob)
+        assert support.by in ("", "family", "method", "devices", *stacks.KNOBS), (name, knob)
         # a stack supports its own default (by method it may not: LitGPT refuses its bf16-mixed for QLoRA; MEM004
         # says so, tests/lint/cases/MEM004.toml)
-        if knob in preset.defaults and support.by not in ("family", "method"):
+        if knob in preset.defaults and support.by == "devices":  # on one device and on several
+            for devices, key in ((1, "one"), (8, "several")):
+                value = stacks.value_for(preset.defaults[knob], t.precision, devices)
+                assert value in support.allowed(key), (name, knob, devices)
+        elif knob in preset.defaults and support.by not in ("family", "method"):
             other = getattr(t, stacks.KNOBS[support.by][1]) if support.by else None
             assert stacks.value_for(preset.defaults[knob], t.precision) in support.allowed(other), (name, knob)
 

@@ -16,7 +16,13 @@ class KnobContradictsStack(Rule):
     torchtune runs the whole model in one dtype (bf16 or fp32, no autocast, no fp16), builds its adapters in
     that dtype, and its QLoRA builders quantise every block linear of Llama, Mistral, Gemma and Phi-3 but only
     the adapted ones of Qwen2; vLLM always pages its KV cache and runs a fused attention kernel; llama.cpp
-    preallocates its KV cache. A spec that names the stack or engine and a value it does not support describes
+    preallocates its KV cache. The HF Trainer checkpoints whole layers (every one, or every n-th) with no per-op
+    policy, offloads activations only with checkpointing, and quantises in blocks of 64; torchtune's LoRA recipes
+    checkpoint every layer (every-n only in its full-finetune recipe) and have no optimizer step in backward, it
+    offloads only with checkpointing, and its NF4 is torchao's (no fp4, always double-quantised); LitGPT's
+    finetune scripts checkpoint every Block on several GPUs and none on one, and have no torch.compile, activation
+    offloading, DoRA or tied head, and build adapters and base in the precision's dtype; LitGPT's generate
+    scripts preallocate a static cache and keep the embedding and head whole. A spec that names the stack or engine and a value it does not support describes
     a run nobody can launch, and its memory estimate would be of that impossible run. Each finding names what
     the stack does and the source.
 
@@ -52,6 +58,9 @@ class KnobContradictsStack(Rule):
                     return ctx.spec.model.family
                 if knob == "method":
                     return tr.method
+                if knob == "devices":  # hardware.count x hardware.nodes
+                    hw = ctx.spec.hardware
+                    return "one" if hw is None or hw.world_size <= 1 else "several"
                 table, field = KNOBS[knob]
                 target = tr if table == "training" else tr.lora
                 return None if target is None else getattr(target, field)
@@ -61,7 +70,8 @@ class KnobContradictsStack(Rule):
                 target = tr if table == "training" else tr.lora
                 # a stack default is checked too where the method rules it out: the stack refuses its own default
                 # for that method (LitGPT quantises under no mixed precision, bf16-mixed being its default)
-                if target is None or (field not in target.model_fields_set and support.by != "method"):
+                if target is None or (field not in target.model_fields_set
+                                      and (support.by != "method" or getattr(target, field) is None)):
                     continue
                 key = ("training", field) if table == "training" else ("training", "lora", field)
                 yield from self._check(ctx, key, getattr(target, field), support, read,

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from llmspec.lint.rule import Rule
 
-_LORA = ("dtype", "dora", "quantize", "quant_format", "quant_block", "quant_saves_input", "quant_chunk")
-_QLORA = ("quantize", "quant_format", "quant_block", "quant_saves_input", "quant_chunk")
+_LORA = ("rank", "alpha", "dropout", "targets", "double_quant", "dtype", "dora", "quantize", "quant_format",
+         "quant_block", "quant_saves_input", "quant_chunk")
+_QLORA = ("double_quant", "quantize", "quant_format", "quant_block", "quant_saves_input", "quant_chunk")
 _BNB_INFERENCE = ("quant_format", "double_quant", "quantize_head")
 
 
@@ -18,7 +19,11 @@ class KnobDoesNotApply(Rule):
     gradient accumulation; fsdp_lora_units without FSDP or without adapters; inference.padded on a paged engine
     or for one sequence; paged-KV settings (vLLM's gpu_memory_utilization, max_num_seqs, ...) for an engine
     without a paged pool, an int4 group size for weights that are not int4, and bitsandbytes layout settings
-    (quant_format, double_quant, quantize_head) for weights that are not int4 or not a bitsandbytes format.
+    (quant_format, double_quant, quantize_head) for weights that are not int4 or not a bitsandbytes format;
+    any [training.lora] setting (rank, alpha, targets, ...) when the method trains no adapters, and QLoRA's
+    double_quant under plain LoRA; base_dtype (LoRA's frozen base) under a method that trains every weight;
+    master_weights_fp32 under a precision that already keeps fp32 weights; SGD momentum for another optimizer;
+    and inference.shard_embeddings when the model is served on one GPU (no tensor or pipeline parallelism).
 
     Why:
     A knob that does nothing is usually a sign the author meant something else (e.g. loss_chunks with the
@@ -69,6 +74,15 @@ class KnobDoesNotApply(Rule):
                                fix='remove weight_group_size, or set precision = "int4"')
         if inf is not None:
             yield from self._bnb_inference(ctx, inf)
+        if inf is not None and "shard_embeddings" in inf.model_fields_set:
+            from llmspec.estimate.inference import inference_tp
+
+            pp = ctx.spec.hardware.pipeline_parallel if ctx.spec.hardware is not None else 1
+            if inference_tp(ctx.spec) == 1 and pp == 1:
+                yield self.finding(ctx, ("inference", "shard_embeddings"),
+                                   "shard_embeddings says whether tensor or pipeline parallelism splits the embedding "
+                                   "and head, but this model is served on one GPU (tensor_parallel = 1, "
+                                   "pipeline_parallel = 1)", fix="remove shard_embeddings")
         if inf is not None and inf.padded and (inf.kv_allocation == "paged" or inf.batch_size == 1):
             why = (f"backend = {inf.backend!r} schedules ragged batches and pads nothing" if inf.kv_allocation == "paged"
                    else "a batch of one sequence has nothing to pad")
@@ -123,6 +137,19 @@ class KnobDoesNotApply(Rule):
                 yield self.finding(ctx, ("training", "lora", name),
                                    f"lora.{name} describes QLoRA's 4-bit base, but method = \"lora\" keeps it 16-bit",
                                    fix=f'remove lora.{name}, or set method = "qlora"')
+        if "base_dtype" in tr.model_fields_set and tr.method not in ("lora", "qlora"):
+            yield self.finding(ctx, ("training", "base_dtype"),
+                               f"base_dtype is the dtype of LoRA's frozen base weights, but method = {tr.method!r} "
+                               "trains every weight in training.precision", fix="remove base_dtype")
+        if tr.master_weights_fp32 and tr.precision not in ("bf16", "fp16"):
+            yield self.finding(ctx, ("training", "master_weights_fp32"),
+                               f"master_weights_fp32 adds an fp32 copy to pure bf16/fp16 training, but precision = "
+                               f"{tr.precision!r} is not pure bf16/fp16 (the estimate counts no copy)",
+                               fix='remove master_weights_fp32, or set precision = "bf16"')
+        if "momentum" in tr.model_fields_set and tr.momentum and tr.optimizer != "sgd":
+            yield self.finding(ctx, ("training", "momentum"),
+                               f"momentum is SGD's (one state per parameter when > 0), but optimizer = {tr.optimizer!r} "
+                               "keeps its own moments", fix='remove momentum, or set optimizer = "sgd"')
         for name in ("loss_chunks", "loss_chunk_tokens"):
             if name in tr.model_fields_set and tr.loss != "chunked":
                 yield self.finding(ctx, ("training", name),
