@@ -180,26 +180,28 @@ def test_full_checkpointed_backward_within_2_percent(load, preset, extra):
 def test_last_block_gradients_count_one_largest_linear_not_one_per_block(load):
     """Pure Python: the gradients live at the last block's recomputation are the head's, the final norm's and ONE
     block linear (the old code took the largest Matrix.numel, which is that linear times n_layers)."""
+    from llmspec.estimate.moments import Recompute
     from llmspec.estimate.training import training_static
 
     spec = _full_ckpt_spec(load, "Llama-2-7B", "model.architecture.n_layers=6")
     d, f, v = 256, 512, 320
-    assert training_static(spec).ckpt_grads == (v * d + d + f * d) * 4
+    assert training_static(spec).moment(Recompute).grads == (v * d + d + f * d) * 4
 
 
 def test_first_block_moment_and_block_copies(load):
     """Pure Python: with 6 blocks the first block's recomputation holds every later block's gradients (all but the
     embedding's and block 0's, which holds its largest linear) and the block's 16-bit weight copies but the head's."""
+    from llmspec.estimate.moments import FirstBlock
     from llmspec.estimate.training import training_static
 
     spec = _full_ckpt_spec(load, "Llama-2-7B", "model.architecture.n_layers=6")
-    st = training_static(spec)
+    st = training_static(spec).moment(FirstBlock)
     d, f, v = 256, 512, 320
     block_linears = 4 * d * d + 3 * d * f  # q, k, v, o (Llama-2-7B has a K/V head per query head); gate, up, down
     layer = block_linears + 2 * d  # two RMSNorm weights
     trainable = 6 * layer + 2 * v * d + d
-    assert st.ckpt_first_grads == (trainable - v * d - layer + d * f) * 4
-    assert st.ckpt_copies == (layer - d * f) * 2
+    assert st.grads == (trainable - v * d - layer + d * f) * 4
+    assert st.copies == (layer - d * f) * 2
     est = training_memory(spec)
     assert est.breakdown["autocast_copies"] == (layer - d * f) * 2
 
