@@ -2,25 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from llmspec.spec.loader import load_spec
+from tests.conftest import LLAMA2_7B_MODEL
 
-LLAMA2_7B = """
-[model]
-name = "llama-2-7b"
-family = "llama"
-
-[model.architecture]
-n_layers = 32
-d_model = 4096
-n_heads = 32
-ffn_dim = 11008
-vocab_size = 32000
-context_length = 4096
-
+LLAMA2_7B = LLAMA2_7B_MODEL + """
 [training]
 micro_batch_size = 1
 seq_len = 4096
@@ -58,19 +44,9 @@ accelerator = "A100-80GB"
 
 
 @pytest.fixture
-def write_spec(tmp_path: Path):
-    def write(text: str, name: str = "spec.toml") -> Path:
-        path = tmp_path / name
-        path.write_text(text, encoding="utf-8")
-        return path
-
-    return write
-
-
-@pytest.fixture
-def load(write_spec):
+def load(load_text):
     def _load(text: str = LLAMA2_7B, *overrides: str):
-        return load_spec(write_spec(text), overrides)
+        return load_text(text, *overrides)
 
     return _load
 
