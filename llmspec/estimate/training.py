@@ -212,7 +212,7 @@ def training_static(spec: Spec) -> TrainingStatic:
         # every-n: the blocks that are not checkpointed keep their autocast weight copies saved for backward
         copies_bwd += copies * (arch.n_layers - n_ckpt) / arch.n_layers
     model = M.Model(spec=spec, lay=lay, trainable=Nt, grads=parts["grads"], temp=parts["temp"], copies=copies,
-                    largest=largest, tp=tp, sharded=sharding != "none")
+                    largest=largest, sharded=sharding != "none")
     return TrainingStatic(
         parts=parts, master=master, copies=copies, gathered=gathered + parts.get("buckets", 0.0), mp=mp, tp=tp,
         blocks=A.block_terms(arch, tr, family),

@@ -28,7 +28,6 @@ class Model:
     """The autocast copies of the trainable matmul weights."""
     largest: int
     """Elements of the largest trainable matrix."""
-    tp: int
     sharded: bool
     """FSDP / ZeRO over more than one data-parallel rank."""
 
