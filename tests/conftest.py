@@ -30,6 +30,44 @@ def examples_dir() -> Path:
     return ROOT / "examples"
 
 
+LLAMA2_7B_MODEL = """
+[model]
+name = "llama-2-7b"
+family = "llama"
+
+[model.architecture]
+n_layers = 32
+d_model = 4096
+n_heads = 32
+ffn_dim = 11008
+vocab_size = 32000
+context_length = 4096
+"""
+"""Llama-2-7B's [model] tables (6,738,415,616 parameters); a test's spec adds its own tables after them."""
+
+
+@pytest.fixture
+def write_spec(tmp_path: Path):
+    """Writes a spec's text to a file in the test's directory and returns its path."""
+    def write(text: str, name: str = "spec.toml") -> Path:
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def load_text(write_spec):
+    """A spec's text written to a file and loaded through the real loader, with overrides (``--set`` strings)."""
+    from llmspec.spec.loader import load_spec
+
+    def load(text: str, *overrides: str):
+        return load_spec(write_spec(text), overrides)
+
+    return load
+
+
 # Modules of the optional extras. A test that fails only because one of them is not installed is a skip with the
 # install command (the core install has none of them); with the extra installed nothing changes.
 OPTIONAL_MODULES = {"numpy": "eval", "scipy": "eval", "torch": "eval", "transformers": "eval", "lm_eval": "eval",

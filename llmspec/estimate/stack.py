@@ -11,7 +11,7 @@ preset (llmspec/data/stacks.toml). The effects, part by part, with their sources
   so at most one tensor's gradient is live and there is no separate optimizer phase (torchtune
   training/_optimizer_in_bwd / torch.Tensor.register_post_accumulate_grad_hook); the step's buffer is the
   optimizer's own for one tensor. The head steps first, with every block's activations live
-  (training.step_in_backward).
+  (moments.steps.step_in_backward).
 * paged_optimizer: bitsandbytes allocates paged states with cudaMallocManaged (bitsandbytes/functional.py,
   get_paged): they are not in torch's allocated/reserved counters, so the estimate leaves them out and says so.
 * loss: "full" keeps 16-bit logits, their fp32 copy and fp32 log-probs (activations.LOGITS_*); "chunked" keeps the

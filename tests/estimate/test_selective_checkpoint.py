@@ -9,34 +9,9 @@ import pytest
 
 from llmspec.estimate import training_memory
 from llmspec.estimate.activations import checkpointed_blocks, selective_saved_bytes_per_token
+from tests.estimate.conftest import llama_toml, measured_peak
 
 pytestmark = pytest.mark.eval
-
-SPEC = """
-[model]
-name = "sac-llama"
-family = "llama"
-
-[model.architecture]
-n_layers = {layers}
-d_model = {d}
-n_heads = {heads}
-n_kv_heads = {kv}
-ffn_dim = {ffn}
-vocab_size = {vocab}
-context_length = 1024
-
-[training]
-method = "full"
-precision = "{precision}"
-micro_batch_size = {batch}
-seq_len = {seq}
-activation_checkpointing = true
-checkpoint_policy = "{policy}"
-
-[hardware]
-accelerator = "A100-80GB"
-"""
 
 # (layers, d_model, heads, kv heads, ffn, vocab, precision, batch, seq): the peak at the start of backward (bf16
 # pure), at the recomputed block's backward (bf16-mixed, a small vocabulary) and at the end of backward (fp32)
@@ -45,31 +20,30 @@ SHAPES = {"bf16": (4, 256, 4, 4, 688, 1024, "bf16", 2, 512),
           "fp32-mqa": (3, 384, 6, 1, 1024, 512, "fp32", 1, 256)}
 
 
-def _text(shape: str, policy: str) -> str:
+def _text(shape: str, policy: str | None) -> str:
+    """``policy`` None: no checkpointing."""
     layers, d, heads, kv, ffn, vocab, precision, batch, seq = SHAPES[shape]
-    return SPEC.format(layers=layers, d=d, heads=heads, kv=kv, ffn=ffn, vocab=vocab, precision=precision,
-                       batch=batch, seq=seq, policy=policy)
+    ckpt = "activation_checkpointing = false" if policy is None else \
+        f'activation_checkpointing = true\ncheckpoint_policy = "{policy}"'
+    return llama_toml("sac-llama", layers=layers, d=d, heads=heads, kv=kv, ffn=ffn, vocab=vocab, context=1024,
+                      training=f'method = "full"\nprecision = "{precision}"\nmicro_batch_size = {batch}\n'
+                               f"seq_len = {seq}\n{ckpt}")
 
 
-def _spec(load, shape: str, policy: str):
+def _spec(load, shape: str, policy: str | None):
     return load(_text(shape, policy))
 
 
 @pytest.mark.parametrize("policy", ["selective-op", "every-n"])
 @pytest.mark.parametrize("shape", SHAPES)
 def test_policy_estimate_within_3_percent_of_measurement(load, shape, policy):
-    from llmspec.estimate.measure import measure_training
-
     spec = _spec(load, shape, policy)
-    assert training_memory(spec).per_gpu_bytes == pytest.approx(measure_training(spec).peak_bytes, rel=0.03)
+    assert training_memory(spec).per_gpu_bytes == pytest.approx(measured_peak(spec), rel=0.03)
 
 
 def test_selective_op_keeps_more_than_full_and_less_than_none(load):
-    text = SPEC.format(layers=4, d=256, heads=4, kv=4, ffn=688, vocab=1024, precision="bf16", batch=2, seq=512,
-                       policy="full")
-    full = training_memory(load(text))
-    none = training_memory(load(text.replace('activation_checkpointing = true\ncheckpoint_policy = "full"',
-                                             "activation_checkpointing = false")))
+    full = training_memory(_spec(load, "bf16", "full"))
+    none = training_memory(_spec(load, "bf16", None))
     assert full.per_gpu_bytes < training_memory(_spec(load, "bf16", "selective-op")).per_gpu_bytes < none.per_gpu_bytes
 
 
@@ -100,8 +74,7 @@ def test_selective_op_recomputes_only_the_unsaved_linears(load):
     from llmspec.estimate.compute import compute
 
     layers, d, heads, kv, ffn = 4, 256, 4, 4, 688
-    none = compute(load(_text("bf16", "full").replace('activation_checkpointing = true\ncheckpoint_policy = "full"',
-                                                      "activation_checkpointing = false"))).flops_per_token
+    none = compute(_spec(load, "bf16", None)).flops_per_token
     full = compute(_spec(load, "bf16", "full")).flops_per_token
     sel = compute(_spec(load, "bf16", "selective-op")).flops_per_token
     assert sel - none == 2 * layers * (d * d * kv // heads + d * d + d * ffn)
@@ -132,11 +105,8 @@ def test_what_would_fit_offers_full_checkpointing_over_a_partial_policy(load, po
 # Conv1D), fused qkv and gate_up projections, one matmul each (Phi-3: -6.5% when they were counted as separate q, k,
 # v, gate and up), fused qkv with parallel attention (Falcon); 6 layers so that the saved outputs weigh
 @pytest.mark.parametrize("preset", ["Qwen2.5-7B", "GPT-2", "Phi-3-mini-4k", "Falcon-7B"])
-def test_selective_op_within_3_percent_on_other_families(load, preset):
-    from llmspec.estimate.measure import measure_training
-    from tests.estimate.test_measure_families import reduced_spec
-
-    spec = load(reduced_spec(preset, h=256, context=256), "training.precision=bf16-mixed",
-                "training.activation_checkpointing=true", "training.checkpoint_policy=selective-op",
-                "training.micro_batch_size=4", "training.seq_len=256", "model.architecture.n_layers=6")
-    assert training_memory(spec).per_gpu_bytes == pytest.approx(measure_training(spec).peak_bytes, rel=0.03)
+def test_selective_op_within_3_percent_on_other_families(load_reduced, preset):
+    spec = load_reduced(preset, "training.precision=bf16-mixed", "training.activation_checkpointing=true",
+                        "training.checkpoint_policy=selective-op", "training.micro_batch_size=4",
+                        "training.seq_len=256", "model.architecture.n_layers=6")
+    assert training_memory(spec).per_gpu_bytes == pytest.approx(measured_peak(spec), rel=0.03)

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from llmspec.cli import cli
 from llmspec.spec import stacks
+from tests.conftest import LLAMA2_7B_MODEL
 
 # LitGPT's LoRA flags -> the HF module names the spec uses (litgpt/lora.py: CausalSelfAttention's qkv split into
 # query / key / value, proj = o_proj; the MLP's fc_1, fc_2, proj; lm_head)
@@ -20,19 +21,7 @@ FLAG_TARGETS = {"lora_query": ["q_proj"], "lora_key": ["k_proj"], "lora_value": 
                 "lora_projection": ["o_proj"], "lora_mlp": ["gate_proj", "up_proj", "down_proj"],
                 "lora_head": ["lm_head"]}
 
-LLAMA2_7B = """
-[model]
-name = "llama-2-7b"
-family = "llama"
-
-[model.architecture]
-n_layers = 32
-d_model = 4096
-n_heads = 32
-ffn_dim = 11008
-vocab_size = 32000
-context_length = 4096
-
+LLAMA2_7B = LLAMA2_7B_MODEL + """
 [training]
 stack = "litgpt"
 method = "lora"
@@ -65,9 +54,8 @@ def test_litgpt_default_lora_targets_are_its_finetune_scripts_flags():
     assert stacks.stack("litgpt").lora_targets.value == expected
 
 
-def test_estimate_takes_litgpt_targets_from_the_stack_and_says_so(tmp_path):
-    path = tmp_path / "spec.toml"
-    path.write_text(LLAMA2_7B, encoding="utf-8")
+def test_estimate_takes_litgpt_targets_from_the_stack_and_says_so(write_spec):
+    path = write_spec(LLAMA2_7B)
     result = CliRunner().invoke(cli, ["estimate", str(path), "--format", "json"])
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
@@ -105,11 +93,10 @@ def test_litgpt_under_its_default_bf16_mixed_builds_fp32_weights():
     assert "base_dtype" in mixed_tr.stack_sources() and "base_dtype" not in mixed_tr.model_fields_set
 
 
-def test_litgpt_default_precision_estimate_counts_fp32_base_weights(tmp_path):
+def test_litgpt_default_precision_estimate_counts_fp32_base_weights(write_spec):
     # Llama-2-7B (6,738,415,616 parameters) under LitGPT's default bf16-mixed: the frozen base is 4 bytes a
     # parameter, not 2; a spec that states bf16-true (as every published LitGPT row does) keeps 2
-    path = tmp_path / "spec.toml"
-    path.write_text(LLAMA2_7B, encoding="utf-8")
+    path = write_spec(LLAMA2_7B)
     parts = {}
     for precision in ("bf16-mixed", "bf16"):
         result = CliRunner().invoke(cli, ["estimate", str(path), "--format", "json", "--set",

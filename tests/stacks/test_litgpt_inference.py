@@ -13,7 +13,6 @@ import pytest
 
 from llmspec.estimate import inference_memory
 from llmspec.spec import stacks
-from llmspec.spec.loader import load_spec
 
 FALCON_7B = """
 [model]
@@ -74,11 +73,9 @@ def _source(relative: str) -> str:
     return (Path(spec.origin).parent / relative).read_text(encoding="utf-8")
 
 
-def _load(tmp_path, template: str, backend: str, precision: str = "bf16", extra: str = ""):
-    path = tmp_path / f"{backend}-{precision}-{len(extra)}.toml"
+def _load(load_text, template: str, backend: str, precision: str = "bf16", extra: str = ""):
     text = template.replace("{backend}", backend).replace("{precision}", precision)
-    path.write_text(text.replace("[hardware]", extra + "\n[hardware]"), encoding="utf-8")
-    return load_spec(path)
+    return load_text(text.replace("[hardware]", extra + "\n[hardware]"))
 
 
 def test_litgpt_engine_facts_are_its_generate_scripts():
@@ -99,20 +96,20 @@ def test_litgpt_engine_facts_are_its_generate_scripts():
 
 
 @pytest.mark.parametrize(("precision", "nbytes"), [("bf16", 2), ("fp32", 4)])
-def test_litgpt_serves_the_untied_head_of_a_tied_checkpoint(tmp_path, precision, nbytes):
+def test_litgpt_serves_the_untied_head_of_a_tied_checkpoint(load_text, precision, nbytes):
     # Falcon-7B ties its head in HF; LitGPT's GPT holds a separate lm_head (65024 x 4544) beside the embedding
-    hf = inference_memory(_load(tmp_path, FALCON_7B, "hf", precision))
-    lit = inference_memory(_load(tmp_path, FALCON_7B, "litgpt", precision))
+    hf = inference_memory(_load(load_text, FALCON_7B, "hf", precision))
+    lit = inference_memory(_load(load_text, FALCON_7B, "litgpt", precision))
     assert lit.breakdown["weights"] - hf.breakdown["weights"] == pytest.approx(65024 * 4544 * nbytes, abs=8)
     assert any("untied" in a for a in lit.assumptions)
-    told = inference_memory(_load(tmp_path, FALCON_7B, "litgpt", precision, "tie_embeddings = true\n"))
+    told = inference_memory(_load(load_text, FALCON_7B, "litgpt", precision, "tie_embeddings = true\n"))
     assert told.breakdown["weights"] == hf.breakdown["weights"]
 
 
-def test_litgpt_quantises_its_own_head_not_the_embedding(tmp_path):
+def test_litgpt_quantises_its_own_head_not_the_embedding(load_text):
     # bnb nf4 with the head 4-bit (Lightning's BitsandbytesPrecision): the untied head is 4-bit, the embedding stays
     # 16-bit; before, the head's 16-bit bytes were taken off a tied model's embedding
-    lit = inference_memory(_load(tmp_path, FALCON_7B, "litgpt", "int4", NF4_HEAD)).breakdown
+    lit = inference_memory(_load(load_text, FALCON_7B, "litgpt", "int4", NF4_HEAD)).breakdown
     emb = 65024 * 4544
     blocks = 32 * (4544 * (4544 + 2 * 64) + 4544 * 4544 + 2 * 4544 * 18176)
     norms = 32 * 2 * 4544 + 2 * 4544
@@ -120,10 +117,10 @@ def test_litgpt_quantises_its_own_head_not_the_embedding(tmp_path):
 
 
 @pytest.mark.parametrize(("precision", "extra"), [("bf16", ""), ("int4", NF4_HEAD)])
-def test_litgpt_keeps_embedding_and_head_whole_under_tensor_parallel(tmp_path, precision, extra):
+def test_litgpt_keeps_embedding_and_head_whole_under_tensor_parallel(load_text, precision, extra):
     # tp.py splits the blocks' linears 4 ways and replicates wte and lm_head (2 x 32000 x 8192) on every rank
-    hf = inference_memory(_load(tmp_path, LLAMA2_70B, "hf", precision, extra)).breakdown
-    lit = inference_memory(_load(tmp_path, LLAMA2_70B, "litgpt", precision, extra)).breakdown
+    hf = inference_memory(_load(load_text, LLAMA2_70B, "hf", precision, extra)).breakdown
+    lit = inference_memory(_load(load_text, LLAMA2_70B, "litgpt", precision, extra)).breakdown
     emb = 32000 * 8192
     head_bytes = 0.5 if extra else 2
     assert lit["weights"] - hf["weights"] == pytest.approx((2 * emb + head_bytes * emb) * 3 / 4, abs=8)
@@ -134,8 +131,8 @@ def test_litgpt_keeps_embedding_and_head_whole_under_tensor_parallel(tmp_path, p
         assert hf["dequant_buffer"] == pytest.approx(emb * 4 / 4, abs=8)
 
 
-def test_litgpt_prefill_keeps_every_prompt_positions_logits(tmp_path):
-    spec = _load(tmp_path, LLAMA2_70B.replace("tensor_parallel = 4", "tensor_parallel = 1")
+def test_litgpt_prefill_keeps_every_prompt_positions_logits(load_text):
+    spec = _load(load_text, LLAMA2_70B.replace("tensor_parallel = 4", "tensor_parallel = 1")
                  .replace("prompt_tokens = 9", "prompt_tokens = 4096").replace("seq_len = 265", "seq_len = 4096"),
                  "litgpt")
     est = inference_memory(spec)
@@ -157,27 +154,27 @@ def test_published_runs_of_the_litgpt_stack_run_on_its_engine():
     assert pm.build_spec(other, models).inference.backend == "hf"
 
 
-def test_litgpt_windowed_blocks_keep_a_ring_buffer_of_the_window(tmp_path):
+def test_litgpt_windowed_blocks_keep_a_ring_buffer_of_the_window(load_text):
     # litgpt 0.5.13 CausalSelfAttention.build_kv_cache: effective_cache_size = min(max_seq_length, sliding_window_size)
     assert "effective_cache_size = min(max_seq_length, self.config.sliding_window_size)" in _source("model.py")
     mistral = LLAMA2_70B.replace("tensor_parallel = 4", "tensor_parallel = 1").replace(
         "context_length = 4096 }", "context_length = 32768, sliding_window = 4096 }").replace(
         "seq_len = 265", "seq_len = 16384")
-    lit = inference_memory(_load(tmp_path, mistral, "litgpt")).breakdown["kv_cache"]
-    full = inference_memory(_load(tmp_path, mistral.replace(", sliding_window = 4096", ""), "litgpt")).breakdown
+    lit = inference_memory(_load(load_text, mistral, "litgpt")).breakdown["kv_cache"]
+    full = inference_memory(_load(load_text, mistral.replace(", sliding_window = 4096", ""), "litgpt")).breakdown
     assert lit == pytest.approx(full["kv_cache"] * 4096 / 16384, rel=1e-9)
 
 
-def test_litgpt_pipeline_allocates_its_kv_cache_in_fp32_first(tmp_path):
+def test_litgpt_pipeline_allocates_its_kv_cache_in_fp32_first(load_text):
     # sequentially.py builds each block's KVCache with no dtype outside fabric.init_tensor (fp32); KVCache.forward
     # converts it to the activation dtype at the block's first forward
     seq = _source("generate/sequentially.py")
     assert "submodule.attn.kv_cache = submodule.attn.build_kv_cache(\n                1, max_seq_length, model.rope_cache_length(), target_device\n            )" in seq
     assert "self.k = self.k.to(k.dtype)" in _source("model.py")
     pipe = LLAMA2_70B.replace("tensor_parallel = 4\n", "").replace("count = 4", "count = 4\npipeline_parallel = 4")
-    hf = inference_memory(_load(tmp_path, pipe, "hf")).breakdown["kv_cache"]
-    lit = inference_memory(_load(tmp_path, pipe, "litgpt")).breakdown["kv_cache"]
+    hf = inference_memory(_load(load_text, pipe, "hf")).breakdown["kv_cache"]
+    lit = inference_memory(_load(load_text, pipe, "litgpt")).breakdown["kv_cache"]
     assert hf == pytest.approx(265 * 2 * 80 * 8 * 128 * 2 / 4, abs=1)  # 20 blocks' bf16 cache on each GPU
     assert lit == pytest.approx(2 * hf + hf / 20, abs=1)
-    tp = inference_memory(_load(tmp_path, LLAMA2_70B, "litgpt")).breakdown["kv_cache"]
+    tp = inference_memory(_load(load_text, LLAMA2_70B, "litgpt")).breakdown["kv_cache"]
     assert tp == pytest.approx(hf, abs=1)  # tp.py sets the cache up under fabric.init_tensor: 16-bit

@@ -17,21 +17,9 @@ from click.testing import CliRunner
 
 from llmspec.cli import cli
 from llmspec.estimate import training_memory
-from llmspec.spec.loader import load_spec
+from tests.conftest import LLAMA2_7B_MODEL
 
-SPEC = """
-[model]
-name = "llama-2-7b"
-family = "llama"
-
-[model.architecture]
-n_layers = 32
-d_model = 4096
-n_heads = 32
-ffn_dim = 11008
-vocab_size = 32000
-context_length = 4096
-
+SPEC = LLAMA2_7B_MODEL + """
 [training]
 stack = "torchtune"
 method = "qlora"
@@ -51,10 +39,8 @@ MLP = 4096 * 11008  # the largest 4-bit weight
 
 
 @pytest.fixture
-def load(tmp_path):
-    path = tmp_path / "spec.toml"
-    path.write_text(SPEC, encoding="utf-8")
-    return lambda *overrides: load_spec(path, list(overrides))
+def load(load_text):
+    return lambda *overrides: load_text(SPEC, *overrides)
 
 
 def test_torchao_0_1_quantises_whole_weights_and_the_load_sets_the_peak(load):
@@ -92,9 +78,8 @@ def test_only_the_linears_the_builder_quantises_are_quantised_at_load(load):
     assert llama.phases["load"] - llama.breakdown["weights"] == 68 * MLP
 
 
-def test_estimate_json_reports_the_load_phase(tmp_path):
-    path = tmp_path / "spec.toml"
-    path.write_text(SPEC.replace("rank = 8\n", "rank = 8\nquant_chunk = 0\n"), encoding="utf-8")
+def test_estimate_json_reports_the_load_phase(write_spec):
+    path = write_spec(SPEC.replace("rank = 8\n", "rank = 8\nquant_chunk = 0\n"))
     result = CliRunner().invoke(cli, ["estimate", str(path), "--format", "json"])
     assert result.exit_code == 0, result.output
     memory = json.loads(result.output)["memory"]["training"]

@@ -9,7 +9,6 @@ from click.testing import CliRunner
 
 from llmspec.cli import cli
 from llmspec.estimate import inference_memory
-from llmspec.spec.loader import load_spec
 from llmspec.spec.models import Inference
 
 SPEC = """
@@ -29,10 +28,8 @@ KV_PER_TOKEN = 2 * 32 * 8 * 128 * 2  # K and V x layers x kv heads x head_dim x 
 
 
 @pytest.fixture
-def load(tmp_path):
-    path = tmp_path / "spec.toml"
-    path.write_text(SPEC, encoding="utf-8")
-    return lambda *o: load_spec(path, o)
+def load(load_text):
+    return lambda *o: load_text(SPEC, *o)
 
 
 def test_every_backend_has_a_preset_and_defaults_fill_unset_knobs():
@@ -91,9 +88,8 @@ def test_eager_attention_adds_the_prompt_squared_scores(load):
         s * (eager_peak - (6 * 14336 + 8.5 * h))
 
 
-def test_unknown_backend_is_one_line_with_did_you_mean(tmp_path):
-    path = tmp_path / "spec.toml"
-    path.write_text(SPEC.replace("[inference]\n", '[inference]\nbackend = "vlm"\n'), encoding="utf-8")
+def test_unknown_backend_is_one_line_with_did_you_mean(write_spec):
+    path = write_spec(SPEC.replace("[inference]\n", '[inference]\nbackend = "vlm"\n'))
     result = CliRunner().invoke(cli, ["estimate", str(path)])
     assert result.exit_code == 2
     lines = [line for line in result.output.splitlines() if line.strip()]

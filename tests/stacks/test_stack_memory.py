@@ -10,20 +10,9 @@ from click.testing import CliRunner
 from llmspec.cli import cli
 from llmspec.estimate import training_memory
 from llmspec.spec.loader import load_spec
+from tests.conftest import LLAMA2_7B_MODEL
 
-LLAMA2_7B = """
-[model]
-name = "llama-2-7b"
-family = "llama"
-
-[model.architecture]
-n_layers = 32
-d_model = 4096
-n_heads = 32
-ffn_dim = 11008
-vocab_size = 32000
-context_length = 4096
-
+LLAMA2_7B = LLAMA2_7B_MODEL + """
 [training]
 micro_batch_size = 1
 seq_len = 4096
@@ -36,14 +25,8 @@ N = 6_738_415_616
 
 
 @pytest.fixture
-def load(tmp_path):
-    path = tmp_path / "spec.toml"
-    path.write_text(LLAMA2_7B, encoding="utf-8")
-
-    def _load(*overrides: str):
-        return load_spec(path, overrides)
-
-    return _load
+def load(load_text):
+    return lambda *overrides: load_text(LLAMA2_7B, *overrides)
 
 
 def test_hf_trainer_default_is_fused_adamw_with_no_step_buffer(load):
@@ -142,18 +125,16 @@ def test_deepspeed_auto_buckets_follow_hidden_size(load):
     assert big.breakdown["gathered_layers"] - auto.breakdown["gathered_layers"] == 2 * (500_000_000 - 4096 * 4096)
 
 
-def test_estimate_json_names_the_stack_sources(tmp_path):
-    path = tmp_path / "spec.toml"
-    path.write_text(LLAMA2_7B.replace("[training]\n", '[training]\nstack = "torchtune"\n'), encoding="utf-8")
+def test_estimate_json_names_the_stack_sources(write_spec):
+    path = write_spec(LLAMA2_7B.replace("[training]\n", '[training]\nstack = "torchtune"\n'))
     result = CliRunner().invoke(cli, ["estimate", str(path), "--format", "json"])
     assert result.exit_code == 0, result.output
     notes = json.loads(result.output)["memory"]["training"]["assumptions"]
     assert any(n.startswith("stack torchtune: ") and "loss=chunked" in n for n in notes)
 
 
-def test_unknown_stack_is_one_line_with_did_you_mean_exit_2(tmp_path):
-    path = tmp_path / "spec.toml"
-    path.write_text(LLAMA2_7B.replace("[training]\n", '[training]\nstack = "torchtun"\n'), encoding="utf-8")
+def test_unknown_stack_is_one_line_with_did_you_mean_exit_2(write_spec):
+    path = write_spec(LLAMA2_7B.replace("[training]\n", '[training]\nstack = "torchtun"\n'))
     for command in (["check", str(path)], ["estimate", str(path)]):
         result = CliRunner().invoke(cli, command)
         assert result.exit_code == 2
