@@ -19,7 +19,8 @@ dtype) and leaves its output out of the peak when the real run would have summed
 a view (a view keeps its base, so its storage has two owners), is dense, and its storage is the next one freed
 (the buffer held the last reference). A view or a gradient held elsewhere is summed out of place in the real run
 too, and its moment counts (tests/estimate/test_tracker_input_buffer.py checks both against torch.profiler's
-allocation events of runs with no dispatch mode).
+allocation events of runs with no dispatch mode). One backward formula branches on the same test and is accounted the
+same way: index's (a Falcon multi-query block's K/V selection), out of place under a mode, in place without one.
 """
 
 from __future__ import annotations
@@ -126,15 +127,28 @@ class StorageTracker(TorchDispatchMode):
 
     @staticmethod
     def _engine_sum(func, args, kwargs) -> torch.Tensor | None:
-        """The waiting gradient when this op is autograd's InputBuffer sum ``old_var + var`` that a run without a
-        dispatch mode could make in place (module docstring), else None. Whether it would is settled by the next
-        event: the old gradient's storage freed at once (the buffer held the last reference)."""
-        if func is not torch.ops.aten.add.Tensor or len(args) != 2 or (kwargs and kwargs.get("alpha", 1) != 1):
+        """The tensor a run without a dispatch mode writes this op's result into, else None: the waiting gradient
+        of autograd's InputBuffer sum ``old_var + var`` (module docstring), or the zeros of index's backward, which
+        under a mode runs ``zeros_like_self.index_put(indices, grad, true)`` and without one
+        ``at::_index_put_impl_(zeros_like_self, ...)`` in place (torch/csrc/autograd/FunctionsManual.cpp:
+        index_backward, on areAnyTensorSubclassLike). Whether the run would is settled by the next event: that
+        tensor's storage freed at once (nothing else held it)."""
+        if func is torch.ops.aten.add.Tensor:
+            if len(args) != 2 or (kwargs and kwargs.get("alpha", 1) != 1):
+                return None
+            old, new = args
+            if not (isinstance(old, torch.Tensor) and isinstance(new, torch.Tensor)):
+                return None
+            if old.shape != new.shape or old.dtype != new.dtype:
+                return None
+        elif func is torch.ops.aten.index_put.default:
+            old = args[0]
+            node = torch._C._current_autograd_node()
+            if not isinstance(old, torch.Tensor) or type(node).__name__ != "IndexBackward0":
+                return None
+        else:
             return None
-        old, new = args
-        if not (isinstance(old, torch.Tensor) and isinstance(new, torch.Tensor)) or torch.is_grad_enabled():
-            return None
-        if old.shape != new.shape or old.dtype != new.dtype or old.layout != torch.strided or old._is_view():
+        if torch.is_grad_enabled() or old.layout != torch.strided or old._is_view():
             return None
         if torch._C._current_autograd_node() is None or not _dense(old):
             return None
@@ -142,7 +156,7 @@ class StorageTracker(TorchDispatchMode):
         while frame is not None and (frame.f_code.co_name == "__torch_dispatch__"
                                      or any(w in frame.f_code.co_filename.replace("\\", "/") for w in _WRAPPERS)):
             frame = frame.f_back
-        # the engine's own call (C++ from backward's entry); a Python backward's or a recomputation's add is code
+        # the engine's own call (C++ from backward's entry); a Python backward's or a recomputation's op is code
         if frame is None or frame.f_code.co_name != "_engine_run_backward":
             return None
         return old
