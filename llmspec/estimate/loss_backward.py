@@ -9,18 +9,22 @@ ReadyQueue::CompareNodeTaskTime), and every chunk's head was created before any 
 chunks' cross-entropy backwards run first: when the first head backward starts, every chunk's 16-bit logits gradient
 (tokens x vocab in the compute dtype together) is live and the fp32 log-probs are freed. Each chunk's head backward
 (one mm node) then makes a vocab x d_model weight gradient, and the engine sums the gradients arriving at the weight's
-node (AccumulateGrad, or the autocast copy's _to_copy under AMP) in its InputBuffer: in place into the first one on a
-real GPU run (torch==2.13.0:torch/csrc/autograd/input_buffer.cpp, accumulate: ``old_var.add_(var)`` when
-can_accumulate_inplace, i.e. a plain tensor the buffer holds alone), so at the second chunk's head backward two
-head-sized gradients are live, the sum so far and the new one, beside the logits gradients of the chunks not yet run.
-Under any TorchDispatchMode (llmspec's --measure tracker) at::isTensorSubclassLike is true for every tensor
-(torch==2.13.0:aten/src/ATen/TensorSubclassLikeUtils.h: ``if (c10::impl::dispatch_mode_enabled()) return true``), so
-the measurement sums out of place (``old_var + var``) and holds a third head-sized gradient at that aten.add: measured
-on LlamaForCausalLM and GPT2LMHeadModel (d_model 256, 2 x 128 tokens, vocab 8,192, 8 chunks: three (vocab, d_model)
-bf16 gradients and six chunks' logits gradients live at the first aten.add, on fake and on real CPU tensors alike;
-tests/estimate/test_chunked_head_backward.py compares the estimate with the measurement less that one tensor). No
-estimate moment counted these: the backward phase read 7-12% low there, and with optimizer_in_backward (the head
-steps only once its summed gradient reaches its AccumulateGrad node) that moment is the peak. 0 with a frozen head
+node (AccumulateGrad, or the autocast copy's _to_copy under AMP) in its InputBuffer (torch==2.13.0:torch/csrc/
+autograd/input_buffer.cpp, accumulate: in place, ``old_var.add_(var)``, only when can_accumulate_inplace: a plain
+dense tensor the buffer holds alone, with its storage). Each chunk's gradient is mm's weight gradient, a view
+(FunctionsManual.cpp:mm_mat2_backward returns ``grad.t().mm(mat1).t()`` for the column-major ``weight.t()``, then
+TBackward transposes it back); a view keeps its base, so the first sum is out of place and holds a third head-sized
+gradient beside the logits gradients of all but two chunks; the later sums go into that fresh sum in place. That is
+what a run without any dispatch mode allocates: torch.profiler's allocator events of real CPU tensors (LlamaForCausalLM,
+d_model 256, 2 x 128 tokens, vocab 8,192, 8 chunks, pure bf16 and bf16 autocast) peak within 2 KiB of --measure's
+tracker, which accounts the engine's sums as such a run makes them (llmspec.estimate._tracker). The estimate's
+default (``out_of_place=False``: the first sum in place, two head gradients) therefore reads one head gradient under
+that moment; it is kept because the published torchtune rows were fitted with it (counting the first sum out of place:
+in-sample within 10% 84% -> 85%, torchtune 79% -> 84%; opt-in-bwd -2.6% -> -0.5%, 8b-4090 -0.6% -> +4.0%; those rows
+run torch.compile, whose backward no CPU run here reproduces); tests/estimate/test_chunked_head_backward.py compares
+the estimate with the measurement less that one tensor. No estimate moment counted these before: the backward phase
+read 7-12% low there, and with optimizer_in_backward (the head steps only once its summed gradient reaches its
+AccumulateGrad node) that moment is the peak. 0 with a frozen head
 (LoRA / QLoRA), for the other losses, and under FSDP / ZeRO sharding (each rank's unsharded head gradient is
 reduce-scattered by hooks this moment was not measured with; the torchtune 70B row of
 benchmarks/published/runs.toml, FSDP over 8 ranks with CPU offload, read +31.7% with the out-of-place moment counted
@@ -42,8 +46,8 @@ def chunked_head_backward_bytes(arch: Architecture, tr: Training, tokens: float,
     data-parallel rank. The gradients are in the compute dtype (the mm's outputs: bf16 under AMP too,
     where the _to_copy node sums them before casting to fp32). Three moments, the largest taken: the first chunk's
     head backward (one weight gradient, every chunk's logits gradient), the second's (the first gradient waiting, the
-    second made, all but one chunk's logits gradients) and, with ``out_of_place`` (what --measure's dispatch mode
-    forces), the first sum's (three weight gradients, all but two chunks')."""
+    second made, all but one chunk's logits gradients) and, with ``out_of_place`` (what a run makes: the first
+    gradient is a view, module docstring), the first sum's (three weight gradients, all but two chunks')."""
     if tr.loss != "chunked" or tr.method in ("lora", "qlora") or sharded:
         return 0.0, 0.0
     c = loss_chunk_count(tr)

@@ -1,6 +1,7 @@
 """The chunked loss with a trained head (issue 9, gap b; llmspec.estimate.loss_backward): each chunk's head backward
 makes a vocab x d_model weight gradient, summed in the weight's input buffer beside the logits gradients of the
-chunks not yet run: in place on a GPU, out of place under --measure's dispatch mode (one head-sized tensor more). Real TOML specs through the real loader, measured on the real classes under
+chunks not yet run: the first sum out of place (the first chunk's gradient is a view), one head-sized tensor more than
+the estimate's default counts (llmspec.estimate.loss_backward). Real TOML specs through the real loader, measured on the real classes under
 FakeTensorMode (llmspec.estimate.measure), 8 chunks as torchtune's recipes."""
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def test_chunked_loss_head_backward_matches_the_real_class(load, preset, setup):
 
     spec = _spec(load, preset, *SETUPS[setup])
     est, meas = training_memory(spec), measure_training(spec)
-    # the measurement's dispatch mode sums out of place (loss_backward): its moment instead of the GPU's in-place one
+    # a run sums the first chunk's view out of place (loss_backward): that moment instead of the estimate's in-place one
     tokens = 2 * 128
     gpu = sum(chunked_head_backward_bytes(spec.arch, spec.training, tokens))
     measured_moment = sum(chunked_head_backward_bytes(spec.arch, spec.training, tokens, out_of_place=True))

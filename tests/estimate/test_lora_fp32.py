@@ -78,10 +78,12 @@ def test_checkpointing_keeps_the_heads_autocast_copy(load, preset, accumulation)
 
 
 @pytest.mark.eval
-@pytest.mark.parametrize("accumulation, extra", [(1, 2), (4, 3)])
+@pytest.mark.parametrize("accumulation, extra", [(1, 1), (4, 2)])
 def test_tied_gradient_sum_with_accumulation(load, accumulation, extra):
-    """At the end of backward a tied matrix's gradients are summed out of place; with accumulation the accumulated
-    gradient is one more vocab x d_model copy (the old code: 2 for both; blind case gemma-full-ckpt-accum -6.1%)."""
+    """At the end of backward a tied matrix's gradients are summed (in place under autocast: the head's comes from the
+    weight cast's backward); with accumulation the accumulated gradient is one more vocab x d_model copy (the old
+    code: 2 for both; blind case gemma-full-ckpt-accum -6.1%. Then 2 and 3, fitted to the tracker that counted every
+    sum out of place: moments.ends.tied_grad_sum_bytes)."""
     from llmspec.estimate.measure import measure_training
 
     text = reduced_spec("Gemma-7B", h=128, context=256).replace("vocab_size = 256\n", "vocab_size = 8192\n")

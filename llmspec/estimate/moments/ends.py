@@ -25,18 +25,28 @@ class Start(Moment):
 def tied_grad_sum_bytes(arch, tr: Training) -> float:
     """Extra bytes at the end of backward when a trained, tied embedding matrix receives its second gradient.
 
-    The tied matrix is used twice (token embedding and lm_head), so autograd's AccumulateGrad sums two full-size
-    gradients: the head's (under autocast cast back to the fp32 weight: the backward of aten._to_copy) is already in
-    ``.grad`` when ``aten.embedding_dense_backward`` produces the embedding's, and ``grad + new_grad`` is computed out
-    of place (torch/csrc/autograd/functions/accumulate_grad.h, accumulateGrad: in place only when nothing else holds
-    the old gradient). For that moment three vocab x d_model gradients are live where the estimate had one: 2 x vocab
-    x d_model x gradient bytes. The embedding's backward is the last op of backward, so every other gradient is live
-    too (measured on Gemma, Gemma 2, Falcon, OPT and OLMo under FakeTensorMode; benchmarks/memory_accuracy.md).
-    LoRA / QLoRA: the embedding is frozen (0). With gradient accumulation the accumulated gradient is one more
-    (measured: 3 extra on Gemma at 3 x 256k x 3072, the blind held-out case gemma-full-ckpt-accum)."""
+    The tied matrix is used twice (token embedding and lm_head), so two full-size gradients meet in its
+    AccumulateGrad node's InputBuffer: the head's arrives first and waits, and the engine sums the embedding's
+    (``aten.embedding_dense_backward``, the last op of backward: every other gradient is live too) into it. The sum
+    is in place when the waiting gradient is a plain tensor the buffer holds alone, else out of place
+    (torch==2.13.0:torch/csrc/autograd/input_buffer.cpp:accumulate, can_accumulate_inplace). Under autocast the
+    head's gradient comes through the weight's cast (the backward of aten._to_copy: a fresh fp32 tensor), so it is
+    summed in place: two vocab x d_model gradients live where the estimate had one, 1 x vocab x d_model x gradient
+    bytes. Without autocast (fp32, pure 16-bit) it is mm's weight gradient, a view (torch/csrc/autograd/FunctionsManual.cpp:
+    mm_mat2_backward returns ``grad.t().mm(mat1).t()`` for the column-major ``weight.t()``, read at an older pytorch
+    commit; on torch==2.13.0 the allocator of a real run with no mode shows that sum out of place:
+    tests/estimate/test_tracker_input_buffer.py), and TBackward transposes it back; a view keeps its base, so its storage has two owners and the sum is out of place:
+    three gradients, 2 x. With gradient accumulation the accumulated ``.grad`` is one more. Measured on Gemma and OPT
+    (FakeTensorMode, --measure's tracker accounting the engine's sums as a run without a dispatch mode makes them:
+    llmspec.estimate._tracker; tests/estimate/test_tracker_input_buffer.py checks that against the allocator of real
+    runs): bf16-mixed, bf16 and fp32, accumulation 1 and 2, each within 0.02 x vocab x d_model x gradient bytes. The
+    old tracker counted every sum out of place, and this term was fitted on it: 2 (3 with accumulation) under
+    autocast too, one vocab x d_model fp32 gradient high (Gemma, Gemma 2, Falcon, OPT and OLMo held-out family cases:
+    6-12% over the fixed measurement). LoRA / QLoRA: the embedding is frozen (0)."""
     if not arch.tie_embeddings or tr.method in ("lora", "qlora"):
         return 0.0
-    return (2.0 + (tr.gradient_accumulation > 1)) * arch.vocab_size * arch.d_model * P.grad_bytes(tr.precision)
+    summed = 1.0 if P.is_amp(tr.precision) else 2.0  # in place into the cast's fresh gradient / out of place to a view
+    return (summed + (tr.gradient_accumulation > 1)) * arch.vocab_size * arch.d_model * P.grad_bytes(tr.precision)
 
 
 @dataclass(frozen=True)
