@@ -99,7 +99,9 @@ KNOBBED = {"compile", "chunked_ce", "fused_linear_ce", "optimizer_fused", "optim
            # sequentially.py's root stage holding them
            "pipeline_root_stage", "tp_replicated_embeddings", "selective_ac_op",
            # inference.mask_buffer (torchao-generate: dense), inference.kv_cache_tokens (autoawq: its cache length)
-           "static_causal_mask", "awq_window_cache"}
+           "static_causal_mask", "awq_window_cache",
+           # inference.quant_kernel (+ act_order): AutoGPTQ's g_idx and kernel scratch (llmspec.estimate.gptq)
+           "gptq_kernel_buffers", "gptq_g_idx"}
 # `needs` entries whose knob the script sets itself (the frozen rows predate the knob and are not edited): the knobs
 # every row with that entry takes before its own `knobs`. selective_ac_op = torchtitan's activation_checkpoint.mode =
 # "selective", selective_ac_option = "op" (training.checkpoint_policy, added after blind set 3 was scored; the
@@ -115,6 +117,8 @@ NEEDS_KNOBS: dict[str, dict[str, Any]] = {
 # (huggingface/optimum-benchmark@b263af46:optimum_benchmark/backends/pytorch/config.py:PyTorchConfig: torch_dtype,
 # attn_implementation and cache_implementation default to None, i.e. transformers' own; torch_compile False).
 STACK_ENGINE = {"hf-generate": "hf"}
+# The AutoGPTQ kernel a row's cited table row names -> inference.quant_kernel
+GPTQ_KERNELS = {"exllamav2": "exllamav2", "exllama": "exllama", "autogptq-cuda-old": "cuda-old"}
 
 
 def engine_knobs(run: dict) -> dict[str, Any]:
@@ -123,8 +127,22 @@ def engine_knobs(run: dict) -> dict[str, Any]:
     linmask columns) or at a cache so short that the square mask does not count (in-sample rows: 216 tokens, 46 KB):
     mask_buffer = "none"; an AutoAWQ row with `awq_window_cache` passed its cache length (examples/benchmark.py at
     5c7e368: from_quantized(max_new_tokens=n), the rows' seq_len), not the context length that from_quantized uses
-    when none is passed (the autoawq engine's kv_cache_tokens default)."""
+    when none is passed (the autoawq engine's kv_cache_tokens default). An hf-generate row with `gptq_kernel_buffers`
+    names its AutoGPTQ kernel in its cited table row: inference.quant_kernel; one whose setup states transformers'
+    legacy tuple cache (optimum's rows: transformers 4.32-4.35): inference.kv_cache_growth = "whole"."""
     inf = run["spec"].get("inference", {})
+    if run["stack"] == "hf-generate":
+        knobs: dict[str, Any] = {}
+        # optimum's GPTQ benchmark rows name their AutoGPTQ kernel in the cited table row ("row gptq / exllamav2")
+        # and state act_order False (TheBloke/Llama-2-13B-chat-GPTQ main)
+        kernel = next((k for tag, k in GPTQ_KERNELS.items() if f"row gptq / {tag}," in run.get("cite", "")), None)
+        if kernel and "gptq_kernel_buffers" in run.get("needs", []):
+            knobs["inference.quant_kernel"] = kernel
+        # rows whose setup states transformers' legacy tuple cache (optimum's rows: transformers 4.32-4.35, before
+        # the Cache classes of 4.36): inference.kv_cache_growth = "whole" (llmspec.estimate.inference.cache_growth)
+        if "legacy tuple cache" in run.get("setup", ""):
+            knobs["inference.kv_cache_growth"] = "whole"
+        return knobs
     if run["stack"] == "torchao-generate" and "static_causal_mask" not in run.get("needs", []):
         return {"inference.mask_buffer": "none"}
     if run["stack"] == "autoawq" and "awq_window_cache" in run.get("needs", []) and inf.get("seq_len"):

@@ -30,7 +30,8 @@ knobs were filled from there. Per engine:
   (_torch/modules/logits_processor.py, LogitsProcessor.forward: logits.float()).
 
 int4 weights: one fp16 scale and a 4-bit zero point per weight_group_size weights (GPTQ/AWQ g128; torchao int4
-weight-only g64). Eager attention: its scores, fp32 softmax and dense mask are in the layer peak
+weight-only g64). An AutoGPTQ kernel (inference.quant_kernel) adds its g_idx and scratch buffers
+(llmspec.estimate.gptq). Eager attention: its scores, fp32 softmax and dense mask are in the layer peak
 (llmspec.estimate.inference.attention_peak).
 """
 
@@ -38,6 +39,7 @@ from __future__ import annotations
 
 import math
 
+from llmspec.estimate import gptq
 from llmspec.estimate.result import Concurrency, overhead
 from llmspec.spec.models import Inference, Spec
 from llmspec.spec.stacks import engine, large_gpu
@@ -80,6 +82,15 @@ def apply(spec: Spec, inf: Inference, parts: dict, *, capacity: int | None, laye
             and inf.weight_group_size != 128:
         parts["quant_scales"] *= 128 / inf.weight_group_size
         notes.append(f"int4 groups of {inf.weight_group_size} weights (one fp16 scale + 4-bit zero point each)")
+    if inf.quant_kernel != "none":
+        if inf.precision == "int4" and inf.quant_format == "int4-groups":
+            kernel = gptq.kernel_parts(spec.arch, inf.quant_kernel, inf.act_order, tp)
+            parts.update(kernel)
+            notes += gptq.notes(inf.quant_kernel, inf.act_order, kernel,
+                                gptq.prefill_transient(spec.arch, inf.quant_kernel, b * prompt, tp))
+        else:
+            notes.append(f"inference.quant_kernel = {inf.quant_kernel} applies to int4-groups (GPTQ) weights only "
+                         "(ignored)")
     if inf.attention == "eager":  # the scores are in layer_peak (llmspec.estimate.inference.attention_peak)
         notes.append("eager attention: one layer's n_heads x prompt^2 scores, their softmax (fp32 in most classes) and the dense "
                      "causal mask live in prefill")
