@@ -28,6 +28,9 @@ figure was compared with it). Each row names the counter its figure comes from, 
   frees is not modelled);
 - nvidia-smi: reserved + the CUDA context and workspaces (+ NCCL when distributed): the rest of overhead_bytes, so
   the figure is compared with what MEM001 judges (total_bytes, up to the 2 MiB rounding).
+A row whose `needs` say what its figure really is takes that counter instead (NEEDS_COUNTER): optimum's GPTQ benchmark
+rows (`nvml_external_memory`) print the allocated peak + nvidia-smi's peak - the reserved peak, i.e. the allocated
+peak + the CUDA context and workspaces with no fragmentation ("allocated+external").
 Before that rule every figure was compared with the allocated peak (`error_allocated` in each row keeps it). Excluded runs and runs from stacks without a preset (llmspec/data/stacks*.toml) are listed apart.
 
 The config-hub table in memory_accuracy.md (six LitGPT runs) gives a last column with the bitsandbytes those
@@ -101,7 +104,13 @@ KNOBBED = {"compile", "chunked_ce", "fused_linear_ce", "optimizer_fused", "optim
            # inference.mask_buffer (torchao-generate: dense), inference.kv_cache_tokens (autoawq: its cache length)
            "static_causal_mask", "awq_window_cache",
            # inference.quant_kernel (+ act_order): AutoGPTQ's g_idx and kernel scratch (llmspec.estimate.gptq)
-           "gptq_kernel_buffers", "gptq_g_idx"}
+           "gptq_kernel_buffers", "gptq_g_idx",
+           # inference.attention = "eager" (the autoawq rows set it): AutoAWQ 0.1.6's fused prefill attention
+           # (casper-hansen/AutoAWQ@5c7e368:awq/modules/fused/attn.py:QuantAttentionFused.forward, ``F.softmax(
+           # scores.float(), dim=-1).type_as(xq)`` beside the 16-bit scores) holds c + 4 + 4 B per score as the
+           # registry's "fp32" eager softmax (llmspec.estimate.inference.eager_score_bytes); AutoAWQ 0.2.9, the
+           # engine preset's release, has no such path (flash_attn_func / flash_attn_with_kvcache only)
+           "fp32_attention_softmax"}
 # `needs` entries whose knob the script sets itself (the frozen rows predate the knob and are not edited): the knobs
 # every row with that entry takes before its own `knobs`. selective_ac_op = torchtitan's activation_checkpoint.mode =
 # "selective", selective_ac_option = "op" (training.checkpoint_policy, added after blind set 3 was scored; the
@@ -112,6 +121,10 @@ NEEDS_KNOBS: dict[str, dict[str, Any]] = {
     # default, added after blind set 3 was scored)
     "static_causal_mask": {"inference.mask_buffer": "dense"},
 }
+# `needs` entries that say which counter a row's figure really is (the frozen rows predate the counter): optimum's GPTQ
+# benchmark prints the allocated peak + (nvidia-smi peak - reserved peak), i.e. no cached free blocks
+# (llmspec.estimate.counters, "allocated+external")
+NEEDS_COUNTER = {"nvml_external_memory": "allocated+external"}
 # Run stacks that are a serving engine under another name: HF generate (the HF docs' and optimum-benchmark's runs) is
 # the hf engine; optimum-benchmark's PyTorch backend adds no memory default of its own
 # (huggingface/optimum-benchmark@b263af46:optimum_benchmark/backends/pytorch/config.py:PyTorchConfig: torch_dtype,
@@ -245,7 +258,8 @@ def evaluate(run: dict, models: dict) -> dict:
         row["floor"] = floor
         return row
     est = inference_memory(spec) if row["mode"] == "inference" else training_memory(spec)
-    shown = counter_bytes(est, run["counter"])
+    counter = next((NEEDS_COUNTER[n] for n in row["needs"] if n in NEEDS_COUNTER), run["counter"])
+    shown = counter_bytes(est, counter)
     row.update(method=(spec.training.method if row["mode"] == "training" else "serve"),
                estimate=shown, allocated=est.per_gpu_bytes, measured_bytes=measured, error=shown / measured - 1,
                error_allocated=est.per_gpu_bytes / measured - 1,

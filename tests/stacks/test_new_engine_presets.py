@@ -187,3 +187,20 @@ def test_torchao_decode_expands_the_whole_cache_to_every_head(load):
     assert scales_q == 2 * 32 * 32 * 8190 * 2  # K and V x layers x heads x tokens x bf16 scale
     assert inference_memory(kvq).breakdown["kv_cache"] == 2 * 32 * 32 * 128 * 8190 + scales_q
     assert any("int8 KV cache scales" in n for n in notes)
+
+
+def test_optimum_rows_take_their_kernel_legacy_cache_and_counter():
+    """A frozen optimum row (built here, not read from a blind file) gets the AutoGPTQ kernel its cited table row
+    names, the legacy tuple cache its setup states, and the counter its benchmark_memory prints."""
+    bench = _bench()
+    row = {"stack": "hf-generate", "needs": ["gptq_kernel_buffers", "gptq_g_idx", "nvml_external_memory"],
+           "cite": "x: 'Generation benchmark results' table, 'Batch size = 4', row gptq / autogptq-cuda-old, 1 MB",
+           "setup": "model.generate(..., use_cache=True, the legacy tuple cache grown by torch.cat)",
+           "spec": {"inference": {"seq_len": 1024}}}
+    assert bench.engine_knobs(row) == {"inference.quant_kernel": "cuda-old", "inference.kv_cache_growth": "whole"}
+    v2 = {**row, "cite": "x: row gptq / exllamav2, 1 MB", "setup": "transformers 5"}
+    assert bench.engine_knobs(v2) == {"inference.quant_kernel": "exllamav2"}
+    v1 = {**row, "cite": "x: row gptq / exllama, 1 MB", "setup": ""}
+    assert bench.engine_knobs(v1) == {"inference.quant_kernel": "exllama"}
+    assert {"gptq_kernel_buffers", "gptq_g_idx", "fp32_attention_softmax"} <= bench.KNOBBED
+    assert bench.NEEDS_COUNTER == {"nvml_external_memory": "allocated+external"}
