@@ -411,7 +411,11 @@ def cache_growth(spec: Spec, kv: float, prompt: int, kv_len: int) -> tuple[float
     fragmentation as caches grow (each step frees blocks one token shorter than the next request; the caching
     allocator's reuse depends on the order of frees, which the estimate does not trace)."""
     inf = spec.inference or Inference()
-    if inf.kv_allocation != "dynamic" or kv_len - prompt < 2 or not kv:
+    if inf.kv_allocation != "dynamic":
+        ignored = "kv_cache_growth" in inf.model_fields_set
+        return 0.0, [f"inference.kv_cache_growth does not apply to a {inf.kv_allocation} KV cache (ignored)"] \
+            if ignored else []
+    if kv_len - prompt < 2 or not kv:
         return 0.0, []
     shrink = (kv_len - 2) / kv_len
     if (inf.kv_cache_growth or "layer") == "whole":

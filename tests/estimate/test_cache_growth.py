@@ -52,6 +52,9 @@ def test_static_and_paged_caches_have_no_growth_copy():
     for alloc in ("static", "paged"):
         s = spec(4, 64, 64, kv_allocation=alloc)
         assert cache_growth(s, 1e6, 64, 128) == (0.0, [])
+        told = spec(4, 64, 64, kv_allocation=alloc, kv_cache_growth="whole")
+        assert cache_growth(told, 1e6, 64, 128)[1] == [
+            f"inference.kv_cache_growth does not apply to a {alloc} KV cache (ignored)"]
 
 
 @pytest.mark.parametrize("batch,prompt,new", [(4, 64, 16), (2, 32, 40)])
