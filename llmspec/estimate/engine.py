@@ -14,7 +14,9 @@ knobs were filled from there. Per engine:
   whole cache to every head (and dequantises an int8 cache first): llmspec.estimate.inference.torchao_decode.
 * autoawq (static): the fused modules' fp16 WindowedCache of max_seq_len tokens per sequence, which from_quantized
   takes from max_position_embeddings when it is not passed (inference.kv_cache_tokens = "context_length");
-  flash-attention prefill; HF generate keeps the last position's logits.
+  flash-attention prefill; HF generate keeps the last position's logits; at load, fuse_layers copies every layer's
+  q, k and v into a fused packed weight while the unfused layers are still referenced (_awq_fusion_copy), a load
+  moment beside the weights and the cache.
 * vllm / tgi / trtllm (paged): the engine first runs a profile step of max_num_batched_tokens tokens, then gives
   every byte left under its memory fraction to a pool of KV blocks (vLLM Worker.determine_available_memory;
   TGI warmup), and schedules only the sequences whose blocks fit; the rest queue. So the verdict (``fits``) is
@@ -91,6 +93,7 @@ def apply(spec: Spec, inf: Inference, parts: dict, *, capacity: int | None, laye
         else:
             notes.append(f"inference.quant_kernel = {inf.quant_kernel} applies to int4-groups (GPTQ) weights only "
                          "(ignored)")
+    notes += _awq_fusion_copy(spec, inf, parts, tp)
     if inf.attention == "eager":  # the scores are in layer_peak (llmspec.estimate.inference.attention_peak)
         notes.append("eager attention: one layer's n_heads x prompt^2 scores, their softmax (fp32 in most classes) and the dense "
                      "causal mask live in prefill")
@@ -162,3 +165,38 @@ def _bitsandbytes_4bit(spec: Spec, inf: Inference, parts: dict, *, tp: int, head
     return [f"bitsandbytes {inf.quant_format}{' double-quantised' if inf.double_quant else ''}: absmax per 64 "
             f"weights{'; the head 4-bit too (Lightning), dequantised via fp16' if inf.quantize_head else ''}; "
             "one dequantised weight live per matmul"]
+
+
+# model types whose AutoAWQ fuser takes the checkpoint's fused q/k/v module as it is (no fuse_qkv copy), whether or not
+# the family registry knows them: autoawq==0.2.9:awq/models/mpt.py:MptFuser.fuse_transformer (module.attn.Wqkv),
+# awq/models/falcon.py:FalconFuser.fuse_transformer (qkv_layer=module.self_attention.query_key_value)
+AWQ_FUSED_QKV = frozenset({"mpt", "falcon"})
+
+
+def _awq_fusion_copy(spec: Spec, inf: Inference, parts: dict, tp: int) -> list[str]:
+    """AutoAWQ's fused-module load (from_quantized(fuse_layers=True)): autoawq==0.2.9:awq/models/llama.py:
+    LlamaFuser.fuse_transformer (the same at 5c7e368, AutoAWQ 0.1.6) loops over ``self.model.model.layers``, calls
+    awq/utils/fused_utils.py:fuse_qkv, which torch.cat's the q, k and v projections' qweight, qzeros and scales into a
+    new WQLinear, and builds each QuantAttentionFused (with its WindowedCache) in the same loop; the old layers stay
+    referenced by ``self.model.model`` (and LlamaFuser.llama_blocks) until ``self.model.model = LlamaLikeModel(...)``
+    after the loop. So at the end of the loop the weights, every layer's KV cache and a copy of every layer's q, k
+    and v (0.5 B per weight + 2.5 / group B of zero points and scales) are live: a load moment, set against the
+    prefill's activations (``awq_fusion_copy`` replaces them when larger). Families whose checkpoint already fuses
+    q, k and v (MPT's Wqkv, Falcon's query_key_value: MptFuser / FalconFuser use the module as it is) copy nothing."""
+    from llmspec.estimate.inference import fused_qkv
+    from llmspec.estimate.shapes import layout
+
+    if inf.backend != "autoawq" or inf.precision != "int4" or fused_qkv(spec.model.family) \
+            or spec.model.family in AWQ_FUSED_QKV:
+        return []
+    group = inf.weight_group_size or 128
+    qkv = sum(m.rows * m.cols * m.copies for m in layout(spec.arch).block_linears
+              if m.name in ("q_proj", "k_proj", "v_proj"))
+    copy = qkv * (0.5 + 2.5 / group) / tp
+    if copy <= parts.get("prefill_activations", 0.0):
+        return [f"AutoAWQ fuse_layers copies q, k and v into one packed weight ({copy / 2**30:.2f} GiB at load, "
+                "below the prefill's activations)"]
+    parts["prefill_activations"] = 0.0
+    parts["awq_fusion_copy"] = copy
+    return [f"AutoAWQ fuse_layers: every layer's q, k and v copied into fused packed weights while the unfused layers "
+            f"are still referenced ({copy / 2**30:.2f} GiB beside the weights and KV cache at load: the peak)"]

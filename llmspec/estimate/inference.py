@@ -365,6 +365,8 @@ def inference_memory(spec: Spec) -> MemoryEstimate:
                                              kv_len=s, kv_per_token=kv_bytes_per_token(spec) / kv_split, tp=tp,
                                              accelerator=acc, head_tp=head_tp)
     notes += engine_notes
+    if breakdown.get("awq_fusion_copy"):  # AutoAWQ's load moment (engine._awq_fusion_copy)
+        phase = "load"
     rounded = {k: int(round(v)) for k, v in breakdown.items() if v}
     per_gpu = sum(rounded.values())
     notes += attention_version_notes(arch, spec.model.family)  # version-dependent registry facts

@@ -204,3 +204,30 @@ def test_optimum_rows_take_their_kernel_legacy_cache_and_counter():
     assert bench.engine_knobs(v1) == {"inference.quant_kernel": "exllama"}
     assert {"gptq_kernel_buffers", "gptq_g_idx", "fp32_attention_softmax"} <= bench.KNOBBED
     assert bench.NEEDS_COUNTER == {"nvml_external_memory": "allocated+external"}
+
+
+def test_autoawq_fuse_layers_copies_q_k_v_at_load():
+    """autoawq==0.2.9:awq/models/llama.py:LlamaFuser.fuse_transformer + awq/utils/fused_utils.py:fuse_qkv: every
+    layer's q, k and v qweight (0.5 B per weight), qzeros (int32 (in / g, out / 8): 0.5 / g) and fp16 scales
+    (2 / g) are concatenated while the unfused layers are still referenced. Hand count for Llama-2-7B at g128."""
+    from llmspec.estimate import inference_memory
+    from llmspec.spec.models import Spec
+
+    arch = {"n_layers": 32, "d_model": 4096, "n_heads": 32, "ffn_dim": 11008, "vocab_size": 32000,
+            "context_length": 4096}
+
+    def est(family: str, prompt: int, batch: int = 1):
+        return inference_memory(Spec.model_validate({
+            "model": {"name": "x", "family": family, "architecture": arch},
+            "inference": {"backend": "autoawq", "precision": "int4", "weight_group_size": 128, "batch_size": batch,
+                          "seq_len": prompt, "prompt_tokens": prompt, "kv_cache_tokens": prompt}}))
+
+    qkv = 32 * 3 * 4096 * 4096
+    hand = qkv // 2 + 32 * 3 * (4096 // 128) * (4096 // 8) * 4 + 32 * 3 * (4096 // 128) * 4096 * 2
+    small = est("llama", 64)
+    assert small.breakdown["awq_fusion_copy"] == hand
+    assert small.peak_phase == "load" and "prefill_activations" not in small.breakdown
+    # a long prefill's activations exceed it: the copy is then not the peak
+    assert "awq_fusion_copy" not in est("llama", 4096, 8).breakdown
+    # MPT's fuser takes the checkpoint's Wqkv as it is: no copy
+    assert "awq_fusion_copy" not in est("mpt", 64).breakdown
