@@ -28,6 +28,9 @@ figure was compared with it). Each row names the counter its figure comes from, 
   frees is not modelled);
 - nvidia-smi: reserved + the CUDA context and workspaces (+ NCCL when distributed): the rest of overhead_bytes, so
   the figure is compared with what MEM001 judges (total_bytes, up to the 2 MiB rounding).
+A row whose `needs` say what its figure really is takes that counter instead (NEEDS_COUNTER): optimum's GPTQ benchmark
+rows (`nvml_external_memory`) print the allocated peak + nvidia-smi's peak - the reserved peak, i.e. the allocated
+peak + the CUDA context and workspaces with no fragmentation ("allocated+external").
 Before that rule every figure was compared with the allocated peak (`error_allocated` in each row keeps it). Excluded runs and runs from stacks without a preset (llmspec/data/stacks*.toml) are listed apart.
 
 The config-hub table in memory_accuracy.md (six LitGPT runs) gives a last column with the bitsandbytes those
@@ -100,7 +103,15 @@ KNOBBED = {"compile", "chunked_ce", "fused_linear_ce", "optimizer_fused", "optim
            # sequentially.py's root stage holding them
            "pipeline_root_stage", "tp_replicated_embeddings", "selective_ac_op",
            # inference.mask_buffer (torchao-generate: dense), inference.kv_cache_tokens (autoawq: its cache length)
-           "static_causal_mask", "awq_window_cache"}
+           "static_causal_mask", "awq_window_cache",
+           # inference.quant_kernel (+ act_order): AutoGPTQ's g_idx and kernel scratch (llmspec.estimate.gptq)
+           "gptq_kernel_buffers", "gptq_g_idx",
+           # inference.attention = "eager" (the autoawq rows set it): AutoAWQ 0.1.6's fused prefill attention
+           # (casper-hansen/AutoAWQ@5c7e368:awq/modules/fused/attn.py:QuantAttentionFused.forward, ``F.softmax(
+           # scores.float(), dim=-1).type_as(xq)`` beside the 16-bit scores) holds c + 4 + 4 B per score as the
+           # registry's "fp32" eager softmax (llmspec.estimate.inference.eager_score_bytes); AutoAWQ 0.2.9, the
+           # engine preset's release, has no such path (flash_attn_func / flash_attn_with_kvcache only)
+           "fp32_attention_softmax"}
 # `needs` entries whose knob the script sets itself (the frozen rows predate the knob and are not edited): the knobs
 # every row with that entry takes before its own `knobs`. selective_ac_op = torchtitan's activation_checkpoint.mode =
 # "selective", selective_ac_option = "op" (training.checkpoint_policy, added after blind set 3 was scored; the
@@ -111,11 +122,17 @@ NEEDS_KNOBS: dict[str, dict[str, Any]] = {
     # default, added after blind set 3 was scored)
     "static_causal_mask": {"inference.mask_buffer": "dense"},
 }
+# `needs` entries that say which counter a row's figure really is (the frozen rows predate the counter): optimum's GPTQ
+# benchmark prints the allocated peak + (nvidia-smi peak - reserved peak), i.e. no cached free blocks
+# (llmspec.estimate.counters, "allocated+external")
+NEEDS_COUNTER = {"nvml_external_memory": "allocated+external"}
 # Run stacks that are a serving engine under another name: HF generate (the HF docs' and optimum-benchmark's runs) is
 # the hf engine; optimum-benchmark's PyTorch backend adds no memory default of its own
 # (huggingface/optimum-benchmark@b263af46:optimum_benchmark/backends/pytorch/config.py:PyTorchConfig: torch_dtype,
 # attn_implementation and cache_implementation default to None, i.e. transformers' own; torch_compile False).
 STACK_ENGINE = {"hf-generate": "hf"}
+# The AutoGPTQ kernel a row's cited table row names -> inference.quant_kernel
+GPTQ_KERNELS = {"exllamav2": "exllamav2", "exllama": "exllama", "autogptq-cuda-old": "cuda-old"}
 
 
 def engine_knobs(run: dict) -> dict[str, Any]:
@@ -124,8 +141,22 @@ def engine_knobs(run: dict) -> dict[str, Any]:
     linmask columns) or at a cache so short that the square mask does not count (in-sample rows: 216 tokens, 46 KB):
     mask_buffer = "none"; an AutoAWQ row with `awq_window_cache` passed its cache length (examples/benchmark.py at
     5c7e368: from_quantized(max_new_tokens=n), the rows' seq_len), not the context length that from_quantized uses
-    when none is passed (the autoawq engine's kv_cache_tokens default)."""
+    when none is passed (the autoawq engine's kv_cache_tokens default). An hf-generate row with `gptq_kernel_buffers`
+    names its AutoGPTQ kernel in its cited table row: inference.quant_kernel; one whose setup states transformers'
+    legacy tuple cache (optimum's rows: transformers 4.32-4.35): inference.kv_cache_growth = "whole"."""
     inf = run["spec"].get("inference", {})
+    if run["stack"] == "hf-generate":
+        knobs: dict[str, Any] = {}
+        # optimum's GPTQ benchmark rows name their AutoGPTQ kernel in the cited table row ("row gptq / exllamav2")
+        # and state act_order False (TheBloke/Llama-2-13B-chat-GPTQ main)
+        kernel = next((k for tag, k in GPTQ_KERNELS.items() if f"row gptq / {tag}," in run.get("cite", "")), None)
+        if kernel and "gptq_kernel_buffers" in run.get("needs", []):
+            knobs["inference.quant_kernel"] = kernel
+        # rows whose setup states transformers' legacy tuple cache (optimum's rows: transformers 4.32-4.35, before
+        # the Cache classes of 4.36): inference.kv_cache_growth = "whole" (llmspec.estimate.inference.cache_growth)
+        if "legacy tuple cache" in run.get("setup", ""):
+            knobs["inference.kv_cache_growth"] = "whole"
+        return knobs
     if run["stack"] == "torchao-generate" and "static_causal_mask" not in run.get("needs", []):
         return {"inference.mask_buffer": "none"}
     if run["stack"] == "autoawq" and "awq_window_cache" in run.get("needs", []) and inf.get("seq_len"):
@@ -228,7 +259,8 @@ def evaluate(run: dict, models: dict) -> dict:
         row["floor"] = floor
         return row
     est = inference_memory(spec) if row["mode"] == "inference" else training_memory(spec)
-    shown = counter_bytes(est, run["counter"])
+    counter = next((NEEDS_COUNTER[n] for n in row["needs"] if n in NEEDS_COUNTER), run["counter"])
+    shown = counter_bytes(est, counter)
     row.update(method=(spec.training.method if row["mode"] == "training" else "serve"),
                estimate=shown, allocated=est.per_gpu_bytes, measured_bytes=measured, error=shown / measured - 1,
                error_allocated=est.per_gpu_bytes / measured - 1,

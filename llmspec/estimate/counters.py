@@ -33,6 +33,14 @@ A published figure is read from one of four counters, and they measure different
   allocates with its own cudaMalloc (bitsandbytes paged states, custom kernels' workspaces), CUDA graph pools
   beyond what the estimate counts, and the driver's own reservation that device-wide NVML figures include.
 
+* ``allocated+external``: the allocated peak plus the memory outside torch's allocator (the CUDA context and
+  workspaces, NCCL), without the allocator's cached free blocks: optimum's GPTQ benchmark prints
+  ``peak_allocated_torch_mb + (peak_nvml_mb - peak_reserved_torch_mb)``, from ``memory_stats()``'s
+  allocated_bytes.all.peak and reserved_bytes.all.peak and nvidia-smi's memory.used polled every 0.1 s
+  (huggingface/optimum@043bbe2f:tests/benchmark/benchmark_gptq.py:benchmark_memory, tests/benchmark/memory_tracker.py:
+  PeakMemoryMeasureProcess.run), so its figures hold no cached free blocks: per_gpu_bytes + the overhead parts other
+  than fragmentation.
+
 ``counter_bytes`` is what benchmarks/published_memory.py compares each run's figure with.
 """
 
@@ -48,7 +56,7 @@ K_LARGE_BUFFER = 20 << 20
 K_MIN_LARGE_ALLOC = 10 << 20
 K_ROUND_LARGE = 2 << 20
 
-COUNTERS = ("allocated", "active", "reserved", "nvidia-smi", "unstated")
+COUNTERS = ("allocated", "active", "reserved", "nvidia-smi", "allocated+external", "unstated")
 
 
 def round_size(size: int) -> int:
@@ -80,6 +88,9 @@ def counter_bytes(est: MemoryEstimate, counter: str) -> int:
         return est.per_gpu_bytes
     parts = est.overhead_parts
     fragmentation = parts.get("fragmentation", 0)
+    if counter == "allocated+external":
+        return est.per_gpu_bytes + (sum(v for k, v in parts.items() if k != "fragmentation") if parts
+                                    else est.overhead_bytes)
     reserved = segment_floor(est.per_gpu_bytes) + fragmentation
     if counter == "reserved":
         return reserved

@@ -14,7 +14,9 @@ knobs were filled from there. Per engine:
   whole cache to every head (and dequantises an int8 cache first): llmspec.estimate.inference.torchao_decode.
 * autoawq (static): the fused modules' fp16 WindowedCache of max_seq_len tokens per sequence, which from_quantized
   takes from max_position_embeddings when it is not passed (inference.kv_cache_tokens = "context_length");
-  flash-attention prefill; HF generate keeps the last position's logits.
+  flash-attention prefill; HF generate keeps the last position's logits; at load, fuse_layers copies every layer's
+  q, k and v into a fused packed weight while the unfused layers are still referenced (_awq_fusion_copy), a load
+  moment beside the weights and the cache.
 * vllm / tgi / trtllm (paged): the engine first runs a profile step of max_num_batched_tokens tokens, then gives
   every byte left under its memory fraction to a pool of KV blocks (vLLM Worker.determine_available_memory;
   TGI warmup), and schedules only the sequences whose blocks fit; the rest queue. So the verdict (``fits``) is
@@ -30,7 +32,8 @@ knobs were filled from there. Per engine:
   (_torch/modules/logits_processor.py, LogitsProcessor.forward: logits.float()).
 
 int4 weights: one fp16 scale and a 4-bit zero point per weight_group_size weights (GPTQ/AWQ g128; torchao int4
-weight-only g64). Eager attention: its scores, fp32 softmax and dense mask are in the layer peak
+weight-only g64). An AutoGPTQ kernel (inference.quant_kernel) adds its g_idx and scratch buffers
+(llmspec.estimate.gptq). Eager attention: its scores, fp32 softmax and dense mask are in the layer peak
 (llmspec.estimate.inference.attention_peak).
 """
 
@@ -38,6 +41,7 @@ from __future__ import annotations
 
 import math
 
+from llmspec.estimate import gptq
 from llmspec.estimate.result import Concurrency, overhead
 from llmspec.spec.models import Inference, Spec
 from llmspec.spec.stacks import engine, large_gpu
@@ -80,6 +84,16 @@ def apply(spec: Spec, inf: Inference, parts: dict, *, capacity: int | None, laye
             and inf.weight_group_size != 128:
         parts["quant_scales"] *= 128 / inf.weight_group_size
         notes.append(f"int4 groups of {inf.weight_group_size} weights (one fp16 scale + 4-bit zero point each)")
+    if inf.quant_kernel != "none":
+        if inf.precision == "int4" and inf.quant_format == "int4-groups":
+            kernel = gptq.kernel_parts(spec.arch, inf.quant_kernel, inf.act_order, tp)
+            parts.update(kernel)
+            notes += gptq.notes(inf.quant_kernel, inf.act_order, kernel,
+                                gptq.prefill_transient(spec.arch, inf.quant_kernel, b * prompt, tp))
+        else:
+            notes.append(f"inference.quant_kernel = {inf.quant_kernel} applies to int4-groups (GPTQ) weights only "
+                         "(ignored)")
+    notes += _awq_fusion_copy(spec, inf, parts, tp)
     if inf.attention == "eager":  # the scores are in layer_peak (llmspec.estimate.inference.attention_peak)
         notes.append("eager attention: one layer's n_heads x prompt^2 scores, their softmax (fp32 in most classes) and the dense "
                      "causal mask live in prefill")
@@ -178,3 +192,38 @@ def _litgpt_caches(spec: Spec, parts: dict, *, prompt: int, kv_len: int) -> list
     return [f"LitGPT's causal mask cache ({kv_len} x {kv_len} bool, {kv_len * kv_len / 2**20:.1f} MiB)"
             + (f" and rope cache (cos, sin: {rope / 2**20:.1f} MiB)" if rope else "")
             + f", preallocated with the KV cache; the prefill's {prompt} mask rows are a copy"]
+
+
+# model types whose AutoAWQ fuser takes the checkpoint's fused q/k/v module as it is (no fuse_qkv copy), whether or not
+# the family registry knows them: autoawq==0.2.9:awq/models/mpt.py:MptFuser.fuse_transformer (module.attn.Wqkv),
+# awq/models/falcon.py:FalconFuser.fuse_transformer (qkv_layer=module.self_attention.query_key_value)
+AWQ_FUSED_QKV = frozenset({"mpt", "falcon"})
+
+
+def _awq_fusion_copy(spec: Spec, inf: Inference, parts: dict, tp: int) -> list[str]:
+    """AutoAWQ's fused-module load (from_quantized(fuse_layers=True)): autoawq==0.2.9:awq/models/llama.py:
+    LlamaFuser.fuse_transformer (the same at 5c7e368, AutoAWQ 0.1.6) loops over ``self.model.model.layers``, calls
+    awq/utils/fused_utils.py:fuse_qkv, which torch.cat's the q, k and v projections' qweight, qzeros and scales into a
+    new WQLinear, and builds each QuantAttentionFused (with its WindowedCache) in the same loop; the old layers stay
+    referenced by ``self.model.model`` (and LlamaFuser.llama_blocks) until ``self.model.model = LlamaLikeModel(...)``
+    after the loop. So at the end of the loop the weights, every layer's KV cache and a copy of every layer's q, k
+    and v (0.5 B per weight + 2.5 / group B of zero points and scales) are live: a load moment, set against the
+    prefill's activations (``awq_fusion_copy`` replaces them when larger). Families whose checkpoint already fuses
+    q, k and v (MPT's Wqkv, Falcon's query_key_value: MptFuser / FalconFuser use the module as it is) copy nothing."""
+    from llmspec.estimate.inference import fused_qkv
+    from llmspec.estimate.shapes import layout
+
+    if inf.backend != "autoawq" or inf.precision != "int4" or fused_qkv(spec.model.family) \
+            or spec.model.family in AWQ_FUSED_QKV:
+        return []
+    group = inf.weight_group_size or 128
+    qkv = sum(m.rows * m.cols * m.copies for m in layout(spec.arch).block_linears
+              if m.name in ("q_proj", "k_proj", "v_proj"))
+    copy = qkv * (0.5 + 2.5 / group) / tp
+    if copy <= parts.get("prefill_activations", 0.0):
+        return [f"AutoAWQ fuse_layers copies q, k and v into one packed weight ({copy / 2**30:.2f} GiB at load, "
+                "below the prefill's activations)"]
+    parts["prefill_activations"] = 0.0
+    parts["awq_fusion_copy"] = copy
+    return [f"AutoAWQ fuse_layers: every layer's q, k and v copied into fused packed weights while the unfused layers "
+            f"are still referenced ({copy / 2**30:.2f} GiB beside the weights and KV cache at load: the peak)"]

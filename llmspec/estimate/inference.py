@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from llmspec.estimate import activations as A
 from llmspec.estimate import engine as E
+from llmspec.estimate import gptq
 from llmspec.estimate import precision as P
 from llmspec.estimate.hfversion import attention_version_notes, kv_cache_heads, kv_cache_notes
 from llmspec.estimate.mask import kv_tokens, prefill_mask
@@ -334,7 +335,14 @@ def inference_memory(spec: Spec) -> MemoryEstimate:
         decode, kv_scales, torchao_notes = torchao_decode(spec, s, b, c, tp)
         acts, kv = max(acts, decode), kv + kv_scales
         notes += torchao_notes
-    breakdown = {"weights": weights / tp, "quant_scales": scales / tp, "kv_cache": kv, "prefill_activations": acts}
+    if inf.precision == "int4" and inf.quant_format == "int4-groups":  # cuda-old's dequantised weight (gptq.py)
+        acts += gptq.prefill_transient(arch, inf.quant_kernel, b * p, tp)
+    growth, growth_notes = cache_growth(spec, kv, p, s)
+    notes += growth_notes
+    phase = "decode" if growth > acts else "prefill"
+    breakdown = {"weights": weights / tp, "quant_scales": scales / tp, "kv_cache": kv,
+                 "prefill_activations": acts if phase == "prefill" else 0.0, "kv_growth_copy": growth if
+                 phase == "decode" else 0.0}
     if inf.mask_buffer == "dense" and inf.kv_allocation == "static":
         # torchao generate.py / gpt-fast: Transformer.setup_caches keeps torch.tril(torch.ones(L, L, dtype=torch.bool))
         # for the cache length L rounded up to a multiple of 8 (find_multiple), on every GPU
@@ -357,6 +365,8 @@ def inference_memory(spec: Spec) -> MemoryEstimate:
                                              kv_len=s, kv_per_token=kv_bytes_per_token(spec) / kv_split, tp=tp,
                                              accelerator=acc, head_tp=head_tp)
     notes += engine_notes
+    if breakdown.get("awq_fusion_copy"):  # AutoAWQ's load moment (engine._awq_fusion_copy)
+        phase = "load"
     rounded = {k: int(round(v)) for k, v in breakdown.items() if v}
     per_gpu = sum(rounded.values())
     notes += attention_version_notes(arch, spec.model.family)  # version-dependent registry facts
@@ -373,12 +383,50 @@ def inference_memory(spec: Spec) -> MemoryEstimate:
         concurrency=concurrency,
         capacity_bytes=cap,
         breakdown=rounded,
-        peak_phase="prefill",
-        phases={"prefill": per_gpu},
+        peak_phase=phase,
+        phases={phase: per_gpu},
         assumptions=notes + cap_notes,
         accelerator=acc,
         accelerator_note=accelerator_note(spec),
     )
+
+
+def cache_growth(spec: Spec, kv: float, prompt: int, kv_len: int) -> tuple[float, list[str]]:
+    """A dynamic cache's transient at the last decode step, beside the whole cache (``kv``, per GPU, at ``kv_len``
+    tokens): (bytes, notes); 0 for static and paged caches, and without a decode step. generate takes the first new
+    token from the prefill's logits and never feeds the last one back, so N new tokens run N - 1 decode forwards
+    (none for N = 1) and the last grows the cache from kv_len - 2 to kv_len - 1 tokens: the old tensors hold
+    (kv_len - 2) / kv_len of the cache's bytes as counted here.
+
+    * layer (inference.kv_cache_growth; the hf engine's default): transformers==5.24.0:src/transformers/cache_utils.py:
+      DynamicLayer.update rebinds ``self.keys = torch.cat([self.keys, key_states], dim=-2)``, then the values: the
+      layer's old K (or V) is live beside its grown copy, one of 2 x n_layers equal tensors:
+      kv / (2 n_layers) x (kv_len - 2) / kv_len. Measured on LlamaForCausalLM decode steps under FakeTensorMode
+      (tests/estimate/test_cache_growth.py).
+    * whole: the legacy tuple cache (transformers==4.35.0:src/transformers/models/llama/modeling_llama.py:
+      LlamaAttention.forward ``key_states = torch.cat([past_key_value[0], key_states], dim=2)``, returned as the
+      layer's new ``past_key_value``; LlamaModel.forward collects them in ``next_decoder_cache``;
+      generation/utils.py:GenerationMixin.greedy_search keeps the previous step's tuple in ``model_kwargs`` and
+      ``model_inputs`` until ``_update_model_kwargs_for_generation`` after the forward): at the end of the last step's
+      forward every layer's old cache is live beside the new one: kv x (kv_len - 2) / kv_len.
+    The decode step's own activations (one token per sequence) are not counted. Not modelled: the reserved pool's
+    fragmentation as caches grow (each step frees blocks one token shorter than the next request; the caching
+    allocator's reuse depends on the order of frees, which the estimate does not trace)."""
+    inf = spec.inference or Inference()
+    if inf.kv_allocation != "dynamic":
+        ignored = "kv_cache_growth" in inf.model_fields_set
+        return 0.0, [f"inference.kv_cache_growth does not apply to a {inf.kv_allocation} KV cache (ignored)"] \
+            if ignored else []
+    if kv_len - prompt < 2 or not kv:
+        return 0.0, []
+    shrink = (kv_len - 2) / kv_len
+    if (inf.kv_cache_growth or "layer") == "whole":
+        return kv * shrink, [f"dynamic cache grown by torch.cat as a legacy tuple (inference.kv_cache_growth = "
+                             f"whole): the last decode step holds the old and the new cache of every layer, "
+                             f"{kv * shrink / 2**30:.2f} GiB beside the cache"]
+    copy = kv / (2 * spec.arch.n_layers) * shrink
+    return copy, [f"dynamic cache grown by torch.cat per layer (inference.kv_cache_growth = layer): one layer's old K "
+                  f"or V ({copy / 2**30:.3f} GiB) beside its grown copy at the last decode step"]
 
 
 def torchao_decode(spec: Spec, kv_len: int, batch: int, c: int, tp: int) -> tuple[float, float, list[str]]:

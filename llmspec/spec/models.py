@@ -517,6 +517,23 @@ class Inference(Strict):
     (kv_cache_tokens x kv_cache_tokens) matrix (torchao generate.py's setup_caches without --linear_causal_mask),
     none = masks built per forward only (counted in the prefill, llmspec.estimate.mask). Unset: the engine's, else
     none."""
+    kv_cache_growth: Literal["layer", "whole"] | None = None
+    """Dynamic HF caches: what a decode step holds while it grows the cache by one token. layer = the layer's old K
+    (or V) beside its concatenated copy (transformers 5.24 DynamicLayer.update rebinds each tensor to a torch.cat, so
+    the old one is freed at once); whole = the old and the new cache of every layer at the end of the step's forward
+    (the legacy tuple cache of transformers <= 4.35: each attention returns torch.cat([past, new]) while generate
+    still holds the previous step's tuple). Unset: the engine's (hf: layer), else layer. Ignored by static and paged
+    caches."""
+    quant_kernel: Literal["none", "exllama", "exllamav2", "cuda-old", "triton"] = "none"
+    """int4-groups weights run by an AutoGPTQ kernel (AutoGPTQ 0.5.0's QuantLinear, as optimum and transformers'
+    GPTQ integration load it): each quantised linear keeps its int32 g_idx (4 B per input feature); exllama a
+    persistent fp16 temp_dq of the largest linear (and, with act_order, a temp_state of 2048 x its largest
+    dimension); exllamav2 one fp16 scratch of the largest linear's dequantised weight plus an output buffer of 2048 x
+    8 rows; cuda-old dequantises each weight (5 B per weight at its peak) in a prefill of at least 128 tokens;
+    triton nothing more. none = no kernel named: only the packed weights, scales and zero points."""
+    act_order: bool = False
+    """GPTQ checkpoints quantised with desc_act (act-order): exllama keeps a temp_state of 2048 x the largest
+    dimension; exllamav2 a q_perm and q_invperm (int16 per input feature) per linear."""
     shard_embeddings: bool | None = None
     """Under tensor or pipeline parallelism, whether the token embedding and the output head are split over the
     GPUs like the blocks (unset: the engine's, else true) or kept whole on one GPU: LitGPT's tp.py replicates them on

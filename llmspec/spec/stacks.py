@@ -166,7 +166,7 @@ def stack(name: str) -> Stack:
 # --- serving engines (llmspec/data/engines.toml): inference.backend's defaults -------------------------------
 ENGINE_KNOBS = ("kv_allocation", "logits", "attention", "gpu_memory_utilization", "max_num_seqs",
                 "max_num_batched_tokens", "block_size", "cuda_graph_memory", "tie_embeddings", "shard_embeddings",
-                "kv_cache_tokens", "mask_buffer")
+                "kv_cache_tokens", "mask_buffer", "kv_cache_growth")
 
 
 @cache

@@ -66,3 +66,14 @@ def test_nvidia_smi_is_the_verdicts_total_up_to_segment_rounding(load, mode):
     assert sum(est.overhead_parts.values()) == est.overhead_bytes
     assert est.total_bytes <= counter_bytes(est, "nvidia-smi") < est.total_bytes + 2 * MiB
     assert est.per_gpu_bytes < counter_bytes(est, "reserved") < counter_bytes(est, "nvidia-smi")
+
+
+def test_allocated_plus_external_leaves_out_the_cached_free_blocks(load):
+    """optimum's GPTQ benchmark (huggingface/optimum@043bbe2f:tests/benchmark/benchmark_gptq.py:benchmark_memory):
+    allocated_bytes.all.peak + (nvidia-smi peak - reserved_bytes.all.peak): the allocated peak + the context and
+    workspaces, no fragmentation."""
+    est = inference_memory(load(LLAMA2_7B))
+    parts = est.overhead_parts
+    assert counter_bytes(est, "allocated+external") == est.per_gpu_bytes + parts["cuda_context"] + parts["workspaces"]
+    assert counter_bytes(est, "nvidia-smi") - counter_bytes(est, "allocated+external") == (
+        segment_floor(est.per_gpu_bytes) - est.per_gpu_bytes + parts["fragmentation"])

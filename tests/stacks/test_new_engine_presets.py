@@ -187,3 +187,47 @@ def test_torchao_decode_expands_the_whole_cache_to_every_head(load):
     assert scales_q == 2 * 32 * 32 * 8190 * 2  # K and V x layers x heads x tokens x bf16 scale
     assert inference_memory(kvq).breakdown["kv_cache"] == 2 * 32 * 32 * 128 * 8190 + scales_q
     assert any("int8 KV cache scales" in n for n in notes)
+
+
+def test_optimum_rows_take_their_kernel_legacy_cache_and_counter():
+    """A frozen optimum row (built here, not read from a blind file) gets the AutoGPTQ kernel its cited table row
+    names, the legacy tuple cache its setup states, and the counter its benchmark_memory prints."""
+    bench = _bench()
+    row = {"stack": "hf-generate", "needs": ["gptq_kernel_buffers", "gptq_g_idx", "nvml_external_memory"],
+           "cite": "x: 'Generation benchmark results' table, 'Batch size = 4', row gptq / autogptq-cuda-old, 1 MB",
+           "setup": "model.generate(..., use_cache=True, the legacy tuple cache grown by torch.cat)",
+           "spec": {"inference": {"seq_len": 1024}}}
+    assert bench.engine_knobs(row) == {"inference.quant_kernel": "cuda-old", "inference.kv_cache_growth": "whole"}
+    v2 = {**row, "cite": "x: row gptq / exllamav2, 1 MB", "setup": "transformers 5"}
+    assert bench.engine_knobs(v2) == {"inference.quant_kernel": "exllamav2"}
+    v1 = {**row, "cite": "x: row gptq / exllama, 1 MB", "setup": ""}
+    assert bench.engine_knobs(v1) == {"inference.quant_kernel": "exllama"}
+    assert {"gptq_kernel_buffers", "gptq_g_idx", "fp32_attention_softmax"} <= bench.KNOBBED
+    assert bench.NEEDS_COUNTER == {"nvml_external_memory": "allocated+external"}
+
+
+def test_autoawq_fuse_layers_copies_q_k_v_at_load():
+    """autoawq==0.2.9:awq/models/llama.py:LlamaFuser.fuse_transformer + awq/utils/fused_utils.py:fuse_qkv: every
+    layer's q, k and v qweight (0.5 B per weight), qzeros (int32 (in / g, out / 8): 0.5 / g) and fp16 scales
+    (2 / g) are concatenated while the unfused layers are still referenced. Hand count for Llama-2-7B at g128."""
+    from llmspec.estimate import inference_memory
+    from llmspec.spec.models import Spec
+
+    arch = {"n_layers": 32, "d_model": 4096, "n_heads": 32, "ffn_dim": 11008, "vocab_size": 32000,
+            "context_length": 4096}
+
+    def est(family: str, prompt: int, batch: int = 1):
+        return inference_memory(Spec.model_validate({
+            "model": {"name": "x", "family": family, "architecture": arch},
+            "inference": {"backend": "autoawq", "precision": "int4", "weight_group_size": 128, "batch_size": batch,
+                          "seq_len": prompt, "prompt_tokens": prompt, "kv_cache_tokens": prompt}}))
+
+    qkv = 32 * 3 * 4096 * 4096
+    hand = qkv // 2 + 32 * 3 * (4096 // 128) * (4096 // 8) * 4 + 32 * 3 * (4096 // 128) * 4096 * 2
+    small = est("llama", 64)
+    assert small.breakdown["awq_fusion_copy"] == hand
+    assert small.peak_phase == "load" and "prefill_activations" not in small.breakdown
+    # a long prefill's activations exceed it: the copy is then not the peak
+    assert "awq_fusion_copy" not in est("llama", 4096, 8).breakdown
+    # MPT's fuser takes the checkpoint's Wqkv as it is: no copy
+    assert "awq_fusion_copy" not in est("mpt", 64).breakdown
