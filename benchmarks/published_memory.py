@@ -124,8 +124,14 @@ def engine_knobs(run: dict) -> dict[str, Any]:
     linmask columns) or at a cache so short that the square mask does not count (in-sample rows: 216 tokens, 46 KB):
     mask_buffer = "none"; an AutoAWQ row with `awq_window_cache` passed its cache length (examples/benchmark.py at
     5c7e368: from_quantized(max_new_tokens=n), the rows' seq_len), not the context length that from_quantized uses
-    when none is passed (the autoawq engine's kv_cache_tokens default)."""
+    when none is passed (the autoawq engine's kv_cache_tokens default). A torchtitan row (blind set 3, written before
+    the torchtitan preset) that checkpoints without `selective_ac_op` ran activation_checkpoint.mode = "full" (its
+    setup: "full activation checkpointing"; train_configs/llama3_70b.toml and llama3_405b.toml): checkpoint_policy =
+    "full", not the preset's JobConfig default (selective, every 2nd block)."""
     inf = run["spec"].get("inference", {})
+    tr = run["spec"].get("training", {})
+    if run["stack"] == "torchtitan" and tr.get("activation_checkpointing") and "selective_ac_op" not in run.get("needs", []):
+        return {"training.checkpoint_policy": "full"}
     if run["stack"] == "torchao-generate" and "static_causal_mask" not in run.get("needs", []):
         return {"inference.mask_buffer": "none"}
     if run["stack"] == "autoawq" and "awq_window_cache" in run.get("needs", []) and inf.get("seq_len"):
@@ -166,7 +172,7 @@ def build_spec(run: dict, models: dict):
     if "inference" in spec and engine in engine_names() and spec["inference"].get("backend", "hf") == "hf":
         spec["inference"]["backend"] = engine
     knobs = {k: v for need in run.get("needs", []) for k, v in NEEDS_KNOBS.get(need, {}).items()}
-    if "inference" in spec and spec["inference"].get("backend") in engine_names():
+    if ("inference" in spec and spec["inference"].get("backend") in engine_names()) or run["stack"] == "torchtitan":
         knobs.update(engine_knobs(run))
     for key, value in {**knobs, **run.get("knobs", {})}.items():
         *path, last = key.split(".")

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from llmspec.lint.rule import Rule
-from llmspec.spec.stacks import KNOBS, Support, engine_supports, stack
+from llmspec.spec.stacks import KNOBS, SUPPORT_KNOBS, Support, engine_supports, stack
 
 
 class KnobContradictsStack(Rule):
@@ -66,7 +66,7 @@ class KnobContradictsStack(Rule):
                 return None if target is None else getattr(target, field)
 
             for knob, support in stack(tr.stack).supports.items():
-                table, field = KNOBS[knob]
+                table, field = SUPPORT_KNOBS[knob]
                 target = tr if table == "training" else tr.lora
                 # a stack default is checked too where the method rules it out: the stack refuses its own default
                 # for that method (LitGPT quantises under no mixed precision, bf16-mixed being its default)
