@@ -143,8 +143,14 @@ def engine_knobs(run: dict) -> dict[str, Any]:
     5c7e368: from_quantized(max_new_tokens=n), the rows' seq_len), not the context length that from_quantized uses
     when none is passed (the autoawq engine's kv_cache_tokens default). An hf-generate row with `gptq_kernel_buffers`
     names its AutoGPTQ kernel in its cited table row: inference.quant_kernel; one whose setup states transformers'
-    legacy tuple cache (optimum's rows: transformers 4.32-4.35): inference.kv_cache_growth = "whole"."""
+    legacy tuple cache (optimum's rows: transformers 4.32-4.35): inference.kv_cache_growth = "whole". A torchtitan
+    row (blind set 3, written before the torchtitan preset) that checkpoints without `selective_ac_op` ran
+    activation_checkpoint.mode = "full" (its setup: "full activation checkpointing"; train_configs/llama3_70b.toml and
+    llama3_405b.toml): checkpoint_policy = "full", not the preset's JobConfig default (selective, every 2nd block)."""
     inf = run["spec"].get("inference", {})
+    tr = run["spec"].get("training", {})
+    if run["stack"] == "torchtitan" and tr.get("activation_checkpointing") and "selective_ac_op" not in run.get("needs", []):
+        return {"training.checkpoint_policy": "full"}
     if run["stack"] == "hf-generate":
         knobs: dict[str, Any] = {}
         # optimum's GPTQ benchmark rows name their AutoGPTQ kernel in the cited table row ("row gptq / exllamav2")
@@ -197,7 +203,7 @@ def build_spec(run: dict, models: dict):
     if "inference" in spec and engine in engine_names() and spec["inference"].get("backend", "hf") == "hf":
         spec["inference"]["backend"] = engine
     knobs = {k: v for need in run.get("needs", []) for k, v in NEEDS_KNOBS.get(need, {}).items()}
-    if "inference" in spec and spec["inference"].get("backend") in engine_names():
+    if ("inference" in spec and spec["inference"].get("backend") in engine_names()) or run["stack"] == "torchtitan":
         knobs.update(engine_knobs(run))
     for key, value in {**knobs, **run.get("knobs", {})}.items():
         *path, last = key.split(".")

@@ -48,7 +48,7 @@ from llmspec.estimate import precision as P
 from llmspec.estimate.adapters import adapter_dtype, dora_bytes_per_token, lora_output_bytes
 from llmspec.estimate.params import lora_shapes
 from llmspec.spec.models import Architecture, DeepSpeed, Spec, Training, peft_default_targets
-from llmspec.spec.stacks import KNOBS, stack
+from llmspec.spec.stacks import KNOBS, SUPPORT_KNOBS, stack
 
 COMPILE_FACTOR = 0.85  # assumed; see the module docstring for its source
 ADAM = ("adam", "adamw")
@@ -87,7 +87,7 @@ def refused_defaults(tr: Training) -> list[str]:
     flags the same knob; the estimate is of that default, and says that the stack cannot start the run."""
     out = []
     for knob, support in stack(tr.stack).supports.items():
-        table, name = KNOBS[knob]
+        table, name = SUPPORT_KNOBS[knob]
         target = tr if table == "training" else tr.lora
         if support.by != "method" or target is None or name in target.model_fields_set:
             continue

@@ -28,7 +28,7 @@ Task = Literal["chat", "classification", "extraction", "creative", "code", "summ
 Sharding = Literal["none", "zero1", "zero2", "zero3", "fsdp"]
 Offload = Literal["none", "optimizer", "optimizer+params"]
 StackName = Literal["hf-trainer", "trl", "axolotl", "llamafactory", "torchtune", "litgpt", "lightning", "pytorch",
-                   "accelerate"]
+                   "accelerate", "torchtitan"]
 
 GATED_ACTIVATIONS = frozenset({"swiglu", "geglu", "reglu"})
 
@@ -321,8 +321,8 @@ class Training(Strict):
     # --- training stack and its memory knobs (issue 12): unset knobs take the stack's default ---
     stack: StackName = "hf-trainer"
     """What runs the training loop: hf-trainer (default; trl, axolotl and llamafactory run on it), torchtune,
-    litgpt, lightning, pytorch or accelerate. Its defaults are in llmspec/data/stacks.toml, each with its source;
-    DeepSpeed and FSDP are sharding backends (hardware.sharding), not stacks."""
+    litgpt, lightning, pytorch, accelerate or torchtitan. Its defaults are in llmspec/data/stacks.toml, each with
+    its source; DeepSpeed and FSDP are sharding backends (hardware.sharding), not stacks."""
     optimizer_impl: Literal["fused", "foreach", "for-loop"] | None = None
     """torch optimizer implementation: fused (no temporary), foreach (a state-sized temporary at the step) or
     for-loop (one tensor's temporary at a time). Unset: the stack's (HF Trainer: fused)."""
@@ -393,6 +393,8 @@ class Training(Strict):
         for knob, default in sorted(stack(self.stack).defaults.items(), key=lambda kv: kv[0] != "precision"):
             table, name = KNOBS[knob]
             target = self if table == "training" else self.lora
+            if name == "checkpoint_policy" and not self.activation_checkpointing:
+                continue  # a checkpoint policy only means something with checkpointing (torchtitan mode 'none')
             if target is not None and name not in target.model_fields_set:
                 target.__dict__[name] = value_for(default, self.precision)
         # fitlint (issue 12): a knob whose supported values follow another training knob (stacks.toml supports
@@ -425,7 +427,8 @@ class Training(Strict):
             table, name = KNOBS[knob]
             target = self if table == "training" else self.lora
             if target is not None and name not in target.model_fields_set \
-                    and (knob not in implied or getattr(target, name) is not None):
+                    and (knob not in implied or getattr(target, name) is not None) \
+                    and not (knob == "checkpoint_policy" and getattr(target, name) is None):
                 out[knob] = source
         return out
 

@@ -41,6 +41,9 @@ KNOBS: dict[str, tuple[str, str]] = {
     "qlora_quant_block": ("lora", "quant_block"),
     "qlora_double_quant": ("lora", "double_quant"),
 }
+# Knobs a stack's supports table may restrict: every KNOBS entry, and training.method (torchtitan trains every
+# parameter: no LoRA or QLoRA), which is a spec choice rather than a memory knob and so never a stack default.
+SUPPORT_KNOBS: dict[str, tuple[str, str]] = {**KNOBS, "method": ("training", "method")}
 # A default may depend on the precision: a table {precision: value} (stacks.toml), resolved by resolve(); or, with
 # by = "devices", on the device count (hardware.count x hardware.nodes): a table {one = ..., several = ...}, resolved
 # by value_for() (Training alone resolves it for one device; Spec's validator for the spec's hardware).

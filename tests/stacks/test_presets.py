@@ -22,7 +22,8 @@ from llmspec.spec import stacks
 from llmspec.spec.families import FAMILIES
 from llmspec.spec.models import StackName, Training
 
-SOURCE = re.compile(r"^[\w.-]+==[\w.]+:[\w./-]+\.\w+:[A-Za-z_][\w.]*")  # package==version:path:symbol
+# package==version:path:symbol, or owner/repo@commit:path:symbol for code without a release at that commit (torchtitan)
+SOURCE = re.compile(r"^(?:[\w.-]+==[\w.]+|[\w.-]+/[\w.-]+@[0-9a-f]{40}):[\w./-]+\.\w+:[A-Za-z_][\w.]*")
 
 
 def _installed(name: str) -> Path:
@@ -51,7 +52,7 @@ def test_every_default_cites_package_version_path_symbol_and_validates(name):
         table, field = stacks.KNOBS[knob]
         assert getattr(t if table == "training" else t.lora, field) == stacks.value_for(default, t.precision)
     for knob, support in preset.supports.items():  # what it cannot run cites its source too (MEM004)
-        assert knob in stacks.KNOBS and support.values and support.does, (name, knob)
+        assert knob in stacks.SUPPORT_KNOBS and support.values and support.does, (name, knob)
         assert SOURCE.match(support.source), (name, knob, support.source)
         assert support.by in ("", "family", "method", "devices", *stacks.KNOBS), (name, knob)
         # a stack supports its own default (by method it may not: LitGPT refuses its bf16-mixed for QLoRA; MEM004

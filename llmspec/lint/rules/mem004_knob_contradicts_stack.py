@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from llmspec.lint.rule import Rule
-from llmspec.spec.stacks import KNOBS, Support, engine_supports, stack
+from llmspec.spec.stacks import KNOBS, SUPPORT_KNOBS, Support, engine_supports, stack
 
 
 class KnobContradictsStack(Rule):
@@ -22,14 +22,15 @@ class KnobContradictsStack(Rule):
     offloads only with checkpointing, and its NF4 is torchao's (no fp4, always double-quantised); LitGPT's
     finetune scripts checkpoint every Block on several GPUs and none on one, and have no torch.compile, activation
     offloading, DoRA or tied head, and build adapters and base in the precision's dtype; LitGPT's generate
-    scripts preallocate a static cache and keep the embedding and head whole. A spec that names the stack or engine and a value it does not support describes
+    scripts preallocate a static cache and keep the embedding and head whole; torchtitan trains every parameter (no
+    LoRA or QLoRA method), takes its loss over full fp32 logits, keeps activations on the GPU and has no fp16. A spec that names the stack or engine and a value it does not support describes
     a run nobody can launch, and its memory estimate would be of that impossible run. Each finding names what
     the stack does and the source.
 
     Why:
     The estimate follows the knob, not the stack; a contradiction is silently wrong either way. The supported
     values cite the stack's code (transformers 5.24 TrainingArguments, torchtune 0.6.1 recipes and model
-    builders, LitGPT 0.5.13, vLLM 0.10.2, llama.cpp in llama-cpp-python 0.3.16).
+    builders, LitGPT 0.5.13, torchtitan at 582fe7d, vLLM 0.10.2, llama.cpp in llama-cpp-python 0.3.16).
 
     Bad:
     ```toml
@@ -66,7 +67,7 @@ class KnobContradictsStack(Rule):
                 return None if target is None else getattr(target, field)
 
             for knob, support in stack(tr.stack).supports.items():
-                table, field = KNOBS[knob]
+                table, field = SUPPORT_KNOBS[knob]
                 target = tr if table == "training" else tr.lora
                 # a stack default is checked too where the method rules it out: the stack refuses its own default
                 # for that method (LitGPT quantises under no mixed precision, bf16-mixed being its default)
