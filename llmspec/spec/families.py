@@ -172,6 +172,7 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in [
                                              "below max_window_layers)")},
         tree=_decoder_tree(mlp=_MOE_MLP + f" shared_expert?shared({_GATED_MLP}) shared_expert_gate?shared_gate"),
         modules={**_QWEN_MOE, "shared_expert_gate": ("shared_gate",)},
+        window_mask_built=True,
         peft_experts="none"),  # transformers maps qwen3_moe etc. -> "qwen2_moe", but has no "qwen2_moe" key
     # Qwen3Attention: q_norm / k_norm = RMSNorm(head_dim).
     _llama_like("qwen3", "Qwen3ForCausalLM", dict(
