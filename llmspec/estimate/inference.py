@@ -29,7 +29,7 @@ from llmspec.estimate.mask import kv_tokens, prefill_mask
 from llmspec.estimate.params import count_params
 from llmspec.estimate.result import OVERHEAD_NOTE, MemoryEstimate, accelerator_note, capacity, overhead_parts
 from llmspec.estimate.shapes import layout
-from llmspec.estimate.split_heads import split_heads_bytes
+from llmspec.estimate.split_heads import rotary_moment_bytes, split_heads_bytes
 from llmspec.spec.models import Hardware, Inference, Spec, Training
 
 
@@ -327,7 +327,8 @@ def inference_memory(spec: Spec) -> MemoryEstimate:
     # copy only inside attention, where 16.25 x d_model per token is live instead of the block's peak
     bool_mask, additive, mask_notes = prefill_mask(spec, p, b, c)
     # HF Falcon's new decoder architecture: q, k, v expanded and the key's rotary embedding (llmspec.estimate.split_heads)
-    acts = max(acts, split_heads_bytes(spec, b, p, c, tp, kv, mask=not bool_mask)) + window_mask_bytes(spec, p, bool_mask)
+    acts = max(acts, split_heads_bytes(spec, b, p, c, tp, kv, mask=not bool_mask),
+               rotary_moment_bytes(spec, b, p, c, tp, kv)) + window_mask_bytes(spec, p, bool_mask)
     acts += bool_mask + max(0.0, additive - b * p * (layer_peak - 16.25 * h * c / 2 / tp))
     notes += mask_notes
     if inf.precision in ("int8", "int4"):

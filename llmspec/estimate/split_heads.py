@@ -1,4 +1,6 @@
-"""The prefill moment of HF Falcon's new decoder architecture before sdpa: the K/V heads expanded to every query head
+"""Prefill moments inside attention before the KV-cache update (rotary_moment_bytes: the Llama-style one, below).
+
+The prefill moment of HF Falcon's new decoder architecture before sdpa: the K/V heads expanded to every query head
 and the rotary embedding of the expanded key (issue 9; a residual of -12.6% at ffn = 2 x d_model, where this moment,
 not the MLP's, sets the peak).
 
@@ -56,3 +58,23 @@ def split_heads_bytes(spec: Spec, batch: int, prompt: int, c: float, tp: int, kv
     per_token = (hidden + (copies + rotary) / tp) * c / 2
     per_sequence = (2 * hd * c if arch.position == "rope" else 0) + (prompt if mask else 0)  # cos, sin; mask row
     return batch * prompt * per_token + prompt * per_sequence - kv / max(1, arch.n_layers)
+
+
+def rotary_moment_bytes(spec: Spec, batch: int, prompt: int, c: float, tp: int, kv: float) -> float:
+    """The same moment in a Llama-style attention with separate q, k and v projections and rotary positions
+    (transformers==5.24.0:src/transformers/models/llama/modeling_llama.py:LlamaAttention.forward and
+    apply_rotary_pos_emb; Gemma, Mistral, Mixtral and Qwen2 copy it): while the key is rotated the projections' q, k
+    and v (views after ``transpose``: 2 x q width + 4 x kv width per token), the rotated query (2 x q width),
+    ``k * cos``, ``rotate_half(k)`` and its product with sin (3 x 2 x kv width) are live beside the block's hidden
+    states (6 x d_model, as attention_peak), and the block's K/V are not yet in the cache. It sets a prefill's peak
+    when the heads are wide against the MLP (Gemma-7B's 16 x 256 query width at d_model 3072). Not for fused qkv
+    (the Falcon case above), for q/k norms, or without rotary positions: 0 there."""
+    from llmspec.estimate.inference import fused_qkv
+
+    arch = spec.arch
+    if arch.position != "rope" or fused_qkv(spec.model.family) or arch.qk_norm or expands_kv(spec):
+        return 0.0
+    h, hd = arch.d_model, arch.head_size
+    qw, kvw = arch.n_heads * hd, arch.kv_heads * hd
+    per_token = (6 * h + (4 * qw + 10 * kvw) / tp) * c / 2
+    return batch * prompt * per_token + prompt * 2 * hd * c - kv / max(1, arch.n_layers)
