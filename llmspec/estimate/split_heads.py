@@ -42,6 +42,16 @@ def expands_kv(spec: Spec) -> bool:
     return arch.kv_heads < arch.n_heads and kv_cache_heads(arch, spec.model.family, backend) == arch.n_heads
 
 
+def _not_yet_cached(spec: Spec, kv: float) -> float:
+    """One block's share of the KV cache, not yet written at this moment with a dynamic cache (DynamicLayer.update
+    concatenates); a static cache (StaticCache, kv_allocation = "static") holds every slot from the start: 0."""
+    from llmspec.spec.models import Inference
+
+    if (spec.inference or Inference()).kv_allocation == "static":
+        return 0.0
+    return kv / max(1, spec.arch.n_layers)
+
+
 def split_heads_bytes(spec: Spec, batch: int, prompt: int, c: float, tp: int, kv: float, mask: bool = True) -> float:
     """Bytes live at the rotary moment of the last block (module docstring), for ``batch`` x ``prompt`` tokens in the
     c-byte compute dtype over ``tp`` ranks, with ``kv`` the full KV cache's bytes (the estimate's kv_cache part, which
@@ -57,7 +67,7 @@ def split_heads_bytes(spec: Spec, batch: int, prompt: int, c: float, tp: int, kv
     rotary = 4 * 2 * qw if arch.position == "rope" else 0
     per_token = (hidden + (copies + rotary) / tp) * c / 2
     per_sequence = (2 * hd * c if arch.position == "rope" else 0) + (prompt if mask else 0)  # cos, sin; mask row
-    return batch * prompt * per_token + prompt * per_sequence - kv / max(1, arch.n_layers)
+    return batch * prompt * per_token + prompt * per_sequence - _not_yet_cached(spec, kv)
 
 
 def rotary_moment_bytes(spec: Spec, batch: int, prompt: int, c: float, tp: int, kv: float) -> float:
@@ -68,13 +78,16 @@ def rotary_moment_bytes(spec: Spec, batch: int, prompt: int, c: float, tp: int, 
     ``k * cos``, ``rotate_half(k)`` and its product with sin (3 x 2 x kv width) are live beside the block's hidden
     states (6 x d_model, as attention_peak), and the block's K/V are not yet in the cache. It sets a prefill's peak
     when the heads are wide against the MLP (Gemma-7B's 16 x 256 query width at d_model 3072). Not for fused qkv
-    (the Falcon case above), for q/k norms, or without rotary positions: 0 there."""
+    (the Falcon case above), for q/k norms, without rotary positions, or for an engine other than hf: 0 there."""
     from llmspec.estimate.inference import fused_qkv
+    from llmspec.spec.models import Inference
 
     arch = spec.arch
+    if (spec.inference or Inference()).backend != "hf":  # other engines run their own attention and rotary kernels
+        return 0.0
     if arch.position != "rope" or fused_qkv(spec.model.family) or arch.qk_norm or expands_kv(spec):
         return 0.0
     h, hd = arch.d_model, arch.head_size
     qw, kvw = arch.n_heads * hd, arch.kv_heads * hd
     per_token = (6 * h + (4 * qw + 10 * kvw) / tp) * c / 2
-    return batch * prompt * per_token + prompt * 2 * hd * c - kv / max(1, arch.n_layers)
+    return batch * prompt * per_token + prompt * 2 * hd * c - _not_yet_cached(spec, kv)

@@ -34,3 +34,13 @@ def test_no_rotary_moment_for_fused_qkv_qk_norm_or_learned_positions(load):
     for preset in ("Pythia-1.4B", "Phi-3-mini-4k", "Qwen3-8B", "GPT-2", "OPT-1.3B"):
         assert rotary_moment_bytes(spec_for(load, preset, "sdpa", 512, 2, 256), 2, 256, 2, 1, 0.0) == 0
     assert rotary_moment_bytes(spec_for(load, "Llama-2-7B", "sdpa", 512, 2, 256), 2, 256, 2, 1, 0.0) > 0
+
+
+def test_other_engines_and_static_caches(load):
+    hf = spec_for(load, "Gemma-7B", "sdpa", 1024, 2, 256)
+    assert rotary_moment_bytes(load(reduced_spec("Gemma-7B", h=1024, context=4096), 'inference.backend="vllm"'),
+                               2, 256, 2, 1, 0.0) == 0
+    static = load(reduced_spec("Gemma-7B", h=1024, context=4096), "inference.seq_len=256", "inference.batch_size=2",
+                  'inference.kv_allocation="static"')
+    # a static cache holds every block's slots from the start: no block's share is subtracted
+    assert rotary_moment_bytes(static, 2, 256, 2, 1, 8.0) - rotary_moment_bytes(hf, 2, 256, 2, 1, 8.0) == 8.0 / 2
