@@ -237,7 +237,7 @@ def layer_static_bytes_per_token(arch: Architecture, training: Training, ffn: in
         per += (4 if lora else 6) * (h_attn + kvw)
     per += 4 * H + 8
     per += model_dropout_bytes_per_token(arch, training, family) + routed
-    kind = ("lora-fp32" if training.precision == "fp32" else "lora") if lora else "full"
+    kind = ("lora" if lora else "full") + ("-fp32" if training.precision == "fp32" else "")
     a, b = family_fit(family, kind) if transformers_classes(training) else (0.0, 0.0)
     per += a * h + b * f
     if (a, b) == (0.0, 0.0):
@@ -315,8 +315,9 @@ def non_gated_mlp_bytes_per_token(arch: Architecture, training: Training, f: int
 
 
 def family_fit(family: str | None, kind: str) -> tuple[float, float]:
-    """The family's measured residual (x d_model, x ffn) bytes per token for "full", "lora", "lora-fp32" (else
-    "lora") or "prefill" (the registry's activation_fit; (0, 0) when the Llama coefficients hold)."""
+    """The family's measured residual (x d_model, x ffn) bytes per token for "full", "full-fp32" (else "full"),
+    "lora", "lora-fp32" (else "lora") or "prefill" (the registry's activation_fit; (0, 0) when the Llama coefficients
+    hold)."""
     from llmspec.spec.families import family as registry_family
 
     fam = registry_family(family)

@@ -30,6 +30,7 @@ from llmspec.estimate.mask import kv_tokens, prefill_mask
 from llmspec.estimate.params import count_params
 from llmspec.estimate.result import OVERHEAD_NOTE, MemoryEstimate, accelerator_note, capacity, overhead_parts
 from llmspec.estimate.shapes import layout
+from llmspec.estimate.split_heads import rotary_moment_bytes, split_heads_bytes
 from llmspec.spec.models import Hardware, Inference, Spec, Training
 
 
@@ -105,15 +106,35 @@ def moe_peak(arch) -> float:
       put back in token order (``weighted_out[inv_perm]``, while the unordered one is still referenced): 3 x 2 x k
       x d_model, so 8 x k x d_model with the gathered input. It is the larger stage for many small experts
       (Qwen3-MoE: k = 8, expert width 768, d_model 2048; it was missed, -5.1% on a 4 x 1536 prefill).
+    A shared expert (Qwen2-MoE) runs first and its output stays live through both stages (2 x d_model;
+    models/qwen2_moe/modeling_qwen2_moe.py:Qwen2MoeSparseMoeBlock.forward, ``shared_expert_output`` is computed
+    before ``self.experts``); the routed width is k x expert width, without the shared expert's (its own MLP moment,
+    6 x its width, is over before the routed experts start).
     Measured on Mixtral, Qwen2-MoE and Qwen3-MoE prefills under FakeTensorMode (tests/estimate/test_moe_prefill.py)."""
     from llmspec.estimate.params import layer_split
 
     if arch.moe is None or not layer_split(arch)[1]:
         return 0.0
-    k, h = arch.moe.experts_per_token, arch.d_model
-    up = 8 * A.ffn_width(arch) + 2 * k * h
-    down = 8 * k * h
+    m = arch.moe
+    k, h = m.experts_per_token, arch.d_model
+    routed = (m.expert_ffn_dim or arch.ffn_dim) * k
+    shared = 2 * h if m.shared_experts else 0
+    up = 8 * routed + 2 * k * h + shared
+    down = 8 * k * h + shared
     return max(up, down) + 8.5 * h
+
+
+def window_mask_bytes(spec: Spec, prompt: int, padded_mask: float) -> float:
+    """The unused sliding-window bool mask of a class with the registry's window_mask_built: (1, 1, prompt, prompt)
+    bytes, live through the prefill; 0 where llmspec.estimate.mask counts a dense mask already (``padded_mask``)
+    or the engine builds none (not the hf backend, or attention = "flash")."""
+    from llmspec.spec.families import family as registry_family
+
+    inf = spec.inference or Inference()
+    fam = registry_family(spec.model.family)
+    if fam is None or not fam.window_mask_built or padded_mask or inf.backend != "hf" or inf.attention == "flash":
+        return 0.0
+    return float(prompt * prompt)
 
 
 def eager_attention(spec: Spec) -> bool:
@@ -306,6 +327,9 @@ def inference_memory(spec: Spec) -> MemoryEstimate:
     # padded prompts / sliding windows (llmspec.estimate.mask): the bool mask lives through the prefill; the additive
     # copy only inside attention, where 16.25 x d_model per token is live instead of the block's peak
     bool_mask, additive, mask_notes = prefill_mask(spec, p, b, c)
+    # HF Falcon's new decoder architecture: q, k, v expanded and the key's rotary embedding (llmspec.estimate.split_heads)
+    acts = max(acts, split_heads_bytes(spec, b, p, c, tp, kv, mask=not bool_mask),
+               rotary_moment_bytes(spec, b, p, c, tp, kv)) + window_mask_bytes(spec, p, bool_mask)
     acts += bool_mask + max(0.0, additive - b * p * (layer_peak - 16.25 * h * c / 2 / tp))
     notes += mask_notes
     if inf.precision in ("int8", "int4"):

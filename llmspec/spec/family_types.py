@@ -166,6 +166,13 @@ class Family:
     mqa_math_sdpa_until: str | None = None
     """The first transformers release whose class no longer takes that path (None: every release does). The
     estimate reads the installed version without importing transformers (llmspec.estimate.hfversion)."""
+    window_mask_built: bool = False
+    """The model's forward builds a sliding-window mask for every prefill, used or not, and no window is set
+    (transformers==5.24.0:src/transformers/models/qwen2_moe/modeling_qwen2_moe.py:Qwen2MoeModel.forward calls
+    ``create_sliding_window_causal_mask`` beside ``create_causal_mask``; configuration_qwen2_moe.py sets
+    sliding_window to 0 when use_sliding_window is false, so masking_utils.py:sdpa_mask cannot skip it,
+    ``kv_length >= local_attention_size``): a (1, 1, s, s) bool mask (s^2 bytes without padding) live through the
+    forward (llmspec.estimate.inference.window_mask_bytes)."""
     position_embeds_kept: str = ""
     """Learned position embeddings the model's forward keeps referenced through every block of a prefill, beside the
     sum it passes on: "batch", batch x seq x d_model (transformers==5.24.0:src/transformers/models/opt/

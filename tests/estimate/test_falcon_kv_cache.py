@@ -49,7 +49,8 @@ def test_prefill_agrees_with_the_real_class(load):
     """FalconForCausalLM (transformers 5.24.0) under FakeTensorMode, d_model 512 with Falcon's ffn = 4 x d_model,
     3 x 1024 tokens (not a fit shape): the cache part is exact (it was half) and the prefill -1.2% (it was +3.5%:
     the half cache hid the SwiGLU-sized MLP moment, now the registry's "prefill" fit). At ffn = 2 x d_model the
-    peak moves to Falcon's own attention (unmodelled, -12.6%)."""
+    peak moves to Falcon's own split heads and rotary embedding (llmspec.estimate.split_heads,
+    tests/estimate/test_falcon_split_heads.py)."""
     from llmspec.estimate.measure import measure_inference
 
     spec = spec_for(load, "model.architecture.ffn_dim=2048")
