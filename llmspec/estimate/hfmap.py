@@ -105,9 +105,11 @@ def _write_moe(cfg: dict[str, Any], keys: MoeKeys, a: Architecture, width_key: s
 
 
 def _normalised(a: Architecture) -> dict:
-    """Field values with the derived defaults written out (head_dim, learned positions, expert widths)."""
+    """Field values with the derived defaults written out (head_dim, key/value heads, learned positions, expert
+    widths)."""
     d = a.model_dump()
     d["head_dim"] = a.head_size
+    d["n_kv_heads"] = a.kv_heads  # unset means one per query head, which is what a config without the key builds
     d["sliding_window_layers"] = a.window_layers
     if a.sliding_window is not None and a.sliding_window >= a.context_length:  # hides no key (hf_import._window)
         d["sliding_window"], d["sliding_window_layers"], d["sliding_window_alternate"] = None, 0, False

@@ -6,6 +6,7 @@ measurements; benchmarks/memory_accuracy.md reports the 7B-scale and held-out ca
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -68,3 +69,40 @@ def test_fake_mode_accounting_equals_a_real_cpu_run(load):
     real = measure_training(spec, fake=False)
     assert real.peak_bytes == fake.peak_bytes
     assert real.phases == fake.phases
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+@pytest.mark.parametrize("example", sorted(p.name for p in EXAMPLES.glob("tiny-*.toml")))
+def test_measure_runs_on_the_readme_tiny_examples(example):
+    """The README's --measure demo: the tiny examples leave model.architecture.n_kv_heads unset (one key/value head per
+    query head). --measure used to refuse them with exit 2, "n_kv_heads = None (the gpt2 class builds 4)": the
+    round trip through the real class's config compared the unset field with its derived value
+    (llmspec.estimate.hfmap._normalised)."""
+    pytest.importorskip("torch")
+    path = EXAMPLES / example
+    result = CliRunner().invoke(cli, ["estimate", "--measure", "--format", "json", str(path)])
+    assert result.exit_code == 0, result.output
+    measured = json.loads(result.stdout)["measured"]
+    assert measured, result.output
+
+
+def test_unset_kv_heads_round_trips_through_every_family_config():
+    """Every registry family that builds the spec's architecture with n_kv_heads given builds it with n_kv_heads
+    unset when that means one head per query head (no refusal for an equivalent spelling)."""
+    from llmspec.estimate.hfmap import _differences
+    from llmspec.spec.families import FAMILIES, PRESETS
+    from llmspec.spec.hf_import import architecture_from_hf
+    from llmspec.spec.models import Architecture
+
+    checked = 0
+    for preset in PRESETS.values():
+        family, fields = architecture_from_hf(preset.config())
+        if fields.get("n_kv_heads") not in (None, fields["n_heads"]):
+            continue
+        a = Architecture(**{**fields, "n_kv_heads": None})
+        cfg, why = _differences(FAMILIES[family], a)
+        assert cfg is not None, f"{preset.name}: {why}"
+        checked += 1
+    assert checked >= 5
