@@ -36,7 +36,7 @@ MODELS = {
     "Llama-3-8B": dict(family="llama", n_layers=32, d_model=4096, n_heads=32, n_kv_heads=8, ffn_dim=14336,
                        vocab_size=128256, context_length=8192),
     "Mistral-7B": dict(family="mistral", n_layers=32, d_model=4096, n_heads=32, n_kv_heads=8, ffn_dim=14336,
-                       vocab_size=32000, context_length=32768),
+                       vocab_size=32000, context_length=32768, sliding_window=4096),  # config.json sliding_window
     "Qwen2.5-0.5B": dict(family="qwen2", n_layers=24, d_model=896, n_heads=14, n_kv_heads=2, ffn_dim=4864,
                          vocab_size=151936, context_length=32768, tie_embeddings=True, qkv_bias=True),
     "Qwen2.5-7B": dict(family="qwen2", n_layers=28, d_model=3584, n_heads=28, n_kv_heads=4, ffn_dim=18944,
