@@ -157,6 +157,15 @@ def unapplied_inference(spec: Spec) -> list[str]:
                    "applied (int4 groups counted)")
     elif inf.precision == "int4" and inf.weight_group_size not in (None, 128):
         out.append(f"weight_group_size = {inf.weight_group_size}: not applied (scales counted per 128 weights)")
+    if inf.mask_buffer == "dense" and inf.kv_allocation == "static":
+        out.append("mask_buffer = dense: the engine's square bool causal mask of the cache length is the estimate's "
+                   "(the HF prefill measured here builds none)")
+    if inf.kv_cache_growth is not None and inf.kv_allocation == "dynamic":
+        out.append(f"kv_cache_growth = {inf.kv_cache_growth}: the decode step's cache copy is the estimate's (the "
+                   "measurement is a prefill)")
+    if inf.quant_kernel != "none" and inf.precision == "int4" and inf.quant_format == "int4-groups":
+        out.append(f"quant_kernel = {inf.quant_kernel}: AutoGPTQ's g_idx and kernel buffers (act_order = "
+                   f"{'true' if inf.act_order else 'false'}) are the estimate's (not measured: the kernels need CUDA)")
     from llmspec.estimate.inference import inference_tp
 
     if inf.shard_embeddings is False and inference_tp(spec) > 1:

@@ -99,6 +99,11 @@ INFERENCE = [
     ("quantize_head", (*INT4, "inference.quant_format=nf4"), ("inference.quantize_head=true",), "quant_format"),
     ("padded", ("inference.batch_size=2",), ("inference.padded=true",), "applied"),
     ("tie_embeddings", (), ("inference.tie_embeddings=true",), "applied"),
+    ("kv_cache_tokens", ("inference.kv_allocation=static",), ("inference.kv_cache_tokens=1024",), "applied"),
+    ("mask_buffer", ("inference.kv_allocation=static",), ("inference.mask_buffer=dense",), "mask_buffer"),
+    ("kv_cache_growth", (), ("inference.kv_cache_growth=whole",), "kv_cache_growth"),
+    ("quant_kernel", INT4, ("inference.quant_kernel=exllamav2",), "quant_kernel"),
+    ("act_order", (*INT4, "inference.quant_kernel=exllama"), ("inference.act_order=true",), "act_order"),
     ("shard_embeddings", ("inference.tensor_parallel=2", "hardware.count=2"), ("inference.shard_embeddings=false",),
      "shard_embeddings"),
 ]
