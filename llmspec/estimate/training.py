@@ -254,6 +254,8 @@ def training_memory(spec: Spec, static: TrainingStatic | None = None) -> MemoryE
         kept = n_ckpt * st.checkpoint * T / tp + blocks * (arch.n_layers - n_ckpt) / arch.n_layers
     if tr.activation_checkpointing:
         recompute += st.experts_one + st.expert_grad
+        # every-n: the blocks that are not checkpointed keep their experts' LoRA activations too
+        kept += st.experts_all * (arch.n_layers - n_ckpt) / arch.n_layers
     else:
         kept += st.experts_all
 
