@@ -250,8 +250,14 @@ def training_memory(spec: Spec, static: TrainingStatic | None = None) -> MemoryE
     recompute = (largest_block - A.selective_saved_bytes_per_token(arch, tr, spec.model.family) * T / tp
                  if tr.activation_checkpointing else 0.0)
     n_ckpt = A.checkpointed_blocks(arch, tr)
+    kept_above = 0.0
     if tr.activation_checkpointing and n_ckpt < arch.n_layers:
         kept = n_ckpt * st.checkpoint * T / tp + blocks * (arch.n_layers - n_ckpt) / arch.n_layers
+        # backward runs from the last block down: the blocks above the last checkpointed one (n x n_ckpt) have
+        # freed their saved activations when it is recomputed (torch==2.13.0:torch/utils/checkpoint.py: a
+        # non-reentrant checkpoint recomputes when its block's backward first unpacks a saved tensor)
+        above = arch.n_layers - (tr.checkpoint_every or 2) * n_ckpt if tr.checkpoint_policy == "every-n" else 0
+        kept_above = max(0, above) * (blocks + st.experts_all) / arch.n_layers
     if tr.activation_checkpointing:
         recompute += st.experts_one + st.expert_grad
         # every-n: the blocks that are not checkpointed keep their experts' LoRA activations too
@@ -281,7 +287,7 @@ def training_memory(spec: Spec, static: TrainingStatic | None = None) -> MemoryE
         held_grads=live_grads + buffered, kept=kept, non_layer_b=non_layer_b, logits_b=logits_b, copies=copies,
         copies_bwd=st.copies_bwd, recompute=recompute, largest_block=largest_block,
         kept_first=(st.checkpoint * T / tp + mask.kept) if tr.activation_checkpointing else 0.0,
-        expert_grad=st.expert_grad)
+        expert_grad=st.expert_grad, kept_above=kept_above)
     _, peak = M.peak(st.moments, backward)
     phases = {
         "forward": state + dequant + copies + live_grads + kept + non_layer_f + logits_f,

@@ -2,7 +2,8 @@
 their experts' LoRA activations. The estimate used to drop them (it added them only without checkpointing), so
 every-n read like full checkpointing: -20.0% (Mixtral) and -20.3% (Qwen3-MoE) in the fifth blind round
 (benchmarks/memory_accuracy.md; diagnosed after scoring). Measured on the real MixtralForCausalLM under fake tensors
-(no GPU exists here)."""
+(no GPU exists here). Also: the blocks above the last checkpointed one have run their backward (and freed their
+activations) when it is recomputed."""
 
 from __future__ import annotations
 
@@ -59,10 +60,13 @@ def test_every_n_keeps_the_unchecked_blocks_expert_activations(load_text):
     assert full < every2 < none
 
 
-def test_every_n_moe_lora_matches_the_real_class(load_text):
+@pytest.mark.parametrize("layers", [4, 3, 5])
+def test_every_n_moe_lora_matches_the_real_class(load_text, layers):
+    """At 3 and 5 blocks the last block is not checkpointed: its backward frees its saved activations before the
+    last checkpointed block is recomputed (the estimate used to count them there too: +17.7% at 3 blocks)."""
     pytest.importorskip("torch")
     from llmspec.estimate.measure import measure_training
 
-    spec = load_text(MIXTRAL, *EVERY2)
+    spec = load_text(MIXTRAL, *EVERY2, f"model.architecture.n_layers={layers}")
     est, meas = training_memory(spec).per_gpu_bytes, measure_training(spec).peak_bytes
     assert abs(est / meas - 1) < 0.02, (est, meas)

@@ -83,6 +83,9 @@ class Backward:
     """With checkpointing: one checkpointed input and its mask (the first block's)."""
     expert_grad: float
     """LoRA on fused MoE experts: one expert stack's full-size gradient (activations.lora_expert_grad_bytes)."""
+    kept_above: float = 0.0
+    """checkpoint_policy every-n: the saved activations of the blocks above the last checkpointed one, whose backward
+    has run (and freed them) before that block is recomputed."""
 
     @property
     def arch(self) -> Architecture:

@@ -46,7 +46,7 @@ class Recompute(Moment):
                    R.checkpointed_backward_bytes_per_token(m.arch, m.tr, m.spec.model.family))
 
     def kept(self, b: Backward) -> float:
-        return b.kept
+        return b.kept - b.kept_above
 
     def temporaries(self, b: Backward) -> float:
         arch, tr, family = b.arch, b.tr, b.spec.model.family
