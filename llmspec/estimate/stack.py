@@ -268,6 +268,13 @@ def apply_batch(spec: Spec, tr: Training, parts: dict, *, base_bytes: float, tok
     elif tr.loss == "fused-linear":
         parts["logits_f"] = 12 * h * tokens
         parts["logits_b"] = 2 * h * tokens
+        if tr.method not in ("lora", "qlora"):
+            # a trained head: Liger's forward fills grad_weight (vocab x hidden, the weight's dtype) and saves it for
+            # backward (liger_kernel/ops/fused_linear_cross_entropy.py:fused_linear_cross_entropy_forward): one
+            # head-sized gradient live from the loss's forward to the end of backward, where it becomes .grad
+            head = V * h * P.grad_bytes(tr.precision)
+            parts["logits_f"] += head
+            parts["logits_b"] += head
         notes.append("fused linear cross-entropy: no full logits (chunks of about tokens x hidden / vocab)")
 
     # --- activations ------------------------------------------------------------------------------------------

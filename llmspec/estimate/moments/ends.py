@@ -45,7 +45,9 @@ def tied_grad_sum_bytes(arch, tr: Training) -> float:
     6-12% over the fixed measurement). LoRA / QLoRA: the embedding is frozen (0)."""
     if not arch.tie_embeddings or tr.method in ("lora", "qlora"):
         return 0.0
-    summed = 1.0 if P.is_amp(tr.precision) else 2.0  # in place into the cast's fresh gradient / out of place to a view
+    # in place into a fresh gradient (the autocast cast's, or Liger's grad_weight under loss = "fused-linear":
+    # liger_kernel/ops/fused_linear_cross_entropy.py returns the buffer its forward filled) / out of place to mm's view
+    summed = 1.0 if P.is_amp(tr.precision) or tr.loss == "fused-linear" else 2.0
     return (summed + (tr.gradient_accumulation > 1)) * arch.vocab_size * arch.d_model * P.grad_bytes(tr.precision)
 
 
