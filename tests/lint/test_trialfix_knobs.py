@@ -1,0 +1,56 @@
+"""An attacker trial of the inference and checkpointing knobs (issue 12): each knob the estimate ignores or an engine
+cannot run gets one finding at its own file:line:col, through the real CLI."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from llmspec.cli import cli
+
+BASE = Path(__file__).parent / "data" / "trialfix_base.toml"  # examples/llama2-7b-lora-a100.toml minus [eval]
+
+
+def _run(tmp_path: Path, body: str, *args: str):
+    shutil.copy(BASE, tmp_path / "base.toml")
+    spec = tmp_path / "spec.toml"
+    spec.write_text('version = 1\nextends = "base.toml"\n\n' + body, encoding="utf-8")
+    result = CliRunner().invoke(cli, [args[0], str(spec), *args[1:]])
+    return result, spec
+
+
+def _lines(output: str, code: str) -> list[str]:
+    return [line for line in output.splitlines() if f" {code} " in line]
+
+
+# item 1 (A4, A5): MEM005 for the new inference knobs where the estimate ignores them
+@pytest.mark.parametrize("body, line, words", [
+    ('[inference]\nbackend = "hf"\nkv_cache_tokens = 4096\n', 6, "kv_cache_tokens sizes a static KV cache"),
+    ('[inference]\nbackend = "vllm"\nkv_cache_tokens = 4096\n', 6, "paged block pool"),
+    ('[inference]\nbackend = "hf"\nmask_buffer = "dense"\n', 6, "mask_buffer sizes a static KV cache"),
+    ('[inference]\nbackend = "torchao-generate"\nkv_cache_growth = "whole"\n', 6, "up front (static)"),
+    ('[inference]\nbackend = "vllm"\nkv_cache_growth = "whole"\n', 6, "kv_cache_growth describes"),
+    ('[inference]\nprecision = "fp16"\nquant_kernel = "exllama"\n', 6, "not precision = 'fp16'"),
+    ('[inference]\nprecision = "int4"\nquant_format = "nf4"\nquant_kernel = "exllama"\n', 7,
+     "not quant_format = 'nf4'"),
+    ('[inference]\nprecision = "int4"\nact_order = true\n', 6, "no quant_kernel is named"),
+    ('[inference]\nprecision = "int8"\nact_order = true\n', 6, "not int4-groups"),
+])
+def test_mem005_inference_knob_ignored(tmp_path, body, line, words):
+    result, spec = _run(tmp_path, body, "lint", "--select", "MEM005")
+    found = _lines(result.output, "MEM005")
+    assert len(found) == 1, result.output
+    assert found[0].startswith(f"{spec}:{line}:1: MEM005") and words in found[0] and "ignores it" in found[0]
+
+
+def test_mem005_quiet_where_the_knobs_apply(tmp_path):
+    result, _ = _run(tmp_path, '[inference]\nbackend = "hf"\nprecision = "int4"\nquant_kernel = "exllama"\n'
+                               'act_order = true\nkv_cache_growth = "whole"\n', "lint", "--select", "MEM005")
+    assert not _lines(result.output, "MEM005"), result.output
+
+
+def test_estimate_notes_an_ignored_act_order(tmp_path):
+    result, _ = _run(tmp_path, '[inference]\nprecision = "int4"\nact_order = true\n', "estimate")
+    assert "inference.act_orderappliestoint4-groups" in "".join(result.output.split()), result.output
