@@ -54,3 +54,27 @@ def test_mem005_quiet_where_the_knobs_apply(tmp_path):
 def test_estimate_notes_an_ignored_act_order(tmp_path):
     result, _ = _run(tmp_path, '[inference]\nprecision = "int4"\nact_order = true\n', "estimate")
     assert "inference.act_orderappliestoint4-groups" in "".join(result.output.split()), result.output
+
+
+# item 2 (A7): engine contradictions, from the engines' supports data
+@pytest.mark.parametrize("body, line, words", [
+    ('[inference]\nbackend = "autoawq"\nprecision = "bf16"\n', 6, "backend 'autoawq' only runs with 'int4'"),
+    ('[inference]\nbackend = "autoawq"\nprecision = "int4"\nquant_format = "nf4"\n', 7, "only runs with 'int4-groups'"),
+    ('[inference]\nbackend = "autoawq"\nprecision = "int4"\nquant_kernel = "exllamav2"\n', 7, "backend 'autoawq'"),
+    ('[inference]\nbackend = "vllm"\nprecision = "int4"\nquant_kernel = "cuda-old"\n', 7, "backend 'vllm'"),
+    ('[inference]\nbackend = "litgpt"\nprecision = "int4"\nquant_kernel = "triton"\n', 7, "backend 'litgpt'"),
+    ('[inference]\nbackend = "torchao-generate"\nprecision = "int4"\nquant_kernel = "exllama"\n', 7,
+     "backend 'torchao-generate'"),
+])
+def test_mem004_engine_cannot_run(tmp_path, body, line, words):
+    result, spec = _run(tmp_path, body, "lint", "--select", "MEM004")
+    found = _lines(result.output, "MEM004")
+    assert len(found) == 1, result.output
+    assert found[0].startswith(f"{spec}:{line}:1: MEM004") and words in found[0]
+    assert result.exit_code == 1
+
+
+def test_mem004_hf_runs_autogptq_kernels(tmp_path):
+    result, _ = _run(tmp_path, '[inference]\nbackend = "hf"\nprecision = "int4"\nquant_kernel = "exllama"\n',
+                     "lint", "--select", "MEM004")
+    assert not _lines(result.output, "MEM004"), result.output
