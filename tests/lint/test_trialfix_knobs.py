@@ -78,3 +78,18 @@ def test_mem004_hf_runs_autogptq_kernels(tmp_path):
     result, _ = _run(tmp_path, '[inference]\nbackend = "hf"\nprecision = "int4"\nquant_kernel = "exllama"\n',
                      "lint", "--select", "MEM004")
     assert not _lines(result.output, "MEM004"), result.output
+
+
+# item 3 (A2, A3): kv_cache_tokens must hold the prompt and the new tokens and stay within the context window
+def test_ctx004_cache_too_small_for_the_run(tmp_path):
+    result, spec = _run(tmp_path, '[inference]\nbackend = "torchao-generate"\nkv_cache_tokens = 16\n', "lint")
+    found = _lines(result.output, "CTX004")
+    assert len(found) == 1 and found[0].startswith(f"{spec}:6:1: CTX004 [error]"), result.output
+    assert "cannot hold the prompt and the new tokens (2,048 + 512 = 2,560)" in found[0]
+    assert result.exit_code == 1
+
+
+def test_ctx004_cache_beyond_the_context(tmp_path):
+    result, spec = _run(tmp_path, '[inference]\nbackend = "torchao-generate"\nkv_cache_tokens = 100000000\n', "lint")
+    found = _lines(result.output, "CTX004")
+    assert len(found) == 1 and "exceeds the model's context_length = 4,096" in found[0], result.output
