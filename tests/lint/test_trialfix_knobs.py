@@ -93,3 +93,18 @@ def test_ctx004_cache_beyond_the_context(tmp_path):
     result, spec = _run(tmp_path, '[inference]\nbackend = "torchao-generate"\nkv_cache_tokens = 100000000\n', "lint")
     found = _lines(result.output, "CTX004")
     assert len(found) == 1 and "exceeds the model's context_length = 4,096" in found[0], result.output
+
+
+# item 4 (A6): every-n with checkpoint_every above n_layers checkpoints no block
+def test_mem005_checkpoint_every_beyond_the_blocks(tmp_path):
+    result, spec = _run(tmp_path, '[training]\ncheckpoint_policy = "every-n"\ncheckpoint_every = 100\n', "lint",
+                        "--select", "MEM005")
+    found = _lines(result.output, "MEM005")
+    assert len(found) == 1 and found[0].startswith(f"{spec}:6:1: MEM005 [warning]"), result.output
+    assert "0 of 32 blocks are checkpointed" in found[0]
+
+
+def test_mem005_checkpoint_every_within_the_blocks(tmp_path):
+    result, _ = _run(tmp_path, '[training]\ncheckpoint_policy = "every-n"\ncheckpoint_every = 32\n', "lint",
+                     "--select", "MEM005")
+    assert not _lines(result.output, "MEM005"), result.output

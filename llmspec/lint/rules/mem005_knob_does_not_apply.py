@@ -25,7 +25,8 @@ class KnobDoesNotApply(Rule):
     master_weights_fp32 under a precision that already keeps fp32 weights; SGD momentum for another optimizer;
     inference.shard_embeddings when the model is served on one GPU (no tensor or pipeline parallelism);
     kv_cache_tokens and mask_buffer on a dynamic or paged cache, kv_cache_growth on a static or paged one,
-    quant_kernel on weights that are not int4-groups, and act_order without a quant_kernel or on such weights.
+    quant_kernel on weights that are not int4-groups, and act_order without a quant_kernel or on such weights;
+    checkpoint_every larger than the number of blocks (every-n then checkpoints none of them).
 
     Why:
     A knob that does nothing is usually a sign the author meant something else (e.g. loss_chunks with the
@@ -173,6 +174,16 @@ class KnobDoesNotApply(Rule):
                 yield self.finding(ctx, ("training", "lora", name),
                                    f"lora.{name} describes QLoRA's 4-bit base, but method = \"lora\" keeps it 16-bit",
                                    fix=f'remove lora.{name}, or set method = "qlora"')
+        n_layers = ctx.spec.arch.n_layers
+        if (tr.activation_checkpointing and tr.checkpoint_policy == "every-n" and tr.checkpoint_every is not None
+                and tr.checkpoint_every > n_layers):
+            # llmspec.estimate.activations.checkpointed_blocks: n_layers // checkpoint_every (torchtitan's count)
+            yield self.finding(ctx, ("training", "checkpoint_every"),
+                               f"checkpoint_every = {tr.checkpoint_every:,} is more than the model's {n_layers} blocks: "
+                               f"0 of {n_layers} blocks are checkpointed (n_layers // checkpoint_every), so "
+                               "activation_checkpointing = true saves no memory",
+                               fix=f"set checkpoint_every between 1 and {n_layers} (2 checkpoints half the blocks), "
+                                   'or set checkpoint_policy = "full"')
         if "base_dtype" in tr.model_fields_set and tr.method not in ("lora", "qlora"):
             yield self.finding(ctx, ("training", "base_dtype"),
                                f"base_dtype is the dtype of LoRA's frozen base weights, but method = {tr.method!r} "
