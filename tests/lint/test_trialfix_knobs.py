@@ -108,3 +108,21 @@ def test_mem005_checkpoint_every_within_the_blocks(tmp_path):
     result, _ = _run(tmp_path, '[training]\ncheckpoint_policy = "every-n"\ncheckpoint_every = 32\n', "lint",
                      "--select", "MEM005")
     assert not _lines(result.output, "MEM005"), result.output
+
+
+# item 5 (A8): LitGPT's mask cache is its mask buffer: counted once, and "none" is a contradiction
+def test_litgpt_dense_mask_counted_once(tmp_path):
+    import json
+
+    result, _ = _run(tmp_path, '[inference]\nbackend = "litgpt"\nmask_buffer = "dense"\n', "estimate", "--format",
+                     "json")
+    breakdown = json.loads(result.output)["memory"]["inference"]["breakdown"]
+    assert breakdown["mask_cache"] == 4096 * 4096 and "mask_buffer" not in breakdown, breakdown
+
+
+def test_mem004_litgpt_always_builds_its_mask(tmp_path):
+    result, spec = _run(tmp_path, '[inference]\nbackend = "litgpt"\nmask_buffer = "none"\n', "lint", "--select",
+                        "MEM004")
+    found = _lines(result.output, "MEM004")
+    assert len(found) == 1 and found[0].startswith(f"{spec}:6:1: MEM004"), result.output
+    assert "backend 'litgpt' only runs with 'dense'" in found[0]
