@@ -126,3 +126,26 @@ def test_mem004_litgpt_always_builds_its_mask(tmp_path):
     found = _lines(result.output, "MEM004")
     assert len(found) == 1 and found[0].startswith(f"{spec}:6:1: MEM004"), result.output
     assert "backend 'litgpt' only runs with 'dense'" in found[0]
+
+
+# item 6 (A10): a union field's bad value is one line at its key, without pydantic's member tags
+@pytest.mark.parametrize("value, line", [
+    ("0", "inference.kv_cache_tokens: 0 must be an integer >= 1 or 'context_length'"),
+    ('"context-length"', "inference.kv_cache_tokens: 'context-length' must be an integer or 'context_length'; "
+                         "did you mean 'context_length'?"),
+    ("4096.0", "inference.kv_cache_tokens: 4096.0 must be a whole number or 'context_length'; write 4096"),
+])
+def test_union_field_error_is_one_line(tmp_path, value, line):
+    result, spec = _run(tmp_path, f'[inference]\nbackend = "torchao-generate"\nkv_cache_tokens = {value}\n', "check")
+    assert result.exit_code == 2
+    lines = [x for x in result.output.splitlines() if x.strip()]
+    assert lines == [f"{spec}:6:1: {line}"], result.output
+
+
+def test_every_union_field_is_one_line(tmp_path):
+    # another union field (int | "auto"): the same one-line form
+    result, spec = _run(tmp_path, '[hardware]\nsharding = "zero2"\n\n[hardware.deepspeed]\nreduce_bucket_size = "atuo"\n',
+                        "check")
+    lines = [x for x in result.output.splitlines() if x.strip()]
+    assert len(lines) == 1 and "reduce_bucket_size: 'atuo' must be" in lines[0] and "did you mean 'auto'?" in lines[0]
+    assert "constrained" not in lines[0] and "literal[" not in lines[0], result.output
