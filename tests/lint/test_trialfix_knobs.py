@@ -149,3 +149,17 @@ def test_every_union_field_is_one_line(tmp_path):
     lines = [x for x in result.output.splitlines() if x.strip()]
     assert len(lines) == 1 and "reduce_bucket_size: 'atuo' must be" in lines[0] and "did you mean 'auto'?" in lines[0]
     assert "constrained" not in lines[0] and "literal[" not in lines[0], result.output
+
+
+# item 7: the README and docs/report.md quote what `llmspec diff` prints for the lora -> full switch
+def test_readme_quotes_the_diff_lead(tmp_path):
+    root = Path(__file__).resolve().parents[2]
+    example = (root / "examples" / "llama2-7b-lora-a100.toml").read_text(encoding="utf-8")
+    (tmp_path / "old.toml").write_text(example, encoding="utf-8")
+    (tmp_path / "new.toml").write_text(example.replace('method = "lora"', 'method = "full"', 1), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["diff", str(tmp_path / "old.toml"), str(tmp_path / "new.toml")])
+    lead = next(line for line in result.output.splitlines() if line.startswith("Changes 1 key"))
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    quote = readme.split("switching the LoRA example to a full fine-tune:\n\n", 1)[1].split("\n\n", 1)[0]
+    assert " ".join(x.removeprefix("> ") for x in quote.splitlines()) == lead.replace("\\$", "$")
+    assert lead in (root / "docs" / "report.md").read_text(encoding="utf-8")
