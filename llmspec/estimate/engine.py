@@ -93,6 +93,9 @@ def apply(spec: Spec, inf: Inference, parts: dict, *, capacity: int | None, laye
         else:
             notes.append(f"inference.quant_kernel = {inf.quant_kernel} applies to int4-groups (GPTQ) weights only "
                          "(ignored)")
+    if inf.act_order and (inf.quant_kernel == "none" or inf.precision != "int4" or inf.quant_format != "int4-groups"):
+        notes.append("inference.act_order applies to int4-groups (GPTQ) weights run by an AutoGPTQ kernel "
+                     "(inference.quant_kernel) only (ignored)")
     notes += _awq_fusion_copy(spec, inf, parts, tp)
     if inf.attention == "eager":  # the scores are in layer_peak (llmspec.estimate.inference.attention_peak)
         notes.append("eager attention: one layer's n_heads x prompt^2 scores, their softmax (fp32 in most classes) and the dense "

@@ -367,7 +367,10 @@ def inference_memory(spec: Spec) -> MemoryEstimate:
     breakdown = {"weights": weights / tp, "quant_scales": scales / tp, "kv_cache": kv,
                  "prefill_activations": acts if phase == "prefill" else 0.0, "kv_growth_copy": growth if
                  phase == "decode" else 0.0}
-    if inf.mask_buffer == "dense" and inf.kv_allocation == "static":
+    if inf.mask_buffer == "dense" and inf.kv_allocation == "static" and inf.backend == "litgpt":
+        # LitGPT's mask cache is that buffer, counted once as mask_cache (llmspec.estimate.engine._litgpt_caches)
+        notes.append("inference.mask_buffer = dense is LitGPT's own mask cache, counted once (mask_cache)")
+    elif inf.mask_buffer == "dense" and inf.kv_allocation == "static":
         # torchao generate.py / gpt-fast: Transformer.setup_caches keeps torch.tril(torch.ones(L, L, dtype=torch.bool))
         # for the cache length L rounded up to a multiple of 8 (find_multiple), on every GPU
         cache_len = -(-s // 8) * 8

@@ -33,6 +33,7 @@ BUILTIN_MODULES = (
     "ctx001_train_seq_len",
     "ctx002_prompt_plus_output",
     "ctx003_serving_seq_len",
+    "ctx004_kv_cache_tokens",
     # sampling
     "smp001_temperature_range",
     "smp002_greedy_ignores_sampling",

@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from llmspec.spec import tomltext
-from llmspec.spec.messages import message_for, show_value
+from llmspec.spec.messages import messages_for, show_value
 from llmspec.spec.models import Spec
 from llmspec.spec.problems import Problem, SpecError, dotted
 from llmspec.spec.source import Location, SourceMap, first_duplicate, scan
@@ -215,12 +215,12 @@ class _Loader:
         try:
             spec = Spec.model_validate(data)
         except ValidationError as exc:
-            for error in exc.errors(include_url=False):
-                loc = tuple(error["loc"])
-                message = message_for(Spec, error)
+            errors = exc.errors(include_url=False)
+            for loc, message in messages_for(Spec, errors):
                 if loc == ("version",):
+                    value = next(e.get("input") for e in errors if tuple(e["loc"])[:1] == ("version",))
                     message = (
-                        f"version: spec format version {show_value(error.get('input'))} is not supported; "
+                        f"version: spec format version {show_value(value)} is not supported; "
                         "this llmspec reads version 1 (upgrade llmspec, or set version = 1)"
                     )
                 self.problem(self.source.locate(loc), dotted(loc), message)  # type: ignore[union-attr]

@@ -172,3 +172,74 @@ def message_for(root: type[BaseModel], error: ErrorDetails, top: str = "the top 
         return f"{key}: {error['msg']}"
     msg = error["msg"]
     return f"{key}: {msg[0].lower()}{msg[1:]} (got {_show(value)})" if key else msg
+
+
+def _union_tag_at(root: type[BaseModel], loc: tuple) -> int | None:
+    """The index in ``loc`` of the union member tag pydantic appends after a union field's key (e.g.
+    ('inference', 'kv_cache_tokens', 'constrained-int')), or None when the error is not inside a union member."""
+    for i in range(1, len(loc)):
+        parent = model_at(root, loc[:i - 1])
+        name = loc[i - 1]
+        if parent is None or not isinstance(name, str) or name not in parent.model_fields:
+            continue
+        members = [t for t in _unwrap(parent.model_fields[name].annotation) if t is not type(None)]
+        here = model_at(root, loc[:i])
+        if len(members) > 1 and isinstance(loc[i], str) and (here is None or loc[i] not in here.model_fields):
+            return i
+    return None
+
+
+def _expected(error: ErrorDetails, choices: list[str]) -> str:
+    """What one union member expects, in words: "an integer >= 1", "'context_length'"."""
+    kind, value, ctx = error["type"], error.get("input"), error.get("ctx") or {}
+    if kind in ("literal_error", "enum"):
+        return " or ".join(repr(c) for c in choices) if choices else str(ctx.get("expected", ""))
+    if kind in _BOUNDS:
+        name, op = _BOUNDS[kind]
+        return f"{'an integer' if isinstance(value, int) else 'a number'} {op} {ctx.get(name)}"
+    if kind == "int_type" and isinstance(value, float):
+        return "a whole number"
+    if kind in _TYPE_WORDS:
+        return _TYPE_WORDS[kind]
+    msg = error["msg"]
+    return msg[0].lower() + msg[1:]
+
+
+def messages_for(root: type[BaseModel], errors: list[ErrorDetails],
+                 top: str = "the top level") -> list[tuple[tuple, str]]:
+    """(key path, one line) per problem: message_for for each error, except that the errors of one union field
+    (one per union member, each with pydantic's member tag in its path, e.g. ``constrained-int`` and
+    ``literal['context_length']``) become a single line at the field that says what each member accepts, with a
+    did-you-mean for a near-miss string."""
+    out: list[tuple[tuple, str]] = []
+    groups: dict[tuple, list[ErrorDetails]] = {}
+    order: list[tuple] = []
+    for error in errors:
+        loc = tuple(error["loc"])
+        at = _union_tag_at(root, loc)
+        if at is None:
+            order.append(loc)
+            groups[loc] = [error]
+            continue
+        field = loc[:at]
+        if field not in groups:
+            order.append(field)
+            groups[field] = []
+        groups[field].append(error)
+    for field in order:
+        group = groups[field]
+        if len(group) == 1 and tuple(group[0]["loc"]) == field:
+            out.append((field, message_for(root, group[0], top)))
+            continue
+        choices = _literal_choices(root, field)
+        value = group[0].get("input")
+        wanted: list[str] = []
+        for error in group:
+            text = _expected(error, choices)
+            if text and text not in wanted:
+                wanted.append(text)
+        hint = did_you_mean(value, choices) if isinstance(value, str) else ""
+        if isinstance(value, float) and value.is_integer() and abs(value) < 2**63 and not hint:
+            hint = f"; write {int(value)}"
+        out.append((field, f"{dotted(field)}: {_show(value)} must be {' or '.join(wanted)}{hint}"))
+    return out

@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from llmspec.estimate.training import BATCH_KEYS
-from llmspec.spec.messages import message_for
+from llmspec.spec.messages import messages_for
 from llmspec.spec.models import Spec
 
 # Keys no estimator reads (llmspec/estimate/{params,training,inference,compute,activations}.py): points that
@@ -180,7 +180,7 @@ class FastPath:
         try:
             spec = self._validate_tables(data, overrides) if self.by_table else Spec.model_validate(data)
         except ValidationError as exc:
-            return None, problems + [message_for(Spec, e) for e in exc.errors(include_url=False)]
+            return None, problems + [m for _, m in messages_for(Spec, exc.errors(include_url=False))]
         if problems:
             return None, problems
         spec._source = self.base.source

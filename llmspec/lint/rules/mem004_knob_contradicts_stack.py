@@ -22,7 +22,9 @@ class KnobContradictsStack(Rule):
     offloads only with checkpointing, and its NF4 is torchao's (no fp4, always double-quantised); LitGPT's
     finetune scripts checkpoint every Block on several GPUs and none on one, and have no torch.compile, activation
     offloading, DoRA or tied head, and build adapters and base in the precision's dtype; LitGPT's generate
-    scripts preallocate a static cache and keep the embedding and head whole; torchtitan trains every parameter (no
+    scripts preallocate a static cache with its dense mask cache and keep the embedding and head whole; AutoAWQ loads only AWQ int4
+    checkpoints (int4 groups, no bitsandbytes nf4 / fp4), and AutoGPTQ's kernels (quant_kernel) are the HF/optimum
+    GPTQ integration's (vLLM, AutoAWQ, LitGPT and torchao's generate.py run int4 with their own); torchtitan trains every parameter (no
     LoRA or QLoRA method), takes its loss over full fp32 logits, keeps activations on the GPU and has no fp16. A spec that names the stack or engine and a value it does not support describes
     a run nobody can launch, and its memory estimate would be of that impossible run. Each finding names what
     the stack does and the source.

@@ -23,7 +23,10 @@ class KnobDoesNotApply(Rule):
     any [training.lora] setting (rank, alpha, targets, ...) when the method trains no adapters, and QLoRA's
     double_quant under plain LoRA; base_dtype (LoRA's frozen base) under a method that trains every weight;
     master_weights_fp32 under a precision that already keeps fp32 weights; SGD momentum for another optimizer;
-    and inference.shard_embeddings when the model is served on one GPU (no tensor or pipeline parallelism).
+    inference.shard_embeddings when the model is served on one GPU (no tensor or pipeline parallelism);
+    kv_cache_tokens and mask_buffer on a dynamic or paged cache, kv_cache_growth on a static or paged one,
+    quant_kernel on weights that are not int4-groups, and act_order without a quant_kernel or on such weights;
+    checkpoint_every larger than the number of blocks (every-n then checkpoints none of them).
 
     Why:
     A knob that does nothing is usually a sign the author meant something else (e.g. loss_chunks with the
@@ -74,6 +77,7 @@ class KnobDoesNotApply(Rule):
                                fix='remove weight_group_size, or set precision = "int4"')
         if inf is not None:
             yield from self._bnb_inference(ctx, inf)
+            yield from self._cache_and_kernel(ctx, inf)
         if inf is not None and "shard_embeddings" in inf.model_fields_set:
             from llmspec.estimate.inference import inference_tp
 
@@ -125,6 +129,39 @@ class KnobDoesNotApply(Rule):
                                    f"{name} applies to bitsandbytes nf4 / fp4, not quant_format = \"int4-groups\"",
                                    fix=f'remove {name}, or set quant_format = "nf4"')
 
+    def _cache_and_kernel(self, ctx, inf):
+        # the estimate ignores these knobs in these cases (llmspec.estimate.inference.inference_memory and
+        # cache_growth, llmspec.estimate.engine), and so does the engine
+        alloc = inf.kv_allocation
+        for name in ("kv_cache_tokens", "mask_buffer"):
+            if name in inf.model_fields_set and alloc != "static":
+                yield self.finding(ctx, ("inference", name),
+                                   f"{name} sizes a static KV cache, but backend = {inf.backend!r} allocates its cache "
+                                   f"{'on demand (dynamic)' if alloc == 'dynamic' else 'as a paged block pool'} "
+                                   "(the estimate ignores it)",
+                                   fix=f'remove {name}, or set kv_allocation = "static"')
+        if "kv_cache_growth" in inf.model_fields_set and alloc != "dynamic":
+            yield self.finding(ctx, ("inference", "kv_cache_growth"),
+                               f"kv_cache_growth describes how a dynamic cache grows, but backend = {inf.backend!r} "
+                               f"allocates its cache {'as a paged block pool' if alloc == 'paged' else 'up front (static)'}"
+                               " (the estimate ignores it)", fix="remove kv_cache_growth")
+        int4_groups = inf.precision == "int4" and inf.quant_format == "int4-groups"
+        weights = (f"precision = {inf.precision!r}" if inf.precision != "int4"
+                   else f"quant_format = {inf.quant_format!r}")
+        if inf.quant_kernel != "none" and not int4_groups:
+            yield self.finding(ctx, ("inference", "quant_kernel"),
+                               f"quant_kernel names an AutoGPTQ kernel for int4-groups (GPTQ) weights, not {weights} "
+                               "(the estimate ignores it)",
+                               fix='remove quant_kernel, or set precision = "int4" with quant_format = "int4-groups"')
+        if inf.act_order and (inf.quant_kernel == "none" or not int4_groups):
+            why = (f"the weights are {weights}, not int4-groups (GPTQ)" if not int4_groups
+                   else "no quant_kernel is named, and only exllama / exllamav2 keep act-order buffers")
+            yield self.finding(ctx, ("inference", "act_order"),
+                               f"act_order describes a GPTQ checkpoint run by an AutoGPTQ kernel, but {why} "
+                               "(the estimate ignores it)",
+                               fix="remove act_order" + ("" if not int4_groups else ', or set quant_kernel = "exllama" '
+                                                                                     'or "exllamav2"'))
+
     def _training(self, ctx, tr):
         lora_set = tr.lora.model_fields_set if tr.lora is not None else set()
         if tr.method not in ("lora", "qlora"):
@@ -137,6 +174,16 @@ class KnobDoesNotApply(Rule):
                 yield self.finding(ctx, ("training", "lora", name),
                                    f"lora.{name} describes QLoRA's 4-bit base, but method = \"lora\" keeps it 16-bit",
                                    fix=f'remove lora.{name}, or set method = "qlora"')
+        n_layers = ctx.spec.arch.n_layers
+        if (tr.activation_checkpointing and tr.checkpoint_policy == "every-n" and tr.checkpoint_every is not None
+                and tr.checkpoint_every > n_layers):
+            # llmspec.estimate.activations.checkpointed_blocks: n_layers // checkpoint_every (torchtitan's count)
+            yield self.finding(ctx, ("training", "checkpoint_every"),
+                               f"checkpoint_every = {tr.checkpoint_every:,} is more than the model's {n_layers} blocks: "
+                               f"0 of {n_layers} blocks are checkpointed (n_layers // checkpoint_every), so "
+                               "activation_checkpointing = true saves no memory",
+                               fix=f"set checkpoint_every between 1 and {n_layers} (2 checkpoints half the blocks), "
+                                   'or set checkpoint_policy = "full"')
         if "base_dtype" in tr.model_fields_set and tr.method not in ("lora", "qlora"):
             yield self.finding(ctx, ("training", "base_dtype"),
                                f"base_dtype is the dtype of LoRA's frozen base weights, but method = {tr.method!r} "
