@@ -26,7 +26,9 @@ from llmspec.spec.scaffold import toml_value
 PACKAGE = Path(__file__).resolve().parents[2] / "llmspec"
 REGISTRY = PACKAGE / "spec" / "families.py"
 # (file relative to llmspec/, literal) -> why it is not a family name
-NOT_A_FAMILY = {("estimate/fit.py", "opt"): "a what-would-fit candidate kind: optimizer changes"}
+NOT_A_FAMILY = {("estimate/fit.py", "opt"): "a what-would-fit candidate kind: optimizer changes",
+                ("estimate/engine.py", "falcon"): "AutoAWQ's own fuser list (AWQ_FUSED_QKV: model types whose fuser "
+                                                  "keeps the checkpoint's fused qkv, mpt included), an engine fact"}
 
 
 def _docstring_nodes(tree: ast.AST) -> set[int]:
