@@ -174,6 +174,24 @@ def message_for(root: type[BaseModel], error: ErrorDetails, top: str = "the top 
     return f"{key}: {msg[0].lower()}{msg[1:]} (got {_show(value)})" if key else msg
 
 
+def _union_members(annotation: Any) -> list[Any]:
+    """The members of a field that is itself a union (Optional and Annotated stripped). A container of unions
+    (dict[str, A | B], list[A | B]) is not one: the next part of an error's path there is a key or an index, not a
+    member tag."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _union_members(typing.get_args(annotation)[0])
+    if origin not in (typing.Union, types.UnionType):
+        return []
+    members = [t for t in typing.get_args(annotation) if t is not type(None)]
+    if len(members) == 1:
+        return _union_members(members[0])
+    out: list[Any] = []
+    for member in members:
+        out.extend(_unwrap(member) if typing.get_origin(member) in (typing.Union, types.UnionType) else [member])
+    return out
+
+
 def _union_tag_at(root: type[BaseModel], loc: tuple) -> int | None:
     """The index in ``loc`` of the union member tag pydantic appends after a union field's key (e.g.
     ('inference', 'kv_cache_tokens', 'constrained-int')), or None when the error is not inside a union member."""
@@ -182,7 +200,7 @@ def _union_tag_at(root: type[BaseModel], loc: tuple) -> int | None:
         name = loc[i - 1]
         if parent is None or not isinstance(name, str) or name not in parent.model_fields:
             continue
-        members = [t for t in _unwrap(parent.model_fields[name].annotation) if t is not type(None)]
+        members = _union_members(parent.model_fields[name].annotation)
         here = model_at(root, loc[:i])
         if len(members) > 1 and isinstance(loc[i], str) and (here is None or loc[i] not in here.model_fields):
             return i
