@@ -117,7 +117,11 @@ def lint(paths, output_format, output_file, select, ignore, overrides, strict, e
             click.echo(visible(f"{where}: no spec files found; check the path, or drop --require-specs"), err=True)
     if result.errors or (require_specs and (result.skipped or not result.files)):
         click.get_current_context().exit(2)
-    if not result.files and paths:
+    if not result.files and paths and result.skipped:  # every named file is some other tool's TOML or YAML
+        click.echo(visible(f"llmspec lint: no spec files found: skipped {', '.join(result.skipped)}, which "
+                           f"{'is no spec' if len(result.skipped) == 1 else 'are no specs'} (no [model] table or "
+                           "extends key; --require-specs makes this an error)"), err=True)
+    elif not result.files and paths:
         click.echo(visible("llmspec lint: no spec files found in " + ", ".join(paths)), err=True)
     elif result.skipped:  # named, so never silently: one line for all of them (pre-commit names pyproject.toml)
         click.echo(visible(f"llmspec lint: skipped {len(result.skipped)} named file(s) that are no spec: "

@@ -63,6 +63,9 @@ def test_folder_lints_specs_and_skips_other_toml(tmp_path):
     # a named non-spec file is skipped too (pre-commit passes every staged .toml)
     outcome = run("lint", str(tmp_path / "Cargo.toml"))
     assert outcome.exit_code == 0 and "no spec files found" in outcome.output
+    # nothing was linted: no "All checks passed", and the skipped file is named as skipped
+    assert "All checks passed" not in outcome.output and "Nothing checked (0 specs)." in outcome.output
+    assert f"skipped {tmp_path / 'Cargo.toml'}, which is no spec" in outcome.output
 
 
 def test_config_include_forces_a_file(tmp_path):

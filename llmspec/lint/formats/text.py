@@ -66,6 +66,8 @@ def summary(result, color: bool = False) -> str:
     unread = f"{bad} file{'s' if bad != 1 else ''} could not be read (see stderr)" if bad else ""
     if not result.findings and unread:  # nothing found in what could be read is no pass for what could not
         return _style(f"Not all checked: {unread}; no findings in {specs}.", color, fg="red")
+    if not result.findings and not n:  # nothing was linted: no verdict, so never "passed"
+        return _style("Nothing checked (0 specs).", color, fg="yellow")
     if not result.findings:
         return _style(f"All checks passed ({specs}).", color, fg="green")
     parts = []
