@@ -74,6 +74,23 @@ def test_mem004_engine_cannot_run(tmp_path, body, line, words):
     assert result.exit_code == 1
 
 
+def test_mem004_unset_precision_under_an_int4_only_engine(tmp_path):
+    """An unset inference.precision is the spec's default bf16: AutoAWQ loads only int4, so the estimate (16-bit
+    weights, 12.6 GiB for Llama-2-7B instead of about 3.9) describes a run that cannot happen. Found at the backend
+    key; the old rule checked only knobs the spec set."""
+    spec = tmp_path / "spec.toml"
+    spec.write_text('extends = "preset:Llama-2-7B"\n[model]\nname = "awq"\n[meta]\nowner = "a@b.c"\n'
+                    '[inference]\nbackend = "autoawq"\n', encoding="utf-8")
+    result = CliRunner().invoke(cli, ["lint", str(spec), "--select", "MEM004"])
+    found = _lines(result.output, "MEM004")
+    assert len(found) == 1 and found[0].startswith(f"{spec}:7:1: MEM004 [error]"), result.output
+    assert "inference.precision is unset and the spec's default is 'bf16', but backend 'autoawq' only runs with " \
+           "'int4'" in found[0]
+    assert result.exit_code == 1
+    spec.write_text(spec.read_text() + 'precision = "int4"\n', encoding="utf-8")
+    assert CliRunner().invoke(cli, ["lint", str(spec), "--select", "MEM004"]).exit_code == 0
+
+
 def test_mem004_hf_runs_autogptq_kernels(tmp_path):
     result, _ = _run(tmp_path, '[inference]\nbackend = "hf"\nprecision = "int4"\nquant_kernel = "exllama"\n',
                      "lint", "--select", "MEM004")

@@ -83,22 +83,28 @@ class KnobContradictsStack(Rule):
         inf = ctx.spec.inference
         if inf is not None:
             for field, support in engine_supports(inf.backend).items():
-                if field in inf.model_fields_set:
-                    yield from self._check(ctx, ("inference", field), getattr(inf, field), support,
-                                           lambda knob: getattr(inf, knob), f"backend {inf.backend!r}",
-                                           "inference.backend")
+                # an unset knob with a spec default of its own (precision = "bf16") is checked too, at the backend
+                # key: AutoAWQ's int4-only loader with an unset precision would be estimated as 16-bit weights
+                unset = field not in inf.model_fields_set
+                if unset and getattr(inf, field) is None:
+                    continue  # filled from the engine's own preset, which it supports
+                yield from self._check(ctx, ("inference", field), getattr(inf, field), support,
+                                       lambda knob: getattr(inf, knob), f"backend {inf.backend!r}",
+                                       "inference.backend", default=unset, at=("inference", "backend"),
+                                       whose="the spec's")
 
     def _check(self, ctx, key: tuple[str, ...], value, support: Support, read, who: str, switch: str,
-               default: bool = False):
+               default: bool = False, at: tuple[str, ...] | None = None, whose: str | None = None):
         allowed = support.allowed(read(support.by) if support.by else None)
         if allowed is None or value in allowed:
             return
         shown = " or ".join(_show(v) for v in allowed)
         when = f" when {support.by} = {_show(read(support.by))}" if support.by else ""
-        said = f"{'.'.join(key)} is unset and {who}'s default is {_show(value)}," if default else \
+        owner = whose or f"{who}'s"
+        said = f"{'.'.join(key)} is unset and {owner} default is {_show(value)}," if default else \
             f"{'.'.join(key)} = {_show(value)}"
         yield self.finding(
-            ctx, ("training", support.by) if default else key,  # an unset knob: at the key that rules it out
+            ctx, (at or ("training", support.by)) if default else key,  # an unset knob: at the key that rules it out
             f"{said} but {who} only runs with {shown}{when} "
             f"({support.source.split(' (')[0]})",
             fix=f"{support.does}: set {'.'.join(key)} = {shown}, or set {switch} to one that runs {_show(value)}",
